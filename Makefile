@@ -1,0 +1,47 @@
+# Thin wrapper over CMake. `make run` and `make test` do all set-up on a fresh
+# Debian 12 machine (scripts/bootstrap installs what is missing).
+PRESET_TEST ?= asan
+PRESET_RUN  ?= release
+DATA        ?= $(CURDIR)/.data
+LISTEN      ?= 127.0.0.1:8080
+JOBS        ?= $(shell nproc)
+
+.PHONY: all build bootstrap run test test-quick fuzz bench format format-check clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	@cmake --preset dev >/dev/null
+	@cmake --build --preset dev -j $(JOBS)
+
+run: bootstrap
+	@cmake --preset $(PRESET_RUN) >/dev/null
+	@cmake --build --preset $(PRESET_RUN) -j $(JOBS)
+	@exec build/$(PRESET_RUN)/cli/fieldplane up --data $(DATA) --listen $(LISTEN)
+
+test: bootstrap
+	@scripts/bootstrap --tests
+	@cmake --preset $(PRESET_TEST) >/dev/null
+	@cmake --build --preset $(PRESET_TEST) -j $(JOBS)
+	@cd build/$(PRESET_TEST) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+fuzz: bootstrap
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+bench: bootstrap
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+	@bench/registry/run.sh build/release
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+clean:
+	@rm -rf build

@@ -1,0 +1,33 @@
+/*
+ * fp_buf.h - a growable byte buffer with a hard maximum.
+ *
+ * The buffer keeps a terminating NUL after its content so it can be used as a
+ * C string. When an append would pass max_len, or allocation fails, the buffer
+ * frees its content and every later append fails too: callers check once, at
+ * the end.
+ */
+#ifndef FP_BUF_H
+#define FP_BUF_H
+
+#include <stddef.h>
+
+#include "fp_status.h"
+
+typedef struct fp_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max_len;
+    fp_status err; /* FP_OK, or the first failure (FP_ERR_TOO_LARGE, FP_ERR_NOMEM) */
+} fp_buf;
+
+void fp_buf_init(fp_buf *b, size_t max_len);
+void fp_buf_clear(fp_buf *b);
+void fp_buf_reset(fp_buf *b); /* length to zero, keeps the memory and max */
+fp_status fp_buf_append(fp_buf *b, const void *p, size_t len);
+fp_status fp_buf_append_str(fp_buf *b, const char *z);
+fp_status fp_buf_printf(fp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hand the content to the caller (free with fp_free); the buffer is left empty. */
+char *fp_buf_take(fp_buf *b, size_t *len_out);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * fp_status.c - names and HTTP statuses of fp_status, from one table.
+ */
+#include "fp_status.h"
+
+static const struct {
+    const char *name;
+    int http;
+} k_status[FP_STATUS_COUNT] = {
+    [FP_OK] = {"OK", 200},
+    [FP_ERR_INVALID] = {"InvalidRequest", 400},
+    [FP_ERR_NOT_FOUND] = {"NotFound", 404},
+    [FP_ERR_CONFLICT] = {"Conflict", 409},
+    [FP_ERR_PRECONDITION] = {"PreconditionFailed", 412},
+    [FP_ERR_UNAUTHORIZED] = {"Unauthorized", 401},
+    [FP_ERR_FORBIDDEN] = {"Forbidden", 403},
+    [FP_ERR_TOO_LARGE] = {"PayloadTooLarge", 413},
+    [FP_ERR_GONE] = {"Gone", 410},
+    [FP_ERR_NOMEM] = {"OutOfMemory", 503},
+    [FP_ERR_IO] = {"StorageError", 500},
+    [FP_ERR_UNAVAILABLE] = {"Unavailable", 503},
+    [FP_ERR_INTERNAL] = {"InternalError", 500},
+};
+
+const char *fp_status_name(fp_status st)
+{
+    if ((unsigned)st >= FP_STATUS_COUNT)
+        return "Unknown";
+    return k_status[st].name;
+}
+
+int fp_status_http(fp_status st)
+{
+    if ((unsigned)st >= FP_STATUS_COUNT)
+        return 500;
+    return k_status[st].http;
+}

@@ -1,0 +1,33 @@
+/*
+ * fp_status.h - the one status enum of Fieldplane, its names and HTTP mapping.
+ *
+ * Functions named as actions return an fp_status; FP_OK is zero so that
+ * `if (rc)` reads as "if it failed".
+ */
+#ifndef FP_STATUS_H
+#define FP_STATUS_H
+
+typedef enum fp_status {
+    FP_OK = 0,
+    FP_ERR_INVALID,      /* bad input: a field, a flag, a document */
+    FP_ERR_NOT_FOUND,    /* the named resource does not exist */
+    FP_ERR_CONFLICT,     /* exists already, or still referenced */
+    FP_ERR_PRECONDITION, /* If-Match / If-None-Match failed */
+    FP_ERR_UNAUTHORIZED, /* no or unknown credentials */
+    FP_ERR_FORBIDDEN,    /* credentials lack the role or namespace */
+    FP_ERR_TOO_LARGE,    /* body or value over its limit */
+    FP_ERR_GONE,         /* a watch revision was compacted away */
+    FP_ERR_NOMEM,        /* allocation failed */
+    FP_ERR_IO,           /* file, socket or database failure */
+    FP_ERR_UNAVAILABLE,  /* peer not reachable, shutting down */
+    FP_ERR_INTERNAL,     /* a bug: should not happen */
+    FP_STATUS_COUNT
+} fp_status;
+
+/* A short stable name such as "NotFound" (used as the ARM error code). */
+const char *fp_status_name(fp_status st);
+
+/* The HTTP status code that answers a request failing with st. */
+int fp_status_http(fp_status st);
+
+#endif

@@ -1,0 +1,2 @@
+/* Temporary until the model lands. */
+#include "model.h"
