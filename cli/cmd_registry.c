@@ -17,34 +17,38 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: fieldplane registry --data DIR [--listen ADDR:PORT] [options]\n\n"
-            "Run the registry: the REST API, the watch stream and the web UI.\n\n"
-            "Options:\n"
-            "  --data DIR          data directory (created 0700; holds registry.db and\n"
-            "                      admin.token, the first admin token)\n"
-            "  --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0 picks one)\n"
-            "  --broker URL        MQTT broker for live data in the UI (mqtt://HOST:PORT)\n"
-            "  --max-body BYTES    request body limit (default 4194304)\n"
-            "  --history N         changes kept for watch resume (default 100000)\n"
-            "  --sync MODE         normal (survives a crash, default) or full (fsync each\n"
-            "                      commit: survives power loss)\n"
-            "  --keepalive SEC     watch keep-alive interval (default 15)\n"
-            "  --log-level LEVEL   error, warn, info (default) or debug\n"
-            "  -h, --help          this help\n\n"
-            "The URL is printed on stdout and written to DIR/registry.url.\n\n"
-            "Example:\n"
-            "  fieldplane registry --data /var/lib/fieldplane --listen 127.0.0.1:8080\n");
+    fprintf(f, "Usage: fieldplane registry --data DIR [--listen ADDR:PORT] [options]\n\n"
+               "Run the registry: the REST API, the watch stream and the web UI.\n\n"
+               "Options:\n"
+               "  --data DIR          data directory (created 0700; holds registry.db and\n"
+               "                      admin.token, the first admin token)\n"
+               "  --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0 picks one)\n"
+               "  --broker URL        MQTT broker for live data in the UI (mqtt://HOST:PORT)\n"
+               "  --max-body BYTES    request body limit (default 4194304)\n"
+               "  --history N         changes kept for watch resume (default 100000)\n"
+               "  --sync MODE         normal (survives a crash, default) or full (fsync each\n"
+               "                      commit: survives power loss)\n"
+               "  --keepalive SEC     watch keep-alive interval (default 15)\n"
+               "  --log-level LEVEL   error, warn, info (default) or debug\n"
+               "  -h, --help          this help\n\n"
+               "The URL is printed on stdout and written to DIR/registry.url.\n\n"
+               "Example:\n"
+               "  fieldplane registry --data /var/lib/fieldplane --listen 127.0.0.1:8080\n");
 }
 
 int fp_cmd_registry(int argc, char **argv)
 {
     static const struct option k_opts[] = {
-        {"data", required_argument, NULL, 'd'},      {"listen", required_argument, NULL, 'l'},
-        {"broker", required_argument, NULL, 'b'},    {"max-body", required_argument, NULL, 'm'},
-        {"history", required_argument, NULL, 'H'},   {"sync", required_argument, NULL, 's'},
-        {"keepalive", required_argument, NULL, 'k'}, {"log-level", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'},
+        {"broker", required_argument, NULL, 'b'},
+        {"max-body", required_argument, NULL, 'm'},
+        {"history", required_argument, NULL, 'H'},
+        {"sync", required_argument, NULL, 's'},
+        {"keepalive", required_argument, NULL, 'k'},
+        {"log-level", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     fp_registry_opts opts = {.listen = "127.0.0.1:8080"};
     fp_registry *reg;

@@ -37,9 +37,12 @@ static bool print_token(void *ctx, const fp_token *tok)
 int fp_cmd_token(int argc, char **argv)
 {
     static const struct option k_opts[] = {
-        {"data", required_argument, NULL, 'd'},       {"role", required_argument, NULL, 'r'},
-        {"namespace", required_argument, NULL, 'n'},  {"description", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"data", required_argument, NULL, 'd'},
+        {"role", required_argument, NULL, 'r'},
+        {"namespace", required_argument, NULL, 'n'},
+        {"description", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *data = NULL, *role = NULL, *ns = NULL, *desc = NULL, *sub;
     char db[1200], err[512], text[128];
@@ -107,8 +110,9 @@ int fp_cmd_token(int argc, char **argv)
         if (fp_registry_ensure_admin_token(data, &created) != FP_OK)
             return FP_EXIT_ERROR;
         if (created)
-            fprintf(stderr, "fieldplane token: new data directory; the first admin token is in "
-                            "%s/admin.token\n",
+            fprintf(stderr,
+                    "fieldplane token: new data directory; the first admin token is in "
+                    "%s/admin.token\n",
                     data);
     }
     fp_registry_db_path(data, db, sizeof db);

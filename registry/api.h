@@ -85,8 +85,8 @@ typedef struct fp_resp {
 
 /* An ARM error body {"error":{code,message,target,details}}; details may be NULL
  * (a reference is taken). Returns FP_OK so handlers can `return fp_resp_error(...)`. */
-void fp_resp_error(fp_resp *r, int http, const char *code, const char *target,
-                   json_t *details, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void fp_resp_error(fp_resp *r, int http, const char *code, const char *target, json_t *details,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void fp_resp_verr(fp_resp *r, const fp_verr *err);
 void fp_resp_status(fp_resp *r, fp_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -103,15 +103,15 @@ json_t *fp_req_json(const fp_req *q, fp_resp *r);
 bool fp_req_can(const fp_req *q, const char *action, const char *ns, fp_resp *r);
 
 /* ---- handlers ---- */
-void fp_api_resource(fp_req *q, fp_resp *r);  /* api_resources.c */
-void fp_api_status(fp_req *q, fp_resp *r);    /* api_resources.c */
-void fp_api_secret(fp_req *q, fp_resp *r);    /* api_secrets.c */
-void fp_api_audit(fp_req *q, fp_resp *r);     /* api_secrets.c */
-void fp_api_watch(fp_req *q, fp_resp *r);     /* api_watch.c */
-void fp_api_metrics(fp_req *q, fp_resp *r);   /* api_server.c */
-void fp_api_live(fp_req *q, fp_resp *r);      /* api_live.c */
-fp_status fp_live_start(fp_registry *reg);    /* api_live.c */
-void fp_live_stop(fp_registry *reg);          /* api_live.c */
+void fp_api_resource(fp_req *q, fp_resp *r); /* api_resources.c */
+void fp_api_status(fp_req *q, fp_resp *r);   /* api_resources.c */
+void fp_api_secret(fp_req *q, fp_resp *r);   /* api_secrets.c */
+void fp_api_audit(fp_req *q, fp_resp *r);    /* api_secrets.c */
+void fp_api_watch(fp_req *q, fp_resp *r);    /* api_watch.c */
+void fp_api_metrics(fp_req *q, fp_resp *r);  /* api_server.c */
+void fp_api_live(fp_req *q, fp_resp *r);     /* api_live.c */
+fp_status fp_live_start(fp_registry *reg);   /* api_live.c */
+void fp_live_stop(fp_registry *reg);         /* api_live.c */
 
 /* Metrics hooks. */
 void fp_metrics_watch_clients(int delta);

@@ -8,9 +8,7 @@ fp_status fp_live_start(fp_registry *reg)
     return FP_OK;
 }
 
-void fp_live_stop(fp_registry *reg)
-{
-}
+void fp_live_stop(fp_registry *reg) {}
 
 void fp_api_live(fp_req *q, fp_resp *r)
 {

@@ -28,10 +28,10 @@
 /* What a request path names. */
 typedef struct target {
     fp_kind kind;
-    const char *ns;     /* "" for namespaces */
-    const char *name;   /* URL name, NULL for a collection */
-    const char *schema; /* schema versions: the schema's name */
-    char key[300];      /* store key: name, or "<schema>/<%010lld>" for versions */
+    const char *ns;      /* "" for namespaces */
+    const char *name;    /* URL name, NULL for a collection */
+    const char *schema;  /* schema versions: the schema's name */
+    char key[300];       /* store key: name, or "<schema>/<%010lld>" for versions */
     char coll_path[512]; /* the collection's URL path */
 } target;
 
@@ -44,7 +44,7 @@ static bool resolve(fp_req *q, fp_resp *r, target *t)
     memset(t, 0, sizeof *t);
     if (q->route == FP_ROUTE_NAMESPACES) {
         t->kind = FP_KIND_NAMESPACE;
-        t->ns = n == 4 ? s[3] : "";
+        t->ns = "";
         t->name = n == 4 ? s[3] : NULL;
         snprintf(t->coll_path, sizeof t->coll_path, "/api/v1/namespaces");
     } else if (q->route == FP_ROUTE_SCHEMA_VERSIONS) {
@@ -143,9 +143,9 @@ static void new_uuid(char out[37])
         memset(b, 0, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* Does kind carry a server-maintained properties.version? */
@@ -190,10 +190,10 @@ static fp_status check_ref(void *ctx, const fp_ref *ref, fp_verr *err)
                            ref->name);
     doc = json_loadb(dev.doc, dev.doc_len, 0, NULL);
     fp_rec_clear(&dev);
-    eps = json_object_get(json_object_get(json_object_get(json_object_get(doc, "properties"),
-                                                          "endpoints"),
-                                          "inbound"),
-                          ref->endpoint ? ref->endpoint : "");
+    eps = json_object_get(
+        json_object_get(json_object_get(json_object_get(doc, "properties"), "endpoints"),
+                        "inbound"),
+        ref->endpoint ? ref->endpoint : "");
     rc = eps ? FP_OK : FP_ERR_INVALID;
     json_decref(doc);
     if (rc) {
@@ -514,8 +514,8 @@ static fp_status delete_one(fp_req *q, int kind, const char *ns, const char *key
 static fp_status delete_all(fp_req *q, int kind, const char *ns, const char *prefix,
                             const char *device_ref)
 {
-    fp_list_query lq = {.kind = kind, .ns = ns, .prefix = prefix, .device_ref = device_ref,
-                        .limit = 1 << 30};
+    fp_list_query lq = {
+        .kind = kind, .ns = ns, .prefix = prefix, .device_ref = device_ref, .limit = 1 << 30};
     name_list l = {.max = 1 << 30};
     fp_status rc = fp_store_list(q->reg->store, &lq, collect_name, &l);
 
@@ -558,8 +558,8 @@ static void delete_resource(fp_req *q, fp_resp *r, const target *t)
         goto out_rollback;
 
     if (t->kind == FP_KIND_DEVICE) {
-        fp_list_query lq = {.kind = FP_KIND_ASSET, .ns = t->ns, .device_ref = t->name,
-                            .limit = 1 << 30};
+        fp_list_query lq = {
+            .kind = FP_KIND_ASSET, .ns = t->ns, .device_ref = t->name, .limit = 1 << 30};
         name_list l = {.max = do_cascade ? 1 << 30 : 50};
         fp_store_list(st, &lq, collect_name, &l);
         if (l.n && !do_cascade) {
@@ -599,14 +599,14 @@ static void delete_resource(fp_req *q, fp_resp *r, const target *t)
                 goto out_rollback;
             }
             /* Assets before devices, versions with their schemas. */
-            static const int k_order[] = {FP_KIND_ASSET, FP_KIND_DISCOVERED_ASSET,
-                                          FP_KIND_DEVICE, FP_KIND_DISCOVERED_DEVICE,
+            static const int k_order[] = {FP_KIND_ASSET,          FP_KIND_DISCOVERED_ASSET,
+                                          FP_KIND_DEVICE,         FP_KIND_DISCOVERED_DEVICE,
                                           FP_KIND_SCHEMA_VERSION, FP_KIND_SCHEMA};
             for (size_t i = 0; !rc && i < sizeof k_order / sizeof k_order[0]; i++)
                 rc = delete_all(q, k_order[i], t->name, NULL, NULL);
             for (int i = 0; !rc && i < sl.n; i++) {
-                fp_change_meta meta = {.token_id = q->tok.id, .action = "secret-delete",
-                                       .type = FP_CHANGE_DELETED};
+                fp_change_meta meta = {
+                    .token_id = q->tok.id, .action = "secret-delete", .type = FP_CHANGE_DELETED};
                 rc = fp_store_secret_delete(st, t->name, sl.names[i]);
                 if (!rc)
                     rc = fp_store_record(st, FP_KIND_SECRET, t->name, sl.names[i], NULL,
@@ -846,13 +846,11 @@ void fp_api_resource(fp_req *q, fp_resp *r)
     if (!t.name) {
         if (strcmp(m, "GET") != 0) {
             fp_resp_error(r, 405, "MethodNotAllowed", NULL, NULL,
-                          "%s is not allowed on a collection; use PUT on %s/NAME", m,
-                          t.coll_path);
+                          "%s is not allowed on a collection; use PUT on %s/NAME", m, t.coll_path);
             return;
         }
-        if (!fp_req_can(q, "read", t.kind == FP_KIND_NAMESPACE ? q->tok.ns[0] ? q->tok.ns : NULL
-                                                               : t.ns,
-                        r))
+        if (!fp_req_can(q, "read",
+                        t.kind == FP_KIND_NAMESPACE ? q->tok.ns[0] ? q->tok.ns : NULL : t.ns, r))
             return;
         list_resources(q, r, &t);
         return;
@@ -865,8 +863,7 @@ void fp_api_resource(fp_req *q, fp_resp *r)
         rc = fp_store_get(q->reg->store, t.kind, t.ns, t.key, &rec);
         if (rc == FP_ERR_NOT_FOUND) {
             fp_resp_error(r, 404, "NotFound", NULL, NULL, "%s '%s' not found%s%s",
-                          fp_kind_name(t.kind), t.name, t.ns[0] ? " in namespace " : "",
-                          t.ns);
+                          fp_kind_name(t.kind), t.name, t.ns[0] ? " in namespace " : "", t.ns);
             return;
         }
         if (rc) {
@@ -908,8 +905,8 @@ void fp_api_status(fp_req *q, fp_resp *r)
     bool is_patch = strcmp(q->method, "PATCH") == 0;
     fp_status rc;
 
-    if (!fp_kind_parse(q->seg[4], &kind) || kind == FP_KIND_NAMESPACE ||
-        kind == FP_KIND_SCHEMA || kind == FP_KIND_SCHEMA_VERSION) {
+    if (!fp_kind_parse(q->seg[4], &kind) || kind == FP_KIND_NAMESPACE || kind == FP_KIND_SCHEMA ||
+        kind == FP_KIND_SCHEMA_VERSION) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "%s has no status subresource", q->seg[4]);
         return;
     }
@@ -964,8 +961,8 @@ void fp_api_status(fp_req *q, fp_resp *r)
         goto out_rollback;
     }
     if (is_patch) {
-        json_t *merged = fp_json_merge_patch(json_deep_copy(json_object_get(props, "status")),
-                                             status);
+        json_t *merged =
+            fp_json_merge_patch(json_deep_copy(json_object_get(props, "status")), status);
         json_object_set_new(props, "status", merged ? merged : json_object());
     } else {
         json_object_set(props, "status", status);

@@ -136,8 +136,8 @@ void fp_api_secret(fp_req *q, fp_resp *r)
                                     (json_int_t)fp_store_revision(st));
             if (c.more) {
                 char link[700];
-                snprintf(link, sizeof link, "/api/v1/namespaces/%s/secrets?top=%d&skipToken=%s",
-                         ns, c.want, c.last);
+                snprintf(link, sizeof link, "/api/v1/namespaces/%s/secrets?top=%d&skipToken=%s", ns,
+                         c.want, c.last);
                 json_object_set_new(out, "nextLink", json_string(link));
             }
             fp_resp_json(r, 200, out);
@@ -155,8 +155,7 @@ void fp_api_secret(fp_req *q, fp_resp *r)
             fp_resp_status(r, rc, "cannot read secret '%s'", name);
         else if (want_value)
             fp_resp_json(r, 200,
-                         json_pack("{s:s, s:o}", "name", name, "data",
-                                   json_loads(data, 0, NULL)));
+                         json_pack("{s:s, s:o}", "name", name, "data", json_loads(data, 0, NULL)));
         else
             fp_resp_json(r, 200, secret_meta(name, data, created, modified));
         goto out;

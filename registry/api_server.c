@@ -122,7 +122,8 @@ void fp_api_metrics(fp_req *q, fp_resp *r)
         for (int c = 0; c <= N_CODES; c++) {
             unsigned long long n = atomic_load(&g_requests[rt][c]);
             if (n)
-                fp_buf_printf(&b, "fieldplane_http_requests_total{route=\"%s\",code=\"%s%d\"} %llu\n",
+                fp_buf_printf(&b,
+                              "fieldplane_http_requests_total{route=\"%s\",code=\"%s%d\"} %llu\n",
                               k_route_name[rt], c == N_CODES ? "other" : "",
                               c == N_CODES ? 0 : k_codes[c], n);
         }
@@ -154,8 +155,8 @@ void fp_api_metrics(fp_req *q, fp_resp *r)
         fp_buf_append_str(&b, "# HELP fieldplane_resources Stored resources by kind.\n"
                               "# TYPE fieldplane_resources gauge\n");
         for (int k = 0; k < FP_KIND_COUNT; k++)
-            fp_buf_printf(&b, "fieldplane_resources{kind=\"%s\"} %lld\n",
-                          fp_kind_name((fp_kind)k), (long long)counts[k]);
+            fp_buf_printf(&b, "fieldplane_resources{kind=\"%s\"} %lld\n", fp_kind_name((fp_kind)k),
+                          (long long)counts[k]);
     }
     fp_buf_printf(&b,
                   "# HELP fieldplane_watch_clients Open watch streams.\n"
@@ -199,9 +200,10 @@ static void error_v(fp_resp *r, int http, const char *code, const char *target, 
     json_t *err;
 
     vsnprintf(msg, sizeof msg, fmt, ap);
-    err = json_pack("{s:s, s:s, s:s?, s:o}", "code", code, "message", msg, "target",
-                    target && *target ? target : NULL, "details",
-                    details ? details : json_array());
+    err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    if (target && *target)
+        json_object_set_new(err, "target", json_string(target));
+    json_object_set_new(err, "details", details ? details : json_array());
     fp_free(r->body);
     r->body = NULL;
     fp_resp_json(r, http, json_pack("{s:o}", "error", err));
@@ -227,8 +229,8 @@ void fp_resp_status(fp_resp *r, fp_status st, const char *fmt, ...)
 void fp_resp_verr(fp_resp *r, const fp_verr *err)
 {
     fp_status st = err->status ? err->status : FP_ERR_INVALID;
-    fp_resp_error(r, fp_status_http(st), err->code[0] ? err->code : fp_status_name(st),
-                  err->target, NULL, "%s", err->message);
+    fp_resp_error(r, fp_status_http(st), err->code[0] ? err->code : fp_status_name(st), err->target,
+                  NULL, "%s", err->message);
 }
 
 /* ---------------------------------------------------------------------------
@@ -251,15 +253,15 @@ json_t *fp_req_json(const fp_req *q, fp_resp *r)
     json_t *j;
 
     if (q->body.len == 0) {
-        fp_resp_error(r, 400, "InvalidJson", NULL, NULL, "the request has no body; send a JSON "
-                                                         "document");
+        fp_resp_error(r, 400, "InvalidJson", NULL, NULL,
+                      "the request has no body; send a JSON "
+                      "document");
         return NULL;
     }
     j = json_loadb(q->body.data, q->body.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
-        fp_resp_error(r, 400, "InvalidJson", NULL, NULL,
-                      "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                      jerr.text);
+        fp_resp_error(r, 400, "InvalidJson", NULL, NULL, "malformed JSON at line %d, column %d: %s",
+                      jerr.line, jerr.column, jerr.text);
         return NULL;
     }
     if (!json_is_object(j)) {
@@ -281,8 +283,8 @@ bool fp_req_can(const fp_req *q, const char *action, const char *ns, fp_resp *r)
     bool ok;
 
     if (q->tok.ns[0] && (!ns || strcmp(ns, q->tok.ns) != 0)) {
-        fp_resp_error(r, 403, "Forbidden", NULL, NULL,
-                      "this token is limited to namespace '%s'", q->tok.ns);
+        fp_resp_error(r, 403, "Forbidden", NULL, NULL, "this token is limited to namespace '%s'",
+                      q->tok.ns);
         return false;
     }
     if (strcmp(role, "admin") == 0)
@@ -381,10 +383,15 @@ static const char *content_type_of(const char *path)
     static const struct {
         const char *ext, *type;
     } k_types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".svg", "image/svg+xml"}, {".png", "image/png"}, {".json", "application/json"},
-        {".ico", "image/x-icon"}, {".txt", "text/plain; charset=utf-8"},
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".json", "application/json"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
     };
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof k_types / sizeof k_types[0]; i++)
@@ -400,8 +407,8 @@ static void serve_web(fp_req *q, fp_resp *r)
     const char *dir = getenv("FIELDPLANE_WEB_DIR");
 
     if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
-        fp_resp_error(r, 405, "MethodNotAllowed", NULL, NULL, "%s is not allowed on %s",
-                      q->method, q->url);
+        fp_resp_error(r, 405, "MethodNotAllowed", NULL, NULL, "%s is not allowed on %s", q->method,
+                      q->url);
         return;
     }
     if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0 || strcmp(path, "/ui/") == 0)
@@ -589,8 +596,8 @@ static enum MHD_Result send_resp(fp_req *q, fp_resp *r)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size, void **ctx)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **ctx)
 {
     fp_registry *reg = cls;
     fp_req *q = *ctx;
@@ -687,8 +694,7 @@ fp_status fp_registry_ensure_admin_token(const char *data_dir, bool *created)
 
     *created = false;
     if (make_dirs(data_dir) != 0) {
-        fp_log_error("registry", "cannot create data directory %s: %s", data_dir,
-                     strerror(errno));
+        fp_log_error("registry", "cannot create data directory %s: %s", data_dir, strerror(errno));
         return FP_ERR_IO;
     }
     fp_registry_db_path(data_dir, db, sizeof db);
@@ -787,16 +793,17 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
         return rc;
     }
     fp_live_start(reg);
-    reg->mhd = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-            MHD_USE_TURBO,
-        0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, reg, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256, MHD_OPTION_END);
+    reg->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                    MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+                                0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR,
+                                (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                reg, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256, MHD_OPTION_END);
     if (!reg->mhd) {
-        fp_log_error("registry", "cannot listen on %s (address in use, or not an address of "
-                                 "this machine)",
+        fp_log_error("registry",
+                     "cannot listen on %s (address in use, or not an address of "
+                     "this machine)",
                      opts->listen);
         fp_live_stop(reg);
         fp_store_close(reg->store);

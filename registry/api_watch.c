@@ -125,9 +125,8 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
             int64_t rev;
             if (left <= 0) {
                 fp_buf_printf(&w->pending, "{\"type\":\"BOOKMARK\",\"revision\":%lld}\n",
-                              (long long)(w->since > fp_store_revision(st)
-                                              ? fp_store_revision(st)
-                                              : w->since));
+                              (long long)(w->since > fp_store_revision(st) ? fp_store_revision(st)
+                                                                           : w->since));
                 continue;
             }
             rev = fp_store_wait(st, w->since, (int)(left > 1000 ? 1000 : left));
@@ -211,12 +210,12 @@ void fp_api_watch(fp_req *q, fp_resp *r)
     oldest = fp_store_oldest_resumable(st);
     if (since < oldest) {
         fp_free(w);
-        fp_resp_json(
-            r, 410,
-            json_pack("{s:{s:s, s:s+, s:I, s:I, s:[]}}", "error", "code", "Gone", "message",
-                      "revision is older than the history the registry keeps; ",
-                      "list again and watch from the list's revision", "currentRevision",
-                      (json_int_t)current, "oldestRevision", (json_int_t)oldest, "details"));
+        fp_resp_json(r, 410,
+                     json_pack("{s:{s:s, s:s+, s:I, s:I, s:[]}}", "error", "code", "Gone",
+                               "message", "revision is older than the history the registry keeps; ",
+                               "list again and watch from the list's revision", "currentRevision",
+                               (json_int_t)current, "oldestRevision", (json_int_t)oldest,
+                               "details"));
         return;
     }
     w->reg = q->reg;
@@ -233,8 +232,8 @@ void fp_api_watch(fp_req *q, fp_resp *r)
     clock_gettime(CLOCK_MONOTONIC, &w->last_write);
     /* The first line tells the client where the stream starts. */
     fp_buf_printf(&w->pending, "{\"type\":\"BOOKMARK\",\"revision\":%lld}\n", (long long)since);
-    r->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, watch_read, w,
-                                                  watch_free);
+    r->stream =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, watch_read, w, watch_free);
     if (!r->stream) {
         fp_buf_clear(&w->pending);
         fp_free(w);

@@ -32,9 +32,9 @@
 typedef struct fp_store fp_store;
 
 typedef struct fp_store_opts {
-    int64_t history;  /* change documents kept for watch resume (default 100000) */
-    bool sync_full;   /* fsync every commit (survives power loss; default: process crash) */
-    bool read_only;   /* open without creating or migrating */
+    int64_t history; /* change documents kept for watch resume (default 100000) */
+    bool sync_full;  /* fsync every commit (survives power loss; default: process crash) */
+    bool read_only;  /* open without creating or migrating */
 } fp_store_opts;
 
 typedef enum fp_change_type {
@@ -92,11 +92,11 @@ typedef struct fp_change_meta {
 fp_status fp_store_put(fp_store *st, const fp_rec *rec, const char *device_ref,
                        const char *endpoint_types, const fp_change_meta *meta);
 /* Delete inside a transaction; doc is the last state recorded in the change. */
-fp_status fp_store_delete(fp_store *st, int kind, const char *ns, const char *name,
-                          const char *doc, int64_t rev, const fp_change_meta *meta);
+fp_status fp_store_delete(fp_store *st, int kind, const char *ns, const char *name, const char *doc,
+                          int64_t rev, const fp_change_meta *meta);
 /* Record a change row without a resource (secrets). */
-fp_status fp_store_record(fp_store *st, int kind, const char *ns, const char *name,
-                          const char *doc, int64_t rev, const fp_change_meta *meta);
+fp_status fp_store_record(fp_store *st, int kind, const char *ns, const char *name, const char *doc,
+                          int64_t rev, const fp_change_meta *meta);
 
 /* ---------------------------------------------------------------------------
  * Lists
@@ -104,12 +104,12 @@ fp_status fp_store_record(fp_store *st, int kind, const char *ns, const char *na
 
 typedef struct fp_list_query {
     int kind;
-    const char *ns;          /* "" for namespaces */
-    const char *after;       /* names strictly after this (paging), or NULL */
-    const char *prefix;      /* name prefix, or NULL */
-    const char *device_ref;  /* exact device_ref, or NULL */
+    const char *ns;            /* "" for namespaces */
+    const char *after;         /* names strictly after this (paging), or NULL */
+    const char *prefix;        /* name prefix, or NULL */
+    const char *device_ref;    /* exact device_ref, or NULL */
     const char *endpoint_type; /* lowercased " type " fragment, or NULL */
-    int limit;               /* rows to return */
+    int limit;                 /* rows to return */
 } fp_list_query;
 
 /* Called per row in name order; return false to stop. Strings are borrowed. */
@@ -162,8 +162,8 @@ void fp_store_wake_all(fp_store *st);
  * ------------------------------------------------------------------------- */
 
 /* data_json is a JSON object of string values; created/modified are RFC 3339. */
-fp_status fp_store_secret_put(fp_store *st, const char *ns, const char *name,
-                              const char *data_json, const char *now);
+fp_status fp_store_secret_put(fp_store *st, const char *ns, const char *name, const char *data_json,
+                              const char *now);
 fp_status fp_store_secret_delete(fp_store *st, const char *ns, const char *name);
 /* Values (data_json, caller frees with fp_free) and times; any out may be NULL. */
 fp_status fp_store_secret_get(fp_store *st, const char *ns, const char *name, char **data_json,
@@ -181,7 +181,7 @@ bool fp_store_secret_exists(fp_store *st, const char *ns, const char *name);
 typedef struct fp_token {
     char id[32];
     char role[16];
-    char ns[80];  /* "" = all namespaces */
+    char ns[80]; /* "" = all namespaces */
     char created[40];
     char description[128];
     bool revoked;

@@ -41,10 +41,11 @@ enum {
 
 static const char *const k_stmt_sql[STMT_COUNT] = {
     [STMT_GET] = "SELECT doc, mod_rev, spec_rev FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
-    [STMT_PUT] = "INSERT INTO resources(kind, ns, name, doc, mod_rev, spec_rev, device_ref, "
-                 "endpoint_types) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(kind, ns, name) DO "
-                 "UPDATE SET doc=excluded.doc, mod_rev=excluded.mod_rev, spec_rev=excluded.spec_rev, "
-                 "device_ref=excluded.device_ref, endpoint_types=excluded.endpoint_types",
+    [STMT_PUT] =
+        "INSERT INTO resources(kind, ns, name, doc, mod_rev, spec_rev, device_ref, "
+        "endpoint_types) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(kind, ns, name) DO "
+        "UPDATE SET doc=excluded.doc, mod_rev=excluded.mod_rev, spec_rev=excluded.spec_rev, "
+        "device_ref=excluded.device_ref, endpoint_types=excluded.endpoint_types",
     [STMT_DEL] = "DELETE FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
     [STMT_CHANGE] = "INSERT INTO changes(rev, type, kind, ns, name, doc, time, token_id, action) "
                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -55,7 +56,8 @@ static const char *const k_stmt_sql[STMT_COUNT] = {
                         "data=excluded.data, modified=excluded.modified",
     [STMT_SECRET_DEL] = "DELETE FROM secrets WHERE ns=?1 AND name=?2",
     [STMT_SECRET_GET] = "SELECT data, created, modified FROM secrets WHERE ns=?1 AND name=?2",
-    [STMT_TOKEN_GET] = "SELECT hash, role, ns, created, description, revoked FROM tokens WHERE id=?1",
+    [STMT_TOKEN_GET] =
+        "SELECT hash, role, ns, created, description, revoked FROM tokens WHERE id=?1",
     [STMT_COMPACT] = "UPDATE changes SET doc=NULL WHERE rev > ?1 AND rev <= ?2 AND doc IS NOT NULL",
 };
 
@@ -192,8 +194,8 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->changed, NULL);
     st->history = opts && opts->history > 0 ? opts->history : 100000;
-    flags = opts && opts->read_only ? SQLITE_OPEN_READONLY
-                                    : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    flags =
+        opts && opts->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "cannot open database %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -206,16 +208,16 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
                      sqlite3_errmsg(st->db));
             goto fail;
         }
-        exec_sql(st, opts && opts->sync_full ? "PRAGMA synchronous=FULL"
-                                             : "PRAGMA synchronous=NORMAL");
+        exec_sql(st,
+                 opts && opts->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
         if (migrate(st, errmsg, errmsg_len))
             goto fail;
     }
     exec_sql(st, "PRAGMA foreign_keys=OFF");
     exec_sql(st, "PRAGMA cache_size=-16000"); /* 16 MB page cache at most */
     for (int i = 0; i < STMT_COUNT; i++) {
-        if (sqlite3_prepare_v3(st->db, k_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &st->stmt[i], NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v3(st->db, k_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                               NULL) != SQLITE_OK) {
             snprintf(errmsg, errmsg_len, "cannot prepare statement %d: %s", i,
                      sqlite3_errmsg(st->db));
             goto fail;
@@ -329,7 +331,6 @@ int64_t fp_store_next_revision(fp_store *st)
     return ++st->pending;
 }
 
-
 static void enter(fp_store *st, bool *locked)
 {
     *locked = false;
@@ -441,8 +442,8 @@ fp_status fp_store_put(fp_store *st, const fp_rec *rec, const char *device_ref,
     return put_change(st, rec->mod_rev, rec->kind, rec->ns, rec->name, rec->doc, meta);
 }
 
-fp_status fp_store_delete(fp_store *st, int kind, const char *ns, const char *name,
-                          const char *doc, int64_t rev, const fp_change_meta *meta)
+fp_status fp_store_delete(fp_store *st, int kind, const char *ns, const char *name, const char *doc,
+                          int64_t rev, const fp_change_meta *meta)
 {
     sqlite3_stmt *s = st->stmt[STMT_DEL];
     fp_status rc = FP_OK;
@@ -461,8 +462,8 @@ fp_status fp_store_delete(fp_store *st, int kind, const char *ns, const char *na
     return put_change(st, rev, kind, ns, name, doc, meta);
 }
 
-fp_status fp_store_record(fp_store *st, int kind, const char *ns, const char *name,
-                          const char *doc, int64_t rev, const fp_change_meta *meta)
+fp_status fp_store_record(fp_store *st, int kind, const char *ns, const char *name, const char *doc,
+                          int64_t rev, const fp_change_meta *meta)
 {
     return put_change(st, rev, kind, ns, name, doc, meta);
 }
@@ -525,8 +526,8 @@ fp_status fp_store_count(fp_store *st, int kind, const char *ns, int64_t *out)
     fp_status rc = FP_OK;
 
     enter(st, &locked);
-    if (sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM resources WHERE kind=?1 AND ns=?2", -1,
-                           &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(st->db, "SELECT COUNT(*) FROM resources WHERE kind=?1 AND ns=?2", -1, &s,
+                           NULL) != SQLITE_OK) {
         rc = db_fail(st, "count");
     } else {
         sqlite3_bind_int(s, 1, kind);
@@ -690,8 +691,8 @@ void fp_store_wake_all(fp_store *st)
  * Secrets
  * ------------------------------------------------------------------------- */
 
-fp_status fp_store_secret_put(fp_store *st, const char *ns, const char *name,
-                              const char *data_json, const char *now)
+fp_status fp_store_secret_put(fp_store *st, const char *ns, const char *name, const char *data_json,
+                              const char *now)
 {
     sqlite3_stmt *s = st->stmt[STMT_SECRET_PUT];
     fp_status rc = FP_OK;
