@@ -1,0 +1,383 @@
+// web_ui.test.mjs - the operations web UI end to end, in a real browser.
+//
+// Starts a real registry (FP_BIN) with a real mosquitto on loopback ports
+// chosen at run time, drives Debian's chromium through playwright-core (from
+// tests/web/node_modules; never downloads a browser), and checks what an
+// operator does: sign in, create a device with an OPC UA endpoint and an asset
+// with a dataset of three points, edit a point, see the server's validation
+// error next to the field, see a concurrent edit refused, import 500 points
+// from CSV, onboard a discovered asset, watch a live value arrive, and that a
+// viewer token gets no editing controls. Screenshots go to
+// tests/artifacts/web/ (ignored by git).
+
+import { test as nodeTest, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const SRC = process.env.FP_SOURCE_DIR || path.resolve(import.meta.dirname, '../..');
+const BIN = process.env.FP_BIN || path.join(SRC, 'build/dev/cli/fieldplane');
+const CHROMIUM = process.env.FP_CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.join(SRC, 'tests/artifacts/web');
+const NS = 'plant-a';
+
+const { chromium } = await import(pathToFileURL(path.join(SRC, 'tests/web/node_modules/playwright-core/index.mjs')).href);
+
+const procs = [];
+let tmp;
+let url;
+let adminToken;
+let viewerToken;
+let mqttPort;
+let context;
+let page;
+let liveAvailable = false;
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.unref();
+        s.on('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+function start(cmd, args, name) {
+    const out = fs.openSync(path.join(tmp, `${name}.log`), 'a');
+    const p = spawn(cmd, args, { stdio: ['ignore', out, out] });
+    p.name = name;
+    procs.push(p);
+    return p;
+}
+
+async function waitFor(what, fn, timeoutMs = 15000) {
+    const end = Date.now() + timeoutMs;
+    let last;
+    while (Date.now() < end) {
+        try {
+            const v = await fn();
+            if (v) return v;
+        } catch (err) {
+            last = err;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+function canConnect(port) {
+    return new Promise((resolve) => {
+        const c = net.connect(port, '127.0.0.1');
+        c.on('connect', () => { c.destroy(); resolve(true); });
+        c.on('error', () => resolve(false));
+    });
+}
+
+async function rest(method, p, body, token = adminToken) {
+    const res = await fetch(url + p, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, data: text ? JSON.parse(text) : null };
+}
+
+async function shot(name) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false });
+}
+
+before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-web-'));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+    mqttPort = await freePort();
+    fs.writeFileSync(path.join(tmp, 'mosquitto.conf'),
+        `listener ${mqttPort} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+    start('mosquitto', ['-c', path.join(tmp, 'mosquitto.conf')], 'mosquitto');
+    await waitFor('mosquitto', () => canConnect(mqttPort));
+
+    const data = path.join(tmp, 'data');
+    start(BIN, ['registry', '--data', data, '--listen', '127.0.0.1:0', '--broker', `mqtt://127.0.0.1:${mqttPort}`], 'registry');
+    url = await waitFor('registry.url', () => {
+        const u = fs.readFileSync(path.join(data, 'registry.url'), 'utf8').trim();
+        return u || null;
+    });
+    adminToken = fs.readFileSync(path.join(data, 'admin.token'), 'utf8').trim().split('\n').pop().trim();
+    await waitFor('registry health', async () => (await fetch(`${url}/healthz`)).ok);
+    const out = execFileSync(BIN, ['token', 'create', '--data', data, '--role', 'viewer'], { encoding: 'utf8' });
+    viewerToken = out.trim().split('\n').pop().trim();
+
+    context = await chromium.launchPersistentContext(path.join(tmp, 'browser'), {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        viewport: { width: 1400, height: 900 },
+    });
+    context.setDefaultTimeout(15000);
+    page = context.pages()[0] || (await context.newPage());
+    page.on('pageerror', (err) => { console.error('page error:', err.message); });
+});
+
+after(async () => {
+    if (context) await context.close().catch(() => {});
+    for (const p of procs) {
+        if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+    }
+    await Promise.all(procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? null
+        : new Promise((resolve) => {
+            const t = setTimeout(() => { p.kill('SIGKILL'); }, 5000);
+            p.on('exit', () => { clearTimeout(t); resolve(); });
+        }))));
+    if (tmp && !process.env.FP_KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+// The steps build on each other: after a failure the rest are skipped, so the
+// first failure is the one reported.
+let failed = null;
+function test(name, fn) {
+    nodeTest(name, async (t) => {
+        if (failed) {
+            t.skip(`after the failure of "${failed}"`);
+            return;
+        }
+        try {
+            await fn(t);
+        } catch (err) {
+            failed = name;
+            await shot(`failed-${name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
+            throw err;
+        }
+    });
+}
+
+const field = (p) => page.locator(`[data-path="${p}"]`);
+
+test('sign in, create a namespace, see the empty state', async () => {
+    await page.goto(url + '/');
+    await page.waitForURL(/#\/signin/);
+    await shot('signin');
+    await page.getByLabel('API token').fill('fpt_not_a_token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('This token is not known to the registry').waitFor();
+
+    await page.getByLabel('API token').fill(adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Namespaces' }).waitFor();
+    await page.getByText('No namespace yet').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill(NS);
+    await page.getByRole('button', { name: 'Create namespace' }).click();
+    await page.getByRole('heading', { name: 'Start by adding a device' }).waitFor();
+    await shot('overview-empty');
+});
+
+test('create a device with an OPC UA endpoint', async () => {
+    await page.getByRole('link', { name: 'Add a device' }).first().click();
+    await page.getByRole('heading', { name: 'Add a device' }).waitFor();
+    await field('name').fill('oven-plc');
+    await field('properties.manufacturer').fill('Contoso');
+    const ep = 'properties.endpoints.inbound.opcua';
+    await field(`${ep}.address`).fill('opc.tcp://127.0.0.1:4840');
+    await page.getByLabel('Security policy').selectOption({ label: 'Basic256Sha256' });
+    await page.getByLabel('Security mode').selectOption('sign');
+    // The OPC UA defaults are shown where nothing is set.
+    assert.equal(await page.getByLabel('Publishing interval (ms)').getAttribute('placeholder'), 'default: 1000');
+    await shot('device-new');
+    await page.getByRole('button', { name: 'Create device' }).click();
+    await page.getByRole('heading', { name: 'Device oven-plc' }).waitFor();
+
+    const { status, data } = await rest('GET', `/api/v1/namespaces/${NS}/devices/oven-plc`);
+    assert.equal(status, 200);
+    const inbound = data.properties.endpoints.inbound.opcua;
+    assert.equal(inbound.endpointType, 'Microsoft.OpcUa');
+    assert.equal(inbound.address, 'opc.tcp://127.0.0.1:4840');
+    const cfg = JSON.parse(inbound.additionalConfiguration);
+    assert.equal(cfg.security.securityMode, 'sign');
+    assert.equal(cfg.security.securityPolicy, 'http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256');
+
+    await page.getByRole('link', { name: 'Devices', exact: true }).click();
+    await page.locator('tr[data-name="oven-plc"]').waitFor();
+    await shot('devices');
+});
+
+test('create an asset with a dataset of three points', async () => {
+    await page.goto(`${url}/#/ns/${NS}/assets/new?device=oven-plc`);
+    await page.getByRole('heading', { name: 'Add an asset' }).waitFor();
+    await field('name').fill('oven-1');
+    await field('properties.displayName').fill('Oven 1');
+    assert.equal(await page.getByLabel('Device endpoint').inputValue(), 'oven-plc\nopcua');
+    await page.getByRole('button', { name: 'Add a dataset' }).click();
+    await field('properties.datasets[0].name').fill('measurements');
+    const points = [['temperature', 'ns=3;s=Temperature'], ['pressure', 'ns=3;s=Pressure'], ['speed', 'ns=3;s=Speed']];
+    for (let i = 0; i < points.length; i++) {
+        await page.getByRole('button', { name: 'Add data point' }).click();
+        await field(`properties.datasets[0].dataPoints[${i}].name`).fill(points[i][0]);
+        await field(`properties.datasets[0].dataPoints[${i}].dataSource`).fill(points[i][1]);
+    }
+    await page.getByRole('button', { name: 'Create asset' }).click();
+    await page.getByRole('heading', { name: 'Asset oven-1' }).waitFor();
+
+    const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
+    assert.deepEqual(data.properties.deviceRef, { deviceName: 'oven-plc', endpointName: 'opcua' });
+    const ds = data.properties.datasets[0];
+    assert.equal(ds.name, 'measurements');
+    assert.deepEqual(ds.dataPoints.map((p) => [p.name, p.dataSource]), points);
+    assert.equal(ds.destinations[0].configuration.topic, `${NS}/oven-1/measurements`);
+    await shot('asset');
+});
+
+test('edit a point', async () => {
+    await field('properties.datasets[0].dataPoints[1].dataSource').fill('ns=3;s=Pressure2');
+    await page.getByLabel('Sampling interval of data point 2').fill('500');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('version 2 ·').waitFor();
+    const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
+    const pt = data.properties.datasets[0].dataPoints[1];
+    assert.equal(pt.dataSource, 'ns=3;s=Pressure2');
+    assert.deepEqual(JSON.parse(pt.dataPointConfiguration), { samplingInterval: 500 });
+    assert.equal(data.properties.version, 2);
+});
+
+test('a server validation error is shown next to the field', async () => {
+    const nameCell = field('properties.datasets[0].dataPoints[2].name');
+    await nameCell.fill('temperature');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const err = page.locator('td:has([data-path="properties.datasets[0].dataPoints[2].name"]) .field-error');
+    await err.waitFor();
+    assert.match(await err.textContent(), /already used/);
+    assert.equal(await nameCell.getAttribute('aria-invalid'), 'true');
+    await page.locator('.form-status .banner.error').waitFor();
+    await shot('asset-validation-error');
+    // Nothing was stored.
+    const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
+    assert.equal(data.properties.datasets[0].dataPoints[2].name, 'speed');
+    await nameCell.fill('speed');
+});
+
+test('a concurrent change is detected, not overwritten', async () => {
+    const cur = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
+    const changed = await rest('PATCH', `/api/v1/namespaces/${NS}/assets/oven-1`, { properties: { description: 'changed elsewhere' } });
+    assert.equal(changed.status, 200);
+    await field('properties.displayName').fill('Oven one');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Changed by someone else' });
+    await dlg.waitFor();
+    await shot('asset-conflict');
+    await dlg.getByRole('button', { name: 'Load the current version' }).click();
+    await page.getByText('version 3 ·').waitFor();
+    assert.equal(await field('properties.description').inputValue(), 'changed elsewhere');
+    const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
+    assert.equal(data.properties.displayName, 'Oven 1');
+    assert.notEqual(data.etag, cur.data.etag);
+});
+
+test('import 500 points from CSV', async () => {
+    const rows = ['name,dataSource,samplingInterval,queueSize'];
+    for (let i = 1; i <= 500; i++) rows.push(`tag${String(i).padStart(3, '0')},ns=2;s=Line1.Tag${i},${i % 2 ? 1000 : 250},1`);
+    const csv = path.join(tmp, 'points.csv');
+    fs.writeFileSync(csv, rows.join('\n') + '\n');
+    await page.locator('.points input[type="file"]').setInputFiles(csv);
+    const dlg = page.getByRole('dialog', { name: 'Add or replace?' });
+    await dlg.waitFor();
+    await dlg.getByRole('button', { name: 'Replace' }).click();
+    await page.getByText('500 data points', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('version 4 ·').waitFor();
+    const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
+    const pts = data.properties.datasets[0].dataPoints;
+    assert.equal(pts.length, 500);
+    assert.equal(pts[499].name, 'tag500');
+    assert.equal(pts[499].dataSource, 'ns=2;s=Line1.Tag500');
+    assert.deepEqual(JSON.parse(pts[1].dataPointConfiguration), { samplingInterval: 250, queueSize: 1 });
+    await shot('asset-500-points');
+});
+
+test('onboard a discovered asset', async () => {
+    const put = await rest('PUT', `/api/v1/namespaces/${NS}/discoveredAssets/found-pump`, {
+        properties: {
+            discoveryId: 'opcua-scan-1',
+            version: 1,
+            deviceRef: { deviceName: 'oven-plc', endpointName: 'opcua' },
+            manufacturer: 'Fabrikam',
+            datasets: [{
+                name: 'pump',
+                lastUpdatedOn: '2026-01-01T00:00:00Z',
+                dataPoints: [
+                    { name: 'flow', dataSource: 'ns=4;s=Pump.Flow', lastUpdatedOn: '2026-01-01T00:00:00Z' },
+                    { name: 'rpm', dataSource: 'ns=4;s=Pump.Rpm', lastUpdatedOn: '2026-01-01T00:00:00Z' },
+                ],
+            }],
+        },
+    });
+    assert.ok(put.status === 200 || put.status === 201, JSON.stringify(put.data));
+    await page.getByRole('link', { name: 'Discovery' }).click();
+    await page.getByRole('heading', { name: 'Discovery', exact: true }).waitFor();
+    await page.locator('tr[data-name="found-pump"]').waitFor();
+    await shot('discovery');
+    await page.getByRole('button', { name: 'Onboard found-pump' }).click();
+    await page.getByRole('heading', { name: 'Add an asset' }).waitFor();
+    assert.equal(await field('name').inputValue(), 'found-pump');
+    assert.equal(await field('properties.datasets[0].dataPoints[1].dataSource').inputValue(), 'ns=4;s=Pump.Rpm');
+    await field('name').fill('pump-1');
+    await field('properties.displayName').fill('Pump 1');
+    await page.getByRole('button', { name: 'Create asset' }).click();
+    await page.getByRole('heading', { name: 'Asset pump-1' }).waitFor();
+    const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/pump-1`);
+    assert.deepEqual(data.properties.discoveredAssetRefs, ['found-pump']);
+    assert.equal(data.properties.manufacturer, 'Fabrikam');
+    assert.equal(data.properties.datasets[0].dataPoints.length, 2);
+    assert.equal(data.properties.datasets[0].dataPoints[0].lastUpdatedOn, undefined);
+    await page.getByRole('link', { name: 'Discovery' }).click();
+    await page.locator('tr[data-name="found-pump"]').getByRole('link', { name: 'pump-1' }).waitFor();
+});
+
+test('a live value arrives', async (t) => {
+    const probe = await fetch(`${url}/api/v1/namespaces/${NS}/assets/oven-1/live`, {
+        headers: { Authorization: `Bearer ${adminToken}` }, signal: AbortSignal.timeout(5000),
+    }).catch((err) => ({ status: 0, err }));
+    if (probe.body) await probe.body.cancel().catch(() => {});
+    liveAvailable = probe.status === 200;
+    if (!liveAvailable) {
+        t.skip(`the registry's live endpoint answers ${probe.status}`);
+        return;
+    }
+    await page.goto(`${url}/#/ns/${NS}/assets/oven-1?tab=live`);
+    await page.getByText('Live', { exact: true }).waitFor();
+    // Retained, so the value is there whenever the registry's subscription starts.
+    const payload = JSON.stringify({ tag001: { SourceTimestamp: new Date().toISOString(), Value: 42.5 } });
+    execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-V', 'mqttv5', '-q', '1', '-r',
+        '-t', `${NS}/oven-1/measurements`, '-m', payload]);
+    const cell = page.locator('.live-card tr[data-point="tag001"] td.value');
+    await cell.waitFor();
+    assert.equal(await cell.textContent(), '42.5');
+    await shot('asset-live');
+});
+
+test('a viewer token cannot edit', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    await page.getByLabel('API token').fill(viewerToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.role-badge', { hasText: 'viewer' }).waitFor();
+    await page.goto(`${url}/#/ns/${NS}/devices`);
+    await page.locator('tr[data-name="oven-plc"]').waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Add a device' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: /^(Delete|Disable) / }).count(), 0);
+    await page.goto(`${url}/#/ns/${NS}/assets/oven-1`);
+    await page.getByText('Your token can view but not change assets.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Save changes' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Import CSV' }).count(), 0);
+    assert.equal(await field('properties.displayName').getAttribute('readonly'), '');
+    await shot('asset-viewer');
+    // The API refuses a viewer's write; the UI explains a 403 in words.
+    const res = await rest('PATCH', `/api/v1/namespaces/${NS}/assets/oven-1`, { properties: { description: 'x' } }, viewerToken);
+    assert.equal(res.status, 403);
+});
