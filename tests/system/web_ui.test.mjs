@@ -367,6 +367,7 @@ test('a viewer token cannot edit', async () => {
     await page.getByLabel('API token').fill(viewerToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('.role-badge', { hasText: 'viewer' }).waitFor();
+    await page.getByRole('heading', { name: `Namespace ${NS}` }).waitFor();
     await page.goto(`${url}/#/ns/${NS}/devices`);
     await page.locator('tr[data-name="oven-plc"]').waitFor();
     assert.equal(await page.getByRole('link', { name: 'Add a device' }).count(), 0);

@@ -89,7 +89,7 @@ export async function secretsPage(root, { ns }) {
             h('td', (p.keys || []).map((k) => h('code.key', k))),
             h('td', timeEl(p.lastModifiedAt || p.createdAt)),
             h('td.row-actions', editable ? [
-                h('button.secondary.small', { type: 'button', onclick: () => showForm(s.name, p.keys || []) }, `Replace ${s.name}`),
+                h('button.secondary.small', { type: 'button', 'aria-label': `Replace ${s.name}`, onclick: () => showForm(s.name, p.keys || []) }, 'Replace values'),
                 h('button.danger.small', {
                     type: 'button',
                     onclick: async () => {
@@ -102,7 +102,8 @@ export async function secretsPage(root, { ns }) {
                             toast(explain(err, `secret ${s.name}`), 'error');
                         }
                     },
-                }, `Delete ${s.name}`),
+                    'aria-label': `Delete ${s.name}`,
+                }, 'Delete'),
             ] : null));
     }, 'No secret yet. Secrets hold the passwords and certificates devices use; their values are never shown.');
     const reload = () => t.load(() => listPage(nsPath(ns, 'secrets'), { top: 100 }));

@@ -371,7 +371,10 @@ async function route() {
             renderFrame();
         }
         markNav();
-        const root = clear(main());
+        // Each visit renders into its own element, so a slow page that
+        // finishes after the user moved on writes into a detached node.
+        const root = h('div.page');
+        clear(main(), root);
         root.setAttribute('aria-busy', 'true');
         try {
             const c = await page(root, params);
@@ -381,6 +384,7 @@ async function route() {
         } finally {
             root.removeAttribute('aria-busy');
         }
+        if (!root.isConnected) return;
         const h1 = root.querySelector('h1');
         if (h1 && !root.contains(document.activeElement)) {
             h1.tabIndex = -1;

@@ -112,7 +112,8 @@ export async function assetsPage(root, { ns, device }) {
                         status.replaceChildren(banner('error', explain(err, `asset ${a.name}`)));
                     }
                 },
-            }, `Delete ${a.name}`) : null));
+                'aria-label': `Delete ${a.name}`,
+            }, 'Delete') : null));
     };
 
     async function load(reset) {
@@ -153,15 +154,16 @@ export async function assetsPage(root, { ns, device }) {
 // ---------------------------------------------------------------------------
 // Configuration keys per endpoint type (strings holding JSON)
 
-const OPCUA_DATASET = [
-    { key: 'publishingInterval', label: 'Publishing interval (ms)', type: 'number', def: 'device default' },
-    { key: 'samplingInterval', label: 'Sampling interval (ms)', type: 'number', def: 'device default' },
-    { key: 'queueSize', label: 'Queue size', type: 'number', def: 'device default' },
-    { key: 'keyFrameCount', label: 'Key frame count', type: 'number', def: '-1 (connector default)', help: '0 off; n: a full dataset every n messages' },
+// dev: the device endpoint's "defaults" (its additionalConfiguration).
+const opcuaDataset = (dev = {}) => [
+    { key: 'publishingInterval', label: 'Publishing interval (ms)', type: 'number', def: dev.publishingIntervalMilliseconds ?? 1000 },
+    { key: 'samplingInterval', label: 'Sampling interval (ms)', type: 'number', def: dev.samplingIntervalMilliseconds ?? 1000 },
+    { key: 'queueSize', label: 'Queue size', type: 'number', def: dev.queueSize ?? 1 },
+    { key: 'keyFrameCount', label: 'Key frame count', type: 'number', def: dev.keyFrameCount ?? 0, help: '-1 connector default, 0 off, n: a full dataset every n messages' },
 ];
 const OPCUA_EVENT = [
-    { key: 'publishingInterval', label: 'Publishing interval (ms)', type: 'number', def: 'device default' },
-    { key: 'queueSize', label: 'Queue size', type: 'number', def: 'device default' },
+    { key: 'publishingInterval', label: 'Publishing interval (ms)', type: 'number', def: 1000 },
+    { key: 'queueSize', label: 'Queue size', type: 'number', def: 1 },
 ];
 const REST_DATASET = [
     { key: 'samplingIntervalInMilliseconds', label: 'Sampling interval (ms)', type: 'number', def: 1000 },
@@ -178,8 +180,8 @@ const MEDIA_STREAM = [
     { key: 'mediaServerPath', label: 'Media server path', type: 'text' },
 ];
 
-function datasetSpec(t) {
-    if (t === 'microsoft.opcua') return OPCUA_DATASET;
+function datasetSpec(t, dev) {
+    if (t === 'microsoft.opcua') return opcuaDataset(dev);
     if (t === 'microsoft.http') return REST_DATASET;
     return [];
 }
@@ -379,7 +381,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                             }),
                             field(doc, `${dp}.dataSource`, { label: 'Data source', readonly, help: opcua ? 'Optional OPC UA node the points are relative to.' : null }),
                             field(doc, `${dp}.typeRef`, { label: 'Type reference', readonly })),
-                        configEditor(doc, `${dp}.datasetConfiguration`, datasetSpec(t), { legend: 'Dataset settings', readonly }),
+                        configEditor(doc, `${dp}.datasetConfiguration`, datasetSpec(t, devCfg), { legend: 'Dataset settings', readonly }),
                         destinationsEditor(doc, `${dp}.destinations`, { readonly, defaultTopic: topicFor(ds.name || 'dataset') }),
                         pointsTable(doc, dp, { readonly, opcua, defaults: dsDefaults(ds) }),
                     ],
@@ -465,7 +467,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
 
             h('section.card', h('h2', 'Defaults for the whole asset'),
                 h('p.muted', 'Used by every dataset, event and stream that does not set its own.'),
-                configEditor(doc, 'properties.defaultDatasetsConfiguration', datasetSpec(t), { legend: 'Default dataset settings', readonly }),
+                configEditor(doc, 'properties.defaultDatasetsConfiguration', datasetSpec(t, devCfg), { legend: 'Default dataset settings', readonly }),
                 destinationsEditor(doc, 'properties.defaultDatasetsDestinations', { legend: 'Default dataset destinations', readonly, defaultTopic: topicFor('datasets'), emptyText: 'None.' }),
                 configEditor(doc, 'properties.defaultEventsConfiguration', opcua ? OPCUA_EVENT : [], { legend: 'Default event settings', readonly }),
                 destinationsEditor(doc, 'properties.defaultEventsDestinations', { legend: 'Default event destinations', readonly, targets: ['Mqtt', 'Storage'], defaultTopic: topicFor('events'), emptyText: 'None.' }),

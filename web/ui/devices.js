@@ -137,9 +137,10 @@ export async function devicesPage(root, { ns }) {
             h('td', timeEl(d.systemData && d.systemData.lastModifiedAt)),
             h('td.row-actions', can('write') ? [
                 h('button.secondary.small', {
-                    type: 'button', onclick: () => toggleDevice(ns, d, status, () => load(true)),
-                }, p.enabled === false ? `Enable ${d.name}` : `Disable ${d.name}`),
-                h('button.danger.small', { type: 'button', onclick: () => deleteDevice(ns, d, status, () => load(true)) }, `Delete ${d.name}`),
+                    type: 'button', 'aria-label': `${p.enabled === false ? 'Enable' : 'Disable'} ${d.name}`,
+                    onclick: () => toggleDevice(ns, d, status, () => load(true)),
+                }, p.enabled === false ? 'Enable' : 'Disable'),
+                h('button.danger.small', { type: 'button', 'aria-label': `Delete ${d.name}`, onclick: () => deleteDevice(ns, d, status, () => load(true)) }, 'Delete'),
             ] : null));
     };
 

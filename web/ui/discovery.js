@@ -110,7 +110,8 @@ export async function discoveryPage(root, { ns }) {
                             draft = { kind: 'device', doc: deviceFromDiscovered(dd) };
                             go(nsHref(ns, 'devices', 'new'));
                         },
-                    }, `Onboard ${dd.name}`) : h('span.muted', 'Not onboarded')));
+                        'aria-label': `Onboard ${dd.name}`,
+                    }, 'Onboard') : h('span.muted', 'Not onboarded')));
         }, 'Nothing discovered yet. Connectors that discover (for example OPC UA with "Discover assets" on) report here.'),
         pagedTable(assetBox, 'discoveredAssets', ['Name', 'Device', 'Found', 'Last seen', ''], (da) => {
             const p = da.properties || {};
@@ -133,7 +134,8 @@ export async function discoveryPage(root, { ns }) {
                             draft = { kind: 'asset', doc: assetFromDiscovered(da) };
                             go(nsHref(ns, 'assets', 'new'));
                         },
-                    }, `Onboard ${da.name}`) : h('span.muted', 'Not onboarded')));
+                        'aria-label': `Onboard ${da.name}`,
+                    }, 'Onboard') : h('span.muted', 'Not onboarded')));
         }, 'No discovered asset yet.'),
     ]);
 }

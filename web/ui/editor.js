@@ -40,7 +40,8 @@ export async function saveResource(state) {
             ifMatch: state.create ? undefined : state.etag || '*',
             ifNoneMatch: state.create ? '*' : undefined,
         });
-        toast(`${state.what} saved`);
+        const noun = state.kindNoun || 'resource';
+        toast(`${noun[0].toUpperCase() + noun.slice(1)} ${state.doc.name || ''} saved`);
         return res;
     } catch (err) {
         reportError(state, err);
@@ -67,8 +68,9 @@ export function reportError(state, err) {
         return;
     }
     const parts = [explain(err, state.what)];
+    let el = null;
     if (err.status === 400 && err.target) {
-        const el = showFieldError(root, err.target, err.message);
+        el = showFieldError(root, err.target, err.message);
         parts.length = 0;
         parts.push(`The registry did not accept the ${state.kindNoun || 'document'}: ${err.message}`);
         if (!el) parts.push(h('span.muted', ` (field ${err.target})`));
@@ -77,7 +79,7 @@ export function reportError(state, err) {
         parts.push(h('ul', err.details.map((d) => h('li', detailText(d)))));
     }
     statusBox.replaceChildren(banner('error', ...parts));
-    statusBox.scrollIntoView({ block: 'nearest' });
+    if (!el) statusBox.scrollIntoView({ block: 'nearest' });
 }
 
 export function detailText(d) {
