@@ -17,6 +17,7 @@ before(async () => {
 });
 
 after(async () => {
+  await reg?.stopClean();
   await reg?.cleanup();
 });
 

@@ -85,7 +85,7 @@ test('events arrive in revision order and resume across a restart', async () => 
 
   // Changes while nobody watches, then a restart of the registry.
   await reg.req('PUT', `${NS}/devices/dev-6`, device(6));
-  await reg.stop('SIGTERM');
+  await reg.stopClean();
   await reg.start();
   await reg.req('PUT', `${NS}/devices/dev-7`, device(7));
   const w2 = openWatch(reg, `since=${last}&namespace=plant-w&kinds=Device`);

@@ -50,7 +50,7 @@ export class Registry {
     });
     this.proc.stdout.on('data', (d) => (this.log += d));
     this.proc.stderr.on('data', (d) => (this.log += d));
-    const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    const exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
     this.exited = exited;
     this.url = await waitFor(() => {
       if (this.proc.exitCode !== null) throw new Error(`registry exited: ${this.log}`);
@@ -61,10 +61,17 @@ export class Registry {
   }
 
   // Stop with a signal and wait for the exit; returns the exit code or signal.
+  // A clean stop exits 0; under the sanitizers a leak or error makes it non-zero.
   async stop(signal = 'SIGTERM') {
-    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode) return;
-    this.proc.kill(signal);
-    await this.exited;
+    if (!this.proc) return undefined;
+    if (this.proc.exitCode === null && !this.proc.signalCode) this.proc.kill(signal);
+    return await this.exited;
+  }
+
+  // Stop with SIGTERM and fail unless the registry exited cleanly.
+  async stopClean() {
+    const { code, signal } = await this.stop('SIGTERM');
+    if (code !== 0) throw new Error(`registry exited with ${code ?? signal}: ${this.log.slice(-4000)}`);
   }
 
   async cleanup() {
@@ -103,4 +110,96 @@ export class Registry {
 
 export function readFixture(name) {
   return JSON.parse(readFileSync(join(EXAMPLES, name), 'utf8'));
+}
+
+// A free TCP port on 127.0.0.1 (bound and released).
+export async function freePort() {
+  const net = await import('node:net');
+  const srv = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+// A real mosquitto on a loopback port chosen at run time.
+export class Mosquitto {
+  async start() {
+    const { writeFileSync } = await import('node:fs');
+    const net = await import('node:net');
+    this.dir = this.dir ?? tempDir('fp-mqtt-');
+    this.port = this.port ?? (await freePort());
+    const conf = join(this.dir, 'mosquitto.conf');
+    writeFileSync(conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\n`);
+    this.proc = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.log = '';
+    this.proc.stderr.on('data', (d) => (this.log += d));
+    this.exited = new Promise((r) => this.proc.once('exit', r));
+    await waitFor(
+      () =>
+        new Promise((resolve) => {
+          const s = net.connect(this.port, '127.0.0.1');
+          s.once('connect', () => {
+            s.destroy();
+            resolve(true);
+          });
+          s.once('error', () => resolve(false));
+        }),
+      'mosquitto to listen',
+    );
+    this.url = `mqtt://127.0.0.1:${this.port}`;
+    return this;
+  }
+
+  publish(topic, message, args = []) {
+    const r = execFileSyncStatus('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(this.port), '-t', topic, '-m', message, ...args]);
+    if (r.status !== 0) throw new Error(`mosquitto_pub failed: ${r.stderr}`);
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null && !this.proc.signalCode) {
+      this.proc.kill('SIGTERM');
+      await this.exited;
+    }
+  }
+
+  async cleanup() {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function execFileSyncStatus(cmd, args) {
+  try {
+    execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { status: 0, stderr: '' };
+  } catch (e) {
+    return { status: e.status ?? 1, stderr: String(e.stderr ?? e.message) };
+  }
+}
+
+// Read server-sent events from a fetch Response into an array; returns a closer.
+export function readSse(res, into) {
+  const dec = new TextDecoder();
+  let buf = '';
+  return (async () => {
+    try {
+      for await (const chunk of res.body) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const ev = { event: 'message', data: '' };
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event: ')) ev.event = line.slice(7);
+            else if (line.startsWith('data: ')) ev.data += line.slice(6);
+          }
+          if (ev.data) into.push({ event: ev.event, data: JSON.parse(ev.data) });
+        }
+      }
+    } catch (e) {
+      if (e.name !== 'AbortError') throw e;
+    }
+  })();
 }
