@@ -15,7 +15,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,7 +53,9 @@ before(async () => {
   assert.ok(BIN, 'set FP_BIN to the fieldplane binary');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-openapi-'));
   let log = '';
-  proc = spawn(BIN, ['registry', '--data', dir, '--listen', '127.0.0.1:0', '--keepalive', '1'], {
+  // --history 1: the first compaction (at revision 1024) leaves nothing to resume from,
+  // which the last test uses to see a 410.
+  proc = spawn(BIN, ['registry', '--data', dir, '--listen', '127.0.0.1:0', '--keepalive', '1', '--history', '1'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout.on('data', (d) => (log += d));
@@ -85,9 +87,9 @@ after(async () => {
 // HTTP
 // ---------------------------------------------------------------------------
 
-async function call(method, urlPath, { body, headers = {}, auth = true } = {}) {
+async function call(method, urlPath, { body, headers = {}, auth = true, as = token } = {}) {
   const h = { ...headers };
-  if (auth) h.Authorization = `Bearer ${token}`;
+  if (auth) h.Authorization = `Bearer ${as}`;
   let payload;
   if (body !== undefined) {
     payload = typeof body === 'string' ? body : JSON.stringify(body);
@@ -684,6 +686,66 @@ test('real answers validate against the document', async (t) => {
     conforms('/', 'GET', await call('GET', '/', { auth: false }));
   });
 
+  await t.test('roles and namespace-limited tokens', async () => {
+    const make = (role, namespace) => {
+      const out = execFileSync(BIN, ['token', 'create', '--data', dir, '--role', role, ...(namespace ? ['--namespace', namespace] : [])], { encoding: 'utf8' });
+      const m = out.match(/fpt_\S+/);
+      assert.ok(m, `no token in: ${out}`);
+      return m[0];
+    };
+    const viewer = make('viewer');
+    const connector = make('connector', 'plant');
+    const operator = make('operator', 'other');
+    let res = await call('GET', '/api/v1/whoami', { as: connector });
+    assert.equal(res.json.namespace, 'plant');
+    assert.equal(res.json.role, 'connector');
+    conforms('/api/v1/whoami', 'GET', res, ' (limited token)');
+    res = await call('GET', '/api/v1/namespaces/plant/secrets/plc-cred/value', { as: viewer });
+    assert.equal(res.status, 403);
+    conforms(`${ns}/secrets/{name}/value`, 'GET', res, ' (viewer)');
+    res = await call('GET', '/api/v1/namespaces/plant/secrets/plc-cred/value', { as: connector });
+    assert.equal(res.status, 200);
+    conforms(`${ns}/secrets/{name}/value`, 'GET', res, ' (connector)');
+    res = await call('PUT', '/api/v1/namespaces/plant/assets/press-c09', { as: connector, body: ASSET });
+    assert.equal(res.status, 403);
+    conforms(`${ns}/assets/{name}`, 'PUT', res, ' (connector)');
+    res = await call('PATCH', '/api/v1/namespaces/plant/assets/press-c01/status', { as: connector, body: { config: { version: 1 } } });
+    assert.equal(res.status, 200);
+    conforms(`${ns}/assets/{name}/status`, 'PATCH', res, ' (connector)');
+    res = await call('GET', '/api/v1/namespaces/plant/devices', { as: operator });
+    assert.equal(res.status, 403);
+    conforms(`${ns}/devices`, 'GET', res, ' (other namespace)');
+    res = await call('GET', '/api/v1/audit', { as: connector });
+    assert.equal(res.status, 403);
+    conforms('/api/v1/audit', 'GET', res, ' (connector)');
+    res = await call('PUT', '/api/v1/namespaces/plant2', { as: operator, body: {} });
+    assert.equal(res.status, 403);
+    conforms(ns, 'PUT', res, ' (operator)');
+    res = await call('GET', '/api/v1/namespaces', { as: connector });
+    assert.ok(res.json.value.every((n) => n.name.startsWith('plant')));
+    conforms('/api/v1/namespaces', 'GET', res, ' (limited token)');
+  });
+
+  await t.test('access_token on streams only', async () => {
+    const ctl = new AbortController();
+    try {
+      const res = await fetch(`${baseUrl}/api/v1/watch?access_token=${encodeURIComponent(token)}`, { signal: ctl.signal });
+      assert.equal(res.status, 200);
+      const { value } = await res.body.getReader().read();
+      const first = JSON.parse(new TextDecoder().decode(value).split('\n')[0]);
+      assert.deepEqual(validate(operation('/api/v1/watch', 'GET').responses['200'].content['application/x-ndjson'].schema, first), []);
+      assert.equal(first.type, 'BOOKMARK');
+    } finally {
+      ctl.abort();
+    }
+    const res = await call('GET', `/api/v1/whoami?access_token=${encodeURIComponent(token)}`, { auth: false });
+    assert.equal(res.status, 401);
+    conforms('/api/v1/whoami', 'GET', res, ' (access_token)');
+    const live = await call('GET', `/api/v1/namespaces/plant/assets/press-c01/live?access_token=${encodeURIComponent(token)}`, { auth: false });
+    assert.notEqual(live.status, 401);
+    conforms(`${ns}/assets/{name}/live`, 'GET', live, ' (access_token)');
+  });
+
   await t.test('watch stream', async () => {
     const ctl = new AbortController();
     const res = await fetch(`${baseUrl}/api/v1/watch?since=0&keepaliveSeconds=1`, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
@@ -747,5 +809,25 @@ test('real answers validate against the document', async (t) => {
     res = await call('GET', '/api/v1/namespaces/plant/assets');
     assert.equal(res.status, 404);
     conforms(`${ns}/assets`, 'GET', res, ' (namespace gone)');
+  });
+
+  await t.test('watch from a compacted revision answers 410', async () => {
+    // The registry runs with --history 1: once revision 1024 commits, the
+    // history before it is gone.
+    conforms(ns, 'PUT', await call('PUT', '/api/v1/namespaces/burst', { body: {} }));
+    let revision = (await call('GET', '/healthz', { auth: false })).json.revision;
+    // Each secret PUT is one revision; a few at a time keep this short.
+    while (revision <= 1025) {
+      const batch = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => call('PUT', `/api/v1/namespaces/burst/secrets/counter-${i}`, { body: { value: String(revision) } })),
+      );
+      for (const res of batch) assert.ok(res.status === 200 || res.status === 201, res.text);
+      revision += batch.length;
+    }
+    const res = await call('GET', '/api/v1/watch?since=1');
+    assert.equal(res.status, 410);
+    assert.equal(res.json.error.code, 'Gone');
+    assert.ok(res.json.error.currentRevision >= 1024);
+    conforms('/api/v1/watch', 'GET', res, ' (compacted)');
   });
 });
