@@ -2,7 +2,9 @@
 // arrives. The registry subscribes to the asset's topics and streams the
 // messages as server-sent events from
 //   GET /api/v1/namespaces/{ns}/assets/{name}/live
-// each "data:" line a JSON object {topic, payload, receivedAt}. The stream is
+// first an "event: topics" naming the topics it watches and whether the broker
+// is connected, then each message as a "data:" line holding a JSON object
+// {topic, source, payload, receivedAt}. The stream is
 // read with fetch (so the token goes in the Authorization header, and a 403 or
 // 404 can be told apart from a dropped connection) and reopened with back-off.
 
@@ -62,10 +64,35 @@ export function livePanel(el, ns, doc) {
     for (const [topic, [label, name]] of topics) cardFor.set(topic, placeholder(label, name));
     if (!topics.size) cards.append(h('p.muted', 'This asset has no MQTT destination; messages on any of its topics are shown as they come.'));
 
+    // "dataset/<name>", "event/<group>/<name>", "stream/<name>" as a card title.
+    const fromSource = (source) => {
+        const [kind, ...rest] = String(source || '').split('/');
+        const label = { dataset: 'Dataset', event: 'Event', eventGroup: 'Event group', stream: 'Stream', action: 'Action' }[kind];
+        return label && rest.length ? [label, rest.join(' / ')] : null;
+    };
+    const onTopics = (m) => {
+        for (const t of m.topics || []) {
+            const named = fromSource(t.source);
+            if (named && !topics.has(t.topic)) topics.set(t.topic, named);
+            if (!cardFor.has(t.topic)) {
+                const [label, name] = topics.get(t.topic) || ['Topic', t.topic];
+                cardFor.set(t.topic, placeholder(label, name));
+            }
+        }
+        if (m.brokerConnected === false) {
+            state.textContent = 'Connected to the registry; the registry is not connected to the broker yet.';
+            state.className = 'live-state warn';
+        }
+    };
     const show = (msg) => {
+        if (!msg || typeof msg.topic !== 'string') return;
         count++;
         counter.textContent = `${count} message${count === 1 ? '' : 's'} received`;
-        const [label, name] = topics.get(msg.topic) || ['Topic', msg.topic];
+        if (state.classList.contains('warn')) {
+            state.textContent = 'Live';
+            state.className = 'live-state ok';
+        }
+        const [label, name] = topics.get(msg.topic) || fromSource(msg.source) || ['Topic', msg.topic];
         let c = cardFor.get(msg.topic);
         if (!c) {
             c = h('article.live-card', { 'aria-live': 'polite' });
@@ -117,11 +144,18 @@ export function livePanel(el, ns, doc) {
                     while ((idx = buf.search(/\r?\n\r?\n/)) >= 0) {
                         const block = buf.slice(0, idx);
                         buf = buf.slice(idx + (buf[idx] === '\r' ? 4 : 2));
-                        const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+                        const lines = block.split(/\r?\n/);
+                        const ev = (lines.find((l) => l.startsWith('event:')) || '').slice(6).trim();
+                        const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
                         if (!data) continue;
+                        let m;
                         try {
-                            show(JSON.parse(data));
-                        } catch { /* a line that is not JSON is not a message */ }
+                            m = JSON.parse(data);
+                        } catch {
+                            continue; /* a line that is not JSON is not a message */
+                        }
+                        if (ev === 'topics' || (m && m.type === 'topics')) onTopics(m);
+                        else show(m);
                     }
                 }
                 if (stopped) return;
