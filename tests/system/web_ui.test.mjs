@@ -296,6 +296,8 @@ test('import 500 points from CSV', async () => {
     assert.equal(pts[499].name, 'tag500');
     assert.equal(pts[499].dataSource, 'ns=2;s=Line1.Tag500');
     assert.deepEqual(JSON.parse(pts[1].dataPointConfiguration), { samplingInterval: 250, queueSize: 1 });
+    await page.locator('.points-head').first().scrollIntoViewIfNeeded();
+    await page.evaluate(() => document.querySelector('.points-head').scrollIntoView({ block: 'start' }));
     await shot('asset-500-points');
 });
 

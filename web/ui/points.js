@@ -271,11 +271,11 @@ export function pointsTable(doc, path, opts = {}) {
             h('thead', h('tr',
                 readonly ? null : h('th.sel', { scope: 'col' }, selectAll),
                 h('th.num', { scope: 'col' }, '#'),
-                h('th', { scope: 'col' }, 'Name *'),
-                h('th', { scope: 'col' }, opts.opcua ? 'Node ID *' : 'Data source *'),
-                opts.opcua ? [h('th', { scope: 'col' }, 'Sampling (ms)'), h('th', { scope: 'col' }, 'Queue size')] : h('th', { scope: 'col' }, 'Configuration (JSON)'),
-                h('th', { scope: 'col' }, 'Type reference'),
-                readonly ? null : h('th', { scope: 'col' }, h('span.sr-only', 'Remove')))),
+                h('th.c-name', { scope: 'col' }, 'Name *'),
+                h('th.c-src', { scope: 'col' }, opts.opcua ? 'Node ID *' : 'Data source *'),
+                opts.opcua ? [h('th.c-n', { scope: 'col' }, 'Sampling (ms)'), h('th.c-n', { scope: 'col' }, 'Queue size')] : h('th.c-cfg', { scope: 'col' }, 'Configuration (JSON)'),
+                h('th.c-type', { scope: 'col' }, 'Type reference'),
+                readonly ? null : h('th.c-rm', { scope: 'col' }, h('span.sr-only', 'Remove')))),
             tbody)));
     render();
     return wrap;
