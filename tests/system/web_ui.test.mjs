@@ -95,6 +95,7 @@ async function shot(name) {
 
 before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-web-'));
+    fs.rmSync(ARTIFACTS, { recursive: true, force: true });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
 
     mqttPort = await freePort();
@@ -358,6 +359,62 @@ test('a live value arrives', async () => {
     assert.equal(await page.locator('.live-card').count(), 1);
     await page.locator('.live-card h3', { hasText: 'Dataset measurements' }).waitFor();
     await shot('asset-live');
+});
+
+test('status with schema reference, schemas, secrets, audit, the delete conflict', async () => {
+    const sp = `/api/v1/namespaces/${NS}/schemas/oven-1-measurements`;
+    assert.ok([200, 201].includes((await rest('PUT', sp, { properties: { format: 'JsonSchema/draft-07', schemaType: 'MessageSchema', description: 'Oven readings' } })).status));
+    assert.ok([200, 201].includes((await rest('PUT', `${sp}/versions/1`, { properties: { schemaContent: '{"type":"object","properties":{"tag001":{"type":"object"}}}' } })).status));
+    const st = await rest('PUT', `/api/v1/namespaces/${NS}/assets/oven-1/status`, {
+        config: { version: 4, lastTransitionTime: new Date().toISOString() },
+        datasets: [{ name: 'measurements', messageSchemaReference: { schemaRegistryNamespace: NS, schemaName: 'oven-1-measurements', schemaVersion: '1' } }],
+    });
+    assert.equal(st.status, 200, JSON.stringify(st.data));
+
+    await page.goto(`${url}/#/ns/${NS}/assets/oven-1?tab=status`);
+    await page.getByRole('heading', { name: 'Status reported by the connector' }).waitFor();
+    await shot('asset-status');
+    await page.getByRole('link', { name: 'oven-1-measurements:1' }).click();
+    await page.getByRole('heading', { name: 'Schema oven-1-measurements' }).waitFor();
+    await page.locator('pre.schema', { hasText: '"type": "object"' }).waitFor();
+
+    await page.getByRole('link', { name: 'Secrets' }).click();
+    await page.getByRole('button', { name: 'New secret' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('opc-user');
+    await page.getByLabel('Value', { exact: true }).fill('s3cret');
+    await page.getByRole('button', { name: 'Save secret' }).click();
+    await page.locator('tr[data-name="opc-user"] code.key', { hasText: 'value' }).waitFor();
+    const sec = await rest('GET', `/api/v1/namespaces/${NS}/secrets/opc-user`);
+    assert.deepEqual(sec.data.properties.keys, ['value']);
+    assert.ok(!JSON.stringify(sec.data).includes('s3cret'));
+    await shot('secrets');
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByLabel('Kind').selectOption('Asset');
+    await page.getByLabel('Name', { exact: true }).fill('oven-1');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('cell', { name: 'replace' }).first().waitFor();
+    assert.equal(await page.getByRole('cell', { name: 'create' }).count(), 1);
+    await shot('audit');
+
+    await page.getByRole('link', { name: 'Devices', exact: true }).click();
+    await page.getByRole('button', { name: 'Delete oven-plc' }).click();
+    await page.getByRole('dialog', { name: 'Delete device oven-plc?' }).getByRole('button', { name: 'Delete' }).click();
+    const conflict = page.getByRole('dialog', { name: 'oven-plc is still in use' });
+    await conflict.waitFor();
+    await conflict.getByRole('link', { name: 'oven-1' }).waitFor();
+    await conflict.getByRole('link', { name: 'pump-1' }).waitFor();
+    await shot('device-delete-conflict');
+    await conflict.getByRole('button', { name: 'Keep the device' }).click();
+    assert.equal((await rest('GET', `/api/v1/namespaces/${NS}/devices/oven-plc`)).status, 200);
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${url}/#/ns/${NS}/assets`);
+    await page.locator('tr[data-name="oven-1"]').waitFor();
+    await page.getByRole('button', { name: 'Menu' }).click();
+    await page.locator('#nav').getByRole('link', { name: 'Discovery' }).waitFor();
+    await shot('assets-narrow');
+    await page.setViewportSize({ width: 1400, height: 900 });
 });
 
 test('a viewer token cannot edit', async () => {
