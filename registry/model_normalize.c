@@ -126,15 +126,17 @@ static fp_status map_legacy_events(json_t *props, fp_verr *err)
     return FP_OK;
 }
 
-/* Set key to value in obj unless it holds a non-null value already. */
-static fp_status set_default(json_t *obj, const char *key, json_t *value, fp_verr *err)
+/* True when obj has no usable value under key (absent or null). */
+static bool lacks(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);
+    return !v || json_is_null(v);
+}
 
-    if (v && !json_is_null(v)) {
-        json_decref(value);
-        return FP_OK;
-    }
+/* Set key to value (a new reference, taken) in obj; the value is only built
+ * by the caller once lacks() said it is needed. */
+static fp_status set_default(json_t *obj, const char *key, json_t *value, fp_verr *err)
+{
     if (!value || json_object_set_new(obj, key, value))
         return nomem(err);
     return FP_OK;
@@ -155,15 +157,17 @@ static fp_status default_management_groups(json_t *props, fp_verr *err)
         json_t *actions;
         if (!json_is_object(g))
             continue;
-        rc = set_default(g, "defaultTimeoutInSeconds", json_integer(100), err);
-        if (rc)
-            return rc;
+        if (lacks(g, "defaultTimeoutInSeconds")) {
+            rc = set_default(g, "defaultTimeoutInSeconds", json_integer(100), err);
+            if (rc)
+                return rc;
+        }
         actions = json_object_get(g, "actions");
         if (!json_is_array(actions))
             continue;
         json_array_foreach(actions, j, a)
         {
-            if (!json_is_object(a))
+            if (!json_is_object(a) || !lacks(a, "actionType"))
                 continue;
             rc = set_default(a, "actionType", json_string("Call"), err);
             if (rc)
@@ -209,7 +213,7 @@ fp_status fp_model_normalize(fp_kind kind, json_t *doc, fp_verr *err)
         if (rc)
             return rc;
     }
-    if (kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET) {
+    if ((kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET) && lacks(props, "enabled")) {
         rc = set_default(props, "enabled", json_true(), err);
         if (rc)
             return rc;
