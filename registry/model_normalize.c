@@ -177,6 +177,10 @@ static fp_status default_management_groups(json_t *props, fp_verr *err)
     return FP_OK;
 }
 
+/* Change doc in place into the stored shape (see model.h). On an error doc
+ * may be half changed; the caller discards it. FP_ERR_INVALID for a body that
+ * is not an object, a non-object properties or a malformed legacy events
+ * list; FP_ERR_NOMEM when jansson cannot allocate. */
 fp_status fp_model_normalize(fp_kind kind, json_t *doc, fp_verr *err)
 {
     json_t *props;
@@ -246,6 +250,9 @@ static const char *const k_create_only_asset[] = {"externalAssetId", "deviceRef"
 static const char *const k_create_only_schema[] = {"format", "schemaType", NULL};
 static const char *const k_create_only_version[] = {"schemaContent", NULL};
 
+/* Compare the create-only fields of kind; null equals absent. Returns
+ * FP_ERR_INVALID (CreateOnlyField) on the first change, FP_ERR_CONFLICT for a
+ * schema version's content (the API answers 409 there). Both docs borrowed. */
 fp_status fp_model_check_create_only(fp_kind kind, const json_t *old_doc, const json_t *new_doc,
                                      fp_verr *err)
 {
@@ -311,6 +318,7 @@ static bool same_tags(const json_t *a, const json_t *b)
     return same_value(a, b);
 }
 
+/* True when tags or a spec property differ (see model.h); borrowed docs. */
 bool fp_model_spec_changed(fp_kind kind, const json_t *old_doc, const json_t *new_doc)
 {
     const json_t *old_props = json_object_get(old_doc, "properties");
