@@ -248,11 +248,11 @@ static const char *const k_create_only_device[] = {"externalDeviceId", "discover
 static const char *const k_create_only_asset[] = {"externalAssetId", "deviceRef",
                                                   "discoveredAssetRefs", NULL};
 static const char *const k_create_only_schema[] = {"format", "schemaType", NULL};
-static const char *const k_create_only_version[] = {"schemaContent", NULL};
 
 /* Compare the create-only fields of kind; null equals absent. Returns
- * FP_ERR_INVALID (CreateOnlyField) on the first change, FP_ERR_CONFLICT for a
- * schema version's content (the API answers 409 there). Both docs borrowed. */
+ * FP_ERR_INVALID (CreateOnlyField) on the first change. Both docs borrowed.
+ * A schema version's content is not checked here: any change of it is a 409
+ * Conflict that the API layer answers itself. */
 fp_status fp_model_check_create_only(fp_kind kind, const json_t *old_doc, const json_t *new_doc,
                                      fp_verr *err)
 {
@@ -270,9 +270,6 @@ fp_status fp_model_check_create_only(fp_kind kind, const json_t *old_doc, const 
     case FP_KIND_SCHEMA:
         keys = k_create_only_schema;
         break;
-    case FP_KIND_SCHEMA_VERSION:
-        keys = k_create_only_version;
-        break;
     default:
         return FP_OK;
     }
@@ -281,11 +278,6 @@ fp_status fp_model_check_create_only(fp_kind kind, const json_t *old_doc, const 
         if (same_value(value_or_null(old_props, keys[i]), value_or_null(new_props, keys[i])))
             continue;
         snprintf(target, sizeof target, "properties.%s", keys[i]);
-        /* The API answers a changed schema version with 409, as documented. */
-        if (kind == FP_KIND_SCHEMA_VERSION)
-            return fp_verr_set(err, FP_ERR_CONFLICT, "CreateOnlyField", target,
-                               "%s cannot change: a schema version's content is fixed at creation.",
-                               target);
         return fp_verr_set(err, FP_ERR_INVALID, "CreateOnlyField", target,
                            "%s is set at creation and cannot change.", target);
     }
