@@ -601,6 +601,13 @@ static void test_out_of_memory(void **state)
     assert_int_equal(err.status, FP_ERR_NOMEM);
     assert_int_equal(fp_model_validate(FP_KIND_ASSET, doc, &err), FP_OK);
     json_decref(doc);
+
+    /* short lists need no allocation at all */
+    doc = load(k_base_asset);
+    fp_alloc_fail_after(0);
+    assert_int_equal(fp_model_validate(FP_KIND_ASSET, doc, &err), FP_OK);
+    fp_alloc_fail_after(-1);
+    json_decref(doc);
 }
 
 /* Map keys that are not identifiers are quoted in targets; long ones are cut
