@@ -398,6 +398,11 @@ test('status with schema reference, schemas, secrets, audit, the delete conflict
     await shot('audit');
 
     await page.getByRole('link', { name: 'Devices', exact: true }).click();
+    await page.getByRole('button', { name: 'Disable oven-plc' }).click();
+    await page.locator('tr[data-name="oven-plc"] .badge', { hasText: 'Disabled' }).waitFor();
+    assert.equal((await rest('GET', `/api/v1/namespaces/${NS}/devices/oven-plc`)).data.properties.enabled, false);
+    await page.getByRole('button', { name: 'Enable oven-plc' }).click();
+    await page.locator('tr[data-name="oven-plc"] .badge', { hasText: 'Enabled' }).waitFor();
     await page.getByRole('button', { name: 'Delete oven-plc' }).click();
     await page.getByRole('dialog', { name: 'Delete device oven-plc?' }).getByRole('button', { name: 'Delete' }).click();
     const conflict = page.getByRole('dialog', { name: 'oven-plc is still in use' });
