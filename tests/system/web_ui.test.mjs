@@ -422,6 +422,58 @@ test('status with schema reference, schemas, secrets, audit, the delete conflict
     await page.setViewportSize({ width: 1400, height: 900 });
 });
 
+test('events with a filter, streams, management actions, destinations; device credentials', async () => {
+    await page.goto(`${url}/#/ns/${NS}/assets/oven-1`);
+    await page.getByRole('heading', { name: 'Asset oven-1' }).waitFor();
+    await page.getByRole('button', { name: 'Add an event group' }).click();
+    await field('properties.eventGroups[0].dataSource').fill('i=2253');
+    const group = page.locator('details[data-item="properties.eventGroups[0]"]');
+    await group.getByRole('button', { name: 'Add an event' }).click();
+    const ev = page.locator('details[data-item="properties.eventGroups[0].events[0]"]');
+    await field('properties.eventGroups[0].events[0].dataSource').fill('ns=3;s=Alarm');
+    await ev.getByLabel('Event type').fill('i=2041');
+    await ev.getByRole('button', { name: 'Add select clause' }).click();
+    await ev.getByLabel('Browse path of clause 1').fill('Message');
+    await ev.getByRole('button', { name: 'Add destination' }).click();
+    const dest = 'properties.eventGroups[0].events[0].destinations[0].configuration';
+    await field(`${dest}.qos`).selectOption('Qos0');
+    await field(`${dest}.retain`).selectOption('Keep');
+    await field(`${dest}.ttl`).fill('60');
+    await page.getByRole('button', { name: 'Add a stream' }).click();
+    await page.getByRole('button', { name: 'Add a management group' }).click();
+    await page.locator('details[data-item="properties.managementGroups[0]"]').getByRole('button', { name: 'Add an action' }).click();
+    await field('properties.managementGroups[0].actions[0].targetUri').fill('ns=3;s=Reset');
+    await field('properties.managementGroups[0].actions[0].actionType').selectOption('Write');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('version 5 ·').waitFor();
+    await ev.scrollIntoViewIfNeeded();
+    await shot('asset-events');
+
+    const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
+    const p = data.properties;
+    const e = p.eventGroups[0].events[0];
+    assert.equal(p.eventGroups[0].dataSource, 'i=2253');
+    assert.deepEqual(JSON.parse(e.eventConfiguration).eventFilter, { typeDefinitionId: 'i=2041', selectClauses: [{ browsePath: 'Message' }] });
+    assert.deepEqual(e.destinations[0], { target: 'Mqtt', configuration: { topic: `${NS}/oven-1/events1/event1`, qos: 'Qos0', retain: 'Keep', ttl: 60 } });
+    assert.equal(p.streams[0].name, 'stream1');
+    assert.equal(p.managementGroups[0].actions[0].targetUri, 'ns=3;s=Reset');
+    assert.equal(p.managementGroups[0].actions[0].actionType, 'Write');
+
+    await page.goto(`${url}/#/ns/${NS}/devices/oven-plc`);
+    await page.getByRole('heading', { name: 'Device oven-plc' }).waitFor();
+    await page.getByLabel('Method').selectOption('UsernamePassword');
+    const auth = 'properties.endpoints.inbound.opcua.authentication.usernamePasswordCredentials';
+    await field(`${auth}.usernameSecretName`).fill('opc-user/value');
+    await field(`${auth}.passwordSecretName`).fill('opc-user/value');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Device oven-plc saved').waitFor();
+    const dev = await rest('GET', `/api/v1/namespaces/${NS}/devices/oven-plc`);
+    assert.deepEqual(dev.data.properties.endpoints.inbound.opcua.authentication, {
+        method: 'UsernamePassword',
+        usernamePasswordCredentials: { usernameSecretName: 'opc-user/value', passwordSecretName: 'opc-user/value' },
+    });
+});
+
 test('a viewer token cannot edit', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();

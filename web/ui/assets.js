@@ -564,6 +564,8 @@ function eventFilterEditor(doc, path, readonly) {
         if (f.selectClauses && !f.selectClauses.length) delete f.selectClauses;
         if (!Object.keys(f).length) delete cfg.eventFilter;
         setPath(doc, path, Object.keys(cfg).length ? JSON.stringify(cfg) : undefined);
+        // Keep the settings' "Edit as JSON" box beside it in step.
+        for (const el of document.querySelectorAll('textarea[data-path]')) if (el.dataset.path === path) el.value = getPath(doc, path) || '';
     };
     const render = () => {
         const cfg = read();
