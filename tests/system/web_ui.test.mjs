@@ -90,7 +90,7 @@ async function rest(method, p, body, token = adminToken) {
 }
 
 async function shot(name) {
-    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false });
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: false, style: '.toasts { display: none; }' });
 }
 
 before(async () => {
@@ -169,8 +169,10 @@ test('sign in, create a namespace, see the empty state', async () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('This token is not known to the registry').waitFor();
 
-    await page.getByLabel('API token').fill(adminToken);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // By keyboard: the token field has the focus after a failed attempt.
+    await page.getByLabel('API token').fill('');
+    await page.keyboard.type(adminToken);
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Namespaces' }).waitFor();
     await page.getByText('No namespace yet').waitFor();
     await page.getByLabel('Name', { exact: true }).fill(NS);
@@ -339,6 +341,24 @@ test('onboard a discovered asset', async () => {
     assert.equal(data.properties.datasets[0].dataPoints[0].lastUpdatedOn, undefined);
     await page.getByRole('link', { name: 'Discovery' }).click();
     await page.locator('tr[data-name="found-pump"]').getByRole('link', { name: 'pump-1' }).waitFor();
+
+    // A discovered device becomes a device the same way.
+    const dd = await rest('PUT', `/api/v1/namespaces/${NS}/discoveredDevices/found-plc`, {
+        properties: {
+            discoveryId: 'opcua-scan-1', version: 1, manufacturer: 'Fabrikam',
+            endpoints: { inbound: { main: { endpointType: 'Microsoft.OpcUa', address: 'opc.tcp://10.0.0.9:4840', supportedAuthenticationMethods: ['Anonymous'] } } },
+        },
+    });
+    assert.ok(dd.status === 200 || dd.status === 201, JSON.stringify(dd.data));
+    await page.reload();
+    await page.getByRole('button', { name: 'Onboard found-plc' }).click();
+    await page.getByRole('heading', { name: 'Add a device' }).waitFor();
+    assert.equal(await field('properties.endpoints.inbound.main.address').inputValue(), 'opc.tcp://10.0.0.9:4840');
+    await page.getByRole('button', { name: 'Create device' }).click();
+    await page.getByRole('heading', { name: 'Device found-plc' }).waitFor();
+    const dev = await rest('GET', `/api/v1/namespaces/${NS}/devices/found-plc`);
+    assert.equal(dev.data.properties.discoveredDeviceRef, 'found-plc');
+    assert.equal(dev.data.properties.endpoints.inbound.main.supportedAuthenticationMethods, undefined);
 });
 
 test('a live value arrives', async () => {
@@ -494,4 +514,23 @@ test('a viewer token cannot edit', async () => {
     // The API refuses a viewer's write; the UI explains a 403 in words.
     const res = await rest('PATCH', `/api/v1/namespaces/${NS}/assets/oven-1`, { properties: { description: 'x' } }, viewerToken);
     assert.equal(res.status, 403);
+});
+
+test('long lists are paged and searchable', async () => {
+    for (let i = 0; i < 100; i++) {
+        const r = await rest('PUT', `/api/v1/namespaces/${NS}/devices/bulk-${String(i).padStart(3, '0')}`, {
+            properties: { endpoints: { inbound: { rest: { endpointType: 'Microsoft.Http', address: `http://127.0.0.1:${10000 + i}` } } } },
+        });
+        assert.equal(r.status, 201);
+    }
+    await page.goto(`${url}/#/ns/${NS}/devices`);
+    await page.getByText('100 devices shown, more available').waitFor();
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await page.getByText('102 devices shown').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0);
+    await page.getByLabel('Search').fill('bulk-05');
+    await page.getByText('10 devices shown').waitFor();
+    await page.getByLabel('Search').fill('');
+    await page.getByLabel('Endpoint type').selectOption('Microsoft.OpcUa');
+    await page.getByText('2 devices shown').waitFor();
 });
