@@ -233,6 +233,7 @@ test('create an asset with a dataset of three points', async () => {
     assert.equal(ds.name, 'measurements');
     assert.deepEqual(ds.dataPoints.map((p) => [p.name, p.dataSource]), points);
     assert.equal(ds.destinations[0].configuration.topic, `${NS}/oven-1/measurements`);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot('asset');
 });
 

@@ -330,10 +330,22 @@ export async function assetEditPage(root, { ns, name, create, device }) {
             render();
         });
 
+        const jump = (label, key) => h('button.link', {
+            type: 'button', onclick: () => {
+                const sec = form.querySelector(`[data-section="${key}"]`);
+                sec.scrollIntoView({ block: 'start' });
+                const first = sec.querySelector('summary, input, select, textarea, button');
+                if (first) first.focus({ preventScroll: true });
+            },
+        }, label);
+        const n = (k) => (p[k] || []).filter(Boolean).length;
         clear(form,
+            h('nav.section-links', { 'aria-label': 'Sections of the asset' },
+                jump('Asset', 'asset'), jump(`Datasets (${n('datasets')})`, 'datasets'), jump(`Events (${n('eventGroups')})`, 'events'),
+                jump(`Streams (${n('streams')})`, 'streams'), jump(`Management (${n('managementGroups')})`, 'management'), jump('Defaults', 'defaults')),
             statusBox,
             fromDiscovery ? banner('info', `Onboarding discovered asset ${(p.discoveredAssetRefs || []).join(', ')}. Check the definition, then save to create the asset.`) : null,
-            h('section.card', h('h2', 'Asset'),
+            h('section.card', { dataset: { section: 'asset' } }, h('h2', 'Asset'),
                 h('div.grid',
                     field(doc, 'name', {
                         label: 'Name', required: true, readonly: !create || readonly, help: create ? 'Cannot be changed later.' : null,
@@ -361,7 +373,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                         assetTypeRefsField(doc, readonly))),
                 mapEditor(doc, 'properties.attributes', { readonly })),
 
-            h('section.card', h('h2', 'Datasets'),
+            h('section.card', { dataset: { section: 'datasets' } }, h('h2', 'Datasets'),
                 h('p.muted', 'A dataset is a group of data points sampled together and published as one message.'),
                 listEditor(doc, 'properties.datasets', {
                     readonly, itemNoun: 'dataset', addLabel: 'Add a dataset',
@@ -387,7 +399,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                     ],
                 })),
 
-            h('section.card', h('h2', 'Events'),
+            h('section.card', { dataset: { section: 'events' } }, h('h2', 'Events'),
                 h('p.muted', 'Event groups collect events (OPC UA event notifiers, camera events) published one message per event.'),
                 listEditor(doc, 'properties.eventGroups', {
                     readonly, itemNoun: 'event group', addLabel: 'Add an event group', emptyText: 'No event group.',
@@ -418,7 +430,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                     ],
                 })),
 
-            h('section.card', h('h2', 'Streams'),
+            h('section.card', { dataset: { section: 'streams' } }, h('h2', 'Streams'),
                 listEditor(doc, 'properties.streams', {
                     readonly, itemNoun: 'stream', addLabel: 'Add a stream', emptyText: 'No stream.',
                     summary: (s) => `Stream ${s.name || '(unnamed)'}`,
@@ -432,7 +444,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                     ],
                 })),
 
-            h('section.card', h('h2', 'Management'),
+            h('section.card', { dataset: { section: 'management' } }, h('h2', 'Management'),
                 h('p.muted', 'Management actions are requests the connector carries out on the device (OPC UA Call, Read, Write; camera moves), as MQTT request/response.'),
                 listEditor(doc, 'properties.managementGroups', {
                     readonly, itemNoun: 'management group', addLabel: 'Add a management group', emptyText: 'No management group.',
@@ -465,7 +477,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                     ],
                 })),
 
-            h('section.card', h('h2', 'Defaults for the whole asset'),
+            h('section.card', { dataset: { section: 'defaults' } }, h('h2', 'Defaults for the whole asset'),
                 h('p.muted', 'Used by every dataset, event and stream that does not set its own.'),
                 configEditor(doc, 'properties.defaultDatasetsConfiguration', datasetSpec(t, devCfg), { legend: 'Default dataset settings', readonly }),
                 destinationsEditor(doc, 'properties.defaultDatasetsDestinations', { legend: 'Default dataset destinations', readonly, defaultTopic: topicFor('datasets'), emptyText: 'None.' }),
