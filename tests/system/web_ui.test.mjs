@@ -287,6 +287,16 @@ test('import 500 points from CSV', async () => {
     for (let i = 1; i <= 500; i++) rows.push(`tag${String(i).padStart(3, '0')},ns=2;s=Line1.Tag${i},${i % 2 ? 1000 : 250},1`);
     const csv = path.join(tmp, 'points.csv');
     fs.writeFileSync(csv, rows.join('\n') + '\n');
+    // Rows pasted from a spreadsheet (tab-separated, a header naming the columns).
+    await page.getByRole('button', { name: 'Paste rows' }).click();
+    const paste = page.getByRole('dialog', { name: 'Paste data points' });
+    await paste.getByRole('textbox').fill('dataSource\tname\nns=5;s=A,B\textra-1\n');
+    await paste.getByRole('button', { name: 'Add rows' }).click();
+    await page.getByRole('dialog', { name: 'Add or replace?' }).getByRole('button', { name: 'Add' }).click();
+    await page.getByText('4 data points', { exact: true }).waitFor();
+    assert.equal(await field('properties.datasets[0].dataPoints[3].name').inputValue(), 'extra-1');
+    assert.equal(await field('properties.datasets[0].dataPoints[3].dataSource').inputValue(), 'ns=5;s=A,B');
+
     await page.locator('.points input[type="file"]').setInputFiles(csv);
     const dlg = page.getByRole('dialog', { name: 'Add or replace?' });
     await dlg.waitFor();

@@ -73,6 +73,8 @@ function deviceState(d) {
     const p = d.properties || {};
     if (hasError(d)) return ['error', 'Error'];
     if (p.enabled === false) return ['muted', 'Disabled'];
+    const inb = (p.status && p.status.endpoints && p.status.endpoints.inbound) || {};
+    if (Object.values(inb).some((e) => e && e.health && e.health.status === 'Unavailable')) return ['warn', 'Unavailable'];
     return ['ok', 'Enabled'];
 }
 
@@ -96,7 +98,8 @@ export async function devicesPage(root, { ns }) {
     const typeSel = h('select', { id: tid }, h('option', { value: '' }, 'All types'),
         ENDPOINT_TYPES.map(([v, l]) => h('option', { value: v }, l)));
     const stateSel = h('select', { id: fid }, h('option', { value: '' }, 'Any state'),
-        h('option', { value: 'error' }, 'With errors'), h('option', { value: 'ok' }, 'Enabled'), h('option', { value: 'muted' }, 'Disabled'));
+        h('option', { value: 'error' }, 'With errors'), h('option', { value: 'warn' }, 'Unavailable'),
+        h('option', { value: 'ok' }, 'Enabled'), h('option', { value: 'muted' }, 'Disabled'));
     const tbody = h('tbody');
     const more = h('div.more');
     const status = h('div.form-status', { 'aria-live': 'polite' });
