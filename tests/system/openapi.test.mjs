@@ -137,8 +137,9 @@ const FORMATS = {
 
 // Validate value against schema; returns a list of "path: problem" strings.
 // strict: an object schema with properties but no additionalProperties refuses
-// members it does not declare.
-function validate(schema, value, where = '$', strict = true) {
+// members it does not declare. request: validate a request body, where
+// required members that are read-only may be absent (OpenAPI 3.0 semantics).
+function validate(schema, value, where = '$', strict = true, request = false) {
   const errors = [];
   schema = deref(schema);
   if (schema === undefined || schema === true) return errors;
@@ -146,17 +147,17 @@ function validate(schema, value, where = '$', strict = true) {
     if (schema.nullable) return errors;
     if (!schema.type && !schema.oneOf && !schema.anyOf && !schema.allOf && !schema.enum) return errors;
   }
-  if (schema.allOf) for (const s of schema.allOf) errors.push(...validate(s, value, where, false));
+  if (schema.allOf) for (const s of schema.allOf) errors.push(...validate(s, value, where, false, request));
   if (schema.oneOf) {
-    const passing = schema.oneOf.filter((s) => validate(s, value, where, strict).length === 0);
+    const passing = schema.oneOf.filter((s) => validate(s, value, where, strict, request).length === 0);
     if (passing.length !== 1) {
-      const detail = schema.oneOf.map((s) => `  [${s.$ref || 'inline'}] ${validate(s, value, where, strict).slice(0, 3).join('; ')}`);
+      const detail = schema.oneOf.map((s) => `  [${s.$ref || 'inline'}] ${validate(s, value, where, strict, request).slice(0, 3).join('; ')}`);
       errors.push(`${where}: matches ${passing.length} of oneOf (exactly one needed)\n${detail.join('\n')}`);
     }
   }
   if (schema.anyOf) {
-    if (!schema.anyOf.some((s) => validate(s, value, where, strict).length === 0)) {
-      const detail = schema.anyOf.map((s) => `  [${s.$ref || 'inline'}] ${validate(s, value, where, strict).slice(0, 3).join('; ')}`);
+    if (!schema.anyOf.some((s) => validate(s, value, where, strict, request).length === 0)) {
+      const detail = schema.anyOf.map((s) => `  [${s.$ref || 'inline'}] ${validate(s, value, where, strict, request).slice(0, 3).join('; ')}`);
       errors.push(`${where}: matches none of anyOf\n${detail.join('\n')}`);
     }
   }
@@ -179,15 +180,16 @@ function validate(schema, value, where = '$', strict = true) {
     if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${where}: below ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${where}: above ${schema.maximum}`);
   }
-  if (t === 'array' && schema.items) value.forEach((item, i) => errors.push(...validate(schema.items, item, `${where}[${i}]`, strict)));
+  if (t === 'array' && schema.items) value.forEach((item, i) => errors.push(...validate(schema.items, item, `${where}[${i}]`, strict, request)));
   if (t === 'object') {
     const props = schema.properties || {};
-    for (const r of schema.required || []) if (!(r in value)) errors.push(`${where}: required member '${r}' is missing`);
+    for (const r of schema.required || [])
+      if (!(r in value) && !(request && deref(props[r])?.readOnly)) errors.push(`${where}: required member '${r}' is missing`);
     if (schema.minProperties !== undefined && Object.keys(value).length < schema.minProperties) errors.push(`${where}: fewer than ${schema.minProperties} members`);
     for (const [k, v] of Object.entries(value)) {
-      if (k in props) errors.push(...validate(props[k], v, `${where}.${k}`, strict));
+      if (k in props) errors.push(...validate(props[k], v, `${where}.${k}`, strict, request));
       else if (schema.additionalProperties === false) errors.push(`${where}: member '${k}' is not allowed`);
-      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') errors.push(...validate(schema.additionalProperties, v, `${where}.${k}`, strict));
+      else if (schema.additionalProperties && typeof schema.additionalProperties === 'object') errors.push(...validate(schema.additionalProperties, v, `${where}.${k}`, strict, request));
       else if (strict && schema.properties && schema.additionalProperties === undefined) errors.push(`${where}: member '${k}' is not declared in the document`);
     }
   }
@@ -431,6 +433,37 @@ test('every $ref resolves inside the document', () => {
       for (const [code, r] of Object.entries(item[m].responses)) assert.ok(deref(r).description, `${m} ${template} ${code}: no description`);
     }
   }
+});
+
+test('the request bodies this test sends, and the document\'s examples, match the request schemas', () => {
+  assert.ok(doc, 'the document was not fetched');
+  const body = (template, method, media = 'application/json') => operation(template, method).requestBody.content[media];
+  const cases = [
+    [`${NS}/devices/{name}`, DEVICE],
+    [`${NS}/assets/{name}`, ASSET],
+    [`${NS}/discoveredDevices/{name}`, DISCOVERED_DEVICE],
+    [`${NS}/discoveredAssets/{name}`, DISCOVERED_ASSET],
+    [`${NS}/assets/{name}/status`, ASSET_STATUS],
+    [`${NS}/assets/{name}/status`, { properties: { status: ASSET_STATUS } }],
+    [`${NS}/secrets/{name}`, { data: { username: 'op' } }],
+    [`${NS}/secrets/{name}`, { value: 'x' }],
+  ];
+  for (const [template, value] of cases) {
+    const errors = validate(body(template, 'PUT').schema, value, '$', true, true);
+    assert.deepEqual(errors, [], `PUT ${template}: the request body does not match:\n${errors.join('\n')}`);
+  }
+  assert.ok(validate(body(`${NS}/secrets/{name}`, 'PUT').schema, { nothing: 1 }, '$', false, true).length > 0, 'an empty secret body must not match');
+  let examples = 0;
+  for (const [template, item] of Object.entries(doc.paths))
+    for (const m of METHODS) {
+      for (const media of Object.values(item[m]?.requestBody?.content || {})) {
+        if (media.example === undefined) continue;
+        examples++;
+        const errors = validate(media.schema, media.example, '$', true, true);
+        assert.deepEqual(errors, [], `${m.toUpperCase()} ${template}: the example does not match:\n${errors.join('\n')}`);
+      }
+    }
+  assert.ok(examples >= 2, 'the document has request examples');
 });
 
 test('the document lists exactly the paths and methods the registry serves', async () => {
