@@ -37,17 +37,33 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// The registry runs under a small shell watchdog that reads our end of a pipe:
+// when this process ends in any way (even SIGKILL) the pipe closes and the
+// watchdog stops the registry and removes its data directory, so nothing
+// outlives the test. sh -c WATCHDOG BIN DIR ARGS...
+const WATCHDOG =
+  'd=$1; shift; "$0" registry --data "$d" "$@" </dev/null & pid=$!; echo "registry pid $pid" >&2; ' +
+  'read _; kill $pid 2>/dev/null; wait $pid; rm -rf -- "$d"';
+let registryPid;
+
 function killRegistry() {
   if (proc && !procExited) {
     try {
-      proc.kill('SIGKILL');
+      proc.stdin.destroy();
     } catch {
       /* already gone */
     }
   }
 }
-// Never leave the registry behind, even when the test runner dies.
-process.on('exit', killRegistry);
+process.on('exit', () => {
+  killRegistry();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(sig, () => {
+    killRegistry();
+    process.exit(1);
+  });
 
 before(async () => {
   assert.ok(BIN, 'set FP_BIN to the fieldplane binary');
@@ -55,15 +71,17 @@ before(async () => {
   let log = '';
   // --history 1: the first compaction (at revision 1024) leaves nothing to resume from,
   // which the last test uses to see a 410.
-  proc = spawn(BIN, ['registry', '--data', dir, '--listen', '127.0.0.1:0', '--keepalive', '1', '--history', '1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = ['--listen', '127.0.0.1:0', '--keepalive', '1', '--history', '1'];
+  proc = spawn('sh', ['-c', WATCHDOG, BIN, dir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d) => (log += d));
-  proc.stderr.on('data', (d) => (log += d));
+  proc.stderr.on('data', (d) => {
+    log += d;
+    registryPid ??= Number(log.match(/registry pid (\d+)/)?.[1]) || undefined;
+  });
   proc.on('exit', () => (procExited = true));
   const urlFile = path.join(dir, 'registry.url');
   for (let i = 0; i < 200 && !baseUrl; i++) {
-    if (procExited) break;
+    if (procExited || /level=error|Usage:/.test(log)) break;
     if (fs.existsSync(urlFile)) {
       const text = fs.readFileSync(urlFile, 'utf8');
       if (text.endsWith('\n')) baseUrl = text.trim();
@@ -76,9 +94,12 @@ before(async () => {
 
 after(async () => {
   if (proc && !procExited) {
-    proc.kill('SIGTERM');
+    proc.stdin.end(); // the watchdog stops the registry (SIGTERM) and waits for it
     for (let i = 0; i < 100 && !procExited; i++) await sleep(50);
-    killRegistry();
+    if (!procExited) {
+      if (registryPid) process.kill(registryPid, 'SIGKILL');
+      proc.kill('SIGKILL');
+    }
   }
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
