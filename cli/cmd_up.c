@@ -37,8 +37,8 @@ typedef struct child {
     const char *name;
     char *argv[MAX_ARGS];
     pid_t pid;
-    double started;      /* monotonic seconds of the last start */
-    double restart_at;   /* when to start again after an exit (0 = not waiting) */
+    double started;    /* monotonic seconds of the last start */
+    double restart_at; /* when to start again after an exit (0 = not waiting) */
     double backoff_s;
     int restarts;
 } child;
@@ -393,9 +393,10 @@ int fp_cmd_up(int argc, char **argv)
            "Sign in with the admin token (kept in %s):\n\n  %s\n\n"
            "Try:  curl -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/namespaces\n"
            "Stop with Ctrl-C.\n\n",
-           url, broker_url, broker ? " (external)" : " (mosquitto, started by up)", abs_data,
-           path, token[0] ? token : "(admin.token was removed: create one with fieldplane token "
-                                    "create --data DIR --role admin)",
+           url, broker_url, broker ? " (external)" : " (mosquitto, started by up)", abs_data, path,
+           token[0] ? token
+                    : "(admin.token was removed: create one with fieldplane token "
+                      "create --data DIR --role admin)",
            path, url);
     fflush(stdout);
 

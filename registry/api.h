@@ -111,7 +111,8 @@ void fp_api_watch(fp_req *q, fp_resp *r);    /* api_watch.c */
 void fp_api_metrics(fp_req *q, fp_resp *r);  /* api_server.c */
 void fp_api_live(fp_req *q, fp_resp *r);     /* api_live.c */
 fp_status fp_live_start(fp_registry *reg);   /* api_live.c */
-void fp_live_stop(fp_registry *reg);         /* api_live.c */
+void fp_live_signal_stop(fp_registry *reg);  /* api_live.c: end the streams */
+void fp_live_stop(fp_registry *reg);         /* api_live.c: after the server stopped */
 
 /* Metrics hooks. */
 void fp_metrics_watch_clients(int delta);

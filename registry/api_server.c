@@ -834,8 +834,9 @@ void fp_registry_stop(fp_registry *reg)
         return;
     reg->stopping = 1;
     fp_store_wake_all(reg->store);
-    fp_live_stop(reg);
+    fp_live_signal_stop(reg);
     MHD_stop_daemon(reg->mhd);
+    fp_live_stop(reg);
     fp_store_close(reg->store);
     fp_log_info("registry", "stopped");
     fp_free(reg);
