@@ -19,12 +19,13 @@ import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 
 const BIN = process.env.FP_BIN;
 
+const MOSQUITTO = process.env.FP_MOSQUITTO ?? '/usr/sbin/mosquitto';
+
 let dir;
-let proc;
-let procExited = false;
 let baseUrl;
 let token;
 let doc;
@@ -37,71 +38,115 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// The registry runs under a small shell watchdog that reads our end of a pipe:
+// Each server runs under a small shell watchdog that reads our end of a pipe:
 // when this process ends in any way (even SIGKILL) the pipe closes and the
-// watchdog stops the registry and removes its data directory, so nothing
-// outlives the test. sh -c WATCHDOG BIN DIR ARGS...
+// watchdog stops the server (SIGTERM, then waits) and removes its directory,
+// so nothing outlives the test. sh -c WATCHDOG DIR PROGRAM ARGS...
 const WATCHDOG =
-  'd=$1; shift; "$0" registry --data "$d" "$@" </dev/null & pid=$!; echo "registry pid $pid" >&2; ' +
-  'read _; kill $pid 2>/dev/null; wait $pid; rm -rf -- "$d"';
-let registryPid;
+  'd=$0; "$@" </dev/null & pid=$!; echo "watchdog: pid $pid" >&2; ' + 'read _; kill $pid 2>/dev/null; wait $pid; rm -rf -- "$d"';
 
-function killRegistry() {
-  if (proc && !procExited) {
-    try {
-      proc.stdin.destroy();
-    } catch {
-      /* already gone */
+class Guarded {
+  constructor(dir, program, args) {
+    this.dir = dir;
+    this.log = '';
+    this.exited = false;
+    this.proc = spawn('sh', ['-c', WATCHDOG, dir, program, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (d) => (this.log += d));
+    this.proc.stderr.on('data', (d) => {
+      this.log += d;
+      this.pid ??= Number(this.log.match(/watchdog: pid (\d+)/)?.[1]) || undefined;
+    });
+    this.done = new Promise((resolve) => this.proc.once('exit', () => resolve((this.exited = true))));
+    guarded.push(this);
+  }
+
+  // Synchronous, for 'exit' and signal handlers: closing the pipe is enough.
+  abandon() {
+    if (!this.exited) this.proc.stdin.destroy();
+  }
+
+  async stop() {
+    if (!this.exited) {
+      this.proc.stdin.end();
+      await Promise.race([this.done, sleep(5000)]);
     }
+    if (!this.exited) {
+      if (this.pid) process.kill(this.pid, 'SIGKILL');
+      this.proc.kill('SIGKILL');
+      await this.done;
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+const guarded = [];
+
 process.on('exit', () => {
-  killRegistry();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  for (const g of guarded) {
+    g.abandon();
+    fs.rmSync(g.dir, { recursive: true, force: true });
+  }
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.on(sig, () => {
-    killRegistry();
-    process.exit(1);
-  });
+  process.on(sig, () => process.exit(1));
+
+async function waitFor(fn, what, ms = 10000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function freePort() {
+  const srv = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+let registry;
+let broker;
 
 before(async () => {
   assert.ok(BIN, 'set FP_BIN to the fieldplane binary');
+  // A real mosquitto for the live-data stream.
+  const mqDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-openapi-mqtt-'));
+  const mqPort = await freePort();
+  fs.writeFileSync(path.join(mqDir, 'mosquitto.conf'), `listener ${mqPort} 127.0.0.1\nallow_anonymous true\n`);
+  broker = new Guarded(mqDir, MOSQUITTO, ['-c', path.join(mqDir, 'mosquitto.conf')]);
+  broker.port = mqPort;
+  await waitFor(
+    () =>
+      new Promise((resolve) => {
+        const c = net.connect(mqPort, '127.0.0.1');
+        c.once('connect', () => {
+          c.destroy();
+          resolve(true);
+        });
+        c.once('error', () => resolve(false));
+      }),
+    'mosquitto to listen',
+  );
+
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-openapi-'));
-  let log = '';
   // --history 1: the first compaction (at revision 1024) leaves nothing to resume from,
   // which the last test uses to see a 410.
-  const args = ['--listen', '127.0.0.1:0', '--keepalive', '1', '--history', '1'];
-  proc = spawn('sh', ['-c', WATCHDOG, BIN, dir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (d) => (log += d));
-  proc.stderr.on('data', (d) => {
-    log += d;
-    registryPid ??= Number(log.match(/registry pid (\d+)/)?.[1]) || undefined;
-  });
-  proc.on('exit', () => (procExited = true));
+  registry = new Guarded(dir, BIN, ['registry', '--data', dir, '--listen', '127.0.0.1:0', '--keepalive', '1', '--history', '1', '--broker', `mqtt://127.0.0.1:${mqPort}`]);
   const urlFile = path.join(dir, 'registry.url');
-  for (let i = 0; i < 200 && !baseUrl; i++) {
-    if (procExited || /level=error|Usage:/.test(log)) break;
-    if (fs.existsSync(urlFile)) {
-      const text = fs.readFileSync(urlFile, 'utf8');
-      if (text.endsWith('\n')) baseUrl = text.trim();
-    }
-    if (!baseUrl) await sleep(50);
-  }
-  assert.ok(baseUrl, `the registry did not write ${urlFile}:\n${log}`);
+  baseUrl = await waitFor(() => {
+    if (registry.exited || /level=error|Usage:/.test(registry.log)) throw new Error(`the registry did not start:\n${registry.log}`);
+    const text = fs.existsSync(urlFile) ? fs.readFileSync(urlFile, 'utf8') : '';
+    return text.endsWith('\n') && text.trim();
+  }, `${urlFile}:\n${registry.log}`);
   token = fs.readFileSync(path.join(dir, 'admin.token'), 'utf8').trim();
 });
 
 after(async () => {
-  if (proc && !procExited) {
-    proc.stdin.end(); // the watchdog stops the registry (SIGTERM) and waits for it
-    for (let i = 0; i < 100 && !procExited; i++) await sleep(50);
-    if (!procExited) {
-      if (registryPid) process.kill(registryPid, 'SIGKILL');
-      proc.kill('SIGKILL');
-    }
-  }
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await registry?.stop();
+  await broker?.stop();
 });
 
 // ---------------------------------------------------------------------------
@@ -646,8 +691,9 @@ test('real answers validate against the document', async (t) => {
     res = await call('PUT', '/api/v1/namespaces/plant/assets/press-c01/status', { body: [] });
     assert.equal(res.status, 400);
     conforms(`${p}/status`, 'PUT', res, ' (not an object)');
-    res = await call('GET', '/api/v1/namespaces/plant/assets/press-c01/live');
-    conforms(`${p}/live`, 'GET', res);
+    res = await call('GET', '/api/v1/namespaces/plant/assets/nothing-here/live');
+    assert.equal(res.status, 404);
+    conforms(`${p}/live`, 'GET', res, ' (no asset)');
     res = await call('GET', '/api/v1/namespaces/plant/devices/plc-c01/status');
     conforms(`${ns}/devices/{name}/status`, 'GET', res);
     res = await call('PUT', '/api/v1/namespaces/plant/devices/plc-c01/status', { body: { config: { version: 2 }, endpoints: { inbound: { plc: { error: { code: 'BadCertificate', message: 'untrusted' } } } } } });
@@ -659,6 +705,68 @@ test('real answers validate against the document', async (t) => {
     res = await call('DELETE', '/api/v1/namespaces/plant');
     assert.equal(res.status, 409);
     conforms(ns, 'DELETE', res, ' (not empty)');
+  });
+
+  await t.test('live data stream', async () => {
+    const template = `${ns}/assets/{name}/live`;
+    const declared = operation(template, 'GET').responses['200'];
+    const eventData = declared['x-event-data'];
+    assert.ok(eventData?.topics && eventData?.message, 'the live stream declares its event data (x-event-data)');
+    // Read server-sent events from one viewer until want(events) holds.
+    async function view(want, publish) {
+      const ctl = new AbortController();
+      const events = [];
+      try {
+        const res = await fetch(`${baseUrl}/api/v1/namespaces/plant/assets/press-c01/live`, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+        assert.equal(res.status, 200);
+        const ctype = res.headers.get('content-type').split(';')[0];
+        assert.ok(declared.content[ctype], `live content type ${ctype} is not declared`);
+        const reader = res.body.getReader();
+        const dec = new TextDecoder();
+        let buf = '';
+        const deadline = Date.now() + 10000;
+        while (!want(events) && Date.now() < deadline) {
+          if (publish) publish(events);
+          const chunk = await Promise.race([reader.read(), sleep(300).then(() => null)]);
+          if (chunk?.done) break;
+          if (chunk) buf += dec.decode(chunk.value, { stream: true });
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const ev = { event: 'message', data: '' };
+            for (const line of block.split('\n')) {
+              if (line.startsWith('event: ')) ev.event = line.slice(7);
+              else if (line.startsWith('data: ')) ev.data += line.slice(6);
+            }
+            if (ev.data) events.push({ event: ev.event, data: JSON.parse(ev.data) });
+          }
+        }
+      } finally {
+        ctl.abort();
+      }
+      for (const ev of events) {
+        assert.ok(eventData[ev.event], `live event '${ev.event}' is not declared`);
+        const errors = validate(eventData[ev.event], ev.data, `${ev.event}.data`);
+        assert.deepEqual(errors, [], `live event does not match the document:\n${errors.join('\n')}\n${JSON.stringify(ev.data)}`);
+      }
+      return events;
+    }
+    // The asset's only Mqtt destination is its stream's (the dataset has its own,
+    // BrokerStateStore, destination and so does not use the default).
+    const topic = ASSET.properties.streams[0].destinations[0].configuration.topic;
+    let events = await view(
+      (evs) => evs.some((e) => e.event === 'message'),
+      (evs) => {
+        if (evs.length) execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.port), '-t', topic, '-m', '{"pressure":{"Value":212.5}}']);
+      },
+    );
+    assert.equal(events[0].event, 'topics');
+    assert.ok(events[0].data.topics.some((tp) => tp.topic === topic && tp.source === 'stream/camera'));
+    assert.equal(events.find((e) => e.event === 'message').data.payload.pressure.Value, 212.5);
+    // A second viewer gets the last message at once.
+    events = await view((evs) => evs.some((e) => e.event === 'message'));
+    assert.ok(events.some((e) => e.event === 'message'), 'the last message was replayed');
   });
 
   await t.test('discovered device and asset', async () => {
@@ -795,9 +903,13 @@ test('real answers validate against the document', async (t) => {
     const res = await call('GET', `/api/v1/whoami?access_token=${encodeURIComponent(token)}`, { auth: false });
     assert.equal(res.status, 401);
     conforms('/api/v1/whoami', 'GET', res, ' (access_token)');
-    const live = await call('GET', `/api/v1/namespaces/plant/assets/press-c01/live?access_token=${encodeURIComponent(token)}`, { auth: false });
-    assert.notEqual(live.status, 401);
-    conforms(`${ns}/assets/{name}/live`, 'GET', live, ' (access_token)');
+    const ctl2 = new AbortController();
+    try {
+      const live = await fetch(`${baseUrl}/api/v1/namespaces/plant/assets/press-c01/live?access_token=${encodeURIComponent(token)}`, { signal: ctl2.signal });
+      assert.equal(live.status, 200);
+    } finally {
+      ctl2.abort();
+    }
   });
 
   await t.test('watch stream', async () => {
@@ -841,7 +953,7 @@ test('real answers validate against the document', async (t) => {
 
   await t.test('every GET the document declares answers as declared', async () => {
     for (const template of Object.keys(SERVED)) {
-      if (template === '/api/v1/watch' || !doc.paths[template]?.get) continue;
+      if (template === '/api/v1/watch' || template.endsWith('/live') || !doc.paths[template]?.get) continue;
       const values = { ...V };
       if (template.includes('/assets/') || template.includes('/discoveredAssets/')) values.name = template.includes('discovered') ? 'boiler' : 'press-c01';
       if (template.includes('/discoveredDevices/')) values.name = 'plc-d04';
@@ -849,7 +961,7 @@ test('real answers validate against the document', async (t) => {
       if (template.includes('/secrets/')) values.name = 'plc-cred';
       const res = await call('GET', fill(template, values), { auth: template !== '/healthz' && template !== '/' });
       conforms(template, 'GET', res, ` (${fill(template, values)})`);
-      if (!template.endsWith('/live')) assert.equal(res.status, 200, `GET ${fill(template, values)}: ${res.text.slice(0, 300)}`);
+      assert.equal(res.status, 200, `GET ${fill(template, values)}: ${res.text.slice(0, 300)}`);
     }
   });
 
