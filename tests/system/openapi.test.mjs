@@ -302,6 +302,11 @@ function conforms(template, method, res, label = '') {
   if (ctype === 'application/json') {
     const errors = validate(content[mediaKey].schema, res.json);
     assert.deepEqual(errors, [], `${method} ${template} ${res.status}${label}: the body does not match the document:\n${errors.join('\n')}\nbody: ${res.text.slice(0, 2000)}`);
+    // An error's code is one the declared answer names (in `backticks`).
+    if (res.status >= 400) {
+      const named = [...r.description.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]);
+      assert.ok(named.includes(res.json.error.code), `${method} ${template} ${res.status}${label}: error code ${res.json.error.code} is not among those the document names (${named.join(', ')})`);
+    }
   }
 }
 
