@@ -498,7 +498,18 @@ test('events with a filter, streams, management actions, destinations; device cr
     await field(`${auth}.passwordSecretName`).fill('opc-user/value');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Device oven-plc saved').waitFor();
+    // Leaving with unsaved edits asks first.
+    await field('properties.model').fill('S7-1500');
+    page.once('dialog', (d) => d.dismiss());
+    await page.getByRole('link', { name: 'Assets', exact: true }).click();
+    await page.getByRole('heading', { name: 'Device oven-plc' }).waitFor();
+    assert.equal(await field('properties.model').inputValue(), 'S7-1500');
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('link', { name: 'Assets', exact: true }).click();
+    await page.getByRole('heading', { name: 'Assets', exact: true }).waitFor();
+
     const dev = await rest('GET', `/api/v1/namespaces/${NS}/devices/oven-plc`);
+    assert.equal(dev.data.properties.model, undefined);
     assert.deepEqual(dev.data.properties.endpoints.inbound.opcua.authentication, {
         method: 'UsernamePassword',
         usernamePasswordCredentials: { usernameSecretName: 'opc-user/value', passwordSecretName: 'opc-user/value' },

@@ -26,10 +26,36 @@ export function setNs(ns) {
     else localStorage.removeItem(NS_KEY);
 }
 
-export function go(hash) {
+// Unsaved edits: an editor sets guard.dirty when the user changes something;
+// leaving the page then asks first.
+export const guard = { dirty: false };
+let lastHash = null;
+let restoring = false;
+
+// Navigate to hash; force: leave without asking (after a save, a delete, or
+// when the user chose to discard).
+export function go(hash, force = false) {
+    if (force) guard.dirty = false;
     if (location.hash === hash) route();
     else location.hash = hash;
 }
+
+// An editor form: any change marks the page dirty.
+export function trackDirty(form) {
+    const mark = () => { guard.dirty = true; };
+    form.addEventListener('input', mark);
+    form.addEventListener('change', mark);
+    form.addEventListener('click', (e) => {
+        if (e.target.closest('button[type="button"]')) mark();
+    });
+}
+
+window.addEventListener('beforeunload', (e) => {
+    if (guard.dirty) {
+        e.preventDefault();
+        e.returnValue = '';
+    }
+});
 
 export function nsHref(ns, ...rest) {
     return '#/ns/' + [ns, ...rest].map(encodeURIComponent).join('/');
@@ -122,6 +148,8 @@ function markNav() {
 }
 
 async function signOut() {
+    if (guard.dirty && !window.confirm('You have changes that are not saved. Sign out and lose them?')) return;
+    guard.dirty = false;
     clearToken();
     renderFrame();
     go('#/signin');
@@ -314,6 +342,19 @@ const routes = [
 ];
 
 async function route() {
+    if (restoring) {
+        restoring = false;
+        return;
+    }
+    if (guard.dirty && lastHash !== null && location.hash !== lastHash) {
+        if (!window.confirm('You have changes that are not saved. Leave this page and lose them?')) {
+            restoring = true;
+            location.replace(lastHash);
+            return;
+        }
+    }
+    guard.dirty = false;
+    lastHash = location.hash;
     if (cleanup) {
         try {
             cleanup();

@@ -8,7 +8,7 @@ import { h, clear, banner, toast, explain, confirmDialog, newId, timeEl, getPath
 import { field, configEditor, listEditor, destinationsEditor, mapEditor } from './form.js';
 import { pointsTable } from './points.js';
 import { saveResource, editorHead } from './editor.js';
-import { nsHref, go } from './app.js';
+import { nsHref, go, guard, trackDirty } from './app.js';
 import { typeLabel } from './devices.js';
 import { livePanel } from './live.js';
 import { takeDraft } from './discovery.js';
@@ -221,7 +221,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
     const form = h('form.editor', { novalidate: true });
     const state = {
         root: form, statusBox, doc, etag, create, what: create ? 'the asset' : `asset ${name}`, kindNoun: 'asset',
-        url: null, onReload: () => go(location.hash.split('?')[0]),
+        url: null, onReload: () => go(location.hash.split('?')[0], true),
     };
 
     const tabs = [['definition', 'Definition'], ['status', 'Status'], ['live', 'Live data']];
@@ -264,6 +264,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
         panels[k].addEventListener('reveal', () => selectTab(k));
     }
     panels.definition.append(form);
+    trackDirty(form);
 
     // A destination topic made from the asset's and the dataset's names
     // follows a rename of either, as long as the user did not change it.
@@ -514,13 +515,14 @@ export async function assetEditPage(root, { ns, name, create, device }) {
             type: 'button',
             onclick: async () => {
                 const enabled = doc.properties.enabled !== false;
+                if (guard.dirty && !window.confirm('This reloads the asset and drops your unsaved changes. Go on?')) return;
                 try {
                     const res = await api('PATCH', nsPath(ns, 'assets', name), { body: { properties: { enabled: !enabled } }, ifMatch: state.etag || '*' });
                     doc = res.data;
                     state.doc = doc;
                     state.etag = res.etag;
                     toast(`Asset ${name} ${enabled ? 'disabled' : 'enabled'}`);
-                    go(location.hash.split('?')[0]);
+                    go(location.hash.split('?')[0], true);
                 } catch (err) {
                     statusBox.replaceChildren(banner('error', explain(err, `asset ${name}`)));
                 }
@@ -533,7 +535,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                 try {
                     await api('DELETE', nsPath(ns, 'assets', name), { ifMatch: state.etag || undefined });
                     toast(`Asset ${name} deleted`);
-                    go(nsHref(ns, 'assets'));
+                    go(nsHref(ns, 'assets'), true);
                 } catch (err) {
                     statusBox.replaceChildren(banner('error', explain(err, `asset ${name}`)));
                 }

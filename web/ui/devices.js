@@ -6,7 +6,7 @@ import { api, nsPath, listPage, listAll, can } from './api.js';
 import { h, clear, banner, toast, explain, dialog, confirmDialog, newId, timeEl } from './dom.js';
 import { field, configEditor, mapEditor } from './form.js';
 import { saveResource, editorHead, detailText, reportError } from './editor.js';
-import { nsHref, go, hasError } from './app.js';
+import { nsHref, go, hasError, trackDirty } from './app.js';
 import { takeDraft } from './discovery.js';
 
 export const ENDPOINT_TYPES = [
@@ -257,7 +257,7 @@ export async function deviceEditPage(root, { ns, name, create }) {
     const form = h('form.editor', { novalidate: true });
     const state = {
         root: form, statusBox, doc, etag, create, what: create ? 'the device' : `device ${name}`, kindNoun: 'device',
-        url: null, onReload: () => go(location.hash + ''),
+        url: null, onReload: () => go(location.hash + '', true),
     };
 
     const render = () => {
@@ -297,6 +297,7 @@ export async function deviceEditPage(root, { ns, name, create }) {
                 h('a.button.secondary', { href: nsHref(ns, 'devices') }, 'Cancel')));
     };
 
+    trackDirty(form);
     form.addEventListener('submit', async (e) => {
         e.preventDefault();
         state.url = nsPath(ns, 'devices', doc.name || '');
@@ -322,7 +323,7 @@ export async function deviceEditPage(root, { ns, name, create }) {
             !create && !readonly ? h('a.button.secondary', { href: `${nsHref(ns, 'assets', 'new')}?device=${encodeURIComponent(name)}` }, 'Add an asset') : null,
             !create && !readonly ? h('button.danger', {
                 type: 'button',
-                onclick: () => deleteDevice(ns, { ...doc, etag: state.etag }, statusBox, () => go(nsHref(ns, 'devices'))),
+                onclick: () => deleteDevice(ns, { ...doc, etag: state.etag }, statusBox, () => go(nsHref(ns, 'devices'), true)),
             }, 'Delete') : null),
         readonly ? banner('info', 'Your token can view but not change devices.') : null,
         form);

@@ -6,6 +6,7 @@
 import { api } from './api.js';
 import { h, banner, clearFieldErrors, showFieldError, explain, dialog, toast } from './dom.js';
 import { validateForm } from './form.js';
+import { guard } from './app.js';
 
 // Remove what the server sets, and list entries removed in the form.
 export function cleanDoc(doc) {
@@ -40,6 +41,7 @@ export async function saveResource(state) {
             ifMatch: state.create ? undefined : state.etag || '*',
             ifNoneMatch: state.create ? '*' : undefined,
         });
+        guard.dirty = false;
         const noun = state.kindNoun || 'resource';
         toast(`${noun[0].toUpperCase() + noun.slice(1)} ${state.doc.name || ''} saved`);
         return res;
