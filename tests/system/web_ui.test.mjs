@@ -404,6 +404,14 @@ test('status with schema reference, schemas, secrets, audit, the delete conflict
 
     await page.goto(`${url}/#/ns/${NS}/assets/oven-1?tab=status`);
     await page.getByRole('heading', { name: 'Status reported by the connector' }).waitFor();
+    await page.getByRole('link', { name: 'oven-1-measurements:1' }).waitFor();
+    // A status written while the page is open shows without a reload.
+    const st2 = await rest('PATCH', `/api/v1/namespaces/${NS}/assets/oven-1/status`, {
+        datasets: [{ name: 'measurements', messageSchemaReference: { schemaRegistryNamespace: NS, schemaName: 'oven-1-measurements', schemaVersion: '1' },
+            error: { code: 'BadNodeIdUnknown', message: 'tag017: the node does not exist' } }],
+    });
+    assert.equal(st2.status, 200, JSON.stringify(st2.data));
+    await page.getByText('tag017: the node does not exist').waitFor();
     await shot('asset-status');
     await page.getByRole('link', { name: 'oven-1-measurements:1' }).click();
     await page.getByRole('heading', { name: 'Schema oven-1-measurements' }).waitFor();

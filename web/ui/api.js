@@ -143,3 +143,66 @@ export function can(action) {
         return false;
     }
 }
+
+// Follow the watch stream (docs/api.md "Watch"): query {namespace, kinds};
+// onEvent(event) for each ADDED / MODIFIED / DELETED line. Reconnects with
+// back-off from the last revision seen; after a 410 it starts again from now.
+// Answers stop().
+export function watch(query, onEvent) {
+    const ctrl = new AbortController();
+    let stopped = false;
+    let since = null;
+    let retry = 1000;
+    const run = async () => {
+        while (!stopped) {
+            try {
+                const q = new URLSearchParams();
+                for (const [k, v] of Object.entries(query)) if (v) q.set(k, v);
+                if (since !== null) q.set('since', String(since));
+                const res = await fetch(`/api/v1/watch?${q}`, {
+                    headers: { Authorization: `Bearer ${session.token}`, Accept: 'application/x-ndjson' },
+                    signal: ctrl.signal, cache: 'no-store',
+                });
+                if (res.status === 410) {
+                    since = null;
+                    continue;
+                }
+                if (res.status === 401 || res.status === 403) return;
+                if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+                retry = 1000;
+                const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+                let buf = '';
+                for (;;) {
+                    const { value, done } = await reader.read();
+                    if (done) break;
+                    buf += value;
+                    let nl;
+                    while ((nl = buf.indexOf('\n')) >= 0) {
+                        const line = buf.slice(0, nl).trim();
+                        buf = buf.slice(nl + 1);
+                        if (!line) continue;
+                        let ev;
+                        try {
+                            ev = JSON.parse(line);
+                        } catch {
+                            continue;
+                        }
+                        if (typeof ev.revision === 'number') since = ev.revision;
+                        if (ev.type !== 'BOOKMARK') onEvent(ev);
+                    }
+                }
+                if (stopped) return;
+                throw new Error('closed');
+            } catch (err) {
+                if (stopped || err.name === 'AbortError') return;
+                await new Promise((r) => setTimeout(r, retry));
+                retry = Math.min(retry * 2, 30000);
+            }
+        }
+    };
+    run();
+    return () => {
+        stopped = true;
+        ctrl.abort();
+    };
+}

@@ -3,7 +3,7 @@
 // groups and events with filters, streams, management groups and actions,
 // destinations; the asset's status per dataset and event; its live data.
 
-import { api, nsPath, listPage, listAll, can } from './api.js';
+import { api, nsPath, listPage, listAll, can, watch } from './api.js';
 import { h, clear, banner, toast, explain, confirmDialog, newId, timeEl, getPath, setPath } from './dom.js';
 import { field, configEditor, listEditor, destinationsEditor, mapEditor } from './form.js';
 import { pointsTable } from './points.js';
@@ -496,8 +496,11 @@ export async function assetEditPage(root, { ns, name, create, device }) {
     form.addEventListener('submit', async (e) => {
         e.preventDefault();
         state.url = nsPath(ns, 'assets', doc.name || '-');
+        state.saving = true;
         const res = await saveResource(state);
+        state.saving = false;
         if (res) {
+            changedBox.replaceChildren();
             if (create) go(nsHref(ns, 'assets', doc.name));
             else {
                 doc = res.data || doc;
@@ -542,7 +545,28 @@ export async function assetEditPage(root, { ns, name, create, device }) {
             },
         }, 'Delete') : null);
 
+    // Status written by connectors, and changes by others, as they happen.
+    const changedBox = h('div', { 'aria-live': 'polite' });
+    let watchStop = null;
+    if (!create) {
+        watchStop = watch({ namespace: ns, kinds: 'Asset' }, (ev) => {
+            if (ev.kind !== 'Asset' || ev.name !== name) return;
+            if (ev.type === 'DELETED') {
+                changedBox.replaceChildren(banner('warn', 'Someone deleted this asset. Saving would create it again.'));
+                return;
+            }
+            const obj = ev.object || {};
+            doc.properties.status = (obj.properties || {}).status;
+            if (!panels.status.hidden) renderStatus();
+            if (!state.saving && obj.etag && state.etag && obj.etag !== state.etag) {
+                changedBox.replaceChildren(banner('warn', `Someone else changed this asset (now version ${(obj.properties || {}).version ?? '?'}). Saving your edits would be refused. `,
+                    h('button.secondary.small', { type: 'button', onclick: () => state.onReload() }, 'Load the current version')));
+            }
+        });
+    }
+
     clear(root, head,
+        changedBox,
         readonly ? banner('info', 'Your token can view but not change assets.') : null,
         create && !devices.length ? banner('warn', 'There is no device yet. ', h('a', { href: nsHref(ns, 'devices', 'new') }, 'Add a device'), ' first: an asset is read through a device endpoint.') : null,
         create ? null : tabList,
@@ -551,7 +575,10 @@ export async function assetEditPage(root, { ns, name, create, device }) {
     const params = new URLSearchParams(location.hash.split('?')[1] || '');
     if (!create) selectTab(params.get('tab') || 'definition');
     else for (const [k] of tabs) panels[k].hidden = k !== 'definition';
-    return () => { if (liveStop) liveStop(); };
+    return () => {
+        if (liveStop) liveStop();
+        if (watchStop) watchStop();
+    };
 }
 
 function assetTypeRefsField(doc, readonly) {
