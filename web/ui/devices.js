@@ -3,7 +3,7 @@
 // (a form per endpoint type with the type's defaults shown).
 
 import { api, nsPath, listPage, listAll, can } from './api.js';
-import { h, clear, banner, toast, explain, dialog, confirmDialog, newId, timeEl } from './dom.js';
+import { h, clear, banner, toast, explain, dialog, confirmDialog, newId, timeEl, fmtTime } from './dom.js';
 import { field, configEditor, mapEditor } from './form.js';
 import { saveResource, editorHead, detailText, reportError } from './editor.js';
 import { nsHref, go, hasError, trackDirty } from './app.js';
@@ -318,7 +318,7 @@ export async function deviceEditPage(root, { ns, name, create }) {
     });
 
     clear(root,
-        editorHead(create ? 'Add a device' : `Device ${name}`, create ? null : `version ${(doc.properties || {}).version || '—'} · changed ${new Date((doc.systemData || {}).lastModifiedAt || Date.now()).toLocaleString()}`,
+        editorHead(create ? 'Add a device' : `Device ${name}`, create ? null : `version ${(doc.properties || {}).version || '—'} · changed ${fmtTime((doc.systemData || {}).lastModifiedAt)}`,
             !create ? h('a.button.secondary', { href: `${nsHref(ns, 'assets')}?device=${encodeURIComponent(name)}` }, 'Assets of this device') : null,
             !create && !readonly ? h('a.button.secondary', { href: `${nsHref(ns, 'assets', 'new')}?device=${encodeURIComponent(name)}` }, 'Add an asset') : null,
             !create && !readonly ? h('button.danger', {
