@@ -122,7 +122,7 @@ before(async () => {
             '--disable-background-networking', '--disable-component-update', '--disable-sync'],
         viewport: { width: 1400, height: 900 },
     });
-    context.setDefaultTimeout(15000);
+    context.setDefaultTimeout(30000);
     page = context.pages()[0] || (await context.newPage());
     page.on('pageerror', (err) => { console.error('page error:', err.message); });
 });
