@@ -32,6 +32,7 @@ let tmp;
 let url;
 let adminToken;
 let viewerToken;
+let dataDir;
 let mqttPort;
 let context;
 let page;
@@ -105,6 +106,7 @@ before(async () => {
     await waitFor('mosquitto', () => canConnect(mqttPort));
 
     const data = path.join(tmp, 'data');
+    dataDir = data;
     start(BIN, ['registry', '--data', data, '--listen', '127.0.0.1:0', '--broker', `mqtt://127.0.0.1:${mqttPort}`], 'registry');
     url = await waitFor('registry.url', () => {
         const u = fs.readFileSync(path.join(data, 'registry.url'), 'utf8').trim();
@@ -563,4 +565,19 @@ test('long lists are paged and searchable', async () => {
     await page.getByLabel('Search').fill('');
     await page.getByLabel('Endpoint type').selectOption('Microsoft.OpcUa');
     await page.getByText('2 devices shown').waitFor();
+});
+
+test('a refusal from the registry (403) is explained', async () => {
+    const out = execFileSync(BIN, ['token', 'create', '--data', dataDir, '--role', 'operator', '--namespace', 'other-ns'], { encoding: 'utf8' });
+    const limited = out.trim().split('\n').pop().trim();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').fill(limited);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.role-badge', { hasText: 'operator' }).waitFor();
+    await page.getByRole('heading', { name: 'Namespace other-ns' }).waitFor();
+    await page.goto(`${url}/#/ns/${NS}/devices`);
+    const msg = page.locator('.banner.error', { hasText: 'limited to namespace other-ns' });
+    await msg.waitFor();
+    assert.match(await msg.textContent(), /is not allowed/);
+    await shot('forbidden');
 });

@@ -1,6 +1,8 @@
 // dom.js - small helpers every page uses: building elements, dialogs, notices,
 // JSON paths into a document, and showing an API error next to its field.
 
+import { session } from './api.js';
+
 // h('tag.class#id', {attrs, on*: handler}, ...children). Children may be
 // strings, nodes, arrays, null or false (skipped).
 export function h(spec, attrs, ...children) {
@@ -198,8 +200,16 @@ export function explain(err, what = 'this') {
     switch (err.status) {
     case 0:
         return err.message;
-    case 403:
-        return `Your token is not allowed to change ${what}. Sign in with an operator or admin token to make changes.`;
+    case 403: {
+        const who = session.whoami || {};
+        const scope = who.namespace ? `, limited to namespace ${who.namespace}` : '';
+        const hint = who.namespace
+            ? `Work in namespace ${who.namespace}, or ask an administrator for a token without that limit.`
+            : who.role === 'operator'
+                ? 'This needs an admin token.'
+                : 'An administrator can give you one that may: fieldplane token create --role operator.';
+        return `Your token (role ${who.role || 'unknown'}${scope}) is not allowed to do this${what === 'this' ? '' : ` with ${what}`}. ${hint}`;
+    }
     case 404:
         return `${what[0].toUpperCase() + what.slice(1)} no longer exists (someone may have deleted it).`;
     case 412:
