@@ -161,6 +161,15 @@ function test(name, fn) {
     });
 }
 
+// Every form control on the page has a name a screen reader can say.
+async function assertLabelled() {
+    const unnamed = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+        .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]'))
+        .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+        .map((el) => el.outerHTML.slice(0, 120)));
+    assert.deepEqual(unnamed, []);
+}
+
 const field = (p) => page.locator(`[data-path="${p}"]`);
 
 test('sign in, create a namespace, see the empty state', async () => {
@@ -489,6 +498,7 @@ test('events with a filter, streams, management actions, destinations; device cr
     await page.getByText('version 5 ·').waitFor();
     await ev.scrollIntoViewIfNeeded();
     await shot('asset-events');
+    await assertLabelled();
 
     const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);
     const p = data.properties;
@@ -503,6 +513,7 @@ test('events with a filter, streams, management actions, destinations; device cr
     await page.goto(`${url}/#/ns/${NS}/devices/oven-plc`);
     await page.getByRole('heading', { name: 'Device oven-plc' }).waitFor();
     await page.getByLabel('Method').selectOption('UsernamePassword');
+    await assertLabelled();
     const auth = 'properties.endpoints.inbound.opcua.authentication.usernamePasswordCredentials';
     await field(`${auth}.usernameSecretName`).fill('opc-user/value');
     await field(`${auth}.passwordSecretName`).fill('opc-user/value');
