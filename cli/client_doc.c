@@ -443,7 +443,9 @@ int fp_doc_normalize(const json_t *in, const char *ns, fp_apply_doc *out, char *
     if (ns)
         snprintf(nsbuf, sizeof nsbuf, "%s", ns);
 
-    if (api) {
+    /* ARM templates carry an apiVersion too (a date); a Kubernetes resource has
+     * a group/version, a kind and metadata. */
+    if (api && (strchr(api, '/') || json_object_get(in, "metadata"))) {
         /* Kubernetes custom resource. */
         const json_t *meta = json_object_get(in, "metadata");
         const json_t *spec = json_object_get(in, "spec");
