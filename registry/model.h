@@ -132,8 +132,7 @@ typedef struct fp_ref {
  * to stop the walk with that error. */
 typedef fp_status (*fp_ref_cb)(void *ctx, const fp_ref *ref, fp_verr *err);
 
-fp_status fp_model_each_ref(fp_kind kind, const json_t *doc, fp_ref_cb cb, void *ctx,
-                            fp_verr *err);
+fp_status fp_model_each_ref(fp_kind kind, const json_t *doc, fp_ref_cb cb, void *ctx, fp_verr *err);
 
 /* ---------------------------------------------------------------------------
  * Index values for list filters
