@@ -535,6 +535,11 @@ json_t *fp_doc_to_k8s(const json_t *arm, fp_rkind kind, const char *ns)
     if (status)
         json_incref(status);
     json_object_del(spec, "status");
+    /* What the server sets has no place in a spec a user applies. */
+    json_object_del(spec, "uuid");
+    json_object_del(spec, "version");
+    json_object_del(spec, "provisioningState");
+    json_object_del(spec, "lastTransitionTime");
     meta = json_pack("{s:s?}", "name", json_string_value(json_object_get(arm, "name")));
     if (ns)
         json_object_set_new(meta, "namespace", json_string(ns));

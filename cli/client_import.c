@@ -200,7 +200,7 @@ static bool add_point(problems *p, json_t *sets, const char *ds, json_t *pt, con
                       int at)
 {
     int di = fp_json_find_named(sets, ds);
-    json_t *set, *points;
+    json_t *set, *points, *seen;
     const char *name = json_string_value(json_object_get(pt, "name"));
 
     if (di < 0) {
@@ -214,10 +214,17 @@ static bool add_point(problems *p, json_t *sets, const char *ds, json_t *pt, con
         points = json_array();
         json_object_set_new(set, "dataPoints", points);
     }
-    if (fp_json_find_named(points, name) >= 0) {
+    /* Names seen so far, kept beside the points so that a check is O(1). */
+    seen = json_object_get(set, "\x01seen");
+    if (!seen) {
+        seen = json_object();
+        json_object_set_new(set, "\x01seen", seen);
+    }
+    if (json_object_get(seen, name)) {
         problem(p, where, at, "data point '%s' appears twice in dataset '%s'", name, ds);
         return false;
     }
+    json_object_set_new(seen, name, json_true());
     json_array_append(points, pt);
     return true;
 }
@@ -248,13 +255,19 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
         int col_of[N_COL];
         if (fp_csv_parse(&csv, text, len, err, sizeof err)) {
             fp_errorf(ctx, "%s: %s", file, err);
-            goto fail;
+            {
+                p->n++;
+                goto fail;
+            }
         }
         if (csv.n_row == 0 || read_header(p, &csv.rows[0], col_of, dataset == NULL)) {
             if (csv.n_row == 0)
                 fp_errorf(ctx, "%s: empty file", file);
             fp_csv_clear(&csv);
-            goto fail;
+            {
+                p->n++;
+                goto fail;
+            }
         }
         for (int i = 1; i < csv.n_row; i++) {
             const fp_csv_row *row = &csv.rows[i];
@@ -289,7 +302,10 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
             docs = fp_yaml_parse(text, len, err, sizeof err);
             if (!docs) {
                 fp_errorf(ctx, "%s: %s", file, err);
-                goto fail;
+                {
+                    p->n++;
+                    goto fail;
+                }
             }
         } else {
             json_error_t jerr;
@@ -297,7 +313,10 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
             if (!one) {
                 fp_errorf(ctx, "%s: line %d, column %d: %s", file, jerr.line, jerr.column,
                           jerr.text);
-                goto fail;
+                {
+                    p->n++;
+                    goto fail;
+                }
             }
             docs = json_pack("[o]", one);
         }
@@ -307,7 +326,10 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
         if (!json_is_array(list)) {
             fp_errorf(ctx, "%s: expected a list of %s", file, dataset ? "data points" : "datasets");
             json_decref(docs);
-            goto fail;
+            {
+                p->n++;
+                goto fail;
+            }
         }
         size_t i;
         json_t *e;
@@ -356,6 +378,11 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
         json_decref(docs);
     }
     fp_free(text);
+    {
+        size_t i;
+        json_t *set;
+        json_array_foreach(sets, i, set) json_object_del(set, "\x01seen");
+    }
     return sets;
 fail:
     fp_free(text);
@@ -377,6 +404,7 @@ typedef struct import_op {
 static void merge_points(json_t *dst, const json_t *src, bool replace, import_op *op)
 {
     json_t *points = json_object_get(dst, "dataPoints");
+    json_t *index = json_object(); /* name -> position, so merging is linear */
     size_t i;
     json_t *pt;
 
@@ -384,17 +412,26 @@ static void merge_points(json_t *dst, const json_t *src, bool replace, import_op
         points = json_array();
         json_object_set_new(dst, "dataPoints", points);
     }
+    json_array_foreach(points, i, pt)
+    {
+        const char *n = json_string_value(json_object_get(pt, "name"));
+        if (n)
+            json_object_set_new(index, n, json_integer((json_int_t)i));
+    }
     json_array_foreach(json_object_get(src, "dataPoints"), i, pt)
     {
-        int at = fp_json_find_named(points, json_string_value(json_object_get(pt, "name")));
-        if (at >= 0) {
-            json_array_set(points, (size_t)at, pt);
+        const char *n = json_string_value(json_object_get(pt, "name"));
+        json_t *at = json_object_get(index, n);
+        if (at) {
+            json_array_set(points, (size_t)json_integer_value(at), pt);
             op->updated++;
         } else {
+            json_object_set_new(index, n, json_integer((json_int_t)json_array_size(points)));
             json_array_append(points, pt);
             op->added++;
         }
     }
+    json_decref(index);
 }
 
 static int import_fn(fp_ctx *ctx, json_t *doc, void *arg)

@@ -58,7 +58,17 @@ char *fp_col_text(const json_t *row, const fp_col *col)
             fp_buf_printf(&b, "%g", json_real_value(v));
         else if (json_is_boolean(v))
             fp_buf_append_str(&b, json_is_true(v) ? "true" : "false");
-        else if (v && !json_is_null(v)) {
+        else if (json_is_array(v) && json_array_size(v) && json_is_string(json_array_get(v, 0))) {
+            /* A list of names reads best as "a,b". */
+            size_t i;
+            const json_t *x;
+            json_array_foreach(v, i, x)
+            {
+                s = json_is_string(x) ? NULL : json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
+                fp_buf_printf(&b, "%s%s", i ? "," : "", s ? s : json_string_value(x));
+                free(s);
+            }
+        } else if (v && !json_is_null(v)) {
             s = json_dumps(v, JSON_COMPACT);
             fp_buf_append_str(&b, s ? s : "");
             free(s);

@@ -35,57 +35,72 @@ static const fp_col result_cols[] = {
     {"CHANGES", "changes", FP_COL_VALUE}, {NULL},
 };
 
-/* True when every field of want is in have with the same value (arrays:
- * same length, element by element). */
-static bool subset(const json_t *want, const json_t *have)
+/* True when have's key holds a value the server fills in by default, so that a
+ * document leaving it out still says the same thing. */
+static bool is_default(const char *key, const json_t *v)
+{
+    return (!strcmp(key, "enabled") && json_is_true(v)) ||
+           (!strcmp(key, "actionType") && json_is_string(v) &&
+            !strcmp(json_string_value(v), "Call")) ||
+           (!strcmp(key, "defaultTimeoutInSeconds") && json_integer_value(v) == 100);
+}
+
+/* True when writing want over have changes nothing: the same fields with the
+ * same values (arrays element by element), apart from server defaults. */
+static bool same(const json_t *want, const json_t *have)
 {
     if (json_is_object(want)) {
         const char *key;
-        const json_t *v;
+        json_t *v;
         if (!json_is_object(have))
             return false;
         json_object_foreach((json_t *)want, key,
-                            v) if (!subset(v, json_object_get(have, key))) return false;
+                            v) if (!same(v, json_object_get(have, key))) return false;
+        json_object_foreach((json_t *)have, key, v) if (!json_object_get(want, key) &&
+                                                        !json_is_null(v) &&
+                                                        !is_default(key, v)) return false;
         return true;
     }
     if (json_is_array(want)) {
         if (!json_is_array(have) || json_array_size(want) != json_array_size(have))
             return false;
         for (size_t i = 0; i < json_array_size(want); i++)
-            if (!subset(json_array_get(want, i), json_array_get(have, i)))
+            if (!same(json_array_get(want, i), json_array_get(have, i)))
                 return false;
         return true;
     }
     if (json_is_null(want))
         return !have || json_is_null(have);
+    if (json_is_number(want) && json_is_number(have))
+        return json_number_value(want) == json_number_value(have);
     return json_equal(want, have);
 }
 
-/* The fields that differ, "properties.datasets, tags", into b. */
+/* Append "sep name" to b. */
+static void add_change(fp_buf *b, const char *prefix, const char *key)
+{
+    fp_buf_printf(b, "%s%s%s", b->len ? ", " : "", prefix, key);
+}
+
+/* The top-level fields (and properties.*) that differ, "properties.datasets, tags". */
 static void changed_fields(fp_buf *b, const json_t *want, const json_t *have)
 {
-    const char *key, *sep = "";
-    const json_t *v;
+    const json_t *wp = json_object_get(want, "properties"),
+                 *hp = json_object_get(have, "properties");
+    const char *key;
+    json_t *v;
 
-    json_object_foreach((json_t *)want, key, v)
-    {
-        if (!strcmp(key, "properties") && json_is_object(v)) {
-            const char *pk;
-            const json_t *pv;
-            json_object_foreach((json_t *)v, pk, pv)
-            {
-                if (!subset(pv, fp_json_get(have, "properties")
-                                    ? json_object_get(fp_json_get(have, "properties"), pk)
-                                    : NULL)) {
-                    fp_buf_printf(b, "%sproperties.%s", sep, pk);
-                    sep = ", ";
-                }
-            }
-        } else if (!subset(v, json_object_get(have, key))) {
-            fp_buf_printf(b, "%s%s", sep, key);
-            sep = ", ";
-        }
-    }
+    json_object_foreach((json_t *)want, key,
+                        v) if (strcmp(key, "properties") && !same(v, json_object_get(have, key)))
+        add_change(b, "", key);
+    json_object_foreach((json_t *)have, key,
+                        v) if (strcmp(key, "properties") && !json_object_get(want, key))
+        add_change(b, "-", key);
+    json_object_foreach((json_t *)wp, key, v) if (!same(v, json_object_get(hp, key)))
+        add_change(b, "properties.", key);
+    json_object_foreach((json_t *)hp, key,
+                        v) if (!json_object_get(wp, key) && !json_is_null(v) && !is_default(key, v))
+        add_change(b, "-properties.", key);
 }
 
 /* Parse one file's text into documents appended to docs. Returns 0 or -1. */
@@ -209,7 +224,7 @@ static int apply_one(fp_ctx *ctx, const fp_apply_doc *ad, json_t *result)
     if (rc == FP_EXIT_OK) {
         json_t *have = fp_doc_spec(r.body);
         snprintf(etag, sizeof etag, "%s", r.etag[0] ? r.etag : "*");
-        if (subset(want, have)) {
+        if (same(want, have)) {
             json_object_set_new(result, "result", json_string("unchanged"));
         } else {
             changed_fields(&changes, want, have);
@@ -217,11 +232,16 @@ static int apply_one(fp_ctx *ctx, const fp_apply_doc *ad, json_t *result)
             if (dry) {
                 json_object_set_new(result, "result", json_string("would update"));
             } else {
+                /* The server knows best what changes the spec: an unchanged ETag
+                 * after the write means nothing did. */
                 fp_resp_clear(&r);
                 rc = fp_client_send(c, "PUT", path, want, etag, NULL, &r);
                 if (rc)
                     fp_report(ctx, rc, &r, what);
-                json_object_set_new(result, "result", json_string(rc ? "failed" : "updated"));
+                json_object_set_new(result, "result",
+                                    json_string(rc                                   ? "failed"
+                                                : r.etag[0] && !strcmp(r.etag, etag) ? "unchanged"
+                                                                                     : "updated"));
             }
         }
         json_decref(have);
@@ -267,11 +287,31 @@ static int apply_run(fp_ctx *ctx)
         rc = FP_EXIT_ERROR;
         goto out;
     }
+    /* Without --namespace, devices and assets that name no namespace go to the
+     * one namespace document of the input, if there is exactly one (what
+     * `export` writes). */
+    const char *ns = fp_arg_str(ctx, "namespace");
+    char only_ns[128] = "";
+    int n_ns = 0;
+    for (size_t i = 0; i < n && !ns; i++) {
+        fp_apply_doc probe;
+        char err[512];
+        if (!fp_doc_normalize(json_object_get(json_array_get(docs, i), "doc"), "-", &probe, err,
+                              sizeof err)) {
+            if (probe.kind == FP_RK_NAMESPACE) {
+                snprintf(only_ns, sizeof only_ns, "%s", probe.ns);
+                n_ns++;
+            }
+            json_decref(probe.doc);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(docs, i);
         char err[512];
-        if (fp_doc_normalize(json_object_get(e, "doc"), fp_arg_str(ctx, "namespace"), &ads[i], err,
-                             sizeof err)) {
+        int nrc = fp_doc_normalize(json_object_get(e, "doc"), ns, &ads[i], err, sizeof err);
+        if (nrc && !ns && n_ns == 1 && strstr(err, "names no namespace"))
+            nrc = fp_doc_normalize(json_object_get(e, "doc"), only_ns, &ads[i], err, sizeof err);
+        if (nrc) {
             fp_errorf(ctx, "%s, document %" JSON_INTEGER_FORMAT ": %s",
                       json_string_value(json_object_get(e, "file")),
                       json_integer_value(json_object_get(e, "index")), err);
