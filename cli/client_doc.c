@@ -428,6 +428,17 @@ static void map_old_events(json_t *props)
     json_object_del(props, "events");
 }
 
+/* ARM envelope fields and the annotations that carry them in Kubernetes form. */
+static const struct {
+    const char *arm, *annotation;
+    bool json;
+} g_envelope[] = {
+    {"id", "fieldplane.io/arm-id", false},
+    {"location", "fieldplane.io/arm-location", false},
+    {"extendedLocation", "fieldplane.io/arm-extended-location", true},
+    {NULL, NULL, false},
+};
+
 int fp_doc_normalize(const json_t *in, const char *ns, fp_apply_doc *out, char *err, size_t err_len)
 {
     const char *api = json_string_value(json_object_get(in, "apiVersion"));
@@ -475,6 +486,16 @@ int fp_doc_normalize(const json_t *in, const char *ns, fp_apply_doc *out, char *
                             json_is_object(spec) ? json_deep_copy(spec) : json_object());
         if (json_is_object(labels) && json_object_size(labels))
             json_object_set_new(doc, "tags", json_deep_copy(labels));
+        for (int i = 0; g_envelope[i].arm; i++) {
+            const char *v = json_string_value(
+                json_object_get(json_object_get(meta, "annotations"), g_envelope[i].annotation));
+            json_t *val;
+            if (!v)
+                continue;
+            val = g_envelope[i].json ? json_loads(v, 0, NULL) : json_string(v);
+            if (val)
+                json_object_set_new(doc, g_envelope[i].arm, val);
+        }
     } else {
         const char *type = json_string_value(json_object_get(in, "type"));
         const char *slash;
@@ -545,6 +566,20 @@ json_t *fp_doc_to_k8s(const json_t *arm, fp_rkind kind, const char *ns)
         json_object_set_new(meta, "namespace", json_string(ns));
     if (json_is_object(tags) && json_object_size(tags))
         json_object_set_new(meta, "labels", json_deep_copy(tags));
+    /* ARM envelope fields have no Kubernetes place: keep them as annotations so
+     * that a document survives ARM -> Kubernetes -> ARM. */
+    for (int i = 0; g_envelope[i].arm; i++) {
+        const json_t *v = json_object_get(arm, g_envelope[i].arm);
+        char *text;
+        if (!v || json_is_null(v))
+            continue;
+        text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT);
+        if (!json_object_get(meta, "annotations"))
+            json_object_set_new(meta, "annotations", json_object());
+        json_object_set_new(json_object_get(meta, "annotations"), g_envelope[i].annotation,
+                            text ? json_string(text) : json_copy((json_t *)v));
+        free(text);
+    }
     out = json_pack("{s:s,s:s,s:o,s:o}", "apiVersion", K8S_API_VERSION, "kind", fp_rkind_name(kind),
                     "metadata", meta, "spec", spec);
     if (out && status)
