@@ -652,7 +652,12 @@ json_t *fp_doc_from_discovered(const json_t *disc, fp_rkind kind, const char *di
             json_object_del(ds, "lastUpdatedOn");
             strip_key(json_object_get(ds, "dataPoints"), "lastUpdatedOn");
         }
-        strip_key(json_object_get(props, "eventGroups"), "lastUpdatedOn");
+        map_old_events(props);
+        json_array_foreach(json_object_get(props, "eventGroups"), i, ds)
+        {
+            json_object_del(ds, "lastUpdatedOn");
+            strip_key(json_object_get(ds, "events"), "lastUpdatedOn");
+        }
         json_object_set_new(props, "discoveredAssetRefs", json_pack("[s]", disc_name));
     } else {
         const char *key;

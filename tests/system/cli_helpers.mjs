@@ -20,7 +20,7 @@ export class Cli {
 
   env(extra = {}) {
     const env = { ...process.env, HOME: this.home, FIELDPLANE_URL: this.reg.url, FIELDPLANE_TOKEN: this.token, ...extra };
-    delete env.XDG_CONFIG_HOME;
+    if (!('XDG_CONFIG_HOME' in extra)) delete env.XDG_CONFIG_HOME;
     for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k];
     return env;
   }
