@@ -582,12 +582,13 @@ fp_status fp_cli_docs(fp_buf *b)
            "| code | meaning |\n|---|---|\n"
            "| 0 | success |\n"
            "| 1 | any other error |\n"
-           "| 2 | usage error: unknown command or flag, missing or bad value, bad input file |\n"
+           "| 2 | usage error: unknown command or flag, missing or bad value, unreadable file |\n"
            "| 3 | not found: the named resource (or namespace) does not exist |\n"
            "| 4 | conflict: it exists already, is still referenced, or changed meanwhile |\n"
            "| 5 | unauthorized: no or unknown token (401), or not allowed (403) |\n"
            "| 6 | the server could not be reached |\n"
-           "| 7 | the server rejected the input (400, 413) |\n\n"
+           "| 7 | the input was rejected: by the server (400, 413), or a bad row or document in "
+           "a file to import or apply (nothing is written) |\n\n"
            "## Global flags\n\n| flag | meaning |\n|---|---|\n");
     {
         static const fp_cli_cmd dummy = {"", "", NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL};

@@ -5,6 +5,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,9 +46,12 @@ static void check_file(const char *rel, fp_buf *want)
     have = fp_read_file(path, &len);
     if (!have)
         fail_msg("%s is missing: run FP_UPDATE_DOCS=1 %s", path, "tests/test_cli_docs");
-    if (len != want->len || memcmp(have, want->data, len))
-        fail_msg("%s is stale: run FP_UPDATE_DOCS=1 build/dev/tests/test_cli_docs", path);
+    bool stale = len != want->len || memcmp(have, want->data, len);
     fp_free(have);
+    if (stale) {
+        fp_buf_clear(want);
+        fail_msg("%s is stale: run FP_UPDATE_DOCS=1 build/dev/tests/test_cli_docs", path);
+    }
 }
 
 static void test_cli_md(void **state)
