@@ -12,6 +12,7 @@
  * without parsing, which keeps reads cheap.
  */
 #include "api.h"
+#include "etag.h"
 
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -90,7 +91,7 @@ static const char *actor_type(const fp_req *q)
 
 static void set_etag(fp_resp *r, int64_t spec_rev)
 {
-    snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)spec_rev);
+    fp_etag_format(spec_rev, r->etag, sizeof r->etag);
 }
 
 /* Answer a stored record as the body. */
@@ -109,28 +110,26 @@ static bool preconditions_ok(fp_req *q, fp_resp *r, const fp_rec *cur, const tar
 {
     const char *im = fp_req_header(q, MHD_HTTP_HEADER_IF_MATCH);
     const char *inm = fp_req_header(q, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    char etag[40];
+    char etag[40] = "";
 
     if (cur)
-        snprintf(etag, sizeof etag, "\"%lld\"", (long long)cur->spec_rev);
-    if (inm && strcmp(inm, "*") == 0 && cur) {
+        fp_etag_format(cur->spec_rev, etag, sizeof etag);
+    if (inm && fp_etag_if_none_match_fails(inm, etag, cur != NULL)) {
         fp_resp_error(r, 412, "PreconditionFailed", NULL, NULL,
-                      "%s '%s' exists already (If-None-Match: *)", fp_kind_name(t->kind), t->name);
+                      "%s '%s' exists already (If-None-Match: %s)", fp_kind_name(t->kind), t->name,
+                      inm);
         return false;
     }
-    if (im) {
-        if (!cur) {
+    if (im && !fp_etag_if_match(im, etag, cur != NULL)) {
+        if (!cur)
             fp_resp_error(r, 412, "PreconditionFailed", NULL, NULL,
                           "%s '%s' does not exist (If-Match)", fp_kind_name(t->kind), t->name);
-            return false;
-        }
-        if (strcmp(im, "*") != 0 && !strstr(im, etag)) {
+        else
             fp_resp_error(r, 412, "PreconditionFailed", NULL, NULL,
                           "%s '%s' was changed by someone else (ETag is now %s, the request "
                           "has If-Match: %s); read it again and retry",
                           fp_kind_name(t->kind), t->name, etag, im);
-            return false;
-        }
+        return false;
     }
     return true;
 }
@@ -249,7 +248,7 @@ static void stamp(fp_req *q, const target *t, json_t *doc, const json_t *old, bo
     }
     json_object_set_new(doc, "name", json_string(t->name));
     json_object_set_new(doc, "type", json_string(fp_kind_arm_type(t->kind)));
-    snprintf(etag, sizeof etag, "\"%lld\"", (long long)spec_rev);
+    fp_etag_format(spec_rev, etag, sizeof etag);
     json_object_set_new(doc, "etag", json_string(etag));
     if (has_uuid(t->kind)) {
         json_t *u = json_object_get(oprops, "uuid");

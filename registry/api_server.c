@@ -194,6 +194,9 @@ void fp_resp_buf(fp_resp *r, int http, fp_buf *b, const char *content_type)
 
 /* Fill the error body from a va_list message. */
 static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
                     const char *fmt, va_list ap)
 {
     char msg[1024];

@@ -18,31 +18,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const k_fixtures[FP_KIND_COUNT] = {
     [FP_KIND_NAMESPACE] =
-        "{\"properties\":{\"messaging\":{\"endpoints\":{\"b\":{\"address\":\"mqtt://b\"}}}}}",
+        ("{\"properties\":{\"messaging\":{\"endpoints\":{\"b\":{\"address\":\"mqtt://b\"}}}}}"),
     [FP_KIND_DEVICE] =
-        "{\"tags\":{\"a\":\"b\"},\"properties\":{\"externalDeviceId\":\"x\",\"endpoints\":{"
-        "\"inbound\":"
-        "{\"plc\":{\"endpointType\":\"Microsoft.OpcUa\",\"address\":\"opc.tcp://p:4840\","
-        "\"authentication\":{\"method\":\"UsernamePassword\",\"usernamePasswordCredentials\":"
-        "{\"usernameSecretName\":\"s/u\",\"passwordSecretName\":\"s/p\"}},\"trustSettings\":"
-        "{\"trustList\":\"ca\"},\"additionalConfiguration\":\"{\\\"a\\\":1}\"}}}}}",
+        ("{\"tags\":{\"a\":\"b\"},\"properties\":{\"externalDeviceId\":\"x\",\"endpoints\":{"
+         "\"inbound\":"
+         "{\"plc\":{\"endpointType\":\"Microsoft.OpcUa\",\"address\":\"opc.tcp://p:4840\","
+         "\"authentication\":{\"method\":\"UsernamePassword\",\"usernamePasswordCredentials\":"
+         "{\"usernameSecretName\":\"s/u\",\"passwordSecretName\":\"s/p\"}},\"trustSettings\":"
+         "{\"trustList\":\"ca\"},\"additionalConfiguration\":\"{\\\"a\\\":1}\"}}}}}"),
     [FP_KIND_ASSET] =
-        "{\"properties\":{\"deviceRef\":{\"deviceName\":\"plc\",\"endpointName\":\"plc\"},"
-        "\"defaultDatasetsDestinations\":[{\"target\":\"Mqtt\",\"configuration\":{\"topic\":\"a/"
-        "b\","
-        "\"qos\":\"Qos1\",\"ttl\":5}}],\"datasets\":[{\"name\":\"d\",\"dataPoints\":[{\"name\":"
-        "\"p\","
-        "\"dataSource\":\"ns=1;i=1\",\"dataPointConfiguration\":\"{}\"}]}],\"eventGroups\":[{"
-        "\"name\":"
-        "\"g\",\"events\":[{\"name\":\"e\"}]}],\"managementGroups\":[{\"name\":\"m\",\"actions\":"
-        "[{\"name\":\"a\",\"targetUri\":\"t\"}]}]}}",
-    [FP_KIND_DISCOVERED_DEVICE] = "{\"properties\":{\"discoveryId\":\"d\",\"version\":1}}",
+        ("{\"properties\":{\"deviceRef\":{\"deviceName\":\"plc\",\"endpointName\":\"plc\"},"
+         "\"defaultDatasetsDestinations\":[{\"target\":\"Mqtt\",\"configuration\":{\"topic\":\"a/"
+         "b\","
+         "\"qos\":\"Qos1\",\"ttl\":5}}],\"datasets\":[{\"name\":\"d\",\"dataPoints\":[{\"name\":"
+         "\"p\","
+         "\"dataSource\":\"ns=1;i=1\",\"dataPointConfiguration\":\"{}\"}]}],\"eventGroups\":[{"
+         "\"name\":"
+         "\"g\",\"events\":[{\"name\":\"e\"}]}],\"managementGroups\":[{\"name\":\"m\",\"actions\":"
+         "[{\"name\":\"a\",\"targetUri\":\"t\"}]}]}}"),
+    [FP_KIND_DISCOVERED_DEVICE] = ("{\"properties\":{\"discoveryId\":\"d\",\"version\":1}}"),
     [FP_KIND_DISCOVERED_ASSET] =
-        "{\"properties\":{\"discoveryId\":\"d\",\"version\":1,\"deviceRef\":{\"deviceName\":\"p\","
-        "\"endpointName\":\"e\"},\"events\":[{\"name\":\"e\",\"eventNotifier\":\"n\"}]}}",
+        ("{\"properties\":{\"discoveryId\":\"d\",\"version\":1,\"deviceRef\":{\"deviceName\":\"p\","
+         "\"endpointName\":\"e\"},\"events\":[{\"name\":\"e\",\"eventNotifier\":\"n\"}]}}"),
     [FP_KIND_SCHEMA] =
-        "{\"properties\":{\"format\":\"Delta/1.0\",\"schemaType\":\"MessageSchema\"}}",
-    [FP_KIND_SCHEMA_VERSION] = "{\"properties\":{\"schemaContent\":\"{}\"}}",
+        ("{\"properties\":{\"format\":\"Delta/1.0\",\"schemaType\":\"MessageSchema\"}}"),
+    [FP_KIND_SCHEMA_VERSION] = ("{\"properties\":{\"schemaContent\":\"{}\"}}"),
 };
 
 static fp_status count_ref(void *ctx, const fp_ref *ref, fp_verr *err)

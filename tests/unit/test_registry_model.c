@@ -443,9 +443,9 @@ static void test_create_only(void **state)
     expect_create_only(FP_KIND_SCHEMA, "{\"properties\":{\"schemaType\":\"MessageSchema\"}}",
                        "{\"properties\":{\"schemaType\":\"MessageSchema\",\"displayName\":\"x\"}}",
                        FP_OK, NULL);
+    /* a schema version's content is the API's 409, not a CreateOnlyField */
     expect_create_only(FP_KIND_SCHEMA_VERSION, "{\"properties\":{\"schemaContent\":\"{}\"}}",
-                       "{\"properties\":{\"schemaContent\":\"{ }\"}}", FP_ERR_CONFLICT,
-                       "properties.schemaContent");
+                       "{\"properties\":{\"schemaContent\":\"{ }\"}}", FP_OK, NULL);
     expect_create_only(FP_KIND_DISCOVERED_DEVICE, "{\"properties\":{\"externalDeviceId\":\"a\"}}",
                        "{\"properties\":{\"externalDeviceId\":\"b\"}}", FP_OK, NULL);
     expect_create_only(FP_KIND_NAMESPACE, "{}", "{\"properties\":{\"x\":1}}", FP_OK, NULL);
@@ -718,7 +718,7 @@ static void test_merge_patch_sharing(void **state)
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -729,7 +729,7 @@ static void test_validation_cost(void **state)
     json_t *doc = load_fixture("asset-press.json");
     json_t *points = json_array();
     const int n_run = 20000;
-    double t0, t1, t_parse;
+    double t0, t1, t_parse, t_norm;
     char *text;
     fp_verr err;
 
@@ -754,6 +754,17 @@ static void test_validation_cost(void **state)
     }
     t_parse = (now_s() - t0) / n_run;
 
+    t0 = now_s();
+    for (int i = 0; i < n_run; i++) {
+        json_t *d = json_loads(text, 0, NULL);
+        if (fp_model_normalize(FP_KIND_ASSET, d, &err) != FP_OK)
+            fail_msg("%s at %s", err.code, err.target);
+        json_decref(d);
+    }
+    t_norm = (now_s() - t0) / n_run - t_parse;
+    if (t_norm < 0) /* below the noise of the two loops */
+        t_norm = 0;
+
     doc = json_loads(text, 0, NULL);
     assert_int_equal(fp_model_normalize(FP_KIND_ASSET, doc, &err), FP_OK);
     t0 = now_s();
@@ -762,8 +773,9 @@ static void test_validation_cost(void **state)
             fail_msg("%s at %s", err.code, err.target);
     }
     t1 = now_s();
-    print_message("validate a 10-point asset: %.2f us (parse with jansson: %.2f us, %zu bytes)\n",
-                  (t1 - t0) / n_run * 1e6, t_parse * 1e6, strlen(text));
+    print_message("10-point asset (%zu bytes), CPU time each: validate %.2f us, normalize %.2f us, "
+                  "jansson parse %.2f us\n",
+                  strlen(text), (t1 - t0) / n_run * 1e6, t_norm * 1e6, t_parse * 1e6);
     assert_true((t1 - t0) / n_run < 500e-6);
     json_decref(doc);
     free(text);

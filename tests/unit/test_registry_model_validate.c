@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "fp_alloc.h"
 #include "model.h"
 
 static const char *const k_base_asset =
@@ -578,12 +579,77 @@ static void test_config_strings(void **state)
     }
 }
 
+/* Lists longer than 64 entries take one allocation; its failure is reported. */
+static void test_out_of_memory(void **state)
+{
+    json_t *doc = load(k_base_asset);
+    json_t *points = json_array();
+    fp_verr err;
+    char name[32];
+
+    (void)state;
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        json_array_append_new(points, json_pack("{s:s, s:s}", "name", name, "dataSource", "x"));
+    }
+    json_object_set_new(
+        json_array_get(json_object_get(json_object_get(doc, "properties"), "datasets"), 0),
+        "dataPoints", points);
+    fp_alloc_fail_after(0);
+    assert_int_equal(fp_model_validate(FP_KIND_ASSET, doc, &err), FP_ERR_NOMEM);
+    fp_alloc_fail_after(-1);
+    assert_int_equal(err.status, FP_ERR_NOMEM);
+    assert_int_equal(fp_model_validate(FP_KIND_ASSET, doc, &err), FP_OK);
+    json_decref(doc);
+
+    /* short lists need no allocation at all */
+    doc = load(k_base_asset);
+    fp_alloc_fail_after(0);
+    assert_int_equal(fp_model_validate(FP_KIND_ASSET, doc, &err), FP_OK);
+    fp_alloc_fail_after(-1);
+    json_decref(doc);
+}
+
+/* Map keys that are not identifiers are quoted in targets; long ones are cut
+ * without overflowing the fixed fields of fp_verr. */
+static void test_targets_of_odd_keys(void **state)
+{
+    json_t *doc = load(k_base_device);
+    json_t *inbound = json_object_get(
+        json_object_get(json_object_get(doc, "properties"), "endpoints"), "inbound");
+    char long_key[600];
+    fp_verr err;
+
+    (void)state;
+    json_object_set_new(inbound, "say \"hi\"", json_pack("{s:s}", "endpointType", "x"));
+    assert_int_equal(fp_model_validate(FP_KIND_DEVICE, doc, &err), FP_ERR_INVALID);
+    assert_string_equal(err.target, "properties.endpoints.inbound[\"say \\\"hi\\\"\"].address");
+    json_object_del(inbound, "say \"hi\"");
+
+    memset(long_key, 'k', sizeof long_key - 1);
+    long_key[sizeof long_key - 1] = '\0';
+    json_object_set_new(inbound, long_key, json_pack("{s:s}", "endpointType", "x"));
+    assert_int_equal(fp_model_validate(FP_KIND_DEVICE, doc, &err), FP_ERR_INVALID);
+    assert_string_equal(err.code, "MissingField");
+    assert_int_equal(strlen(err.target), sizeof err.target - 1);
+    assert_true(strlen(err.message) < sizeof err.message);
+    json_decref(doc);
+
+    doc = load(k_base_asset);
+    json_object_set_new(doc, "tags", json_pack("{s:i}", "cost centre", 5));
+    assert_int_equal(fp_model_validate(FP_KIND_ASSET, doc, &err), FP_ERR_INVALID);
+    assert_string_equal(err.target, "tags[\"cost centre\"]");
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_many_data_points),
         cmocka_unit_test(test_config_strings),
+        cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_targets_of_odd_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
