@@ -6,8 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { Registry, readFixture, BIN, SOURCE_DIR, waitFor } from './lib/registry.mjs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { Registry, readFixture, BIN, SOURCE_DIR, waitFor, freePort } from './lib/registry.mjs';
 import { Cli } from './cli_helpers.mjs';
 
 let reg;
@@ -120,6 +120,60 @@ test('watch prints changes as they happen', async () => {
   const since = events[0].revision - 1;
   const t = cli.ok(['watch', '--namespace', 'plant-d', '--since', String(since), '--count', '2', '-o', 'table']).out;
   assert.match(t, /^REVISION\s+TYPE\s+KIND\s+NAME\n\d+\s+ADDED\s+Device\s+plant-d\/w-1\n/);
+});
+
+test('watch resumes from the last revision across a registry restart', async () => {
+  const port = await freePort();
+  const r2 = await new Registry({ args: ['--listen', `127.0.0.1:${port}`, '--keepalive', '1'] }).start();
+  const c2 = new Cli(r2);
+  try {
+    c2.ok(['namespace', 'create', 'plant-r']);
+    const w = c2.spawn(['watch', '--namespace', 'plant-r', '--kinds', 'Device', '--count', '3', '-o', 'json']);
+    await waitFor(async () => /fieldplane_watch_clients\s+[1-9]/.test((await r2.req('GET', '/metrics')).text), 'the watch');
+    c2.ok(['device', 'create', 'r-1', '--namespace', 'plant-r']);
+    await waitFor(() => w.output().includes('r-1'), 'the first event');
+    await r2.stopClean();
+    await r2.start();
+    c2.ok(['device', 'create', 'r-2', '--namespace', 'plant-r']);
+    c2.ok(['device', 'create', 'r-3', '--namespace', 'plant-r']);
+    const r = await w.done;
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(r.out.trim().split('\n').map((l) => JSON.parse(l).name), ['r-1', 'r-2', 'r-3']);
+  } finally {
+    rmSync(c2.home, { recursive: true, force: true });
+    await r2.stopClean();
+    await r2.cleanup();
+  }
+});
+
+// Run a command on a pseudo-terminal (util-linux script), feeding input.
+function onTerminal(args, input = '') {
+  const cmd = [BIN, ...args].map((a) => `'${a}'`).join(' ');
+  return spawnSync('script', ['-qec', cmd, '/dev/null'], { input, encoding: 'utf8', env: cli.env() });
+}
+
+test('on a terminal: tables by default, deletes ask, imports show progress', () => {
+  cli.ok(['namespace', 'create', 'tty-ns']);
+  let r = onTerminal(['namespace', 'list']);
+  assert.match(r.stdout, /NAME\s+ENDPOINTS\s+STATE\s+UUID/);
+  r = onTerminal(['namespace', 'delete', 'tty-ns'], 'n\n');
+  assert.match(r.stdout, /Delete namespace 'tty-ns'\? \[y\/N\]/);
+  assert.equal(cli.run(['namespace', 'show', 'tty-ns']).code, 0);
+  r = onTerminal(['namespace', 'delete', 'tty-ns'], 'y\n');
+  assert.match(r.stdout, /deleted namespace 'tty-ns'/);
+  assert.equal(cli.run(['namespace', 'show', 'tty-ns']).code, 3);
+  // Without a terminal nothing asks (scripts), as with --yes.
+  cli.ok(['device', 'create', 'p-dev', ...NS]);
+  cli.ok(['device', 'endpoint', 'inbound', 'add', 'rest', ...NS, '--device', 'p-dev', '--name', 'e', '--address', 'http://x']);
+  cli.ok(['asset', 'create', 'p-asset', ...NS, '--device', 'p-dev', '--endpoint', 'e']);
+  cli.ok(['asset', 'dataset', 'add', ...NS, '--asset', 'p-asset', '--name', 'd']);
+  const rows = ['name,dataSource'];
+  for (let i = 0; i < 3000; i++) rows.push(`p${i},s${i}`);
+  const file = join(cli.home, 'progress.csv');
+  writeFileSync(file, rows.join('\n'));
+  r = onTerminal(['asset', 'datapoint', 'import', ...NS, '--asset', 'p-asset', '--dataset', 'd', '--input-file', file]);
+  assert.match(r.stdout, /checking \[#+\] 3000\/3000/);
+  assert.match(r.stdout, /imported 3000 data points/);
 });
 
 test('login writes the config file 0600; the environment overrides it', () => {
