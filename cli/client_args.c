@@ -515,6 +515,13 @@ int fp_cli_main(const fp_cli_cmd *root, int argc, char **argv)
  * docs/cli.md
  * ------------------------------------------------------------------------- */
 
+/* Append z to b with '|' escaped, so that it stays in one Markdown table cell. */
+static void append_cell(fp_buf *b, const char *z)
+{
+    for (; *z; z++)
+        fp_buf_append_str(b, *z == '|' ? "\\|" : (char[2]){*z, 0});
+}
+
 static void doc_flags(fp_buf *b, const fp_cli_cmd *cmd, const fp_flag *table)
 {
     char mv[64], text[512];
@@ -523,10 +530,14 @@ static void doc_flags(fp_buf *b, const fp_cli_cmd *cmd, const fp_flag *table)
         if (!flag_offered(cmd, p) || (p->opts & FP_F_HIDDEN))
             continue;
         const char *m = metavar(p, mv, sizeof mv);
-        fp_buf_printf(b, "| `--%s%s%s`", p->name, *m ? " " : "", m);
+        fp_buf_printf(b, "| `--%s%s", p->name, *m ? " " : "");
+        append_cell(b, m);
+        fp_buf_append_str(b, "`");
         if (p->short_name)
             fp_buf_printf(b, ", `-%c`", p->short_name);
-        fp_buf_printf(b, " | %s |\n", flag_help(cmd, p, text, sizeof text));
+        fp_buf_append_str(b, " | ");
+        append_cell(b, flag_help(cmd, p, text, sizeof text));
+        fp_buf_append_str(b, " |\n");
     }
 }
 
