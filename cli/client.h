@@ -266,6 +266,12 @@ fp_status fp_yaml_emit(fp_buf *buf, const json_t *v);
 /* Emit each element of docs as its own document, separated by "---". */
 fp_status fp_yaml_emit_all(fp_buf *buf, const json_t *docs);
 
+/* The lines (1-based) where the items of a list start in YAML or JSON text:
+ * of the top-level sequence of the first document, or, when that is a
+ * mapping, of the sequence under key. A new array of integers, or NULL when
+ * libyaml cannot read the text. */
+json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key);
+
 /* A parsed CSV file: rows of fields, with the line each row starts on. */
 typedef struct fp_csv_row {
     int line;

@@ -255,19 +255,13 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
         int col_of[N_COL];
         if (fp_csv_parse(&csv, text, len, err, sizeof err)) {
             fp_errorf(ctx, "%s: %s", file, err);
-            {
-                p->n++;
-                goto fail;
-            }
+            goto fail;
         }
         if (csv.n_row == 0 || read_header(p, &csv.rows[0], col_of, dataset == NULL)) {
             if (csv.n_row == 0)
                 fp_errorf(ctx, "%s: empty file", file);
             fp_csv_clear(&csv);
-            {
-                p->n++;
-                goto fail;
-            }
+            goto fail;
         }
         for (int i = 1; i < csv.n_row; i++) {
             const fp_csv_row *row = &csv.rows[i];
@@ -302,10 +296,7 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
             docs = fp_yaml_parse(text, len, err, sizeof err);
             if (!docs) {
                 fp_errorf(ctx, "%s: %s", file, err);
-                {
-                    p->n++;
-                    goto fail;
-                }
+                goto fail;
             }
         } else {
             json_error_t jerr;
@@ -313,10 +304,7 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
             if (!one) {
                 fp_errorf(ctx, "%s: line %d, column %d: %s", file, jerr.line, jerr.column,
                           jerr.text);
-                {
-                    p->n++;
-                    goto fail;
-                }
+                goto fail;
             }
             docs = json_pack("[o]", one);
         }
@@ -326,21 +314,23 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
         if (!json_is_array(list)) {
             fp_errorf(ctx, "%s: expected a list of %s", file, dataset ? "data points" : "datasets");
             json_decref(docs);
-            {
-                p->n++;
-                goto fail;
-            }
+            goto fail;
         }
         size_t i;
         json_t *e;
+        /* Where each item starts, for messages (NULL when libyaml cannot say). */
+        json_t *lines = fp_yaml_item_lines(text, len, dataset ? "dataPoints" : "datasets");
         json_array_foreach(list, i, e)
         {
+            int line = (int)json_integer_value(json_array_get(lines, i));
+            const char *where = line ? "line" : "item";
+            int at = line ? line : (int)i + 1;
             if (dataset) {
                 json_t *pt = json_deep_copy(e);
                 const char *why = check_point(pt, msg, sizeof msg);
                 if (why)
-                    problem(p, "item", (int)i + 1, "%s", why);
-                else if (add_point(p, sets, dataset, pt, "item", (int)i + 1))
+                    problem(p, where, at, "item %zu: %s", i + 1, why);
+                else if (add_point(p, sets, dataset, pt, where, at))
                     (*n_good)++;
                 json_decref(pt);
                 continue;
@@ -351,11 +341,11 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
             size_t j;
             json_t *pe;
             if (!dsname || !*dsname) {
-                problem(p, "item", (int)i + 1, "dataset name is required");
+                problem(p, where, at, "item %zu: dataset name is required", i + 1);
                 continue;
             }
             if (fp_json_find_named(sets, dsname) >= 0) {
-                problem(p, "item", (int)i + 1, "dataset '%s' appears twice", dsname);
+                problem(p, where, at, "item %zu: dataset '%s' appears twice", i + 1, dsname);
                 continue;
             }
             json_t *set = json_deep_copy(e);
@@ -366,15 +356,14 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
                 json_t *pt = json_deep_copy(pe);
                 const char *why = check_point(pt, msg, sizeof msg);
                 if (why) {
-                    char where[64];
-                    snprintf(where, sizeof where, "item %zu, data point", i + 1);
-                    problem(p, where, (int)j + 1, "%s", why);
-                } else if (add_point(p, sets, dsname, pt, "item", (int)i + 1)) {
+                    problem(p, where, at, "item %zu, data point %zu: %s", i + 1, j + 1, why);
+                } else if (add_point(p, sets, dsname, pt, where, at)) {
                     (*n_good)++;
                 }
                 json_decref(pt);
             }
         }
+        json_decref(lines);
         json_decref(docs);
     }
     fp_free(text);
@@ -385,6 +374,7 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
     }
     return sets;
 fail:
+    p->n++; /* the file itself is bad: counts as a bad row */
     fp_free(text);
     json_decref(sets);
     return NULL;

@@ -287,6 +287,70 @@ json_t *fp_yaml_parse(const char *text, size_t len, char *err, size_t err_len)
     return docs;
 }
 
+json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    json_t *lines = json_array();
+    int depth = 0, seq_depth = -1;
+    bool root_map = false, is_key = true, want = false, done = false, ok = true;
+
+    if (!lines || !yaml_parser_initialize(&parser)) {
+        json_decref(lines);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            ok = false;
+            break;
+        }
+        switch (ev.type) {
+        case YAML_SCALAR_EVENT:
+        case YAML_ALIAS_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            /* A node starts at depth. */
+            if (depth == seq_depth)
+                json_array_append_new(lines, json_integer((json_int_t)ev.start_mark.line + 1));
+            if (depth == 0) {
+                if (ev.type == YAML_SEQUENCE_START_EVENT)
+                    seq_depth = 1;
+                root_map = ev.type == YAML_MAPPING_START_EVENT;
+            } else if (depth == 1 && root_map) {
+                if (is_key)
+                    want = ev.type == YAML_SCALAR_EVENT &&
+                           !strcmp((const char *)ev.data.scalar.value, key);
+                else if (want && ev.type == YAML_SEQUENCE_START_EVENT)
+                    seq_depth = 2;
+                is_key = !is_key;
+            }
+            if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+                depth++;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            if (depth == seq_depth - 1)
+                done = true;
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    if (!ok) {
+        json_decref(lines);
+        return NULL;
+    }
+    return lines;
+}
+
 /* ---------------------------------------------------------------------------
  * Emitter
  * ------------------------------------------------------------------------- */

@@ -112,10 +112,11 @@ test('JSON and YAML data point files', () => {
 
   const r = cli.run(['asset', 'datapoint', 'import', ...A, '--dataset', 'line', '--input-file', join(FIXTURES, 'points-bad.json')]);
   assert.equal(r.code, 7);
-  assert.match(r.err, /item 2: dataSource is required/);
-  assert.match(r.err, /item 3: dataPointConfiguration is not a JSON object/);
-  assert.match(r.err, /item 4: data point 'ok' appears twice/);
-  assert.match(r.err, /item 5: unknown field 'colour'/);
+  // JSON and YAML items are reported by their line too.
+  assert.match(r.err, /line 3: item 2: dataSource is required/);
+  assert.match(r.err, /line 4: item 3: dataPointConfiguration is not a JSON object/);
+  assert.match(r.err, /line 5: data point 'ok' appears twice/);
+  assert.match(r.err, /line 6: item 5: unknown field 'colour'/);
 
   // Export as YAML and JSON reads back the same.
   const y = cli.ok(['asset', 'datapoint', 'export', ...A, '--dataset', 'line', '--format', 'yaml']).out;

@@ -144,6 +144,32 @@ static void test_csv_write(void **state)
     fp_buf_clear(&b);
 }
 
+static void test_item_lines(void **state)
+{
+    const char *y = "# points\n- name: a\n  dataSource: x\n\n- {name: b}\n- c\n";
+    const char *m = "other: [1, 2]\ndataPoints:\n  - a\n  - b: {c: [1]}\n    d: 2\n  - e\nx: 1\n";
+    const char *j = "[\n {\"a\": 1},\n\n {\"b\": [1,\n 2]},\n 3]";
+    json_t *l;
+    (void)state;
+
+    l = fp_yaml_item_lines(y, strlen(y), "dataPoints");
+    assert_int_equal(json_array_size(l), 3);
+    assert_int_equal(json_integer_value(json_array_get(l, 0)), 2);
+    assert_int_equal(json_integer_value(json_array_get(l, 1)), 5);
+    assert_int_equal(json_integer_value(json_array_get(l, 2)), 6);
+    json_decref(l);
+    l = fp_yaml_item_lines(m, strlen(m), "dataPoints");
+    assert_int_equal(json_array_size(l), 3);
+    assert_int_equal(json_integer_value(json_array_get(l, 1)), 4);
+    assert_int_equal(json_integer_value(json_array_get(l, 2)), 6);
+    json_decref(l);
+    l = fp_yaml_item_lines(j, strlen(j), "x");
+    assert_int_equal(json_array_size(l), 3);
+    assert_int_equal(json_integer_value(json_array_get(l, 1)), 4);
+    json_decref(l);
+    assert_null(fp_yaml_item_lines("[1, 2", 5, "x"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +178,7 @@ int main(void)
         cmocka_unit_test(test_yaml_multi_and_errors),
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_csv_write),
+        cmocka_unit_test(test_item_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
