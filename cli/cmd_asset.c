@@ -395,9 +395,9 @@ static const fp_flag dataset_export_flags[] = {A_NS, A_ASSET, EXPORT_FLAGS, {NUL
     "(JSON text), samplingInterval and queueSize"
 #define POINT_IMPORT_DESC                                                                          \
     IMPORT_DESC                                                                                    \
-        ". JSON and YAML hold a list of data points. Each bad row is reported with its "           \
-        "line (and item number for JSON and YAML), and nothing is written when any row is "        \
-        "bad, unless --skip-invalid."
+    ". JSON and YAML hold a list of data points. Each bad row is reported with its "               \
+    "line (and item number for JSON and YAML), and nothing is written when any row is "            \
+    "bad, unless --skip-invalid."
 #define DATASET_IMPORT_DESC                                                                        \
     IMPORT_DESC ", plus a dataset column naming the dataset of each row. JSON and YAML hold a "    \
                 "list of datasets. Bad rows are handled as for datapoint import."
