@@ -535,6 +535,15 @@ test('events with a filter, streams, management actions, destinations; device cr
         method: 'UsernamePassword',
         usernamePasswordCredentials: { usernameSecretName: 'opc-user/value', passwordSecretName: 'opc-user/value' },
     });
+
+    // A secret a device uses is not deleted; the page says why.
+    await page.getByRole('link', { name: 'Secrets' }).click();
+    await page.getByRole('button', { name: 'Delete opc-user' }).click();
+    await page.getByRole('dialog', { name: 'Delete secret opc-user?' }).getByRole('button', { name: 'Delete' }).click();
+    const inUse = page.getByRole('dialog', { name: 'opc-user is still in use' });
+    await inUse.waitFor();
+    await inUse.getByRole('button', { name: 'OK' }).click();
+    assert.equal((await rest('GET', `/api/v1/namespaces/${NS}/secrets/opc-user`)).status, 200);
 });
 
 test('a viewer token cannot edit', async () => {

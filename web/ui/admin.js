@@ -2,7 +2,8 @@
 // set and replace values, never shown) and the audit log (filterable, paged).
 
 import { api, nsPath, listPage, can } from './api.js';
-import { h, clear, banner, toast, explain, confirmDialog, newId, timeEl } from './dom.js';
+import { h, clear, banner, toast, explain, confirmDialog, dialog, newId, timeEl } from './dom.js';
+import { detailText } from './editor.js';
 import { nsHref } from './app.js';
 
 // A paged table: head labels, row(item) -> <tr>, first(): the first page.
@@ -99,7 +100,11 @@ export async function secretsPage(root, { ns }) {
                             toast(`Secret ${s.name} deleted`);
                             reload();
                         } catch (err) {
-                            toast(explain(err, `secret ${s.name}`), 'error');
+                            if (err.status === 409) {
+                                await dialog(`${s.name} is still in use`, h('div', h('p', err.message),
+                                    err.details.length ? h('ul', err.details.map((d) => h('li', detailText(d)))) : null,
+                                    h('p', 'Change the devices that refer to it first.')), [{ label: 'OK', value: 'ok' }]);
+                            } else toast(explain(err, `secret ${s.name}`), 'error');
                         }
                     },
                     'aria-label': `Delete ${s.name}`,

@@ -7,7 +7,7 @@
 // so every page has an address that can be bookmarked and reloaded.
 
 import { api, session, loadToken, saveToken, clearToken, can, listPage, listAll } from './api.js';
-import { h, clear, banner, toast, explain, newId } from './dom.js';
+import { h, clear, banner, toast, explain, newId, timeEl } from './dom.js';
 import { devicesPage, deviceEditPage } from './devices.js';
 import { assetsPage, assetEditPage } from './assets.js';
 import { discoveryPage } from './discovery.js';
@@ -254,7 +254,7 @@ async function namespacesPage(root) {
             h('thead', h('tr', h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Created'), h('th', { scope: 'col' }, ''))),
             h('tbody', items.map((n) => h('tr',
                 h('th', { scope: 'row' }, h('a', { href: nsHref(n.name), onclick: () => setNs(n.name) }, n.name)),
-                h('td', n.systemData ? n.systemData.createdAt || '' : ''),
+                h('td', timeEl(n.systemData && n.systemData.createdAt)),
                 h('td', n.name === currentNs() ? h('span.badge.ok', 'current') : h('button.secondary.small', {
                     type: 'button', onclick: () => { setNs(n.name); renderFrame(); go(nsHref(n.name)); },
                 }, `Switch to ${n.name}`)))))));
