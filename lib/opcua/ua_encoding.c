@@ -26,11 +26,6 @@
 
 /* ------------------------------------------------------------------ shared helpers */
 
-static inline bool is_array_null(const void *p)
-{
-    return p == NULL;
-}
-
 static inline const ua_type *builtin(unsigned id)
 {
     return &ua_types[id - 1];
@@ -444,12 +439,11 @@ ua_status ua_encode(const void *p, const ua_type *t, uint8_t **pos, const uint8_
     return rc;
 }
 
-/* Sizing runs the encoder against a window that is never written: a counting pass
- * would duplicate the whole walker. The window is the largest a message may be. */
+/* Sizing encodes into a scratch buffer that grows until the value fits: a separate
+ * counting walker would duplicate every rule of the encoder. Callers on a hot path
+ * encode straight into their chunk buffer instead. */
 size_t ua_encoded_size(const void *p, const ua_type *t)
 {
-    /* Encode in pieces into a scratch buffer would need the walker to be resumable;
-     * instead encode into a growing heap buffer. */
     size_t cap = 256;
     for (;;) {
         uint8_t *buf = fp_malloc(cap);
