@@ -890,10 +890,11 @@ static ua_status dec_value(dec *d, void *dst, const ua_type *t)
     case UA_KIND_UINT64:
     case UA_KIND_DOUBLE:
     case UA_KIND_DATETIME: {
-        uint64_t v;
-        rc = dec_u64(d, &v);
+        DEC_NEED(d, 8);
+        uint64_t v = get_u64(d->pos);
+        d->pos += 8;
         memcpy(dst, &v, 8);
-        return rc;
+        return UA_STATUS_GOOD;
     }
     case UA_KIND_STRING:
     case UA_KIND_BYTESTRING:
