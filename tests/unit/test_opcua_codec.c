@@ -615,8 +615,38 @@ static void test_deep_nesting(void **state)
     ua_diagnostic_info_clear(&cp);
     free(buf);
 
-    /* ExtensionObjects nested through ContentFilterElement operands are bounded too:
-     * a Variant holding an ExtensionObject holding ... is covered by the same counter */
+    /* ExtensionObjects nested through LiteralOperands: Variant(EO(LiteralOperand{Variant(
+     * EO(...))})), 100 levels, built from the inside out */
+    enum { EO_DEPTH = 100 };
+    uint32_t enc_id = UA_NS0ID_LITERAL_OPERAND_ENCODING_DEFAULT_BINARY;
+    size_t cap = 1 + EO_DEPTH * 10, len = 1;
+    buf = malloc(cap);
+    uint8_t *tmp = malloc(cap);
+    buf[0] = 0x00; /* innermost: an empty Variant */
+    for (int i = 0; i < EO_DEPTH; i++) {
+        tmp[0] = 0x16; /* Variant: ExtensionObject scalar */
+        tmp[1] = 0x01; /* four-byte NodeId */
+        tmp[2] = 0x00;
+        tmp[3] = (uint8_t)enc_id;
+        tmp[4] = (uint8_t)(enc_id >> 8);
+        tmp[5] = 0x01; /* binary body */
+        tmp[6] = (uint8_t)len;
+        tmp[7] = (uint8_t)(len >> 8);
+        tmp[8] = 0;
+        tmp[9] = 0;
+        memcpy(tmp + 10, buf, len);
+        len += 10;
+        memcpy(buf, tmp, len);
+    }
+    assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), NULL),
+                     UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
+    ua_decode_limits elim = {0, 0, 4 * EO_DEPTH + 4};
+    assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), &elim), UA_STATUS_GOOD);
+    ua_extension_object *eo = ua_variant_data(&v);
+    assert_ptr_equal(eo->type, UA_TYPE(LITERAL_OPERAND));
+    ua_variant_clear(&v);
+    free(tmp);
+    free(buf);
 }
 
 static void test_status_names(void **state)
