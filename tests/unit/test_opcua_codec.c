@@ -666,6 +666,80 @@ static void test_status_names(void **state)
     assert_true(ua_status_is_good(UA_STATUS_GOOD));
 }
 
+static void expect_print(const void *p, const ua_type *t, const char *want)
+{
+    char buf[256];
+    size_t n = ua_print(p, t, buf, sizeof buf);
+    assert_string_equal(buf, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void test_print(void **state)
+{
+    (void)state;
+    double d = 0.1;
+    expect_print(&d, UA_TYPE(DOUBLE), "0.1");
+    float f = -6.5f;
+    expect_print(&f, UA_TYPE(FLOAT), "-6.5");
+    int32_t i = -42;
+    expect_print(&i, UA_TYPE(INT32), "-42");
+    uint64_t u = UINT64_MAX;
+    expect_print(&u, UA_TYPE(UINT64), "18446744073709551615");
+    bool b = true;
+    expect_print(&b, UA_TYPE(BOOLEAN), "true");
+    ua_datetime dt = UA_DATETIME_UNIX_EPOCH + 10000000LL * 86400 * 365 + 1234 * 10000;
+    expect_print(&dt, UA_TYPE(DATETIME), "1971-01-01T00:00:01.234Z");
+    dt = 0;
+    expect_print(&dt, UA_TYPE(DATETIME), "1601-01-01T00:00:00.000Z");
+    dt = 133801632000000000LL; /* 2025-01-01 */
+    expect_print(&dt, UA_TYPE(DATETIME), "2025-01-01T00:00:00.000Z");
+    ua_status_code sc = 0x80340000u;
+    expect_print(&sc, UA_TYPE(STATUS_CODE), "BadNodeIdUnknown");
+    ua_guid g = {0x72962B91, 0xFA75, 0x4AE6, {0x8D, 0x28, 0xB4, 0x04, 0xDC, 0x7D, 0xAF, 0x63}};
+    expect_print(&g, UA_TYPE(GUID), "72962b91-fa75-4ae6-8d28-b404dc7daf63");
+    ua_qualified_name q = {2, ua_string_view("Name")};
+    expect_print(&q, UA_TYPE(QUALIFIED_NAME), "2:Name");
+    ua_localized_text l = {ua_string_view("en"), ua_string_view("Hi")};
+    expect_print(&l, UA_TYPE(LOCALIZED_TEXT), "Hi");
+    uint8_t raw[2] = {1, 2};
+    ua_bytestring bs = {2, raw};
+    expect_print(&bs, UA_TYPE(BYTESTRING), "AQI=");
+    ua_node_id n = {3, UA_NODEID_STRING, {.string = ua_string_view("Tag")}};
+    expect_print(&n, UA_TYPE(NODE_ID), "ns=3;s=Tag");
+
+    ua_variant v;
+    memset(&v, 0, sizeof v);
+    expect_print(&v, UA_TYPE(VARIANT), "null");
+    double arr[3] = {1.5, 2, -3};
+    assert_int_equal(ua_variant_set_array_copy(&v, arr, 3, UA_TYPE(DOUBLE)), UA_STATUS_GOOD);
+    expect_print(&v, UA_TYPE(VARIANT), "1.5, 2, -3");
+    ua_range r = {0, 100};
+    ua_extension_object eo;
+    memset(&eo, 0, sizeof eo);
+    assert_int_equal(ua_extension_object_set_copy(&eo, &r, UA_TYPE(RANGE)), UA_STATUS_GOOD);
+    assert_int_equal(ua_variant_set_scalar_copy(&v, &eo, UA_TYPE(EXTENSION_OBJECT)),
+                     UA_STATUS_GOOD);
+    ua_extension_object_clear(&eo);
+    expect_print(&v, UA_TYPE(VARIANT), "{Low=0, High=100}");
+    ua_range *rp = ua_variant_struct(&v, UA_TYPE(RANGE));
+    assert_non_null(rp);
+    assert_true(rp->high == 100.0);
+    assert_null(ua_variant_struct(&v, UA_TYPE(EU_INFORMATION)));
+    ua_variant_clear(&v);
+
+    ua_data_value dv;
+    memset(&dv, 0, sizeof dv);
+    dv.has = UA_DV_STATUS;
+    dv.status = UA_STATUS_BAD_NODE_ID_UNKNOWN;
+    expect_print(&dv, UA_TYPE(DATA_VALUE), "null (BadNodeIdUnknown)");
+
+    /* truncation reports the full length */
+    char small[4];
+    size_t len = ua_print(&n, UA_TYPE(NODE_ID), small, sizeof small);
+    assert_int_equal(len, strlen("ns=3;s=Tag"));
+    assert_string_equal(small, "ns=");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_huge_lengths),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_print),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
