@@ -4,7 +4,8 @@
  * The first two bytes (little-endian, modulo UA_TYPE_COUNT) choose the type from ua_types[],
  * so one harness covers every service request/response, notification and built-in type;
  * the rest is decoded with tight limits. A value that decodes must encode, decode again to
- * the same bytes (encoding is canonical after one round), copy and clear without leaks.
+ * the same bytes (encoding is canonical after one round), copy, print and clear without
+ * leaks.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (a.length != b.length || memcmp(a.data, b.data, a.length) != 0)
         abort();
     if (ua_copy(v, c, t) != UA_STATUS_GOOD)
+        abort();
+    char text[256];
+    size_t len = ua_print(c, t, text, sizeof text);
+    if (len < sizeof text && strlen(text) > len)
         abort();
     ua_clear(&a, UA_TYPE(BYTESTRING));
     ua_clear(&b, UA_TYPE(BYTESTRING));
