@@ -1019,3 +1019,47 @@ ua_status ua_decode_buf(const uint8_t *buf, size_t len, void *dst, const ua_type
     }
     return rc;
 }
+
+/* ======================================================================= messages */
+
+ua_status ua_encode_message(const void *p, const ua_type *t, uint8_t **pos, const uint8_t *end)
+{
+    if (t->binary_encoding_id == 0)
+        return UA_STATUS_BAD_ENCODING_ERROR;
+    ua_node_id id = ua_node_id_numeric(0, t->binary_encoding_id);
+    enc e = {*pos, end};
+    ua_status rc = enc_node_id(&e, &id, 0);
+    if (rc == UA_STATUS_GOOD)
+        rc = enc_value(&e, p, t);
+    *pos = e.pos;
+    return rc;
+}
+
+ua_status ua_decode_message(const uint8_t *buf, size_t len, const ua_type **type, void **msg,
+                            const ua_decode_limits *limits)
+{
+    const uint8_t *pos = buf;
+    ua_node_id id;
+    *type = NULL;
+    *msg = NULL;
+    ua_status rc = ua_decode(&pos, buf + len, &id, UA_TYPE(NODE_ID), limits);
+    if (rc != UA_STATUS_GOOD)
+        return rc;
+    const ua_type *t = NULL;
+    if (id.ns == 0 && id.id_type == UA_NODEID_NUMERIC)
+        t = ua_find_type_by_encoding_id(id.id.numeric);
+    ua_clear(&id, UA_TYPE(NODE_ID));
+    if (t == NULL)
+        return UA_STATUS_BAD_UNKNOWN_RESPONSE;
+    void *m = ua_new(t);
+    if (m == NULL)
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
+    rc = ua_decode_buf(pos, (size_t)(buf + len - pos), m, t, limits);
+    if (rc != UA_STATUS_GOOD) {
+        ua_delete(m, t);
+        return rc;
+    }
+    *type = t;
+    *msg = m;
+    return UA_STATUS_GOOD;
+}

@@ -26,6 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     void *c = ua_new(t);
     if (v == NULL || w == NULL || c == NULL)
         abort();
+    /* the same bytes as a whole service message body (encoding NodeId first) */
+    const ua_type *mt;
+    void *msg;
+    if (ua_decode_message(data + 2, size - 2, &mt, &msg, &lim) == UA_STATUS_GOOD)
+        ua_delete(msg, mt);
     if (ua_decode_buf(data + 2, size - 2, v, t, &lim) != UA_STATUS_GOOD)
         goto out;
     ua_bytestring a = {0, NULL}, b = {0, NULL};

@@ -740,6 +740,41 @@ static void test_print(void **state)
     assert_string_equal(small, "ns=");
 }
 
+static void test_message(void **state)
+{
+    (void)state;
+    ua_read_request rq;
+    ua_read_request_init(&rq);
+    rq.request_header.request_handle = 5;
+    uint8_t buf[128], *pos = buf;
+    assert_int_equal(ua_encode_message(&rq, UA_TYPE(READ_REQUEST), &pos, buf + sizeof buf),
+                     UA_STATUS_GOOD);
+    /* ReadRequest_Encoding_DefaultBinary = 631 = 0x277, four-byte NodeId */
+    assert_int_equal(buf[0], 0x01);
+    assert_int_equal(buf[1], 0x00);
+    assert_int_equal(buf[2], 0x77);
+    assert_int_equal(buf[3], 0x02);
+    const ua_type *t;
+    void *m;
+    assert_int_equal(ua_decode_message(buf, (size_t)(pos - buf), &t, &m, NULL), UA_STATUS_GOOD);
+    assert_ptr_equal(t, UA_TYPE(READ_REQUEST));
+    assert_int_equal(((ua_read_request *)m)->request_header.request_handle, 5);
+    ua_delete(m, t);
+    /* trailing byte, unknown type, truncated */
+    buf[pos - buf] = 0;
+    assert_int_equal(ua_decode_message(buf, (size_t)(pos - buf) + 1, &t, &m, NULL),
+                     UA_STATUS_BAD_DECODING_ERROR);
+    assert_null(m);
+    uint8_t unk[] = {0x01, 0x00, 0x01, 0x00};
+    assert_int_equal(ua_decode_message(unk, 4, &t, &m, NULL), UA_STATUS_BAD_UNKNOWN_RESPONSE);
+    assert_int_equal(ua_decode_message(buf, 10, &t, &m, NULL), UA_STATUS_BAD_DECODING_ERROR);
+    /* a type without a binary encoding */
+    pos = buf;
+    int32_t i = 0;
+    assert_int_equal(ua_encode_message(&i, UA_TYPE(INT32), &pos, buf + sizeof buf),
+                     UA_STATUS_BAD_ENCODING_ERROR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_print),
+        cmocka_unit_test(test_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,6 +278,18 @@ ua_status ua_decode(const uint8_t **pos, const uint8_t *end, void *dst, const ua
 ua_status ua_decode_buf(const uint8_t *buf, size_t len, void *dst, const ua_type *t,
                         const ua_decode_limits *limits);
 
+/* A service message as it travels in a secure channel message body: the NodeId of the
+ * type's DefaultBinary encoding, then the encoded structure. Errors as ua_encode, and
+ * UA_STATUS_BAD_ENCODING_ERROR for a type without a binary encoding id. */
+ua_status ua_encode_message(const void *p, const ua_type *t, uint8_t **pos, const uint8_t *end);
+
+/* Decode a whole message body (encoding NodeId + structure, nothing may remain): *type
+ * gets the descriptor and *msg a new heap value (owned by the caller, ua_delete). Errors:
+ * UA_STATUS_BAD_UNKNOWN_RESPONSE (the encoding NodeId names no known type; *type NULL),
+ * and those of ua_decode_buf. On error *msg is NULL. */
+ua_status ua_decode_message(const uint8_t *buf, size_t len, const ua_type **type, void **msg,
+                            const ua_decode_limits *limits);
+
 /* Arrays of n values of type t: allocate zeroed (UA_EMPTY_ARRAY for n == 0, NULL on
  * failure), deep copy, and free (clears each element, then frees the block). */
 void *ua_array_new(size_t n, const ua_type *t);
