@@ -775,6 +775,41 @@ static void test_message(void **state)
                      UA_STATUS_BAD_ENCODING_ERROR);
 }
 
+static void test_read_response(void **state)
+{
+    (void)state;
+    /* as a server sends it: one Int32 value with a source timestamp, a Bad result */
+    static const char *vec = "00 80 3E D5 DE B1 9D 01" /* timestamp */
+                             " 2A 00 00 00"            /* requestHandle */
+                             " 00 00 00 00"            /* serviceResult Good */
+                             " 00"                     /* serviceDiagnostics */
+                             " 00 00 00 00"            /* stringTable: empty */
+                             " 00 00 00"               /* additionalHeader */
+                             " 02 00 00 00"            /* 2 results */
+                             " 05 06 2A 00 00 00 00 80 3E D5 DE B1 9D 01"
+                             " 02 00 00 34 80" /* status only: BadNodeIdUnknown */
+                             " FF FF FF FF";   /* diagnosticInfos: null */
+    uint8_t buf[128];
+    size_t n = hex(vec, buf, sizeof buf);
+    ua_read_response rr;
+    assert_int_equal(ua_decode_buf(buf, n, &rr, UA_TYPE(READ_RESPONSE), NULL), UA_STATUS_GOOD);
+    assert_int_equal(rr.response_header.request_handle, 42);
+    assert_ptr_equal(rr.response_header.string_table, UA_EMPTY_ARRAY);
+    assert_int_equal(rr.results_count, 2);
+    assert_ptr_equal(rr.results[0].value.type, UA_TYPE(INT32));
+    assert_int_equal(*(int32_t *)ua_variant_data(&rr.results[0].value), 42);
+    assert_int_equal(rr.results[0].source_timestamp, UA_DATETIME_UNIX_EPOCH);
+    assert_int_equal(rr.results[1].has, UA_DV_STATUS);
+    assert_string_equal(ua_status_name(rr.results[1].status), "BadNodeIdUnknown");
+    assert_null(rr.diagnostic_infos);
+    ua_read_response_clear(&rr);
+    ua_read_response empty;
+    ua_read_response_init(&empty);
+    check_vector(&empty, UA_TYPE(READ_RESPONSE),
+                 "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 FF FF FF FF 00 00 00"
+                 " FF FF FF FF FF FF FF FF");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_data_value),
         cmocka_unit_test(test_diagnostic_info),
         cmocka_unit_test(test_read_request),
+        cmocka_unit_test(test_read_response),
         cmocka_unit_test(test_publish_response),
         cmocka_unit_test(test_every_type_roundtrips_empty),
         cmocka_unit_test(test_huge_lengths),
