@@ -60,6 +60,22 @@ ua_status ua_uacp_header_decode(const uint8_t *p, size_t len, ua_uacp_header *h)
     return UA_STATUS_GOOD;
 }
 
+ua_status ua_uacp_frame(const uint8_t *buf, size_t len, uint32_t max_chunk_size, size_t *chunk_len)
+{
+    ua_uacp_header h;
+    *chunk_len = 0;
+    if (len < UA_UACP_HEADER_SIZE)
+        return UA_STATUS_GOOD;
+    ua_status rc = ua_uacp_header_decode(buf, len, &h);
+    if (rc != UA_STATUS_GOOD)
+        return rc;
+    if (max_chunk_size != 0 && h.size > max_chunk_size)
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
+    if (h.size <= len)
+        *chunk_len = h.size;
+    return UA_STATUS_GOOD;
+}
+
 void ua_uacp_header_encode(uint8_t *p, uint32_t msg_type, uint8_t chunk_type, uint32_t size)
 {
     p[0] = (uint8_t)msg_type;
