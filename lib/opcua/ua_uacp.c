@@ -9,8 +9,8 @@
 #include "fp_alloc.h"
 #include "opcua/ua_uacp.h"
 
-static const ua_decode_limits url_limits = {UA_UACP_MAX_URL_LENGTH, 1, 2};
-static const ua_decode_limits cert_limits = {65536, 1, 2};
+static const ua_decode_limits url_limits = {UA_UACP_MAX_URL_LENGTH, 1, 2, 65536};
+static const ua_decode_limits cert_limits = {65536, 1, 2, 131072};
 
 static inline uint32_t rd32(const uint8_t *p)
 {

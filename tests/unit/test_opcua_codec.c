@@ -557,14 +557,14 @@ static void test_huge_lengths(void **state)
     /* a string longer than the limit */
     ua_string s;
     uint8_t sb[8] = {0x05, 0, 0, 0, 'a', 'b', 'c', 'd'};
-    ua_decode_limits lim = {4, 0, 0};
+    ua_decode_limits lim = {4, 0, 0, 0};
     assert_int_equal(ua_decode_buf(sb, 8, &s, UA_TYPE(STRING), &lim),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
     /* a string longer than the input */
     assert_int_equal(ua_decode_buf(sb, 8, &s, UA_TYPE(STRING), NULL), UA_STATUS_BAD_DECODING_ERROR);
     /* an array longer than the array limit */
     uint8_t ab[12] = {0x02, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0};
-    ua_decode_limits alim = {0, 1, 0};
+    ua_decode_limits alim = {0, 1, 0, 0};
     ua_variant v;
     uint8_t vb[13] = {0x86};
     memcpy(vb + 1, ab, 12);
@@ -572,6 +572,22 @@ static void test_huge_lengths(void **state)
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
     assert_int_equal(ua_decode_buf(vb, 13, &v, UA_TYPE(VARIANT), NULL), UA_STATUS_GOOD);
     ua_variant_clear(&v);
+
+    /* memory amplification: 100000 empty DataValues are 100 KB on the wire and about 8 MB
+     * in memory; the allocation budget stops them */
+    enum { N_DV = 100000 };
+    uint8_t *big = calloc(1, 5 + N_DV);
+    big[0] = 0x97; /* array of DataValue */
+    big[1] = (uint8_t)N_DV;
+    big[2] = (uint8_t)(N_DV >> 8);
+    big[3] = (uint8_t)(N_DV >> 16);
+    ua_decode_limits blim = {0, 0, 0, 1 << 20};
+    assert_int_equal(ua_decode_buf(big, 5 + N_DV, &v, UA_TYPE(VARIANT), &blim),
+                     UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
+    assert_int_equal(ua_decode_buf(big, 5 + N_DV, &v, UA_TYPE(VARIANT), NULL), UA_STATUS_GOOD);
+    assert_int_equal(v.array_length, N_DV);
+    ua_variant_clear(&v);
+    free(big);
 }
 
 static void test_deep_nesting(void **state)
@@ -593,7 +609,7 @@ static void test_deep_nesting(void **state)
     assert_int_equal(ua_decode_buf(buf, n, &v, UA_TYPE(VARIANT), NULL),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
     /* within the limit it decodes */
-    ua_decode_limits lim = {0, 0, 2 * DEPTH + 2};
+    ua_decode_limits lim = {0, 0, 2 * DEPTH + 2, 0};
     assert_int_equal(ua_decode_buf(buf, n, &v, UA_TYPE(VARIANT), &lim), UA_STATUS_GOOD);
     ua_variant_clear(&v);
     free(buf);
@@ -606,7 +622,7 @@ static void test_deep_nesting(void **state)
     ua_diagnostic_info di;
     assert_int_equal(ua_decode_buf(buf, DI_DEPTH + 1, &di, UA_TYPE(DIAGNOSTIC_INFO), NULL),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
-    ua_decode_limits dlim = {0, 0, DI_DEPTH + 10};
+    ua_decode_limits dlim = {0, 0, DI_DEPTH + 10, 0};
     assert_int_equal(ua_decode_buf(buf, DI_DEPTH + 1, &di, UA_TYPE(DIAGNOSTIC_INFO), &dlim),
                      UA_STATUS_GOOD);
     ua_diagnostic_info cp;
@@ -640,7 +656,7 @@ static void test_deep_nesting(void **state)
     }
     assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), NULL),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
-    ua_decode_limits elim = {0, 0, 4 * EO_DEPTH + 4};
+    ua_decode_limits elim = {0, 0, 4 * EO_DEPTH + 4, 0};
     assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), &elim), UA_STATUS_GOOD);
     ua_extension_object *eo = ua_variant_data(&v);
     assert_ptr_equal(eo->type, UA_TYPE(LITERAL_OPERAND));

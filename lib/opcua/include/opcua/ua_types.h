@@ -235,11 +235,13 @@ typedef struct ua_decode_limits {
     size_t max_array_length;  /* elements of one array; default 16 Mi */
     uint32_t max_depth;       /* nesting of Variant/DataValue/DiagnosticInfo/ExtensionObject
                                  and structures; default 64 */
+    size_t max_alloc_bytes;   /* heap bytes one decode call may allocate; default 256 MiB */
 } ua_decode_limits;
 
 #define UA_DEFAULT_MAX_STRING_LENGTH (16u * 1024 * 1024)
 #define UA_DEFAULT_MAX_ARRAY_LENGTH (16u * 1024 * 1024)
 #define UA_DEFAULT_MAX_DEPTH 64u
+#define UA_DEFAULT_MAX_ALLOC ((size_t)256 * 1024 * 1024)
 
 /* Set *p (of type t) to its initial all-zero value. */
 void ua_init(void *p, const ua_type *t);
