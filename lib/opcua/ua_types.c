@@ -565,3 +565,19 @@ ua_status ua_extension_object_set_copy(ua_extension_object *eo, const void *p, c
     eo->data = q;
     return UA_STATUS_GOOD;
 }
+
+ua_request_header *ua_request_header_of(void *msg, const ua_type *t)
+{
+    if (t->kind != UA_KIND_STRUCTURE || t->member_count == 0 || t->members[0].is_array ||
+        t->members[0].type != UA_TYPE(REQUEST_HEADER))
+        return NULL;
+    return (ua_request_header *)((uint8_t *)msg + t->members[0].offset);
+}
+
+ua_response_header *ua_response_header_of(void *msg, const ua_type *t)
+{
+    if (t->kind != UA_KIND_STRUCTURE || t->member_count == 0 || t->members[0].is_array ||
+        t->members[0].type != UA_TYPE(RESPONSE_HEADER))
+        return NULL;
+    return (ua_response_header *)((uint8_t *)msg + t->members[0].offset);
+}

@@ -775,6 +775,21 @@ static void test_message(void **state)
     assert_int_equal(ua_decode_message(buf, (size_t)(pos - buf), &t, &m, NULL), UA_STATUS_GOOD);
     assert_ptr_equal(t, UA_TYPE(READ_REQUEST));
     assert_int_equal(((ua_read_request *)m)->request_header.request_handle, 5);
+    assert_int_equal(ua_request_header_of(m, t)->request_handle, 5);
+    assert_null(ua_response_header_of(m, t));
+    /* every service request and response type has its header first */
+    for (size_t k = 0; k < UA_TYPE_COUNT; k++) {
+        const ua_type *x = &ua_types[k];
+        size_t len = strlen(x->name);
+        uint8_t dummy[4096];
+        assert_true(x->size <= sizeof dummy);
+        if (len > 7 && strcmp(x->name + len - 7, "Request") == 0 && x->binary_encoding_id &&
+            strcmp(x->name, "CallMethodRequest") != 0 &&
+            strncmp(x->name, "MonitoredItem", 13) != 0) /* items, not services */
+            assert_non_null(ua_request_header_of(dummy, x));
+        if (len > 8 && strcmp(x->name + len - 8, "Response") == 0 && x->binary_encoding_id)
+            assert_non_null(ua_response_header_of(dummy, x));
+    }
     ua_delete(m, t);
     /* trailing byte, unknown type, truncated */
     buf[pos - buf] = 0;

@@ -363,4 +363,17 @@ ua_status ua_extension_object_set_copy(ua_extension_object *eo, const void *p, c
 
 #include "opcua/ua_types_gen.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The RequestHeader / ResponseHeader of a service message of type t (every request and
+ * response type starts with one), or NULL when t has none. Borrowed from msg. */
+ua_request_header *ua_request_header_of(void *msg, const ua_type *t);
+ua_response_header *ua_response_header_of(void *msg, const ua_type *t);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif
