@@ -794,7 +794,9 @@ static ua_status dec_variant(dec *d, ua_variant *v)
     rc = dec_array(d, &v->data, &v->array_length, t);
     if (rc != UA_STATUS_GOOD || !(mask & 0x40))
         return rc;
-    rc = dec_array(d, (void **)&v->dims, &v->dims_count, builtin(UA_KIND_UINT32));
+    void *dims = NULL;
+    rc = dec_array(d, &dims, &v->dims_count, builtin(UA_KIND_UINT32));
+    v->dims = dims;
     if (rc != UA_STATUS_GOOD)
         return rc;
     for (size_t i = 0; i < v->dims_count; i++)

@@ -225,8 +225,11 @@ static ua_status copy_variant(const ua_variant *src, ua_variant *dst)
     }
     if (rc != UA_STATUS_GOOD)
         return rc;
-    return copy_items(src->dims, src->dims_count, (void **)&dst->dims, &dst->dims_count,
-                      &ua_types[UA_KIND_UINT32 - 1]);
+    void *dims = NULL;
+    rc = copy_items(src->dims, src->dims_count, &dims, &dst->dims_count,
+                    &ua_types[UA_KIND_UINT32 - 1]);
+    dst->dims = dims;
+    return rc;
 }
 
 static ua_status copy_value(const void *src, void *dst, const ua_type *t)
