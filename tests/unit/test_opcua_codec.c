@@ -517,6 +517,11 @@ static void test_every_type_roundtrips_empty(void **state)
         assert_int_equal(ua_encode(w, t, &pos, b + sizeof b), UA_STATUS_GOOD);
         assert_int_equal((size_t)(pos - b), n);
         assert_memory_equal(a, b, n);
+        void *c = ua_new(t);
+        assert_int_equal(ua_copy(w, c, t), UA_STATUS_GOOD);
+        char text[64];
+        ua_print(c, t, text, sizeof text);
+        ua_delete(c, t);
         ua_delete(v, t);
         ua_delete(w, t);
         if (t->kind == UA_KIND_STRUCTURE && t->binary_encoding_id) {
@@ -748,6 +753,19 @@ static void test_print(void **state)
     dv.has = UA_DV_STATUS;
     dv.status = UA_STATUS_BAD_NODE_ID_UNKNOWN;
     expect_print(&dv, UA_TYPE(DATA_VALUE), "null (BadNodeIdUnknown)");
+
+    ua_node_class nc = UA_NODE_CLASS_VARIABLE;
+    expect_print(&nc, UA_TYPE(NODE_CLASS), "Variable");
+    assert_string_equal(ua_enum_name(UA_TYPE(TIMESTAMPS_TO_RETURN), 2), "Both");
+    assert_null(ua_enum_name(UA_TYPE(NODE_CLASS), 3));
+    nc = 3;
+    expect_print(&nc, UA_TYPE(NODE_CLASS), "3");
+    ua_read_value_id rv;
+    memset(&rv, 0, sizeof rv);
+    rv.node_id = ua_node_id_numeric(0, 2258);
+    rv.attribute_id = 13;
+    expect_print(&rv, UA_TYPE(READ_VALUE_ID),
+                 "{NodeId=i=2258, AttributeId=13, IndexRange=null, DataEncoding=null}");
 
     /* truncation reports the full length */
     char small[4];

@@ -225,7 +225,15 @@ struct ua_type {
     bool pointer_free;           /* no heap memory inside: copy is memcpy, clear is memset */
     uint16_t member_count;
     const ua_member *members;
+    /* enumerations and option sets: their named values (NULL for other kinds) */
+    uint16_t enum_count;
+    const struct ua_enum_value *enum_values;
 };
+
+typedef struct ua_enum_value {
+    int64_t value;
+    const char *name; /* as in the schema, e.g. "Variable" */
+} ua_enum_value;
 
 /* ----------------------------------------------------------------------- the walker */
 
@@ -342,16 +350,19 @@ void ua_variant_set_scalar_take(ua_variant *v, void *p, const ua_type *t);
 /* Put a copy of the n values at p into v as a one-dimensional array. */
 ua_status ua_variant_set_array_copy(ua_variant *v, const void *p, size_t n, const ua_type *t);
 
+/* The schema name of value v of enumeration t ("Variable" for NodeClass 2), or NULL. */
+const char *ua_enum_name(const ua_type *t, int64_t v);
+
 /* The structure of type t inside a scalar Variant: the Variant holds t itself or an
  * ExtensionObject decoded as t. Borrowed (owned by v); NULL otherwise. */
 void *ua_variant_struct(const ua_variant *v, const ua_type *t);
 
 /* Print *p of type t as text into buf (cap bytes, NUL-terminated when cap > 0), the way
  * a command-line tool shows a value: numbers in C form, strings as they are, DateTime in
- * ISO 8601 UTC, StatusCode by name, NodeId in its string form, LocalizedText as its text,
- * QualifiedName as ns:name, ByteString in base64, arrays comma-separated, structures as
- * {Name=value, ...}, opaque ExtensionObjects as <type id, n bytes>. Returns the length
- * of the full text like snprintf (>= cap means truncated). */
+ * ISO 8601 UTC, StatusCode and enumeration values by name, NodeId in its string form, LocalizedText
+ * as its text, QualifiedName as ns:name, ByteString in base64, arrays comma-separated, structures
+ * as {Name=value, ...}, opaque ExtensionObjects as <type id, n bytes>. Returns the length of the
+ * full text like snprintf (>= cap means truncated). */
 size_t ua_print(const void *p, const ua_type *t, char *buf, size_t cap);
 
 /* Put a copy of the structure *p of type t into an ExtensionObject (decoded form). */
