@@ -262,7 +262,9 @@ void ua_clear(void *p, const ua_type *t);
  * cleared. Returns UA_STATUS_GOOD or UA_STATUS_BAD_OUT_OF_MEMORY. */
 ua_status ua_copy(const void *src, void *dst, const ua_type *t);
 
-/* Number of bytes the binary encoding of *p takes, or 0 on an unencodable value. */
+/* Number of bytes the binary encoding of *p takes; 0 on an unencodable value or no memory
+ * (and for a structure without fields, which encodes to nothing). It encodes into a
+ * scratch buffer: on a hot path encode into the destination with ua_encode instead. */
 size_t ua_encoded_size(const void *p, const ua_type *t);
 
 /* Encode *p (of type t) into [*pos, end) and advance *pos. Returns UA_STATUS_GOOD,
@@ -272,7 +274,8 @@ size_t ua_encoded_size(const void *p, const ua_type *t);
 ua_status ua_encode(const void *p, const ua_type *t, uint8_t **pos, const uint8_t *end);
 
 /* Encode *p into a new heap buffer *out (owned by the caller, free with fp_free or
- * ua_string_clear). */
+ * ua_bytestring_clear). Errors: those of ua_encode except the buffer being too small,
+ * and UA_STATUS_BAD_OUT_OF_MEMORY; on error *out is null. */
 ua_status ua_encode_alloc(const void *p, const ua_type *t, ua_bytestring *out);
 
 /* Decode one value of type t from [*pos, end) into *dst (uninitialised memory is fine)
