@@ -6,7 +6,12 @@
  * The vectors were produced once with node-opcua's BinaryStream encoders (ReadResponse
  * with values of many built-in types, a matrix, ExtensionObjects of Range and
  * EUInformation; PublishResponse with a DataChangeNotification; BrowseResponse;
- * GetEndpointsResponse; Argument) and are kept here as hex so the test needs no node.
+ * GetEndpointsResponse; Argument; the requests a client sends: CreateSession,
+ * ActivateSession with a UserNameIdentityToken, CreateMonitoredItems with a
+ * DataChangeFilter and with an EventFilter (select clause, where clause OfType), Call,
+ * Write, CreateSubscription, OpenSecureChannel, TranslateBrowsePathsToNodeIds; a
+ * PublishResponse with events, a status change and DiagnosticInfos; a ServiceFault) and
+ * are kept here as hex so the test needs no node.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -58,6 +63,62 @@ static const char vec_get_endpoints_response[] = "e034b058283dda0101000000000000
                                                  "6f6e2e6f72672f55412d50726f66696c652f5472616e73706"
                                                  "f72742f75617463702d756173632d756162696e61727900";
 static const char vec_argument[] = "0100000078000bffffffff000000000205000000696e707574";
+
+static const char vec_create_session_request[] =
+    "040000912b967275fae64a8d28b404dc7daf63e034b058283dda010b0000000000000000000000881300000000000e"
+    "00"
+    "000075726e3a6669656c64706c616e6500000000020200000066700100000000000000000000000000000000000000"
+    "10"
+    "0000006f70632e7463703a2f2f683a3438343002000000733120000000070707070707070707070707070707070707"
+    "07"
+    "07070707070707070707070707ffffffff00000000004ced4000000000";
+static const char vec_activate_session_request[] =
+    "040000912b967275fae64a8d28b404dc7daf63e034b058283dda010b000000000000000000000088130000000000ff"
+    "ff"
+    "ffffffffffff000000000100000002000000656e01004401014900000008000000757365726e616d65040000007573"
+    "65"
+    "72040000000102030429000000687474703a2f2f7777772e77332e6f72672f323030312f30342f786d6c656e632372"
+    "73"
+    "612d6f61657000000000ffffffff";
+static const char vec_create_monitored_items_request[] =
+    "040000912b967275fae64a8d28b404dc7daf63e034b058283dda010b00000000000000000000008813000000000003"
+    "00"
+    "000002000000010000000302000400000054656d700d000000ffffffff0000ffffffff020000002a00000000000000"
+    "00"
+    "0059400100d40201100000000100000001000000000000000000e03f0a00000001";
+static const char vec_create_monitored_items_request_event[] =
+    "040000912b967275fae64a8d28b404dc7daf63e034b058283dda010b00000000000000000000008813000000000003"
+    "00"
+    "000000000000010000000100cd080c000000ffffffff0000ffffffff020000002b00000000000000000000000100d7"
+    "02"
+    "013b000000010000000100f907010000000000070000004d6573736167650d000000ffffffff010000000e00000001"
+    "00"
+    "000001005502010500000011010288136400000001";
+static const char vec_call_request[] = "040000912b967275fae64a8d28b404dc7daf63e034b058283dda010b000"
+                                       "0000000000000000000881300000000000100"
+                                       "00000102010001020200020000000b00000000000000400c0100000078";
+static const char vec_write_request[] = "040000912b967275fae64a8d28b404dc7daf63e034b058283dda010b00"
+                                        "00000000000000000000881300000000000100"
+                                        "000003020001000000570d000000ffffffff0104fdff";
+static const char vec_create_subscription_request[] =
+    "040000912b967275fae64a8d28b404dc7daf63e034b058283dda010b00000000000000000000008813000000000000"
+    "00"
+    "0000000059403c0000000a000000000000000100";
+static const char vec_open_secure_channel_request[] =
+    "0000e034b058283dda0101000000000000000000000000000000000000000000000000000001000000ffffffff80ee"
+    "36"
+    "00";
+static const char vec_publish_response_events[] =
+    "e034b058283dda010200000000000000210300000000000a800000000000000001000000000000000009000000e034"
+    "b0"
+    "58283dda010200000001009403011a000000010000002b00000002000000150205000000616c61726d05f401010034"
+    "03"
+    "010500000000000a800000000000010000001004000000696e666f";
+static const char vec_service_fault[] =
+    "e034b058283dda010500000000002580000200000001000000610100000062000000";
+static const char vec_translate_request[] = "040000912b967275fae64a8d28b404dc7daf63e034b058283dda01"
+                                            "0b0000000000000000000000881300000000000100"
+                                            "000000550100000000210001020006000000426f696c6572";
 
 static uint8_t *unhex(const char *z, size_t *n)
 {
@@ -197,12 +258,77 @@ static void test_argument(void **state)
     ua_delete(a, UA_TYPE(ARGUMENT));
 }
 
+static void test_requests(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *vec;
+        const ua_type *type;
+    } cases[] = {
+        {vec_create_session_request, UA_TYPE(CREATE_SESSION_REQUEST)},
+        {vec_activate_session_request, UA_TYPE(ACTIVATE_SESSION_REQUEST)},
+        {vec_create_monitored_items_request, UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST)},
+        {vec_create_monitored_items_request_event, UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST)},
+        {vec_call_request, UA_TYPE(CALL_REQUEST)},
+        {vec_write_request, UA_TYPE(WRITE_REQUEST)},
+        {vec_create_subscription_request, UA_TYPE(CREATE_SUBSCRIPTION_REQUEST)},
+        {vec_open_secure_channel_request, UA_TYPE(OPEN_SECURE_CHANNEL_REQUEST)},
+        {vec_translate_request, UA_TYPE(TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_REQUEST)},
+        {vec_publish_response_events, UA_TYPE(PUBLISH_RESPONSE)},
+        {vec_service_fault, UA_TYPE(SERVICE_FAULT)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ua_delete(decode_same(cases[i].vec, cases[i].type), cases[i].type);
+
+    ua_activate_session_request *as =
+        decode_same(vec_activate_session_request, UA_TYPE(ACTIVATE_SESSION_REQUEST));
+    assert_int_equal(as->request_header.authentication_token.id_type, UA_NODEID_GUID);
+    ua_user_name_identity_token *tok = as->user_identity_token.data;
+    assert_ptr_equal(as->user_identity_token.type, UA_TYPE(USER_NAME_IDENTITY_TOKEN));
+    assert_int_equal(tok->password.length, 4);
+    ua_delete(as, UA_TYPE(ACTIVATE_SESSION_REQUEST));
+
+    ua_create_monitored_items_request *cm =
+        decode_same(vec_create_monitored_items_request, UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST));
+    ua_monitoring_parameters *mp = &cm->items_to_create[0].requested_parameters;
+    assert_int_equal(mp->client_handle, 42);
+    ua_data_change_filter *dcf = mp->filter.data;
+    assert_ptr_equal(mp->filter.type, UA_TYPE(DATA_CHANGE_FILTER));
+    assert_true(dcf->deadband_value == 0.5);
+    ua_delete(cm, UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST));
+
+    cm = decode_same(vec_create_monitored_items_request_event,
+                     UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST));
+    ua_event_filter *ef = cm->items_to_create[0].requested_parameters.filter.data;
+    assert_ptr_equal(cm->items_to_create[0].requested_parameters.filter.type,
+                     UA_TYPE(EVENT_FILTER));
+    assert_int_equal(ef->select_clauses_count, 1);
+    assert_int_equal(ef->where_clause.elements[0].filter_operator, UA_FILTER_OPERATOR_OF_TYPE);
+    ua_literal_operand *lit = ef->where_clause.elements[0].filter_operands[0].data;
+    char buf[64];
+    ua_print(&lit->value, UA_TYPE(VARIANT), buf, sizeof buf);
+    assert_string_equal(buf, "ns=2;i=5000");
+    ua_delete(cm, UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST));
+
+    ua_publish_response *pr = decode_same(vec_publish_response_events, UA_TYPE(PUBLISH_RESPONSE));
+    assert_int_equal(pr->notification_message.notification_data_count, 2);
+    ua_event_notification_list *evl = pr->notification_message.notification_data[0].data;
+    assert_int_equal(evl->events[0].client_handle, 43);
+    assert_int_equal(evl->events[0].event_fields_count, 2);
+    ua_status_change_notification *sc = pr->notification_message.notification_data[1].data;
+    assert_int_equal(sc->status, UA_STATUS_BAD_TIMEOUT);
+    assert_int_equal(pr->response_header.service_diagnostics.inner_status_code,
+                     UA_STATUS_BAD_TIMEOUT);
+    assert_int_equal(pr->diagnostic_infos_count, 1);
+    ua_delete(pr, UA_TYPE(PUBLISH_RESPONSE));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read_response),   cmocka_unit_test(test_publish_response),
         cmocka_unit_test(test_browse_response), cmocka_unit_test(test_get_endpoints_response),
-        cmocka_unit_test(test_argument),
+        cmocka_unit_test(test_argument),        cmocka_unit_test(test_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
