@@ -612,7 +612,7 @@ test('real answers validate against the document', async (t) => {
     assert.equal(res.status, 400);
     conforms(`${ns}/secrets/{name}`, 'PUT', res, ' (bad value)');
     res = await call('GET', '/api/v1/namespaces/plant/secrets/Not_Valid');
-    assert.equal(res.status, 400);
+    assert.equal(res.status, 404, 'a name that cannot exist is not found');
     conforms(`${ns}/secrets/{name}`, 'GET', res, ' (bad name)');
     res = await call('PUT', '/api/v1/namespaces/plant/secrets/tmp', { body: { value: 'x' } });
     res = await call('DELETE', '/api/v1/namespaces/plant/secrets/tmp');
