@@ -11,7 +11,8 @@
  * DataChangeFilter and with an EventFilter (select clause, where clause OfType), Call,
  * Write, CreateSubscription, OpenSecureChannel, TranslateBrowsePathsToNodeIds; a
  * PublishResponse with events, a status change and DiagnosticInfos; a ServiceFault) and
- * are kept here as hex so the test needs no node.
+ * are kept here as hex so the test needs no node (tools/opcua-gen/interop/vectors.js
+ * printed them).
  */
 #include <setjmp.h>
 #include <stdarg.h>
