@@ -144,6 +144,7 @@ static void *decode_same(const char *vec, const ua_type *t)
     assert_int_equal(ua_encode_alloc(v, t, &again), UA_STATUS_GOOD);
     assert_int_equal(again.length, n);
     assert_memory_equal(again.data, want, n);
+    assert_int_equal(ua_encoded_size(v, t), n);
     ua_bytestring_clear(&again);
     free(want);
     return v;
