@@ -818,6 +818,7 @@ static void test_key_bytes(void **state)
     assert_int_equal(ua_key_from_bytes(der, der_len, &k2), UA_SC_GOOD);
     assert_int_equal(ua_key_bits(k1), 2048);
     assert_true(ua_key_has_private(k2));
+    ua_key_free(k1);
     assert_int_equal(ua_key_from_bytes((const uint8_t *)"nonsense", 8, &k1),
                      UA_SC_BAD_DECODING_ERROR);
     assert_null(k1);
