@@ -308,6 +308,19 @@ static void test_save_load(void **state)
         assert_true(ua_cert_matches_key(cert, k2));
         ua_key_free(k2);
     }
+    /* An encrypted key fails instead of asking for a password. */
+    {
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *mem = NULL;
+        long n;
+        assert_int_equal(
+            PEM_write_bio_PKCS8PrivateKey(bio, g_leaf_key, EVP_aes_128_cbc(), "pw", 2, NULL, NULL),
+            1);
+        n = BIO_get_mem_data(bio, &mem);
+        assert_int_equal(ua_key_from_bytes((const uint8_t *)mem, (size_t)n, &k2),
+                         UA_SC_BAD_DECODING_ERROR);
+        BIO_free(bio);
+    }
     snprintf(path, sizeof path, "%s/missing.der", dir);
     assert_int_equal(ua_cert_load(path, &c2), UA_SC_BAD_NOT_FOUND);
     snprintf(path, sizeof path, "%s/k.pem", dir);
