@@ -889,6 +889,33 @@ const ua_security_policy *ua_policy_by_name(const char *name)
     return NULL;
 }
 
+ua_security_mode ua_security_mode_from_name(const char *name)
+{
+    if (!name)
+        return UA_SECURITY_MODE_INVALID;
+    if (strcmp(name, "None") == 0)
+        return UA_SECURITY_MODE_NONE;
+    if (strcmp(name, "Sign") == 0)
+        return UA_SECURITY_MODE_SIGN;
+    if (strcmp(name, "SignAndEncrypt") == 0)
+        return UA_SECURITY_MODE_SIGN_AND_ENCRYPT;
+    return UA_SECURITY_MODE_INVALID;
+}
+
+const char *ua_security_mode_name(ua_security_mode mode)
+{
+    switch (mode) {
+    case UA_SECURITY_MODE_NONE:
+        return "None";
+    case UA_SECURITY_MODE_SIGN:
+        return "Sign";
+    case UA_SECURITY_MODE_SIGN_AND_ENCRYPT:
+        return "SignAndEncrypt";
+    default:
+        return "Invalid";
+    }
+}
+
 uint32_t ua_policy_check_key(const ua_security_policy *policy, const ua_key *key)
 {
     unsigned bits;

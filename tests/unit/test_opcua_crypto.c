@@ -145,6 +145,11 @@ static void test_policy_table(void **state)
     assert_string_equal(ua_crypto_status_name(UA_SC_BAD_SECURITY_CHECKS_FAILED),
                         "BadSecurityChecksFailed");
     assert_string_equal(ua_crypto_status_name(0x12345678), "Unknown");
+    assert_int_equal(ua_security_mode_from_name("SignAndEncrypt"),
+                     UA_SECURITY_MODE_SIGN_AND_ENCRYPT);
+    assert_int_equal(ua_security_mode_from_name("sign"), UA_SECURITY_MODE_INVALID);
+    assert_string_equal(ua_security_mode_name(UA_SECURITY_MODE_SIGN), "Sign");
+    assert_string_equal(ua_security_mode_name((ua_security_mode)9), "Invalid");
 }
 
 static void test_channel_keys(void **state)
