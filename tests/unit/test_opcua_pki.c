@@ -705,6 +705,48 @@ static void test_cert_parsing(void **state)
     X509_free(x);
 }
 
+/* Every allocation of the library failing in turn: a clean error, no leak
+ * (ASan checks the latter). */
+static void test_alloc_failures(void **state)
+{
+    char dir[256];
+    ua_pki *pki = NULL;
+    ua_cert_params params = {.application_uri = "urn:alloc", .common_name = "alloc"};
+    X509 *x = make_cert(&leaf_spec, g_leaf_key, NULL, NULL);
+    ua_cert *c = to_ua(x, NULL), *own = NULL;
+    ua_key *key = NULL;
+    bool saw_good = false;
+
+    (void)state;
+    tmp_dir(dir, sizeof dir);
+    for (long n = 0; n < 40 && !saw_good; n++) {
+        uint32_t rc;
+
+        fp_alloc_fail_after(n);
+        rc = ua_pki_open(dir, NULL, &pki);
+        if (rc == UA_SC_GOOD)
+            rc = ua_pki_own_certificate(pki, &params, &own, &key);
+        if (rc == UA_SC_GOOD) {
+            rc = ua_pki_verify(pki, c, NULL);
+            saw_good = rc == UA_SC_BAD_CERTIFICATE_UNTRUSTED;
+        }
+        fp_alloc_fail_after(-1);
+        assert_true(rc == UA_SC_BAD_OUT_OF_MEMORY || rc == UA_SC_BAD_CONFIGURATION_ERROR ||
+                    rc == UA_SC_BAD_CERTIFICATE_UNTRUSTED || rc == UA_SC_BAD_CERTIFICATE_INVALID ||
+                    rc == UA_SC_BAD_INTERNAL_ERROR);
+        ua_cert_free(own);
+        ua_key_free(key);
+        ua_pki_free(pki);
+        own = NULL;
+        key = NULL;
+        pki = NULL;
+    }
+    assert_true(saw_good);
+    ua_cert_free(c);
+    X509_free(x);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_time_invalid),       cmocka_unit_test(test_auto_accept),
         cmocka_unit_test(test_issuer_chain),       cmocka_unit_test(test_revocation),
         cmocka_unit_test(test_usage_and_policy),   cmocka_unit_test(test_cert_parsing),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
