@@ -45,9 +45,12 @@ static int setup(void **state)
     return g_ca_key && g_leaf_key && g_small_key ? 0 : -1;
 }
 
+static void rm_leftovers(void);
+
 static int teardown(void **state)
 {
     (void)state;
+    rm_leftovers();
     EVP_PKEY_free(g_ca_key);
     EVP_PKEY_free(g_leaf_key);
     EVP_PKEY_free(g_small_key);
@@ -66,16 +69,33 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return remove(path);
 }
 
-/* A fresh folder /tmp/fp-opcua-pki-XXXXXX in buf. */
+/* Folders made by tmp_dir(), removed by rm_rf() or, when a test failed
+ * before it got there, by the group teardown. */
+static char g_dirs[64][256];
+static int g_n_dirs;
+
+/* A fresh folder /tmp/fp-opcua-pki-<pid>-XXXXXX in buf. */
 static void tmp_dir(char *buf, size_t len)
 {
     snprintf(buf, len, "/tmp/fp-opcua-pki-%ld-XXXXXX", (long)getpid());
     assert_non_null(mkdtemp(buf));
+    if (g_n_dirs < 64)
+        snprintf(g_dirs[g_n_dirs++], sizeof g_dirs[0], "%s", buf);
 }
 
 static void rm_rf(const char *dir)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    for (int i = 0; i < g_n_dirs; i++)
+        if (strcmp(g_dirs[i], dir) == 0)
+            g_dirs[i][0] = '\0';
+}
+
+static void rm_leftovers(void)
+{
+    for (int i = 0; i < g_n_dirs; i++)
+        if (g_dirs[i][0])
+            nftw(g_dirs[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
