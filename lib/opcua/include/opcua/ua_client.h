@@ -1,0 +1,162 @@
+/*
+ * ua_client.h - the OPC UA client of libfieldplane-opcua: event loop, sessions, services.
+ *
+ * Everything is non-blocking and runs on one ua_loop (epoll), so that one thread can hold
+ * many sessions: a ua_client is one session over one secure channel to one server, and all
+ * of a process's clients may share one loop. Service calls take a callback; the *_sync
+ * helpers run the loop until their answer is in, for tools and tests.
+ *
+ * Sections: the event loop; the client.
+ */
+#ifndef UA_CLIENT_H
+#define UA_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "opcua/ua_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================================================================== the event loop */
+
+typedef struct ua_loop ua_loop;
+
+/* A watched socket, embedded in its owner. */
+typedef void (*ua_loop_io_cb)(void *ctx, uint32_t events);
+typedef struct ua_loop_io {
+    int fd;
+    uint32_t events;
+    ua_loop_io_cb cb;
+    void *ctx;
+} ua_loop_io;
+
+/* A one-shot timer, embedded in its owner; ua_loop_timer_init before first use. */
+typedef void (*ua_loop_timer_cb)(void *ctx);
+typedef struct ua_loop_timer {
+    uint64_t due_ms;
+    size_t heap_index; /* 0: not armed */
+    ua_loop_timer_cb cb;
+    void *ctx;
+} ua_loop_timer;
+
+/* A new loop (NULL on no memory or no epoll); free with ua_loop_free, after every socket
+ * and timer on it is gone. */
+ua_loop *ua_loop_new(void);
+void ua_loop_free(ua_loop *loop);
+
+/* Watch fd for events (EPOLLIN, EPOLLOUT); cb runs on each readiness. 0 or -errno. */
+int ua_loop_io_add(ua_loop *loop, ua_loop_io *io, int fd, uint32_t events, ua_loop_io_cb cb,
+                   void *ctx);
+int ua_loop_io_modify(ua_loop *loop, ua_loop_io *io, uint32_t events);
+/* Stop watching (the caller closes the fd); safe from inside any callback. */
+void ua_loop_io_remove(ua_loop *loop, ua_loop_io *io);
+
+void ua_loop_timer_init(ua_loop_timer *t, ua_loop_timer_cb cb, void *ctx);
+/* Arm (or re-arm) t to fire once after delay_ms. 0 or -ENOMEM. */
+int ua_loop_timer_start(ua_loop *loop, ua_loop_timer *t, uint64_t delay_ms);
+void ua_loop_timer_stop(ua_loop *loop, ua_loop_timer *t);
+bool ua_loop_timer_active(const ua_loop_timer *t);
+
+/* Monotonic milliseconds. */
+uint64_t ua_loop_now_ms(void);
+
+/* Wait up to max_wait_ms (-1: until something happens) and dispatch what is ready.
+ * Returns the number of events and timers handled, or -errno. */
+int ua_loop_run_once(ua_loop *loop, int max_wait_ms);
+/* Run until ua_loop_stop (from a callback); 0 or -errno. */
+int ua_loop_run(ua_loop *loop);
+void ua_loop_stop(ua_loop *loop);
+/* Run until *done becomes true; -ETIMEDOUT after timeout_ms. */
+int ua_loop_run_until(ua_loop *loop, const bool *done, uint64_t timeout_ms);
+
+/* ========================================================================= the client */
+
+typedef struct ua_client ua_client;
+
+typedef enum ua_client_state {
+    UA_CLIENT_DISCONNECTED = 0,
+    UA_CLIENT_CONNECTING, /* channel, then CreateSession and ActivateSession */
+    UA_CLIENT_CONNECTED,  /* session active (or channel open, with no_session) */
+} ua_client_state;
+
+/* What a client connects with. Strings are copied by ua_client_new. */
+typedef struct ua_client_config {
+    /* "None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss" or a full
+     * policy URI; NULL means None. */
+    const char *security_policy;
+    /* 1 None, 2 Sign, 3 SignAndEncrypt (ua_message_security_mode); 0 means None for the None
+     * policy and SignAndEncrypt otherwise. */
+    int security_mode;
+    const char *user;      /* UserName identity when set */
+    const char *password;  /* with user */
+    const char *cert_file; /* application instance certificate (or X.509 user, see below) */
+    const char *key_file;
+    bool x509_user;              /* use cert_file/key_file also as the X.509 user identity */
+    const char *pki_dir;         /* trust list folder; NULL: a folder under $HOME/.fieldplane/pki */
+    bool auto_accept;            /* trust an unknown server certificate (and store it) */
+    const char *application_uri; /* NULL: urn:fieldplane:opcua-client */
+    const char *application_name; /* NULL: Fieldplane OPC UA client */
+    const char *session_name;     /* NULL: the application name */
+    uint32_t request_timeout_ms;  /* 0: 10000 */
+    uint32_t session_timeout_ms;  /* 0: 60000 */
+    uint32_t token_lifetime_ms;   /* 0: 600000 */
+    bool no_session;              /* open the secure channel only (discovery services) */
+} ua_client_config;
+
+/* Called when a connect attempt ends (status GOOD: usable) and when an established
+ * connection is lost (status says why). */
+typedef void (*ua_client_state_cb)(ua_client *c, ua_status status, void *ctx);
+
+/* Called once per service call with its outcome: status is the transport error, the
+ * ServiceFault's result or the ResponseHeader's serviceResult when it is bad, else Good.
+ * response (of the resp_type given, NULL on transport errors) is owned by the client and valid
+ * during the call; to keep it, move it out (memcpy, then ua_init the source). */
+typedef void (*ua_client_service_cb)(ua_client *c, ua_status status, void *response, void *ctx);
+
+/* A new client on loop; cfg may be NULL for all defaults. NULL on no memory. */
+ua_client *ua_client_new(ua_loop *loop, const ua_client_config *cfg);
+/* Close the connection (without CloseSession) and free, failing pending calls with
+ * BadShutdown. NULL is a no-op. Not from inside the client's own callbacks. */
+void ua_client_free(ua_client *c);
+
+/* Start connecting to url; cb reports the outcome (and later a lost connection). Returns
+ * Good, BadInvalidState (not disconnected), BadTcpEndpointUrlInvalid, BadOutOfMemory,
+ * BadSecurityPolicyRejected, BadNotConnected. */
+ua_status ua_client_connect(ua_client *c, const char *url, ua_client_state_cb cb, void *ctx);
+/* Connect and wait; the status of the attempt (e.g. BadUserAccessDenied, BadTimeout). */
+ua_status ua_client_connect_sync(ua_client *c, const char *url);
+/* CloseSession (if any) and close the channel, waiting at most the request timeout. */
+void ua_client_disconnect_sync(ua_client *c);
+
+ua_client_state ua_client_get_state(const ua_client *c);
+ua_loop *ua_client_loop(const ua_client *c);
+
+/* Send a service request (borrowed: encoded before this returns; its RequestHeader is filled
+ * in: token, handle, timestamp, timeout) and call cb with the decoded response of resp_type.
+ * Returns Good (cb will be called exactly once), BadNotConnected, BadRequestTooLarge,
+ * BadEncodingError, BadOutOfMemory (cb is not called). */
+ua_status ua_client_service(ua_client *c, const void *request, const ua_type *req_type,
+                            const ua_type *resp_type, ua_client_service_cb cb, void *ctx);
+/* The same, waiting: *response (of resp_type, initialised here) is owned by the caller, who
+ * clears it with ua_clear even on failure. */
+ua_status ua_client_service_sync(ua_client *c, const void *request, const ua_type *req_type,
+                                 void *response, const ua_type *resp_type);
+
+/* Counters for tests and figures. */
+typedef struct ua_client_stats {
+    uint64_t requests;
+    uint64_t responses;
+    uint64_t timeouts;
+    uint32_t token_renewals;
+} ua_client_stats;
+void ua_client_get_stats(const ua_client *c, ua_client_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

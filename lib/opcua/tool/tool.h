@@ -1,0 +1,28 @@
+/*
+ * tool.h - shared parts of the fieldplane-opcua command-line tool: printing values as text,
+ * parsing text into values, and node ids in their string forms.
+ */
+#ifndef FP_OPCUA_TOOL_H
+#define FP_OPCUA_TOOL_H
+
+#include <stdio.h>
+
+#include "fp_buf.h"
+#include "opcua/ua_client.h"
+#include "opcua/ua_status.h"
+#include "opcua/ua_types.h"
+
+/* Append the text form of one value of type t at p to b (arrays of a Variant comma
+ * separated). */
+void tool_print_value(fp_buf *b, const void *p, const ua_type *t);
+void tool_print_variant(fp_buf *b, const ua_variant *v);
+
+/* Parse text into a Variant of the built-in type kind (scalar, or an array when is_array:
+ * comma separated). Returns Good or BadTypeMismatch / BadOutOfMemory. */
+ua_status tool_parse_variant(ua_variant *v, const char *z, const ua_type *t, bool is_array);
+
+/* Node ids: parse the string forms (i=, s=, g=, b=, with ns=); print them. */
+ua_status tool_node_id_parse(ua_node_id *out, const char *z);
+void tool_node_id_print(fp_buf *b, const ua_node_id *n);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * ua_client_internal.h - what the client's source files share (not installed).
+ *
+ * The client object is split by concern: ua_client.c (service calls, connect and session
+ * steps), ua_session.c (identity tokens, certificates and signatures of the session),
+ * ua_sub.c (subscriptions and the publish loop). This header is their common ground.
+ */
+#ifndef UA_CLIENT_INTERNAL_H
+#define UA_CLIENT_INTERNAL_H
+
+#include <stdio.h>
+
+#include "opcua/ua_client.h"
+#include "opcua/ua_status.h"
+#include "opcua/ua_types.h"
+#include "ua_conn.h"
+
+/* One outstanding service call. */
+typedef struct ua_pending {
+    struct ua_pending *next;
+    struct ua_client *client;
+    uint32_t request_id;
+    const ua_type *resp_type;
+    ua_client_service_cb cb;
+    void *ctx;
+    ua_loop_timer timer;
+} ua_pending;
+
+typedef struct ua_sub_state ua_sub_state;
+
+struct ua_client {
+    ua_loop *loop;
+    ua_conn *conn;
+    ua_client_config cfg; /* strings owned */
+    char *url;
+    char policy_uri[96];
+    int mode;
+    ua_client_state state;
+    ua_client_state_cb state_cb;
+    void *state_ctx;
+
+    /* Session. */
+    bool session_active;
+    ua_node_id auth_token;
+    ua_node_id session_id;
+    ua_bytestring server_nonce;
+    ua_bytestring server_cert;
+    double revised_session_timeout_ms;
+    uint8_t client_nonce[32];
+    void *security; /* ua_session.c: own certificate and key, server key (opaque) */
+
+    ua_pending *pending;
+    uint32_t next_handle;
+    ua_client_stats stats;
+
+    ua_sub_state *subs; /* ua_sub.c */
+};
+
+/* ua_client.c: a service call with its own timeout (0: the configured request timeout). */
+ua_status ua_client_service_ex(ua_client *c, const void *request, const ua_type *req_type,
+                               const ua_type *resp_type, uint32_t timeout_ms,
+                               ua_client_service_cb cb, void *ctx);
+
+/* ua_session.c */
+/* Load or create what the configured security needs before connecting. */
+ua_status ua_session_prepare_security(ua_client *c);
+/* Our certificate for CreateSession (a view, null when none). */
+void ua_session_client_certificate(ua_client *c, ua_bytestring *out);
+/* The ActivateSession client signature (empty for policy None); out owned by the caller. */
+ua_status ua_session_client_signature(ua_client *c, ua_signature_data *out);
+/* The user identity token for the policy tp, and its signature for X.509; both owned by the
+ * caller. */
+ua_status ua_session_identity_token(ua_client *c, const ua_user_token_policy *tp,
+                                    ua_extension_object *token, ua_signature_data *sig);
+void ua_session_security_free(ua_client *c);
+
+/* ua_sub.c */
+void ua_sub_on_disconnect(ua_client *c);
+void ua_sub_free_all(ua_client *c);
+
+#endif
