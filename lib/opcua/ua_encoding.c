@@ -655,11 +655,11 @@ static ua_status dec_array_items(dec *d, int32_t n, void **items, size_t *count,
         return UA_STATUS_GOOD;
     if (n < 0)
         return UA_STATUS_BAD_DECODING_ERROR;
-    if ((size_t)n > d->max_array)
-        return UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED;
     size_t min = t->min_encoded_size ? t->min_encoded_size : 1;
     if ((size_t)n > (size_t)(d->end - d->pos) / min)
-        return UA_STATUS_BAD_DECODING_ERROR;
+        return UA_STATUS_BAD_DECODING_ERROR; /* cannot be there: do not allocate */
+    if ((size_t)n > d->max_array)
+        return UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED;
     if (n == 0) {
         *items = UA_EMPTY_ARRAY;
         return UA_STATUS_GOOD;
