@@ -33,10 +33,7 @@
 typedef struct tool_opts {
     ua_client_config cfg;
     const char *mode_name;
-    uint32_t interval_ms;
-    uint32_t duration_ms;
-    uint32_t count;
-    uint32_t queue_size;
+    tool_sub_opts sub;
     bool verbose;
 } tool_opts;
 
@@ -59,9 +56,15 @@ static const char usage_text[] =
     "  --auto-accept         trust the server's certificate if unknown\n"
     "  --timeout MS          request timeout (default 10000)\n"
     "  --interval MS         subscribe: sampling and publishing interval (default 250)\n"
+    "  --sampling MS         subscribe: sampling interval (default: --interval; 0 fastest)\n"
     "  --queue-size N        subscribe: queue size per item (default 10)\n"
     "  --duration MS         subscribe: stop after MS milliseconds\n"
     "  --count N             subscribe: stop after N changes\n"
+    "  --trigger T           subscribe: Status|StatusValue|StatusValueTimestamp\n"
+    "  --deadband abs:V|pct:V  subscribe: absolute or percent deadband\n"
+    "  --event-fields F,...  subscribe: event items selecting these BaseEventType fields\n"
+    "  --event-type NODEID   subscribe: only events of this type (OfType)\n"
+    "  --stats               subscribe: print counters to stderr at the end\n"
     "  -v, --verbose         print the node id before each read value, log more\n";
 
 static void usage(void)
@@ -581,10 +584,6 @@ static bool parse_u32(const char *z, uint32_t *out)
     return true;
 }
 
-int tool_cmd_subscribe(ua_client *c, char **args, size_t n, uint32_t interval_ms,
-                       uint32_t queue_size, uint32_t duration_ms, uint32_t count,
-                       volatile sig_atomic_t *stop);
-
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -600,16 +599,23 @@ int main(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"interval", required_argument, NULL, 'i'},
         {"queue-size", required_argument, NULL, 'q'},
+        {"sampling", required_argument, NULL, 's'},
         {"duration", required_argument, NULL, 'd'},
         {"count", required_argument, NULL, 'n'},
+        {"trigger", required_argument, NULL, 'T'},
+        {"deadband", required_argument, NULL, 'D'},
+        {"event-fields", required_argument, NULL, 'E'},
+        {"event-type", required_argument, NULL, 'Y'},
+        {"stats", no_argument, NULL, 'S'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     tool_opts o;
     memset(&o, 0, sizeof(o));
-    o.interval_ms = 250;
-    o.queue_size = 10;
+    o.sub.interval_ms = 250;
+    o.sub.queue_size = 10;
+    o.sub.sampling_ms = -1;
     int ch;
     while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         switch (ch) {
@@ -647,6 +653,7 @@ int main(int argc, char **argv)
         case 't':
         case 'i':
         case 'q':
+        case 's':
         case 'd':
         case 'n': {
             uint32_t v;
@@ -657,15 +664,50 @@ int main(int argc, char **argv)
             if (ch == 't')
                 o.cfg.request_timeout_ms = v;
             else if (ch == 'i')
-                o.interval_ms = v;
+                o.sub.interval_ms = v;
             else if (ch == 'q')
-                o.queue_size = v;
+                o.sub.queue_size = v;
+            else if (ch == 's')
+                o.sub.sampling_ms = v;
             else if (ch == 'd')
-                o.duration_ms = v;
+                o.sub.duration_ms = v;
             else
-                o.count = v;
+                o.sub.count = v;
             break;
         }
+        case 'T':
+            o.sub.trigger = !strcmp(optarg, "Status")                 ? 1
+                            : !strcmp(optarg, "StatusValue")          ? 2
+                            : !strcmp(optarg, "StatusValueTimestamp") ? 3
+                                                                      : -1;
+            if (o.sub.trigger < 0) {
+                fprintf(stderr, "fieldplane-opcua: unknown trigger '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'D': {
+            /* abs:VALUE or pct:VALUE */
+            char *end;
+            if (!strncmp(optarg, "abs:", 4))
+                o.sub.deadband_type = 1;
+            else if (!strncmp(optarg, "pct:", 4))
+                o.sub.deadband_type = 2;
+            o.sub.deadband_value = o.sub.deadband_type ? strtod(optarg + 4, &end) : 0;
+            if (!o.sub.deadband_type || end == optarg + 4 || *end) {
+                fprintf(stderr, "fieldplane-opcua: --deadband takes abs:VALUE or pct:VALUE\n");
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'E':
+            o.sub.event_fields = optarg;
+            break;
+        case 'Y':
+            o.sub.event_type = optarg;
+            break;
+        case 'S':
+            o.sub.stats = true;
+            break;
         case 'v':
             o.verbose = true;
             fp_log_set_level(FP_LOG_DEBUG);
@@ -718,8 +760,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "call"))
         rc = cmd_call(c, args, n_args);
     else
-        rc = tool_cmd_subscribe(c, args, n_args, o.interval_ms, o.queue_size, o.duration_ms,
-                                o.count, &stop_requested);
+        rc = tool_cmd_subscribe(c, args, n_args, &o.sub, &stop_requested);
     ua_client_disconnect_sync(c);
     ua_client_free(c);
     ua_loop_free(loop);

@@ -5,6 +5,7 @@
 #ifndef FP_OPCUA_TOOL_H
 #define FP_OPCUA_TOOL_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "fp_buf.h"
@@ -24,5 +25,23 @@ ua_status tool_parse_variant(ua_variant *v, const char *z, const ua_type *t, boo
 /* Node ids: parse the string forms (i=, s=, g=, b=, with ns=); print them. */
 ua_status tool_node_id_parse(ua_node_id *out, const char *z);
 void tool_node_id_print(fp_buf *b, const ua_node_id *n);
+
+/* Options of the subscribe command. */
+typedef struct tool_sub_opts {
+    uint32_t interval_ms;
+    int64_t sampling_ms; /* negative: interval_ms */
+    uint32_t queue_size;
+    uint32_t duration_ms;
+    uint32_t count;
+    int trigger;
+    int deadband_type;
+    double deadband_value;
+    const char *event_fields; /* comma separated: event items instead of data items */
+    const char *event_type;   /* OfType filter */
+    bool stats;
+} tool_sub_opts;
+
+int tool_cmd_subscribe(ua_client *c, char **args, size_t n, const tool_sub_opts *o,
+                       volatile sig_atomic_t *stop);
 
 #endif

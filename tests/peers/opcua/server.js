@@ -43,6 +43,9 @@ const USAGE = `usage: node server.js [options]
   --items N              generated variables ns=1;s=Load.<i> (i = 0..N-1) in the Load folder
                          (default 0)
   --items-interval MS    how often the generated variables change (default 100)
+  --items-push           the peer writes each generated variable on every change (every
+                         change reaches a subscriber with sampling interval 0); default: the
+                         value follows the clock and is computed when sampled
   --event-interval MS    period of the custom event FieldplaneTestEventType (default 500)
   --token-lifetime MS    secure channel token lifetime the server grants (default 600000)
   --max-nodes-per-read N OperationLimits.MaxNodesPerRead etc. (default 0 = no limit)
@@ -59,6 +62,7 @@ function parseArgs(argv) {
         users: [],
         autoAccept: false,
         items: 0,
+        itemsPush: false,
         itemsInterval: 100,
         eventInterval: 500,
         tokenLifetime: 600000,
@@ -97,6 +101,7 @@ function parseArgs(argv) {
         }
         case "--auto-accept": opt.autoAccept = true; break;
         case "--items": opt.items = nextInt(); break;
+        case "--items-push": opt.itemsPush = true; break;
         case "--items-interval": opt.itemsInterval = Math.max(10, nextInt()); break;
         case "--event-interval": opt.eventInterval = Math.max(10, nextInt()); break;
         case "--token-lifetime": opt.tokenLifetime = Math.max(1000, nextInt()); break;
@@ -379,20 +384,34 @@ function buildAddressSpace(server, opt, timers) {
     if (opt.items > 0) {
         const load = ns.addFolder(objects, { browseName: "Load", nodeId: "s=Load" });
         const interval = opt.itemsInterval;
+        const pushed = [];
         for (let i = 0; i < opt.items; i++) {
-            ns.addVariable({
+            const v = ns.addVariable({
                 organizedBy: load,
                 browseName: `V${i}`,
                 nodeId: `s=Load.${i}`,
                 dataType: "Double",
-                minimumSamplingInterval: Math.min(interval, 100),
-                value: {
-                    get: () => new Variant({
-                        dataType: DataType.Double,
-                        value: Math.floor(Date.now() / interval) + i,
-                    }),
-                },
+                minimumSamplingInterval: opt.itemsPush ? 0 : Math.min(interval, 100),
+                value: opt.itemsPush
+                    ? new Variant({ dataType: DataType.Double, value: i })
+                    : {
+                        get: () => new Variant({
+                            dataType: DataType.Double,
+                            value: Math.floor(Date.now() / interval) + i,
+                        }),
+                    },
             });
+            pushed.push(v);
+        }
+        if (opt.itemsPush) {
+            // Value of item i after k ticks: k + i, so a subscriber can check it saw each one.
+            let k = 0;
+            timers.push(setInterval(() => {
+                k++;
+                for (let i = 0; i < pushed.length; i++) {
+                    pushed[i].setValueFromSource(new Variant({ dataType: DataType.Double, value: k + i }));
+                }
+            }, interval));
         }
     }
 }

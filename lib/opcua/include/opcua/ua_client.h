@@ -155,6 +155,79 @@ typedef struct ua_client_stats {
 } ua_client_stats;
 void ua_client_get_stats(const ua_client *c, ua_client_stats *out);
 
+/* ==================================================================== subscriptions */
+
+typedef struct ua_subscription ua_subscription;
+
+/* A data change of one monitored item: handle is what ua_subscription_monitor_sync returned
+ * for it, item_ctx what the caller gave. value is borrowed for the call. */
+typedef void (*ua_data_change_cb)(ua_subscription *s, uint32_t handle, void *item_ctx,
+                                  const ua_data_value *value, void *ctx);
+/* An event of an event item: fields in the order of the item's select clauses (borrowed). */
+typedef void (*ua_event_cb)(ua_subscription *s, uint32_t handle, void *item_ctx,
+                            const ua_variant *fields, size_t n_fields, void *ctx);
+
+typedef struct ua_subscription_params {
+    double publishing_interval_ms; /* 0: 500 */
+    uint32_t max_keepalive_count;  /* 0: 10 */
+    uint32_t lifetime_count;       /* 0: 3 x max_keepalive_count x 10 */
+    uint32_t max_notifications;    /* per publish; 0: no limit */
+    ua_data_change_cb on_data_change;
+    ua_event_cb on_event;
+    void *ctx;
+} ua_subscription_params;
+
+/* One item to monitor. For a data item leave event_fields NULL; for an event item
+ * (attribute_id 12, EventNotifier) give the BaseEventType field names to select
+ * ("EventType", "Message", "Severity", or a namespace-qualified "1:Sequence") and optionally
+ * the event type to filter on (where clause OfType). */
+typedef struct ua_monitor_item {
+    ua_node_id node_id;          /* borrowed */
+    uint32_t attribute_id;       /* 0: Value (13) */
+    double sampling_interval_ms; /* 0: as fast as the server can; negative: the publishing
+                                    interval */
+    uint32_t queue_size;         /* 0: 1 */
+    bool discard_oldest;
+    /* DataChangeFilter: trigger is the wire value plus one (1 Status, 2 StatusValue,
+     * 3 StatusValueTimestamp; 0 the default StatusValue), deadband_type 0 None, 1 Absolute,
+     * 2 Percent (of the EURange) with deadband_value. With neither a trigger nor a deadband no
+     * filter is sent. */
+    int trigger;
+    int deadband_type;
+    double deadband_value;
+    const char *const *event_fields;
+    size_t n_event_fields;
+    const ua_node_id *event_type; /* OfType filter; NULL: none */
+    void *ctx;
+} ua_monitor_item;
+
+/* Create a subscription and start the publish loop (a few Publish requests are kept
+ * outstanding per session). *out is owned by the client: delete it with
+ * ua_subscription_delete_sync, or it goes with ua_client_free. Errors: BadNotConnected,
+ * the service result, BadOutOfMemory. */
+ua_status ua_subscription_create_sync(ua_client *c, const ua_subscription_params *p,
+                                      ua_subscription **out);
+/* Create n monitored items (split into calls the server accepts); handles[i] receives the
+ * handle of item i, results[i] its status (both arrays of n, results may be NULL). Dispatch
+ * from a notification to its item is O(1) through the handle. Returns the service status;
+ * per-item failures are only in results. */
+ua_status ua_subscription_monitor_sync(ua_subscription *s, const ua_monitor_item *items, size_t n,
+                                       uint32_t *handles, ua_status *results);
+/* Delete on the server and free. */
+ua_status ua_subscription_delete_sync(ua_subscription *s);
+ua_client *ua_subscription_client(const ua_subscription *s);
+
+typedef struct ua_subscription_stats {
+    uint64_t publish_responses;
+    uint64_t keepalives;
+    uint64_t data_changes;
+    uint64_t events;
+    uint64_t republished; /* notification messages recovered with Republish */
+    uint64_t lost;        /* sequence numbers the server could no longer republish */
+    double revised_publishing_interval_ms;
+} ua_subscription_stats;
+void ua_subscription_get_stats(const ua_subscription *s, ua_subscription_stats *out);
+
 #ifdef __cplusplus
 }
 #endif
