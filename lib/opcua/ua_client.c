@@ -18,11 +18,6 @@
 #include "fp_log.h"
 #include "ua_client_internal.h"
 
-#define POLICY_NONE_URI "http://opcfoundation.org/UA/SecurityPolicy#None"
-
-static const char *const policy_names[] = {"None", "Basic256Sha256", "Aes128_Sha256_RsaOaep",
-                                           "Aes256_Sha256_RsaPss"};
-
 /* ------------------------------------------------------------------------ life cycle */
 
 static char *dup_or_null(const char *z)
@@ -74,21 +69,13 @@ static bool config_copy(ua_client_config *dst, const ua_client_config *src)
     return true;
 }
 
-/* The full URI of a policy given by short name or URI; NULL when unknown. */
-static const char *policy_uri_of(const char *name, char *buf, size_t len)
+/* A policy given by short name or URI; NULL when unknown. */
+static const ua_security_policy *policy_of(const char *name)
 {
     if (!name || !*name)
         name = "None";
-    for (size_t i = 0; i < sizeof(policy_names) / sizeof(policy_names[0]); i++) {
-        size_t n = strlen("http://opcfoundation.org/UA/SecurityPolicy#");
-        if (!strcmp(name, policy_names[i]) ||
-            (!strncmp(name, "http://opcfoundation.org/UA/SecurityPolicy#", n) &&
-             !strcmp(name + n, policy_names[i]))) {
-            snprintf(buf, len, "http://opcfoundation.org/UA/SecurityPolicy#%s", policy_names[i]);
-            return buf;
-        }
-    }
-    return NULL;
+    const ua_security_policy *p = ua_policy_by_name(name);
+    return p ? p : ua_policy_by_uri(name);
 }
 
 static void client_on_open(void *ctx);
@@ -156,6 +143,7 @@ void ua_client_free(ua_client *c)
     c->state_cb = NULL;
     fail_pending(c, UA_STATUS_BAD_SHUTDOWN);
     session_clear(c);
+    ua_session_security_free(c);
     config_clear(&c->cfg);
     fp_free(c->url);
     fp_free(c);
@@ -457,6 +445,8 @@ static void create_session_cb(ua_client *c, ua_status status, void *response, vo
         st = ua_bytestring_copy(&r->server_nonce, &c->server_nonce);
     if (!st)
         st = ua_bytestring_copy(&r->server_certificate, &c->server_cert);
+    if (!st)
+        st = ua_session_check_server_signature(c, &r->server_signature);
     if (!st) {
         c->revised_session_timeout_ms = r->revised_session_timeout;
         st = send_activate(c, r);
@@ -489,9 +479,59 @@ static ua_status send_create_session(ua_client *c)
                              UA_TYPE(CREATE_SESSION_RESPONSE), create_session_cb, NULL);
 }
 
+/* The endpoints of the discovery channel: pick ours, check the server certificate, and
+ * reconnect with the real security. */
+static void discovery_cb(ua_client *c, ua_status status, void *response, void *ctx)
+{
+    ua_get_endpoints_response *r = response;
+    if (status) {
+        connect_done(c, status);
+        return;
+    }
+    const ua_endpoint_description *found = NULL;
+    bool policy_seen = false;
+    for (size_t i = 0; i < r->endpoints_count && !found; i++) {
+        const ua_endpoint_description *e = &r->endpoints[i];
+        if (!ua_string_equal(&e->security_policy_uri,
+                             &(ua_string){strlen(c->policy_uri), (uint8_t *)c->policy_uri}))
+            continue;
+        policy_seen = true;
+        if (e->security_mode == c->mode)
+            found = e;
+    }
+    if (!found) {
+        connect_done(c, policy_seen ? UA_STATUS_BAD_SECURITY_MODE_REJECTED
+                                    : UA_STATUS_BAD_SECURITY_POLICY_REJECTED);
+        return;
+    }
+    ua_status st = ua_session_set_server_certificate(c, &found->server_certificate,
+                                                     &found->server.application_uri);
+    if (st) {
+        connect_done(c, st);
+        return;
+    }
+    ua_conn_security sec;
+    ua_session_conn_security(c, false, &sec);
+    c->discovering = false;
+    ua_conn_close(c->conn);
+    st = ua_conn_connect(c->conn, c->url, &sec);
+    if (st)
+        connect_done(c, st);
+}
+
 static void client_on_open(void *ctx)
 {
     ua_client *c = ctx;
+    if (c->discovering) {
+        ua_get_endpoints_request req;
+        ua_get_endpoints_request_init(&req);
+        req.endpoint_url = ua_string_view(c->url);
+        ua_status st = ua_client_service(c, &req, UA_TYPE(GET_ENDPOINTS_REQUEST),
+                                         UA_TYPE(GET_ENDPOINTS_RESPONSE), discovery_cb, NULL);
+        if (st)
+            connect_done(c, st);
+        return;
+    }
     if (c->cfg.no_session) {
         connect_done(c, UA_STATUS_GOOD);
         return;
@@ -517,27 +557,33 @@ ua_status ua_client_connect(ua_client *c, const char *url, ua_client_state_cb cb
 {
     if (c->state != UA_CLIENT_DISCONNECTED)
         return UA_STATUS_BAD_INVALID_STATE;
-    if (!policy_uri_of(c->cfg.security_policy, c->policy_uri, sizeof(c->policy_uri)))
+    const ua_security_policy *policy = policy_of(c->cfg.security_policy);
+    if (!policy)
         return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
+    snprintf(c->policy_uri, sizeof(c->policy_uri), "%s", policy->uri);
+    bool none = policy->id == UA_POLICY_NONE;
     c->mode = c->cfg.security_mode;
     if (c->mode == 0)
-        c->mode = strcmp(c->policy_uri, POLICY_NONE_URI) ? UA_MESSAGE_SECURITY_MODE_SIGN_AND_ENCRYPT
-                                                         : UA_MESSAGE_SECURITY_MODE_NONE;
+        c->mode = none ? UA_MESSAGE_SECURITY_MODE_NONE : UA_MESSAGE_SECURITY_MODE_SIGN_AND_ENCRYPT;
     if (c->mode < UA_MESSAGE_SECURITY_MODE_NONE ||
         c->mode > UA_MESSAGE_SECURITY_MODE_SIGN_AND_ENCRYPT ||
-        (c->mode == UA_MESSAGE_SECURITY_MODE_NONE) != !strcmp(c->policy_uri, POLICY_NONE_URI))
+        (c->mode == UA_MESSAGE_SECURITY_MODE_NONE) != none)
         return UA_STATUS_BAD_SECURITY_MODE_REJECTED;
     char *url_copy = fp_strdup(url);
     if (!url_copy)
         return UA_STATUS_BAD_OUT_OF_MEMORY;
     fp_free(c->url);
     c->url = url_copy;
-    ua_status st = ua_session_prepare_security(c);
+    ua_status st = ua_session_prepare_security(c, policy, c->mode);
     if (st)
         return st;
     c->state_cb = cb;
     c->state_ctx = ctx;
-    st = ua_conn_connect(c->conn, url, c->policy_uri, c->mode);
+    /* A secure channel needs the server certificate first: fetch it on a None channel. */
+    c->discovering = !none;
+    ua_conn_security sec;
+    ua_session_conn_security(c, c->discovering, &sec);
+    st = ua_conn_connect(c->conn, url, &sec);
     if (st)
         return st;
     c->state = UA_CLIENT_CONNECTING;

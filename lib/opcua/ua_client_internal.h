@@ -35,6 +35,7 @@ struct ua_client {
     char *url;
     char policy_uri[96];
     int mode;
+    bool discovering; /* on the None channel that fetches the server certificate */
     ua_client_state state;
     ua_client_state_cb state_cb;
     void *state_ctx;
@@ -62,10 +63,18 @@ ua_status ua_client_service_ex(ua_client *c, const void *request, const ua_type 
                                ua_client_service_cb cb, void *ctx);
 
 /* ua_session.c */
-/* Load or create what the configured security needs before connecting. */
-ua_status ua_session_prepare_security(ua_client *c);
+/* Load or create what the security needs (own certificate, trust list) before connecting. */
+ua_status ua_session_prepare_security(ua_client *c, const ua_security_policy *policy, int mode);
+/* The channel security for the discovery channel (None) or the real one. */
+void ua_session_conn_security(ua_client *c, bool discovery, ua_conn_security *out);
+/* Parse and verify the server certificate of the chosen endpoint against the trust list. */
+ua_status ua_session_set_server_certificate(ua_client *c, const ua_bytestring *der,
+                                            const ua_string *application_uri);
+const ua_security_policy *ua_session_policy(ua_client *c);
 /* Our certificate for CreateSession (a view, null when none). */
 void ua_session_client_certificate(ua_client *c, ua_bytestring *out);
+/* Check the server's CreateSession signature over our certificate and nonce. */
+ua_status ua_session_check_server_signature(ua_client *c, const ua_signature_data *sig);
 /* The ActivateSession client signature (empty for policy None); out owned by the caller. */
 ua_status ua_session_client_signature(ua_client *c, ua_signature_data *out);
 /* The user identity token for the policy tp, and its signature for X.509; both owned by the

@@ -43,8 +43,13 @@ struct ua_conn {
     ua_conn_limits lim;
     ua_conn_state state;
     char url[512];
-    char policy_uri[128];
-    int mode;
+    ua_conn_security sec;
+    uint8_t local_thumbprint[UA_THUMBPRINT_LEN];
+    uint8_t client_nonce[64];
+    size_t client_nonce_len;
+    ua_sym_keys send_keys;      /* ours, for the current token */
+    ua_sym_keys recv_keys;      /* the server's, for the current token */
+    ua_sym_keys prev_recv_keys; /* the server's, for the previous token during renewal */
 
     /* Negotiated in HEL/ACK: what the server receives and its message limits. */
     uint32_t send_buffer_size;
@@ -232,42 +237,52 @@ static uint32_t next_request_id(ua_conn *c)
     return c->next_request_id;
 }
 
-/* Send body as symmetric chunks of type msg ("MSG" or "CLO"). */
+/* Send body as symmetric chunks of type msg ("MSG" or "CLO"), signed and encrypted as the
+ * channel's security says. */
 static uint32_t conn_send_sym(ua_conn *c, const char *msg, const uint8_t *body, size_t len,
                               uint32_t request_id)
 {
-    size_t max_body = c->send_buffer_size - SYM_HDR_LEN;
+    size_t max_body = 0;
+    const ua_security_policy *pol = c->sec.policy;
+    uint32_t st = ua_sym_chunk_max_body(pol, c->sec.mode, c->send_buffer_size, &max_body);
+    if (st || max_body == 0)
+        return st ? st : UAC_BAD_TCP_INTERNAL_ERROR;
     size_t n_chunks = len == 0 ? 1 : (len + max_body - 1) / max_body;
-    if ((c->remote_max_message && len + SYM_HDR_LEN > c->remote_max_message) ||
+    if ((c->remote_max_message && len > c->remote_max_message) ||
         (c->remote_max_chunks && n_chunks > c->remote_max_chunks))
         return UAC_BAD_REQUEST_TOO_LARGE;
+    uint8_t *chunk = fp_malloc(c->send_buffer_size);
+    if (!chunk)
+        return UAC_BAD_OUT_OF_MEMORY;
     size_t off = 0;
-    for (size_t i = 0; i < n_chunks; i++) {
+    for (size_t i = 0; i < n_chunks && !st; i++) {
         size_t n = len - off < max_body ? len - off : max_body;
-        uint8_t hdr[SYM_HDR_LEN];
         ua_wbuf w;
         ua_wbuf_init(&w, SYM_HDR_LEN);
         ua_wbuf_bytes(&w, msg, 3);
         ua_wbuf_u8(&w, i + 1 == n_chunks ? 'F' : 'C');
-        ua_wbuf_u32(&w, (uint32_t)(SYM_HDR_LEN + n));
+        ua_wbuf_u32(&w, 0); /* MessageSize: set when secured */
         ua_wbuf_u32(&w, c->channel_id);
         ua_wbuf_u32(&w, c->token_id);
         ua_wbuf_u32(&w, next_seq(c));
         ua_wbuf_u32(&w, request_id);
-        if (w.err) {
-            ua_wbuf_clear(&w);
-            return w.err;
+        st = w.err;
+        if (!st) {
+            memcpy(chunk, w.data, SYM_HDR_LEN);
+            if (n)
+                memcpy(chunk + SYM_HDR_LEN, body + off, n);
         }
-        memcpy(hdr, w.data, SYM_HDR_LEN);
         ua_wbuf_clear(&w);
-        uint32_t st = conn_queue(c, hdr, SYM_HDR_LEN);
+        size_t chunk_len = 0;
         if (!st)
-            st = conn_queue(c, body + off, n);
-        if (st)
-            return st;
+            st = ua_sym_chunk_secure(pol, c->sec.mode, &c->send_keys, chunk, c->send_buffer_size,
+                                     SYM_HDR_LEN + n, &chunk_len);
+        if (!st)
+            st = conn_queue(c, chunk, chunk_len);
         off += n;
     }
-    return UAC_GOOD;
+    fp_free(chunk);
+    return st;
 }
 
 uint32_t ua_conn_send(ua_conn *c, const uint8_t *body, size_t len, uint32_t *request_id)
@@ -296,17 +311,32 @@ static void write_request_header(ua_wbuf *w, uint32_t handle, uint32_t timeout_m
     ua_wbuf_u8(w, 0);
 }
 
-/* Send OpenSecureChannel: Issue (request_type 0) or Renew (1). */
+/* Send OpenSecureChannel: Issue (request_type 0) or Renew (1), with a fresh client nonce. */
 static uint32_t conn_send_opn(ua_conn *c, uint32_t request_type)
 {
+    const ua_security_policy *pol = c->sec.policy;
+    bool none = pol->id == UA_POLICY_NONE;
+    const ua_key *remote_key = none ? NULL : ua_cert_key(c->sec.remote_cert);
+    size_t der_len = 0;
+    const uint8_t *der = none ? NULL : ua_cert_der(c->sec.local_cert, &der_len);
+    uint8_t thumb[UA_THUMBPRINT_LEN];
+    c->client_nonce_len = none ? 0 : pol->nonce_len;
+    if (c->client_nonce_len > sizeof(c->client_nonce))
+        return UAC_BAD_SECURITY_POLICY_REJECTED;
+    if (c->client_nonce_len && ua_random_bytes(c->client_nonce, c->client_nonce_len))
+        return UAC_BAD_UNEXPECTED_ERROR;
+    if (!none)
+        ua_cert_thumbprint(c->sec.remote_cert, thumb);
+
     ua_wbuf w;
-    ua_wbuf_init(&w, c->send_buffer_size);
+    ua_wbuf_init(&w, (size_t)c->send_buffer_size * 2);
     ua_wbuf_bytes(&w, "OPNF", 4);
-    ua_wbuf_u32(&w, 0); /* size, patched below */
+    ua_wbuf_u32(&w, 0); /* size, set when secured */
     ua_wbuf_u32(&w, c->channel_id);
-    ua_wbuf_string(&w, c->policy_uri, strlen(c->policy_uri));
-    ua_wbuf_string(&w, NULL, 0); /* SenderCertificate */
-    ua_wbuf_string(&w, NULL, 0); /* ReceiverCertificateThumbprint */
+    ua_wbuf_string(&w, pol->uri, strlen(pol->uri));
+    ua_wbuf_string(&w, der, der_len);                           /* SenderCertificate */
+    ua_wbuf_string(&w, none ? NULL : thumb, UA_THUMBPRINT_LEN); /* ReceiverThumbprint */
+    size_t sec_hdr_end = w.len;
     ua_wbuf_u32(&w, next_seq(c));
     c->opn_request_id = next_request_id(c);
     ua_wbuf_u32(&w, c->opn_request_id);
@@ -314,13 +344,24 @@ static uint32_t conn_send_opn(ua_conn *c, uint32_t request_type)
     write_request_header(&w, c->opn_request_id, c->lim.connect_timeout_ms);
     ua_wbuf_u32(&w, 0); /* ClientProtocolVersion */
     ua_wbuf_u32(&w, request_type);
-    ua_wbuf_u32(&w, (uint32_t)c->mode);
-    ua_wbuf_string(&w, NULL, 0); /* ClientNonce: none for policy None */
+    ua_wbuf_u32(&w, (uint32_t)c->sec.mode);
+    ua_wbuf_string(&w, c->client_nonce_len ? c->client_nonce : NULL, c->client_nonce_len);
     ua_wbuf_u32(&w, c->lim.token_lifetime_ms);
-    ua_wbuf_put_u32_at(&w, 4, (uint32_t)w.len);
+    size_t body_end = w.len;
     uint32_t st = w.err;
+    ua_chunk_layout lay;
     if (!st)
-        st = conn_queue(c, w.data, w.len);
+        st = ua_asym_chunk_layout(pol, c->sec.local_key, remote_key, sec_hdr_end, body_end, &lay);
+    if (!st && lay.chunk_len > c->send_buffer_size)
+        st = UAC_BAD_REQUEST_TOO_LARGE;
+    if (!st && lay.chunk_len > body_end && !ua_wbuf_extend(&w, lay.chunk_len - body_end))
+        st = w.err;
+    size_t chunk_len = 0;
+    if (!st)
+        st = ua_asym_chunk_secure(pol, c->sec.local_key, remote_key, w.data, w.len, sec_hdr_end,
+                                  body_end, &chunk_len);
+    if (!st)
+        st = conn_queue(c, w.data, chunk_len);
     ua_wbuf_clear(&w);
     if (!st)
         conn_flush(c);
@@ -399,21 +440,46 @@ static void on_err(ua_conn *c, const uint8_t *p, size_t n)
     conn_fail(c, status);
 }
 
-/* An OPN response chunk (asymmetric header, always a single chunk for policy None). */
-static void on_opn(ua_conn *c, const uint8_t *p, size_t n)
+/* An OPN response chunk (the whole chunk, header included; opened in place). */
+static void on_opn(ua_conn *c, uint8_t *chunk, size_t chunk_len)
 {
-    ua_rbuf r = {p, p + n, false};
-    size_t len;
+    const ua_security_policy *pol = c->sec.policy;
+    bool none = pol->id == UA_POLICY_NONE;
+    ua_asym_header ah;
+    size_t len, body_end = 0;
     uint16_t ns;
     uint32_t type_id;
-    uint32_t channel_id = ua_rbuf_u32(&r);
-    const uint8_t *policy = ua_rbuf_string(&r, &len);
-    if (r.err || !policy || len != strlen(c->policy_uri) || memcmp(policy, c->policy_uri, len)) {
+    if (ua_asym_header_parse(chunk, chunk_len, &ah)) {
+        conn_fail(c, UAC_BAD_DECODING_ERROR);
+        return;
+    }
+    uint32_t channel_id = (uint32_t)chunk[8] | ((uint32_t)chunk[9] << 8) |
+                          ((uint32_t)chunk[10] << 16) | ((uint32_t)chunk[11] << 24);
+    if (!ah.policy_uri || ah.policy_uri_len != strlen(pol->uri) ||
+        memcmp(ah.policy_uri, pol->uri, ah.policy_uri_len)) {
         conn_fail(c, UAC_BAD_SECURITY_POLICY_REJECTED);
         return;
     }
-    ua_rbuf_string(&r, &len); /* SenderCertificate */
-    ua_rbuf_string(&r, &len); /* ReceiverCertificateThumbprint */
+    if (!none) {
+        /* The sender must be the server we verified, and it must have encrypted for us. */
+        size_t der_len;
+        const uint8_t *der = ua_cert_der(c->sec.remote_cert, &der_len);
+        if (!ah.sender_cert || ah.sender_cert_len < der_len ||
+            memcmp(ah.sender_cert, der, der_len) != 0 ||
+            ah.receiver_thumbprint_len != UA_THUMBPRINT_LEN ||
+            memcmp(ah.receiver_thumbprint, c->local_thumbprint, UA_THUMBPRINT_LEN) != 0) {
+            conn_fail(c, UAC_BAD_SECURITY_CHECKS_FAILED);
+            return;
+        }
+    }
+    uint32_t st =
+        ua_asym_chunk_open(pol, c->sec.local_key, none ? NULL : ua_cert_key(c->sec.remote_cert),
+                           chunk, chunk_len, ah.end, &body_end);
+    if (st) {
+        conn_fail(c, st);
+        return;
+    }
+    ua_rbuf r = {chunk + ah.end, chunk + body_end, false};
     uint32_t seq = ua_rbuf_u32(&r);
     uint32_t request_id = ua_rbuf_u32(&r);
     if (r.err) {
@@ -455,7 +521,7 @@ static void on_opn(ua_conn *c, const uint8_t *p, size_t n)
     uint32_t tok_id = ua_rbuf_u32(&r);
     ua_rbuf_i64(&r); /* CreatedAt */
     uint32_t lifetime = ua_rbuf_u32(&r);
-    ua_rbuf_string(&r, &len); /* ServerNonce */
+    const uint8_t *server_nonce = ua_rbuf_string(&r, &len);
     if (r.err) {
         conn_fail(c, UAC_BAD_DECODING_ERROR);
         return;
@@ -464,6 +530,18 @@ static void on_opn(ua_conn *c, const uint8_t *p, size_t n)
         (c->state == UA_CONN_OPEN && channel_id != c->channel_id)) {
         conn_fail(c, UAC_BAD_SECURE_CHANNEL_ID_INVALID);
         return;
+    }
+    if (!none) {
+        ua_sym_keys client_keys, server_keys;
+        if (!server_nonce || len != pol->nonce_len ||
+            ua_channel_keys_derive(pol, c->client_nonce, c->client_nonce_len, server_nonce, len,
+                                   &client_keys, &server_keys)) {
+            conn_fail(c, UAC_BAD_SECURITY_CHECKS_FAILED);
+            return;
+        }
+        c->send_keys = client_keys;
+        c->prev_recv_keys = c->state == UA_CONN_OPEN ? c->recv_keys : server_keys;
+        c->recv_keys = server_keys;
     }
     c->channel_id = channel_id;
     c->prev_token_id = c->state == UA_CONN_OPEN ? c->token_id : tok_id;
@@ -483,14 +561,13 @@ static void on_opn(ua_conn *c, const uint8_t *p, size_t n)
         c->h.on_open(c->h.ctx);
 }
 
-/* A MSG chunk (symmetric header). Calls on_message once the final chunk is in. */
-static void on_msg(ua_conn *c, uint8_t chunk_type, const uint8_t *p, size_t n)
+/* A MSG chunk (the whole chunk, opened in place). Calls on_message once the final chunk is
+ * in. */
+static void on_msg(ua_conn *c, uint8_t chunk_type, uint8_t *chunk, size_t chunk_len)
 {
-    ua_rbuf r = {p, p + n, false};
+    ua_rbuf r = {chunk + HDR_LEN, chunk + chunk_len, false};
     uint32_t channel_id = ua_rbuf_u32(&r);
     uint32_t token_id = ua_rbuf_u32(&r);
-    uint32_t seq = ua_rbuf_u32(&r);
-    uint32_t request_id = ua_rbuf_u32(&r);
     if (r.err) {
         conn_fail(c, UAC_BAD_DECODING_ERROR);
         return;
@@ -503,8 +580,25 @@ static void on_msg(ua_conn *c, uint8_t chunk_type, const uint8_t *p, size_t n)
         conn_fail(c, UAC_BAD_SECURE_CHANNEL_TOKEN_UNKNOWN);
         return;
     }
-    if (token_id == c->token_id)
+    const ua_sym_keys *keys = token_id == c->token_id ? &c->recv_keys : &c->prev_recv_keys;
+    size_t body_end = 0;
+    uint32_t st = ua_sym_chunk_open(c->sec.policy, c->sec.mode, keys, chunk, chunk_len, &body_end);
+    if (st || body_end < SYM_HDR_LEN) {
+        conn_fail(c, st ? st : UAC_BAD_DECODING_ERROR);
+        return;
+    }
+    if (token_id == c->token_id) {
         c->prev_token_id = c->token_id; /* the server switched: the old token is done */
+        c->prev_recv_keys = c->recv_keys;
+    }
+    r.p = chunk + UA_SYM_SEC_HDR_END;
+    r.end = chunk + body_end;
+    uint32_t seq = ua_rbuf_u32(&r);
+    uint32_t request_id = ua_rbuf_u32(&r);
+    if (r.err) {
+        conn_fail(c, UAC_BAD_DECODING_ERROR);
+        return;
+    }
     if (!check_seq(c, seq)) {
         conn_fail(c, UAC_BAD_SEQUENCE_NUMBER_INVALID);
         return;
@@ -558,7 +652,7 @@ static bool conn_process_rx(ua_conn *c)
 {
     size_t off = 0;
     while (c->rx_len - off >= HDR_LEN) {
-        const uint8_t *h = c->rx + off;
+        uint8_t *h = c->rx + off;
         uint32_t size = (uint32_t)h[4] | ((uint32_t)h[5] << 8) | ((uint32_t)h[6] << 16) |
                         ((uint32_t)h[7] << 24);
         if (size < HDR_LEN || size > c->lim.recv_buffer_size) {
@@ -576,9 +670,9 @@ static bool conn_process_rx(ua_conn *c)
         } else if (!memcmp(h, "ERR", 3) && chunk == 'F') {
             on_err(c, body, n);
         } else if (!memcmp(h, "OPN", 3) && chunk == 'F') {
-            on_opn(c, body, n);
+            on_opn(c, h, size);
         } else if (!memcmp(h, "MSG", 3) && (chunk == 'F' || chunk == 'C' || chunk == 'A')) {
-            on_msg(c, chunk, body, n);
+            on_msg(c, chunk, h, size);
         } else {
             conn_fail(c, UAC_BAD_TCP_MESSAGE_TYPE_INVALID);
             return false;
@@ -723,18 +817,22 @@ static bool parse_url(const char *url, char *host, size_t host_len, char *port, 
     return true;
 }
 
-uint32_t ua_conn_connect(ua_conn *c, const char *url, const char *policy_uri, int mode)
+uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *sec)
 {
     char host[256], port[8];
     if (c->state != UA_CONN_CLOSED)
         return UAC_BAD_INVALID_STATE;
     if (strlen(url) >= sizeof(c->url) || !parse_url(url, host, sizeof(host), port, sizeof(port)))
         return UAC_BAD_TCP_ENDPOINT_URL_INVALID;
-    if (strcmp(policy_uri, "http://opcfoundation.org/UA/SecurityPolicy#None") != 0 || mode != 1)
+    if (!sec->policy || (sec->policy->id == UA_POLICY_NONE) != (sec->mode == UA_SECURITY_MODE_NONE))
+        return UAC_BAD_SECURITY_POLICY_REJECTED;
+    if (sec->policy->id != UA_POLICY_NONE &&
+        (!sec->local_cert || !sec->local_key || !sec->remote_cert))
         return UAC_BAD_SECURITY_POLICY_REJECTED;
     snprintf(c->url, sizeof(c->url), "%s", url);
-    snprintf(c->policy_uri, sizeof(c->policy_uri), "%s", policy_uri);
-    c->mode = mode;
+    c->sec = *sec;
+    if (sec->local_cert)
+        ua_cert_thumbprint(sec->local_cert, c->local_thumbprint);
 
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));

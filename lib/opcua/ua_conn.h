@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "opcua/ua_client.h"
+#include "opcua/ua_crypto.h"
 
 /* ----------------------------------------------------------------- status code values */
 
@@ -115,7 +116,8 @@ typedef struct ua_conn ua_conn;
 
 /* Callbacks to the owner. on_open: the channel is usable. on_message: a whole response body
  * (type NodeId + structure) for request_id, valid only during the call. on_closed: the
- * connection is gone (status says why); the owner may free the conn from inside it. */
+ * connection is gone (status says why). The owner must not free the conn from inside a
+ * callback (defer it); closing it and connecting again is fine. */
 typedef struct ua_conn_handler {
     void (*on_open)(void *ctx);
     void (*on_message)(void *ctx, uint32_t request_id, const uint8_t *body, size_t len);
@@ -138,12 +140,22 @@ ua_conn *ua_conn_new(ua_loop *loop, const ua_conn_handler *h, const ua_conn_limi
  * unless the conn is not used afterwards (it is not). */
 void ua_conn_free(ua_conn *c);
 
-/* Start connecting to url (opc.tcp://host:port/path) with the security policy URI and mode
- * (1 None, 2 Sign, 3 SignAndEncrypt). Progress is reported through the handler. Returns
- * UAC_GOOD, UAC_BAD_TCP_ENDPOINT_URL_INVALID, UAC_BAD_SECURITY_POLICY_REJECTED (only None
- * is implemented here so far), UAC_BAD_INVALID_STATE if not closed, UAC_BAD_NOT_CONNECTED
- * when the host does not resolve or the socket cannot be created. */
-uint32_t ua_conn_connect(ua_conn *c, const char *url, const char *policy_uri, int mode);
+/* The security of a channel. Everything is borrowed and must outlive the connection. For the
+ * None policy the certificates and keys are NULL. */
+typedef struct ua_conn_security {
+    const ua_security_policy *policy;
+    ua_security_mode mode;
+    const ua_cert *local_cert;  /* our application instance certificate */
+    const ua_key *local_key;    /* its private key */
+    const ua_cert *remote_cert; /* the server's certificate, already verified */
+} ua_conn_security;
+
+/* Start connecting to url (opc.tcp://host:port/path) with the given security (copied; what
+ * it points to is borrowed). Progress is reported through the handler. Returns UAC_GOOD,
+ * UAC_BAD_TCP_ENDPOINT_URL_INVALID, UAC_BAD_SECURITY_POLICY_REJECTED (incomplete security),
+ * UAC_BAD_INVALID_STATE if not closed, UAC_BAD_NOT_CONNECTED when the host does not resolve
+ * or the socket cannot be created. */
+uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *sec);
 
 /* Send one message body (type NodeId + structure, owned by the caller) as MSG chunks; the
  * request id used is stored in *request_id. Returns UAC_GOOD, UAC_BAD_NOT_CONNECTED,

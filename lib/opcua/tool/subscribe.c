@@ -150,10 +150,14 @@ int tool_cmd_subscribe(ua_client *c, char **args, size_t n, const tool_sub_opts 
     }
     if (o->stats) {
         ua_subscription_stats ss;
+        ua_client_stats cs;
         ua_subscription_get_stats(sub, &ss);
+        ua_client_get_stats(c, &cs);
         fprintf(stderr,
-                "stats: publish_responses=%llu keepalives=%llu data_changes=%llu events=%llu "
-                "republished=%llu lost=%llu interval_ms=%g\n",
+                "stats: requests=%llu timeouts=%llu token_renewals=%u publish_responses=%llu "
+                "keepalives=%llu data_changes=%llu events=%llu republished=%llu lost=%llu "
+                "interval_ms=%g\n",
+                (unsigned long long)cs.requests, (unsigned long long)cs.timeouts, cs.token_renewals,
                 (unsigned long long)ss.publish_responses, (unsigned long long)ss.keepalives,
                 (unsigned long long)ss.data_changes, (unsigned long long)ss.events,
                 (unsigned long long)ss.republished, (unsigned long long)ss.lost,

@@ -8,6 +8,11 @@
 // is described in docs/opcua-client.md and in --help below.
 "use strict";
 
+// stdout carries only the LISTENING line: node-opcua's own messages go to stderr.
+console.log = console.error;
+console.info = console.error;
+console.warn = console.error;
+
 const fs = require("fs");
 const net = require("net");
 const path = require("path");
