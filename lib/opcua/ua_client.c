@@ -138,6 +138,8 @@ void ua_client_free(ua_client *c)
     if (!c)
         return;
     ua_sub_free_all(c);
+    ua_loop_timer_stop(c->loop, &c->reconnect_timer);
+    ua_user_token_policy_clear(&c->token_policy);
     ua_conn_free(c->conn);
     c->conn = NULL;
     c->state_cb = NULL;
@@ -353,8 +355,18 @@ ua_status ua_client_service_sync(ua_client *c, const void *request, const ua_typ
 
 /* --------------------------------------------------------------------------- session */
 
+static void schedule_reconnect(ua_client *c);
+
+/* The end of a connect attempt (first or reconnect). A failed reconnect tries again later. */
 static void connect_done(ua_client *c, ua_status st)
 {
+    if (st && c->reconnecting) {
+        fp_log_info("opcua", "reconnect to %s failed: %s", c->url, ua_status_name(st));
+        ua_conn_close(c->conn);
+        fail_pending(c, st);
+        schedule_reconnect(c);
+        return;
+    }
     if (st) {
         ua_conn_close(c->conn);
         fail_pending(c, st);
@@ -362,6 +374,18 @@ static void connect_done(ua_client *c, ua_status st)
         c->state = UA_CLIENT_DISCONNECTED;
     } else {
         c->state = UA_CLIENT_CONNECTED;
+        if (c->reconnecting) {
+            c->reconnecting = false;
+            c->reconnect_delay_ms = 0;
+            c->stats.reconnects++;
+            fp_log_info("opcua", "reconnected to %s (%s session)", c->url,
+                        c->new_session ? "new" : "same");
+            if (c->new_session)
+                ua_sub_recreate(c);
+            else
+                ua_sub_resume(c);
+        }
+        c->new_session = false;
     }
     if (c->state_cb)
         c->state_cb(c, st, c->state_ctx);
@@ -391,9 +415,24 @@ pick_token_policy(ua_client *c, const ua_create_session_response *r, ua_user_tok
     return fallback;
 }
 
+static ua_status send_create_session(ua_client *c);
+
 static void activate_cb(ua_client *c, ua_status status, void *response, void *ctx)
 {
     ua_activate_session_response *r = response;
+    if (status && c->reconnecting && !c->new_session && status != UA_STATUS_BAD_TIMEOUT &&
+        ua_conn_get_state(c->conn) == UA_CONN_OPEN) {
+        /* The session is gone (the server restarted or it timed out): start a new one and
+         * recreate the subscriptions on it (OPC 10000-4 6.7). */
+        fp_log_info("opcua", "session not reactivated (%s): creating a new one",
+                    ua_status_name(status));
+        session_clear(c);
+        c->new_session = true;
+        ua_status st = send_create_session(c);
+        if (st)
+            connect_done(c, st);
+        return;
+    }
     if (status) {
         connect_done(c, status);
         return;
@@ -407,20 +446,14 @@ static void activate_cb(ua_client *c, ua_status status, void *response, void *ct
     connect_done(c, UA_STATUS_GOOD);
 }
 
-static ua_status send_activate(ua_client *c, const ua_create_session_response *cs)
+/* ActivateSession with the user token policy chosen at CreateSession (kept for
+ * reactivation after a reconnect). */
+static ua_status send_activate(ua_client *c)
 {
     ua_activate_session_request req;
     ua_activate_session_request_init(&req);
-    ua_status st = UA_STATUS_GOOD;
-    ua_user_token_type want = c->cfg.user        ? UA_USER_TOKEN_TYPE_USER_NAME
-                              : c->cfg.x509_user ? UA_USER_TOKEN_TYPE_CERTIFICATE
-                                                 : UA_USER_TOKEN_TYPE_ANONYMOUS;
-    const ua_user_token_policy *tp = pick_token_policy(c, cs, want);
-    if (!tp) {
-        fp_log_info("opcua", "server offers no user token policy for this identity");
-        return UA_STATUS_BAD_IDENTITY_TOKEN_REJECTED;
-    }
-    st = ua_session_identity_token(c, tp, &req.user_identity_token, &req.user_token_signature);
+    ua_status st = ua_session_identity_token(c, &c->token_policy, &req.user_identity_token,
+                                             &req.user_token_signature);
     if (!st)
         st = ua_session_client_signature(c, &req.client_signature);
     if (!st)
@@ -448,8 +481,21 @@ static void create_session_cb(ua_client *c, ua_status status, void *response, vo
     if (!st)
         st = ua_session_check_server_signature(c, &r->server_signature);
     if (!st) {
+        ua_user_token_type want = c->cfg.user        ? UA_USER_TOKEN_TYPE_USER_NAME
+                                  : c->cfg.x509_user ? UA_USER_TOKEN_TYPE_CERTIFICATE
+                                                     : UA_USER_TOKEN_TYPE_ANONYMOUS;
+        const ua_user_token_policy *tp = pick_token_policy(c, r, want);
+        if (!tp) {
+            fp_log_info("opcua", "server offers no user token policy for this identity");
+            st = UA_STATUS_BAD_IDENTITY_TOKEN_REJECTED;
+        } else {
+            ua_user_token_policy_clear(&c->token_policy);
+            st = ua_user_token_policy_copy(tp, &c->token_policy);
+        }
+    }
+    if (!st) {
         c->revised_session_timeout_ms = r->revised_session_timeout;
-        st = send_activate(c, r);
+        st = send_activate(c);
     }
     if (st)
         connect_done(c, st);
@@ -536,15 +582,59 @@ static void client_on_open(void *ctx)
         connect_done(c, UA_STATUS_GOOD);
         return;
     }
-    ua_status st = send_create_session(c);
+    /* After a reconnect, first try to take the old session over to the new channel. */
+    ua_status st = c->reconnecting && c->auth_token.id_type == UA_NODEID_NUMERIC &&
+                           c->auth_token.id.numeric == 0 && c->auth_token.ns == 0
+                       ? send_create_session(c)
+                   : c->reconnecting ? send_activate(c)
+                                     : send_create_session(c);
     if (st)
         connect_done(c, st);
+}
+
+static void reconnect_timer_cb(void *ctx)
+{
+    ua_client *c = ctx;
+    if (!c->reconnecting)
+        return;
+    ua_conn_security sec;
+    c->discovering = ua_session_policy(c)->id != UA_POLICY_NONE;
+    ua_session_conn_security(c, c->discovering, &sec);
+    ua_status st = ua_conn_connect(c->conn, c->url, &sec);
+    if (st)
+        schedule_reconnect(c);
+}
+
+/* Try again after a delay that doubles from 250 ms up to 10 s. */
+static void schedule_reconnect(ua_client *c)
+{
+    c->state = UA_CLIENT_CONNECTING;
+    c->reconnecting = true;
+    c->reconnect_delay_ms = c->reconnect_delay_ms ? c->reconnect_delay_ms * 2 : 250;
+    if (c->reconnect_delay_ms > 10000)
+        c->reconnect_delay_ms = 10000;
+    ua_loop_timer_init(&c->reconnect_timer, reconnect_timer_cb, c);
+    ua_loop_timer_start(c->loop, &c->reconnect_timer, c->reconnect_delay_ms);
 }
 
 static void client_on_closed(void *ctx, uint32_t status)
 {
     ua_client *c = ctx;
     ua_client_state before = c->state;
+    if (c->cfg.reconnect && (before == UA_CLIENT_CONNECTED || c->reconnecting)) {
+        /* Keep the session and the subscriptions: they may survive on the server. */
+        fail_pending(c, status);
+        ua_sub_on_disconnect(c);
+        if (before == UA_CLIENT_CONNECTED) {
+            fp_log_info("opcua", "connection to %s lost (%s), reconnecting", c->url,
+                        ua_status_name(status));
+            c->reconnect_delay_ms = 0;
+            if (c->state_cb)
+                c->state_cb(c, status, c->state_ctx);
+        }
+        schedule_reconnect(c);
+        return;
+    }
     c->state = UA_CLIENT_DISCONNECTED;
     fail_pending(c, status);
     session_clear(c);
@@ -628,6 +718,8 @@ void ua_client_disconnect_sync(ua_client *c)
         ua_close_session_response_clear(&resp);
     }
     c->state_cb = NULL;
+    c->reconnecting = false;
+    ua_loop_timer_stop(c->loop, &c->reconnect_timer);
     ua_conn_close(c->conn);
     fail_pending(c, UA_STATUS_BAD_SHUTDOWN);
     session_clear(c);

@@ -50,6 +50,14 @@ struct ua_client {
     uint8_t client_nonce[32];
     void *security; /* ua_session.c: own certificate and key, server key (opaque) */
 
+    ua_user_token_policy token_policy; /* chosen at CreateSession, reused to reactivate */
+
+    /* Reconnect (OPC 10000-4 6.7): new channel, reactivate, or a new session. */
+    bool reconnecting;
+    bool new_session;
+    uint32_t reconnect_delay_ms;
+    ua_loop_timer reconnect_timer;
+
     ua_pending *pending;
     uint32_t next_handle;
     ua_client_stats stats;
@@ -85,6 +93,11 @@ void ua_session_security_free(ua_client *c);
 
 /* ua_sub.c */
 void ua_sub_on_disconnect(ua_client *c);
+/* After reconnecting on the same session: restart the publish loop. */
+void ua_sub_resume(ua_client *c);
+/* After reconnecting on a new session: create the subscriptions and items again (same client
+ * handles, so the caller sees no duplicates) and restart the publish loop. */
+void ua_sub_recreate(ua_client *c);
 void ua_sub_free_all(ua_client *c);
 
 #endif

@@ -25,6 +25,7 @@ typedef struct ua_sub_item {
     bool is_event;
     uint32_t server_id;
     void *ctx;
+    ua_monitored_item_create_request req; /* kept to recreate the item on a new session */
 } ua_sub_item;
 
 struct ua_subscription {
@@ -472,10 +473,14 @@ static ua_status monitor_batch(ua_subscription *s, const ua_monitor_item *items,
         ua_status item_rc = rc ? rc : resp.results[i].status_code;
         uint32_t h = req.items_to_create[i].requested_parameters.client_handle;
         if (h && h <= s->n_items) {
-            if (ua_status_is_bad(item_rc))
+            if (ua_status_is_bad(item_rc)) {
                 s->items[h - 1].used = false;
-            else
+            } else {
                 s->items[h - 1].server_id = resp.results[i].monitored_item_id;
+                /* Move the request into the item, for a recreate after a reconnect. */
+                s->items[h - 1].req = req.items_to_create[i];
+                memset(&req.items_to_create[i], 0, sizeof(req.items_to_create[i]));
+            }
         }
         if (results)
             results[i] = item_rc;
@@ -509,6 +514,8 @@ static void sub_unlink_free(ua_client *c, ua_subscription *s)
             *pp = s->next;
     }
     ua_loop_timer_stop(c->loop, &s->keepalive_timer);
+    for (size_t i = 0; i < s->n_items; i++)
+        ua_monitored_item_create_request_clear(&s->items[i].req);
     fp_free(s->items);
     fp_free(s);
 }
@@ -541,6 +548,139 @@ void ua_sub_on_disconnect(ua_client *c)
     c->subs->n_acks = 0;
     for (ua_subscription *s = c->subs->list; s; s = s->next)
         ua_loop_timer_stop(c->loop, &s->keepalive_timer);
+}
+
+/* ----------------------------------------------------------------------- reconnects */
+
+void ua_sub_resume(ua_client *c)
+{
+    if (!c->subs)
+        return;
+    for (ua_subscription *s = c->subs->list; s; s = s->next)
+        arm_keepalive(s);
+    publish_send(c);
+}
+
+static bool sub_alive(ua_client *c, const ua_subscription *s)
+{
+    for (ua_subscription *q = c->subs ? c->subs->list : NULL; q; q = q->next) {
+        if (q == s)
+            return true;
+    }
+    return false;
+}
+
+typedef struct recreate_batch {
+    ua_subscription *sub;
+    size_t n;
+    uint32_t handles[];
+} recreate_batch;
+
+static void recreate_items_cb(ua_client *c, ua_status status, void *response, void *ctx)
+{
+    recreate_batch *b = ctx;
+    ua_create_monitored_items_response *r = response;
+    if (sub_alive(c, b->sub)) {
+        ua_subscription *s = b->sub;
+        if (status || r->results_count != b->n) {
+            fp_log_warn("opcua", "subscription %u: items not recreated: %s", s->id,
+                        ua_status_name(status ? status : UA_STATUS_BAD_UNEXPECTED_ERROR));
+        } else {
+            size_t failed = 0;
+            for (size_t i = 0; i < b->n; i++) {
+                ua_sub_item *it = &s->items[b->handles[i] - 1];
+                if (ua_status_is_bad(r->results[i].status_code))
+                    failed++;
+                else
+                    it->server_id = r->results[i].monitored_item_id;
+            }
+            if (failed)
+                fp_log_warn("opcua", "subscription %u: %zu items failed on recreate", s->id,
+                            failed);
+        }
+    }
+    fp_free(b);
+}
+
+/* Send CreateMonitoredItems for every live item of s, in batches. */
+static void recreate_items(ua_client *c, ua_subscription *s)
+{
+    size_t i = 0;
+    while (i < s->n_items) {
+        size_t cap = MONITOR_BATCH;
+        recreate_batch *b = fp_calloc(1, sizeof(*b) + cap * sizeof(uint32_t));
+        ua_monitored_item_create_request *reqs = fp_calloc(cap, sizeof(*reqs));
+        if (!b || !reqs) {
+            fp_free(b);
+            fp_free(reqs);
+            return;
+        }
+        b->sub = s;
+        for (; i < s->n_items && b->n < cap; i++) {
+            if (!s->items[i].used)
+                continue;
+            reqs[b->n] = s->items[i].req; /* shallow: borrowed for encoding */
+            b->handles[b->n++] = (uint32_t)i + 1;
+        }
+        if (b->n == 0) {
+            fp_free(b);
+            fp_free(reqs);
+            return;
+        }
+        ua_create_monitored_items_request req;
+        ua_create_monitored_items_request_init(&req);
+        req.subscription_id = s->id;
+        req.timestamps_to_return = UA_TIMESTAMPS_TO_RETURN_BOTH;
+        req.items_to_create = reqs;
+        req.items_to_create_count = b->n;
+        ua_status st =
+            ua_client_service(c, &req, UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST),
+                              UA_TYPE(CREATE_MONITORED_ITEMS_RESPONSE), recreate_items_cb, b);
+        fp_free(reqs);
+        if (st) {
+            fp_free(b);
+            return;
+        }
+    }
+}
+
+static void recreate_sub_cb(ua_client *c, ua_status status, void *response, void *ctx)
+{
+    ua_subscription *s = ctx;
+    ua_create_subscription_response *r = response;
+    if (!sub_alive(c, s))
+        return;
+    if (status) {
+        fp_log_warn("opcua", "subscription not recreated: %s", ua_status_name(status));
+        return;
+    }
+    s->id = r->subscription_id;
+    s->interval_ms = r->revised_publishing_interval > 0 ? r->revised_publishing_interval
+                                                        : s->params.publishing_interval_ms;
+    s->keepalive_count = r->revised_max_keep_alive_count ? r->revised_max_keep_alive_count : 10;
+    s->have_seq = false;
+    s->stats.recreated++;
+    arm_keepalive(s);
+    recreate_items(c, s);
+    publish_send(c);
+}
+
+void ua_sub_recreate(ua_client *c)
+{
+    if (!c->subs)
+        return;
+    for (ua_subscription *s = c->subs->list; s; s = s->next) {
+        ua_create_subscription_request req;
+        ua_create_subscription_request_init(&req);
+        req.requested_publishing_interval = s->params.publishing_interval_ms;
+        req.requested_lifetime_count = s->params.lifetime_count;
+        req.requested_max_keep_alive_count = s->params.max_keepalive_count;
+        req.max_notifications_per_publish = s->params.max_notifications;
+        req.publishing_enabled = true;
+        if (ua_client_service(c, &req, UA_TYPE(CREATE_SUBSCRIPTION_REQUEST),
+                              UA_TYPE(CREATE_SUBSCRIPTION_RESPONSE), recreate_sub_cb, s))
+            fp_log_warn("opcua", "subscription %u: cannot send its recreation", s->id);
+    }
 }
 
 void ua_sub_free_all(ua_client *c)

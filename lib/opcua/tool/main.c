@@ -94,9 +94,10 @@ static void emit(fp_buf *b)
 }
 
 static int connect_client(ua_loop *loop, tool_opts *o, const char *url, bool no_session,
-                          ua_client **out)
+                          bool reconnect, ua_client **out)
 {
     o->cfg.no_session = no_session;
+    o->cfg.reconnect = reconnect;
     ua_client *c = ua_client_new(loop, &o->cfg);
     if (!c) {
         fprintf(stderr, "fieldplane-opcua: out of memory\n");
@@ -744,7 +745,8 @@ int main(int argc, char **argv)
         return EXIT_CONNECT;
     }
     ua_client *c = NULL;
-    int rc = connect_client(loop, &o, url, !strcmp(cmd, "endpoints"), &c);
+    int rc =
+        connect_client(loop, &o, url, !strcmp(cmd, "endpoints"), !strcmp(cmd, "subscribe"), &c);
     if (rc) {
         ua_loop_free(loop);
         return rc;

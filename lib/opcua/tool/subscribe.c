@@ -140,7 +140,7 @@ int tool_cmd_subscribe(ua_client *c, char **args, size_t n, const tool_sub_opts 
     ua_loop *loop = ua_client_loop(c);
     uint64_t end = o->duration_ms ? ua_loop_now_ms() + o->duration_ms : 0;
     while (!*stop && (!end || ua_loop_now_ms() < end) && (!o->count || run.seen < o->count)) {
-        if (ua_client_get_state(c) != UA_CLIENT_CONNECTED) {
+        if (ua_client_get_state(c) == UA_CLIENT_DISCONNECTED) {
             printf("%s\n", ua_status_name(UA_STATUS_BAD_CONNECTION_CLOSED));
             rc = 1;
             break;
@@ -156,12 +156,12 @@ int tool_cmd_subscribe(ua_client *c, char **args, size_t n, const tool_sub_opts 
         fprintf(stderr,
                 "stats: requests=%llu timeouts=%llu token_renewals=%u publish_responses=%llu "
                 "keepalives=%llu data_changes=%llu events=%llu republished=%llu lost=%llu "
-                "interval_ms=%g\n",
+                "reconnects=%u recreated=%u interval_ms=%g\n",
                 (unsigned long long)cs.requests, (unsigned long long)cs.timeouts, cs.token_renewals,
                 (unsigned long long)ss.publish_responses, (unsigned long long)ss.keepalives,
                 (unsigned long long)ss.data_changes, (unsigned long long)ss.events,
-                (unsigned long long)ss.republished, (unsigned long long)ss.lost,
-                ss.revised_publishing_interval_ms);
+                (unsigned long long)ss.republished, (unsigned long long)ss.lost, cs.reconnects,
+                ss.recreated, ss.revised_publishing_interval_ms);
     }
     if (ua_client_get_state(c) == UA_CLIENT_CONNECTED)
         ua_subscription_delete_sync(sub);

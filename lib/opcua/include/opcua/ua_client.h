@@ -105,6 +105,10 @@ typedef struct ua_client_config {
     uint32_t session_timeout_ms;  /* 0: 60000 */
     uint32_t token_lifetime_ms;   /* 0: 600000 */
     bool no_session;              /* open the secure channel only (discovery services) */
+    /* When an established connection is lost: reconnect with backoff, reactivate the session
+     * or create a new one and recreate the subscriptions (OPC 10000-4 6.7). The state
+     * callback sees the loss and then Good once reconnected. */
+    bool reconnect;
 } ua_client_config;
 
 /* Called when a connect attempt ends (status GOOD: usable) and when an established
@@ -152,6 +156,7 @@ typedef struct ua_client_stats {
     uint64_t responses;
     uint64_t timeouts;
     uint32_t token_renewals;
+    uint32_t reconnects;
 } ua_client_stats;
 void ua_client_get_stats(const ua_client *c, ua_client_stats *out);
 
@@ -224,6 +229,7 @@ typedef struct ua_subscription_stats {
     uint64_t events;
     uint64_t republished; /* notification messages recovered with Republish */
     uint64_t lost;        /* sequence numbers the server could no longer republish */
+    uint32_t recreated;   /* times recreated on a new session after a reconnect */
     double revised_publishing_interval_ms;
 } ua_subscription_stats;
 void ua_subscription_get_stats(const ua_subscription *s, ua_subscription_stats *out);
