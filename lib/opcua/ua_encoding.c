@@ -26,11 +26,6 @@
 
 /* ------------------------------------------------------------------ shared helpers */
 
-static inline bool is_array_null(const void *p)
-{
-    return p == NULL;
-}
-
 static inline const ua_type *builtin(unsigned id)
 {
     return &ua_types[id - 1];
@@ -444,12 +439,11 @@ ua_status ua_encode(const void *p, const ua_type *t, uint8_t **pos, const uint8_
     return rc;
 }
 
-/* Sizing runs the encoder against a window that is never written: a counting pass
- * would duplicate the whole walker. The window is the largest a message may be. */
+/* Sizing encodes into a scratch buffer that grows until the value fits: a separate
+ * counting walker would duplicate every rule of the encoder. Callers on a hot path
+ * encode straight into their chunk buffer instead. */
 size_t ua_encoded_size(const void *p, const ua_type *t)
 {
-    /* Encode in pieces into a scratch buffer would need the walker to be resumable;
-     * instead encode into a growing heap buffer. */
     size_t cap = 256;
     for (;;) {
         uint8_t *buf = fp_malloc(cap);
@@ -896,10 +890,11 @@ static ua_status dec_value(dec *d, void *dst, const ua_type *t)
     case UA_KIND_UINT64:
     case UA_KIND_DOUBLE:
     case UA_KIND_DATETIME: {
-        uint64_t v;
-        rc = dec_u64(d, &v);
+        DEC_NEED(d, 8);
+        uint64_t v = get_u64(d->pos);
+        d->pos += 8;
         memcpy(dst, &v, 8);
-        return rc;
+        return UA_STATUS_GOOD;
     }
     case UA_KIND_STRING:
     case UA_KIND_BYTESTRING:
@@ -1023,4 +1018,48 @@ ua_status ua_decode_buf(const uint8_t *buf, size_t len, void *dst, const ua_type
         rc = UA_STATUS_BAD_DECODING_ERROR;
     }
     return rc;
+}
+
+/* ======================================================================= messages */
+
+ua_status ua_encode_message(const void *p, const ua_type *t, uint8_t **pos, const uint8_t *end)
+{
+    if (t->binary_encoding_id == 0)
+        return UA_STATUS_BAD_ENCODING_ERROR;
+    ua_node_id id = ua_node_id_numeric(0, t->binary_encoding_id);
+    enc e = {*pos, end};
+    ua_status rc = enc_node_id(&e, &id, 0);
+    if (rc == UA_STATUS_GOOD)
+        rc = enc_value(&e, p, t);
+    *pos = e.pos;
+    return rc;
+}
+
+ua_status ua_decode_message(const uint8_t *buf, size_t len, const ua_type **type, void **msg,
+                            const ua_decode_limits *limits)
+{
+    const uint8_t *pos = buf;
+    ua_node_id id;
+    *type = NULL;
+    *msg = NULL;
+    ua_status rc = ua_decode(&pos, buf + len, &id, UA_TYPE(NODE_ID), limits);
+    if (rc != UA_STATUS_GOOD)
+        return rc;
+    const ua_type *t = NULL;
+    if (id.ns == 0 && id.id_type == UA_NODEID_NUMERIC)
+        t = ua_find_type_by_encoding_id(id.id.numeric);
+    ua_clear(&id, UA_TYPE(NODE_ID));
+    if (t == NULL)
+        return UA_STATUS_BAD_UNKNOWN_RESPONSE;
+    void *m = ua_new(t);
+    if (m == NULL)
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
+    rc = ua_decode_buf(pos, (size_t)(buf + len - pos), m, t, limits);
+    if (rc != UA_STATUS_GOOD) {
+        ua_delete(m, t);
+        return rc;
+    }
+    *type = t;
+    *msg = m;
+    return UA_STATUS_GOOD;
 }

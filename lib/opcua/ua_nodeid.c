@@ -390,7 +390,9 @@ size_t ua_expanded_node_id_print(const ua_expanded_node_id *x, char *buf, size_t
         sb_puts(&s, "nsu=", 4);
         for (size_t i = 0; i < x->namespace_uri.length; i++) {
             uint8_t c = x->namespace_uri.data[i];
-            if (c == ';' || c == '%') {
+            /* reserved characters, and control characters so that the string is
+             * printable and has no NUL */
+            if (c == ';' || c == '%' || c < 0x20 || c == 0x7F) {
                 sb_putc(&s, '%');
                 sb_putc(&s, hex[c >> 4]);
                 sb_putc(&s, hex[c & 15]);

@@ -615,8 +615,38 @@ static void test_deep_nesting(void **state)
     ua_diagnostic_info_clear(&cp);
     free(buf);
 
-    /* ExtensionObjects nested through ContentFilterElement operands are bounded too:
-     * a Variant holding an ExtensionObject holding ... is covered by the same counter */
+    /* ExtensionObjects nested through LiteralOperands: Variant(EO(LiteralOperand{Variant(
+     * EO(...))})), 100 levels, built from the inside out */
+    enum { EO_DEPTH = 100 };
+    uint32_t enc_id = UA_NS0ID_LITERAL_OPERAND_ENCODING_DEFAULT_BINARY;
+    size_t cap = 1 + EO_DEPTH * 10, len = 1;
+    buf = malloc(cap);
+    uint8_t *tmp = malloc(cap);
+    buf[0] = 0x00; /* innermost: an empty Variant */
+    for (int i = 0; i < EO_DEPTH; i++) {
+        tmp[0] = 0x16; /* Variant: ExtensionObject scalar */
+        tmp[1] = 0x01; /* four-byte NodeId */
+        tmp[2] = 0x00;
+        tmp[3] = (uint8_t)enc_id;
+        tmp[4] = (uint8_t)(enc_id >> 8);
+        tmp[5] = 0x01; /* binary body */
+        tmp[6] = (uint8_t)len;
+        tmp[7] = (uint8_t)(len >> 8);
+        tmp[8] = 0;
+        tmp[9] = 0;
+        memcpy(tmp + 10, buf, len);
+        len += 10;
+        memcpy(buf, tmp, len);
+    }
+    assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), NULL),
+                     UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
+    ua_decode_limits elim = {0, 0, 4 * EO_DEPTH + 4};
+    assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), &elim), UA_STATUS_GOOD);
+    ua_extension_object *eo = ua_variant_data(&v);
+    assert_ptr_equal(eo->type, UA_TYPE(LITERAL_OPERAND));
+    ua_variant_clear(&v);
+    free(tmp);
+    free(buf);
 }
 
 static void test_status_names(void **state)
@@ -636,6 +666,150 @@ static void test_status_names(void **state)
     assert_true(ua_status_is_good(UA_STATUS_GOOD));
 }
 
+static void expect_print(const void *p, const ua_type *t, const char *want)
+{
+    char buf[256];
+    size_t n = ua_print(p, t, buf, sizeof buf);
+    assert_string_equal(buf, want);
+    assert_int_equal(n, strlen(want));
+}
+
+static void test_print(void **state)
+{
+    (void)state;
+    double d = 0.1;
+    expect_print(&d, UA_TYPE(DOUBLE), "0.1");
+    float f = -6.5f;
+    expect_print(&f, UA_TYPE(FLOAT), "-6.5");
+    int32_t i = -42;
+    expect_print(&i, UA_TYPE(INT32), "-42");
+    uint64_t u = UINT64_MAX;
+    expect_print(&u, UA_TYPE(UINT64), "18446744073709551615");
+    bool b = true;
+    expect_print(&b, UA_TYPE(BOOLEAN), "true");
+    ua_datetime dt = UA_DATETIME_UNIX_EPOCH + 10000000LL * 86400 * 365 + 1234 * 10000;
+    expect_print(&dt, UA_TYPE(DATETIME), "1971-01-01T00:00:01.234Z");
+    dt = 0;
+    expect_print(&dt, UA_TYPE(DATETIME), "1601-01-01T00:00:00.000Z");
+    dt = 133801632000000000LL; /* 2025-01-01 */
+    expect_print(&dt, UA_TYPE(DATETIME), "2025-01-01T00:00:00.000Z");
+    ua_status_code sc = 0x80340000u;
+    expect_print(&sc, UA_TYPE(STATUS_CODE), "BadNodeIdUnknown");
+    ua_guid g = {0x72962B91, 0xFA75, 0x4AE6, {0x8D, 0x28, 0xB4, 0x04, 0xDC, 0x7D, 0xAF, 0x63}};
+    expect_print(&g, UA_TYPE(GUID), "72962b91-fa75-4ae6-8d28-b404dc7daf63");
+    ua_qualified_name q = {2, ua_string_view("Name")};
+    expect_print(&q, UA_TYPE(QUALIFIED_NAME), "2:Name");
+    ua_localized_text l = {ua_string_view("en"), ua_string_view("Hi")};
+    expect_print(&l, UA_TYPE(LOCALIZED_TEXT), "Hi");
+    uint8_t raw[2] = {1, 2};
+    ua_bytestring bs = {2, raw};
+    expect_print(&bs, UA_TYPE(BYTESTRING), "AQI=");
+    ua_node_id n = {3, UA_NODEID_STRING, {.string = ua_string_view("Tag")}};
+    expect_print(&n, UA_TYPE(NODE_ID), "ns=3;s=Tag");
+
+    ua_variant v;
+    memset(&v, 0, sizeof v);
+    expect_print(&v, UA_TYPE(VARIANT), "null");
+    double arr[3] = {1.5, 2, -3};
+    assert_int_equal(ua_variant_set_array_copy(&v, arr, 3, UA_TYPE(DOUBLE)), UA_STATUS_GOOD);
+    expect_print(&v, UA_TYPE(VARIANT), "1.5, 2, -3");
+    ua_range r = {0, 100};
+    ua_extension_object eo;
+    memset(&eo, 0, sizeof eo);
+    assert_int_equal(ua_extension_object_set_copy(&eo, &r, UA_TYPE(RANGE)), UA_STATUS_GOOD);
+    assert_int_equal(ua_variant_set_scalar_copy(&v, &eo, UA_TYPE(EXTENSION_OBJECT)),
+                     UA_STATUS_GOOD);
+    ua_extension_object_clear(&eo);
+    expect_print(&v, UA_TYPE(VARIANT), "{Low=0, High=100}");
+    ua_range *rp = ua_variant_struct(&v, UA_TYPE(RANGE));
+    assert_non_null(rp);
+    assert_true(rp->high == 100.0);
+    assert_null(ua_variant_struct(&v, UA_TYPE(EU_INFORMATION)));
+    ua_variant_clear(&v);
+
+    ua_data_value dv;
+    memset(&dv, 0, sizeof dv);
+    dv.has = UA_DV_STATUS;
+    dv.status = UA_STATUS_BAD_NODE_ID_UNKNOWN;
+    expect_print(&dv, UA_TYPE(DATA_VALUE), "null (BadNodeIdUnknown)");
+
+    /* truncation reports the full length */
+    char small[4];
+    size_t len = ua_print(&n, UA_TYPE(NODE_ID), small, sizeof small);
+    assert_int_equal(len, strlen("ns=3;s=Tag"));
+    assert_string_equal(small, "ns=");
+}
+
+static void test_message(void **state)
+{
+    (void)state;
+    ua_read_request rq;
+    ua_read_request_init(&rq);
+    rq.request_header.request_handle = 5;
+    uint8_t buf[128], *pos = buf;
+    assert_int_equal(ua_encode_message(&rq, UA_TYPE(READ_REQUEST), &pos, buf + sizeof buf),
+                     UA_STATUS_GOOD);
+    /* ReadRequest_Encoding_DefaultBinary = 631 = 0x277, four-byte NodeId */
+    assert_int_equal(buf[0], 0x01);
+    assert_int_equal(buf[1], 0x00);
+    assert_int_equal(buf[2], 0x77);
+    assert_int_equal(buf[3], 0x02);
+    const ua_type *t;
+    void *m;
+    assert_int_equal(ua_decode_message(buf, (size_t)(pos - buf), &t, &m, NULL), UA_STATUS_GOOD);
+    assert_ptr_equal(t, UA_TYPE(READ_REQUEST));
+    assert_int_equal(((ua_read_request *)m)->request_header.request_handle, 5);
+    ua_delete(m, t);
+    /* trailing byte, unknown type, truncated */
+    buf[pos - buf] = 0;
+    assert_int_equal(ua_decode_message(buf, (size_t)(pos - buf) + 1, &t, &m, NULL),
+                     UA_STATUS_BAD_DECODING_ERROR);
+    assert_null(m);
+    uint8_t unk[] = {0x01, 0x00, 0x01, 0x00};
+    assert_int_equal(ua_decode_message(unk, 4, &t, &m, NULL), UA_STATUS_BAD_UNKNOWN_RESPONSE);
+    assert_int_equal(ua_decode_message(buf, 10, &t, &m, NULL), UA_STATUS_BAD_DECODING_ERROR);
+    /* a type without a binary encoding */
+    pos = buf;
+    int32_t i = 0;
+    assert_int_equal(ua_encode_message(&i, UA_TYPE(INT32), &pos, buf + sizeof buf),
+                     UA_STATUS_BAD_ENCODING_ERROR);
+}
+
+static void test_read_response(void **state)
+{
+    (void)state;
+    /* as a server sends it: one Int32 value with a source timestamp, a Bad result */
+    static const char *vec = "00 80 3E D5 DE B1 9D 01" /* timestamp */
+                             " 2A 00 00 00"            /* requestHandle */
+                             " 00 00 00 00"            /* serviceResult Good */
+                             " 00"                     /* serviceDiagnostics */
+                             " 00 00 00 00"            /* stringTable: empty */
+                             " 00 00 00"               /* additionalHeader */
+                             " 02 00 00 00"            /* 2 results */
+                             " 05 06 2A 00 00 00 00 80 3E D5 DE B1 9D 01"
+                             " 02 00 00 34 80" /* status only: BadNodeIdUnknown */
+                             " FF FF FF FF";   /* diagnosticInfos: null */
+    uint8_t buf[128];
+    size_t n = hex(vec, buf, sizeof buf);
+    ua_read_response rr;
+    assert_int_equal(ua_decode_buf(buf, n, &rr, UA_TYPE(READ_RESPONSE), NULL), UA_STATUS_GOOD);
+    assert_int_equal(rr.response_header.request_handle, 42);
+    assert_ptr_equal(rr.response_header.string_table, UA_EMPTY_ARRAY);
+    assert_int_equal(rr.results_count, 2);
+    assert_ptr_equal(rr.results[0].value.type, UA_TYPE(INT32));
+    assert_int_equal(*(int32_t *)ua_variant_data(&rr.results[0].value), 42);
+    assert_int_equal(rr.results[0].source_timestamp, UA_DATETIME_UNIX_EPOCH);
+    assert_int_equal(rr.results[1].has, UA_DV_STATUS);
+    assert_string_equal(ua_status_name(rr.results[1].status), "BadNodeIdUnknown");
+    assert_null(rr.diagnostic_infos);
+    ua_read_response_clear(&rr);
+    ua_read_response empty;
+    ua_read_response_init(&empty);
+    check_vector(&empty, UA_TYPE(READ_RESPONSE),
+                 "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 FF FF FF FF 00 00 00"
+                 " FF FF FF FF FF FF FF FF");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -649,11 +823,14 @@ int main(void)
         cmocka_unit_test(test_data_value),
         cmocka_unit_test(test_diagnostic_info),
         cmocka_unit_test(test_read_request),
+        cmocka_unit_test(test_read_response),
         cmocka_unit_test(test_publish_response),
         cmocka_unit_test(test_every_type_roundtrips_empty),
         cmocka_unit_test(test_huge_lengths),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_print),
+        cmocka_unit_test(test_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -278,6 +278,18 @@ ua_status ua_decode(const uint8_t **pos, const uint8_t *end, void *dst, const ua
 ua_status ua_decode_buf(const uint8_t *buf, size_t len, void *dst, const ua_type *t,
                         const ua_decode_limits *limits);
 
+/* A service message as it travels in a secure channel message body: the NodeId of the
+ * type's DefaultBinary encoding, then the encoded structure. Errors as ua_encode, and
+ * UA_STATUS_BAD_ENCODING_ERROR for a type without a binary encoding id. */
+ua_status ua_encode_message(const void *p, const ua_type *t, uint8_t **pos, const uint8_t *end);
+
+/* Decode a whole message body (encoding NodeId + structure, nothing may remain): *type
+ * gets the descriptor and *msg a new heap value (owned by the caller, ua_delete). Errors:
+ * UA_STATUS_BAD_UNKNOWN_RESPONSE (the encoding NodeId names no known type; *type NULL),
+ * and those of ua_decode_buf. On error *msg is NULL. */
+ua_status ua_decode_message(const uint8_t *buf, size_t len, const ua_type **type, void **msg,
+                            const ua_decode_limits *limits);
+
 /* Arrays of n values of type t: allocate zeroed (UA_EMPTY_ARRAY for n == 0, NULL on
  * failure), deep copy, and free (clears each element, then frees the block). */
 void *ua_array_new(size_t n, const ua_type *t);
@@ -327,6 +339,18 @@ ua_status ua_variant_set_scalar_copy(ua_variant *v, const void *p, const ua_type
 void ua_variant_set_scalar_take(ua_variant *v, void *p, const ua_type *t);
 /* Put a copy of the n values at p into v as a one-dimensional array. */
 ua_status ua_variant_set_array_copy(ua_variant *v, const void *p, size_t n, const ua_type *t);
+
+/* The structure of type t inside a scalar Variant: the Variant holds t itself or an
+ * ExtensionObject decoded as t. Borrowed (owned by v); NULL otherwise. */
+void *ua_variant_struct(const ua_variant *v, const ua_type *t);
+
+/* Print *p of type t as text into buf (cap bytes, NUL-terminated when cap > 0), the way
+ * a command-line tool shows a value: numbers in C form, strings as they are, DateTime in
+ * ISO 8601 UTC, StatusCode by name, NodeId in its string form, LocalizedText as its text,
+ * QualifiedName as ns:name, ByteString in base64, arrays comma-separated, structures as
+ * {Name=value, ...}, opaque ExtensionObjects as <type id, n bytes>. Returns the length
+ * of the full text like snprintf (>= cap means truncated). */
+size_t ua_print(const void *p, const ua_type *t, char *buf, size_t cap);
 
 /* Put a copy of the structure *p of type t into an ExtensionObject (decoded form). */
 ua_status ua_extension_object_set_copy(ua_extension_object *eo, const void *p, const ua_type *t);

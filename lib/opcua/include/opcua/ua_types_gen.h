@@ -1214,7 +1214,8 @@ typedef struct ua_published_variable_data_type ua_published_variable_data_type;
 typedef struct ua_published_data_items_data_type ua_published_data_items_data_type;
 typedef struct ua_content_filter ua_content_filter;
 typedef struct ua_published_events_data_type ua_published_events_data_type;
-typedef struct ua_published_data_set_custom_source_data_type ua_published_data_set_custom_source_data_type;
+typedef struct ua_published_data_set_custom_source_data_type
+    ua_published_data_set_custom_source_data_type;
 typedef struct ua_action_target_data_type ua_action_target_data_type;
 typedef struct ua_published_action_data_type ua_published_action_data_type;
 typedef struct ua_action_method_data_type ua_action_method_data_type;
@@ -1241,8 +1242,10 @@ typedef struct ua_target_variables_data_type ua_target_variables_data_type;
 typedef struct ua_field_target_data_type ua_field_target_data_type;
 typedef struct ua_subscribed_data_set_mirror_data_type ua_subscribed_data_set_mirror_data_type;
 typedef struct ua_pub_sub_configuration_data_type ua_pub_sub_configuration_data_type;
-typedef struct ua_standalone_subscribed_data_set_ref_data_type ua_standalone_subscribed_data_set_ref_data_type;
-typedef struct ua_standalone_subscribed_data_set_data_type ua_standalone_subscribed_data_set_data_type;
+typedef struct ua_standalone_subscribed_data_set_ref_data_type
+    ua_standalone_subscribed_data_set_ref_data_type;
+typedef struct ua_standalone_subscribed_data_set_data_type
+    ua_standalone_subscribed_data_set_data_type;
 typedef struct ua_security_group_data_type ua_security_group_data_type;
 typedef struct ua_user_token_policy ua_user_token_policy;
 typedef struct ua_pub_sub_key_push_target_data_type ua_pub_sub_key_push_target_data_type;
@@ -1258,16 +1261,24 @@ typedef struct ua_transmit_qos_data_type ua_transmit_qos_data_type;
 typedef struct ua_transmit_qos_priority_data_type ua_transmit_qos_priority_data_type;
 typedef struct ua_receive_qos_data_type ua_receive_qos_data_type;
 typedef struct ua_receive_qos_priority_data_type ua_receive_qos_priority_data_type;
-typedef struct ua_datagram_connection_transport_data_type ua_datagram_connection_transport_data_type;
-typedef struct ua_datagram_connection_transport2_data_type ua_datagram_connection_transport2_data_type;
-typedef struct ua_datagram_writer_group_transport_data_type ua_datagram_writer_group_transport_data_type;
-typedef struct ua_datagram_writer_group_transport2_data_type ua_datagram_writer_group_transport2_data_type;
-typedef struct ua_datagram_data_set_reader_transport_data_type ua_datagram_data_set_reader_transport_data_type;
+typedef struct ua_datagram_connection_transport_data_type
+    ua_datagram_connection_transport_data_type;
+typedef struct ua_datagram_connection_transport2_data_type
+    ua_datagram_connection_transport2_data_type;
+typedef struct ua_datagram_writer_group_transport_data_type
+    ua_datagram_writer_group_transport_data_type;
+typedef struct ua_datagram_writer_group_transport2_data_type
+    ua_datagram_writer_group_transport2_data_type;
+typedef struct ua_datagram_data_set_reader_transport_data_type
+    ua_datagram_data_set_reader_transport_data_type;
 typedef struct ua_dtls_pub_sub_connection_data_type ua_dtls_pub_sub_connection_data_type;
 typedef struct ua_broker_connection_transport_data_type ua_broker_connection_transport_data_type;
-typedef struct ua_broker_writer_group_transport_data_type ua_broker_writer_group_transport_data_type;
-typedef struct ua_broker_data_set_writer_transport_data_type ua_broker_data_set_writer_transport_data_type;
-typedef struct ua_broker_data_set_reader_transport_data_type ua_broker_data_set_reader_transport_data_type;
+typedef struct ua_broker_writer_group_transport_data_type
+    ua_broker_writer_group_transport_data_type;
+typedef struct ua_broker_data_set_writer_transport_data_type
+    ua_broker_data_set_writer_transport_data_type;
+typedef struct ua_broker_data_set_reader_transport_data_type
+    ua_broker_data_set_reader_transport_data_type;
 typedef struct ua_pub_sub_configuration_ref_data_type ua_pub_sub_configuration_ref_data_type;
 typedef struct ua_pub_sub_configuration_value_data_type ua_pub_sub_configuration_value_data_type;
 typedef struct ua_json_network_message ua_json_network_message;
@@ -1376,8 +1387,10 @@ typedef struct ua_relative_path ua_relative_path;
 typedef struct ua_browse_path ua_browse_path;
 typedef struct ua_browse_path_target ua_browse_path_target;
 typedef struct ua_browse_path_result ua_browse_path_result;
-typedef struct ua_translate_browse_paths_to_node_ids_request ua_translate_browse_paths_to_node_ids_request;
-typedef struct ua_translate_browse_paths_to_node_ids_response ua_translate_browse_paths_to_node_ids_response;
+typedef struct ua_translate_browse_paths_to_node_ids_request
+    ua_translate_browse_paths_to_node_ids_request;
+typedef struct ua_translate_browse_paths_to_node_ids_response
+    ua_translate_browse_paths_to_node_ids_response;
 typedef struct ua_register_nodes_request ua_register_nodes_request;
 typedef struct ua_register_nodes_response ua_register_nodes_response;
 typedef struct ua_unregister_nodes_request ua_unregister_nodes_request;
@@ -1489,7 +1502,8 @@ typedef struct ua_build_info ua_build_info;
 typedef struct ua_redundant_server_data_type ua_redundant_server_data_type;
 typedef struct ua_endpoint_url_list_data_type ua_endpoint_url_list_data_type;
 typedef struct ua_network_group_data_type ua_network_group_data_type;
-typedef struct ua_sampling_interval_diagnostics_data_type ua_sampling_interval_diagnostics_data_type;
+typedef struct ua_sampling_interval_diagnostics_data_type
+    ua_sampling_interval_diagnostics_data_type;
 typedef struct ua_server_diagnostics_summary_data_type ua_server_diagnostics_summary_data_type;
 typedef struct ua_server_status_data_type ua_server_status_data_type;
 typedef struct ua_service_counter_data_type ua_service_counter_data_type;
@@ -3744,18 +3758,18 @@ struct ua_annotation {
 
 /* ---- _init/_clear/_copy of every type, and its ids */
 
-#define UA_GEN_FUNCS_(T, IDX)                                                   \
-    static inline void T##_init(T *p)                                           \
-    {                                                                           \
-        memset(p, 0, sizeof *p);                                                \
-    }                                                                           \
-    static inline void T##_clear(T *p)                                          \
-    {                                                                           \
-        ua_clear(p, &ua_types[IDX]);                                            \
-    }                                                                           \
-    static inline ua_status T##_copy(const T *src, T *dst)                      \
-    {                                                                           \
-        return ua_copy(src, dst, &ua_types[IDX]);                               \
+#define UA_GEN_FUNCS_(T, IDX)                                                                      \
+    static inline void T##_init(T *p)                                                              \
+    {                                                                                              \
+        memset(p, 0, sizeof *p);                                                                   \
+    }                                                                                              \
+    static inline void T##_clear(T *p)                                                             \
+    {                                                                                              \
+        ua_clear(p, &ua_types[IDX]);                                                               \
+    }                                                                                              \
+    static inline ua_status T##_copy(const T *src, T *dst)                                         \
+    {                                                                                              \
+        return ua_copy(src, dst, &ua_types[IDX]);                                                  \
     }
 UA_GEN_FUNCS_(ua_boolean, UA_TYPE_IDX_BOOLEAN)
 UA_GEN_FUNCS_(ua_sbyte, UA_TYPE_IDX_SBYTE)
@@ -3819,18 +3833,21 @@ UA_GEN_FUNCS_(ua_configuration_version_data_type, UA_TYPE_IDX_CONFIGURATION_VERS
 UA_GEN_FUNCS_(ua_data_set_meta_data_type, UA_TYPE_IDX_DATA_SET_META_DATA_TYPE)
 UA_GEN_FUNCS_(ua_field_meta_data, UA_TYPE_IDX_FIELD_META_DATA)
 UA_GEN_FUNCS_(ua_published_data_set_data_type, UA_TYPE_IDX_PUBLISHED_DATA_SET_DATA_TYPE)
-UA_GEN_FUNCS_(ua_published_data_set_source_data_type, UA_TYPE_IDX_PUBLISHED_DATA_SET_SOURCE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_published_data_set_source_data_type,
+              UA_TYPE_IDX_PUBLISHED_DATA_SET_SOURCE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_published_variable_data_type, UA_TYPE_IDX_PUBLISHED_VARIABLE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_published_data_items_data_type, UA_TYPE_IDX_PUBLISHED_DATA_ITEMS_DATA_TYPE)
 UA_GEN_FUNCS_(ua_content_filter, UA_TYPE_IDX_CONTENT_FILTER)
 UA_GEN_FUNCS_(ua_published_events_data_type, UA_TYPE_IDX_PUBLISHED_EVENTS_DATA_TYPE)
-UA_GEN_FUNCS_(ua_published_data_set_custom_source_data_type, UA_TYPE_IDX_PUBLISHED_DATA_SET_CUSTOM_SOURCE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_published_data_set_custom_source_data_type,
+              UA_TYPE_IDX_PUBLISHED_DATA_SET_CUSTOM_SOURCE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_action_target_data_type, UA_TYPE_IDX_ACTION_TARGET_DATA_TYPE)
 UA_GEN_FUNCS_(ua_published_action_data_type, UA_TYPE_IDX_PUBLISHED_ACTION_DATA_TYPE)
 UA_GEN_FUNCS_(ua_action_method_data_type, UA_TYPE_IDX_ACTION_METHOD_DATA_TYPE)
 UA_GEN_FUNCS_(ua_published_action_method_data_type, UA_TYPE_IDX_PUBLISHED_ACTION_METHOD_DATA_TYPE)
 UA_GEN_FUNCS_(ua_data_set_writer_data_type, UA_TYPE_IDX_DATA_SET_WRITER_DATA_TYPE)
-UA_GEN_FUNCS_(ua_data_set_writer_transport_data_type, UA_TYPE_IDX_DATA_SET_WRITER_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_data_set_writer_transport_data_type,
+              UA_TYPE_IDX_DATA_SET_WRITER_TRANSPORT_DATA_TYPE)
 UA_GEN_FUNCS_(ua_data_set_writer_message_data_type, UA_TYPE_IDX_DATA_SET_WRITER_MESSAGE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_pub_sub_group_data_type, UA_TYPE_IDX_PUB_SUB_GROUP_DATA_TYPE)
 UA_GEN_FUNCS_(ua_writer_group_data_type, UA_TYPE_IDX_WRITER_GROUP_DATA_TYPE)
@@ -3844,47 +3861,69 @@ UA_GEN_FUNCS_(ua_reader_group_data_type, UA_TYPE_IDX_READER_GROUP_DATA_TYPE)
 UA_GEN_FUNCS_(ua_reader_group_transport_data_type, UA_TYPE_IDX_READER_GROUP_TRANSPORT_DATA_TYPE)
 UA_GEN_FUNCS_(ua_reader_group_message_data_type, UA_TYPE_IDX_READER_GROUP_MESSAGE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_data_set_reader_data_type, UA_TYPE_IDX_DATA_SET_READER_DATA_TYPE)
-UA_GEN_FUNCS_(ua_data_set_reader_transport_data_type, UA_TYPE_IDX_DATA_SET_READER_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_data_set_reader_transport_data_type,
+              UA_TYPE_IDX_DATA_SET_READER_TRANSPORT_DATA_TYPE)
 UA_GEN_FUNCS_(ua_data_set_reader_message_data_type, UA_TYPE_IDX_DATA_SET_READER_MESSAGE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_subscribed_data_set_data_type, UA_TYPE_IDX_SUBSCRIBED_DATA_SET_DATA_TYPE)
 UA_GEN_FUNCS_(ua_target_variables_data_type, UA_TYPE_IDX_TARGET_VARIABLES_DATA_TYPE)
 UA_GEN_FUNCS_(ua_field_target_data_type, UA_TYPE_IDX_FIELD_TARGET_DATA_TYPE)
-UA_GEN_FUNCS_(ua_subscribed_data_set_mirror_data_type, UA_TYPE_IDX_SUBSCRIBED_DATA_SET_MIRROR_DATA_TYPE)
+UA_GEN_FUNCS_(ua_subscribed_data_set_mirror_data_type,
+              UA_TYPE_IDX_SUBSCRIBED_DATA_SET_MIRROR_DATA_TYPE)
 UA_GEN_FUNCS_(ua_pub_sub_configuration_data_type, UA_TYPE_IDX_PUB_SUB_CONFIGURATION_DATA_TYPE)
-UA_GEN_FUNCS_(ua_standalone_subscribed_data_set_ref_data_type, UA_TYPE_IDX_STANDALONE_SUBSCRIBED_DATA_SET_REF_DATA_TYPE)
-UA_GEN_FUNCS_(ua_standalone_subscribed_data_set_data_type, UA_TYPE_IDX_STANDALONE_SUBSCRIBED_DATA_SET_DATA_TYPE)
+UA_GEN_FUNCS_(ua_standalone_subscribed_data_set_ref_data_type,
+              UA_TYPE_IDX_STANDALONE_SUBSCRIBED_DATA_SET_REF_DATA_TYPE)
+UA_GEN_FUNCS_(ua_standalone_subscribed_data_set_data_type,
+              UA_TYPE_IDX_STANDALONE_SUBSCRIBED_DATA_SET_DATA_TYPE)
 UA_GEN_FUNCS_(ua_security_group_data_type, UA_TYPE_IDX_SECURITY_GROUP_DATA_TYPE)
 UA_GEN_FUNCS_(ua_user_token_policy, UA_TYPE_IDX_USER_TOKEN_POLICY)
 UA_GEN_FUNCS_(ua_pub_sub_key_push_target_data_type, UA_TYPE_IDX_PUB_SUB_KEY_PUSH_TARGET_DATA_TYPE)
 UA_GEN_FUNCS_(ua_pub_sub_configuration2_data_type, UA_TYPE_IDX_PUB_SUB_CONFIGURATION2_DATA_TYPE)
-UA_GEN_FUNCS_(ua_uadp_writer_group_message_data_type, UA_TYPE_IDX_UADP_WRITER_GROUP_MESSAGE_DATA_TYPE)
-UA_GEN_FUNCS_(ua_uadp_data_set_writer_message_data_type, UA_TYPE_IDX_UADP_DATA_SET_WRITER_MESSAGE_DATA_TYPE)
-UA_GEN_FUNCS_(ua_uadp_data_set_reader_message_data_type, UA_TYPE_IDX_UADP_DATA_SET_READER_MESSAGE_DATA_TYPE)
-UA_GEN_FUNCS_(ua_json_writer_group_message_data_type, UA_TYPE_IDX_JSON_WRITER_GROUP_MESSAGE_DATA_TYPE)
-UA_GEN_FUNCS_(ua_json_data_set_writer_message_data_type, UA_TYPE_IDX_JSON_DATA_SET_WRITER_MESSAGE_DATA_TYPE)
-UA_GEN_FUNCS_(ua_json_data_set_reader_message_data_type, UA_TYPE_IDX_JSON_DATA_SET_READER_MESSAGE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_uadp_writer_group_message_data_type,
+              UA_TYPE_IDX_UADP_WRITER_GROUP_MESSAGE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_uadp_data_set_writer_message_data_type,
+              UA_TYPE_IDX_UADP_DATA_SET_WRITER_MESSAGE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_uadp_data_set_reader_message_data_type,
+              UA_TYPE_IDX_UADP_DATA_SET_READER_MESSAGE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_json_writer_group_message_data_type,
+              UA_TYPE_IDX_JSON_WRITER_GROUP_MESSAGE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_json_data_set_writer_message_data_type,
+              UA_TYPE_IDX_JSON_DATA_SET_WRITER_MESSAGE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_json_data_set_reader_message_data_type,
+              UA_TYPE_IDX_JSON_DATA_SET_READER_MESSAGE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_qos_data_type, UA_TYPE_IDX_QOS_DATA_TYPE)
 UA_GEN_FUNCS_(ua_transmit_qos_data_type, UA_TYPE_IDX_TRANSMIT_QOS_DATA_TYPE)
 UA_GEN_FUNCS_(ua_transmit_qos_priority_data_type, UA_TYPE_IDX_TRANSMIT_QOS_PRIORITY_DATA_TYPE)
 UA_GEN_FUNCS_(ua_receive_qos_data_type, UA_TYPE_IDX_RECEIVE_QOS_DATA_TYPE)
 UA_GEN_FUNCS_(ua_receive_qos_priority_data_type, UA_TYPE_IDX_RECEIVE_QOS_PRIORITY_DATA_TYPE)
-UA_GEN_FUNCS_(ua_datagram_connection_transport_data_type, UA_TYPE_IDX_DATAGRAM_CONNECTION_TRANSPORT_DATA_TYPE)
-UA_GEN_FUNCS_(ua_datagram_connection_transport2_data_type, UA_TYPE_IDX_DATAGRAM_CONNECTION_TRANSPORT2_DATA_TYPE)
-UA_GEN_FUNCS_(ua_datagram_writer_group_transport_data_type, UA_TYPE_IDX_DATAGRAM_WRITER_GROUP_TRANSPORT_DATA_TYPE)
-UA_GEN_FUNCS_(ua_datagram_writer_group_transport2_data_type, UA_TYPE_IDX_DATAGRAM_WRITER_GROUP_TRANSPORT2_DATA_TYPE)
-UA_GEN_FUNCS_(ua_datagram_data_set_reader_transport_data_type, UA_TYPE_IDX_DATAGRAM_DATA_SET_READER_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_datagram_connection_transport_data_type,
+              UA_TYPE_IDX_DATAGRAM_CONNECTION_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_datagram_connection_transport2_data_type,
+              UA_TYPE_IDX_DATAGRAM_CONNECTION_TRANSPORT2_DATA_TYPE)
+UA_GEN_FUNCS_(ua_datagram_writer_group_transport_data_type,
+              UA_TYPE_IDX_DATAGRAM_WRITER_GROUP_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_datagram_writer_group_transport2_data_type,
+              UA_TYPE_IDX_DATAGRAM_WRITER_GROUP_TRANSPORT2_DATA_TYPE)
+UA_GEN_FUNCS_(ua_datagram_data_set_reader_transport_data_type,
+              UA_TYPE_IDX_DATAGRAM_DATA_SET_READER_TRANSPORT_DATA_TYPE)
 UA_GEN_FUNCS_(ua_dtls_pub_sub_connection_data_type, UA_TYPE_IDX_DTLS_PUB_SUB_CONNECTION_DATA_TYPE)
-UA_GEN_FUNCS_(ua_broker_connection_transport_data_type, UA_TYPE_IDX_BROKER_CONNECTION_TRANSPORT_DATA_TYPE)
-UA_GEN_FUNCS_(ua_broker_writer_group_transport_data_type, UA_TYPE_IDX_BROKER_WRITER_GROUP_TRANSPORT_DATA_TYPE)
-UA_GEN_FUNCS_(ua_broker_data_set_writer_transport_data_type, UA_TYPE_IDX_BROKER_DATA_SET_WRITER_TRANSPORT_DATA_TYPE)
-UA_GEN_FUNCS_(ua_broker_data_set_reader_transport_data_type, UA_TYPE_IDX_BROKER_DATA_SET_READER_TRANSPORT_DATA_TYPE)
-UA_GEN_FUNCS_(ua_pub_sub_configuration_ref_data_type, UA_TYPE_IDX_PUB_SUB_CONFIGURATION_REF_DATA_TYPE)
-UA_GEN_FUNCS_(ua_pub_sub_configuration_value_data_type, UA_TYPE_IDX_PUB_SUB_CONFIGURATION_VALUE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_broker_connection_transport_data_type,
+              UA_TYPE_IDX_BROKER_CONNECTION_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_broker_writer_group_transport_data_type,
+              UA_TYPE_IDX_BROKER_WRITER_GROUP_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_broker_data_set_writer_transport_data_type,
+              UA_TYPE_IDX_BROKER_DATA_SET_WRITER_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_broker_data_set_reader_transport_data_type,
+              UA_TYPE_IDX_BROKER_DATA_SET_READER_TRANSPORT_DATA_TYPE)
+UA_GEN_FUNCS_(ua_pub_sub_configuration_ref_data_type,
+              UA_TYPE_IDX_PUB_SUB_CONFIGURATION_REF_DATA_TYPE)
+UA_GEN_FUNCS_(ua_pub_sub_configuration_value_data_type,
+              UA_TYPE_IDX_PUB_SUB_CONFIGURATION_VALUE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_json_network_message, UA_TYPE_IDX_JSON_NETWORK_MESSAGE)
 UA_GEN_FUNCS_(ua_json_data_set_message, UA_TYPE_IDX_JSON_DATA_SET_MESSAGE)
 UA_GEN_FUNCS_(ua_json_data_set_meta_data_message, UA_TYPE_IDX_JSON_DATA_SET_META_DATA_MESSAGE)
 UA_GEN_FUNCS_(ua_application_description, UA_TYPE_IDX_APPLICATION_DESCRIPTION)
-UA_GEN_FUNCS_(ua_json_application_description_message, UA_TYPE_IDX_JSON_APPLICATION_DESCRIPTION_MESSAGE)
+UA_GEN_FUNCS_(ua_json_application_description_message,
+              UA_TYPE_IDX_JSON_APPLICATION_DESCRIPTION_MESSAGE)
 UA_GEN_FUNCS_(ua_json_server_endpoints_message, UA_TYPE_IDX_JSON_SERVER_ENDPOINTS_MESSAGE)
 UA_GEN_FUNCS_(ua_json_status_message, UA_TYPE_IDX_JSON_STATUS_MESSAGE)
 UA_GEN_FUNCS_(ua_json_pub_sub_connection_message, UA_TYPE_IDX_JSON_PUB_SUB_CONNECTION_MESSAGE)
@@ -3896,7 +3935,8 @@ UA_GEN_FUNCS_(ua_json_action_response_message, UA_TYPE_IDX_JSON_ACTION_RESPONSE_
 UA_GEN_FUNCS_(ua_alias_name_data_type, UA_TYPE_IDX_ALIAS_NAME_DATA_TYPE)
 UA_GEN_FUNCS_(ua_user_management_data_type, UA_TYPE_IDX_USER_MANAGEMENT_DATA_TYPE)
 UA_GEN_FUNCS_(ua_priority_mapping_entry_type, UA_TYPE_IDX_PRIORITY_MAPPING_ENTRY_TYPE)
-UA_GEN_FUNCS_(ua_lldp_management_address_tx_port_type, UA_TYPE_IDX_LLDP_MANAGEMENT_ADDRESS_TX_PORT_TYPE)
+UA_GEN_FUNCS_(ua_lldp_management_address_tx_port_type,
+              UA_TYPE_IDX_LLDP_MANAGEMENT_ADDRESS_TX_PORT_TYPE)
 UA_GEN_FUNCS_(ua_lldp_management_address_type, UA_TYPE_IDX_LLDP_MANAGEMENT_ADDRESS_TYPE)
 UA_GEN_FUNCS_(ua_lldp_tlv_type, UA_TYPE_IDX_LLDP_TLV_TYPE)
 UA_GEN_FUNCS_(ua_reference_description_data_type, UA_TYPE_IDX_REFERENCE_DESCRIPTION_DATA_TYPE)
@@ -3986,8 +4026,10 @@ UA_GEN_FUNCS_(ua_relative_path, UA_TYPE_IDX_RELATIVE_PATH)
 UA_GEN_FUNCS_(ua_browse_path, UA_TYPE_IDX_BROWSE_PATH)
 UA_GEN_FUNCS_(ua_browse_path_target, UA_TYPE_IDX_BROWSE_PATH_TARGET)
 UA_GEN_FUNCS_(ua_browse_path_result, UA_TYPE_IDX_BROWSE_PATH_RESULT)
-UA_GEN_FUNCS_(ua_translate_browse_paths_to_node_ids_request, UA_TYPE_IDX_TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_REQUEST)
-UA_GEN_FUNCS_(ua_translate_browse_paths_to_node_ids_response, UA_TYPE_IDX_TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_RESPONSE)
+UA_GEN_FUNCS_(ua_translate_browse_paths_to_node_ids_request,
+              UA_TYPE_IDX_TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_REQUEST)
+UA_GEN_FUNCS_(ua_translate_browse_paths_to_node_ids_response,
+              UA_TYPE_IDX_TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_RESPONSE)
 UA_GEN_FUNCS_(ua_register_nodes_request, UA_TYPE_IDX_REGISTER_NODES_REQUEST)
 UA_GEN_FUNCS_(ua_register_nodes_response, UA_TYPE_IDX_REGISTER_NODES_RESPONSE)
 UA_GEN_FUNCS_(ua_unregister_nodes_request, UA_TYPE_IDX_UNREGISTER_NODES_REQUEST)
@@ -4099,16 +4141,20 @@ UA_GEN_FUNCS_(ua_build_info, UA_TYPE_IDX_BUILD_INFO)
 UA_GEN_FUNCS_(ua_redundant_server_data_type, UA_TYPE_IDX_REDUNDANT_SERVER_DATA_TYPE)
 UA_GEN_FUNCS_(ua_endpoint_url_list_data_type, UA_TYPE_IDX_ENDPOINT_URL_LIST_DATA_TYPE)
 UA_GEN_FUNCS_(ua_network_group_data_type, UA_TYPE_IDX_NETWORK_GROUP_DATA_TYPE)
-UA_GEN_FUNCS_(ua_sampling_interval_diagnostics_data_type, UA_TYPE_IDX_SAMPLING_INTERVAL_DIAGNOSTICS_DATA_TYPE)
-UA_GEN_FUNCS_(ua_server_diagnostics_summary_data_type, UA_TYPE_IDX_SERVER_DIAGNOSTICS_SUMMARY_DATA_TYPE)
+UA_GEN_FUNCS_(ua_sampling_interval_diagnostics_data_type,
+              UA_TYPE_IDX_SAMPLING_INTERVAL_DIAGNOSTICS_DATA_TYPE)
+UA_GEN_FUNCS_(ua_server_diagnostics_summary_data_type,
+              UA_TYPE_IDX_SERVER_DIAGNOSTICS_SUMMARY_DATA_TYPE)
 UA_GEN_FUNCS_(ua_server_status_data_type, UA_TYPE_IDX_SERVER_STATUS_DATA_TYPE)
 UA_GEN_FUNCS_(ua_service_counter_data_type, UA_TYPE_IDX_SERVICE_COUNTER_DATA_TYPE)
 UA_GEN_FUNCS_(ua_session_diagnostics_data_type, UA_TYPE_IDX_SESSION_DIAGNOSTICS_DATA_TYPE)
-UA_GEN_FUNCS_(ua_session_security_diagnostics_data_type, UA_TYPE_IDX_SESSION_SECURITY_DIAGNOSTICS_DATA_TYPE)
+UA_GEN_FUNCS_(ua_session_security_diagnostics_data_type,
+              UA_TYPE_IDX_SESSION_SECURITY_DIAGNOSTICS_DATA_TYPE)
 UA_GEN_FUNCS_(ua_status_result, UA_TYPE_IDX_STATUS_RESULT)
 UA_GEN_FUNCS_(ua_subscription_diagnostics_data_type, UA_TYPE_IDX_SUBSCRIPTION_DIAGNOSTICS_DATA_TYPE)
 UA_GEN_FUNCS_(ua_model_change_structure_data_type, UA_TYPE_IDX_MODEL_CHANGE_STRUCTURE_DATA_TYPE)
-UA_GEN_FUNCS_(ua_semantic_change_structure_data_type, UA_TYPE_IDX_SEMANTIC_CHANGE_STRUCTURE_DATA_TYPE)
+UA_GEN_FUNCS_(ua_semantic_change_structure_data_type,
+              UA_TYPE_IDX_SEMANTIC_CHANGE_STRUCTURE_DATA_TYPE)
 UA_GEN_FUNCS_(ua_range, UA_TYPE_IDX_RANGE)
 UA_GEN_FUNCS_(ua_eu_information, UA_TYPE_IDX_EU_INFORMATION)
 UA_GEN_FUNCS_(ua_complex_number_type, UA_TYPE_IDX_COMPLEX_NUMBER_TYPE)
@@ -4118,7 +4164,6 @@ UA_GEN_FUNCS_(ua_xv_type, UA_TYPE_IDX_XV_TYPE)
 UA_GEN_FUNCS_(ua_program_diagnostic_data_type, UA_TYPE_IDX_PROGRAM_DIAGNOSTIC_DATA_TYPE)
 UA_GEN_FUNCS_(ua_program_diagnostic2_data_type, UA_TYPE_IDX_PROGRAM_DIAGNOSTIC2_DATA_TYPE)
 UA_GEN_FUNCS_(ua_annotation, UA_TYPE_IDX_ANNOTATION)
-
 
 #ifdef __cplusplus
 }
