@@ -114,6 +114,17 @@ uint32_t ua_key_generate_rsa(unsigned bits, ua_key **out)
     return *out ? UA_SC_GOOD : UA_SC_BAD_OUT_OF_MEMORY;
 }
 
+/* Password callback for PEM reading: keys are stored unencrypted, and an
+ * encrypted one must fail rather than prompt on a terminal. */
+static int no_password(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 uint32_t ua_key_from_bytes(const uint8_t *p, size_t len, ua_key **out)
 {
     EVP_PKEY *pkey = NULL;
@@ -125,10 +136,11 @@ uint32_t ua_key_from_bytes(const uint8_t *p, size_t len, ua_key **out)
     bio = BIO_new_mem_buf(p, (int)len);
     if (!bio)
         return UA_SC_BAD_OUT_OF_MEMORY;
-    pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    pkey = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
     if (!pkey) {
         const unsigned char *q = p;
-        pkey = d2i_AutoPrivateKey(NULL, &q, (long)len);
+        if (p[0] == 0x30)
+            pkey = d2i_AutoPrivateKey(NULL, &q, (long)len);
     }
     BIO_free(bio);
     ERR_clear_error();
@@ -320,10 +332,15 @@ uint32_t ua_cert_from_bytes(const uint8_t *p, size_t len, ua_cert **out)
     if (!out || !p || len == 0 || len > INT32_MAX)
         return UA_SC_BAD_INVALID_ARGUMENT;
     *out = NULL;
-    if (len >= sizeof pem_tag - 1 && memmem(p, len, pem_tag, sizeof pem_tag - 1))
+    /* DER always starts with a SEQUENCE tag; PEM is text (maybe with a
+     * comment before the block). Received certificates are DER, so bytes from
+     * a peer never reach the PEM parser. */
+    if (p[0] == 0x30)
+        rc = cert_from_der(p, len, out);
+    else if (memmem(p, len, pem_tag, sizeof pem_tag - 1))
         rc = cert_from_pem(p, len, out);
     else
-        rc = cert_from_der(p, len, out);
+        rc = UA_SC_BAD_CERTIFICATE_INVALID;
     ERR_clear_error();
     return rc;
 }
@@ -870,6 +887,33 @@ const ua_security_policy *ua_policy_by_name(const char *name)
         if (strcmp(policies[i].name, name) == 0)
             return &policies[i];
     return NULL;
+}
+
+ua_security_mode ua_security_mode_from_name(const char *name)
+{
+    if (!name)
+        return UA_SECURITY_MODE_INVALID;
+    if (strcmp(name, "None") == 0)
+        return UA_SECURITY_MODE_NONE;
+    if (strcmp(name, "Sign") == 0)
+        return UA_SECURITY_MODE_SIGN;
+    if (strcmp(name, "SignAndEncrypt") == 0)
+        return UA_SECURITY_MODE_SIGN_AND_ENCRYPT;
+    return UA_SECURITY_MODE_INVALID;
+}
+
+const char *ua_security_mode_name(ua_security_mode mode)
+{
+    switch (mode) {
+    case UA_SECURITY_MODE_NONE:
+        return "None";
+    case UA_SECURITY_MODE_SIGN:
+        return "Sign";
+    case UA_SECURITY_MODE_SIGN_AND_ENCRYPT:
+        return "SignAndEncrypt";
+    default:
+        return "Invalid";
+    }
 }
 
 uint32_t ua_policy_check_key(const ua_security_policy *policy, const ua_key *key)

@@ -691,10 +691,19 @@ static uint32_t verify_chain(const ua_pki *pki, const ua_cert *cert, const trust
     store = X509_STORE_new();
     if (!store)
         return rc;
-    for (int i = 0; i < sk_X509_num(tl->trusted); i++)
-        X509_STORE_add_cert(store, sk_X509_value(tl->trusted, i));
-    for (int i = 0; i < sk_X509_num(tl->issuers); i++)
-        X509_STORE_add_cert(store, sk_X509_value(tl->issuers, i));
+    /* Only CAs and the certificate itself: another end-entity certificate
+     * with the same subject (a renewed self-signed one) would otherwise be
+     * taken as the issuer and spoil the chain. */
+    for (int i = 0; i < sk_X509_num(tl->trusted); i++) {
+        X509 *x = sk_X509_value(tl->trusted, i);
+        if (X509_cmp(x, cert->x509) == 0 || X509_check_ca(x) > 0)
+            X509_STORE_add_cert(store, x);
+    }
+    for (int i = 0; i < sk_X509_num(tl->issuers); i++) {
+        X509 *x = sk_X509_value(tl->issuers, i);
+        if (X509_check_ca(x) > 0)
+            X509_STORE_add_cert(store, x);
+    }
     if (extra_anchor)
         X509_STORE_add_cert(store, extra_anchor);
     for (int i = 0; i < sk_X509_CRL_num(tl->crls); i++)

@@ -145,6 +145,11 @@ static void test_policy_table(void **state)
     assert_string_equal(ua_crypto_status_name(UA_SC_BAD_SECURITY_CHECKS_FAILED),
                         "BadSecurityChecksFailed");
     assert_string_equal(ua_crypto_status_name(0x12345678), "Unknown");
+    assert_int_equal(ua_security_mode_from_name("SignAndEncrypt"),
+                     UA_SECURITY_MODE_SIGN_AND_ENCRYPT);
+    assert_int_equal(ua_security_mode_from_name("sign"), UA_SECURITY_MODE_INVALID);
+    assert_string_equal(ua_security_mode_name(UA_SECURITY_MODE_SIGN), "Sign");
+    assert_string_equal(ua_security_mode_name((ua_security_mode)9), "Invalid");
 }
 
 static void test_channel_keys(void **state)
@@ -818,6 +823,7 @@ static void test_key_bytes(void **state)
     assert_int_equal(ua_key_from_bytes(der, der_len, &k2), UA_SC_GOOD);
     assert_int_equal(ua_key_bits(k1), 2048);
     assert_true(ua_key_has_private(k2));
+    ua_key_free(k1);
     assert_int_equal(ua_key_from_bytes((const uint8_t *)"nonsense", 8, &k1),
                      UA_SC_BAD_DECODING_ERROR);
     assert_null(k1);

@@ -150,6 +150,11 @@ typedef enum ua_security_mode {
     UA_SECURITY_MODE_SIGN_AND_ENCRYPT = 3,
 } ua_security_mode;
 
+/* "None", "Sign", "SignAndEncrypt" and back; UA_SECURITY_MODE_INVALID for
+ * an unknown name, "Invalid" for an unknown mode. */
+ua_security_mode ua_security_mode_from_name(const char *name);
+const char *ua_security_mode_name(ua_security_mode mode);
+
 typedef enum ua_policy_id {
     UA_POLICY_NONE = 0,
     UA_POLICY_BASIC256SHA256,
@@ -394,8 +399,10 @@ uint32_t ua_sym_chunk_open(const ua_security_policy *policy, ua_security_mode mo
  * sign cert||nonce (the peer's certificate DER and its nonce) with key under
  * policy's asymmetric signature algorithm (its URI is policy->asym_sig_uri).
  * *sig is allocated with fp_malloc, owned by the caller, ua_key_bytes(key)
- * long. Errors: BadInvalidArgument, BadSecurityPolicyRejected (None),
- * BadOutOfMemory, BadInternalError. */
+ * long. When the peer sent a certificate chain, cert is its leaf alone
+ * (ua_cert_der()), as the other stacks sign and verify. Errors:
+ * BadInvalidArgument, BadSecurityPolicyRejected (None), BadOutOfMemory,
+ * BadInternalError. */
 uint32_t ua_session_sign(const ua_security_policy *policy, const ua_key *key, const uint8_t *cert,
                          size_t cert_len, const uint8_t *nonce, size_t nonce_len, uint8_t **sig,
                          size_t *sig_len);

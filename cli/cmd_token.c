@@ -1,0 +1,149 @@
+/*
+ * cmd_token.c - `fieldplane token create|list|revoke`: manage API tokens
+ * directly in a data directory, without a running registry (the registry
+ * checks tokens in the database on every request, so changes apply at once).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "model.h"
+#include "registry.h"
+#include "store.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage:\n"
+               "  fieldplane token create --data DIR --role ROLE [--namespace NS] "
+               "[--description TEXT]\n"
+               "  fieldplane token list   --data DIR\n"
+               "  fieldplane token revoke --data DIR ID\n\n"
+               "Roles: admin (everything), operator (devices, assets, discovered resources,\n"
+               "schemas, secrets' values write-only), viewer (read), connector (read specs and\n"
+               "secret values, write status, discovered resources and schemas).\n"
+               "--namespace limits the token to one namespace.\n\n"
+               "`create` prints the new token alone on its last line:\n"
+               "  TOKEN=$(fieldplane token create --data ./data --role viewer | tail -n 1)\n");
+}
+
+static bool print_token(void *ctx, const fp_token *tok)
+{
+    printf("%-18s %-10s %-20s %-26s %s%s\n", tok->id, tok->role, tok->ns[0] ? tok->ns : "*",
+           tok->created, tok->revoked ? "revoked " : "", tok->description);
+    return true;
+}
+
+int fp_cmd_token(int argc, char **argv)
+{
+    static const struct option k_opts[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"role", required_argument, NULL, 'r'},
+        {"namespace", required_argument, NULL, 'n'},
+        {"description", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *data = NULL, *role = NULL, *ns = NULL, *desc = NULL, *sub;
+    char db[1200], err[512], text[128];
+    fp_store *st;
+    fp_token tok;
+    fp_verr verr;
+    int c, rc = FP_EXIT_OK;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? FP_EXIT_USAGE : FP_EXIT_OK;
+    }
+    sub = argv[1];
+    if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0) {
+        fprintf(stderr, "fieldplane token: unknown subcommand '%s' (create, list, revoke)\n", sub);
+        return FP_EXIT_USAGE;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc - 1, argv + 1, "h", k_opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            data = optarg;
+            break;
+        case 'r':
+            role = optarg;
+            break;
+        case 'n':
+            ns = optarg;
+            break;
+        case 'D':
+            desc = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return FP_EXIT_OK;
+        default:
+            fprintf(stderr, "fieldplane token %s: unknown or incomplete option '%s'\n", sub,
+                    argv[optind]);
+            return FP_EXIT_USAGE;
+        }
+    }
+    if (!data) {
+        fprintf(stderr, "fieldplane token %s: --data DIR is required\n", sub);
+        return FP_EXIT_USAGE;
+    }
+    if (strcmp(sub, "create") == 0) {
+        if (!role || (strcmp(role, "admin") != 0 && strcmp(role, "operator") != 0 &&
+                      strcmp(role, "viewer") != 0 && strcmp(role, "connector") != 0)) {
+            fprintf(stderr, "fieldplane token create: --role must be admin, operator, viewer or "
+                            "connector\n");
+            return FP_EXIT_USAGE;
+        }
+        if (ns && !fp_model_name_valid(FP_KIND_NAMESPACE, ns, &verr)) {
+            fprintf(stderr, "fieldplane token create: --namespace: %s\n", verr.message);
+            return FP_EXIT_USAGE;
+        }
+    }
+    if (strcmp(sub, "revoke") == 0 && optind + 1 >= argc) {
+        fprintf(stderr, "fieldplane token revoke: which token? give its ID (see token list)\n");
+        return FP_EXIT_USAGE;
+    }
+    {
+        bool created;
+        if (fp_registry_ensure_admin_token(data, &created) != FP_OK)
+            return FP_EXIT_ERROR;
+        if (created)
+            fprintf(stderr,
+                    "fieldplane token: new data directory; the first admin token is in "
+                    "%s/admin.token\n",
+                    data);
+    }
+    fp_registry_db_path(data, db, sizeof db);
+    if (fp_store_open(db, NULL, &st, err, sizeof err) != FP_OK) {
+        fprintf(stderr, "fieldplane token: %s\n", err);
+        return FP_EXIT_ERROR;
+    }
+    if (strcmp(sub, "create") == 0) {
+        if (fp_store_token_create(st, role, ns, desc, text, sizeof text, &tok) != FP_OK) {
+            fprintf(stderr, "fieldplane token create: cannot store the token\n");
+            rc = FP_EXIT_ERROR;
+        } else {
+            printf("created %s token %s%s%s; keep it secret, it is shown only once:\n", role,
+                   tok.id, ns ? " for namespace " : "", ns ? ns : "");
+            printf("%s\n", text);
+        }
+    } else if (strcmp(sub, "list") == 0) {
+        printf("%-18s %-10s %-20s %-26s %s\n", "ID", "ROLE", "NAMESPACE", "CREATED", "NOTE");
+        fp_store_token_list(st, print_token, NULL);
+    } else {
+        fp_status s = fp_store_token_revoke(st, argv[optind + 1]);
+        if (s == FP_ERR_NOT_FOUND) {
+            fprintf(stderr, "fieldplane token revoke: no token with ID '%s'\n", argv[optind + 1]);
+            rc = FP_EXIT_NOT_FOUND;
+        } else if (s) {
+            fprintf(stderr, "fieldplane token revoke: cannot revoke '%s'\n", argv[optind + 1]);
+            rc = FP_EXIT_ERROR;
+        } else {
+            printf("revoked token %s\n", argv[optind + 1]);
+        }
+    }
+    fp_store_close(st);
+    return rc;
+}

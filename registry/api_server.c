@@ -1,0 +1,846 @@
+/*
+ * api_server.c - the registry's HTTP server: libmicrohttpd setup, request
+ * reading with a body limit, authentication, routing, responses, metrics, and
+ * the open endpoints (/healthz, the web UI's files).
+ *
+ * libmicrohttpd runs one thread per connection, so a handler may block (the
+ * watch stream waits on the store) without holding up other clients, and a
+ * keep-alive client gets its requests served on one warm thread.
+ */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fp_alloc.h"
+#include "fp_log.h"
+#include "web_assets.h"
+
+#ifndef FP_HAVE_WEB
+/* Without the web UI target the registry serves a one-page notice instead. */
+static const unsigned char k_no_ui[] =
+    "<!doctype html><title>Fieldplane</title><p>The Fieldplane registry is running. "
+    "This build has no web UI; use the fieldplane command or the REST API at /api/v1.</p>";
+const fp_web_asset fp_web_assets[] = {
+    {"/index.html", "text/html; charset=utf-8", k_no_ui, sizeof k_no_ui - 1},
+    {NULL, NULL, NULL, 0},
+};
+#endif
+
+/* The OpenAPI document, embedded from docs/openapi.json at build time. */
+extern const unsigned char fp_openapi_json[];
+extern const size_t fp_openapi_json_len;
+
+/* ---------------------------------------------------------------------------
+ * Metrics
+ * ------------------------------------------------------------------------- */
+
+static const char *const k_route_name[FP_ROUTE_COUNT] = {
+    [FP_ROUTE_OTHER] = "other",
+    [FP_ROUTE_HEALTHZ] = "healthz",
+    [FP_ROUTE_METRICS] = "metrics",
+    [FP_ROUTE_WEB] = "web",
+    [FP_ROUTE_WHOAMI] = "whoami",
+    [FP_ROUTE_OPENAPI] = "openapi",
+    [FP_ROUTE_AUDIT] = "audit",
+    [FP_ROUTE_WATCH] = "watch",
+    [FP_ROUTE_NAMESPACES] = "namespaces",
+    [FP_ROUTE_DEVICES] = "devices",
+    [FP_ROUTE_ASSETS] = "assets",
+    [FP_ROUTE_DISCOVERED_DEVICES] = "discoveredDevices",
+    [FP_ROUTE_DISCOVERED_ASSETS] = "discoveredAssets",
+    [FP_ROUTE_SCHEMAS] = "schemas",
+    [FP_ROUTE_SCHEMA_VERSIONS] = "schemaVersions",
+    [FP_ROUTE_SECRETS] = "secrets",
+    [FP_ROUTE_STATUS] = "status",
+    [FP_ROUTE_LIVE] = "live",
+};
+
+static const int k_codes[] = {200, 201, 204, 304, 400, 401, 403, 404,
+                              405, 409, 410, 412, 413, 500, 503};
+#define N_CODES ((int)(sizeof k_codes / sizeof k_codes[0]))
+static const double k_buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                   0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
+#define N_BUCKETS ((int)(sizeof k_buckets / sizeof k_buckets[0]))
+
+static atomic_ullong g_requests[FP_ROUTE_COUNT][N_CODES + 1];
+static atomic_ullong g_hist[FP_ROUTE_COUNT][N_BUCKETS + 1];
+static atomic_ullong g_hist_sum_us[FP_ROUTE_COUNT];
+static atomic_int g_watch_clients;
+
+void fp_metrics_watch_clients(int delta)
+{
+    atomic_fetch_add(&g_watch_clients, delta);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Count one finished request. */
+static void metrics_count(fp_route route, int code, double seconds)
+{
+    int ci = N_CODES, bi = N_BUCKETS;
+    for (int i = 0; i < N_CODES; i++)
+        if (k_codes[i] == code) {
+            ci = i;
+            break;
+        }
+    atomic_fetch_add(&g_requests[route][ci], 1);
+    for (int i = 0; i < N_BUCKETS; i++)
+        if (seconds <= k_buckets[i]) {
+            bi = i;
+            break;
+        }
+    atomic_fetch_add(&g_hist[route][bi], 1);
+    atomic_fetch_add(&g_hist_sum_us[route], (unsigned long long)(seconds * 1e6));
+}
+
+void fp_api_metrics(fp_req *q, fp_resp *r)
+{
+    fp_buf b;
+    int64_t counts[FP_KIND_COUNT];
+
+    fp_buf_init(&b, 1 << 20);
+    fp_buf_append_str(&b, "# HELP fieldplane_http_requests_total HTTP requests by route and "
+                          "status code.\n# TYPE fieldplane_http_requests_total counter\n");
+    for (int rt = 0; rt < FP_ROUTE_COUNT; rt++)
+        for (int c = 0; c <= N_CODES; c++) {
+            unsigned long long n = atomic_load(&g_requests[rt][c]);
+            if (n)
+                fp_buf_printf(&b,
+                              "fieldplane_http_requests_total{route=\"%s\",code=\"%s%d\"} %llu\n",
+                              k_route_name[rt], c == N_CODES ? "other" : "",
+                              c == N_CODES ? 0 : k_codes[c], n);
+        }
+    fp_buf_append_str(&b, "# HELP fieldplane_http_request_duration_seconds Time to answer a "
+                          "request (streams: to their first byte).\n"
+                          "# TYPE fieldplane_http_request_duration_seconds histogram\n");
+    for (int rt = 0; rt < FP_ROUTE_COUNT; rt++) {
+        unsigned long long cum = 0, total = 0;
+        for (int i = 0; i <= N_BUCKETS; i++)
+            total += atomic_load(&g_hist[rt][i]);
+        if (!total)
+            continue;
+        for (int i = 0; i < N_BUCKETS; i++) {
+            cum += atomic_load(&g_hist[rt][i]);
+            fp_buf_printf(&b,
+                          "fieldplane_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
+                          "%llu\n",
+                          k_route_name[rt], k_buckets[i], cum);
+        }
+        fp_buf_printf(&b,
+                      "fieldplane_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                      "%llu\n"
+                      "fieldplane_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                      "fieldplane_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                      k_route_name[rt], total, k_route_name[rt],
+                      (double)atomic_load(&g_hist_sum_us[rt]) / 1e6, k_route_name[rt], total);
+    }
+    if (fp_store_count_all(q->reg->store, counts) == FP_OK) {
+        fp_buf_append_str(&b, "# HELP fieldplane_resources Stored resources by kind.\n"
+                              "# TYPE fieldplane_resources gauge\n");
+        for (int k = 0; k < FP_KIND_COUNT; k++)
+            fp_buf_printf(&b, "fieldplane_resources{kind=\"%s\"} %lld\n", fp_kind_name((fp_kind)k),
+                          (long long)counts[k]);
+    }
+    fp_buf_printf(&b,
+                  "# HELP fieldplane_watch_clients Open watch streams.\n"
+                  "# TYPE fieldplane_watch_clients gauge\nfieldplane_watch_clients %d\n"
+                  "# HELP fieldplane_revision The last committed revision.\n"
+                  "# TYPE fieldplane_revision gauge\nfieldplane_revision %lld\n",
+                  atomic_load(&g_watch_clients), (long long)fp_store_revision(q->reg->store));
+    fp_resp_buf(r, 200, &b, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* ---------------------------------------------------------------------------
+ * Responses
+ * ------------------------------------------------------------------------- */
+
+void fp_resp_json(fp_resp *r, int http, json_t *json)
+{
+    r->status = http;
+    r->body = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    r->body_len = r->body ? strlen(r->body) : 0;
+    r->content_type = "application/json";
+    json_decref(json);
+}
+
+void fp_resp_buf(fp_resp *r, int http, fp_buf *b, const char *content_type)
+{
+    if (b->err) {
+        fp_buf_clear(b);
+        fp_resp_error(r, 500, "InternalError", NULL, NULL, "response too large or out of memory");
+        return;
+    }
+    r->status = http;
+    r->body = fp_buf_take(b, &r->body_len);
+    r->content_type = content_type;
+}
+
+/* Fill the error body from a va_list message. */
+static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
+                    const char *fmt, va_list ap)
+{
+    char msg[1024];
+    json_t *err;
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    if (target && *target)
+        json_object_set_new(err, "target", json_string(target));
+    json_object_set_new(err, "details", details ? details : json_array());
+    fp_free(r->body);
+    r->body = NULL;
+    fp_resp_json(r, http, json_pack("{s:o}", "error", err));
+}
+
+void fp_resp_error(fp_resp *r, int http, const char *code, const char *target, json_t *details,
+                   const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_v(r, http, code, target, details, fmt, ap);
+    va_end(ap);
+}
+
+void fp_resp_status(fp_resp *r, fp_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_v(r, fp_status_http(st), fp_status_name(st), NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void fp_resp_verr(fp_resp *r, const fp_verr *err)
+{
+    fp_status st = err->status ? err->status : FP_ERR_INVALID;
+    fp_resp_error(r, fp_status_http(st), err->code[0] ? err->code : fp_status_name(st), err->target,
+                  NULL, "%s", err->message);
+}
+
+/* ---------------------------------------------------------------------------
+ * Requests
+ * ------------------------------------------------------------------------- */
+
+const char *fp_req_arg(const fp_req *q, const char *key)
+{
+    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *fp_req_header(const fp_req *q, const char *key)
+{
+    return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, key);
+}
+
+json_t *fp_req_json(const fp_req *q, fp_resp *r)
+{
+    json_error_t jerr;
+    json_t *j;
+
+    if (q->body.len == 0) {
+        fp_resp_error(r, 400, "InvalidJson", NULL, NULL,
+                      "the request has no body; send a JSON "
+                      "document");
+        return NULL;
+    }
+    j = json_loadb(q->body.data, q->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        fp_resp_error(r, 400, "InvalidJson", NULL, NULL, "malformed JSON at line %d, column %d: %s",
+                      jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        fp_resp_error(r, 400, "InvalidJson", NULL, NULL, "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/*
+ * Decide whether the request's token may do action in namespace ns (NULL for
+ * none). Actions: read, write (devices, assets), write-namespace, write-discovered
+ * (discovered resources and schemas), status, secret-write, secret-read, audit.
+ */
+bool fp_req_can(const fp_req *q, const char *action, const char *ns, fp_resp *r)
+{
+    const char *role = q->tok.role;
+    bool ok;
+
+    if (q->tok.ns[0] && (!ns || strcmp(ns, q->tok.ns) != 0)) {
+        fp_resp_error(r, 403, "Forbidden", NULL, NULL, "this token is limited to namespace '%s'",
+                      q->tok.ns);
+        return false;
+    }
+    if (strcmp(role, "admin") == 0)
+        return true;
+    if (strcmp(action, "read") == 0)
+        ok = true;
+    else if (strcmp(action, "write") == 0)
+        ok = strcmp(role, "operator") == 0;
+    else if (strcmp(action, "write-discovered") == 0 || strcmp(action, "status") == 0)
+        ok = strcmp(role, "operator") == 0 || strcmp(role, "connector") == 0;
+    else if (strcmp(action, "secret-write") == 0)
+        ok = strcmp(role, "operator") == 0;
+    else if (strcmp(action, "secret-read") == 0)
+        ok = strcmp(role, "connector") == 0;
+    else if (strcmp(action, "audit") == 0)
+        ok = strcmp(role, "operator") == 0 || strcmp(role, "viewer") == 0;
+    else
+        ok = false; /* write-namespace and anything unknown: admin only */
+    if (!ok)
+        fp_resp_error(r, 403, "Forbidden", NULL, NULL, "role '%s' may not %s here", role,
+                      strcmp(action, "read") == 0 ? "read" : action);
+    return ok;
+}
+
+/* Split the path into segments (in q->path_copy). */
+static void split_path(fp_req *q)
+{
+    char *p, *save = NULL;
+
+    q->path_copy = fp_strdup(q->url);
+    q->n_seg = 0;
+    if (!q->path_copy)
+        return;
+    for (p = strtok_r(q->path_copy, "/", &save); p && q->n_seg < FP_MAX_SEGMENTS;
+         p = strtok_r(NULL, "/", &save))
+        q->seg[q->n_seg++] = p;
+    if (p) /* too many segments */
+        q->n_seg = FP_MAX_SEGMENTS + 1;
+}
+
+/* Classify the request path into a route (for handlers and metrics). */
+static fp_route classify(const fp_req *q)
+{
+    const char *const *s = q->seg;
+    int n = q->n_seg;
+
+    if (n == 1 && strcmp(s[0], "healthz") == 0)
+        return FP_ROUTE_HEALTHZ;
+    if (n == 1 && strcmp(s[0], "metrics") == 0)
+        return FP_ROUTE_METRICS;
+    if (n < 2 || strcmp(s[0], "api") != 0 || strcmp(s[1], "v1") != 0)
+        return FP_ROUTE_WEB;
+    if (n == 3 && strcmp(s[2], "whoami") == 0)
+        return FP_ROUTE_WHOAMI;
+    if (n == 3 && strcmp(s[2], "openapi.json") == 0)
+        return FP_ROUTE_OPENAPI;
+    if (n == 3 && strcmp(s[2], "audit") == 0)
+        return FP_ROUTE_AUDIT;
+    if (n == 3 && strcmp(s[2], "watch") == 0)
+        return FP_ROUTE_WATCH;
+    if (n < 3 || strcmp(s[2], "namespaces") != 0 || n > 9)
+        return FP_ROUTE_OTHER;
+    if (n <= 4)
+        return FP_ROUTE_NAMESPACES;
+    if (strcmp(s[4], "secrets") == 0)
+        return n <= 7 ? FP_ROUTE_SECRETS : FP_ROUTE_OTHER;
+    if (n == 7 && strcmp(s[6], "status") == 0 && strcmp(s[4], "schemas") != 0)
+        return FP_ROUTE_STATUS;
+    if (n == 7 && strcmp(s[4], "assets") == 0 && strcmp(s[6], "live") == 0)
+        return FP_ROUTE_LIVE;
+    if (strcmp(s[4], "schemas") == 0) {
+        if (n >= 7 && strcmp(s[6], "versions") == 0 && n <= 8)
+            return FP_ROUTE_SCHEMA_VERSIONS;
+        return n <= 6 ? FP_ROUTE_SCHEMAS : FP_ROUTE_OTHER;
+    }
+    if (n > 6)
+        return FP_ROUTE_OTHER;
+    if (strcmp(s[4], "devices") == 0)
+        return FP_ROUTE_DEVICES;
+    if (strcmp(s[4], "assets") == 0)
+        return FP_ROUTE_ASSETS;
+    if (strcmp(s[4], "discoveredDevices") == 0)
+        return FP_ROUTE_DISCOVERED_DEVICES;
+    if (strcmp(s[4], "discoveredAssets") == 0)
+        return FP_ROUTE_DISCOVERED_ASSETS;
+    return FP_ROUTE_OTHER;
+}
+
+/* ---------------------------------------------------------------------------
+ * Open endpoints and small handlers
+ * ------------------------------------------------------------------------- */
+
+/* Content type from a file name (for FIELDPLANE_WEB_DIR). */
+static const char *content_type_of(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } k_types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".json", "application/json"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof k_types / sizeof k_types[0]; i++)
+        if (strcmp(dot, k_types[i].ext) == 0)
+            return k_types[i].type;
+    return "application/octet-stream";
+}
+
+/* Serve the web UI: embedded files, or FIELDPLANE_WEB_DIR in development. */
+static void serve_web(fp_req *q, fp_resp *r)
+{
+    const char *path = q->url;
+    const char *dir = getenv("FIELDPLANE_WEB_DIR");
+
+    if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
+        fp_resp_error(r, 405, "MethodNotAllowed", NULL, NULL, "%s is not allowed on %s", q->method,
+                      q->url);
+        return;
+    }
+    if (strcmp(path, "/") == 0 || strcmp(path, "/ui") == 0 || strcmp(path, "/ui/") == 0)
+        path = "/index.html";
+    if (dir && *dir && !strstr(path, "..")) {
+        char file[4096];
+        fp_buf b;
+        FILE *f;
+        snprintf(file, sizeof file, "%s%s", dir, strncmp(path, "/ui/", 4) == 0 ? path + 3 : path);
+        f = fopen(file, "rb");
+        if (f) {
+            char chunk[8192];
+            size_t n;
+            fp_buf_init(&b, 64u << 20);
+            while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                fp_buf_append(&b, chunk, n);
+            fclose(f);
+            fp_resp_buf(r, 200, &b, content_type_of(file));
+            return;
+        }
+    }
+    for (const fp_web_asset *a = fp_web_assets; a->path; a++) {
+        if (strcmp(a->path, path) == 0 ||
+            (strncmp(path, "/ui/", 4) == 0 && strcmp(a->path, path + 3) == 0)) {
+            r->status = 200;
+            r->body = fp_malloc(a->len + 1);
+            if (!r->body) {
+                fp_resp_status(r, FP_ERR_NOMEM, "out of memory");
+                return;
+            }
+            memcpy(r->body, a->data, a->len);
+            r->body_len = a->len;
+            r->content_type = a->content_type;
+            return;
+        }
+    }
+    fp_resp_error(r, 404, "NotFound", NULL, NULL, "no such page or API path: %s", q->url);
+}
+
+static void handle_healthz(fp_req *q, fp_resp *r)
+{
+    fp_resp_json(r, 200,
+                 json_pack("{s:s, s:I}", "status", "ok", "revision",
+                           (json_int_t)fp_store_revision(q->reg->store)));
+}
+
+static void handle_whoami(fp_req *q, fp_resp *r)
+{
+    fp_resp_json(r, 200,
+                 json_pack("{s:s, s:s, s:s?}", "id", q->tok.id, "role", q->tok.role, "namespace",
+                           q->tok.ns[0] ? q->tok.ns : NULL));
+}
+
+static void handle_openapi(fp_req *q, fp_resp *r)
+{
+    r->status = 200;
+    r->body = fp_malloc(fp_openapi_json_len + 1);
+    if (!r->body) {
+        fp_resp_status(r, FP_ERR_NOMEM, "out of memory");
+        return;
+    }
+    memcpy(r->body, fp_openapi_json, fp_openapi_json_len);
+    r->body_len = fp_openapi_json_len;
+    r->content_type = "application/json";
+}
+
+/* Authenticate from "Authorization: Bearer" (or ?access_token= for streams). */
+static bool authenticate(fp_req *q, fp_resp *r)
+{
+    const char *h = fp_req_header(q, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *tok = NULL;
+
+    if (h && strncasecmp(h, "Bearer ", 7) == 0)
+        tok = h + 7;
+    else if (!h && (q->route == FP_ROUTE_WATCH || q->route == FP_ROUTE_LIVE))
+        tok = fp_req_arg(q, "access_token");
+    if (!tok) {
+        fp_resp_error(r, 401, "Unauthorized", NULL, NULL,
+                      "missing token: send 'Authorization: Bearer <token>' (fieldplane up "
+                      "printed where the admin token is)");
+        return false;
+    }
+    while (*tok == ' ')
+        tok++;
+    if (fp_store_token_check(q->reg->store, tok, &q->tok) != FP_OK) {
+        fp_resp_error(r, 401, "Unauthorized", NULL, NULL, "unknown or revoked token");
+        return false;
+    }
+    q->authed = true;
+    return true;
+}
+
+/* Route an authenticated or open request to its handler. */
+static void dispatch(fp_req *q, fp_resp *r)
+{
+    if (q->n_seg > FP_MAX_SEGMENTS) {
+        fp_resp_error(r, 404, "NotFound", NULL, NULL, "no such path: %s", q->url);
+        return;
+    }
+    if (q->route == FP_ROUTE_HEALTHZ) {
+        handle_healthz(q, r);
+        return;
+    }
+    if (q->route == FP_ROUTE_WEB) {
+        serve_web(q, r);
+        return;
+    }
+    if (!authenticate(q, r))
+        return;
+    if (q->body_too_large) {
+        fp_resp_error(r, 413, "PayloadTooLarge", NULL, NULL,
+                      "the request body is larger than the limit of %zu bytes",
+                      q->reg->opts.max_body);
+        return;
+    }
+    switch (q->route) {
+    case FP_ROUTE_METRICS:
+        fp_api_metrics(q, r);
+        break;
+    case FP_ROUTE_WHOAMI:
+        handle_whoami(q, r);
+        break;
+    case FP_ROUTE_OPENAPI:
+        handle_openapi(q, r);
+        break;
+    case FP_ROUTE_AUDIT:
+        fp_api_audit(q, r);
+        break;
+    case FP_ROUTE_WATCH:
+        fp_api_watch(q, r);
+        break;
+    case FP_ROUTE_SECRETS:
+        fp_api_secret(q, r);
+        break;
+    case FP_ROUTE_STATUS:
+        fp_api_status(q, r);
+        break;
+    case FP_ROUTE_LIVE:
+        fp_api_live(q, r);
+        break;
+    case FP_ROUTE_OTHER:
+        fp_resp_error(r, 404, "NotFound", NULL, NULL, "no such API path: %s", q->url);
+        break;
+    default:
+        fp_api_resource(q, r);
+        break;
+    }
+}
+
+/* Queue r on the connection (with the usual headers) and release it. */
+static enum MHD_Result send_resp(fp_req *q, fp_resp *r)
+{
+    struct MHD_Response *resp = r->stream;
+    enum MHD_Result ret;
+
+    if (!resp) {
+        resp = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
+                                               r->body ? MHD_RESPMEM_MUST_FREE
+                                                       : MHD_RESPMEM_PERSISTENT);
+        if (!resp) {
+            fp_free(r->body);
+            return MHD_NO;
+        }
+        r->body = NULL;
+        if (r->content_type)
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    }
+    if (r->etag[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+    if (r->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+    if (r->status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"fieldplane\"");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (q->route == FP_ROUTE_WEB)
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self' "
+                                "'unsafe-inline'; connect-src 'self'");
+    else
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    ret = MHD_queue_response(q->conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **ctx)
+{
+    fp_registry *reg = cls;
+    fp_req *q = *ctx;
+    fp_resp r;
+    enum MHD_Result ret;
+
+    if (!q) {
+        q = fp_calloc(1, sizeof *q);
+        if (!q)
+            return MHD_NO;
+        q->reg = reg;
+        q->conn = conn;
+        q->method = method;
+        q->url = url;
+        q->t_start = now_s();
+        fp_buf_init(&q->body, reg->opts.max_body);
+        split_path(q);
+        q->route = q->path_copy ? classify(q) : FP_ROUTE_OTHER;
+        *ctx = q;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!q->body_too_large &&
+            fp_buf_append(&q->body, upload_data, *upload_data_size) == FP_ERR_TOO_LARGE)
+            q->body_too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    memset(&r, 0, sizeof r);
+    dispatch(q, &r);
+    if (!r.status)
+        fp_resp_error(&r, 500, "InternalError", NULL, NULL, "no response was produced");
+    ret = send_resp(q, &r);
+    metrics_count(q->route, r.status, now_s() - q->t_start);
+    if (r.status >= 500)
+        fp_log_warn("api", "%s %s -> %d", method, url, r.status);
+    else
+        fp_log_debug("api", "%s %s -> %d", method, url, r.status);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
+                         enum MHD_RequestTerminationCode toe)
+{
+    fp_req *q = *ctx;
+    if (!q)
+        return;
+    fp_buf_clear(&q->body);
+    fp_free(q->path_copy);
+    fp_free(q);
+    *ctx = NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Start and stop
+ * ------------------------------------------------------------------------- */
+
+void fp_registry_db_path(const char *data_dir, char *out, size_t out_len)
+{
+    snprintf(out, out_len, "%s/registry.db", data_dir);
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int make_dirs(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static bool count_token(void *ctx, const fp_token *tok)
+{
+    (*(int *)ctx)++;
+    return true;
+}
+
+fp_status fp_registry_ensure_admin_token(const char *data_dir, bool *created)
+{
+    char db[1100], path[1100], text[128], err[512];
+    fp_store *st;
+    fp_token tok;
+    int n = 0, fd;
+    fp_status rc;
+
+    *created = false;
+    if (make_dirs(data_dir) != 0) {
+        fp_log_error("registry", "cannot create data directory %s: %s", data_dir, strerror(errno));
+        return FP_ERR_IO;
+    }
+    fp_registry_db_path(data_dir, db, sizeof db);
+    rc = fp_store_open(db, NULL, &st, err, sizeof err);
+    if (rc) {
+        fp_log_error("registry", "%s", err);
+        return rc;
+    }
+    fp_store_token_list(st, count_token, &n);
+    if (n == 0) {
+        rc = fp_store_token_create(st, "admin", "", "created on first start", text, sizeof text,
+                                   &tok);
+        if (rc == FP_OK) {
+            snprintf(path, sizeof path, "%s/admin.token", data_dir);
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0 || dprintf(fd, "%s\n", text) < 0) {
+                fp_log_error("registry", "cannot write %s: %s", path, strerror(errno));
+                rc = FP_ERR_IO;
+            } else {
+                *created = true;
+                fp_log_info("registry", "created the first admin token (id %s) in %s", tok.id,
+                            path);
+            }
+            if (fd >= 0)
+                close(fd);
+        }
+    }
+    fp_store_close(st);
+    return rc;
+}
+
+/* Parse "ADDR:PORT" into a sockaddr_in. */
+static int parse_listen(const char *z, struct sockaddr_in *sa)
+{
+    char host[256];
+    const char *colon = strrchr(z, ':');
+    char *end;
+    long port;
+
+    if (!colon || (size_t)(colon - z) >= sizeof host)
+        return -1;
+    memcpy(host, z, (size_t)(colon - z));
+    host[colon - z] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (host[0] == '\0')
+        snprintf(host, sizeof host, "0.0.0.0");
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
+{
+    fp_registry *reg;
+    struct sockaddr_in sa;
+    char db[1100], err[512];
+    fp_store_opts sopts = {0};
+    const union MHD_DaemonInfo *info;
+    bool created;
+    fp_status rc;
+
+    *out = NULL;
+    if (parse_listen(opts->listen ? opts->listen : "127.0.0.1:8080", &sa) != 0) {
+        fp_log_error("registry", "--listen '%s' is not ADDR:PORT with an IPv4 address",
+                     opts->listen);
+        return FP_ERR_INVALID;
+    }
+    rc = fp_registry_ensure_admin_token(opts->data_dir, &created);
+    if (rc)
+        return rc;
+    reg = fp_calloc(1, sizeof *reg);
+    if (!reg)
+        return FP_ERR_NOMEM;
+    reg->opts = *opts;
+    if (!reg->opts.max_body)
+        reg->opts.max_body = 4u << 20;
+    if (reg->opts.keepalive_s <= 0)
+        reg->opts.keepalive_s = 15;
+    snprintf(reg->data_dir, sizeof reg->data_dir, "%s", opts->data_dir);
+    if (opts->broker_url)
+        snprintf(reg->broker_url, sizeof reg->broker_url, "%s", opts->broker_url);
+    reg->opts.data_dir = reg->data_dir;
+    reg->opts.broker_url = reg->broker_url[0] ? reg->broker_url : NULL;
+    fp_registry_db_path(opts->data_dir, db, sizeof db);
+    sopts.history = opts->history;
+    sopts.sync_full = opts->sync_full;
+    rc = fp_store_open(db, &sopts, &reg->store, err, sizeof err);
+    if (rc) {
+        fp_log_error("registry", "%s", err);
+        fp_free(reg);
+        return rc;
+    }
+    fp_live_start(reg);
+    reg->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                    MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+                                0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR,
+                                (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                reg, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256, MHD_OPTION_END);
+    if (!reg->mhd) {
+        fp_log_error("registry",
+                     "cannot listen on %s (address in use, or not an address of "
+                     "this machine)",
+                     opts->listen);
+        fp_live_stop(reg);
+        fp_store_close(reg->store);
+        fp_free(reg);
+        return FP_ERR_IO;
+    }
+    info = MHD_get_daemon_info(reg->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    {
+        char host[64];
+        inet_ntop(AF_INET, &sa.sin_addr, host, sizeof host);
+        snprintf(reg->url, sizeof reg->url, "http://%s:%u", host,
+                 info ? info->port : ntohs(sa.sin_port));
+    }
+    fp_log_info("registry", "serving %s (data %s, revision %lld)", reg->url, reg->data_dir,
+                (long long)fp_store_revision(reg->store));
+    *out = reg;
+    return FP_OK;
+}
+
+const char *fp_registry_url(const fp_registry *reg)
+{
+    return reg->url;
+}
+
+void fp_registry_stop(fp_registry *reg)
+{
+    if (!reg)
+        return;
+    reg->stopping = 1;
+    fp_store_wake_all(reg->store);
+    fp_live_signal_stop(reg);
+    MHD_stop_daemon(reg->mhd);
+    fp_live_stop(reg);
+    fp_store_close(reg->store);
+    fp_log_info("registry", "stopped");
+    fp_free(reg);
+}
