@@ -115,6 +115,7 @@ static void session_clear(ua_client *c)
     ua_bytestring_clear(&c->server_nonce);
     ua_bytestring_clear(&c->server_cert);
     c->session_active = false;
+    ua_client_ops_clear(c);
 }
 
 /* Fail every outstanding call with status. Callbacks may issue new calls: those are not

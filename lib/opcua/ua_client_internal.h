@@ -58,6 +58,12 @@ struct ua_client {
     uint32_t reconnect_delay_ms;
     ua_loop_timer reconnect_timer;
 
+    /* Cached per session (ua_client_ops.c). */
+    bool limits_known;
+    ua_operation_limits limits;
+    ua_string *ns_array;
+    size_t ns_count;
+
     ua_pending *pending;
     uint32_t next_handle;
     ua_client_stats stats;
@@ -90,6 +96,9 @@ ua_status ua_session_client_signature(ua_client *c, ua_signature_data *out);
 ua_status ua_session_identity_token(ua_client *c, const ua_user_token_policy *tp,
                                     ua_extension_object *token, ua_signature_data *sig);
 void ua_session_security_free(ua_client *c);
+
+/* ua_client_ops.c: forget what was cached for the session. */
+void ua_client_ops_clear(ua_client *c);
 
 /* ua_sub.c */
 void ua_sub_on_disconnect(ua_client *c);

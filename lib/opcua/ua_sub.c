@@ -40,6 +40,7 @@ struct ua_subscription {
     size_t cap_items;
     uint32_t last_seq;
     bool have_seq;
+    size_t batch; /* items per CreateMonitoredItems: the server's limit, at most MONITOR_BATCH */
     ua_loop_timer keepalive_timer;
     ua_subscription_stats stats;
 };
@@ -494,8 +495,14 @@ ua_status ua_subscription_monitor_sync(ua_subscription *s, const ua_monitor_item
                                        uint32_t *handles, ua_status *results)
 {
     memset(handles, 0, n * sizeof(*handles));
-    for (size_t off = 0; off < n; off += MONITOR_BATCH) {
-        size_t k = n - off < MONITOR_BATCH ? n - off : MONITOR_BATCH;
+    ua_operation_limits lim;
+    size_t batch = MONITOR_BATCH;
+    if (!ua_client_operation_limits(s->client, &lim) && lim.max_monitored_items_per_call &&
+        lim.max_monitored_items_per_call < batch)
+        batch = lim.max_monitored_items_per_call;
+    s->batch = batch;
+    for (size_t off = 0; off < n; off += batch) {
+        size_t k = n - off < batch ? n - off : batch;
         ua_status rc =
             monitor_batch(s, items + off, k, handles + off, results ? results + off : NULL);
         if (rc)
@@ -607,7 +614,7 @@ static void recreate_items(ua_client *c, ua_subscription *s)
 {
     size_t i = 0;
     while (i < s->n_items) {
-        size_t cap = MONITOR_BATCH;
+        size_t cap = s->batch ? s->batch : MONITOR_BATCH;
         recreate_batch *b = fp_calloc(1, sizeof(*b) + cap * sizeof(uint32_t));
         ua_monitored_item_create_request *reqs = fp_calloc(cap, sizeof(*reqs));
         if (!b || !reqs) {

@@ -100,6 +100,13 @@ test("read of an unknown node prints its status name and fails", async () => {
     assert.deepEqual(r.stdout.trimEnd().split("\n"), ["-123456", "BadNodeIdUnknown"]);
 });
 
+test("node ids with a namespace URI are resolved through the NamespaceArray", async () => {
+    assert.equal(await readOne("nsu=urn:fieldplane:test-peer;s=Scalar.Int32"), "-123456");
+    const r = await tool("read", peer.url, "nsu=urn:not-there;s=Scalar.Int32");
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout.trim(), "BadNodeIdUnknown");
+});
+
 test("values of Dynamic.Counter move", async () => {
     const a = Number(await readOne("ns=1;s=Dynamic.Counter"));
     await new Promise((r) => setTimeout(r, 400));

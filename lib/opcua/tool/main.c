@@ -188,11 +188,12 @@ static int cmd_endpoints(ua_client *c, const char *url)
 
 /* ------------------------------------------------------------------------------ read */
 
-static ua_status parse_node_ids(char **args, size_t n, ua_node_id *ids)
+static ua_status parse_node_ids(ua_client *c, char **args, size_t n, ua_node_id *ids)
 {
     for (size_t i = 0; i < n; i++) {
-        ua_status st = tool_node_id_parse(&ids[i], args[i]);
+        ua_status st = ua_client_parse_node_id(c, args[i], &ids[i]);
         if (st) {
+            printf("%s\n", ua_status_name(st));
             fprintf(stderr, "fieldplane-opcua: '%s' is not a node id (%s)\n", args[i],
                     ua_status_name(st));
             for (size_t k = 0; k <= i; k++)
@@ -235,13 +236,21 @@ static int cmd_read(ua_client *c, tool_opts *o, char **args, size_t n)
         return EXIT_USAGE;
     }
     ua_node_id *ids = fp_calloc(n, sizeof(*ids));
-    if (!ids || parse_node_ids(args, n, ids)) {
+    ua_status pst = ids ? parse_node_ids(c, args, n, ids) : UA_STATUS_BAD_OUT_OF_MEMORY;
+    if (pst) {
         fp_free(ids);
-        return EXIT_USAGE;
+        return pst == UA_STATUS_BAD_NODE_ID_INVALID ? EXIT_USAGE : EXIT_FAILED;
     }
-    ua_read_response resp;
-    ua_status st = read_nodes(c, ids, n, 13 /* Value */, &resp);
+    ua_read_value_id *nodes = fp_calloc(n, sizeof(*nodes));
+    ua_data_value *values = fp_calloc(n, sizeof(*values));
     int rc = 0;
+    ua_status st = nodes && values ? UA_STATUS_GOOD : UA_STATUS_BAD_OUT_OF_MEMORY;
+    for (size_t i = 0; !st && i < n; i++) {
+        nodes[i].node_id = ids[i];  /* borrowed */
+        nodes[i].attribute_id = 13; /* Value */
+    }
+    if (!st)
+        st = ua_client_read_sync(c, nodes, n, values);
     fp_buf b;
     fp_buf_init(&b, 64u << 20);
     if (st) {
@@ -249,7 +258,7 @@ static int cmd_read(ua_client *c, tool_opts *o, char **args, size_t n)
         rc = EXIT_FAILED;
     } else {
         for (size_t i = 0; i < n; i++) {
-            const ua_data_value *dv = &resp.results[i];
+            const ua_data_value *dv = &values[i];
             if (o->verbose)
                 fp_buf_printf(&b, "%s ", args[i]);
             if ((dv->has & UA_DV_STATUS) && ua_status_is_bad(dv->status)) {
@@ -262,7 +271,10 @@ static int cmd_read(ua_client *c, tool_opts *o, char **args, size_t n)
         }
     }
     fp_buf_clear(&b);
-    ua_read_response_clear(&resp);
+    for (size_t i = 0; values && i < n; i++)
+        ua_data_value_clear(&values[i]);
+    fp_free(values);
+    fp_free(nodes);
     for (size_t i = 0; i < n; i++)
         ua_node_id_clear(&ids[i]);
     fp_free(ids);
@@ -374,7 +386,7 @@ static int cmd_browse(ua_client *c, char **args, size_t n)
         n = 1;
     }
     ua_node_id *ids = fp_calloc(n, sizeof(*ids));
-    if (!ids || parse_node_ids(args, n, ids)) {
+    if (!ids || parse_node_ids(c, args, n, ids)) {
         fp_free(ids);
         return EXIT_USAGE;
     }
@@ -401,7 +413,7 @@ static int cmd_write(ua_client *c, char **args, size_t n)
         return EXIT_USAGE;
     }
     ua_node_id id;
-    if (parse_node_ids(args, 1, &id))
+    if (parse_node_ids(c, args, 1, &id))
         return EXIT_USAGE;
     /* The current value tells the built-in type and whether it is an array. */
     ua_read_response cur;
@@ -487,7 +499,7 @@ static int cmd_call(ua_client *c, char **args, size_t n)
         return EXIT_USAGE;
     }
     ua_node_id ids[2];
-    if (parse_node_ids(args, 2, ids))
+    if (parse_node_ids(c, args, 2, ids))
         return EXIT_USAGE;
     size_t n_in = n - 2;
     ua_read_response argdesc;

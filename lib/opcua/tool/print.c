@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "opcua/ua_nodeid.h"
 #include "tool.h"
 
 /* ----------------------------------------------------------------------- node ids */
@@ -97,39 +98,6 @@ static bool parse_guid(const char *z, ua_guid *g)
     g->data3 = (uint16_t)(bytes[6] << 8 | bytes[7]);
     memcpy(g->data4, bytes + 8, 8);
     return true;
-}
-
-ua_status tool_node_id_parse(ua_node_id *out, const char *z)
-{
-    memset(out, 0, sizeof(*out));
-    if (!strncmp(z, "ns=", 3)) {
-        char *end;
-        errno = 0;
-        unsigned long ns = strtoul(z + 3, &end, 10);
-        if (errno || end == z + 3 || *end != ';' || ns > 0xffff)
-            return UA_STATUS_BAD_NODE_ID_INVALID;
-        out->ns = (uint16_t)ns;
-        z = end + 1;
-    }
-    if (!strncmp(z, "i=", 2)) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(z + 2, &end, 10);
-        if (errno || end == z + 2 || *end || v > UINT32_MAX)
-            return UA_STATUS_BAD_NODE_ID_INVALID;
-        out->id_type = UA_NODEID_NUMERIC;
-        out->id.numeric = (uint32_t)v;
-        return UA_STATUS_GOOD;
-    }
-    if (!strncmp(z, "s=", 2)) {
-        out->id_type = UA_NODEID_STRING;
-        return ua_string_from(&out->id.string, z + 2);
-    }
-    if (!strncmp(z, "g=", 2)) {
-        out->id_type = UA_NODEID_GUID;
-        return parse_guid(z + 2, &out->id.guid) ? UA_STATUS_GOOD : UA_STATUS_BAD_NODE_ID_INVALID;
-    }
-    return UA_STATUS_BAD_NODE_ID_INVALID;
 }
 
 /* ------------------------------------------------------------------------- printing */
@@ -479,7 +447,7 @@ static ua_status parse_scalar(void *p, const char *z, const ua_type *t)
     case UA_KIND_GUID:
         return parse_guid(z, p) ? UA_STATUS_GOOD : UA_STATUS_BAD_TYPE_MISMATCH;
     case UA_KIND_NODEID:
-        return tool_node_id_parse(p, z);
+        return ua_node_id_parse(p, z, NULL, 0) ? UA_STATUS_BAD_TYPE_MISMATCH : UA_STATUS_GOOD;
     case UA_KIND_LOCALIZEDTEXT:
         return ua_string_from(&((ua_localized_text *)p)->text, z);
     case UA_KIND_QUALIFIEDNAME: {

@@ -77,7 +77,7 @@ int tool_cmd_subscribe(ua_client *c, char **args, size_t n, const tool_sub_opts 
     ua_node_id event_type;
     bool have_event_type = false;
     if (o->event_type) {
-        if (tool_node_id_parse(&event_type, o->event_type)) {
+        if (ua_client_parse_node_id(c, o->event_type, &event_type)) {
             fprintf(stderr, "fieldplane-opcua: '%s' is not a node id\n", o->event_type);
             fp_free(fields_copy);
             fp_buf_clear(&run.line);
@@ -97,7 +97,7 @@ int tool_cmd_subscribe(ua_client *c, char **args, size_t n, const tool_sub_opts 
         goto out;
     }
     for (; parsed < n; parsed++) {
-        if (tool_node_id_parse(&items[parsed].node_id, args[parsed])) {
+        if (ua_client_parse_node_id(c, args[parsed], &items[parsed].node_id)) {
             fprintf(stderr, "fieldplane-opcua: '%s' is not a node id\n", args[parsed]);
             rc = 2;
             goto out;

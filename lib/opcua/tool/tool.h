@@ -22,8 +22,7 @@ void tool_print_variant(fp_buf *b, const ua_variant *v);
  * comma separated). Returns Good or BadTypeMismatch / BadOutOfMemory. */
 ua_status tool_parse_variant(ua_variant *v, const char *z, const ua_type *t, bool is_array);
 
-/* Node ids: parse the string forms (i=, s=, g=, b=, with ns=); print them. */
-ua_status tool_node_id_parse(ua_node_id *out, const char *z);
+/* Print a node id in its string form (i=, s=, g=, b=, with ns=). */
 void tool_node_id_print(fp_buf *b, const ua_node_id *n);
 
 /* Options of the subscribe command. */

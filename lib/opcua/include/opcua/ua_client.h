@@ -160,6 +160,39 @@ typedef struct ua_client_stats {
 } ua_client_stats;
 void ua_client_get_stats(const ua_client *c, ua_client_stats *out);
 
+/* ============================================================ operations made easy */
+
+/* The server's OperationLimits (0: no limit), read once per session. */
+typedef struct ua_operation_limits {
+    uint32_t max_nodes_per_read;
+    uint32_t max_nodes_per_write;
+    uint32_t max_nodes_per_method_call;
+    uint32_t max_nodes_per_browse;
+    uint32_t max_nodes_per_register_nodes;
+    uint32_t max_nodes_per_translate;
+    uint32_t max_monitored_items_per_call;
+} ua_operation_limits;
+
+/* Read (and cache for the session) the server's OperationLimits. A server that does not
+ * expose them gets zeros (no limit). Errors: those of the Read service. */
+ua_status ua_client_operation_limits(ua_client *c, ua_operation_limits *out);
+
+/* Read n attributes, split into as many Read calls as the server's MaxNodesPerRead needs.
+ * results (n values) are initialised here and owned by the caller (ua_data_value_clear each,
+ * even on failure). Returns the first service-level failure; per-node failures are in the
+ * results' status. */
+ua_status ua_client_read_sync(ua_client *c, const ua_read_value_id *nodes, size_t n,
+                              ua_data_value *results);
+
+/* Write n values, split by MaxNodesPerWrite; results (n) receive each status. */
+ua_status ua_client_write_sync(ua_client *c, const ua_write_value *nodes, size_t n,
+                               ua_status *results);
+
+/* Parse a NodeId in any string form; an `nsu=URI;` form is resolved through the server's
+ * NamespaceArray (read once per session). *out is the caller's (ua_node_id_clear). Errors:
+ * BadNodeIdInvalid, BadNodeIdUnknown (namespace not on the server), those of Read. */
+ua_status ua_client_parse_node_id(ua_client *c, const char *z, ua_node_id *out);
+
 /* ==================================================================== subscriptions */
 
 typedef struct ua_subscription ua_subscription;
