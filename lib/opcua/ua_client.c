@@ -644,6 +644,14 @@ static void client_on_closed(void *ctx, uint32_t status)
         c->state_cb(c, status, c->state_ctx);
 }
 
+void ua_client_connection_lost(ua_client *c, ua_status why)
+{
+    if (c->state != UA_CLIENT_CONNECTED || !c->cfg.reconnect)
+        return;
+    ua_conn_close(c->conn);
+    client_on_closed(c, why);
+}
+
 ua_status ua_client_connect(ua_client *c, const char *url, ua_client_state_cb cb, void *ctx)
 {
     if (c->state != UA_CLIENT_DISCONNECTED)

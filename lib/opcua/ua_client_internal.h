@@ -97,6 +97,9 @@ ua_status ua_session_identity_token(ua_client *c, const ua_user_token_policy *tp
                                     ua_extension_object *token, ua_signature_data *sig);
 void ua_session_security_free(ua_client *c);
 
+/* ua_client.c: treat the connection as lost (close it; reconnect when configured). */
+void ua_client_connection_lost(ua_client *c, ua_status why);
+
 /* ua_client_ops.c: forget what was cached for the session. */
 void ua_client_ops_clear(ua_client *c);
 

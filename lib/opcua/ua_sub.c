@@ -212,6 +212,8 @@ static void keepalive_timeout_cb(void *ctx)
 {
     ua_subscription *s = ctx;
     fp_log_warn("opcua", "subscription %u: no publish response within the keep-alive time", s->id);
+    /* A silent server is as good as a lost one: reconnect when the caller asked for it. */
+    ua_client_connection_lost(s->client, UA_STATUS_BAD_TIMEOUT);
 }
 
 static void arm_keepalive(ua_subscription *s)
@@ -672,22 +674,148 @@ static void recreate_sub_cb(ua_client *c, ua_status status, void *response, void
     publish_send(c);
 }
 
+static void recreate_sub(ua_client *c, ua_subscription *s)
+{
+    ua_create_subscription_request req;
+    ua_create_subscription_request_init(&req);
+    req.requested_publishing_interval = s->params.publishing_interval_ms;
+    req.requested_lifetime_count = s->params.lifetime_count;
+    req.requested_max_keep_alive_count = s->params.max_keepalive_count;
+    req.max_notifications_per_publish = s->params.max_notifications;
+    req.publishing_enabled = true;
+    if (ua_client_service(c, &req, UA_TYPE(CREATE_SUBSCRIPTION_REQUEST),
+                          UA_TYPE(CREATE_SUBSCRIPTION_RESPONSE), recreate_sub_cb, s))
+        fp_log_warn("opcua", "subscription %u: cannot send its recreation", s->id);
+}
+
+/* The subscriptions the transfer could not take over are recreated. */
+static void transfer_cb(ua_client *c, ua_status status, void *response, void *ctx)
+{
+    ua_transfer_subscriptions_response *r = response;
+    uint32_t *ids = ctx;
+    size_t n = 0;
+    for (ua_subscription *s = c->subs ? c->subs->list : NULL; s; s = s->next)
+        n++;
+    size_t i = 0;
+    for (ua_subscription *s = c->subs ? c->subs->list : NULL; s; s = s->next, i++) {
+        bool moved = !status && r && r->results_count == n && s->id == ids[i] &&
+                     !ua_status_is_bad(r->results[i].status_code);
+        if (moved) {
+            s->stats.transferred++;
+            s->have_seq = false; /* the new session restarts the numbering we see */
+            arm_keepalive(s);
+        } else {
+            recreate_sub(c, s);
+        }
+    }
+    fp_free(ids);
+    publish_send(c);
+}
+
 void ua_sub_recreate(ua_client *c)
 {
-    if (!c->subs)
+    if (!c->subs || !c->subs->list)
         return;
-    for (ua_subscription *s = c->subs->list; s; s = s->next) {
-        ua_create_subscription_request req;
-        ua_create_subscription_request_init(&req);
-        req.requested_publishing_interval = s->params.publishing_interval_ms;
-        req.requested_lifetime_count = s->params.lifetime_count;
-        req.requested_max_keep_alive_count = s->params.max_keepalive_count;
-        req.max_notifications_per_publish = s->params.max_notifications;
-        req.publishing_enabled = true;
-        if (ua_client_service(c, &req, UA_TYPE(CREATE_SUBSCRIPTION_REQUEST),
-                              UA_TYPE(CREATE_SUBSCRIPTION_RESPONSE), recreate_sub_cb, s))
-            fp_log_warn("opcua", "subscription %u: cannot send its recreation", s->id);
+    /* First ask the server to move the subscriptions to the new session (they survive a lost
+     * session on a server that did not restart); what it refuses is created again. */
+    size_t n = 0;
+    for (ua_subscription *s = c->subs->list; s; s = s->next)
+        n++;
+    uint32_t *ids = fp_calloc(n, sizeof(*ids));
+    if (!ids) {
+        for (ua_subscription *s = c->subs->list; s; s = s->next)
+            recreate_sub(c, s);
+        return;
     }
+    size_t i = 0;
+    for (ua_subscription *s = c->subs->list; s; s = s->next)
+        ids[i++] = s->id;
+    ua_transfer_subscriptions_request req;
+    ua_transfer_subscriptions_request_init(&req);
+    req.subscription_ids = ids;
+    req.subscription_ids_count = n;
+    req.send_initial_values = true;
+    if (ua_client_service(c, &req, UA_TYPE(TRANSFER_SUBSCRIPTIONS_REQUEST),
+                          UA_TYPE(TRANSFER_SUBSCRIPTIONS_RESPONSE), transfer_cb, ids)) {
+        fp_free(ids);
+        for (ua_subscription *s = c->subs->list; s; s = s->next)
+            recreate_sub(c, s);
+    }
+}
+
+/* ------------------------------------------------------------ modify and delete */
+
+ua_status ua_subscription_modify_sync(ua_subscription *s, double publishing_interval_ms,
+                                      uint32_t max_keepalive_count)
+{
+    ua_modify_subscription_request req;
+    ua_modify_subscription_response resp;
+    ua_modify_subscription_request_init(&req);
+    req.subscription_id = s->id;
+    req.requested_publishing_interval =
+        publishing_interval_ms > 0 ? publishing_interval_ms : s->params.publishing_interval_ms;
+    req.requested_max_keep_alive_count =
+        max_keepalive_count ? max_keepalive_count : s->params.max_keepalive_count;
+    req.requested_lifetime_count = req.requested_max_keep_alive_count * 30;
+    req.max_notifications_per_publish = s->params.max_notifications;
+    ua_status st = ua_client_service_sync(s->client, &req, UA_TYPE(MODIFY_SUBSCRIPTION_REQUEST),
+                                          &resp, UA_TYPE(MODIFY_SUBSCRIPTION_RESPONSE));
+    if (!st) {
+        s->params.publishing_interval_ms = req.requested_publishing_interval;
+        s->params.max_keepalive_count = req.requested_max_keep_alive_count;
+        s->params.lifetime_count = req.requested_lifetime_count;
+        if (resp.revised_publishing_interval > 0)
+            s->interval_ms = resp.revised_publishing_interval;
+        if (resp.revised_max_keep_alive_count)
+            s->keepalive_count = resp.revised_max_keep_alive_count;
+        arm_keepalive(s);
+    }
+    ua_modify_subscription_response_clear(&resp);
+    return st;
+}
+
+ua_status ua_subscription_unmonitor_sync(ua_subscription *s, const uint32_t *handles, size_t n,
+                                         ua_status *results)
+{
+    ua_delete_monitored_items_request req;
+    ua_delete_monitored_items_response resp;
+    ua_delete_monitored_items_request_init(&req);
+    uint32_t *ids = fp_calloc(n ? n : 1, sizeof(*ids));
+    if (!ids)
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t h = handles[i];
+        if (results)
+            results[i] = UA_STATUS_BAD_MONITORED_ITEM_ID_INVALID;
+        if (h && h <= s->n_items && s->items[h - 1].used)
+            ids[k++] = s->items[h - 1].server_id;
+    }
+    ua_status st = UA_STATUS_GOOD;
+    if (k) {
+        req.subscription_id = s->id;
+        req.monitored_item_ids = ids;
+        req.monitored_item_ids_count = k;
+        st = ua_client_service_sync(s->client, &req, UA_TYPE(DELETE_MONITORED_ITEMS_REQUEST), &resp,
+                                    UA_TYPE(DELETE_MONITORED_ITEMS_RESPONSE));
+        if (!st && resp.results_count != k)
+            st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+        /* Whatever the server says, the items are gone for us: no more dispatch to them. */
+        size_t j = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t h = handles[i];
+            if (!(h && h <= s->n_items && s->items[h - 1].used))
+                continue;
+            if (results)
+                results[i] = st ? st : resp.results[j];
+            j++;
+            s->items[h - 1].used = false;
+            ua_monitored_item_create_request_clear(&s->items[h - 1].req);
+        }
+        ua_delete_monitored_items_response_clear(&resp);
+    }
+    fp_free(ids);
+    return st;
 }
 
 void ua_sub_free_all(ua_client *c)

@@ -69,3 +69,36 @@ test("a subscription survives a server restart", { timeout: 180000 }, async () =
     assert.match(err, /reconnects=1 recreated=1/, err);
     assert.match(err, /reconnected to .* \(new session\)/);
 });
+
+test("a server that stops answering is reconnected to, on the same session", { timeout: 180000 }, async () => {
+    const peer = await startPeer([]);
+    peers.push(peer);
+    const tool = spawnTool(["subscribe", peer.url, "ns=1;s=Dynamic.Counter", "--interval", "200",
+        "--stats"]);
+    let out = "";
+    let err = "";
+    tool.stdout.on("data", (d) => (out += d));
+    tool.stderr.on("data", (d) => (err += d));
+    const exited = new Promise((resolve) => tool.on("exit", (code) => resolve(code)));
+    const count = () => out.trim().split("\n").filter(Boolean).length;
+    try {
+        await waitFor(() => count() >= 5, 30000, "first values");
+        // Frozen, the peer keeps its sockets but answers nothing: the keep-alive supervision
+        // (interval x (keep-alive count + 1) x 1.5 + 5 s) gives up on the connection.
+        peer.proc.kill("SIGSTOP");
+        await waitFor(() => /reconnecting/.test(err), 30000, "the keep-alive timeout");
+        peer.proc.kill("SIGCONT");
+        await waitFor(() => /reconnected/.test(err), 60000, "the reconnect");
+        const before = count();
+        await waitFor(() => count() >= before + 5, 30000, "values after the reconnect");
+    } finally {
+        peer.proc.kill("SIGCONT");
+        tool.kill("SIGINT");
+        const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 10000))]);
+        if (code === "timeout") {
+            tool.kill("SIGKILL");
+        }
+    }
+    assert.match(err, /reconnected to .* \(same session\)/, err);
+    assert.match(err, /reconnects=1 recreated=0/, err);
+});

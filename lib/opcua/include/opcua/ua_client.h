@@ -253,6 +253,14 @@ ua_status ua_subscription_monitor_sync(ua_subscription *s, const ua_monitor_item
                                        uint32_t *handles, ua_status *results);
 /* Delete on the server and free. */
 ua_status ua_subscription_delete_sync(ua_subscription *s);
+/* Change the publishing interval and keep-alive count (0 keeps the current value). */
+ua_status ua_subscription_modify_sync(ua_subscription *s, double publishing_interval_ms,
+                                      uint32_t max_keepalive_count);
+/* Delete n monitored items by handle; results (n, may be NULL) get each status
+ * (BadMonitoredItemIdInvalid for a handle that is not an item). No data change reaches the
+ * callback for them afterwards. */
+ua_status ua_subscription_unmonitor_sync(ua_subscription *s, const uint32_t *handles, size_t n,
+                                         ua_status *results);
 ua_client *ua_subscription_client(const ua_subscription *s);
 
 typedef struct ua_subscription_stats {
@@ -263,6 +271,7 @@ typedef struct ua_subscription_stats {
     uint64_t republished; /* notification messages recovered with Republish */
     uint64_t lost;        /* sequence numbers the server could no longer republish */
     uint32_t recreated;   /* times recreated on a new session after a reconnect */
+    uint32_t transferred; /* times moved to a new session with TransferSubscriptions */
     double revised_publishing_interval_ms;
 } ua_subscription_stats;
 void ua_subscription_get_stats(const ua_subscription *s, ua_subscription_stats *out);
