@@ -203,3 +203,42 @@ ua_status ua_client_parse_node_id(ua_client *c, const char *z, ua_node_id *out)
     }
     return ua_node_id_parse(out, z, NULL, 0);
 }
+
+ua_status ua_client_register_nodes_sync(ua_client *c, const ua_node_id *nodes, size_t n,
+                                        ua_node_id *registered)
+{
+    for (size_t i = 0; i < n; i++)
+        ua_node_id_init(&registered[i]);
+    ua_operation_limits lim;
+    ua_status st = ua_client_operation_limits(c, &lim);
+    if (st)
+        return st;
+    size_t step = lim.max_nodes_per_register_nodes ? lim.max_nodes_per_register_nodes : n;
+    for (size_t off = 0; off < n && !st; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        ua_register_nodes_request req;
+        ua_register_nodes_response resp;
+        ua_register_nodes_request_init(&req);
+        req.nodes_to_register = (ua_node_id *)(nodes + off);
+        req.nodes_to_register_count = k;
+        st = ua_client_service_sync(c, &req, UA_TYPE(REGISTER_NODES_REQUEST), &resp,
+                                    UA_TYPE(REGISTER_NODES_RESPONSE));
+        if (!st && resp.registered_node_ids_count != k)
+            st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+        if (!st) {
+            memcpy(registered + off, resp.registered_node_ids, k * sizeof(ua_node_id));
+            memset(resp.registered_node_ids, 0, k * sizeof(ua_node_id));
+        }
+        ua_register_nodes_response_clear(&resp);
+    }
+    return st;
+}
+
+ua_status ua_client_find_servers_sync(ua_client *c, ua_find_servers_response *out)
+{
+    ua_find_servers_request req;
+    ua_find_servers_request_init(&req);
+    req.endpoint_url = ua_string_view(c->url ? c->url : "");
+    return ua_client_service_sync(c, &req, UA_TYPE(FIND_SERVERS_REQUEST), out,
+                                  UA_TYPE(FIND_SERVERS_RESPONSE));
+}

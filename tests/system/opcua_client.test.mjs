@@ -39,6 +39,12 @@ test("endpoints lists every policy and mode", async () => {
     assert.ok(lines.every((l) => l.startsWith(peer.url)));
 });
 
+test("endpoints --find-servers lists the server", async () => {
+    const r = await tool("endpoints", peer.url, "--find-servers");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^urn:fieldplane:test-peer Server Fieldplane OPC UA test peer opc\.tcp:\/\//m);
+});
+
 test("read prints scalars of every built-in type", async () => {
     const expected = {
         Boolean: "true",

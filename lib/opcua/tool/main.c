@@ -34,6 +34,7 @@ typedef struct tool_opts {
     ua_client_config cfg;
     const char *mode_name;
     tool_sub_opts sub;
+    bool find_servers;
     bool verbose;
 } tool_opts;
 
@@ -54,6 +55,7 @@ static const char usage_text[] =
     "  --x509-user           also use --cert/--key as the X.509 user identity\n"
     "  --pki DIR             trust list folder\n"
     "  --auto-accept         trust the server's certificate if unknown\n"
+    "  --find-servers        endpoints: list the servers (FindServers) instead\n"
     "  --timeout MS          request timeout (default 10000)\n"
     "  --interval MS         subscribe: sampling and publishing interval (default 250)\n"
     "  --sampling MS         subscribe: sampling interval (default: --interval; 0 fastest)\n"
@@ -145,6 +147,40 @@ static const char *token_name(int type)
     default:
         return "?";
     }
+}
+
+/* FindServers: one line per server: applicationUri type name discoveryUrl,... */
+static int cmd_servers(ua_client *c)
+{
+    static const char *const types[] = {"Server", "Client", "ClientAndServer", "DiscoveryServer"};
+    ua_find_servers_response resp;
+    ua_status st = ua_client_find_servers_sync(c, &resp);
+    if (st) {
+        printf("%s\n", ua_status_name(st));
+        ua_find_servers_response_clear(&resp);
+        return EXIT_FAILED;
+    }
+    fp_buf b;
+    fp_buf_init(&b, 1u << 20);
+    for (size_t i = 0; i < resp.servers_count; i++) {
+        const ua_application_description *d = &resp.servers[i];
+        tool_print_value(&b, &d->application_uri, UA_TYPE(STRING));
+        fp_buf_printf(&b, " %s ",
+                      d->application_type >= 0 && d->application_type <= 3
+                          ? types[d->application_type]
+                          : "?");
+        tool_print_value(&b, &d->application_name, UA_TYPE(LOCALIZED_TEXT));
+        fp_buf_append_str(&b, " ");
+        for (size_t k = 0; k < d->discovery_urls_count; k++) {
+            if (k)
+                fp_buf_append_str(&b, ",");
+            tool_print_value(&b, &d->discovery_urls[k], UA_TYPE(STRING));
+        }
+        emit(&b);
+    }
+    fp_buf_clear(&b);
+    ua_find_servers_response_clear(&resp);
+    return 0;
 }
 
 static int cmd_endpoints(ua_client *c, const char *url)
@@ -620,6 +656,7 @@ int main(int argc, char **argv)
         {"event-fields", required_argument, NULL, 'E'},
         {"event-type", required_argument, NULL, 'Y'},
         {"stats", no_argument, NULL, 'S'},
+        {"find-servers", no_argument, NULL, 'F'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -721,6 +758,9 @@ int main(int argc, char **argv)
         case 'S':
             o.sub.stats = true;
             break;
+        case 'F':
+            o.find_servers = true;
+            break;
         case 'v':
             o.verbose = true;
             fp_log_set_level(FP_LOG_DEBUG);
@@ -764,7 +804,7 @@ int main(int argc, char **argv)
         return rc;
     }
     if (!strcmp(cmd, "endpoints"))
-        rc = cmd_endpoints(c, url);
+        rc = o.find_servers ? cmd_servers(c) : cmd_endpoints(c, url);
     else if (!strcmp(cmd, "read"))
         rc = cmd_read(c, &o, args, n_args);
     else if (!strcmp(cmd, "browse"))

@@ -188,6 +188,16 @@ ua_status ua_client_read_sync(ua_client *c, const ua_read_value_id *nodes, size_
 ua_status ua_client_write_sync(ua_client *c, const ua_write_value *nodes, size_t n,
                                ua_status *results);
 
+/* RegisterNodes: the server may hand back faster aliases for nodes used often; split by
+ * MaxNodesPerRegisterNodes. registered (n) receive the ids to use, owned by the caller
+ * (ua_node_id_clear each). */
+ua_status ua_client_register_nodes_sync(ua_client *c, const ua_node_id *nodes, size_t n,
+                                        ua_node_id *registered);
+
+/* FindServers on the connected endpoint; *out is the caller's (ua_clear with
+ * UA_TYPE(FIND_SERVERS_RESPONSE)), cleared on failure too. */
+ua_status ua_client_find_servers_sync(ua_client *c, ua_find_servers_response *out);
+
 /* Parse a NodeId in any string form; an `nsu=URI;` form is resolved through the server's
  * NamespaceArray (read once per session). *out is the caller's (ua_node_id_clear). Errors:
  * BadNodeIdInvalid, BadNodeIdUnknown (namespace not on the server), those of Read. */
