@@ -170,6 +170,16 @@ test("call a method with arguments, and a failing one", async () => {
     assert.equal(r.stdout.trim(), "BadInvalidArgument");
 });
 
+test("30 sessions on one event loop connect and read concurrently", async () => {
+    const r = await tool("read", peer.url, "ns=1;s=Scalar.Int32", "--sessions", "30");
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 30);
+    assert.equal(new Set(lines.map((l) => l.split(" ")[0])).size, 30, "one line per session");
+    assert.ok(lines.every((l) => l.endsWith(" -123456")));
+    assert.match(r.stderr, /connected=30 read=30/);
+});
+
 test("nothing listening gives BadNotConnected", async () => {
     const srv = net.createServer();
     await new Promise((r) => srv.listen(0, "127.0.0.1", r));

@@ -35,6 +35,7 @@ typedef struct tool_opts {
     const char *mode_name;
     tool_sub_opts sub;
     bool find_servers;
+    uint32_t sessions;
     bool verbose;
 } tool_opts;
 
@@ -55,6 +56,7 @@ static const char usage_text[] =
     "  --x509-user           also use --cert/--key as the X.509 user identity\n"
     "  --pki DIR             trust list folder\n"
     "  --auto-accept         trust the server's certificate if unknown\n"
+    "  --sessions N          read: N concurrent sessions on one event loop\n"
     "  --find-servers        endpoints: list the servers (FindServers) instead\n"
     "  --timeout MS          request timeout (default 10000)\n"
     "  --interval MS         subscribe: sampling and publishing interval (default 250)\n"
@@ -657,6 +659,7 @@ int main(int argc, char **argv)
         {"event-type", required_argument, NULL, 'Y'},
         {"stats", no_argument, NULL, 'S'},
         {"find-servers", no_argument, NULL, 'F'},
+        {"sessions", required_argument, NULL, 'N'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -705,7 +708,8 @@ int main(int argc, char **argv)
         case 'q':
         case 's':
         case 'd':
-        case 'n': {
+        case 'n':
+        case 'N': {
             uint32_t v;
             if (!parse_u32(optarg, &v)) {
                 fprintf(stderr, "fieldplane-opcua: '%s' is not a number\n", optarg);
@@ -721,6 +725,8 @@ int main(int argc, char **argv)
                 o.sub.sampling_ms = v;
             else if (ch == 'd')
                 o.sub.duration_ms = v;
+            else if (ch == 'N')
+                o.sessions = v;
             else
                 o.sub.count = v;
             break;
@@ -795,6 +801,11 @@ int main(int argc, char **argv)
     if (!loop) {
         fprintf(stderr, "fieldplane-opcua: cannot create the event loop\n");
         return EXIT_CONNECT;
+    }
+    if (o.sessions > 1 && !strcmp(cmd, "read")) {
+        int src = tool_cmd_read_sessions(loop, &o.cfg, url, args, n_args, o.sessions);
+        ua_loop_free(loop);
+        return src;
     }
     ua_client *c = NULL;
     int rc =

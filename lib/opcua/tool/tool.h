@@ -40,6 +40,10 @@ typedef struct tool_sub_opts {
     bool stats;
 } tool_sub_opts;
 
+/* read --sessions N: N concurrent sessions on one loop, each reading the nodes. */
+int tool_cmd_read_sessions(ua_loop *loop, const ua_client_config *cfg, const char *url, char **args,
+                           size_t n, size_t n_sessions);
+
 int tool_cmd_subscribe(ua_client *c, char **args, size_t n, const tool_sub_opts *o,
                        volatile sig_atomic_t *stop);
 
