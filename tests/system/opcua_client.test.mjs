@@ -159,6 +159,13 @@ test("write then read back, and a read-only variable refuses", async () => {
     assert.equal(r.stdout.trim(), "BadTypeMismatch");
 });
 
+test("a message larger than a chunk goes both ways", async () => {
+    const big = "0123456789".repeat(12000);
+    let r = await tool("write", peer.url, "ns=1;s=Writable.String", big);
+    assert.equal(r.stdout.trim(), "Good");
+    assert.equal(await readOne("ns=1;s=Writable.String"), big);
+});
+
 test("call a method with arguments, and a failing one", async () => {
     let r = await tool("call", peer.url, "ns=1;s=Methods", "ns=1;s=Methods.Add", "2", "40");
     assert.equal(r.code, 0, r.stderr);

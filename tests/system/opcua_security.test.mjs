@@ -57,6 +57,17 @@ for (const policy of POLICIES) {
     }
 }
 
+test("a message larger than a chunk goes both ways encrypted", async () => {
+    const big = "fieldplane".repeat(12000); // 120,000 bytes: several 64 KiB chunks each way
+    const sec = ["--pki", pki, "--auto-accept", "--security-policy", "Aes256_Sha256_RsaPss",
+        "--security-mode", "SignAndEncrypt"];
+    let r = await runTool(["write", peer.url, "ns=1;s=Writable.String", big, ...sec]);
+    assert.equal(r.stdout.trim(), "Good", r.stderr);
+    r = await runTool(["read", peer.url, "ns=1;s=Writable.String", ...sec]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), big);
+});
+
 test("a mode the server does not offer is refused", async () => {
     const r = await read(["--security-policy", "None", "--security-mode", "Sign"]);
     assert.equal(r.code, 3);
