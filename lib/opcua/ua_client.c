@@ -296,12 +296,14 @@ static void client_on_message(void *ctx, uint32_t request_id, const uint8_t *bod
         st = UA_STATUS_BAD_UNKNOWN_RESPONSE;
 
     void *resp = NULL;
+    bool decoded = false;
     if (!st) {
         resp = fp_calloc(1, t->size);
         if (!resp)
             st = UA_STATUS_BAD_OUT_OF_MEMORY;
         else
             st = ua_decode_buf(r.p, (size_t)(r.end - r.p), resp, t, NULL);
+        decoded = !st;
     }
     if (!st) {
         /* Every response type starts with its ResponseHeader. */
@@ -312,7 +314,7 @@ static void client_on_message(void *ctx, uint32_t request_id, const uint8_t *bod
             st = result;
     }
     if (p->cb)
-        p->cb(c, st, (resp && t == p->resp_type) ? resp : NULL, p->ctx);
+        p->cb(c, st, (decoded && t == p->resp_type) ? resp : NULL, p->ctx);
     if (resp) {
         ua_clear(resp, t);
         fp_free(resp);

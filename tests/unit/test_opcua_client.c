@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../../lib/opcua/ua_conn.h"
+#include "opcua/ua_status.h"
 #include "fp_alloc.h"
 
 /* ------------------------------------------------------------------------ loop timers */
@@ -473,15 +474,221 @@ static void test_random_bytes(void **state)
     }
 }
 
+/* ------------------------------------------------- client response handling, hostile */
+
+typedef struct call_result {
+    bool done;
+    ua_status status;
+    bool had_response;
+} call_result;
+
+static void call_cb(ua_client *c, ua_status status, void *response, void *ctx)
+{
+    call_result *r = ctx;
+    r->done = true;
+    r->status = status;
+    r->had_response = response != NULL;
+}
+
+/* A client (channel only) connected to the fake server; returns the request id the client
+ * used for a GetEndpoints call it has just sent. */
+static ua_client *client_start(fake *f, call_result *res, uint32_t *request_id)
+{
+    memset(f, 0, sizeof(*f));
+    f->loop = ua_loop_new();
+    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(f->lfd, 1), 0);
+    socklen_t alen = sizeof(a);
+    getsockname(f->lfd, (struct sockaddr *)&a, &alen);
+    char url[64];
+    snprintf(url, sizeof(url), "opc.tcp://127.0.0.1:%u/x", ntohs(a.sin_port));
+    ua_client_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.no_session = true;
+    cfg.request_timeout_ms = 2000;
+    ua_client *c = ua_client_new(f->loop, &cfg);
+    assert_non_null(c);
+    call_result conn_res = {false, 0, false};
+    (void)conn_res;
+    assert_int_equal(ua_client_connect(c, url, NULL, NULL), UA_STATUS_GOOD);
+    f->sfd = accept(f->lfd, NULL, NULL);
+    assert_true(f->sfd >= 0);
+    uint8_t buf[4096];
+    size_t n = 0;
+    uint64_t end = ua_loop_now_ms() + 3000;
+    while (n < 8 && ua_loop_now_ms() < end) {
+        ua_loop_run_once(f->loop, 10);
+        ssize_t k = recv(f->sfd, buf + n, sizeof(buf) - n, MSG_DONTWAIT);
+        if (k > 0)
+            n += (size_t)k;
+    }
+    assert_memory_equal(buf, "HELF", 4);
+    send_ack(f, 65536, 65536);
+    n = 0;
+    while (n < 8 && ua_loop_now_ms() < end) {
+        ua_loop_run_once(f->loop, 10);
+        ssize_t k = recv(f->sfd, buf + n, sizeof(buf) - n, MSG_DONTWAIT);
+        if (k > 0)
+            n += (size_t)k;
+    }
+    uint32_t uri_len = buf[12] | buf[13] << 8;
+    size_t off = 16 + uri_len + 8 + 4;
+    uint32_t rid = (uint32_t)buf[off] | (uint32_t)buf[off + 1] << 8 | (uint32_t)buf[off + 2] << 16 |
+                   (uint32_t)buf[off + 3] << 24;
+    send_opn_response(f, rid, 1, 7);
+    while (ua_client_get_state(c) != UA_CLIENT_CONNECTED && ua_loop_now_ms() < end)
+        ua_loop_run_once(f->loop, 10);
+    assert_int_equal(ua_client_get_state(c), UA_CLIENT_CONNECTED);
+
+    ua_get_endpoints_request req;
+    ua_get_endpoints_request_init(&req);
+    req.endpoint_url = ua_string_view(url);
+    assert_int_equal(ua_client_service(c, &req, UA_TYPE(GET_ENDPOINTS_REQUEST),
+                                       UA_TYPE(GET_ENDPOINTS_RESPONSE), call_cb, res),
+                     UA_STATUS_GOOD);
+    n = 0;
+    while (n < 24 && ua_loop_now_ms() < end) {
+        ua_loop_run_once(f->loop, 10);
+        ssize_t k = recv(f->sfd, buf + n, sizeof(buf) - n, MSG_DONTWAIT);
+        if (k > 0)
+            n += (size_t)k;
+    }
+    assert_memory_equal(buf, "MSGF", 4);
+    *request_id = (uint32_t)buf[20] | (uint32_t)buf[21] << 8 | (uint32_t)buf[22] << 16 |
+                  (uint32_t)buf[23] << 24;
+    return c;
+}
+
+static void client_stop(fake *f, ua_client *c)
+{
+    ua_client_free(c);
+    if (f->sfd >= 0)
+        close(f->sfd);
+    close(f->lfd);
+    ua_loop_free(f->loop);
+}
+
+/* Send a MSG whose body is the given bytes (after the sequence header). */
+static void send_msg_body(fake *f, uint32_t seq, uint32_t request_id, const uint8_t *body,
+                          size_t len)
+{
+    size_t n = 24 + len;
+    uint8_t *m = calloc(1, n);
+    assert_non_null(m);
+    memcpy(m, "MSGF", 4);
+    put_u32(m + 4, (uint32_t)n);
+    put_u32(m + 8, 7);
+    put_u32(m + 12, 1);
+    put_u32(m + 16, seq);
+    put_u32(m + 20, request_id);
+    memcpy(m + 24, body, len);
+    fake_send(f, m, n);
+    free(m);
+}
+
+static void wait_call(fake *f, call_result *res)
+{
+    uint64_t end = ua_loop_now_ms() + 4000;
+    while (!res->done && ua_loop_now_ms() < end)
+        ua_loop_run_once(f->loop, 10);
+}
+
+static void test_client_hostile_responses(void **state)
+{
+    (void)state;
+    /* GetEndpointsResponse (encoding id 431) whose endpoint array claims 2^30 entries. */
+    const uint8_t huge_array[] = {0x01, 0x00, 0xaf, 0x01,                /* NodeId i=431 */
+                                  0,    0,    0,    0,    0,    0, 0, 0, /* timestamp */
+                                  1,    0,    0,    0,    0,    0, 0, 0, /* handle, result */
+                                  0x00, 0xff, 0xff, 0xff, 0xff,          /* diag, string table */
+                                  0x00, 0x00, 0x00,                      /* additional header */
+                                  0x00, 0x00, 0x00, 0x40};               /* 2^30 endpoints */
+    /* A response of another type (ReadResponse, 634) for a GetEndpoints call. */
+    const uint8_t wrong_type[] = {0x01, 0x00, 0x7a, 0x02, 0, 0, 0, 0};
+    /* A ServiceFault (397) with BadTooManyOperations. */
+    const uint8_t fault[] = {0x01, 0x00, 0x8d, 0x01, 0,    0,    0,    0,    0,    0,
+                             0,    0,    1,    0,    0,    0,    0x00, 0x00, 0x10, 0x80,
+                             0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00};
+    struct {
+        const uint8_t *body;
+        size_t len;
+        ua_status want;
+    } cases[] = {
+        {huge_array, sizeof(huge_array), UA_STATUS_BAD_DECODING_ERROR},
+        {wrong_type, sizeof(wrong_type), UA_STATUS_BAD_UNKNOWN_RESPONSE},
+        {fault, sizeof(fault), UA_STATUS_BAD_TOO_MANY_OPERATIONS},
+        {huge_array, 3, UA_STATUS_BAD_DECODING_ERROR}, /* truncated NodeId */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fake f;
+        call_result res = {false, 0, false};
+        uint32_t rid;
+        ua_client *c = client_start(&f, &res, &rid);
+        send_msg_body(&f, 2, rid, cases[i].body, cases[i].len);
+        wait_call(&f, &res);
+        assert_true(res.done);
+        if (cases[i].want == UA_STATUS_BAD_DECODING_ERROR)
+            assert_true(ua_status_is_bad(res.status));
+        else
+            assert_int_equal(res.status, cases[i].want);
+        assert_false(res.had_response);
+        client_stop(&f, c);
+    }
+
+    /* A response to a request id never sent is dropped; the real call then times out. */
+    fake f;
+    call_result res = {false, 0, false};
+    uint32_t rid;
+    ua_client *c = client_start(&f, &res, &rid);
+    send_msg_body(&f, 2, rid + 1000, fault, sizeof(fault));
+    wait_call(&f, &res);
+    assert_true(res.done);
+    assert_int_equal(res.status, UA_STATUS_BAD_TIMEOUT);
+    client_stop(&f, c);
+
+    /* Random bodies with the right request id: a Bad status, never a crash. */
+    srand(777);
+    for (int round = 0; round < 30; round++) {
+        uint8_t body[300];
+        size_t n = 1 + (size_t)(rand() % (int)sizeof(body));
+        for (size_t i = 0; i < n; i++)
+            body[i] = (uint8_t)rand();
+        if (round % 2 && n >= 4) {
+            body[0] = 0x01; /* the right type, random content */
+            body[1] = 0x00;
+            body[2] = 0xaf;
+            body[3] = 0x01;
+        }
+        res = (call_result){false, 0, false};
+        c = client_start(&f, &res, &rid);
+        send_msg_body(&f, 2, rid, body, n);
+        wait_call(&f, &res);
+        assert_true(res.done);
+        client_stop(&f, c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loop_timers),          cmocka_unit_test(test_rbuf_truncated),
-        cmocka_unit_test(test_wbuf_limit),           cmocka_unit_test(test_ack_too_small),
-        cmocka_unit_test(test_chunk_too_large),      cmocka_unit_test(test_unknown_type),
-        cmocka_unit_test(test_err_message),          cmocka_unit_test(test_opn_truncated),
-        cmocka_unit_test(test_opn_wrong_request_id), cmocka_unit_test(test_msg_checks),
-        cmocka_unit_test(test_too_many_chunks),      cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_loop_timers),
+        cmocka_unit_test(test_rbuf_truncated),
+        cmocka_unit_test(test_wbuf_limit),
+        cmocka_unit_test(test_ack_too_small),
+        cmocka_unit_test(test_chunk_too_large),
+        cmocka_unit_test(test_unknown_type),
+        cmocka_unit_test(test_err_message),
+        cmocka_unit_test(test_opn_truncated),
+        cmocka_unit_test(test_opn_wrong_request_id),
+        cmocka_unit_test(test_msg_checks),
+        cmocka_unit_test(test_too_many_chunks),
+        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_client_hostile_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
