@@ -95,6 +95,9 @@ void fp_resp_json(fp_resp *r, int http, json_t *json);
 /* Take a buffer's content as the body. */
 void fp_resp_buf(fp_resp *r, int http, fp_buf *b, const char *content_type);
 
+/* Append z to b percent-encoded (unreserved characters kept), for links. */
+void fp_buf_url_encode(fp_buf *b, const char *z);
+
 /* ---- request helpers ---- */
 const char *fp_req_arg(const fp_req *q, const char *key);
 const char *fp_req_header(const fp_req *q, const char *key);

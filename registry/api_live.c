@@ -30,8 +30,12 @@
 #define LIVE_MAX_QUEUE (4u << 20)
 
 typedef struct live_topic {
-    char *topic;
-    char *last; /* last SSE event seen on it, or NULL */
+    char *topic;      /* the subscription (may hold wildcards) */
+    char *last_topic; /* the last message seen on it: topic, payload, time */
+    char *last_payload;
+    int last_len;
+    bool last_retain;
+    char last_time[40];
     int refs;
     struct live_topic *next;
 } live_topic;
@@ -43,7 +47,7 @@ typedef struct live_viewer {
     int n_topics;
     fp_buf queue;
     size_t off;
-    bool dropped;
+    unsigned long n_dropped; /* messages not queued because the viewer lagged */
     struct live_viewer *next;
 } live_viewer;
 
@@ -91,24 +95,24 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 }
 
 /* The SSE event for one message (new string, caller frees). */
-static char *make_event(const struct mosquitto_message *msg, const char *source)
+static char *make_event(const char *topic, const void *data, int len, bool retain,
+                        const char *source, const char *time)
 {
     json_t *payload = NULL, *ev;
-    char now[40], *text, *out;
+    char *text, *out;
     size_t n;
 
-    if (msg->payloadlen > 0 && msg->payloadlen <= LIVE_MAX_PAYLOAD)
-        payload = json_loadb(msg->payload, (size_t)msg->payloadlen, JSON_DECODE_ANY, NULL);
-    if (!payload && msg->payloadlen <= LIVE_MAX_PAYLOAD)
-        payload = json_stringn(msg->payload ? msg->payload : "", (size_t)msg->payloadlen);
+    if (len > 0 && len <= LIVE_MAX_PAYLOAD)
+        payload = json_loadb(data, (size_t)len, JSON_DECODE_ANY, NULL);
+    if (!payload && len <= LIVE_MAX_PAYLOAD)
+        payload = json_stringn(data ? data : "", (size_t)(len > 0 ? len : 0));
     if (!payload) {
         char note[64];
-        snprintf(note, sizeof note, "<%d bytes of binary data>", msg->payloadlen);
+        snprintf(note, sizeof note, "<%d bytes of binary data>", len);
         payload = json_string(note);
     }
-    fp_now_rfc3339(now, sizeof now);
-    ev = json_pack("{s:s, s:s?, s:o, s:s, s:b}", "topic", msg->topic, "source", source, "payload",
-                   payload, "receivedAt", now, "retained", msg->retain);
+    ev = json_pack("{s:s, s:s?, s:o, s:s, s:b}", "topic", topic, "source", source, "payload",
+                   payload, "receivedAt", time, "retained", retain);
     text = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     if (!text)
@@ -121,19 +125,44 @@ static char *make_event(const struct mosquitto_message *msg, const char *source)
     return out;
 }
 
+/* Queue an event for a viewer, or count it as dropped when the viewer lags. */
+static void queue_event(live_viewer *v, char *ev)
+{
+    if (!ev)
+        return;
+    if (v->queue.len + strlen(ev) > v->queue.max_len || fp_buf_append_str(&v->queue, ev) != FP_OK) {
+        if (v->queue.err) /* the buffer freed itself: start it again, empty */
+            fp_buf_init(&v->queue, LIVE_MAX_QUEUE), v->off = 0;
+        v->n_dropped++;
+    }
+    fp_free(ev);
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
     live_state *ls = obj;
+    char now[40];
 
+    fp_now_rfc3339(now, sizeof now);
     pthread_mutex_lock(&ls->lock);
     for (live_topic *t = ls->topics; t; t = t->next) {
         bool match = false;
         if (mosquitto_topic_matches_sub(t->topic, msg->topic, &match) == MOSQ_ERR_SUCCESS &&
-            match) {
-            char *ev = make_event(msg, NULL);
-            if (ev) {
-                fp_free(t->last);
-                t->last = ev;
+            match && msg->payloadlen <= LIVE_MAX_PAYLOAD) {
+            char *topic = fp_strdup(msg->topic);
+            char *payload = fp_malloc((size_t)msg->payloadlen + 1);
+            if (topic && payload) {
+                memcpy(payload, msg->payload ? msg->payload : "", (size_t)msg->payloadlen);
+                fp_free(t->last_topic);
+                fp_free(t->last_payload);
+                t->last_topic = topic;
+                t->last_payload = payload;
+                t->last_len = msg->payloadlen;
+                t->last_retain = msg->retain;
+                snprintf(t->last_time, sizeof t->last_time, "%s", now);
+            } else {
+                fp_free(topic);
+                fp_free(payload);
             }
         }
     }
@@ -142,14 +171,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
             bool match = false;
             if (mosquitto_topic_matches_sub(v->topics[i], msg->topic, &match) == MOSQ_ERR_SUCCESS &&
                 match) {
-                char *ev = make_event(msg, v->sources[i]);
-                if (ev && fp_buf_append_str(&v->queue, ev) != FP_OK) {
-                    /* A viewer that does not read loses old messages, not the registry. */
-                    fp_buf_init(&v->queue, LIVE_MAX_QUEUE);
-                    v->off = 0;
-                    v->dropped = true;
-                }
-                fp_free(ev);
+                queue_event(v, make_event(msg->topic, msg->payload, msg->payloadlen, msg->retain,
+                                          v->sources[i], now));
                 break;
             }
         }
@@ -239,7 +262,8 @@ void fp_live_stop(fp_registry *reg)
     for (live_topic *t = ls->topics, *next; t; t = next) {
         next = t->next;
         fp_free(t->topic);
-        fp_free(t->last);
+        fp_free(t->last_topic);
+        fp_free(t->last_payload);
         fp_free(t);
     }
     pthread_mutex_destroy(&ls->lock);
@@ -341,6 +365,13 @@ static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (pthread_cond_timedwait(&ls->cond, &ls->lock, &deadline) != 0)
             break;
     }
+    if (v->n_dropped && v->off >= v->queue.len && !ls->stopping) {
+        /* Tell the page it missed messages because it read too slowly. */
+        fp_buf_reset(&v->queue);
+        v->off = 0;
+        fp_buf_printf(&v->queue, "event: dropped\ndata: {\"count\":%lu}\n\n", v->n_dropped);
+        v->n_dropped = 0;
+    }
     if (ls->stopping) {
         n = MHD_CONTENT_READER_END_OF_STREAM;
     } else if (v->off < v->queue.len) {
@@ -384,7 +415,8 @@ static void live_free(void *cls)
                     mosquitto_unsubscribe(ls->mosq, NULL, t->topic);
                 *pp = t->next;
                 fp_free(t->topic);
-                fp_free(t->last);
+                fp_free(t->last_topic);
+                fp_free(t->last_payload);
                 fp_free(t);
             }
             break;
@@ -466,8 +498,9 @@ void fp_api_live(fp_req *q, fp_resp *r)
             mosquitto_subscribe(ls->mosq, NULL, t->topic, 0);
         }
         t->refs++;
-        if (t->last)
-            fp_buf_append_str(&v->queue, t->last);
+        if (t->last_topic)
+            queue_event(v, make_event(t->last_topic, t->last_payload, t->last_len, t->last_retain,
+                                      v->sources[i], t->last_time));
     }
     v->next = ls->viewers;
     ls->viewers = v;

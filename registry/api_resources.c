@@ -153,6 +153,13 @@ static bool has_spec_version(fp_kind kind)
     return kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET;
 }
 
+/* Does kind have a status subresource? */
+static bool has_status(fp_kind kind)
+{
+    return kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET || kind == FP_KIND_DISCOVERED_DEVICE ||
+           kind == FP_KIND_DISCOVERED_ASSET;
+}
+
 static bool has_uuid(fp_kind kind)
 {
     return kind == FP_KIND_NAMESPACE || kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET ||
@@ -263,6 +270,9 @@ static void stamp(fp_req *q, const target *t, json_t *doc, const json_t *old, bo
     if (has_spec_version(t->kind)) {
         json_int_t v = json_integer_value(json_object_get(oprops, "version"));
         json_object_set_new(props, "version", json_integer(!old ? 1 : spec_changed ? v + 1 : v));
+    }
+    if (has_status(t->kind)) {
+        /* Status belongs to the connectors: a spec write keeps it as it was. */
         if (json_object_get(oprops, "status"))
             json_object_set(props, "status", json_object_get(oprops, "status"));
         else
@@ -656,6 +666,8 @@ typedef struct list_ctx {
     char last[300];
     tag_filter tags[8];
     int n_tags;
+    bool too_many_tags;
+    const char *exact; /* only this name (namespace-limited tokens), or NULL */
 } list_ctx;
 
 static enum MHD_Result collect_tag(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -665,8 +677,12 @@ static enum MHD_Result collect_tag(void *cls, enum MHD_ValueKind kind, const cha
     tag_filter *f;
     const char *eq;
 
-    if (strcmp(key, "tag") != 0 || !value || c->n_tags >= 8)
+    if (strcmp(key, "tag") != 0 || !value)
         return MHD_YES;
+    if (c->n_tags >= 8) {
+        c->too_many_tags = true;
+        return MHD_YES;
+    }
     f = &c->tags[c->n_tags++];
     eq = strchr(value, '=');
     if (!eq)
@@ -703,6 +719,8 @@ static bool tags_match(list_ctx *c, const fp_rec *rec)
 static bool list_row(void *ctx, const fp_rec *rec)
 {
     list_ctx *c = ctx;
+    if (c->exact && strcmp(rec->name, c->exact) != 0)
+        return true;
     if (!tags_match(c, rec))
         return true;
     if (c->n == c->want) {
@@ -715,19 +733,6 @@ static bool list_row(void *ctx, const fp_rec *rec)
     snprintf(c->last, sizeof c->last, "%s", rec->name);
     c->n++;
     return true;
-}
-
-/* Percent-encode z into b (for nextLink). */
-static void url_encode(fp_buf *b, const char *z)
-{
-    for (; *z; z++) {
-        unsigned char ch = (unsigned char)*z;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~')
-            fp_buf_append(b, z, 1);
-        else
-            fp_buf_printf(b, "%%%02X", ch);
-    }
 }
 
 /* Parse a positive integer query parameter; false (r filled) if malformed. */
@@ -767,6 +772,7 @@ static void list_resources(fp_req *q, fp_resp *r, const target *t)
     if (t->kind == FP_KIND_NAMESPACE && q->tok.ns[0]) {
         /* A namespace-limited token lists its own namespace only. */
         lq.prefix = q->tok.ns;
+        c.exact = q->tok.ns;
     }
     if (t->kind != FP_KIND_NAMESPACE || !q->tok.ns[0]) {
         if (t->kind == FP_KIND_SCHEMA_VERSION) {
@@ -788,6 +794,10 @@ static void list_resources(fp_req *q, fp_resp *r, const target *t)
     if (t->kind != FP_KIND_NAMESPACE && !parent_exists(q, r, t))
         return;
     MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, collect_tag, &c);
+    if (c.too_many_tags) {
+        fp_resp_error(r, 400, "InvalidQuery", "tag", NULL, "at most 8 tag filters per request");
+        return;
+    }
     fp_buf_init(&b, 256u << 20);
     c.out = &b;
     c.want = (int)top;
@@ -803,25 +813,25 @@ static void list_resources(fp_req *q, fp_resp *r, const target *t)
     if (c.more && c.last[0]) {
         /* nextLink keeps the filters and moves the skipToken on. */
         fp_buf_printf(&b, ",\"nextLink\":\"%s?top=%ld&skipToken=", t->coll_path, top);
-        url_encode(&b, c.last);
+        fp_buf_url_encode(&b, c.last);
         if (name_prefix) {
             fp_buf_append_str(&b, "&namePrefix=");
-            url_encode(&b, name_prefix);
+            fp_buf_url_encode(&b, name_prefix);
         }
         if (et) {
             fp_buf_append_str(&b, "&endpointType=");
-            url_encode(&b, et);
+            fp_buf_url_encode(&b, et);
         }
         if (lq.device_ref) {
             fp_buf_append_str(&b, "&deviceRef=");
-            url_encode(&b, lq.device_ref);
+            fp_buf_url_encode(&b, lq.device_ref);
         }
         for (int i = 0; i < c.n_tags; i++) {
             fp_buf_append_str(&b, "&tag=");
-            url_encode(&b, c.tags[i].key);
+            fp_buf_url_encode(&b, c.tags[i].key);
             if (c.tags[i].value) {
                 fp_buf_append_str(&b, "%3D");
-                url_encode(&b, c.tags[i].value);
+                fp_buf_url_encode(&b, c.tags[i].value);
             }
         }
         fp_buf_append_str(&b, "\"");
@@ -904,8 +914,8 @@ void fp_api_status(fp_req *q, fp_resp *r)
     bool is_patch = strcmp(q->method, "PATCH") == 0;
     fp_status rc;
 
-    if (!fp_kind_parse(q->seg[4], &kind) || kind == FP_KIND_NAMESPACE || kind == FP_KIND_SCHEMA ||
-        kind == FP_KIND_SCHEMA_VERSION) {
+    if (!fp_kind_parse(q->seg[4], &kind) || !has_status(kind) ||
+        strcmp(fp_kind_collection(kind), q->seg[4]) != 0) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "%s has no status subresource", q->seg[4]);
         return;
     }

@@ -236,6 +236,18 @@ void fp_resp_verr(fp_resp *r, const fp_verr *err)
                   NULL, "%s", err->message);
 }
 
+void fp_buf_url_encode(fp_buf *b, const char *z)
+{
+    for (; *z; z++) {
+        unsigned char ch = (unsigned char)*z;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~')
+            fp_buf_append(b, z, 1);
+        else
+            fp_buf_printf(b, "%%%02X", ch);
+    }
+}
+
 /* ---------------------------------------------------------------------------
  * Requests
  * ------------------------------------------------------------------------- */
@@ -287,6 +299,12 @@ bool fp_req_can(const fp_req *q, const char *action, const char *ns, fp_resp *r)
 
     if (q->tok.ns[0] && (!ns || strcmp(ns, q->tok.ns) != 0)) {
         fp_resp_error(r, 403, "Forbidden", NULL, NULL, "this token is limited to namespace '%s'",
+                      q->tok.ns);
+        return false;
+    }
+    if (strcmp(action, "write-namespace") == 0 && q->tok.ns[0]) {
+        fp_resp_error(r, 403, "Forbidden", NULL, NULL,
+                      "a token limited to namespace '%s' cannot create or delete namespaces",
                       q->tok.ns);
         return false;
     }
@@ -509,6 +527,13 @@ static void dispatch(fp_req *q, fp_resp *r)
 {
     if (q->n_seg > FP_MAX_SEGMENTS) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "no such path: %s", q->url);
+        return;
+    }
+    if ((q->route == FP_ROUTE_HEALTHZ || q->route == FP_ROUTE_METRICS ||
+         q->route == FP_ROUTE_WHOAMI || q->route == FP_ROUTE_OPENAPI) &&
+        strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
+        fp_resp_error(r, 405, "MethodNotAllowed", NULL, NULL, "%s is not allowed on %s; use GET",
+                      q->method, q->url);
         return;
     }
     if (q->route == FP_ROUTE_HEALTHZ) {

@@ -141,9 +141,9 @@ fp_status fp_model_each_ref(fp_kind kind, const json_t *doc, fp_ref_cb cb, void 
  * Index values for list filters
  * ------------------------------------------------------------------------- */
 
-/* Devices: the inbound endpoint types, lowercased, separated and surrounded by
- * single spaces (" microsoft.opcua microsoft.http "), written into out.
- * Other kinds: "". Returns false if out is too small. */
+/* Devices and discovered devices: the inbound endpoint types, lowercased, separated and surrounded
+ * by single spaces (" microsoft.opcua microsoft.http "), written into out. Other kinds: "". Returns
+ * false if out is too small. */
 bool fp_model_endpoint_types(fp_kind kind, const json_t *doc, char *out, size_t out_len);
 
 /* Assets and discovered assets: properties.deviceRef.deviceName, or NULL. */

@@ -136,7 +136,7 @@ bool fp_model_endpoint_types(fp_kind kind, const json_t *doc, char *out, size_t 
     if (out_len == 0)
         return false;
     out[0] = '\0';
-    if (kind != FP_KIND_DEVICE)
+    if (kind != FP_KIND_DEVICE && kind != FP_KIND_DISCOVERED_DEVICE)
         return true;
     inbound = json_object_get(json_object_get(json_object_get(doc, "properties"), "endpoints"),
                               "inbound");

@@ -406,6 +406,8 @@ static fp_status put_change(fp_store *st, int64_t rev, int kind, const char *ns,
     fp_status rc = FP_OK;
 
     fp_now_rfc3339(now, sizeof now);
+    if (kind == FP_KIND_NAMESPACE)
+        ns = name; /* a namespace's own changes belong to it (audit and watch filters) */
     sqlite3_bind_int64(s, 1, rev);
     sqlite3_bind_int(s, 2, meta->type);
     sqlite3_bind_int(s, 3, kind);

@@ -323,3 +323,36 @@ test('unknown paths and methods answer clearly', async () => {
   assert.equal((await reg.req('GET', `${NS}/gadgets`)).status, 404);
   assert.equal((await reg.req('GET', '/api/v1/namespaces/ghost/devices')).status, 404);
 });
+
+test('review fixes: no namespace leak by prefix, secrets in use, discovered status kept, 405s', async () => {
+  await reg.req('PUT', '/api/v1/namespaces/plant', { properties: {} });
+  const limited = reg.tokenFor('viewer', 'plant');
+  const l = await reg.req('GET', '/api/v1/namespaces', undefined, { token: limited });
+  assert.deepEqual(l.body.value.map((n) => n.name), ['plant'], 'plant-a and plant-b stay hidden');
+  const limitedAdmin = reg.tokenFor('admin', 'plant');
+  assert.equal((await reg.req('DELETE', '/api/v1/namespaces/plant', undefined, { token: limitedAdmin })).status, 403);
+  const audit = await reg.req('GET', '/api/v1/audit?namespace=plant&kind=Namespace');
+  assert.equal(audit.body.value[0].name, 'plant');
+  assert.equal(audit.body.value[0].namespace, 'plant');
+
+  const del = await reg.req('DELETE', `${NS}/secrets/plc-c01`);
+  assert.equal(del.status, 409);
+  assert.equal(del.body.error.code, 'StillReferenced');
+  assert.equal(del.body.error.details[0].message, 'plc-c01');
+  assert.equal((await reg.req('GET', `${NS}/secrets/plc-c01`)).status, 200, 'nothing was deleted');
+
+  const conn = reg.tokenFor('connector');
+  await reg.req('PUT', `${NS}/discoveredDevices/found-2`, readFixture('discovered-device.json'), { token: conn });
+  await reg.req('PUT', `${NS}/discoveredDevices/found-2/status`, { config: { version: 3 } }, { token: conn });
+  const again = await reg.req('PATCH', `${NS}/discoveredDevices/found-2`, { properties: { model: 'M2' } }, { token: conn });
+  assert.equal(again.body.properties.status.config.version, 3, 'a spec write keeps the status');
+  const byType = await reg.req('GET', `${NS}/discoveredDevices?endpointType=Microsoft.OpcUa`);
+  assert.ok(byType.body.value.some((d) => d.name === 'found-2'));
+
+  assert.equal((await reg.req('POST', '/api/v1/whoami', {})).status, 405);
+  assert.equal((await reg.req('DELETE', '/metrics')).status, 405);
+  const tags = Array.from({ length: 9 }, (_, i) => `tag=t${i}`).join('&');
+  assert.equal((await reg.req('GET', `${NS}/assets?${tags}`)).status, 400);
+  assert.equal((await reg.req('GET', '/api/v1/audit?top=5000')).status, 400);
+  assert.equal((await reg.req('PUT', `${NS}/Device/plc-c01/status`, { config: {} })).status, 404);
+});
