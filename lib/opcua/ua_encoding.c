@@ -493,7 +493,29 @@ typedef struct dec {
     size_t max_array;
     uint32_t depth;
     uint32_t max_depth;
+    size_t alloc_left; /* bytes the decoder may still allocate */
+    bool over_budget;
 } dec;
+
+/* Zeroed heap memory for n elements of `size`, counted against the allocation budget:
+ * small encodings can ask for large structures (an empty DataValue is one byte on the
+ * wire and about 80 in memory), so a cap on the message size alone does not bound memory. */
+static void *dec_alloc(dec *d, size_t n, size_t size)
+{
+    size_t bytes = n * size; /* n is bounded by the input length, size by the types */
+    if (bytes > d->alloc_left) {
+        d->over_budget = true;
+        return NULL;
+    }
+    d->alloc_left -= bytes;
+    return fp_calloc(n, size);
+}
+
+/* The status for a failed dec_alloc. */
+static ua_status alloc_failed(const dec *d)
+{
+    return d->over_budget ? UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED : UA_STATUS_BAD_OUT_OF_MEMORY;
+}
 
 #define DEC_NEED(d, n)                                                                             \
     do {                                                                                           \
@@ -570,9 +592,9 @@ static ua_status dec_string(dec *d, ua_string *s)
         s->data = UA_EMPTY_ARRAY;
         return UA_STATUS_GOOD;
     }
-    s->data = fp_malloc((size_t)n);
+    s->data = dec_alloc(d, 1, (size_t)n);
     if (s->data == NULL)
-        return UA_STATUS_BAD_OUT_OF_MEMORY;
+        return alloc_failed(d);
     memcpy(s->data, d->pos, (size_t)n);
     s->length = (size_t)n;
     d->pos += n;
@@ -658,9 +680,9 @@ static ua_status dec_array_items(dec *d, int32_t n, void **items, size_t *count,
         *items = UA_EMPTY_ARRAY;
         return UA_STATUS_GOOD;
     }
-    uint8_t *a = fp_calloc((size_t)n, t->size);
+    uint8_t *a = dec_alloc(d, (size_t)n, t->size);
     if (a == NULL)
-        return UA_STATUS_BAD_OUT_OF_MEMORY;
+        return alloc_failed(d);
     *items = a;
     *count = (size_t)n;
 #if UA_HOST_LE
@@ -723,9 +745,9 @@ static ua_status dec_extension_object(dec *d, ua_extension_object *eo)
     }
     d->pos += 4;
     DEC_NEED(d, len);
-    void *data = fp_calloc(1, t->size);
+    void *data = dec_alloc(d, 1, t->size);
     if (data == NULL)
-        return UA_STATUS_BAD_OUT_OF_MEMORY;
+        return alloc_failed(d);
     eo->encoding = UA_EO_DECODED;
     eo->type = t;
     eo->data = data;
@@ -760,10 +782,10 @@ static ua_status dec_variant(dec *d, ua_variant *v)
         v->type = t;
         if (t->size <= sizeof v->scalar)
             return dec_value(d, &v->scalar, t);
-        v->data = fp_calloc(1, t->size);
+        v->data = dec_alloc(d, 1, t->size);
         if (v->data == NULL) {
             v->type = NULL;
-            return UA_STATUS_BAD_OUT_OF_MEMORY;
+            return alloc_failed(d);
         }
         return dec_value(d, v->data, t);
     }
@@ -772,7 +794,9 @@ static ua_status dec_variant(dec *d, ua_variant *v)
     rc = dec_array(d, &v->data, &v->array_length, t);
     if (rc != UA_STATUS_GOOD || !(mask & 0x40))
         return rc;
-    rc = dec_array(d, (void **)&v->dims, &v->dims_count, builtin(UA_KIND_UINT32));
+    void *dims = NULL;
+    rc = dec_array(d, &dims, &v->dims_count, builtin(UA_KIND_UINT32));
+    v->dims = dims;
     if (rc != UA_STATUS_GOOD)
         return rc;
     for (size_t i = 0; i < v->dims_count; i++)
@@ -848,9 +872,9 @@ static ua_status dec_diagnostic_info(dec *d, ua_diagnostic_info *di)
         rc = depth_enter(d);
         if (rc != UA_STATUS_GOOD)
             return rc;
-        di->inner = fp_calloc(1, sizeof *di->inner);
+        di->inner = dec_alloc(d, 1, sizeof *di->inner);
         if (di->inner == NULL)
-            return UA_STATUS_BAD_OUT_OF_MEMORY;
+            return alloc_failed(d);
         rc = dec_diagnostic_info(d, di->inner);
         d->depth--;
     }
@@ -989,8 +1013,12 @@ ua_status ua_decode(const uint8_t **pos, const uint8_t *end, void *dst, const ua
              UA_DEFAULT_MAX_STRING_LENGTH,
              UA_DEFAULT_MAX_ARRAY_LENGTH,
              0,
-             UA_DEFAULT_MAX_DEPTH};
+             UA_DEFAULT_MAX_DEPTH,
+             UA_DEFAULT_MAX_ALLOC,
+             false};
     if (limits) {
+        if (limits->max_alloc_bytes)
+            d.alloc_left = limits->max_alloc_bytes;
         if (limits->max_string_length)
             d.max_string = limits->max_string_length;
         if (limits->max_array_length)

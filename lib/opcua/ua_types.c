@@ -225,8 +225,11 @@ static ua_status copy_variant(const ua_variant *src, ua_variant *dst)
     }
     if (rc != UA_STATUS_GOOD)
         return rc;
-    return copy_items(src->dims, src->dims_count, (void **)&dst->dims, &dst->dims_count,
-                      &ua_types[UA_KIND_UINT32 - 1]);
+    void *dims = NULL;
+    rc = copy_items(src->dims, src->dims_count, &dims, &dst->dims_count,
+                    &ua_types[UA_KIND_UINT32 - 1]);
+    dst->dims = dims;
+    return rc;
 }
 
 static ua_status copy_value(const void *src, void *dst, const ua_type *t)
@@ -564,4 +567,20 @@ ua_status ua_extension_object_set_copy(ua_extension_object *eo, const void *p, c
     eo->type = t;
     eo->data = q;
     return UA_STATUS_GOOD;
+}
+
+ua_request_header *ua_request_header_of(void *msg, const ua_type *t)
+{
+    if (t->kind != UA_KIND_STRUCTURE || t->member_count == 0 || t->members[0].is_array ||
+        t->members[0].type != UA_TYPE(REQUEST_HEADER))
+        return NULL;
+    return (ua_request_header *)((uint8_t *)msg + t->members[0].offset);
+}
+
+ua_response_header *ua_response_header_of(void *msg, const ua_type *t)
+{
+    if (t->kind != UA_KIND_STRUCTURE || t->member_count == 0 || t->members[0].is_array ||
+        t->members[0].type != UA_TYPE(RESPONSE_HEADER))
+        return NULL;
+    return (ua_response_header *)((uint8_t *)msg + t->members[0].offset);
 }

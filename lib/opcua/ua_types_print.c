@@ -134,8 +134,15 @@ static void print_value(out *o, const void *p, const ua_type *t)
     case UA_KIND_UINT16:
         put_fmt_u64(o, *(const uint16_t *)p);
         break;
+    case UA_KIND_ENUM: {
+        const char *name = ua_enum_name(t, *(const int32_t *)p);
+        if (name != NULL)
+            puts_z(o, name);
+        else
+            put_fmt_i64(o, *(const int32_t *)p);
+        break;
+    }
     case UA_KIND_INT32:
-    case UA_KIND_ENUM:
         put_fmt_i64(o, *(const int32_t *)p);
         break;
     case UA_KIND_UINT32:
@@ -335,5 +342,13 @@ void *ua_variant_struct(const ua_variant *v, const ua_type *t)
         if (eo->encoding == UA_EO_DECODED && eo->type == t)
             return eo->data;
     }
+    return NULL;
+}
+
+const char *ua_enum_name(const ua_type *t, int64_t v)
+{
+    for (unsigned i = 0; i < t->enum_count; i++)
+        if (t->enum_values[i].value == v)
+            return t->enum_values[i].name;
     return NULL;
 }

@@ -9,8 +9,8 @@
 #include "fp_alloc.h"
 #include "opcua/ua_uacp.h"
 
-static const ua_decode_limits url_limits = {UA_UACP_MAX_URL_LENGTH, 1, 2};
-static const ua_decode_limits cert_limits = {65536, 1, 2};
+static const ua_decode_limits url_limits = {UA_UACP_MAX_URL_LENGTH, 1, 2, 65536};
+static const ua_decode_limits cert_limits = {65536, 1, 2, 131072};
 
 static inline uint32_t rd32(const uint8_t *p)
 {
@@ -57,6 +57,22 @@ ua_status ua_uacp_header_decode(const uint8_t *p, size_t len, ua_uacp_header *h)
     }
     if (h->size < UA_UACP_HEADER_SIZE)
         return UA_STATUS_BAD_DECODING_ERROR;
+    return UA_STATUS_GOOD;
+}
+
+ua_status ua_uacp_frame(const uint8_t *buf, size_t len, uint32_t max_chunk_size, size_t *chunk_len)
+{
+    ua_uacp_header h;
+    *chunk_len = 0;
+    if (len < UA_UACP_HEADER_SIZE)
+        return UA_STATUS_GOOD;
+    ua_status rc = ua_uacp_header_decode(buf, len, &h);
+    if (rc != UA_STATUS_GOOD)
+        return rc;
+    if (max_chunk_size != 0 && h.size > max_chunk_size)
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
+    if (h.size <= len)
+        *chunk_len = h.size;
     return UA_STATUS_GOOD;
 }
 

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     const ua_type *t = &ua_types[(data[0] | data[1] << 8) % UA_TYPE_COUNT];
-    ua_decode_limits lim = {1 << 16, 1 << 16, 32};
+    ua_decode_limits lim = {1 << 16, 1 << 16, 32, 64 << 20};
     void *v = ua_new(t);
     void *w = ua_new(t);
     void *c = ua_new(t);

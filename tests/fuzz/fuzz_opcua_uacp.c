@@ -37,6 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ua_uacp_secure_header_clear(&sh);
     }
 
+    size_t at = 0, clen;
+    while (ua_uacp_frame(data + at, size - at, 1024, &clen) == UA_STATUS_GOOD && clen > 0) {
+        if (clen > size - at || clen < UA_UACP_HEADER_SIZE)
+            abort();
+        at += clen;
+    }
+
     ua_uacp_reasm rs;
     ua_uacp_reasm_init(&rs, 300, 4);
     size_t i = 0;

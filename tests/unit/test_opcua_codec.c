@@ -517,6 +517,11 @@ static void test_every_type_roundtrips_empty(void **state)
         assert_int_equal(ua_encode(w, t, &pos, b + sizeof b), UA_STATUS_GOOD);
         assert_int_equal((size_t)(pos - b), n);
         assert_memory_equal(a, b, n);
+        void *c = ua_new(t);
+        assert_int_equal(ua_copy(w, c, t), UA_STATUS_GOOD);
+        char text[64];
+        ua_print(c, t, text, sizeof text);
+        ua_delete(c, t);
         ua_delete(v, t);
         ua_delete(w, t);
         if (t->kind == UA_KIND_STRUCTURE && t->binary_encoding_id) {
@@ -557,14 +562,14 @@ static void test_huge_lengths(void **state)
     /* a string longer than the limit */
     ua_string s;
     uint8_t sb[8] = {0x05, 0, 0, 0, 'a', 'b', 'c', 'd'};
-    ua_decode_limits lim = {4, 0, 0};
+    ua_decode_limits lim = {4, 0, 0, 0};
     assert_int_equal(ua_decode_buf(sb, 8, &s, UA_TYPE(STRING), &lim),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
     /* a string longer than the input */
     assert_int_equal(ua_decode_buf(sb, 8, &s, UA_TYPE(STRING), NULL), UA_STATUS_BAD_DECODING_ERROR);
     /* an array longer than the array limit */
     uint8_t ab[12] = {0x02, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0};
-    ua_decode_limits alim = {0, 1, 0};
+    ua_decode_limits alim = {0, 1, 0, 0};
     ua_variant v;
     uint8_t vb[13] = {0x86};
     memcpy(vb + 1, ab, 12);
@@ -572,6 +577,22 @@ static void test_huge_lengths(void **state)
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
     assert_int_equal(ua_decode_buf(vb, 13, &v, UA_TYPE(VARIANT), NULL), UA_STATUS_GOOD);
     ua_variant_clear(&v);
+
+    /* memory amplification: 100000 empty DataValues are 100 KB on the wire and about 8 MB
+     * in memory; the allocation budget stops them */
+    enum { N_DV = 100000 };
+    uint8_t *big = calloc(1, 5 + N_DV);
+    big[0] = 0x97; /* array of DataValue */
+    big[1] = (uint8_t)N_DV;
+    big[2] = (uint8_t)(N_DV >> 8);
+    big[3] = (uint8_t)(N_DV >> 16);
+    ua_decode_limits blim = {0, 0, 0, 1 << 20};
+    assert_int_equal(ua_decode_buf(big, 5 + N_DV, &v, UA_TYPE(VARIANT), &blim),
+                     UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
+    assert_int_equal(ua_decode_buf(big, 5 + N_DV, &v, UA_TYPE(VARIANT), NULL), UA_STATUS_GOOD);
+    assert_int_equal(v.array_length, N_DV);
+    ua_variant_clear(&v);
+    free(big);
 }
 
 static void test_deep_nesting(void **state)
@@ -593,7 +614,7 @@ static void test_deep_nesting(void **state)
     assert_int_equal(ua_decode_buf(buf, n, &v, UA_TYPE(VARIANT), NULL),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
     /* within the limit it decodes */
-    ua_decode_limits lim = {0, 0, 2 * DEPTH + 2};
+    ua_decode_limits lim = {0, 0, 2 * DEPTH + 2, 0};
     assert_int_equal(ua_decode_buf(buf, n, &v, UA_TYPE(VARIANT), &lim), UA_STATUS_GOOD);
     ua_variant_clear(&v);
     free(buf);
@@ -606,7 +627,7 @@ static void test_deep_nesting(void **state)
     ua_diagnostic_info di;
     assert_int_equal(ua_decode_buf(buf, DI_DEPTH + 1, &di, UA_TYPE(DIAGNOSTIC_INFO), NULL),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
-    ua_decode_limits dlim = {0, 0, DI_DEPTH + 10};
+    ua_decode_limits dlim = {0, 0, DI_DEPTH + 10, 0};
     assert_int_equal(ua_decode_buf(buf, DI_DEPTH + 1, &di, UA_TYPE(DIAGNOSTIC_INFO), &dlim),
                      UA_STATUS_GOOD);
     ua_diagnostic_info cp;
@@ -640,7 +661,7 @@ static void test_deep_nesting(void **state)
     }
     assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), NULL),
                      UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED);
-    ua_decode_limits elim = {0, 0, 4 * EO_DEPTH + 4};
+    ua_decode_limits elim = {0, 0, 4 * EO_DEPTH + 4, 0};
     assert_int_equal(ua_decode_buf(buf, len, &v, UA_TYPE(VARIANT), &elim), UA_STATUS_GOOD);
     ua_extension_object *eo = ua_variant_data(&v);
     assert_ptr_equal(eo->type, UA_TYPE(LITERAL_OPERAND));
@@ -733,6 +754,19 @@ static void test_print(void **state)
     dv.status = UA_STATUS_BAD_NODE_ID_UNKNOWN;
     expect_print(&dv, UA_TYPE(DATA_VALUE), "null (BadNodeIdUnknown)");
 
+    ua_node_class nc = UA_NODE_CLASS_VARIABLE;
+    expect_print(&nc, UA_TYPE(NODE_CLASS), "Variable");
+    assert_string_equal(ua_enum_name(UA_TYPE(TIMESTAMPS_TO_RETURN), 2), "Both");
+    assert_null(ua_enum_name(UA_TYPE(NODE_CLASS), 3));
+    nc = 3;
+    expect_print(&nc, UA_TYPE(NODE_CLASS), "3");
+    ua_read_value_id rv;
+    memset(&rv, 0, sizeof rv);
+    rv.node_id = ua_node_id_numeric(0, 2258);
+    rv.attribute_id = 13;
+    expect_print(&rv, UA_TYPE(READ_VALUE_ID),
+                 "{NodeId=i=2258, AttributeId=13, IndexRange=null, DataEncoding=null}");
+
     /* truncation reports the full length */
     char small[4];
     size_t len = ua_print(&n, UA_TYPE(NODE_ID), small, sizeof small);
@@ -759,6 +793,21 @@ static void test_message(void **state)
     assert_int_equal(ua_decode_message(buf, (size_t)(pos - buf), &t, &m, NULL), UA_STATUS_GOOD);
     assert_ptr_equal(t, UA_TYPE(READ_REQUEST));
     assert_int_equal(((ua_read_request *)m)->request_header.request_handle, 5);
+    assert_int_equal(ua_request_header_of(m, t)->request_handle, 5);
+    assert_null(ua_response_header_of(m, t));
+    /* every service request and response type has its header first */
+    for (size_t k = 0; k < UA_TYPE_COUNT; k++) {
+        const ua_type *x = &ua_types[k];
+        size_t len = strlen(x->name);
+        uint8_t dummy[4096];
+        assert_true(x->size <= sizeof dummy);
+        if (len > 7 && strcmp(x->name + len - 7, "Request") == 0 && x->binary_encoding_id &&
+            strcmp(x->name, "CallMethodRequest") != 0 &&
+            strncmp(x->name, "MonitoredItem", 13) != 0) /* items, not services */
+            assert_non_null(ua_request_header_of(dummy, x));
+        if (len > 8 && strcmp(x->name + len - 8, "Response") == 0 && x->binary_encoding_id)
+            assert_non_null(ua_response_header_of(dummy, x));
+    }
     ua_delete(m, t);
     /* trailing byte, unknown type, truncated */
     buf[pos - buf] = 0;

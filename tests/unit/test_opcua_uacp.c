@@ -252,12 +252,28 @@ static void test_reassembler(void **state)
     assert_int_equal(ua_uacp_abort_decode(ab, 9, &e), UA_STATUS_BAD_DECODING_ERROR);
 }
 
+static void test_frame(void **state)
+{
+    (void)state;
+    size_t n;
+    assert_int_equal(ua_uacp_frame(hello_bytes, 5, 8192, &n), UA_STATUS_GOOD);
+    assert_int_equal(n, 0);
+    assert_int_equal(ua_uacp_frame(hello_bytes, sizeof hello_bytes - 1, 8192, &n), UA_STATUS_GOOD);
+    assert_int_equal(n, 0);
+    assert_int_equal(ua_uacp_frame(hello_bytes, sizeof hello_bytes, 8192, &n), UA_STATUS_GOOD);
+    assert_int_equal(n, sizeof hello_bytes);
+    assert_int_equal(ua_uacp_frame(hello_bytes, sizeof hello_bytes, 40, &n),
+                     UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE);
+    uint8_t junk[8] = {'G', 'E', 'T', ' ', '/', ' ', 'H', 'T'};
+    assert_int_equal(ua_uacp_frame(junk, 8, 8192, &n), UA_STATUS_BAD_TCP_MESSAGE_TYPE_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello),       cmocka_unit_test(test_ack_err_rhe),
         cmocka_unit_test(test_headers),     cmocka_unit_test(test_negotiate),
-        cmocka_unit_test(test_reassembler),
+        cmocka_unit_test(test_reassembler), cmocka_unit_test(test_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

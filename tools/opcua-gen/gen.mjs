@@ -285,6 +285,12 @@ for (const t of order) {
     }
     c += "};\n";
 }
+for (const t of order) {
+    if (t.kind !== "enum" || !t.values.length) continue;
+    c += `static const ua_enum_value values_${t.ctype}[${t.values.length}] = {\n`;
+    for (const [vn, vv] of t.values) c += `    {${vv}, "${vn}"},\n`;
+    c += "};\n";
+}
 c += "\nconst ua_type ua_types[UA_TYPE_COUNT] = {\n";
 for (const t of order) {
     const tid = nodeIds.get(t.name) ?? 0;
@@ -295,7 +301,9 @@ for (const t of order) {
     else kind = "UA_KIND_STRUCTURE";
     const members = t.kind === "struct" && t.members.length ? `members_${t.ctype}` : "NULL";
     const count = t.kind === "struct" ? t.members.length : 0;
-    c += `    {"${t.name}", ${tid}, ${enc}, sizeof(${t.ctype}), ${t.min}, ${kind}, ${t.pf}, ${count}, ${members}},\n`;
+    const ecount = t.kind === "enum" ? t.values.length : 0;
+    const evalues = ecount ? `values_${t.ctype}` : "NULL";
+    c += `    {"${t.name}", ${tid}, ${enc}, sizeof(${t.ctype}), ${t.min}, ${kind}, ${t.pf}, ${count}, ${members}, ${ecount}, ${evalues}},\n`;
 }
 c += "};\n\n";
 const byEnc = order.filter((t) => t.kind === "struct" && nodeIds.get(`${t.name}_Encoding_DefaultBinary`))

@@ -225,7 +225,15 @@ struct ua_type {
     bool pointer_free;           /* no heap memory inside: copy is memcpy, clear is memset */
     uint16_t member_count;
     const ua_member *members;
+    /* enumerations and option sets: their named values (NULL for other kinds) */
+    uint16_t enum_count;
+    const struct ua_enum_value *enum_values;
 };
+
+typedef struct ua_enum_value {
+    int64_t value;
+    const char *name; /* as in the schema, e.g. "Variable" */
+} ua_enum_value;
 
 /* ----------------------------------------------------------------------- the walker */
 
@@ -235,11 +243,13 @@ typedef struct ua_decode_limits {
     size_t max_array_length;  /* elements of one array; default 16 Mi */
     uint32_t max_depth;       /* nesting of Variant/DataValue/DiagnosticInfo/ExtensionObject
                                  and structures; default 64 */
+    size_t max_alloc_bytes;   /* heap bytes one decode call may allocate; default 256 MiB */
 } ua_decode_limits;
 
 #define UA_DEFAULT_MAX_STRING_LENGTH (16u * 1024 * 1024)
 #define UA_DEFAULT_MAX_ARRAY_LENGTH (16u * 1024 * 1024)
 #define UA_DEFAULT_MAX_DEPTH 64u
+#define UA_DEFAULT_MAX_ALLOC ((size_t)256 * 1024 * 1024)
 
 /* Set *p (of type t) to its initial all-zero value. */
 void ua_init(void *p, const ua_type *t);
@@ -252,7 +262,9 @@ void ua_clear(void *p, const ua_type *t);
  * cleared. Returns UA_STATUS_GOOD or UA_STATUS_BAD_OUT_OF_MEMORY. */
 ua_status ua_copy(const void *src, void *dst, const ua_type *t);
 
-/* Number of bytes the binary encoding of *p takes, or 0 on an unencodable value. */
+/* Number of bytes the binary encoding of *p takes; 0 on an unencodable value or no memory
+ * (and for a structure without fields, which encodes to nothing). It encodes into a
+ * scratch buffer: on a hot path encode into the destination with ua_encode instead. */
 size_t ua_encoded_size(const void *p, const ua_type *t);
 
 /* Encode *p (of type t) into [*pos, end) and advance *pos. Returns UA_STATUS_GOOD,
@@ -262,7 +274,8 @@ size_t ua_encoded_size(const void *p, const ua_type *t);
 ua_status ua_encode(const void *p, const ua_type *t, uint8_t **pos, const uint8_t *end);
 
 /* Encode *p into a new heap buffer *out (owned by the caller, free with fp_free or
- * ua_string_clear). */
+ * ua_bytestring_clear). Errors: those of ua_encode except the buffer being too small,
+ * and UA_STATUS_BAD_OUT_OF_MEMORY; on error *out is null. */
 ua_status ua_encode_alloc(const void *p, const ua_type *t, ua_bytestring *out);
 
 /* Decode one value of type t from [*pos, end) into *dst (uninitialised memory is fine)
@@ -340,16 +353,19 @@ void ua_variant_set_scalar_take(ua_variant *v, void *p, const ua_type *t);
 /* Put a copy of the n values at p into v as a one-dimensional array. */
 ua_status ua_variant_set_array_copy(ua_variant *v, const void *p, size_t n, const ua_type *t);
 
+/* The schema name of value v of enumeration t ("Variable" for NodeClass 2), or NULL. */
+const char *ua_enum_name(const ua_type *t, int64_t v);
+
 /* The structure of type t inside a scalar Variant: the Variant holds t itself or an
  * ExtensionObject decoded as t. Borrowed (owned by v); NULL otherwise. */
 void *ua_variant_struct(const ua_variant *v, const ua_type *t);
 
 /* Print *p of type t as text into buf (cap bytes, NUL-terminated when cap > 0), the way
  * a command-line tool shows a value: numbers in C form, strings as they are, DateTime in
- * ISO 8601 UTC, StatusCode by name, NodeId in its string form, LocalizedText as its text,
- * QualifiedName as ns:name, ByteString in base64, arrays comma-separated, structures as
- * {Name=value, ...}, opaque ExtensionObjects as <type id, n bytes>. Returns the length
- * of the full text like snprintf (>= cap means truncated). */
+ * ISO 8601 UTC, StatusCode and enumeration values by name, NodeId in its string form, LocalizedText
+ * as its text, QualifiedName as ns:name, ByteString in base64, arrays comma-separated, structures
+ * as {Name=value, ...}, opaque ExtensionObjects as <type id, n bytes>. Returns the length of the
+ * full text like snprintf (>= cap means truncated). */
 size_t ua_print(const void *p, const ua_type *t, char *buf, size_t cap);
 
 /* Put a copy of the structure *p of type t into an ExtensionObject (decoded form). */
@@ -360,5 +376,18 @@ ua_status ua_extension_object_set_copy(ua_extension_object *eo, const void *p, c
 #endif
 
 #include "opcua/ua_types_gen.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The RequestHeader / ResponseHeader of a service message of type t (every request and
+ * response type starts with one), or NULL when t has none. Borrowed from msg. */
+ua_request_header *ua_request_header_of(void *msg, const ua_type *t);
+ua_response_header *ua_response_header_of(void *msg, const ua_type *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -95,6 +95,12 @@ typedef struct ua_uacp_secure_header {
  * caller compares h->size with its receive buffer size (UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE). */
 ua_status ua_uacp_header_decode(const uint8_t *p, size_t len, ua_uacp_header *h);
 
+/* Find the first whole chunk in bytes received from a stream: *chunk_len gets its size
+ * when all of it is in [buf, buf+len), or 0 when more bytes are needed. A chunk larger
+ * than max_chunk_size (our receive buffer size) is UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
+ * other errors as ua_uacp_header_decode (once 8 bytes are there). */
+ua_status ua_uacp_frame(const uint8_t *buf, size_t len, uint32_t max_chunk_size, size_t *chunk_len);
+
 /* Write the 8-byte header to p. */
 void ua_uacp_header_encode(uint8_t *p, uint32_t msg_type, uint8_t chunk_type, uint32_t size);
 
