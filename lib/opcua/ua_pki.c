@@ -31,6 +31,7 @@
 
 #define PKI_PATH_MAX 4096
 #define PKI_FILE_MAX (1u << 20) /* certificates, keys and CRLs are far smaller */
+#define UA_PKI_REJECTED_MAX 256 /* certificates kept in rejected/ */
 #define OWN_CERT "own/certs/cert.der"
 #define OWN_KEY "own/private/key.pem"
 
@@ -500,8 +501,34 @@ uint32_t ua_pki_trust(ua_pki *pki, const ua_cert *cert)
     return store_cert(pki, "trusted/certs", cert);
 }
 
+/* Number of entries in <dir>/<sub>, at most limit (-1 when unreadable). */
+static int count_entries(const ua_pki *pki, const char *sub, int limit)
+{
+    char path[PKI_PATH_MAX];
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+
+    if (!join_path(path, sizeof path, pki->dir, sub) || !(d = opendir(path)))
+        return -1;
+    while (n < limit && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
 uint32_t ua_pki_reject(ua_pki *pki, const ua_cert *cert)
 {
+    if (!pki || !cert)
+        return UA_SC_BAD_INVALID_ARGUMENT;
+    /* A server presenting a new certificate on every attempt must not fill
+     * the disk. */
+    if (count_entries(pki, "rejected", UA_PKI_REJECTED_MAX) >= UA_PKI_REJECTED_MAX) {
+        fp_log_warn("opcua", "%s/rejected holds %d certificates; not adding more", pki->dir,
+                    UA_PKI_REJECTED_MAX);
+        return UA_SC_BAD_CONFIGURATION_ERROR;
+    }
     return store_cert(pki, "rejected", cert);
 }
 
@@ -524,21 +551,25 @@ static void trust_list_clear(trust_list *tl)
     memset(tl, 0, sizeof *tl);
 }
 
-/* Append every certificate of a file (DER, one or more, or PEM) to certs. */
+/* Append every certificate of a file (DER, one or more, or PEM) to certs.
+ * Any key type: a CA may have an EC key even when its leaves have RSA ones. */
 static void load_certs_file(const uint8_t *p, size_t len, STACK_OF(X509) * certs)
 {
-    ua_cert *c = NULL;
+    X509 *x;
 
-    if (ua_cert_from_bytes(p, len, &c) != UA_SC_GOOD)
-        return;
-    if (sk_X509_push(certs, c->x509))
-        c->x509 = NULL;
-    while (c->chain && sk_X509_num(c->chain) > 0) {
-        X509 *x = sk_X509_shift(c->chain);
-        if (!sk_X509_push(certs, x))
-            X509_free(x);
+    if (p[0] == 0x30) {
+        const unsigned char *q = p, *end = p + len;
+        while (q < end && (x = d2i_X509(NULL, &q, (long)(end - q))) != NULL)
+            if (!sk_X509_push(certs, x))
+                X509_free(x);
+    } else {
+        BIO *bio = BIO_new_mem_buf(p, (int)len);
+        while (bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+            if (!sk_X509_push(certs, x))
+                X509_free(x);
+        BIO_free(bio);
     }
-    ua_cert_free(c);
+    ERR_clear_error();
 }
 
 static void load_crls_file(const uint8_t *p, size_t len, STACK_OF(X509_CRL) * crls)
@@ -627,11 +658,16 @@ static int verify_cb(int ok, X509_STORE_CTX *ctx)
 {
     const ua_pki *pki = X509_STORE_CTX_get_app_data(ctx);
     int err = X509_STORE_CTX_get_error(ctx);
+    X509 *cur;
 
-    if (!ok && pki && !pki->opt.require_crl &&
-        (err == X509_V_ERR_UNABLE_TO_GET_CRL || err == X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER))
+    if (ok || (err != X509_V_ERR_UNABLE_TO_GET_CRL && err != X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER))
+        return ok;
+    /* A self-signed certificate (an application's own, or a root) has
+     * nobody above it to revoke it. */
+    cur = X509_STORE_CTX_get_current_cert(ctx);
+    if (cur && X509_self_signed(cur, 0) == 1)
         return 1;
-    return ok;
+    return pki && !pki->opt.require_crl;
 }
 
 /* Map an X509_V_ERR at depth (0 = the certificate itself) to a StatusCode. */
@@ -706,6 +742,14 @@ static uint32_t verify_chain(const ua_pki *pki, const ua_cert *cert, const trust
     }
     if (extra_anchor)
         X509_STORE_add_cert(store, extra_anchor);
+    /* A self-signed CA the peer sent along may end the chain; it is no trust
+     * anchor of its own, since trust still needs a certificate of the chain
+     * to be in trusted/ (checked below). */
+    for (int i = 0; i < sk_X509_num(cert->chain); i++) {
+        X509 *x = sk_X509_value(cert->chain, i);
+        if (X509_check_ca(x) > 0 && X509_self_signed(x, 1) == 1)
+            X509_STORE_add_cert(store, x);
+    }
     for (int i = 0; i < sk_X509_CRL_num(tl->crls); i++)
         X509_STORE_add_crl(store, sk_X509_CRL_value(tl->crls, i));
     ERR_clear_error(); /* duplicates are reported as errors; harmless */

@@ -425,6 +425,18 @@ static void test_untrusted_then_trusted(void **state)
     vp.role = UA_CERT_ROLE_CLIENT; /* has clientAuth too */
     assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_GOOD);
 
+    /* rejected/ stops growing at its limit. */
+    for (int i = 0; i < 300; i++) {
+        char path[400];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/rejected/fake%03d.der", dir, i);
+        f = fopen(path, "wb");
+        assert_non_null(f);
+        fclose(f);
+    }
+    assert_int_equal(ua_pki_reject(pki, c), UA_SC_BAD_CONFIGURATION_ERROR);
+    assert_int_equal(count_files(dir, "rejected"), 300);
+
     ua_cert_free(c);
     X509_free(x);
     ua_pki_free(pki);
@@ -552,9 +564,20 @@ static void test_issuer_chain(void **state)
     put_cert(dir, "trusted/certs", "ca.der", ca);
     assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_GOOD);
     assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_SC_GOOD);
-    /* A trusted leaf whose CA is neither trusted nor an issuer: incomplete. */
     ua_pki_free(pki);
     rm_rf(dir);
+
+    /* A trusted leaf whose server sends its CA along: complete and trusted.
+     * The same chain with the leaf not trusted: untrusted. */
+    tmp_dir(dir, sizeof dir);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_SC_BAD_CERTIFICATE_UNTRUSTED);
+    put_cert(dir, "trusted/certs", "leaf.der", leaf);
+    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_SC_GOOD);
+    ua_pki_free(pki);
+    rm_rf(dir);
+
+    /* A trusted leaf whose CA is neither trusted nor an issuer: incomplete. */
 
     tmp_dir(dir, sizeof dir);
     assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
@@ -624,6 +647,15 @@ static void test_revocation(void **state)
     write_crl(path, ca, g_ca_key, leaf);
     assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_BAD_CERTIFICATE_REVOKED);
     assert_int_equal(ua_pki_verify(pki, c_other, NULL), UA_SC_GOOD);
+    /* Self-signed certificates need no CRL, even with require_crl. */
+    {
+        X509 *self = make_cert(&leaf_spec, g_leaf_key, NULL, NULL);
+        ua_cert *c_self = to_ua(self, NULL);
+        put_cert(dir, "trusted/certs", "self.der", self);
+        assert_int_equal(ua_pki_verify(pki, c_self, NULL), UA_SC_GOOD);
+        ua_cert_free(c_self);
+        X509_free(self);
+    }
     ua_pki_free(pki);
     /* Without require_crl a missing CRL is no error, a present one still counts. */
     assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);

@@ -134,7 +134,8 @@ typedef struct ua_pki_verify_params {
 uint32_t ua_pki_verify(ua_pki *pki, const ua_cert *cert, const ua_pki_verify_params *params);
 
 /* Copy a certificate into trusted/certs (as <thumbprint>.der) or into
- * rejected/. Errors: BadInvalidArgument, BadConfigurationError. */
+ * rejected/ (which keeps at most 256 certificates). Errors:
+ * BadInvalidArgument, BadConfigurationError (file system, rejected/ full). */
 uint32_t ua_pki_trust(ua_pki *pki, const ua_cert *cert);
 uint32_t ua_pki_reject(ua_pki *pki, const ua_cert *cert);
 
