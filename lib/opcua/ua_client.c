@@ -124,6 +124,7 @@ static void fail_pending(ua_client *c, ua_status status)
 {
     ua_pending *list = c->pending;
     c->pending = NULL;
+    c->n_pending = 0;
     while (list) {
         ua_pending *p = list;
         list = p->next;
@@ -177,8 +178,10 @@ static void pending_timeout_cb(void *ctx)
     ua_pending **pp = &c->pending;
     while (*pp && *pp != p)
         pp = &(*pp)->next;
-    if (*pp)
+    if (*pp) {
         *pp = p->next;
+        c->n_pending--;
+    }
     c->stats.timeouts++;
     if (p->cb)
         p->cb(c, UA_STATUS_BAD_TIMEOUT, NULL, p->ctx);
@@ -196,6 +199,8 @@ ua_status ua_client_service_ex(ua_client *c, const void *request, const ua_type 
         return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (!timeout_ms)
         timeout_ms = c->cfg.request_timeout_ms;
+    if (c->n_pending >= UA_CLIENT_MAX_PENDING)
+        return UA_STATUS_BAD_TOO_MANY_OPERATIONS;
 
     /* Every request type starts with its RequestHeader: fill in a shallow copy for encoding,
      * so the caller's request stays untouched. */
@@ -254,6 +259,7 @@ ua_status ua_client_service_ex(ua_client *c, const void *request, const ua_type 
     ua_loop_timer_start(c->loop, &p->timer, timeout_ms);
     p->next = c->pending;
     c->pending = p;
+    c->n_pending++;
     c->stats.requests++;
     return UA_STATUS_GOOD;
 }
@@ -276,6 +282,7 @@ static void client_on_message(void *ctx, uint32_t request_id, const uint8_t *bod
     }
     ua_pending *p = *pp;
     *pp = p->next;
+    c->n_pending--;
     ua_loop_timer_stop(c->loop, &p->timer);
     c->stats.responses++;
 

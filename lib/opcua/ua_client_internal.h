@@ -15,6 +15,10 @@
 #include "opcua/ua_types.h"
 #include "ua_conn.h"
 
+/* Outstanding calls per client: a cap so that a server that never answers cannot make the
+ * client grow without bound. */
+#define UA_CLIENT_MAX_PENDING 4096u
+
 /* One outstanding service call. */
 typedef struct ua_pending {
     struct ua_pending *next;
@@ -65,6 +69,7 @@ struct ua_client {
     size_t ns_count;
 
     ua_pending *pending;
+    size_t n_pending; /* capped at UA_CLIENT_MAX_PENDING */
     uint32_t next_handle;
     ua_client_stats stats;
 

@@ -141,6 +141,14 @@ test("browse follows continuation points (more than 100 references)", async () =
     assert.match(r.stdout, /^ns=1;s=Load\.249 1:V249 Variable$/m);
 });
 
+test("browse --count stops early and releases the continuation point", async () => {
+    const r = await tool("browse", peer.url, "ns=1;s=Load", "--count", "150", "-v");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").length, 150);
+    // The release is a BrowseNext the server answers without error; then the session ends.
+    assert.doesNotMatch(r.stderr, /level=error/);
+});
+
 test("write then read back, and a read-only variable refuses", async () => {
     let r = await tool("write", peer.url, "ns=1;s=Writable.Double", "2.75");
     assert.equal(r.stdout.trim(), "Good", r.stderr);

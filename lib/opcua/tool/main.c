@@ -63,7 +63,8 @@ static const char usage_text[] =
     "  --sampling MS         subscribe: sampling interval (default: --interval; 0 fastest)\n"
     "  --queue-size N        subscribe: queue size per item (default 10)\n"
     "  --duration MS         subscribe: stop after MS milliseconds\n"
-    "  --count N             subscribe: stop after N changes\n"
+    "  --count N             subscribe: stop after N changes; browse: list at most N\n"
+    "                        references per node (the rest is released on the server)\n"
     "  --trigger T           subscribe: Status|StatusValue|StatusValueTimestamp\n"
     "  --deadband abs:V|pct:V  subscribe: absolute or percent deadband\n"
     "  --event-fields F,...  subscribe: event items selecting these BaseEventType fields\n"
@@ -345,9 +346,12 @@ static const char *node_class_name(int32_t nc)
     }
 }
 
-static void print_references(fp_buf *b, const ua_browse_result *r)
+/* Print the references of r, at most *left of them when *left is not SIZE_MAX. */
+static void print_references(fp_buf *b, const ua_browse_result *r, size_t *left)
 {
-    for (size_t k = 0; k < r->references_count; k++) {
+    for (size_t k = 0; k<r->references_count && * left> 0; k++) {
+        if (*left != SIZE_MAX)
+            (*left)--;
         const ua_reference_description *ref = &r->references[k];
         tool_print_value(b, &ref->node_id, UA_TYPE(EXPANDED_NODE_ID));
         fp_buf_append_str(b, " ");
@@ -358,8 +362,23 @@ static void print_references(fp_buf *b, const ua_browse_result *r)
 }
 
 /* Browse one node forward over hierarchical references, following continuation points. */
-static int browse_one(ua_client *c, const ua_node_id *id, fp_buf *b)
+/* Tell the server we are done with a continuation point (BrowseNext with release). */
+static void release_continuation_point(ua_client *c, ua_bytestring *cp)
 {
+    ua_browse_next_request next;
+    ua_browse_next_response nresp;
+    ua_browse_next_request_init(&next);
+    next.release_continuation_points = true;
+    next.continuation_points = cp;
+    next.continuation_points_count = 1;
+    ua_client_service_sync(c, &next, UA_TYPE(BROWSE_NEXT_REQUEST), &nresp,
+                           UA_TYPE(BROWSE_NEXT_RESPONSE));
+    ua_browse_next_response_clear(&nresp);
+}
+
+static int browse_one(ua_client *c, const ua_node_id *id, fp_buf *b, size_t max)
+{
+    size_t left = max ? max : SIZE_MAX;
     ua_browse_request req;
     ua_browse_response resp;
     ua_browse_description desc;
@@ -384,12 +403,12 @@ static int browse_one(ua_client *c, const ua_node_id *id, fp_buf *b)
         ua_browse_response_clear(&resp);
         return EXIT_FAILED;
     }
-    print_references(b, &resp.results[0]);
+    print_references(b, &resp.results[0], &left);
     ua_bytestring cp = resp.results[0].continuation_point;
     memset(&resp.results[0].continuation_point, 0, sizeof(cp));
     ua_browse_response_clear(&resp);
     int rounds = 0;
-    while (cp.data && cp.length > 0 && rounds++ < 100000) {
+    while (cp.data && cp.length > 0 && rounds++ < 100000 && left > 0) {
         ua_browse_next_request next;
         ua_browse_next_response nresp;
         ua_browse_next_request_init(&next);
@@ -407,16 +426,19 @@ static int browse_one(ua_client *c, const ua_node_id *id, fp_buf *b)
             ua_browse_next_response_clear(&nresp);
             return EXIT_FAILED;
         }
-        print_references(b, &nresp.results[0]);
+        print_references(b, &nresp.results[0], &left);
         cp = nresp.results[0].continuation_point;
         memset(&nresp.results[0].continuation_point, 0, sizeof(cp));
         ua_browse_next_response_clear(&nresp);
     }
+    /* Stopped early: free the server's resources for the rest. */
+    if (cp.data && cp.length > 0)
+        release_continuation_point(c, &cp);
     ua_bytestring_clear(&cp);
     return 0;
 }
 
-static int cmd_browse(ua_client *c, char **args, size_t n)
+static int cmd_browse(ua_client *c, char **args, size_t n, size_t max)
 {
     char *objects = "i=85";
     if (n == 0) {
@@ -432,7 +454,7 @@ static int cmd_browse(ua_client *c, char **args, size_t n)
     fp_buf_init(&b, 1u << 20);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        if (browse_one(c, &ids[i], &b))
+        if (browse_one(c, &ids[i], &b, max))
             rc = EXIT_FAILED;
     }
     fp_buf_clear(&b);
@@ -819,7 +841,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "read"))
         rc = cmd_read(c, &o, args, n_args);
     else if (!strcmp(cmd, "browse"))
-        rc = cmd_browse(c, args, n_args);
+        rc = cmd_browse(c, args, n_args, o.sub.count);
     else if (!strcmp(cmd, "write"))
         rc = cmd_write(c, args, n_args);
     else if (!strcmp(cmd, "call"))

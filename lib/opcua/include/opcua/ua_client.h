@@ -142,7 +142,8 @@ ua_loop *ua_client_loop(const ua_client *c);
 /* Send a service request (borrowed: encoded before this returns; its RequestHeader is filled
  * in: token, handle, timestamp, timeout) and call cb with the decoded response of resp_type.
  * Returns Good (cb will be called exactly once), BadNotConnected, BadRequestTooLarge,
- * BadEncodingError, BadOutOfMemory (cb is not called). */
+ * BadEncodingError, BadOutOfMemory, BadTooManyOperations (4096 calls outstanding already)
+ * (cb is not called). */
 ua_status ua_client_service(ua_client *c, const void *request, const ua_type *req_type,
                             const ua_type *resp_type, ua_client_service_cb cb, void *ctx);
 /* The same, waiting: *response (of resp_type, initialised here) is owned by the caller, who
