@@ -136,8 +136,8 @@ typedef struct ua_conn_limits {
 /* A new, closed connection on loop (limits may be NULL for the defaults). The handler is
  * copied. NULL on no memory. */
 ua_conn *ua_conn_new(ua_loop *loop, const ua_conn_handler *h, const ua_conn_limits *limits);
-/* Close (without callback) and free; NULL is a no-op. Not from inside its own on_closed
- * unless the conn is not used afterwards (it is not). */
+/* Close (without callback) and free; NULL is a no-op. Not from inside one of its own
+ * callbacks. */
 void ua_conn_free(ua_conn *c);
 
 /* The security of a channel. Everything is borrowed and must outlive the connection. For the

@@ -6,7 +6,8 @@
  * of a process's clients may share one loop. Service calls take a callback; the *_sync
  * helpers run the loop until their answer is in, for tools and tests.
  *
- * Sections: the event loop; the client.
+ * Sections: the event loop; the client (connect, sessions, generic service calls); operations
+ * made easy (requests split by OperationLimits, namespace URIs); subscriptions.
  */
 #ifndef UA_CLIENT_H
 #define UA_CLIENT_H
