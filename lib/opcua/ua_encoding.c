@@ -439,26 +439,229 @@ ua_status ua_encode(const void *p, const ua_type *t, uint8_t **pos, const uint8_
     return rc;
 }
 
-/* Sizing encodes into a scratch buffer that grows until the value fits: a separate
- * counting walker would duplicate every rule of the encoder. Callers on a hot path
- * encode straight into their chunk buffer instead. */
+/* ========================================================================== sizes */
+
+/* The size walker mirrors the encoder rule by rule; the unit tests and the decode fuzzer
+ * check that both agree on every value. Returns false on an unencodable value. */
+static bool size_value(const void *p, const ua_type *t, size_t *n);
+
+static bool size_string(const ua_string *s, size_t *n)
+{
+    if (s->data != NULL && s->length > INT32_MAX)
+        return false;
+    *n += 4 + (s->data ? s->length : 0);
+    return true;
+}
+
+static bool size_node_id(const ua_node_id *id, size_t *n)
+{
+    switch (id->id_type) {
+    case UA_NODEID_NUMERIC:
+        if (id->ns == 0 && id->id.numeric <= 0xFF)
+            *n += 2;
+        else if (id->ns <= 0xFF && id->id.numeric <= 0xFFFF)
+            *n += 4;
+        else
+            *n += 7;
+        return true;
+    case UA_NODEID_STRING:
+    case UA_NODEID_BYTESTRING:
+        *n += 3;
+        return size_string(&id->id.string, n);
+    case UA_NODEID_GUID:
+        *n += 3 + 16;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool size_array(const void *items, size_t count, const ua_type *t, size_t *n)
+{
+    *n += 4;
+    if (items == NULL || count == 0)
+        return true;
+    if (count > INT32_MAX || items == UA_EMPTY_ARRAY)
+        return false;
+    if (t->kind >= UA_KIND_BOOLEAN && t->kind <= UA_KIND_DOUBLE) {
+        *n += count * t->min_encoded_size;
+        return true;
+    }
+    const uint8_t *q = items;
+    for (size_t i = 0; i < count; i++, q += t->size)
+        if (!size_value(q, t, n))
+            return false;
+    return true;
+}
+
+static bool size_eo_body(const void *data, const ua_type *t, size_t *n)
+{
+    if (t->binary_encoding_id == 0)
+        return false;
+    ua_node_id id = ua_node_id_numeric(0, t->binary_encoding_id);
+    size_t body = 0;
+    if (!size_node_id(&id, n) || !size_value(data, t, &body) || body > INT32_MAX)
+        return false;
+    *n += 5 + body;
+    return true;
+}
+
+static bool size_variant(const ua_variant *v, size_t *n)
+{
+    *n += 1;
+    if (v->type == NULL)
+        return true;
+    const void *data = ua_variant_data(v);
+    bool wrap = v->type->kind == UA_KIND_STRUCTURE;
+    if (!v->is_array) {
+        if (data == NULL)
+            return false;
+        return wrap ? size_eo_body(data, v->type, n) : size_value(data, v->type, n);
+    }
+    if (!wrap) {
+        if (!size_array(v->data, v->array_length, v->type, n))
+            return false;
+    } else {
+        if (v->data != NULL && v->array_length > INT32_MAX)
+            return false;
+        *n += 4;
+        const uint8_t *q = v->data;
+        for (size_t i = 0; q && i < v->array_length; i++, q += v->type->size)
+            if (!size_eo_body(q, v->type, n))
+                return false;
+    }
+    if (v->dims_count > 0)
+        return size_array(v->dims, v->dims_count, &ua_types[UA_KIND_INT32 - 1], n);
+    return true;
+}
+
+static bool size_value(const void *p, const ua_type *t, size_t *n)
+{
+    switch (t->kind) {
+    case UA_KIND_BOOLEAN:
+    case UA_KIND_SBYTE:
+    case UA_KIND_BYTE:
+    case UA_KIND_INT16:
+    case UA_KIND_UINT16:
+    case UA_KIND_INT32:
+    case UA_KIND_UINT32:
+    case UA_KIND_INT64:
+    case UA_KIND_UINT64:
+    case UA_KIND_FLOAT:
+    case UA_KIND_DOUBLE:
+    case UA_KIND_DATETIME:
+    case UA_KIND_GUID:
+    case UA_KIND_STATUSCODE:
+    case UA_KIND_ENUM:
+        *n += t->min_encoded_size;
+        return true;
+    case UA_KIND_STRING:
+    case UA_KIND_BYTESTRING:
+    case UA_KIND_XMLELEMENT:
+        return size_string(p, n);
+    case UA_KIND_NODEID:
+        return size_node_id(p, n);
+    case UA_KIND_EXPANDEDNODEID: {
+        const ua_expanded_node_id *x = p;
+        if (!size_node_id(&x->node_id, n))
+            return false;
+        if (x->namespace_uri.data && !size_string(&x->namespace_uri, n))
+            return false;
+        if (x->server_index)
+            *n += 4;
+        return true;
+    }
+    case UA_KIND_QUALIFIEDNAME:
+        *n += 2;
+        return size_string(&((const ua_qualified_name *)p)->name, n);
+    case UA_KIND_LOCALIZEDTEXT: {
+        const ua_localized_text *l = p;
+        *n += 1;
+        if (l->locale.data && !size_string(&l->locale, n))
+            return false;
+        return l->text.data == NULL || size_string(&l->text, n);
+    }
+    case UA_KIND_EXTENSIONOBJECT: {
+        const ua_extension_object *eo = p;
+        switch (eo->encoding) {
+        case UA_EO_NONE:
+            *n += 1;
+            return size_node_id(&eo->type_id, n);
+        case UA_EO_BINARY:
+        case UA_EO_XML:
+            *n += 1;
+            return size_node_id(&eo->type_id, n) && size_string(&eo->body, n);
+        case UA_EO_DECODED:
+            return eo->type != NULL && eo->data != NULL && size_eo_body(eo->data, eo->type, n);
+        default:
+            return false;
+        }
+    }
+    case UA_KIND_DATAVALUE: {
+        const ua_data_value *dv = p;
+        *n += 1;
+        if ((dv->has & UA_DV_VALUE) && !size_variant(&dv->value, n))
+            return false;
+        if (dv->has & UA_DV_STATUS)
+            *n += 4;
+        if (dv->has & UA_DV_SOURCE_TIMESTAMP)
+            *n += 8;
+        if (dv->has & UA_DV_SOURCE_PICOSECONDS)
+            *n += 2;
+        if (dv->has & UA_DV_SERVER_TIMESTAMP)
+            *n += 8;
+        if (dv->has & UA_DV_SERVER_PICOSECONDS)
+            *n += 2;
+        return true;
+    }
+    case UA_KIND_VARIANT:
+        return size_variant(p, n);
+    case UA_KIND_DIAGNOSTICINFO:
+        for (const ua_diagnostic_info *di = p; di != NULL;) {
+            uint8_t has = di->has;
+            *n += 1;
+            if (has & UA_DI_SYMBOLIC_ID)
+                *n += 4;
+            if (has & UA_DI_NAMESPACE_URI)
+                *n += 4;
+            if (has & UA_DI_LOCALE)
+                *n += 4;
+            if (has & UA_DI_LOCALIZED_TEXT)
+                *n += 4;
+            if ((has & UA_DI_ADDITIONAL_INFO) && !size_string(&di->additional_info, n))
+                return false;
+            if (has & UA_DI_INNER_STATUS_CODE)
+                *n += 4;
+            di = (has & UA_DI_INNER_DIAGNOSTIC_INFO) ? di->inner : NULL;
+        }
+        return true;
+    case UA_KIND_STRUCTURE:
+        for (unsigned i = 0; i < t->member_count; i++) {
+            const ua_member *m = &t->members[i];
+            const uint8_t *mp = (const uint8_t *)p + m->offset;
+            bool ok;
+            if (m->is_array) {
+                size_t count;
+                void *items;
+                memcpy(&count, mp, sizeof count);
+                memcpy(&items, mp + sizeof(size_t), sizeof items);
+                ok = size_array(items, count, m->type, n);
+            } else {
+                ok = size_value(mp, m->type, n);
+            }
+            if (!ok)
+                return false;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
 size_t ua_encoded_size(const void *p, const ua_type *t)
 {
-    size_t cap = 256;
-    for (;;) {
-        uint8_t *buf = fp_malloc(cap);
-        if (buf == NULL)
-            return 0;
-        enc e = {buf, buf + cap};
-        ua_status rc = enc_value(&e, p, t);
-        size_t n = (size_t)(e.pos - buf);
-        fp_free(buf);
-        if (rc == UA_STATUS_GOOD)
-            return n;
-        if (rc != UA_STATUS_BAD_ENCODING_LIMITS_EXCEEDED || cap > ((size_t)1 << 31))
-            return 0;
-        cap *= 4;
-    }
+    size_t n = 0;
+    return size_value(p, t, &n) ? n : 0;
 }
 
 ua_status ua_encode_alloc(const void *p, const ua_type *t, ua_bytestring *out)

@@ -11,7 +11,8 @@
  * DataChangeFilter and with an EventFilter (select clause, where clause OfType), Call,
  * Write, CreateSubscription, OpenSecureChannel, TranslateBrowsePathsToNodeIds; a
  * PublishResponse with events, a status change and DiagnosticInfos; a ServiceFault) and
- * are kept here as hex so the test needs no node.
+ * are kept here as hex so the test needs no node (tools/opcua-gen/interop/vectors.js
+ * printed them).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -143,6 +144,7 @@ static void *decode_same(const char *vec, const ua_type *t)
     assert_int_equal(ua_encode_alloc(v, t, &again), UA_STATUS_GOOD);
     assert_int_equal(again.length, n);
     assert_memory_equal(again.data, want, n);
+    assert_int_equal(ua_encoded_size(v, t), n);
     ua_bytestring_clear(&again);
     free(want);
     return v;

@@ -262,9 +262,9 @@ void ua_clear(void *p, const ua_type *t);
  * cleared. Returns UA_STATUS_GOOD or UA_STATUS_BAD_OUT_OF_MEMORY. */
 ua_status ua_copy(const void *src, void *dst, const ua_type *t);
 
-/* Number of bytes the binary encoding of *p takes; 0 on an unencodable value or no memory
- * (and for a structure without fields, which encodes to nothing). It encodes into a
- * scratch buffer: on a hot path encode into the destination with ua_encode instead. */
+/* Number of bytes the binary encoding of *p takes, computed without encoding or
+ * allocating; 0 on an unencodable value (and for a structure without fields, which
+ * encodes to nothing). */
 size_t ua_encoded_size(const void *p, const ua_type *t);
 
 /* Encode *p (of type t) into [*pos, end) and advance *pos. Returns UA_STATUS_GOOD,
