@@ -3,16 +3,31 @@
 // space the other OPC UA tests rely on, and a username login.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { startPeer, requirePeer } from "../peers/opcua/harness.mjs";
 
-const { OPCUAClient, AttributeIds, MessageSecurityMode, SecurityPolicy, StatusCodes, UserTokenType } =
-    requirePeer("node-opcua");
+const { OPCUAClient, OPCUACertificateManager, AttributeIds, MessageSecurityMode, SecurityPolicy,
+    StatusCodes, UserTokenType } = requirePeer("node-opcua");
 
 const peer = await startPeer(["--items", "100"]);
-after(() => peer.stop());
+// node-opcua's client keeps its certificate here rather than under $HOME.
+const clientPki = fs.mkdtempSync(path.join(os.tmpdir(), "fp-opcua-nodeclient-pki-"));
+after(async () => {
+    await peer.stop();
+    fs.rmSync(clientPki, { recursive: true, force: true });
+});
+
+function newClient(options) {
+    return OPCUAClient.create({
+        ...options,
+        clientCertificateManager: new OPCUACertificateManager({ rootFolder: clientPki }),
+    });
+}
 
 async function withSession(identity, fn) {
-    const client = OPCUAClient.create({
+    const client = newClient({
         endpointMustExist: false,
         connectionStrategy: { maxRetry: 0, initialDelay: 100 },
         securityMode: MessageSecurityMode.None,
@@ -37,7 +52,7 @@ test("peer prints a loopback endpoint URL", () => {
 });
 
 test("peer offers every security policy and mode", async () => {
-    const client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+    const client = newClient({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
     await client.connect(peer.url);
     try {
         const endpoints = await client.getEndpoints();

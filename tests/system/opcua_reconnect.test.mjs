@@ -12,7 +12,7 @@ const pki = fs.mkdtempSync(path.join(os.tmpdir(), "fp-opcua-reconnect-pki-"));
 const peers = [];
 after(async () => {
     for (const p of peers) {
-        await stopProc(p.proc);
+        await p.stop(); // also removes a PKI folder the harness made for the peer
     }
     fs.rmSync(pki, { recursive: true, force: true });
 });
