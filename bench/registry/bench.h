@@ -71,6 +71,10 @@ double bench_now(void);
 double bench_self_cpu(void);
 /* User + system CPU seconds of process pid from /proc/PID/stat, -1 if unreadable. */
 double bench_proc_cpu(pid_t pid);
+/* Seconds the threads of process pid (0: this process) have spent runnable but
+ * waiting for a CPU, summed from /proc/PID/task/TID/schedstat; -1 if unreadable.
+ * Threads that have exited are not counted. */
+double bench_proc_runq_wait(pid_t pid);
 /* A "VmXXX:" field of /proc/PID/status in kB (field "VmRSS", "VmHWM"), -1 if absent. */
 long bench_proc_status_kb(pid_t pid, const char *field);
 

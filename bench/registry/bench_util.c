@@ -7,6 +7,7 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,37 @@ double bench_proc_cpu(pid_t pid)
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double bench_proc_runq_wait(pid_t pid)
+{
+    char path[300];
+    unsigned long long run_ns, wait_ns, total = 0;
+    struct dirent *e;
+    DIR *d;
+
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/task");
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        char stat_path[600];
+        FILE *f;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(stat_path, sizeof stat_path, "%s/%s/schedstat", path, e->d_name);
+        f = fopen(stat_path, "r");
+        if (!f)
+            continue; /* the thread has just exited */
+        if (fscanf(f, "%llu %llu", &run_ns, &wait_ns) == 2)
+            total += wait_ns;
+        fclose(f);
+    }
+    closedir(d);
+    return (double)total / 1e9;
 }
 
 long bench_proc_status_kb(pid_t pid, const char *field)

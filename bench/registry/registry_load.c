@@ -92,13 +92,15 @@ static void run_creates(bench_http *h, const load_opts *o)
     bench_lat lat = {0};
     fp_buf doc;
     char path[256], name[32];
-    double t0, t1, cpu0, cpu1, srv0, srv1, tb, doc_bytes = 0;
+    double t0, t1, cpu0, cpu1, srv0, srv1, tb, doc_bytes = 0, wq0, wq1, sq0, sq1;
     long block = o->n_assets >= 100000 ? 10000 : (o->n_assets + 9) / 10;
 
     fp_buf_init(&doc, 1 << 20);
     t0 = tb = bench_now();
     cpu0 = bench_self_cpu();
     srv0 = bench_proc_cpu(o->pid);
+    wq0 = bench_proc_runq_wait(0);
+    sq0 = bench_proc_runq_wait(o->pid);
     for (long i = 0; i < o->n_assets; i++) {
         double ts;
         fp_buf_reset(&doc);
@@ -121,6 +123,8 @@ static void run_creates(bench_http *h, const load_opts *o)
     t1 = bench_now();
     cpu1 = bench_self_cpu();
     srv1 = bench_proc_cpu(o->pid);
+    wq1 = bench_proc_runq_wait(0);
+    sq1 = bench_proc_runq_wait(o->pid);
     printf("assets %ld\n", o->n_assets);
     printf("asset_put_body_bytes_mean %.0f\n", doc_bytes / (double)o->n_assets);
     printf("create_seconds %.3f\n", t1 - t0);
@@ -130,6 +134,9 @@ static void run_creates(bench_http *h, const load_opts *o)
     printf("create_server_cpu_s %.3f\n", srv1 - srv0);
     printf("create_server_cpu_share %.3f\n", (srv1 - srv0) / (t1 - t0));
     printf("create_server_cpu_us_per_create %.1f\n", (srv1 - srv0) * 1e6 / (double)o->n_assets);
+    /* Time runnable but without a core: high on a busy machine. */
+    printf("create_client_runq_wait_share %.3f\n", (wq1 - wq0) / (t1 - t0));
+    printf("create_server_runq_wait_share %.3f\n", (sq1 - sq0) / (t1 - t0));
     bench_lat_report(&lat, "put");
     bench_lat_free(&lat);
     fp_buf_clear(&doc);

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
     sqlite3_stmt *begin, *commit, *ins, *chg = NULL;
     fp_buf doc;
     char name[32], device[32], wal[1100];
-    double t0, t1, cpu0, cpu1, doc_bytes = 0;
+    double t0, t1, cpu0, cpu1, wq0, wq1, doc_bytes = 0;
     bool registry_shape;
     int c;
 
@@ -122,6 +122,7 @@ int main(int argc, char **argv)
     fp_buf_init(&doc, 1 << 20);
     t0 = bench_now();
     cpu0 = bench_self_cpu();
+    wq0 = bench_proc_runq_wait(0);
     for (long i = 0; i < n_rows; i++) {
         fp_buf_reset(&doc);
         bench_asset_doc(&doc, i, 100);
@@ -149,11 +150,13 @@ int main(int argc, char **argv)
     }
     t1 = bench_now();
     cpu1 = bench_self_cpu();
+    wq1 = bench_proc_runq_wait(0);
     printf("sqlite_%s_rows %ld\n", shape, n_rows);
     printf("sqlite_%s_doc_bytes_mean %.0f\n", shape, doc_bytes / (double)n_rows);
     printf("sqlite_%s_seconds %.3f\n", shape, t1 - t0);
     printf("sqlite_%s_commits_per_s %.0f\n", shape, (double)n_rows / (t1 - t0));
     printf("sqlite_%s_cpu_share %.3f\n", shape, (cpu1 - cpu0) / (t1 - t0));
+    printf("sqlite_%s_runq_wait_share %.3f\n", shape, (wq1 - wq0) / (t1 - t0));
     printf("sqlite_version %s\n", sqlite3_libversion());
     sqlite3_finalize(begin);
     sqlite3_finalize(commit);
