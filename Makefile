@@ -6,7 +6,7 @@ DATA        ?= $(CURDIR)/.data
 LISTEN      ?= 127.0.0.1:8080
 JOBS        ?= $(shell nproc)
 
-.PHONY: all build bootstrap run test test-quick fuzz bench format format-check clean
+.PHONY: all build bootstrap run test fuzz bench format format-check clean
 
 all: build
 
@@ -22,11 +22,17 @@ run: bootstrap
 	@cmake --build --preset $(PRESET_RUN) -j $(JOBS)
 	@exec build/$(PRESET_RUN)/cli/fieldplane up --data $(DATA) --listen $(LISTEN)
 
+# Every test under ASan+UBSan, then each libFuzzer harness for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 10
+
 test: bootstrap
 	@scripts/bootstrap --tests
 	@cmake --preset $(PRESET_TEST) >/dev/null
 	@cmake --build --preset $(PRESET_TEST) -j $(JOBS)
 	@cd build/$(PRESET_TEST) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@cmake --preset fuzz -DFP_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@cd build/fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz --timeout 300
 
 fuzz: bootstrap
 	@cmake --preset fuzz >/dev/null

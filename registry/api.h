@@ -95,6 +95,9 @@ void fp_resp_json(fp_resp *r, int http, json_t *json);
 /* Take a buffer's content as the body. */
 void fp_resp_buf(fp_resp *r, int http, fp_buf *b, const char *content_type);
 
+/* Append z to b percent-encoded (unreserved characters kept), for links. */
+void fp_buf_url_encode(fp_buf *b, const char *z);
+
 /* ---- request helpers ---- */
 const char *fp_req_arg(const fp_req *q, const char *key);
 const char *fp_req_header(const fp_req *q, const char *key);
@@ -111,7 +114,8 @@ void fp_api_watch(fp_req *q, fp_resp *r);    /* api_watch.c */
 void fp_api_metrics(fp_req *q, fp_resp *r);  /* api_server.c */
 void fp_api_live(fp_req *q, fp_resp *r);     /* api_live.c */
 fp_status fp_live_start(fp_registry *reg);   /* api_live.c */
-void fp_live_stop(fp_registry *reg);         /* api_live.c */
+void fp_live_signal_stop(fp_registry *reg);  /* api_live.c: end the streams */
+void fp_live_stop(fp_registry *reg);         /* api_live.c: after the server stopped */
 
 /* Metrics hooks. */
 void fp_metrics_watch_clients(int delta);

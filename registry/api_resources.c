@@ -12,6 +12,7 @@
  * without parsing, which keeps reads cheap.
  */
 #include "api.h"
+#include "etag.h"
 
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -90,7 +91,7 @@ static const char *actor_type(const fp_req *q)
 
 static void set_etag(fp_resp *r, int64_t spec_rev)
 {
-    snprintf(r->etag, sizeof r->etag, "\"%lld\"", (long long)spec_rev);
+    fp_etag_format(spec_rev, r->etag, sizeof r->etag);
 }
 
 /* Answer a stored record as the body. */
@@ -109,28 +110,26 @@ static bool preconditions_ok(fp_req *q, fp_resp *r, const fp_rec *cur, const tar
 {
     const char *im = fp_req_header(q, MHD_HTTP_HEADER_IF_MATCH);
     const char *inm = fp_req_header(q, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    char etag[40];
+    char etag[40] = "";
 
     if (cur)
-        snprintf(etag, sizeof etag, "\"%lld\"", (long long)cur->spec_rev);
-    if (inm && strcmp(inm, "*") == 0 && cur) {
+        fp_etag_format(cur->spec_rev, etag, sizeof etag);
+    if (inm && fp_etag_if_none_match_fails(inm, etag, cur != NULL)) {
         fp_resp_error(r, 412, "PreconditionFailed", NULL, NULL,
-                      "%s '%s' exists already (If-None-Match: *)", fp_kind_name(t->kind), t->name);
+                      "%s '%s' exists already (If-None-Match: %s)", fp_kind_name(t->kind), t->name,
+                      inm);
         return false;
     }
-    if (im) {
-        if (!cur) {
+    if (im && !fp_etag_if_match(im, etag, cur != NULL)) {
+        if (!cur)
             fp_resp_error(r, 412, "PreconditionFailed", NULL, NULL,
                           "%s '%s' does not exist (If-Match)", fp_kind_name(t->kind), t->name);
-            return false;
-        }
-        if (strcmp(im, "*") != 0 && !strstr(im, etag)) {
+        else
             fp_resp_error(r, 412, "PreconditionFailed", NULL, NULL,
                           "%s '%s' was changed by someone else (ETag is now %s, the request "
                           "has If-Match: %s); read it again and retry",
                           fp_kind_name(t->kind), t->name, etag, im);
-            return false;
-        }
+        return false;
     }
     return true;
 }
@@ -152,6 +151,13 @@ static void new_uuid(char out[37])
 static bool has_spec_version(fp_kind kind)
 {
     return kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET;
+}
+
+/* Does kind have a status subresource? */
+static bool has_status(fp_kind kind)
+{
+    return kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET || kind == FP_KIND_DISCOVERED_DEVICE ||
+           kind == FP_KIND_DISCOVERED_ASSET;
 }
 
 static bool has_uuid(fp_kind kind)
@@ -249,7 +255,7 @@ static void stamp(fp_req *q, const target *t, json_t *doc, const json_t *old, bo
     }
     json_object_set_new(doc, "name", json_string(t->name));
     json_object_set_new(doc, "type", json_string(fp_kind_arm_type(t->kind)));
-    snprintf(etag, sizeof etag, "\"%lld\"", (long long)spec_rev);
+    fp_etag_format(spec_rev, etag, sizeof etag);
     json_object_set_new(doc, "etag", json_string(etag));
     if (has_uuid(t->kind)) {
         json_t *u = json_object_get(oprops, "uuid");
@@ -264,6 +270,9 @@ static void stamp(fp_req *q, const target *t, json_t *doc, const json_t *old, bo
     if (has_spec_version(t->kind)) {
         json_int_t v = json_integer_value(json_object_get(oprops, "version"));
         json_object_set_new(props, "version", json_integer(!old ? 1 : spec_changed ? v + 1 : v));
+    }
+    if (has_status(t->kind)) {
+        /* Status belongs to the connectors: a spec write keeps it as it was. */
         if (json_object_get(oprops, "status"))
             json_object_set(props, "status", json_object_get(oprops, "status"));
         else
@@ -657,6 +666,8 @@ typedef struct list_ctx {
     char last[300];
     tag_filter tags[8];
     int n_tags;
+    bool too_many_tags;
+    const char *exact; /* only this name (namespace-limited tokens), or NULL */
 } list_ctx;
 
 static enum MHD_Result collect_tag(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -666,8 +677,12 @@ static enum MHD_Result collect_tag(void *cls, enum MHD_ValueKind kind, const cha
     tag_filter *f;
     const char *eq;
 
-    if (strcmp(key, "tag") != 0 || !value || c->n_tags >= 8)
+    if (strcmp(key, "tag") != 0 || !value)
         return MHD_YES;
+    if (c->n_tags >= 8) {
+        c->too_many_tags = true;
+        return MHD_YES;
+    }
     f = &c->tags[c->n_tags++];
     eq = strchr(value, '=');
     if (!eq)
@@ -704,6 +719,8 @@ static bool tags_match(list_ctx *c, const fp_rec *rec)
 static bool list_row(void *ctx, const fp_rec *rec)
 {
     list_ctx *c = ctx;
+    if (c->exact && strcmp(rec->name, c->exact) != 0)
+        return true;
     if (!tags_match(c, rec))
         return true;
     if (c->n == c->want) {
@@ -716,19 +733,6 @@ static bool list_row(void *ctx, const fp_rec *rec)
     snprintf(c->last, sizeof c->last, "%s", rec->name);
     c->n++;
     return true;
-}
-
-/* Percent-encode z into b (for nextLink). */
-static void url_encode(fp_buf *b, const char *z)
-{
-    for (; *z; z++) {
-        unsigned char ch = (unsigned char)*z;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '.' || ch == '_' || ch == '~')
-            fp_buf_append(b, z, 1);
-        else
-            fp_buf_printf(b, "%%%02X", ch);
-    }
 }
 
 /* Parse a positive integer query parameter; false (r filled) if malformed. */
@@ -768,6 +772,7 @@ static void list_resources(fp_req *q, fp_resp *r, const target *t)
     if (t->kind == FP_KIND_NAMESPACE && q->tok.ns[0]) {
         /* A namespace-limited token lists its own namespace only. */
         lq.prefix = q->tok.ns;
+        c.exact = q->tok.ns;
     }
     if (t->kind != FP_KIND_NAMESPACE || !q->tok.ns[0]) {
         if (t->kind == FP_KIND_SCHEMA_VERSION) {
@@ -789,6 +794,10 @@ static void list_resources(fp_req *q, fp_resp *r, const target *t)
     if (t->kind != FP_KIND_NAMESPACE && !parent_exists(q, r, t))
         return;
     MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, collect_tag, &c);
+    if (c.too_many_tags) {
+        fp_resp_error(r, 400, "InvalidQuery", "tag", NULL, "at most 8 tag filters per request");
+        return;
+    }
     fp_buf_init(&b, 256u << 20);
     c.out = &b;
     c.want = (int)top;
@@ -804,25 +813,25 @@ static void list_resources(fp_req *q, fp_resp *r, const target *t)
     if (c.more && c.last[0]) {
         /* nextLink keeps the filters and moves the skipToken on. */
         fp_buf_printf(&b, ",\"nextLink\":\"%s?top=%ld&skipToken=", t->coll_path, top);
-        url_encode(&b, c.last);
+        fp_buf_url_encode(&b, c.last);
         if (name_prefix) {
             fp_buf_append_str(&b, "&namePrefix=");
-            url_encode(&b, name_prefix);
+            fp_buf_url_encode(&b, name_prefix);
         }
         if (et) {
             fp_buf_append_str(&b, "&endpointType=");
-            url_encode(&b, et);
+            fp_buf_url_encode(&b, et);
         }
         if (lq.device_ref) {
             fp_buf_append_str(&b, "&deviceRef=");
-            url_encode(&b, lq.device_ref);
+            fp_buf_url_encode(&b, lq.device_ref);
         }
         for (int i = 0; i < c.n_tags; i++) {
             fp_buf_append_str(&b, "&tag=");
-            url_encode(&b, c.tags[i].key);
+            fp_buf_url_encode(&b, c.tags[i].key);
             if (c.tags[i].value) {
                 fp_buf_append_str(&b, "%3D");
-                url_encode(&b, c.tags[i].value);
+                fp_buf_url_encode(&b, c.tags[i].value);
             }
         }
         fp_buf_append_str(&b, "\"");
@@ -905,8 +914,8 @@ void fp_api_status(fp_req *q, fp_resp *r)
     bool is_patch = strcmp(q->method, "PATCH") == 0;
     fp_status rc;
 
-    if (!fp_kind_parse(q->seg[4], &kind) || kind == FP_KIND_NAMESPACE || kind == FP_KIND_SCHEMA ||
-        kind == FP_KIND_SCHEMA_VERSION) {
+    if (!fp_kind_parse(q->seg[4], &kind) || !has_status(kind) ||
+        strcmp(fp_kind_collection(kind), q->seg[4]) != 0) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "%s has no status subresource", q->seg[4]);
         return;
     }

@@ -14,6 +14,25 @@
 
 #include "fp_alloc.h"
 
+/* Parse ?top= (1..1000, default 100); false with r filled when out of range. */
+static bool page_size(fp_req *q, fp_resp *r, int *out)
+{
+    const char *z = fp_req_arg(q, "top");
+    char *end;
+    long v;
+
+    *out = 100;
+    if (!z)
+        return true;
+    v = strtol(z, &end, 10);
+    if (!*z || *end || v < 1 || v > 1000) {
+        fp_resp_error(r, 400, "InvalidQuery", "top", NULL, "top must be an integer from 1 to 1000");
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
 /* The metadata document of a secret (no values). Returns a new reference. */
 static json_t *secret_meta(const char *name, const char *data_json, const char *created,
                            const char *modified)
@@ -88,6 +107,48 @@ static json_t *secret_data(json_t *body, fp_resp *r)
     return json_incref(data);
 }
 
+typedef struct users_ctx {
+    const char *secret;
+    bool found;
+} users_ctx;
+
+static fp_status find_secret_ref(void *ctx, const fp_ref *ref, fp_verr *err)
+{
+    users_ctx *c = ctx;
+    if (ref->type == FP_REF_SECRET && strcmp(ref->name, c->secret) == 0)
+        c->found = true;
+    return FP_OK;
+}
+
+typedef struct scan_ctx {
+    const char *secret;
+    json_t *users;
+} scan_ctx;
+
+static bool scan_device(void *ctx, const fp_rec *rec)
+{
+    scan_ctx *c = ctx;
+    json_t *doc = json_loadb(rec->doc, rec->doc_len, 0, NULL);
+    users_ctx u = {.secret = c->secret};
+    fp_verr err;
+
+    if (doc && fp_model_each_ref(FP_KIND_DEVICE, doc, find_secret_ref, &u, &err) == FP_OK &&
+        u.found)
+        json_array_append_new(c->users, json_pack("{s:s, s:s, s:s}", "code", "StillReferenced",
+                                                  "target", "device", "message", rec->name));
+    json_decref(doc);
+    return json_array_size(c->users) < 50;
+}
+
+/* The devices of ns that refer to secret name, as error details (new reference). */
+static json_t *secret_users(fp_store *st, const char *ns, const char *name)
+{
+    fp_list_query lq = {.kind = FP_KIND_DEVICE, .ns = ns, .limit = 1 << 30};
+    scan_ctx c = {.secret = name, .users = json_array()};
+    fp_store_list(st, &lq, scan_device, &c);
+    return c.users;
+}
+
 void fp_api_secret(fp_req *q, fp_resp *r)
 {
     fp_store *st = q->reg->store;
@@ -110,13 +171,15 @@ void fp_api_secret(fp_req *q, fp_resp *r)
     }
     fp_rec_clear(&nsrec);
     if (name && !fp_model_secret_name_valid(name, &verr)) {
-        fp_resp_verr(r, &verr);
+        if (strcmp(q->method, "PUT") == 0)
+            fp_resp_verr(r, &verr);
+        else
+            fp_resp_error(r, 404, "NotFound", NULL, NULL, "secret '%s' not found in namespace '%s'",
+                          name, ns);
         return;
     }
     if (!name) {
         secret_list_ctx c = {.arr = json_array(), .want = 100};
-        long top = 100;
-        const char *ztop = fp_req_arg(q, "top");
         if (strcmp(q->method, "GET") != 0) {
             json_decref(c.arr);
             fp_resp_error(r, 405, "MethodNotAllowed", NULL, NULL,
@@ -127,18 +190,22 @@ void fp_api_secret(fp_req *q, fp_resp *r)
             json_decref(c.arr);
             return;
         }
-        if (ztop)
-            top = atol(ztop);
-        c.want = top >= 1 && top <= 1000 ? (int)top : 100;
+        if (!page_size(q, r, &c.want)) {
+            json_decref(c.arr);
+            return;
+        }
         fp_store_secret_list(st, ns, fp_req_arg(q, "skipToken"), 1 << 30, list_secret, &c);
         {
             json_t *out = json_pack("{s:o, s:I}", "value", c.arr, "revision",
                                     (json_int_t)fp_store_revision(st));
             if (c.more) {
-                char link[700];
-                snprintf(link, sizeof link, "/api/v1/namespaces/%s/secrets?top=%d&skipToken=%s", ns,
-                         c.want, c.last);
-                json_object_set_new(out, "nextLink", json_string(link));
+                fp_buf link;
+                fp_buf_init(&link, 4096);
+                fp_buf_printf(&link, "/api/v1/namespaces/%s/secrets?top=%d&skipToken=", ns, c.want);
+                fp_buf_url_encode(&link, c.last);
+                if (!link.err)
+                    json_object_set_new(out, "nextLink", json_string(link.data));
+                fp_buf_clear(&link);
             }
             fp_resp_json(r, 200, out);
         }
@@ -197,6 +264,22 @@ void fp_api_secret(fp_req *q, fp_resp *r)
             fp_resp_error(r, 404, "NotFound", NULL, NULL, "secret '%s' not found in namespace '%s'",
                           name, ns);
             goto out;
+        }
+        if (!is_put) {
+            const char *force = fp_req_arg(q, "force");
+            json_t *users = secret_users(st, ns, name);
+            if (json_array_size(users) && !(force && strcmp(force, "true") == 0)) {
+                fp_store_rollback(st);
+                fp_resp_error(
+                    r, 409, "StillReferenced", NULL, users,
+                    "secret '%s' is still used by %zu device%s (%s%s); change them "
+                    "first or repeat with ?force=true",
+                    name, json_array_size(users), json_array_size(users) == 1 ? "" : "s",
+                    json_string_value(json_object_get(json_array_get(users, 0), "message")),
+                    json_array_size(users) > 1 ? ", ..." : "");
+                goto out;
+            }
+            json_decref(users);
         }
         rc = is_put ? fp_store_secret_put(st, ns, name, text, now)
                     : fp_store_secret_delete(st, ns, name);
@@ -279,8 +362,8 @@ void fp_api_audit(fp_req *q, fp_resp *r)
 {
     fp_audit_query aq = {0};
     audit_ctx c = {0};
-    const char *ztop = fp_req_arg(q, "top"), *skip = fp_req_arg(q, "skipToken");
-    long top = ztop ? atol(ztop) : 100;
+    const char *skip = fp_req_arg(q, "skipToken");
+    char vname[300];
     json_t *out;
 
     if (strcmp(q->method, "GET") != 0) {
@@ -294,10 +377,17 @@ void fp_api_audit(fp_req *q, fp_resp *r)
         return;
     aq.kind = fp_req_arg(q, "kind");
     aq.name = fp_req_arg(q, "name");
+    if (aq.name && strstr(aq.name, "/versions/")) {
+        /* Records show "schema/versions/3"; the store keys versions "schema/0000000003". */
+        const char *v = strstr(aq.name, "/versions/");
+        snprintf(vname, sizeof vname, "%.*s/%010lld", (int)(v - aq.name), aq.name, atoll(v + 10));
+        aq.name = vname;
+    }
     aq.token_id = fp_req_arg(q, "tokenId");
     aq.action = fp_req_arg(q, "action");
     aq.before = skip ? atoll(skip) : 0;
-    c.want = top >= 1 && top <= 1000 ? (int)top : 100;
+    if (!page_size(q, r, &c.want))
+        return;
     aq.limit = c.want + 1;
     c.arr = json_array();
     if (fp_store_audit(q->reg->store, &aq, audit_row, &c)) {
@@ -307,14 +397,22 @@ void fp_api_audit(fp_req *q, fp_resp *r)
     }
     out = json_pack("{s:o}", "value", c.arr);
     if (c.more) {
-        char link[1200];
-        snprintf(link, sizeof link, "/api/v1/audit?top=%d&skipToken=%lld%s%s%s%s%s%s%s%s%s%s",
-                 c.want, (long long)c.last, aq.ns ? "&namespace=" : "", aq.ns ? aq.ns : "",
-                 aq.kind ? "&kind=" : "", aq.kind ? aq.kind : "", aq.name ? "&name=" : "",
-                 aq.name ? aq.name : "", aq.token_id ? "&tokenId=" : "",
-                 aq.token_id ? aq.token_id : "", aq.action ? "&action=" : "",
-                 aq.action ? aq.action : "");
-        json_object_set_new(out, "nextLink", json_string(link));
+        static const char *const k_keys[] = {"namespace", "kind", "name", "tokenId", "action"};
+        fp_buf link;
+        fp_buf_init(&link, 8192);
+        fp_buf_printf(&link, "/api/v1/audit?top=%d&skipToken=%lld", c.want, (long long)c.last);
+        for (size_t i = 0; i < sizeof k_keys / sizeof k_keys[0]; i++) {
+            const char *v = fp_req_arg(q, k_keys[i]);
+            if (!v && i == 0)
+                v = aq.ns;
+            if (!v)
+                continue;
+            fp_buf_printf(&link, "&%s=", k_keys[i]);
+            fp_buf_url_encode(&link, v);
+        }
+        if (!link.err)
+            json_object_set_new(out, "nextLink", json_string(link.data));
+        fp_buf_clear(&link);
     }
     fp_resp_json(r, 200, out);
 }

@@ -194,6 +194,9 @@ void fp_resp_buf(fp_resp *r, int http, fp_buf *b, const char *content_type)
 
 /* Fill the error body from a va_list message. */
 static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
+                    const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
                     const char *fmt, va_list ap)
 {
     char msg[1024];
@@ -231,6 +234,18 @@ void fp_resp_verr(fp_resp *r, const fp_verr *err)
     fp_status st = err->status ? err->status : FP_ERR_INVALID;
     fp_resp_error(r, fp_status_http(st), err->code[0] ? err->code : fp_status_name(st), err->target,
                   NULL, "%s", err->message);
+}
+
+void fp_buf_url_encode(fp_buf *b, const char *z)
+{
+    for (; *z; z++) {
+        unsigned char ch = (unsigned char)*z;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '.' || ch == '_' || ch == '~')
+            fp_buf_append(b, z, 1);
+        else
+            fp_buf_printf(b, "%%%02X", ch);
+    }
 }
 
 /* ---------------------------------------------------------------------------
@@ -284,6 +299,12 @@ bool fp_req_can(const fp_req *q, const char *action, const char *ns, fp_resp *r)
 
     if (q->tok.ns[0] && (!ns || strcmp(ns, q->tok.ns) != 0)) {
         fp_resp_error(r, 403, "Forbidden", NULL, NULL, "this token is limited to namespace '%s'",
+                      q->tok.ns);
+        return false;
+    }
+    if (strcmp(action, "write-namespace") == 0 && q->tok.ns[0]) {
+        fp_resp_error(r, 403, "Forbidden", NULL, NULL,
+                      "a token limited to namespace '%s' cannot create or delete namespaces",
                       q->tok.ns);
         return false;
     }
@@ -506,6 +527,13 @@ static void dispatch(fp_req *q, fp_resp *r)
 {
     if (q->n_seg > FP_MAX_SEGMENTS) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "no such path: %s", q->url);
+        return;
+    }
+    if ((q->route == FP_ROUTE_HEALTHZ || q->route == FP_ROUTE_METRICS ||
+         q->route == FP_ROUTE_WHOAMI || q->route == FP_ROUTE_OPENAPI) &&
+        strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0) {
+        fp_resp_error(r, 405, "MethodNotAllowed", NULL, NULL, "%s is not allowed on %s; use GET",
+                      q->method, q->url);
         return;
     }
     if (q->route == FP_ROUTE_HEALTHZ) {
@@ -834,8 +862,9 @@ void fp_registry_stop(fp_registry *reg)
         return;
     reg->stopping = 1;
     fp_store_wake_all(reg->store);
-    fp_live_stop(reg);
+    fp_live_signal_stop(reg);
     MHD_stop_daemon(reg->mhd);
+    fp_live_stop(reg);
     fp_store_close(reg->store);
     fp_log_info("registry", "stopped");
     fp_free(reg);

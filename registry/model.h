@@ -129,7 +129,10 @@ typedef struct fp_ref {
 } fp_ref;
 
 /* Called for each reference; returns FP_OK to go on, or an error (with err set)
- * to stop the walk with that error. */
+ * to stop the walk with that error. The strings of ref are valid during the
+ * call only: copy what must outlive it. Assets report their deviceRef;
+ * devices report every secret of their inbound endpoints' authentication and
+ * trustSettings.trustList, in document order. */
 typedef fp_status (*fp_ref_cb)(void *ctx, const fp_ref *ref, fp_verr *err);
 
 fp_status fp_model_each_ref(fp_kind kind, const json_t *doc, fp_ref_cb cb, void *ctx, fp_verr *err);
@@ -138,9 +141,9 @@ fp_status fp_model_each_ref(fp_kind kind, const json_t *doc, fp_ref_cb cb, void 
  * Index values for list filters
  * ------------------------------------------------------------------------- */
 
-/* Devices: the inbound endpoint types, lowercased, separated and surrounded by
- * single spaces (" microsoft.opcua microsoft.http "), written into out.
- * Other kinds: "". Returns false if out is too small. */
+/* Devices and discovered devices: the inbound endpoint types, lowercased, separated and surrounded
+ * by single spaces (" microsoft.opcua microsoft.http "), written into out. Other kinds: "". Returns
+ * false if out is too small. */
 bool fp_model_endpoint_types(fp_kind kind, const json_t *doc, char *out, size_t out_len);
 
 /* Assets and discovered assets: properties.deviceRef.deviceName, or NULL. */

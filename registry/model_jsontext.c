@@ -208,6 +208,8 @@ static bool scan_value(scan *s, int depth)
     }
 }
 
+/* See model_internal.h: one RFC 8259 text, object at the top, nothing after
+ * it but white space. */
 bool fp_json_text_is_object(const char *z, size_t n)
 {
     scan s = {z, n, 0};

@@ -34,21 +34,26 @@ static const struct {
                                 "Microsoft.DeviceRegistry/namespaces/schemas/versions"},
 };
 
+/* Kind name for watch events and messages; "Unknown" outside the enum. */
 const char *fp_kind_name(fp_kind kind)
 {
     return (unsigned)kind < FP_KIND_COUNT ? k_kinds[kind].name : "Unknown";
 }
 
+/* URL segment of the collection; "" outside the enum. */
 const char *fp_kind_collection(fp_kind kind)
 {
     return (unsigned)kind < FP_KIND_COUNT ? k_kinds[kind].collection : "";
 }
 
+/* ARM type written into stored documents; "" outside the enum. */
 const char *fp_kind_arm_type(fp_kind kind)
 {
     return (unsigned)kind < FP_KIND_COUNT ? k_kinds[kind].arm_type : "";
 }
 
+/* Kind from a kind name or collection segment, any case; *out is set only
+ * on success. */
 bool fp_kind_parse(const char *z, fp_kind *out)
 {
     if (!z)
@@ -67,11 +72,13 @@ bool fp_kind_parse(const char *z, fp_kind *out)
     return false;
 }
 
+/* See model_internal.h. */
 bool fp_model_kind_client_version(fp_kind kind)
 {
     return kind == FP_KIND_DISCOVERED_DEVICE || kind == FP_KIND_DISCOVERED_ASSET;
 }
 
+/* Fill err (if not NULL), truncating each field to its array; returns st. */
 fp_status fp_verr_set(fp_verr *err, fp_status st, const char *code, const char *target,
                       const char *fmt, ...)
 {
@@ -138,6 +145,8 @@ static bool version_name_like(const char *z, size_t n)
     return true;
 }
 
+/* Azure's name rule for kind (stable API 2025-10-01); on failure err says
+ * which rule with code InvalidName and target "name". */
 bool fp_model_name_valid(fp_kind kind, const char *name, fp_verr *err)
 {
     size_t n = name ? strlen(name) : 0;
@@ -197,6 +206,7 @@ static bool secret_name_ok(const char *z, size_t n)
     return true;
 }
 
+/* Secret name rule; InvalidName with target "name" on failure. */
 bool fp_model_secret_name_valid(const char *name, fp_verr *err)
 {
     if (name && secret_name_ok(name, strlen(name)))
@@ -207,6 +217,7 @@ bool fp_model_secret_name_valid(const char *name, fp_verr *err)
     return false;
 }
 
+/* See model_internal.h; ref must not be NULL. */
 bool fp_model_secret_ref_valid(const char *ref)
 {
     const char *slash = strchr(ref, '/');
@@ -230,12 +241,15 @@ bool fp_model_secret_ref_valid(const char *ref)
  * JSON path stack
  * ------------------------------------------------------------------------- */
 
+/* An empty path (the document itself). */
 void fp_mpath_init(fp_mpath *p)
 {
     p->depth = 0;
     p->overflow = 0;
 }
 
+/* Enter an object member; key is borrowed until the matching pop. Past the
+ * depth limit only a count is kept, so push and pop always pair up. */
 void fp_mpath_push_key(fp_mpath *p, const char *key)
 {
     if (p->depth < FP_MPATH_MAX_DEPTH) {
@@ -247,6 +261,7 @@ void fp_mpath_push_key(fp_mpath *p, const char *key)
     }
 }
 
+/* Enter an array element. */
 void fp_mpath_push_idx(fp_mpath *p, size_t idx)
 {
     if (p->depth < FP_MPATH_MAX_DEPTH) {
@@ -258,6 +273,7 @@ void fp_mpath_push_idx(fp_mpath *p, size_t idx)
     }
 }
 
+/* Leave the last segment entered. */
 void fp_mpath_pop(fp_mpath *p)
 {
     if (p->overflow > 0)
@@ -306,6 +322,7 @@ static void put_key(char *out, size_t out_len, size_t *pos, const char *key)
     put(out, out_len, pos, "\"]");
 }
 
+/* See model_internal.h. */
 void fp_mpath_render(const fp_mpath *p, const char *last_key, char *out, size_t out_len)
 {
     size_t pos = 0;

@@ -126,15 +126,17 @@ static fp_status map_legacy_events(json_t *props, fp_verr *err)
     return FP_OK;
 }
 
-/* Set key to value in obj unless it holds a non-null value already. */
-static fp_status set_default(json_t *obj, const char *key, json_t *value, fp_verr *err)
+/* True when obj has no usable value under key (absent or null). */
+static bool lacks(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);
+    return !v || json_is_null(v);
+}
 
-    if (v && !json_is_null(v)) {
-        json_decref(value);
-        return FP_OK;
-    }
+/* Set key to value (a new reference, taken) in obj; the value is only built
+ * by the caller once lacks() said it is needed. */
+static fp_status set_default(json_t *obj, const char *key, json_t *value, fp_verr *err)
+{
     if (!value || json_object_set_new(obj, key, value))
         return nomem(err);
     return FP_OK;
@@ -155,15 +157,17 @@ static fp_status default_management_groups(json_t *props, fp_verr *err)
         json_t *actions;
         if (!json_is_object(g))
             continue;
-        rc = set_default(g, "defaultTimeoutInSeconds", json_integer(100), err);
-        if (rc)
-            return rc;
+        if (lacks(g, "defaultTimeoutInSeconds")) {
+            rc = set_default(g, "defaultTimeoutInSeconds", json_integer(100), err);
+            if (rc)
+                return rc;
+        }
         actions = json_object_get(g, "actions");
         if (!json_is_array(actions))
             continue;
         json_array_foreach(actions, j, a)
         {
-            if (!json_is_object(a))
+            if (!json_is_object(a) || !lacks(a, "actionType"))
                 continue;
             rc = set_default(a, "actionType", json_string("Call"), err);
             if (rc)
@@ -173,6 +177,10 @@ static fp_status default_management_groups(json_t *props, fp_verr *err)
     return FP_OK;
 }
 
+/* Change doc in place into the stored shape (see model.h). On an error doc
+ * may be half changed; the caller discards it. FP_ERR_INVALID for a body that
+ * is not an object, a non-object properties or a malformed legacy events
+ * list; FP_ERR_NOMEM when jansson cannot allocate. */
 fp_status fp_model_normalize(fp_kind kind, json_t *doc, fp_verr *err)
 {
     json_t *props;
@@ -209,7 +217,7 @@ fp_status fp_model_normalize(fp_kind kind, json_t *doc, fp_verr *err)
         if (rc)
             return rc;
     }
-    if (kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET) {
+    if ((kind == FP_KIND_DEVICE || kind == FP_KIND_ASSET) && lacks(props, "enabled")) {
         rc = set_default(props, "enabled", json_true(), err);
         if (rc)
             return rc;
@@ -240,8 +248,11 @@ static const char *const k_create_only_device[] = {"externalDeviceId", "discover
 static const char *const k_create_only_asset[] = {"externalAssetId", "deviceRef",
                                                   "discoveredAssetRefs", NULL};
 static const char *const k_create_only_schema[] = {"format", "schemaType", NULL};
-static const char *const k_create_only_version[] = {"schemaContent", NULL};
 
+/* Compare the create-only fields of kind; null equals absent. Returns
+ * FP_ERR_INVALID (CreateOnlyField) on the first change. Both docs borrowed.
+ * A schema version's content is not checked here: any change of it is a 409
+ * Conflict that the API layer answers itself. */
 fp_status fp_model_check_create_only(fp_kind kind, const json_t *old_doc, const json_t *new_doc,
                                      fp_verr *err)
 {
@@ -259,9 +270,6 @@ fp_status fp_model_check_create_only(fp_kind kind, const json_t *old_doc, const 
     case FP_KIND_SCHEMA:
         keys = k_create_only_schema;
         break;
-    case FP_KIND_SCHEMA_VERSION:
-        keys = k_create_only_version;
-        break;
     default:
         return FP_OK;
     }
@@ -270,11 +278,6 @@ fp_status fp_model_check_create_only(fp_kind kind, const json_t *old_doc, const 
         if (same_value(value_or_null(old_props, keys[i]), value_or_null(new_props, keys[i])))
             continue;
         snprintf(target, sizeof target, "properties.%s", keys[i]);
-        /* The API answers a changed schema version with 409, as documented. */
-        if (kind == FP_KIND_SCHEMA_VERSION)
-            return fp_verr_set(err, FP_ERR_CONFLICT, "CreateOnlyField", target,
-                               "%s cannot change: a schema version's content is fixed at creation.",
-                               target);
         return fp_verr_set(err, FP_ERR_INVALID, "CreateOnlyField", target,
                            "%s is set at creation and cannot change.", target);
     }
@@ -307,6 +310,7 @@ static bool same_tags(const json_t *a, const json_t *b)
     return same_value(a, b);
 }
 
+/* True when tags or a spec property differ (see model.h); borrowed docs. */
 bool fp_model_spec_changed(fp_kind kind, const json_t *old_doc, const json_t *new_doc)
 {
     const json_t *old_props = json_object_get(old_doc, "properties");

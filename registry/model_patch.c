@@ -65,6 +65,9 @@ static bool merge_in_place(json_t *obj, const json_t *patch)
     return true;
 }
 
+/* RFC 7396 MergePatch(target, patch). Takes the caller's reference to
+ * target (NULL allowed: no document), borrows patch, returns a new
+ * reference or NULL when allocation fails (target is released then too). */
 json_t *fp_json_merge_patch(json_t *target, const json_t *patch)
 {
     if (!json_is_object(patch)) {

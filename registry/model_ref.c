@@ -89,6 +89,9 @@ static fp_status endpoint_refs(const char *ep_name, const json_t *ep, fp_ref_cb 
     return FP_OK;
 }
 
+/* Call cb for each reference of doc (borrowed). The strings in the fp_ref
+ * point into doc or into this function's stack: they are valid during the
+ * call only. Stops at, and returns, the first error cb returns. */
 fp_status fp_model_each_ref(fp_kind kind, const json_t *doc, fp_ref_cb cb, void *ctx, fp_verr *err)
 {
     const json_t *props = json_object_get(doc, "properties");
@@ -122,6 +125,7 @@ fp_status fp_model_each_ref(fp_kind kind, const json_t *doc, fp_ref_cb cb, void 
     return FP_OK;
 }
 
+/* See model.h: " a b " of lowercased distinct types, "" when none. */
 bool fp_model_endpoint_types(fp_kind kind, const json_t *doc, char *out, size_t out_len)
 {
     const json_t *inbound;
@@ -132,7 +136,7 @@ bool fp_model_endpoint_types(fp_kind kind, const json_t *doc, char *out, size_t 
     if (out_len == 0)
         return false;
     out[0] = '\0';
-    if (kind != FP_KIND_DEVICE)
+    if (kind != FP_KIND_DEVICE && kind != FP_KIND_DISCOVERED_DEVICE)
         return true;
     inbound = json_object_get(json_object_get(json_object_get(doc, "properties"), "endpoints"),
                               "inbound");
@@ -170,6 +174,7 @@ bool fp_model_endpoint_types(fp_kind kind, const json_t *doc, char *out, size_t 
     return true;
 }
 
+/* See model.h; the string belongs to doc. */
 const char *fp_model_device_ref(fp_kind kind, const json_t *doc)
 {
     if (kind != FP_KIND_ASSET && kind != FP_KIND_DISCOVERED_ASSET)

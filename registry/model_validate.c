@@ -810,6 +810,9 @@ static bool arm_type_ok(fp_kind kind, const char *t)
 
 static const field k_tags_row = {"tags", FT_STRING_MAP, 0, NULL, NULL, 0, 0};
 
+/* Check doc (borrowed, not changed) against the shape of kind: the envelope
+ * (type, tags), then properties. Returns FP_OK, FP_ERR_INVALID with err
+ * naming the first offending field, or FP_ERR_NOMEM. */
 fp_status fp_model_validate(fp_kind kind, const json_t *doc, fp_verr *err)
 {
     vctx c;

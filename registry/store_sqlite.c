@@ -88,6 +88,7 @@ struct fp_store {
     int64_t pending;   /* last allocated inside the open transaction */
     int64_t compacted; /* change documents up to here are gone */
     int64_t history;
+    int64_t compact_check; /* revision of the last compaction check */
     bool in_txn;
     bool closing;
 };
@@ -290,7 +291,11 @@ static void compact(fp_store *st)
     int64_t upto = st->pending - st->history;
     sqlite3_stmt *s = st->stmt[STMT_COMPACT];
 
-    if (upto <= st->compacted || (st->pending % 1024) != 0)
+    /* Check every 1024 revisions: cheap, and keeps the table's tail bounded. */
+    if (st->pending - st->compact_check < 1024)
+        return;
+    st->compact_check = st->pending;
+    if (upto <= st->compacted)
         return;
     sqlite3_bind_int64(s, 1, st->compacted);
     sqlite3_bind_int64(s, 2, upto);
@@ -401,6 +406,8 @@ static fp_status put_change(fp_store *st, int64_t rev, int kind, const char *ns,
     fp_status rc = FP_OK;
 
     fp_now_rfc3339(now, sizeof now);
+    if (kind == FP_KIND_NAMESPACE)
+        ns = name; /* a namespace's own changes belong to it (audit and watch filters) */
     sqlite3_bind_int64(s, 1, rev);
     sqlite3_bind_int(s, 2, meta->type);
     sqlite3_bind_int(s, 3, kind);
