@@ -278,8 +278,8 @@ int main(int argc, char **argv)
             usage();
         }
     }
-    if (!o.url || !o.token || o.pid <= 0 || o.n_assets < 1 || o.n_devices < 1 || o.n_gets < 1 ||
-        o.n_lists < 1)
+    if (!o.url || !o.token || o.pid <= 0 || o.n_assets < 1 || o.n_assets > 999999 ||
+        o.n_devices < 1 || o.n_devices > 999 || o.n_gets < 1 || o.n_lists < 1)
         usage();
     rng = o.seed ? o.seed : 1;
     setvbuf(stdout, NULL, _IOLBF, 0);
