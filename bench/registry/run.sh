@@ -30,13 +30,16 @@ done
 WORK=$BUILD/bench/registry-run
 DATA=$WORK/data
 RESULTS=$BUILD/bench/registry-results.txt
-PID=
+PID=   # the registry under load
+STEP=  # the benchmark program running now
 
 cleanup() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill -TERM "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
+    for p in $STEP $PID; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
+    done
     if [ "$KEEP_DATA" != 1 ]; then
         rm -rf "$WORK"
     fi
@@ -50,6 +53,19 @@ mkdir -p "$WORK"
 : >"$RESULTS"
 
 say() { echo "$*" | tee -a "$RESULTS"; }
+# Run one benchmark program in the background (so a signal reaches the traps at
+# once), stop on its failure, and add its "key value" lines to the results.
+step() {
+    "$@" >"$WORK/step.out" &
+    STEP=$!
+    if ! wait "$STEP"; then
+        STEP=
+        echo "run.sh: $1 failed" >&2
+        exit 1
+    fi
+    STEP=
+    tee -a "$RESULTS" <"$WORK/step.out"
+}
 size_of() { if [ -f "$1" ]; then stat -c %s "$1"; else echo 0; fi; }
 
 say "date $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -62,11 +78,10 @@ say "load_before $(cut -d ' ' -f 1-3 /proc/loadavg)"
 
 # The raw SQLite peer first, while the machine is as quiet as it will be.
 echo "== raw SQLite: one-row WAL transactions" >&2
-"$PEER" --db "$WORK/peer.db" --rows "$ASSETS" --shape row | tee -a "$RESULTS"
+step "$PEER" --db "$WORK/peer.db" --rows "$ASSETS" --shape row
 rm -f "$WORK/peer.db" "$WORK/peer.db-wal" "$WORK/peer.db-shm"
 echo "== raw SQLite: the registry's two-row create transaction" >&2
-"$PEER" --db "$WORK/peer.db" --rows "$ASSETS" --shape registry | grep -v '^sqlite_version' |
-    tee -a "$RESULTS"
+step "$PEER" --db "$WORK/peer.db" --rows "$ASSETS" --shape registry
 rm -f "$WORK/peer.db" "$WORK/peer.db-wal" "$WORK/peer.db-shm"
 
 echo "== registry on a fresh data directory" >&2
@@ -86,8 +101,8 @@ URL=$(cat "$DATA/registry.url")
 TOKEN=$(cat "$DATA/admin.token")
 say "registry_url $URL"
 
-"$LOAD" --url "$URL" --token "$TOKEN" --pid "$PID" --assets "$ASSETS" --gets "$GETS" \
-    --lists "$LISTS" | tee -a "$RESULTS"
+step "$LOAD" --url "$URL" --token "$TOKEN" --pid "$PID" --assets "$ASSETS" --gets "$GETS" \
+    --lists "$LISTS"
 
 say "db_bytes $(size_of "$DATA/registry.db")"
 say "wal_bytes $(size_of "$DATA/registry.db-wal")"
@@ -101,7 +116,7 @@ say "db_bytes_after_stop $(size_of "$DATA/registry.db")"
 say "wal_bytes_after_stop $(size_of "$DATA/registry.db-wal")"
 
 echo "== cold start with $ASSETS assets" >&2
-"$COLD" --bin "$BIN" --data "$DATA" --runs "$COLD_RUNS" --log "$WORK/cold.log" | tee -a "$RESULTS"
+step "$COLD" --bin "$BIN" --data "$DATA" --runs "$COLD_RUNS" --log "$WORK/cold.log"
 say "load_after $(cut -d ' ' -f 1-3 /proc/loadavg)"
 
 # The targets of the registry issue, judged on this run's figures.
