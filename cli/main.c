@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "commands.h"
 
 static int cmd_version(int argc, char **argv);
@@ -15,6 +16,18 @@ const fp_cmd fp_commands[] = {
     {"up", "start the registry and an MQTT broker on this box, supervised", fp_cmd_up},
     {"registry", "run the registry daemon (REST API, watch, web UI)", fp_cmd_registry},
     {"token", "create, list and revoke API tokens in a data directory (offline)", fp_cmd_token},
+    {"login", "store the registry URL and a token for the client commands", fp_cmd_login},
+    {"namespace", "manage namespaces", fp_cmd_namespace},
+    {"device", "manage devices and their endpoints", fp_cmd_device},
+    {"asset", "manage assets, datasets, data points, events, streams, actions", fp_cmd_asset},
+    {"discovered", "review and onboard discovered devices and assets", fp_cmd_discovered},
+    {"schema", "manage message schemas and their versions", fp_cmd_schema},
+    {"secret", "manage write-only secrets", fp_cmd_secret},
+    {"audit", "read the audit log", fp_cmd_audit},
+    {"watch", "print changes as they happen", fp_cmd_watch},
+    {"apply", "create or update resources from ARM JSON or Kubernetes YAML", fp_cmd_apply},
+    {"export", "write a namespace as ARM JSON or Kubernetes YAML", fp_cmd_export},
+    {"completion", "print the bash completion script", fp_cmd_completion},
     {"version", "print the version", cmd_version},
     {"help", "show this help", cmd_help},
     {NULL, NULL, NULL},

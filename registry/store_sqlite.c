@@ -36,6 +36,7 @@ enum {
     STMT_SECRET_GET,
     STMT_TOKEN_GET,
     STMT_COMPACT,
+    STMT_COMPACTED,
     STMT_COUNT
 };
 
@@ -59,6 +60,7 @@ static const char *const k_stmt_sql[STMT_COUNT] = {
     [STMT_TOKEN_GET] =
         "SELECT hash, role, ns, created, description, revoked FROM tokens WHERE id=?1",
     [STMT_COMPACT] = "UPDATE changes SET doc=NULL WHERE rev > ?1 AND rev <= ?2 AND doc IS NOT NULL",
+    [STMT_COMPACTED] = "INSERT OR REPLACE INTO meta(key, value) VALUES('compacted', ?1)",
 };
 
 /* Migration steps; index + 1 is the schema version they bring the file to. */
@@ -225,7 +227,7 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
         }
     }
     st->revision = query_int(st, "SELECT MAX(rev) FROM changes", 0);
-    st->compacted = query_int(st, "SELECT MAX(rev) FROM changes WHERE doc IS NULL", 0);
+    st->compacted = query_int(st, "SELECT value FROM meta WHERE key='compacted'", 0);
     *out = st;
     return FP_OK;
 
@@ -299,8 +301,14 @@ static void compact(fp_store *st)
         return;
     sqlite3_bind_int64(s, 1, st->compacted);
     sqlite3_bind_int64(s, 2, upto);
-    if (sqlite3_step(s) == SQLITE_DONE)
-        st->compacted = upto;
+    if (sqlite3_step(s) == SQLITE_DONE) {
+        /* Remember the mark, so a restart need not scan the table for it. */
+        sqlite3_stmt *m = st->stmt[STMT_COMPACTED];
+        sqlite3_bind_int64(m, 1, upto);
+        if (sqlite3_step(m) == SQLITE_DONE)
+            st->compacted = upto;
+        sqlite3_reset(m);
+    }
     sqlite3_reset(s);
 }
 

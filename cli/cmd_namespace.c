@@ -1,0 +1,72 @@
+/*
+ * cmd_namespace.c - `fieldplane namespace`: create, show, list, update and
+ * delete the namespaces that hold devices, assets, discovered resources and
+ * schemas. The commands are table rows over the generic operations in
+ * client_res.c.
+ */
+#include "client.h"
+
+static const fp_col ns_cols[] = {
+    {"NAME", "name", FP_COL_VALUE},
+    {"ENDPOINTS", "properties.messaging.endpoints", FP_COL_KEYS},
+    {"STATE", "properties.provisioningState", FP_COL_VALUE},
+    {"UUID", "properties.uuid", FP_COL_VALUE},
+    {NULL},
+};
+
+static const fp_res_desc ns_desc = {FP_RK_NAMESPACE, "namespace", "namespaces", ns_cols};
+
+#define NS_NAME                                                                                    \
+    {                                                                                              \
+        "name", 'n', FP_FLAG_STR, FP_F_REQUIRED | FP_F_POSITIONAL, NULL, "NAME",                   \
+            "the namespace's name"                                                                 \
+    }
+
+static const fp_flag ns_write_flags[] = {
+    NS_NAME,
+    {"tag", 0, FP_FLAG_KV, 0, "tags", NULL, "a tag"},
+    {"location", 0, FP_FLAG_STR, 0, "location", NULL, "ARM location, kept and echoed"},
+    {NULL},
+};
+
+static const fp_flag ns_name_flags[] = {NS_NAME, {NULL}};
+
+static const fp_flag ns_delete_flags[] = {
+    NS_NAME,
+    {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"},
+    {"cascade", 0, FP_FLAG_BOOL, 0, NULL, NULL, "delete everything the namespace holds"},
+    {NULL},
+};
+
+static const fp_flag ns_list_flags[] = {
+    {"name-prefix", 0, FP_FLAG_STR, 0, "?namePrefix", "PREFIX", "only names starting so"},
+    {"tag", 0, FP_FLAG_LIST, 0, "?tag", "KEY[=VALUE]", "only namespaces with this tag"},
+    {NULL},
+};
+
+static const fp_cli_cmd ns_cmds[] = {
+    {"create", "Create a namespace", "fieldplane namespace create plant-a --tag site=lyon",
+     ns_write_flags, NULL, fp_res_create, NULL, &ns_desc, FP_OP_ADD, NULL},
+    {"show", "Show a namespace", "fieldplane namespace show plant-a -o yaml", ns_name_flags, NULL,
+     fp_res_show, NULL, &ns_desc, FP_OP_NONE, NULL},
+    {"list", "List namespaces", "fieldplane namespace list", ns_list_flags, NULL, fp_res_list, NULL,
+     &ns_desc, FP_OP_NONE, NULL},
+    {"update", "Change a namespace's tags", "fieldplane namespace update plant-a --tag owner=ops",
+     ns_write_flags, NULL, fp_res_update, NULL, &ns_desc, FP_OP_UPDATE, NULL},
+    {"delete", "Delete a namespace", "fieldplane namespace delete plant-a --cascade --yes",
+     ns_delete_flags, NULL, fp_res_delete, NULL, &ns_desc, FP_OP_NONE,
+     "A namespace that still holds resources is kept unless --cascade."},
+    {NULL},
+};
+
+const fp_cli_cmd fp_cli_namespace = {
+    "namespace",
+    "Manage namespaces (ADR namespaces: the home of devices and assets)",
+    "fieldplane namespace create plant-a",
+    NULL,
+    NULL,
+    NULL,
+    ns_cmds,
+    NULL,
+    FP_OP_NONE,
+    NULL};

@@ -1,0 +1,244 @@
+/*
+ * ua_client_ops.c - service calls made easy: requests split by the server's OperationLimits,
+ * and node ids with namespace URIs resolved through the server's NamespaceArray.
+ *
+ * A server may refuse a Read of 10,000 nodes with BadTooManyOperations; the client reads the
+ * limits once per session (OPC 10000-5 6.3.11, Server.ServerCapabilities.OperationLimits) and
+ * cuts every request into pieces that fit, so callers never see the limit.
+ */
+#include <string.h>
+
+#include "fp_alloc.h"
+#include "fp_log.h"
+#include "opcua/ua_nodeid.h"
+#include "opcua/ua_nodeids.h"
+#include "ua_client_internal.h"
+
+void ua_client_ops_clear(ua_client *c)
+{
+    c->limits_known = false;
+    memset(&c->limits, 0, sizeof(c->limits));
+    ua_array_free(c->ns_array, c->ns_count, UA_TYPE(STRING));
+    c->ns_array = NULL;
+    c->ns_count = 0;
+}
+
+/* One Read of n value attributes without any splitting; resp is the caller's. */
+static ua_status read_plain(ua_client *c, const uint32_t *ids, size_t n, ua_read_response *resp)
+{
+    ua_read_value_id nodes[8];
+    ua_read_request req;
+    ua_read_request_init(&req);
+    memset(nodes, 0, sizeof(nodes));
+    for (size_t i = 0; i < n; i++) {
+        nodes[i].node_id = ua_node_id_numeric(0, ids[i]);
+        nodes[i].attribute_id = 13;
+    }
+    req.nodes_to_read = nodes;
+    req.nodes_to_read_count = n;
+    req.timestamps_to_return = UA_TIMESTAMPS_TO_RETURN_NEITHER;
+    ua_status st =
+        ua_client_service_sync(c, &req, UA_TYPE(READ_REQUEST), resp, UA_TYPE(READ_RESPONSE));
+    if (!st && resp->results_count != n)
+        st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+    return st;
+}
+
+/* A UInt32 (or other unsigned) value, 0 when absent or of another type. */
+static uint32_t limit_value(const ua_data_value *dv)
+{
+    if (((dv->has & UA_DV_STATUS) && ua_status_is_bad(dv->status)) ||
+        !ua_variant_is_scalar(&dv->value))
+        return 0;
+    const void *p = ua_variant_data(&dv->value);
+    switch (dv->value.type->kind) {
+    case UA_KIND_UINT32:
+        return *(const uint32_t *)p;
+    case UA_KIND_UINT16:
+        return *(const uint16_t *)p;
+    case UA_KIND_INT32:
+        return *(const int32_t *)p > 0 ? (uint32_t) * (const int32_t *)p : 0;
+    default:
+        return 0;
+    }
+}
+
+ua_status ua_client_operation_limits(ua_client *c, ua_operation_limits *out)
+{
+    static const uint32_t ids[7] = {
+        UA_NS0ID_SERVER_SERVER_CAPABILITIES_OPERATION_LIMITS_MAX_NODES_PER_READ,
+        UA_NS0ID_SERVER_SERVER_CAPABILITIES_OPERATION_LIMITS_MAX_NODES_PER_WRITE,
+        UA_NS0ID_SERVER_SERVER_CAPABILITIES_OPERATION_LIMITS_MAX_NODES_PER_METHOD_CALL,
+        UA_NS0ID_SERVER_SERVER_CAPABILITIES_OPERATION_LIMITS_MAX_NODES_PER_BROWSE,
+        UA_NS0ID_SERVER_SERVER_CAPABILITIES_OPERATION_LIMITS_MAX_NODES_PER_REGISTER_NODES,
+        UA_NS0ID_SERVER_SERVER_CAPABILITIES_OPERATION_LIMITS_MAX_NODES_PER_TRANSLATE_BROWSE_PATHS_TO_NODE_IDS,
+        UA_NS0ID_SERVER_SERVER_CAPABILITIES_OPERATION_LIMITS_MAX_MONITORED_ITEMS_PER_CALL,
+    };
+    uint32_t values[7] = {0};
+    if (!c->limits_known) {
+        ua_read_response resp;
+        ua_status st = read_plain(c, ids, 7, &resp);
+        if (st == UA_STATUS_BAD_TOO_MANY_OPERATIONS) {
+            /* A server that allows fewer than 7 nodes per Read: one at a time. */
+            ua_read_response_clear(&resp);
+            st = UA_STATUS_GOOD;
+            for (size_t i = 0; i < 7 && !st; i++) {
+                st = read_plain(c, &ids[i], 1, &resp);
+                if (!st)
+                    values[i] = limit_value(&resp.results[0]);
+                ua_read_response_clear(&resp);
+            }
+        } else {
+            for (size_t i = 0; !st && i < 7; i++)
+                values[i] = limit_value(&resp.results[i]);
+            ua_read_response_clear(&resp);
+        }
+        if (st)
+            return st;
+        c->limits.max_nodes_per_read = values[0];
+        c->limits.max_nodes_per_write = values[1];
+        c->limits.max_nodes_per_method_call = values[2];
+        c->limits.max_nodes_per_browse = values[3];
+        c->limits.max_nodes_per_register_nodes = values[4];
+        c->limits.max_nodes_per_translate = values[5];
+        c->limits.max_monitored_items_per_call = values[6];
+        c->limits_known = true;
+        fp_log_debug("opcua", "operation limits: read %u write %u call %u browse %u monitor %u",
+                     values[0], values[1], values[2], values[3], values[6]);
+    }
+    *out = c->limits;
+    return UA_STATUS_GOOD;
+}
+
+ua_status ua_client_read_sync(ua_client *c, const ua_read_value_id *nodes, size_t n,
+                              ua_data_value *results)
+{
+    for (size_t i = 0; i < n; i++)
+        ua_data_value_init(&results[i]);
+    ua_operation_limits lim;
+    ua_status st = ua_client_operation_limits(c, &lim);
+    if (st)
+        return st;
+    size_t step = lim.max_nodes_per_read ? lim.max_nodes_per_read : n;
+    for (size_t off = 0; off < n && !st; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        ua_read_request req;
+        ua_read_response resp;
+        ua_read_request_init(&req);
+        req.timestamps_to_return = UA_TIMESTAMPS_TO_RETURN_BOTH;
+        req.nodes_to_read = (ua_read_value_id *)(nodes + off); /* borrowed for encoding */
+        req.nodes_to_read_count = k;
+        st = ua_client_service_sync(c, &req, UA_TYPE(READ_REQUEST), &resp, UA_TYPE(READ_RESPONSE));
+        if (!st && resp.results_count != k)
+            st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+        if (!st) {
+            /* Move the values out; the emptied response clears to nothing. */
+            memcpy(results + off, resp.results, k * sizeof(*results));
+            memset(resp.results, 0, k * sizeof(*results));
+        }
+        ua_read_response_clear(&resp);
+    }
+    return st;
+}
+
+ua_status ua_client_write_sync(ua_client *c, const ua_write_value *nodes, size_t n,
+                               ua_status *results)
+{
+    for (size_t i = 0; i < n; i++)
+        results[i] = UA_STATUS_BAD_NOTHING_TO_DO;
+    ua_operation_limits lim;
+    ua_status st = ua_client_operation_limits(c, &lim);
+    if (st)
+        return st;
+    size_t step = lim.max_nodes_per_write ? lim.max_nodes_per_write : n;
+    for (size_t off = 0; off < n && !st; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        ua_write_request req;
+        ua_write_response resp;
+        ua_write_request_init(&req);
+        req.nodes_to_write = (ua_write_value *)(nodes + off);
+        req.nodes_to_write_count = k;
+        st =
+            ua_client_service_sync(c, &req, UA_TYPE(WRITE_REQUEST), &resp, UA_TYPE(WRITE_RESPONSE));
+        if (!st && resp.results_count != k)
+            st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+        for (size_t i = 0; !st && i < k; i++)
+            results[off + i] = resp.results[i];
+        ua_write_response_clear(&resp);
+    }
+    return st;
+}
+
+/* Read and cache the NamespaceArray. */
+static ua_status namespace_array(ua_client *c)
+{
+    if (c->ns_array)
+        return UA_STATUS_GOOD;
+    ua_read_response resp;
+    uint32_t id = UA_NS0ID_SERVER_NAMESPACE_ARRAY;
+    ua_status st = read_plain(c, &id, 1, &resp);
+    if (!st) {
+        ua_data_value *dv = &resp.results[0];
+        if (((dv->has & UA_DV_STATUS) && ua_status_is_bad(dv->status)) || !dv->value.is_array ||
+            dv->value.type != UA_TYPE(STRING))
+            st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+        else
+            st = ua_array_copy(ua_variant_data(&dv->value), dv->value.array_length,
+                               (void **)&c->ns_array, UA_TYPE(STRING));
+        if (!st)
+            c->ns_count = dv->value.array_length;
+    }
+    ua_read_response_clear(&resp);
+    return st;
+}
+
+ua_status ua_client_parse_node_id(ua_client *c, const char *z, ua_node_id *out)
+{
+    ua_node_id_init(out);
+    if (strncmp(z, "nsu=", 4) == 0) {
+        ua_status st = namespace_array(c);
+        if (st)
+            return st;
+        return ua_node_id_parse(out, z, c->ns_array, c->ns_count);
+    }
+    return ua_node_id_parse(out, z, NULL, 0);
+}
+
+ua_status ua_client_register_nodes_sync(ua_client *c, const ua_node_id *nodes, size_t n,
+                                        ua_node_id *registered)
+{
+    for (size_t i = 0; i < n; i++)
+        ua_node_id_init(&registered[i]);
+    ua_operation_limits lim;
+    ua_status st = ua_client_operation_limits(c, &lim);
+    if (st)
+        return st;
+    size_t step = lim.max_nodes_per_register_nodes ? lim.max_nodes_per_register_nodes : n;
+    for (size_t off = 0; off < n && !st; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        ua_register_nodes_request req;
+        ua_register_nodes_response resp;
+        ua_register_nodes_request_init(&req);
+        req.nodes_to_register = (ua_node_id *)(nodes + off);
+        req.nodes_to_register_count = k;
+        st = ua_client_service_sync(c, &req, UA_TYPE(REGISTER_NODES_REQUEST), &resp,
+                                    UA_TYPE(REGISTER_NODES_RESPONSE));
+        if (!st && resp.registered_node_ids_count != k)
+            st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+        if (!st) {
+            memcpy(registered + off, resp.registered_node_ids, k * sizeof(ua_node_id));
+            memset(resp.registered_node_ids, 0, k * sizeof(ua_node_id));
+        }
+        ua_register_nodes_response_clear(&resp);
+    }
+    return st;
+}
+
+ua_status ua_client_find_servers_sync(ua_client *c, ua_find_servers_response *out)
+{
+    ua_find_servers_request req;
+    ua_find_servers_request_init(&req);
+    req.endpoint_url = ua_string_view(c->url ? c->url : "");
+    return ua_client_service_sync(c, &req, UA_TYPE(FIND_SERVERS_REQUEST), out,
+                                  UA_TYPE(FIND_SERVERS_RESPONSE));
+}
