@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,9 +106,9 @@ struct fp_store {
     sqlite3_stmt *stmt[STMT_COUNT];
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    int64_t revision;  /* last committed */
+    _Atomic int64_t revision; /* last committed; written under lock, read without */
     int64_t pending;   /* last allocated inside the open transaction */
-    int64_t compacted; /* change documents up to here are gone */
+    _Atomic int64_t compacted; /* change documents up to here are gone */
     int64_t history;
     int64_t compact_check; /* revision of the last compaction check */
     bool in_txn;
@@ -358,22 +359,16 @@ void fp_store_close(fp_store *st)
     fp_free(st);
 }
 
+/* Both read without the lock, so that they are safe from callbacks that run
+ * while the store holds it (a watch reading changes, a transaction). */
 int64_t fp_store_revision(fp_store *st)
 {
-    int64_t r;
-    pthread_mutex_lock(&st->lock);
-    r = st->revision;
-    pthread_mutex_unlock(&st->lock);
-    return r;
+    return atomic_load(&st->revision);
 }
 
 int64_t fp_store_oldest_resumable(fp_store *st)
 {
-    int64_t r;
-    pthread_mutex_lock(&st->lock);
-    r = st->compacted;
-    pthread_mutex_unlock(&st->lock);
-    return r;
+    return atomic_load(&st->compacted);
 }
 
 /* ---------------------------------------------------------------------------
