@@ -271,6 +271,11 @@ fp_status fp_yaml_emit_all(fp_buf *buf, const json_t *docs);
  * mapping, of the sequence under key. A new array of integers, or NULL when
  * libyaml cannot read the text. */
 json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key);
+/* The same for a list whose items hold lists: one array per item of the list
+ * under key, [item line, line of each item of the item's subkey list]. So
+ * that a bad data point of a dataset file is named by its own line. NULL when
+ * libyaml cannot read the text. */
+json_t *fp_yaml_sub_item_lines(const char *text, size_t len, const char *key, const char *subkey);
 
 /* A parsed CSV file: rows of fields, with the line each row starts on. */
 typedef struct fp_csv_row {
@@ -421,6 +426,23 @@ int fp_import_points(fp_ctx *ctx);
 int fp_export_points(fp_ctx *ctx);
 int fp_import_datasets(fp_ctx *ctx);
 int fp_export_datasets(fp_ctx *ctx);
+
+/* Formats of import files. */
+typedef enum fp_import_format {
+    FP_IMPORT_CSV = 0,
+    FP_IMPORT_JSON,
+    FP_IMPORT_YAML,
+} fp_import_format;
+
+/* Check import text and collect its good rows into a new array of datasets,
+ * each {"name", other dataset fields, "dataPoints": [...]}. With dataset (a
+ * data point import) every row goes to that dataset; without, rows name their
+ * dataset (CSV column, or the datasets list of JSON and YAML). Each bad row is
+ * reported to ctx->err by line (label names the file); *n_bad counts them and
+ * *n_good the good ones. NULL (with *n_bad > 0) when the text cannot be read
+ * at all. */
+json_t *fp_import_read(fp_ctx *ctx, const char *text, size_t len, fp_import_format fmt,
+                       const char *label, const char *dataset, int *n_bad, long *n_good);
 
 /* Read a whole file ("-" for stdin) into a new buffer; NULL with errno. */
 char *fp_read_file(const char *path, size_t *len_out);
