@@ -33,15 +33,17 @@
  * ------------------------------------------------------------------------- */
 
 typedef enum fp_flag_type {
-    FP_FLAG_STR,   /* --x VALUE: a string */
-    FP_FLAG_BOOL,  /* --x: true when present (false with FP_F_NEGATE at the target) */
-    FP_FLAG_TF,    /* --x true|false */
-    FP_FLAG_INT,   /* --x N: an integer */
-    FP_FLAG_JSON,  /* --x JSON: stored as a string holding JSON (the ...Configuration fields) */
-    FP_FLAG_LIST,  /* --x VALUE, repeatable: an array of strings */
-    FP_FLAG_KV,    /* --x KEY=VALUE, repeatable: a string map */
-    FP_FLAG_UNSET, /* --x KEY, repeatable: removes KEY from the map at the target */
-    FP_FLAG_DEST,  /* --x topic=T qos=Q retain=R ttl=S | key=K | path=P, repeatable */
+    FP_FLAG_STR,    /* --x VALUE: a string */
+    FP_FLAG_BOOL,   /* --x: true when present (false with FP_F_NEGATE at the target) */
+    FP_FLAG_TF,     /* --x true|false */
+    FP_FLAG_INT,    /* --x N: an integer */
+    FP_FLAG_JSON,   /* --x JSON: stored as a string holding JSON (the ...Configuration fields) */
+    FP_FLAG_LIST,   /* --x VALUE, repeatable: an array of strings */
+    FP_FLAG_KV,     /* --x KEY=VALUE, repeatable: a string map */
+    FP_FLAG_UNSET,  /* --x KEY, repeatable: removes KEY from the map at the target */
+    FP_FLAG_DEST,   /* --x topic=T qos=Q retain=R ttl=S | key=K | path=P, repeatable */
+    FP_FLAG_MSG_EP, /* --x NAME=[TYPE,]ADDRESS, repeatable: {endpointType, address} under
+                       NAME in the map at the target (a namespace's messaging endpoints) */
 } fp_flag_type;
 
 /* Bits of fp_flag.opts. */
@@ -316,6 +318,11 @@ int fp_apply_flags(fp_ctx *ctx, json_t *doc);
 /* Parse a destination spec ("topic=t qos=1 retain=Keep ttl=60", "key=k",
  * "path=p") into a new destination object; NULL with err filled on error. */
 json_t *fp_dest_parse(const char *spec, char *err, size_t err_len);
+
+/* Parse a messaging endpoint spec "NAME=TYPE,ADDRESS" or "NAME=ADDRESS" into
+ * its name (a new string for fp_free, in *name_out) and a new endpoint object
+ * {"endpointType", "address"}; NULL with err filled when it is malformed. */
+json_t *fp_msg_endpoint_parse(const char *spec, char **name_out, char *err, size_t err_len);
 
 /* Find the element named name in an array of objects; index or -1. */
 int fp_json_find_named(const json_t *arr, const char *name);

@@ -210,6 +210,17 @@ static bool check_value(fp_ctx *ctx, const fp_flag *f, const char *value)
         }
         json_decref(j);
         return true;
+    case FP_FLAG_MSG_EP: {
+        char *name = NULL;
+        j = fp_msg_endpoint_parse(value, &name, err, sizeof err);
+        fp_free(name);
+        if (!j) {
+            fp_errorf(ctx, "--%s: %s", f->name, err);
+            return false;
+        }
+        json_decref(j);
+        return true;
+    }
     default:
         return true;
     }
@@ -369,6 +380,8 @@ static const char *metavar(const fp_flag *f, char *buf, size_t len)
         return "KEY";
     case FP_FLAG_DEST:
         return "DEST";
+    case FP_FLAG_MSG_EP:
+        return "NAME=TYPE,ADDRESS";
     default:
         break;
     }
@@ -383,7 +396,7 @@ static const char *flag_help(const fp_cli_cmd *cmd, const fp_flag *f, char *buf,
 {
     bool req = (f->opts & FP_F_REQUIRED) || ((f->opts & FP_F_REQ_ADD) && cmd->op == FP_OP_ADD);
     bool rep = f->type == FP_FLAG_LIST || f->type == FP_FLAG_KV || f->type == FP_FLAG_UNSET ||
-               f->type == FP_FLAG_DEST;
+               f->type == FP_FLAG_DEST || f->type == FP_FLAG_MSG_EP;
 
     snprintf(buf, len, "%s%s%s", f->help, req ? " (required)" : "", rep ? " (repeatable)" : "");
     return buf;
