@@ -23,7 +23,7 @@ const fp_flag fp_global_flags[] = {
      "table, json or yaml (default: table on a terminal, JSON otherwise)"},
     {"server", 0, FP_FLAG_STR, 0, NULL, "URL",
      "registry URL (overrides FIELDPLANE_URL and the config file)"},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd *const fp_client_groups[] = {
@@ -607,7 +607,8 @@ fp_status fp_cli_docs(fp_buf *b)
            "| 0 | success |\n"
            "| 1 | any other error |\n"
            "| 2 | usage error: unknown command or flag, missing or bad value, unreadable file |\n"
-           "| 3 | not found: the named resource (or namespace) does not exist |\n"
+           "| 3 | not found: the named resource (or namespace) does not exist, or (watch --since) "
+           "the revision is no longer kept |\n"
            "| 4 | conflict: it exists already, is still referenced, or changed meanwhile |\n"
            "| 5 | unauthorized: no or unknown token (401), or not allowed (403) |\n"
            "| 6 | the server could not be reached |\n"

@@ -166,6 +166,18 @@ static json_t *point_from_row(const fp_csv_row *row, const int *col_of, char *ms
     return pt;
 }
 
+/* True when every field of row is UTF-8 text, as JSON strings must be. */
+static bool row_is_utf8(const fp_csv_row *row)
+{
+    for (int i = 0; i < row->n_field; i++) {
+        json_t *s = json_string(row->fields[i]);
+        if (!s)
+            return false;
+        json_decref(s);
+    }
+    return true;
+}
+
 /* Map the header row to column numbers; returns 0 or -1 (printed). */
 static int read_header(problems *p, const fp_csv_row *hdr, int *col_of, bool want_dataset)
 {
@@ -207,7 +219,10 @@ static bool add_point(problems *p, json_t *sets, const char *ds, json_t *pt, con
 
     if (di < 0) {
         set = json_pack("{s:s,s:[]}", "name", ds, "dataPoints");
-        json_array_append_new(sets, set);
+        if (!set || json_array_append_new(sets, set)) {
+            problem(p, where, at, "dataset name '%s' cannot be stored", ds);
+            return false;
+        }
     } else {
         set = json_array_get(sets, (size_t)di);
     }
@@ -262,6 +277,12 @@ static json_t *read_text(fp_ctx *ctx, const char *text, size_t len, int fmt, con
             json_t *pt;
             if (row->n_field > csv.rows[0].n_field) {
                 problem(p, "line", row->line, "more fields than the header has");
+                continue;
+            }
+            if (!row_is_utf8(row)) {
+                /* jansson would drop such a field and the row would be
+                 * reported as missing it. */
+                problem(p, "line", row->line, "not UTF-8 text (save the file as UTF-8)");
                 continue;
             }
             if (!ds) {

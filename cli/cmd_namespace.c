@@ -11,7 +11,7 @@ static const fp_col ns_cols[] = {
     {"ENDPOINTS", "properties.messaging.endpoints", FP_COL_KEYS},
     {"STATE", "properties.provisioningState", FP_COL_VALUE},
     {"UUID", "properties.uuid", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_res_desc ns_desc = {FP_RK_NAMESPACE, "namespace", "namespaces", ns_cols};
@@ -30,7 +30,7 @@ static const fp_flag ns_create_flags[] = {
     {"location", 0, FP_FLAG_STR, 0, "location", NULL, "ARM location, kept and echoed"},
     {"endpoint", 0, FP_FLAG_MSG_EP, 0, NS_ENDPOINTS, NULL,
      "a messaging endpoint: its name, type (optional) and address"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag ns_update_flags[] = {
@@ -41,22 +41,22 @@ static const fp_flag ns_update_flags[] = {
      "add a messaging endpoint, or replace the one of that name"},
     {"remove-endpoint", 0, FP_FLAG_UNSET, 0, NS_ENDPOINTS, "NAME",
      "remove the messaging endpoint of that name"},
-    {NULL},
+    {0},
 };
 
-static const fp_flag ns_name_flags[] = {NS_NAME, {NULL}};
+static const fp_flag ns_name_flags[] = {NS_NAME, {0}};
 
 static const fp_flag ns_delete_flags[] = {
     NS_NAME,
     {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"},
     {"cascade", 0, FP_FLAG_BOOL, 0, NULL, NULL, "delete everything the namespace holds"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag ns_list_flags[] = {
     {"name-prefix", 0, FP_FLAG_STR, 0, "?namePrefix", "PREFIX", "only names starting so"},
     {"tag", 0, FP_FLAG_LIST, 0, "?tag", "KEY[=VALUE]", "only namespaces with this tag"},
-    {NULL},
+    {0},
 };
 
 static const fp_cli_cmd ns_cmds[] = {
@@ -81,7 +81,7 @@ static const fp_cli_cmd ns_cmds[] = {
     {"delete", "Delete a namespace", "fieldplane namespace delete plant-a --cascade --yes",
      ns_delete_flags, NULL, fp_res_delete, NULL, &ns_desc, FP_OP_NONE,
      "A namespace that still holds resources is kept unless --cascade."},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_namespace = {

@@ -30,7 +30,7 @@ static const fp_col k_cols[] = {
     {"ENABLED", "properties.enabled", FP_COL_VALUE},
     {"ALL", "", FP_COL_VALUE},
     {"VERY.DEEP", "a.b.c.d.e.f.g.h", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
