@@ -399,7 +399,9 @@ static const fp_flag dataset_export_flags[] = {A_NS, A_ASSET, EXPORT_FLAGS, {0}}
     "bad, unless --skip-invalid."
 #define DATASET_IMPORT_DESC                                                                        \
     IMPORT_DESC ", plus a dataset column naming the dataset of each row. JSON and YAML hold a "    \
-                "list of datasets. Bad rows are handled as for datapoint import."
+                "list of datasets, each with its dataPoints. Bad rows are handled as for "         \
+                "datapoint import; a bad data point inside a dataset is reported with its own "    \
+                "line, the dataset's name and its number in the dataset."
 
 static const fp_cli_cmd dataset_cmds[] = {
     SUB_CMDS("dataset", "dataset", dataset_desc, dataset_keys, top_list_keys, dataset_fields,
