@@ -461,6 +461,23 @@ void fp_progress(fp_ctx *ctx, const char *label, long done, long total);
 /* True when stderr and stdout are terminals (progress and prompts). */
 bool fp_ctx_interactive(const fp_ctx *ctx);
 
+/* State of a running watch (cmd_watch.c). */
+typedef struct fp_watch_state {
+    fp_ctx *ctx;
+    long long left; /* changes still to print, -1 for no limit */
+    long long last; /* the last revision seen, -1 before the first */
+    bool header_done;
+    bool got_data;  /* this connection delivered at least one line */
+    long long gaps; /* times the history was compacted past this watch */
+} fp_watch_state;
+
+/* Handle one line of the registry's watch stream (an event, a BOOKMARK, or
+ * the ERROR that ends a stream which fell behind): print it in the context's
+ * format and note its revision in w. Returns 1 to end this stream (the
+ * --count is reached, or the watch must resume elsewhere), else 0. Lines that
+ * are not JSON are ignored. */
+int fp_watch_line(fp_watch_state *w, const char *line, size_t len);
+
 /* ---------------------------------------------------------------------------
  * Command groups (cmd_<group>.c) and their main.c entry points
  * ------------------------------------------------------------------------- */

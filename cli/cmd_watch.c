@@ -29,14 +29,7 @@ static const fp_flag watch_flags[] = {
     {0},
 };
 
-typedef struct watch_state {
-    fp_ctx *ctx;
-    long long left; /* changes still to print, -1 for no limit */
-    long long last; /* the last revision seen, -1 before the first */
-    bool header_done;
-    bool got_data;  /* this connection delivered at least one line */
-    long long gaps; /* times the history was compacted past this watch */
-} watch_state;
+typedef fp_watch_state watch_state;
 
 /* Say that changes after `after` are lost and go on from `current`. */
 static void compacted(watch_state *w, long long after, long long current)
@@ -52,7 +45,11 @@ static void compacted(watch_state *w, long long after, long long current)
 
 static int on_event(const char *line, size_t len, void *arg)
 {
-    watch_state *w = arg;
+    return fp_watch_line(arg, line, len);
+}
+
+int fp_watch_line(fp_watch_state *w, const char *line, size_t len)
+{
     fp_ctx *ctx = w->ctx;
     json_t *ev = json_loadb(line, len, 0, NULL);
     const char *type = json_string_value(json_object_get(ev, "type"));
