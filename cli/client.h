@@ -33,15 +33,17 @@
  * ------------------------------------------------------------------------- */
 
 typedef enum fp_flag_type {
-    FP_FLAG_STR,   /* --x VALUE: a string */
-    FP_FLAG_BOOL,  /* --x: true when present (false with FP_F_NEGATE at the target) */
-    FP_FLAG_TF,    /* --x true|false */
-    FP_FLAG_INT,   /* --x N: an integer */
-    FP_FLAG_JSON,  /* --x JSON: stored as a string holding JSON (the ...Configuration fields) */
-    FP_FLAG_LIST,  /* --x VALUE, repeatable: an array of strings */
-    FP_FLAG_KV,    /* --x KEY=VALUE, repeatable: a string map */
-    FP_FLAG_UNSET, /* --x KEY, repeatable: removes KEY from the map at the target */
-    FP_FLAG_DEST,  /* --x topic=T qos=Q retain=R ttl=S | key=K | path=P, repeatable */
+    FP_FLAG_STR,    /* --x VALUE: a string */
+    FP_FLAG_BOOL,   /* --x: true when present (false with FP_F_NEGATE at the target) */
+    FP_FLAG_TF,     /* --x true|false */
+    FP_FLAG_INT,    /* --x N: an integer */
+    FP_FLAG_JSON,   /* --x JSON: stored as a string holding JSON (the ...Configuration fields) */
+    FP_FLAG_LIST,   /* --x VALUE, repeatable: an array of strings */
+    FP_FLAG_KV,     /* --x KEY=VALUE, repeatable: a string map */
+    FP_FLAG_UNSET,  /* --x KEY, repeatable: removes KEY from the map at the target */
+    FP_FLAG_DEST,   /* --x topic=T qos=Q retain=R ttl=S | key=K | path=P, repeatable */
+    FP_FLAG_MSG_EP, /* --x NAME=[TYPE,]ADDRESS, repeatable: {endpointType, address} under
+                       NAME in the map at the target (a namespace's messaging endpoints) */
 } fp_flag_type;
 
 /* Bits of fp_flag.opts. */
@@ -271,6 +273,11 @@ fp_status fp_yaml_emit_all(fp_buf *buf, const json_t *docs);
  * mapping, of the sequence under key. A new array of integers, or NULL when
  * libyaml cannot read the text. */
 json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key);
+/* The same for a list whose items hold lists: one array per item of the list
+ * under key, [item line, line of each item of the item's subkey list]. So
+ * that a bad data point of a dataset file is named by its own line. NULL when
+ * libyaml cannot read the text. */
+json_t *fp_yaml_sub_item_lines(const char *text, size_t len, const char *key, const char *subkey);
 
 /* A parsed CSV file: rows of fields, with the line each row starts on. */
 typedef struct fp_csv_row {
@@ -311,6 +318,11 @@ int fp_apply_flags(fp_ctx *ctx, json_t *doc);
 /* Parse a destination spec ("topic=t qos=1 retain=Keep ttl=60", "key=k",
  * "path=p") into a new destination object; NULL with err filled on error. */
 json_t *fp_dest_parse(const char *spec, char *err, size_t err_len);
+
+/* Parse a messaging endpoint spec "NAME=TYPE,ADDRESS" or "NAME=ADDRESS" into
+ * its name (a new string for fp_free, in *name_out) and a new endpoint object
+ * {"endpointType", "address"}; NULL with err filled when it is malformed. */
+json_t *fp_msg_endpoint_parse(const char *spec, char **name_out, char *err, size_t err_len);
 
 /* Find the element named name in an array of objects; index or -1. */
 int fp_json_find_named(const json_t *arr, const char *name);
@@ -422,6 +434,23 @@ int fp_export_points(fp_ctx *ctx);
 int fp_import_datasets(fp_ctx *ctx);
 int fp_export_datasets(fp_ctx *ctx);
 
+/* Formats of import files. */
+typedef enum fp_import_format {
+    FP_IMPORT_CSV = 0,
+    FP_IMPORT_JSON,
+    FP_IMPORT_YAML,
+} fp_import_format;
+
+/* Check import text and collect its good rows into a new array of datasets,
+ * each {"name", other dataset fields, "dataPoints": [...]}. With dataset (a
+ * data point import) every row goes to that dataset; without, rows name their
+ * dataset (CSV column, or the datasets list of JSON and YAML). Each bad row is
+ * reported to ctx->err by line (label names the file); *n_bad counts them and
+ * *n_good the good ones. NULL (with *n_bad > 0) when the text cannot be read
+ * at all. */
+json_t *fp_import_read(fp_ctx *ctx, const char *text, size_t len, fp_import_format fmt,
+                       const char *label, const char *dataset, int *n_bad, long *n_good);
+
 /* Read a whole file ("-" for stdin) into a new buffer; NULL with errno. */
 char *fp_read_file(const char *path, size_t *len_out);
 /* Write text to a file ("-" or NULL for ctx->out). Returns an exit code. */
@@ -431,6 +460,23 @@ int fp_write_output(fp_ctx *ctx, const char *path, const char *text, size_t len)
 void fp_progress(fp_ctx *ctx, const char *label, long done, long total);
 /* True when stderr and stdout are terminals (progress and prompts). */
 bool fp_ctx_interactive(const fp_ctx *ctx);
+
+/* State of a running watch (cmd_watch.c). */
+typedef struct fp_watch_state {
+    fp_ctx *ctx;
+    long long left; /* changes still to print, -1 for no limit */
+    long long last; /* the last revision seen, -1 before the first */
+    bool header_done;
+    bool got_data;  /* this connection delivered at least one line */
+    long long gaps; /* times the history was compacted past this watch */
+} fp_watch_state;
+
+/* Handle one line of the registry's watch stream (an event, a BOOKMARK, or
+ * the ERROR that ends a stream which fell behind): print it in the context's
+ * format and note its revision in w. Returns 1 to end this stream (the
+ * --count is reached, or the watch must resume elsewhere), else 0. Lines that
+ * are not JSON are ignored. */
+int fp_watch_line(fp_watch_state *w, const char *line, size_t len);
 
 /* ---------------------------------------------------------------------------
  * Command groups (cmd_<group>.c) and their main.c entry points

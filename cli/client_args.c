@@ -23,7 +23,7 @@ const fp_flag fp_global_flags[] = {
      "table, json or yaml (default: table on a terminal, JSON otherwise)"},
     {"server", 0, FP_FLAG_STR, 0, NULL, "URL",
      "registry URL (overrides FIELDPLANE_URL and the config file)"},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd *const fp_client_groups[] = {
@@ -210,6 +210,17 @@ static bool check_value(fp_ctx *ctx, const fp_flag *f, const char *value)
         }
         json_decref(j);
         return true;
+    case FP_FLAG_MSG_EP: {
+        char *name = NULL;
+        j = fp_msg_endpoint_parse(value, &name, err, sizeof err);
+        fp_free(name);
+        if (!j) {
+            fp_errorf(ctx, "--%s: %s", f->name, err);
+            return false;
+        }
+        json_decref(j);
+        return true;
+    }
     default:
         return true;
     }
@@ -369,6 +380,8 @@ static const char *metavar(const fp_flag *f, char *buf, size_t len)
         return "KEY";
     case FP_FLAG_DEST:
         return "DEST";
+    case FP_FLAG_MSG_EP:
+        return "NAME=TYPE,ADDRESS";
     default:
         break;
     }
@@ -383,7 +396,7 @@ static const char *flag_help(const fp_cli_cmd *cmd, const fp_flag *f, char *buf,
 {
     bool req = (f->opts & FP_F_REQUIRED) || ((f->opts & FP_F_REQ_ADD) && cmd->op == FP_OP_ADD);
     bool rep = f->type == FP_FLAG_LIST || f->type == FP_FLAG_KV || f->type == FP_FLAG_UNSET ||
-               f->type == FP_FLAG_DEST;
+               f->type == FP_FLAG_DEST || f->type == FP_FLAG_MSG_EP;
 
     snprintf(buf, len, "%s%s%s", f->help, req ? " (required)" : "", rep ? " (repeatable)" : "");
     return buf;
@@ -594,7 +607,8 @@ fp_status fp_cli_docs(fp_buf *b)
            "| 0 | success |\n"
            "| 1 | any other error |\n"
            "| 2 | usage error: unknown command or flag, missing or bad value, unreadable file |\n"
-           "| 3 | not found: the named resource (or namespace) does not exist |\n"
+           "| 3 | not found: the named resource (or namespace) does not exist, or (watch --since) "
+           "the revision is no longer kept |\n"
            "| 4 | conflict: it exists already, is still referenced, or changed meanwhile |\n"
            "| 5 | unauthorized: no or unknown token (401), or not allowed (403) |\n"
            "| 6 | the server could not be reached |\n"

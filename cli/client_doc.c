@@ -219,6 +219,24 @@ int fp_apply_flags(fp_ctx *ctx, json_t *doc)
             for (int j = 0; j < a->n_val; j++)
                 json_object_del(fp_json_get(doc, f->target), a->vals[j]);
             break;
+        case FP_FLAG_MSG_EP:
+            /* Each endpoint replaces the one of that name; the others stay. */
+            for (int j = 0; j < a->n_val && !rc; j++) {
+                char *name = NULL;
+                json_t *ep = fp_msg_endpoint_parse(a->vals[j], &name, err, sizeof err);
+                json_t *map = fp_json_get(doc, f->target);
+                if (ep && !json_is_object(map)) {
+                    rc = fp_json_set(doc, f->target, json_object(), err, sizeof err);
+                    map = fp_json_get(doc, f->target);
+                }
+                if (!ep || rc || json_object_set_new(map, name, ep)) {
+                    if (!rc)
+                        json_decref(ep);
+                    rc = -1;
+                }
+                fp_free(name);
+            }
+            break;
         case FP_FLAG_DEST:
             v = json_array();
             for (int j = 0; j < a->n_val; j++)
@@ -309,6 +327,53 @@ fail:
     json_decref(dest);
     fp_free(copy);
     return NULL;
+}
+
+json_t *fp_msg_endpoint_parse(const char *spec, char **name_out, char *err, size_t err_len)
+{
+    const char *eq = strchr(spec, '=');
+    const char *comma, *addr, *type = NULL;
+    size_t type_len = 0;
+    json_t *ep;
+
+    *name_out = NULL;
+    if (!eq || eq == spec) {
+        snprintf(err, err_len, "'%s' is not NAME=TYPE,ADDRESS", spec);
+        return NULL;
+    }
+    comma = strchr(eq + 1, ',');
+    addr = eq + 1;
+    /* A type is a word like Microsoft.Mqtt: what comes before the first comma
+     * is the type only when it has no ':' or '/', so that an address with
+     * commas and no type ("NAME=mqtt://a,b") stays whole. */
+    if (comma && !memchr(eq + 1, ':', (size_t)(comma - eq - 1)) &&
+        !memchr(eq + 1, '/', (size_t)(comma - eq - 1))) {
+        type = eq + 1;
+        type_len = (size_t)(comma - type);
+        addr = comma + 1;
+        if (!type_len) {
+            snprintf(err, err_len, "the endpoint type in '%s' is empty", spec);
+            return NULL;
+        }
+    }
+    if (!*addr) {
+        snprintf(err, err_len, "the address in '%s' is empty", spec);
+        return NULL;
+    }
+    ep = json_pack("{s:s}", "address", addr);
+    if (ep && type && json_object_set_new(ep, "endpointType", json_stringn(type, type_len))) {
+        json_decref(ep);
+        ep = NULL;
+    }
+    *name_out = ep ? fp_strndup(spec, (size_t)(eq - spec)) : NULL;
+    if (!ep || !*name_out) {
+        json_decref(ep);
+        fp_free(*name_out);
+        *name_out = NULL;
+        snprintf(err, err_len, "out of memory (or not UTF-8): '%s'", spec);
+        return NULL;
+    }
+    return ep;
 }
 
 /* ---------------------------------------------------------------------------

@@ -19,7 +19,9 @@
 
 #define MAX_REPORTED 50
 
-typedef enum file_format { FMT_CSV, FMT_JSON, FMT_YAML } file_format;
+#define FMT_CSV FP_IMPORT_CSV
+#define FMT_JSON FP_IMPORT_JSON
+#define FMT_YAML FP_IMPORT_YAML
 
 /* The format from --format, else from the file name's extension; -1 if unknown. */
 static int pick_format(fp_ctx *ctx, const char *file, int fallback)
@@ -164,6 +166,18 @@ static json_t *point_from_row(const fp_csv_row *row, const int *col_of, char *ms
     return pt;
 }
 
+/* True when every field of row is UTF-8 text, as JSON strings must be. */
+static bool row_is_utf8(const fp_csv_row *row)
+{
+    for (int i = 0; i < row->n_field; i++) {
+        json_t *s = json_string(row->fields[i]);
+        if (!s)
+            return false;
+        json_decref(s);
+    }
+    return true;
+}
+
 /* Map the header row to column numbers; returns 0 or -1 (printed). */
 static int read_header(problems *p, const fp_csv_row *hdr, int *col_of, bool want_dataset)
 {
@@ -205,7 +219,10 @@ static bool add_point(problems *p, json_t *sets, const char *ds, json_t *pt, con
 
     if (di < 0) {
         set = json_pack("{s:s,s:[]}", "name", ds, "dataPoints");
-        json_array_append_new(sets, set);
+        if (!set || json_array_append_new(sets, set)) {
+            problem(p, where, at, "dataset name '%s' cannot be stored", ds);
+            return false;
+        }
     } else {
         set = json_array_get(sets, (size_t)di);
     }
@@ -229,27 +246,18 @@ static bool add_point(problems *p, json_t *sets, const char *ds, json_t *pt, con
     return true;
 }
 
-/* Read the file into an array of datasets. For a data point import every row
- * goes to the dataset `dataset`. Returns the datasets (new reference) and the
- * number of good and bad rows; NULL when the file cannot be read at all. */
-static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n_good)
+/* Read text into an array of datasets (see fp_import_read). */
+static json_t *read_text(fp_ctx *ctx, const char *text, size_t len, int fmt, const char *file,
+                         const char *dataset, problems *p, long *n_good)
 {
-    const char *file = fp_arg_str(ctx, "input-file");
-    int fmt = pick_format(ctx, file, FMT_CSV);
     char err[512], msg[256];
-    size_t len;
-    char *text;
-    json_t *sets = NULL;
+    json_t *sets = json_array();
 
     *n_good = 0;
-    if (fmt < 0)
-        return NULL;
-    text = fp_read_file(file, &len);
-    if (!text) {
-        fp_errorf(ctx, "cannot read %s: %s", file, strerror(errno));
-        return NULL;
+    if (!sets) {
+        fp_errorf(ctx, "out of memory");
+        goto fail;
     }
-    sets = json_array();
     if (fmt == FMT_CSV) {
         fp_csv csv;
         int col_of[N_COL];
@@ -269,6 +277,12 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
             json_t *pt;
             if (row->n_field > csv.rows[0].n_field) {
                 problem(p, "line", row->line, "more fields than the header has");
+                continue;
+            }
+            if (!row_is_utf8(row)) {
+                /* jansson would drop such a field and the row would be
+                 * reported as missing it. */
+                problem(p, "line", row->line, "not UTF-8 text (save the file as UTF-8)");
                 continue;
             }
             if (!ds) {
@@ -320,6 +334,9 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
         json_t *e;
         /* Where each item starts, for messages (NULL when libyaml cannot say). */
         json_t *lines = fp_yaml_item_lines(text, len, dataset ? "dataPoints" : "datasets");
+        /* ... and where each data point of each dataset starts. */
+        json_t *sub_lines =
+            dataset ? NULL : fp_yaml_sub_item_lines(text, len, "datasets", "dataPoints");
         json_array_foreach(list, i, e)
         {
             int line = (int)json_integer_value(json_array_get(lines, i));
@@ -351,22 +368,31 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
             json_t *set = json_deep_copy(e);
             json_object_set_new(set, "dataPoints", json_array());
             json_array_append_new(sets, set);
+            if (pts && !json_is_array(pts)) {
+                problem(p, where, at, "item %zu: dataPoints must be a list", i + 1);
+                continue;
+            }
             json_array_foreach(pts, j, pe)
             {
                 json_t *pt = json_deep_copy(pe);
                 const char *why = check_point(pt, msg, sizeof msg);
+                /* The point's own line when the format says it. */
+                int pline =
+                    (int)json_integer_value(json_array_get(json_array_get(sub_lines, i), j + 1));
+                const char *pwhere = pline ? "line" : where;
+                int pat = pline ? pline : at;
                 if (why) {
-                    problem(p, where, at, "item %zu, data point %zu: %s", i + 1, j + 1, why);
-                } else if (add_point(p, sets, dsname, pt, where, at)) {
+                    problem(p, pwhere, pat, "dataset '%s', data point %zu: %s", dsname, j + 1, why);
+                } else if (add_point(p, sets, dsname, pt, pwhere, pat)) {
                     (*n_good)++;
                 }
                 json_decref(pt);
             }
         }
         json_decref(lines);
+        json_decref(sub_lines);
         json_decref(docs);
     }
-    fp_free(text);
     {
         size_t i;
         json_t *set;
@@ -375,9 +401,43 @@ static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n
     return sets;
 fail:
     p->n++; /* the file itself is bad: counts as a bad row */
-    fp_free(text);
     json_decref(sets);
     return NULL;
+}
+
+json_t *fp_import_read(fp_ctx *ctx, const char *text, size_t len, fp_import_format fmt,
+                       const char *label, const char *dataset, int *n_bad, long *n_good)
+{
+    problems p = {0, ctx};
+    json_t *sets = read_text(ctx, text, len, (int)fmt, label, dataset, &p, n_good);
+
+    *n_bad = p.n;
+    return sets;
+}
+
+/* Read the --input-file into an array of datasets. For a data point import
+ * every row goes to the dataset `dataset`. Returns the datasets (new
+ * reference) and the number of good and bad rows; NULL when the file cannot be
+ * read at all. */
+static json_t *read_input(fp_ctx *ctx, const char *dataset, problems *p, long *n_good)
+{
+    const char *file = fp_arg_str(ctx, "input-file");
+    int fmt = pick_format(ctx, file, FMT_CSV);
+    size_t len;
+    char *text;
+    json_t *sets;
+
+    *n_good = 0;
+    if (fmt < 0)
+        return NULL;
+    text = fp_read_file(file, &len);
+    if (!text) {
+        fp_errorf(ctx, "cannot read %s: %s", file, strerror(errno));
+        return NULL;
+    }
+    sets = read_text(ctx, text, len, fmt, file, dataset, p, n_good);
+    fp_free(text);
+    return sets;
 }
 
 /* ---------------------------------------------------------------------------

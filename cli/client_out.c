@@ -77,9 +77,10 @@ char *fp_col_text(const json_t *row, const fp_col *col)
     }
     if (!b.len)
         fp_buf_append_str(&b, "-");
-    /* Keep a cell on one line. */
+    /* Keep a cell on one line, and keep control characters a server sends
+     * (carriage returns, terminal escapes) off the user's terminal. */
     for (size_t i = 0; b.data && i < b.len; i++)
-        if (b.data[i] == '\n' || b.data[i] == '\t')
+        if ((unsigned char)b.data[i] < 0x20 || b.data[i] == 0x7f)
             b.data[i] = ' ';
     return fp_buf_take(&b, NULL);
 }

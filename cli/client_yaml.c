@@ -60,6 +60,9 @@ static bool needs_quotes(const char *z, size_t len)
     json_decref(v);
     if (!str)
         return true;
+    /* A plain "<<" key is a merge key. */
+    if (len == 2 && z[0] == '<' && z[1] == '<')
+        return true;
     /* Words YAML 1.1 readers (and people) take as booleans. */
     static const char *const words[] = {"yes", "no",  "on",  "off", "y",  "n",   "Yes", "No",
                                         "On",  "Off", "YES", "NO",  "ON", "OFF", NULL};
@@ -73,32 +76,66 @@ static bool needs_quotes(const char *z, size_t len)
  * Parser
  * ------------------------------------------------------------------------- */
 
+/* Limits that keep a hostile file from exhausting the stack or the memory:
+ * nesting depth, and the number of values a document may hold once its
+ * aliases are expanded (a few lines of anchors and aliases can otherwise
+ * stand for billions of values). */
+#define YAML_MAX_DEPTH 200
+#define YAML_MAX_VALUES (4L << 20)
+
 typedef struct anchor {
     char *name;
     json_t *value;
+    long n_values; /* values in value, charged again at each alias */
+    int depth;     /* levels of nesting in value */
 } anchor;
 
 typedef struct parse_state {
     yaml_parser_t parser;
     anchor *anchors;
     int n_anchor;
+    int depth;     /* collections open around the current node */
+    int deepest;   /* the deepest level reached inside the current node */
+    long n_values; /* values made so far, aliases expanded */
     char *err;
     size_t err_len;
 } parse_state;
 
-static void remember(parse_state *s, const yaml_char_t *name, json_t *v)
+/* Record that the node started at `start` values ago is anchored as name. */
+static void remember(parse_state *s, const yaml_char_t *name, json_t *v, long start)
 {
     anchor *a;
+    char *copy;
 
-    if (!name)
+    if (!name || !v)
+        return;
+    copy = fp_strdup((const char *)name);
+    if (!copy)
         return;
     a = fp_realloc(s->anchors, (size_t)(s->n_anchor + 1) * sizeof *a);
-    if (!a)
+    if (!a) {
+        fp_free(copy);
         return;
+    }
     s->anchors = a;
-    a[s->n_anchor].name = fp_strdup((const char *)name);
+    a[s->n_anchor].name = copy;
     a[s->n_anchor].value = json_incref(v);
+    a[s->n_anchor].n_values = s->n_values - start;
+    a[s->n_anchor].depth = s->deepest - s->depth;
     s->n_anchor++;
+}
+
+/* Count n more values; false (with the error set) past the limit. */
+static bool charge(parse_state *s, long n, size_t line)
+{
+    if (n > YAML_MAX_VALUES - s->n_values) {
+        snprintf(s->err, s->err_len,
+                 "YAML error at line %zu: the document expands to more than %ld values", line,
+                 YAML_MAX_VALUES);
+        return false;
+    }
+    s->n_values += n;
+    return true;
 }
 
 /* Parse the node that starts with event ev (consumed by the caller). New
@@ -120,11 +157,35 @@ static json_t *parse_next(parse_state *s)
     return v;
 }
 
+static json_t *parse_inner(parse_state *s, yaml_event_t *ev);
+
 static json_t *parse_node(parse_state *s, yaml_event_t *ev)
 {
-    json_t *v = NULL;
-    yaml_event_t kev;
+    int outer = s->deepest;
+    json_t *v;
 
+    s->deepest = s->depth;
+    v = parse_inner(s, ev);
+    if (outer > s->deepest)
+        s->deepest = outer;
+    return v;
+}
+
+static json_t *parse_inner(parse_state *s, yaml_event_t *ev)
+{
+    json_t *v = NULL, *merges = NULL;
+    yaml_event_t kev;
+    long start = s->n_values;
+    size_t line = ev->start_mark.line + 1;
+
+    if (ev->type != YAML_ALIAS_EVENT && !charge(s, 1, line))
+        return NULL;
+    if ((ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT) &&
+        s->depth >= YAML_MAX_DEPTH) {
+        snprintf(s->err, s->err_len, "YAML error at line %zu: nested deeper than %d levels", line,
+                 YAML_MAX_DEPTH);
+        return NULL;
+    }
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         const char *z = (const char *)ev->data.scalar.value;
@@ -139,18 +200,35 @@ static json_t *parse_node(parse_state *s, yaml_event_t *ev)
         if (!v)
             snprintf(s->err, s->err_len, "YAML error at line %zu: invalid text",
                      ev->start_mark.line + 1);
-        remember(s, ev->data.scalar.anchor, v);
+        remember(s, ev->data.scalar.anchor, v, start);
         return v;
     }
     case YAML_ALIAS_EVENT:
-        for (int i = 0; i < s->n_anchor; i++)
-            if (!strcmp(s->anchors[i].name, (const char *)ev->data.alias.anchor))
-                return json_deep_copy(s->anchors[i].value);
+        /* The latest anchor of that name wins (an anchor may be redefined). */
+        for (int i = s->n_anchor - 1; i >= 0; i--) {
+            if (strcmp(s->anchors[i].name, (const char *)ev->data.alias.anchor))
+                continue;
+            if (!charge(s, s->anchors[i].n_values, line))
+                return NULL;
+            if (s->depth + s->anchors[i].depth > YAML_MAX_DEPTH) {
+                snprintf(s->err, s->err_len, "YAML error at line %zu: nested deeper than %d levels",
+                         line, YAML_MAX_DEPTH);
+                return NULL;
+            }
+            if (s->depth + s->anchors[i].depth > s->deepest)
+                s->deepest = s->depth + s->anchors[i].depth;
+            v = json_deep_copy(s->anchors[i].value);
+            if (!v)
+                snprintf(s->err, s->err_len, "YAML error at line %zu: out of memory", line);
+            return v;
+        }
         snprintf(s->err, s->err_len, "YAML error at line %zu: unknown alias *%s",
                  ev->start_mark.line + 1, ev->data.alias.anchor);
         return NULL;
     case YAML_SEQUENCE_START_EVENT:
         v = json_array();
+        if (++s->depth > s->deepest)
+            s->deepest = s->depth;
         for (;;) {
             yaml_event_t item;
             json_t *e;
@@ -158,8 +236,7 @@ static json_t *parse_node(parse_state *s, yaml_event_t *ev)
                 snprintf(s->err, s->err_len, "YAML error at line %zu: %s",
                          s->parser.problem_mark.line + 1,
                          s->parser.problem ? s->parser.problem : "syntax error");
-                json_decref(v);
-                return NULL;
+                goto fail;
             }
             if (item.type == YAML_SEQUENCE_END_EVENT) {
                 yaml_event_delete(&item);
@@ -167,24 +244,24 @@ static json_t *parse_node(parse_state *s, yaml_event_t *ev)
             }
             e = parse_node(s, &item);
             yaml_event_delete(&item);
-            if (!e) {
-                json_decref(v);
-                return NULL;
-            }
+            if (!e)
+                goto fail;
             json_array_append_new(v, e);
         }
-        remember(s, ev->data.sequence_start.anchor, v);
+        s->depth--;
+        remember(s, ev->data.sequence_start.anchor, v, start);
         return v;
     case YAML_MAPPING_START_EVENT:
         v = json_object();
+        if (++s->depth > s->deepest)
+            s->deepest = s->depth;
         for (;;) {
             json_t *val;
             if (!yaml_parser_parse(&s->parser, &kev)) {
                 snprintf(s->err, s->err_len, "YAML error at line %zu: %s",
                          s->parser.problem_mark.line + 1,
                          s->parser.problem ? s->parser.problem : "syntax error");
-                json_decref(v);
-                return NULL;
+                goto fail;
             }
             if (kev.type == YAML_MAPPING_END_EVENT) {
                 yaml_event_delete(&kev);
@@ -194,41 +271,70 @@ static json_t *parse_node(parse_state *s, yaml_event_t *ev)
                 snprintf(s->err, s->err_len, "YAML error at line %zu: keys must be scalars",
                          kev.start_mark.line + 1);
                 yaml_event_delete(&kev);
-                json_decref(v);
-                return NULL;
+                goto fail;
             }
             char *key = fp_strndup((const char *)kev.data.scalar.value, kev.data.scalar.length);
-            size_t line = kev.start_mark.line + 1;
+            size_t kline = kev.start_mark.line + 1;
+            /* Only a plain "<<" is a merge key; a quoted one is a key like any other. */
+            bool merge =
+                kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && key && !strcmp(key, "<<");
             yaml_event_delete(&kev);
-            val = key ? parse_next(s) : NULL;
+            if (!key) {
+                snprintf(s->err, s->err_len, "YAML error at line %zu: out of memory", kline);
+                goto fail;
+            }
+            val = parse_next(s);
             if (!val) {
                 fp_free(key);
-                json_decref(v);
-                return NULL;
+                goto fail;
             }
-            if (key[0] == '<' && key[1] == '<' && !key[2] && json_is_object(val)) {
-                /* Merge key: copy what is not set yet. */
-                json_object_update_missing(v, val);
-                json_decref(val);
+            if (merge && (json_is_object(val) || json_is_array(val))) {
+                /* Merge key: applied when the mapping is complete, so that its
+                 * own keys win over the merged ones. */
+                if (!merges)
+                    merges = json_array();
+                json_array_append_new(merges, val);
             } else if (json_object_get(v, key)) {
-                snprintf(s->err, s->err_len, "YAML error at line %zu: duplicate key '%s'", line,
+                snprintf(s->err, s->err_len, "YAML error at line %zu: duplicate key '%s'", kline,
                          key);
                 fp_free(key);
                 json_decref(val);
-                json_decref(v);
-                return NULL;
+                goto fail;
             } else {
                 json_object_set_new(v, key, val);
             }
             fp_free(key);
         }
-        remember(s, ev->data.mapping_start.anchor, v);
+        s->depth--;
+        {
+            /* "<<: *a" or "<<: [*a, *b]": earlier mappings win over later ones. */
+            size_t i;
+            json_t *m;
+            json_array_foreach(merges, i, m)
+            {
+                if (json_is_object(m)) {
+                    json_object_update_missing(v, m);
+                } else {
+                    size_t j;
+                    json_t *e;
+                    json_array_foreach(m, j, e) if (json_is_object(e))
+                        json_object_update_missing(v, e);
+                }
+            }
+            json_decref(merges);
+        }
+        remember(s, ev->data.mapping_start.anchor, v, start);
         return v;
     default:
         snprintf(s->err, s->err_len, "YAML error at line %zu: unexpected event",
                  ev->start_mark.line + 1);
         return NULL;
     }
+fail:
+    s->depth--;
+    json_decref(merges);
+    json_decref(v);
+    return NULL;
 }
 
 json_t *fp_yaml_parse(const char *text, size_t len, char *err, size_t err_len)
@@ -287,13 +393,17 @@ json_t *fp_yaml_parse(const char *text, size_t len, char *err, size_t err_len)
     return docs;
 }
 
-json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key)
+/* Where the items of the list start (see fp_yaml_item_lines). With subkey,
+ * each element is an array: the item's line, then the lines of the items of
+ * the list under subkey in that item. */
+static json_t *item_lines(const char *text, size_t len, const char *key, const char *subkey)
 {
     yaml_parser_t parser;
     yaml_event_t ev;
-    json_t *lines = json_array();
-    int depth = 0, seq_depth = -1;
+    json_t *lines = json_array(), *cur = NULL;
+    int depth = 0, seq_depth = -1, sub_depth = -1;
     bool root_map = false, is_key = true, want = false, done = false, ok = true;
+    bool item_map = false, sub_is_key = true, sub_want = false;
 
     if (!lines || !yaml_parser_initialize(&parser)) {
         json_decref(lines);
@@ -309,15 +419,35 @@ json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key)
         case YAML_SCALAR_EVENT:
         case YAML_ALIAS_EVENT:
         case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
+        case YAML_MAPPING_START_EVENT: {
             /* A node starts at depth. */
-            if (depth == seq_depth)
-                json_array_append_new(lines, json_integer((json_int_t)ev.start_mark.line + 1));
+            json_int_t line = (json_int_t)ev.start_mark.line + 1;
+            if (depth == seq_depth) {
+                if (subkey) {
+                    cur = json_pack("[I]", line);
+                    json_array_append_new(lines, cur);
+                    item_map = ev.type == YAML_MAPPING_START_EVENT;
+                    sub_is_key = true;
+                    sub_want = false;
+                    sub_depth = -1;
+                } else {
+                    json_array_append_new(lines, json_integer(line));
+                }
+            } else if (subkey && depth == sub_depth) {
+                json_array_append_new(cur, json_integer(line));
+            } else if (subkey && seq_depth >= 0 && depth == seq_depth + 1 && item_map) {
+                if (sub_is_key)
+                    sub_want = ev.type == YAML_SCALAR_EVENT &&
+                               !strcmp((const char *)ev.data.scalar.value, subkey);
+                else if (sub_want && ev.type == YAML_SEQUENCE_START_EVENT)
+                    sub_depth = depth + 1;
+                sub_is_key = !sub_is_key;
+            }
             if (depth == 0) {
                 if (ev.type == YAML_SEQUENCE_START_EVENT)
                     seq_depth = 1;
                 root_map = ev.type == YAML_MAPPING_START_EVENT;
-            } else if (depth == 1 && root_map) {
+            } else if (depth == 1 && root_map && seq_depth < 0) {
                 if (is_key)
                     want = ev.type == YAML_SCALAR_EVENT &&
                            !strcmp((const char *)ev.data.scalar.value, key);
@@ -328,11 +458,14 @@ json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key)
             if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
                 depth++;
             break;
+        }
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
             depth--;
             if (depth == seq_depth - 1)
                 done = true;
+            if (depth == sub_depth - 1)
+                sub_depth = -1;
             break;
         case YAML_DOCUMENT_END_EVENT:
         case YAML_STREAM_END_EVENT:
@@ -349,6 +482,16 @@ json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key)
         return NULL;
     }
     return lines;
+}
+
+json_t *fp_yaml_item_lines(const char *text, size_t len, const char *key)
+{
+    return item_lines(text, len, key, NULL);
+}
+
+json_t *fp_yaml_sub_item_lines(const char *text, size_t len, const char *key, const char *subkey)
+{
+    return item_lines(text, len, key, subkey);
 }
 
 /* ---------------------------------------------------------------------------

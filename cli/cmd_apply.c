@@ -26,13 +26,13 @@ static const fp_flag apply_flags[] = {
     {"namespace", 0, FP_FLAG_STR, 0, NULL, "NS",
      "the namespace of devices and assets (default: what each document says)"},
     {"dry-run", 0, FP_FLAG_BOOL, 0, NULL, NULL, "show what would change, change nothing"},
-    {NULL},
+    {0},
 };
 
 static const fp_col result_cols[] = {
     {"KIND", "kind", FP_COL_VALUE},       {"NAMESPACE", "namespace", FP_COL_VALUE},
     {"NAME", "name", FP_COL_VALUE},       {"RESULT", "result", FP_COL_VALUE},
-    {"CHANGES", "changes", FP_COL_VALUE}, {NULL},
+    {"CHANGES", "changes", FP_COL_VALUE}, {0},
 };
 
 /* True when have's key holds a value the server fills in by default, so that a

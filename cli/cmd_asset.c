@@ -18,7 +18,7 @@ static const fp_col asset_cols[] = {
     {"EVENT GROUPS", "properties.eventGroups", FP_COL_COUNT},
     {"ENABLED", "properties.enabled", FP_COL_VALUE},
     {"VERSION", "properties.version", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_res_desc asset_desc = {FP_RK_ASSET, "asset", "assets", asset_cols};
@@ -37,7 +37,7 @@ static const fp_res_desc asset_desc = {FP_RK_ASSET, "asset", "assets", asset_col
         "asset", 'a', FP_FLAG_STR, FP_F_REQUIRED, NULL, "ASSET", "the asset"                       \
     }
 
-static const fp_flag asset_name_flags[] = {A_NAME, A_NS, {NULL}};
+static const fp_flag asset_name_flags[] = {A_NAME, A_NS, {0}};
 
 static const fp_flag asset_fields[] = {
     {"device", 'd', FP_FLAG_STR, FP_F_REQ_ADD | FP_F_CREATE_ONLY, "properties.deviceRef.deviceName",
@@ -97,14 +97,14 @@ static const fp_flag asset_fields[] = {
      "default event destination"},
     {"stream-dest", 0, FP_FLAG_DEST, 0, "properties.defaultStreamsDestinations", NULL,
      "default stream destination"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag asset_delete_flags[] = {
     A_NAME,
     A_NS,
     {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag asset_list_flags[] = {
@@ -112,7 +112,7 @@ static const fp_flag asset_list_flags[] = {
     {"name-prefix", 0, FP_FLAG_STR, 0, "?namePrefix", "PREFIX", "only names starting so"},
     {"tag", 0, FP_FLAG_LIST, 0, "?tag", "KEY[=VALUE]", "only assets with this tag"},
     {"device", 'd', FP_FLAG_STR, 0, "?deviceRef", "DEVICE", "only assets of this device"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag asset_query_flags[] = {
@@ -128,7 +128,7 @@ static const fp_flag asset_query_flags[] = {
     {"serial-number", 0, FP_FLAG_STR, 0, "=properties.serialNumber", "SN", "serial number"},
     {"external-id", 0, FP_FLAG_STR, 0, "=properties.externalAssetId", "ID", "external asset id"},
     {"enabled", 0, FP_FLAG_TF, 0, "=properties.enabled", NULL, "enabled or not"},
-    {NULL},
+    {0},
 };
 
 /* ---------------------------------------------------------------------------
@@ -141,49 +141,49 @@ static const fp_col dataset_cols[] = {
     {"POINTS", "dataPoints", FP_COL_COUNT},
     {"DESTINATIONS", "destinations", FP_COL_COUNT},
     {"CONFIG", "datasetConfiguration", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 static const fp_col point_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
     {"DATA SOURCE", "dataSource", FP_COL_VALUE},
     {"TYPE REF", "typeRef", FP_COL_VALUE},
     {"CONFIG", "dataPointConfiguration", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 static const fp_col egroup_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
     {"DATA SOURCE", "dataSource", FP_COL_VALUE},
     {"EVENTS", "events", FP_COL_NAMES},
     {"DESTINATIONS", "defaultDestinations", FP_COL_COUNT},
-    {NULL},
+    {0},
 };
 static const fp_col event_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
     {"DATA SOURCE", "dataSource", FP_COL_VALUE},
     {"DESTINATIONS", "destinations", FP_COL_COUNT},
     {"CONFIG", "eventConfiguration", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 static const fp_col stream_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
     {"TYPE REF", "typeRef", FP_COL_VALUE},
     {"DESTINATIONS", "destinations", FP_COL_COUNT},
     {"CONFIG", "streamConfiguration", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 static const fp_col mgroup_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
     {"DATA SOURCE", "dataSource", FP_COL_VALUE},
     {"DEFAULT TOPIC", "defaultTopic", FP_COL_VALUE},
     {"ACTIONS", "actions", FP_COL_NAMES},
-    {NULL},
+    {0},
 };
 static const fp_col action_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
     {"TYPE", "actionType", FP_COL_VALUE},
     {"TARGET URI", "targetUri", FP_COL_VALUE},
     {"TOPIC", "topic", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_sub_desc dataset_desc = {"dataset", NULL, NULL, "datasets", dataset_cols};
@@ -207,22 +207,21 @@ static const fp_sub_desc action_desc = {"management action", "managementGroups",
         flag, 0, FP_FLAG_STR, FP_F_REQUIRED, NULL, "NAME", "the " what " it belongs to"            \
     }
 
-static const fp_flag top_list_keys[] = {A_NS, A_ASSET, {NULL}};
-static const fp_flag dataset_keys[] = {A_NS, A_ASSET, ITEM_NAME("dataset"), {NULL}};
-static const fp_flag egroup_keys[] = {A_NS, A_ASSET, ITEM_NAME("event group"), {NULL}};
-static const fp_flag stream_keys[] = {A_NS, A_ASSET, ITEM_NAME("stream"), {NULL}};
-static const fp_flag mgroup_keys[] = {A_NS, A_ASSET, ITEM_NAME("management group"), {NULL}};
-static const fp_flag point_list_keys[] = {A_NS, A_ASSET, PARENT("dataset", "dataset"), {NULL}};
+static const fp_flag top_list_keys[] = {A_NS, A_ASSET, {0}};
+static const fp_flag dataset_keys[] = {A_NS, A_ASSET, ITEM_NAME("dataset"), {0}};
+static const fp_flag egroup_keys[] = {A_NS, A_ASSET, ITEM_NAME("event group"), {0}};
+static const fp_flag stream_keys[] = {A_NS, A_ASSET, ITEM_NAME("stream"), {0}};
+static const fp_flag mgroup_keys[] = {A_NS, A_ASSET, ITEM_NAME("management group"), {0}};
+static const fp_flag point_list_keys[] = {A_NS, A_ASSET, PARENT("dataset", "dataset"), {0}};
 static const fp_flag point_keys[] = {
-    A_NS, A_ASSET, PARENT("dataset", "dataset"), ITEM_NAME("data point"), {NULL}};
-static const fp_flag event_list_keys[] = {
-    A_NS, A_ASSET, PARENT("event-group", "event group"), {NULL}};
+    A_NS, A_ASSET, PARENT("dataset", "dataset"), ITEM_NAME("data point"), {0}};
+static const fp_flag event_list_keys[] = {A_NS, A_ASSET, PARENT("event-group", "event group"), {0}};
 static const fp_flag event_keys[] = {
-    A_NS, A_ASSET, PARENT("event-group", "event group"), ITEM_NAME("event"), {NULL}};
+    A_NS, A_ASSET, PARENT("event-group", "event group"), ITEM_NAME("event"), {0}};
 static const fp_flag action_list_keys[] = {
-    A_NS, A_ASSET, PARENT("mgmt-group", "management group"), {NULL}};
+    A_NS, A_ASSET, PARENT("mgmt-group", "management group"), {0}};
 static const fp_flag action_keys[] = {
-    A_NS, A_ASSET, PARENT("mgmt-group", "management group"), ITEM_NAME("action"), {NULL}};
+    A_NS, A_ASSET, PARENT("mgmt-group", "management group"), ITEM_NAME("action"), {0}};
 
 #define DEST_HELP "destination: topic=T [qos=0|1] [retain=Keep|Never] [ttl=S] | key=K | path=P"
 
@@ -238,7 +237,7 @@ static const fp_flag dataset_fields[] = {
     {"key-frame-count", 0, FP_FLAG_INT, 0, "datasetConfiguration#keyFrameCount", NULL,
      "a full dataset every N messages (0 off, -1 default)"},
     {"dest", 0, FP_FLAG_DEST, 0, "destinations", NULL, DEST_HELP},
-    {NULL},
+    {0},
 };
 static const fp_flag point_fields[] = {
     {"data-source", 0, FP_FLAG_STR, FP_F_REQ_ADD, "dataSource", "SOURCE",
@@ -250,7 +249,7 @@ static const fp_flag point_fields[] = {
      "OPC UA sampling interval"},
     {"queue-size", 0, FP_FLAG_INT, 0, "dataPointConfiguration#queueSize", NULL,
      "OPC UA queue size"},
-    {NULL},
+    {0},
 };
 static const fp_flag egroup_fields[] = {
     {"data-source", 0, FP_FLAG_STR, 0, "dataSource", "SOURCE", "the event notifier"},
@@ -258,7 +257,7 @@ static const fp_flag egroup_fields[] = {
     {"config", 0, FP_FLAG_JSON, 0, "eventGroupConfiguration", NULL,
      "eventGroupConfiguration as JSON"},
     {"dest", 0, FP_FLAG_DEST, 0, "defaultDestinations", NULL, "default " DEST_HELP},
-    {NULL},
+    {0},
 };
 static const fp_flag event_fields[] = {
     {"data-source", 0, FP_FLAG_STR, 0, "dataSource", "SOURCE", "the event's data source"},
@@ -268,7 +267,7 @@ static const fp_flag event_fields[] = {
      "OPC UA publishing interval"},
     {"queue-size", 0, FP_FLAG_INT, 0, "eventConfiguration#queueSize", NULL, "OPC UA queue size"},
     {"dest", 0, FP_FLAG_DEST, 0, "destinations", NULL, DEST_HELP},
-    {NULL},
+    {0},
 };
 static const fp_flag stream_fields[] = {
     {"type-ref", 0, FP_FLAG_STR, 0, "typeRef", "REF", "type reference"},
@@ -277,7 +276,7 @@ static const fp_flag stream_fields[] = {
      "snapshot-to-mqtt, snapshot-to-fs, clip-to-fs, stream-to-rtsp or stream-to-rtsps"},
     {"format", 0, FP_FLAG_STR, 0, "streamConfiguration#format", "FORMAT", "media format"},
     {"dest", 0, FP_FLAG_DEST, 0, "destinations", NULL, DEST_HELP},
-    {NULL},
+    {0},
 };
 static const fp_flag mgroup_fields[] = {
     {"data-source", 0, FP_FLAG_STR, 0, "dataSource", "SOURCE", "the group's data source"},
@@ -287,7 +286,7 @@ static const fp_flag mgroup_fields[] = {
     {"default-topic", 0, FP_FLAG_STR, 0, "defaultTopic", "TOPIC", "default request topic"},
     {"default-timeout", 0, FP_FLAG_INT, 0, "defaultTimeoutInSeconds", "S",
      "default timeout in seconds (100)"},
-    {NULL},
+    {0},
 };
 static const fp_flag action_fields[] = {
     {"target-uri", 0, FP_FLAG_STR, FP_F_REQ_ADD, "targetUri", "URI",
@@ -297,7 +296,7 @@ static const fp_flag action_fields[] = {
     {"config", 0, FP_FLAG_JSON, 0, "actionConfiguration", NULL, "actionConfiguration as JSON"},
     {"topic", 0, FP_FLAG_STR, 0, "topic", "TOPIC", "request topic"},
     {"timeout", 0, FP_FLAG_INT, 0, "timeoutInSeconds", "S", "timeout in seconds"},
-    {NULL},
+    {0},
 };
 
 #define EX "fieldplane asset "
@@ -384,11 +383,11 @@ static const fp_flag action_fields[] = {
     }
 
 static const fp_flag point_import_flags[] = {
-    A_NS, A_ASSET, PARENT("dataset", "dataset"), IMPORT_FLAGS, {NULL}};
+    A_NS, A_ASSET, PARENT("dataset", "dataset"), IMPORT_FLAGS, {0}};
 static const fp_flag point_export_flags[] = {
-    A_NS, A_ASSET, PARENT("dataset", "dataset"), EXPORT_FLAGS, {NULL}};
-static const fp_flag dataset_import_flags[] = {A_NS, A_ASSET, IMPORT_FLAGS, {NULL}};
-static const fp_flag dataset_export_flags[] = {A_NS, A_ASSET, EXPORT_FLAGS, {NULL}};
+    A_NS, A_ASSET, PARENT("dataset", "dataset"), EXPORT_FLAGS, {0}};
+static const fp_flag dataset_import_flags[] = {A_NS, A_ASSET, IMPORT_FLAGS, {0}};
+static const fp_flag dataset_export_flags[] = {A_NS, A_ASSET, EXPORT_FLAGS, {0}};
 
 #define IMPORT_DESC                                                                                \
     "CSV has a header row; its columns are name, dataSource, typeRef, dataPointConfiguration "     \
@@ -400,7 +399,9 @@ static const fp_flag dataset_export_flags[] = {A_NS, A_ASSET, EXPORT_FLAGS, {NUL
     "bad, unless --skip-invalid."
 #define DATASET_IMPORT_DESC                                                                        \
     IMPORT_DESC ", plus a dataset column naming the dataset of each row. JSON and YAML hold a "    \
-                "list of datasets. Bad rows are handled as for datapoint import."
+                "list of datasets, each with its dataPoints. Bad rows are handled as for "         \
+                "datapoint import; a bad data point inside a dataset is reported with its own "    \
+                "line, the dataset's name and its number in the dataset."
 
 static const fp_cli_cmd dataset_cmds[] = {
     SUB_CMDS("dataset", "dataset", dataset_desc, dataset_keys, top_list_keys, dataset_fields,
@@ -411,7 +412,7 @@ static const fp_cli_cmd dataset_cmds[] = {
     {"export", "Export an asset's datasets to a file",
      EX "dataset export" EXA " --output-file datasets.csv", dataset_export_flags, NULL,
      fp_export_datasets, NULL, NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 static const fp_cli_cmd point_cmds[] = {
     SUB_CMDS("datapoint", "data point", point_desc, point_keys, point_list_keys, point_fields,
@@ -422,33 +423,33 @@ static const fp_cli_cmd point_cmds[] = {
     {"export", "Export a dataset's data points to a file",
      EX "datapoint export" EXA " --dataset line --output-file points.csv", point_export_flags, NULL,
      fp_export_points, NULL, NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 static const fp_cli_cmd egroup_cmds[] = {
     SUB_CMDS("event-group", "event group", egroup_desc, egroup_keys, top_list_keys, egroup_fields,
              " --name alarms --data-source 'ns=3;s=Alarms' --dest topic=plant/oven-1/alarms"),
-    {NULL},
+    {0},
 };
 static const fp_cli_cmd event_cmds[] = {
     SUB_CMDS("event", "event", event_desc, event_keys, event_list_keys, event_fields,
              " --event-group alarms --name overheat --data-source 'ns=3;s=Overheat'"),
-    {NULL},
+    {0},
 };
 static const fp_cli_cmd stream_cmds[] = {
     SUB_CMDS("stream", "stream", stream_desc, stream_keys, top_list_keys, stream_fields,
              " --name snapshots --task-type snapshot-to-mqtt --dest topic=plant/cam-1/snap"),
-    {NULL},
+    {0},
 };
 static const fp_cli_cmd mgroup_cmds[] = {
     SUB_CMDS("mgmt-group", "management group", mgroup_desc, mgroup_keys, top_list_keys,
              mgroup_fields, " --name control --default-topic plant/oven-1/control"),
-    {NULL},
+    {0},
 };
 static const fp_cli_cmd action_cmds[] = {
     SUB_CMDS("mgmt-action", "management action", action_desc, action_keys, action_list_keys,
              action_fields,
              " --mgmt-group control --name start --target-uri 'ns=3;s=Start' --action-type Call"),
-    {NULL},
+    {0},
 };
 
 static const fp_cli_cmd asset_cmds[] = {
@@ -482,7 +483,7 @@ static const fp_cli_cmd asset_cmds[] = {
      FP_OP_NONE, NULL},
     {"mgmt-action", "Manage the actions of a management group", NULL, NULL, NULL, NULL, action_cmds,
      NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_asset = {"asset",

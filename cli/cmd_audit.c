@@ -10,7 +10,7 @@ static const fp_col audit_cols[] = {
     {"REVISION", "revision", FP_COL_VALUE}, {"TIME", "time", FP_COL_VALUE},
     {"TOKEN", "tokenId", FP_COL_VALUE},     {"ACTION", "action", FP_COL_VALUE},
     {"KIND", "kind", FP_COL_VALUE},         {"NAMESPACE", "namespace", FP_COL_VALUE},
-    {"NAME", "name", FP_COL_VALUE},         {NULL},
+    {"NAME", "name", FP_COL_VALUE},         {0},
 };
 
 static const fp_flag audit_flags[] = {
@@ -21,7 +21,7 @@ static const fp_flag audit_flags[] = {
     {"action", 0, FP_FLAG_STR, 0, "?action", "ACTION",
      "create, replace, update, delete, status, secret-set or secret-delete"},
     {"top", 0, FP_FLAG_INT, 0, "?top", "N", "at most N entries (default 100)"},
-    {NULL},
+    {0},
 };
 
 static int audit_list(fp_ctx *ctx)
@@ -55,7 +55,7 @@ static const fp_cli_cmd audit_cmds[] = {
     {"list", "List audit entries, newest first",
      "fieldplane audit list --namespace plant-a --kind Asset --top 20", audit_flags, NULL,
      audit_list, NULL, NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_audit = {"audit",

@@ -21,7 +21,7 @@ static const fp_cli_cmd completion_cmds[] = {
      "source <(fieldplane completion bash)\n"
      "fieldplane completion bash > /etc/bash_completion.d/fieldplane",
      NULL, NULL, completion_bash, NULL, NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_completion = {"completion",

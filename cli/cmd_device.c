@@ -18,7 +18,7 @@ static const fp_col dev_cols[] = {
     {"MANUFACTURER", "properties.manufacturer", FP_COL_VALUE},
     {"MODEL", "properties.model", FP_COL_VALUE},
     {"VERSION", "properties.version", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_res_desc dev_desc = {FP_RK_DEVICE, "device", "devices", dev_cols};
@@ -33,7 +33,7 @@ static const fp_res_desc dev_desc = {FP_RK_DEVICE, "device", "devices", dev_cols
             "the device's name"                                                                    \
     }
 
-static const fp_flag dev_name_flags[] = {DEV_NAME, DEV_NS, {NULL}};
+static const fp_flag dev_name_flags[] = {DEV_NAME, DEV_NS, {0}};
 
 static const fp_flag dev_fields[] = {
     {"attr", 0, FP_FLAG_KV, 0, "properties.attributes", NULL, "a custom attribute"},
@@ -50,7 +50,7 @@ static const fp_flag dev_fields[] = {
     {"external-id", 0, FP_FLAG_STR, FP_F_CREATE_ONLY, "properties.externalDeviceId", "ID",
      "external device id (the CloudEvents source)"},
     {"tag", 0, FP_FLAG_KV, 0, "tags", NULL, "a tag"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag dev_delete_flags[] = {
@@ -58,7 +58,7 @@ static const fp_flag dev_delete_flags[] = {
     DEV_NS,
     {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"},
     {"cascade", 0, FP_FLAG_BOOL, 0, NULL, NULL, "delete the assets that refer to it too"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag dev_list_flags[] = {
@@ -69,7 +69,7 @@ static const fp_flag dev_list_flags[] = {
      "only devices with an inbound endpoint of this type (Microsoft.OpcUa, ...)"},
     {"manufacturer", 0, FP_FLAG_STR, 0, "=properties.manufacturer", NULL, "only this manufacturer"},
     {"model", 0, FP_FLAG_STR, 0, "=properties.model", NULL, "only this model"},
-    {NULL},
+    {0},
 };
 
 /* ---------------------------------------------------------------------------
@@ -81,7 +81,7 @@ static const fp_col ep_cols[] = {
     {"TYPE", "endpointType", FP_COL_VALUE},
     {"ADDRESS", "address", FP_COL_VALUE},
     {"AUTH", "authentication.method", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 #define EP_DEVICE                                                                                  \
@@ -89,14 +89,14 @@ static const fp_col ep_cols[] = {
         "device", 'd', FP_FLAG_STR, FP_F_REQUIRED, NULL, "DEVICE", "the device"                    \
     }
 
-static const fp_flag ep_list_flags[] = {DEV_NS, EP_DEVICE, {NULL}};
+static const fp_flag ep_list_flags[] = {DEV_NS, EP_DEVICE, {0}};
 
 static const fp_flag ep_remove_flags[] = {
     DEV_NS,
     EP_DEVICE,
     {"name", 'n', FP_FLAG_STR, FP_F_REQUIRED | FP_F_POSITIONAL, NULL, "NAME",
      "the endpoint's name"},
-    {NULL},
+    {0},
 };
 
 /* Flags every endpoint type takes. */
@@ -198,7 +198,7 @@ static const fp_flag ep_opcua_flags[] = {
      "accept server certificates that are not trusted"},
     {"run-asset-discovery", 0, FP_FLAG_BOOL, 0, "additionalConfiguration#runAssetDiscovery", NULL,
      "browse the server and report discovered assets"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag ep_onvif_flags[] = {
@@ -207,7 +207,7 @@ static const fp_flag ep_onvif_flags[] = {
      "additionalConfiguration#acceptInvalidHostnames", NULL, "accept certificate host mismatches"},
     {"accept-invalid-certs", 0, FP_FLAG_BOOL, 0,
      "additionalConfiguration#acceptInvalidCertificates", NULL, "accept invalid certificates"},
-    {NULL},
+    {0},
 };
 
 static const fp_flag ep_mqtt_flags[] = {
@@ -216,16 +216,16 @@ static const fp_flag ep_mqtt_flags[] = {
      "topics to subscribe to"},
     {"topic-mapping-prefix", 0, FP_FLAG_STR, 0, "additionalConfiguration#topicMappingPrefix",
      "PREFIX", "prefix of the republished topics"},
-    {NULL},
+    {0},
 };
 
-static const fp_flag ep_plain_flags[] = {EP_COMMON_FLAGS, {NULL}};
+static const fp_flag ep_plain_flags[] = {EP_COMMON_FLAGS, {0}};
 
 static const fp_flag ep_custom_flags[] = {
     EP_COMMON_FLAGS,
     {"endpoint-type", 't', FP_FLAG_STR, FP_F_REQUIRED, "endpointType", "TYPE",
      "the custom connector's endpoint type string"},
-    {NULL},
+    {0},
 };
 
 /* A security policy's short name becomes its URI. */
@@ -426,7 +426,7 @@ static const fp_cli_cmd ep_add_cmds[] = {
      EP_EXAMPLE("custom", "tcp://10.0.0.4:502 --endpoint-type Contoso.Modbus "
                           "--config '{\"unitId\":1}'"),
      ep_custom_flags, NULL, ep_add, NULL, NULL, FP_OP_ADD, NULL},
-    {NULL},
+    {0},
 };
 
 static const fp_cli_cmd ep_inbound_cmds[] = {
@@ -438,7 +438,7 @@ static const fp_cli_cmd ep_inbound_cmds[] = {
     {"remove", "Remove an inbound endpoint",
      "fieldplane device endpoint inbound remove --namespace plant-a --device press-1 --name main",
      ep_remove_flags, NULL, ep_remove, NULL, NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 static const fp_cli_cmd ep_cmds[] = {
@@ -447,7 +447,7 @@ static const fp_cli_cmd ep_cmds[] = {
      ep_list, NULL, NULL, FP_OP_NONE, NULL},
     {"inbound", "Add and remove inbound endpoints", NULL, NULL, NULL, NULL, ep_inbound_cmds, NULL,
      FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 static const fp_cli_cmd dev_cmds[] = {
@@ -467,7 +467,7 @@ static const fp_cli_cmd dev_cmds[] = {
      "A device that assets refer to is kept unless --cascade, which deletes them too."},
     {"endpoint", "Manage a device's endpoints", NULL, NULL, NULL, NULL, ep_cmds, NULL, FP_OP_NONE,
      NULL},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_device = {"device",

@@ -15,7 +15,7 @@ static const fp_col ddev_cols[] = {
     {"ENDPOINTS", "properties.endpoints.inbound", FP_COL_KEYS},
     {"MANUFACTURER", "properties.manufacturer", FP_COL_VALUE},
     {"MODEL", "properties.model", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_col dasset_cols[] = {
@@ -24,7 +24,7 @@ static const fp_col dasset_cols[] = {
     {"DEVICE", "properties.deviceRef.deviceName", FP_COL_VALUE},
     {"ENDPOINT", "properties.deviceRef.endpointName", FP_COL_VALUE},
     {"DATASETS", "properties.datasets", FP_COL_COUNT},
-    {NULL},
+    {0},
 };
 
 static const fp_res_desc ddev_desc = {FP_RK_DEVICE, "discovered device", "discoveredDevices",
@@ -42,19 +42,19 @@ static const fp_res_desc dasset_desc = {FP_RK_ASSET, "discovered asset", "discov
             "the discovered resource's name"                                                       \
     }
 
-static const fp_flag d_name_flags[] = {D_NAME, D_NS, {NULL}};
+static const fp_flag d_name_flags[] = {D_NAME, D_NS, {0}};
 static const fp_flag d_delete_flags[] = {
-    D_NAME, D_NS, {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"}, {NULL}};
+    D_NAME, D_NS, {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"}, {0}};
 static const fp_flag d_list_flags[] = {
     D_NS,
     {"name-prefix", 0, FP_FLAG_STR, 0, "?namePrefix", "PREFIX", "only names starting so"},
-    {NULL},
+    {0},
 };
 static const fp_flag d_onboard_flags[] = {
     D_NAME,
     D_NS,
     {"as", 0, FP_FLAG_STR, 0, NULL, "NEW", "name of the new resource (default: the same name)"},
-    {NULL},
+    {0},
 };
 
 /* GET the discovered resource, PUT the new one (create only). */
@@ -137,13 +137,13 @@ static int onboard(fp_ctx *ctx)
             d_onboard_flags, NULL, onboard, NULL, &desc, FP_OP_NONE, NULL                          \
     }
 
-static const fp_cli_cmd ddev_cmds[] = {D_CMDS("device", ddev_desc, "device"), {NULL}};
-static const fp_cli_cmd dasset_cmds[] = {D_CMDS("asset", dasset_desc, "asset"), {NULL}};
+static const fp_cli_cmd ddev_cmds[] = {D_CMDS("device", ddev_desc, "device"), {0}};
+static const fp_cli_cmd dasset_cmds[] = {D_CMDS("asset", dasset_desc, "asset"), {0}};
 
 static const fp_cli_cmd d_cmds[] = {
     {"device", "Discovered devices", NULL, NULL, NULL, NULL, ddev_cmds, NULL, FP_OP_NONE, NULL},
     {"asset", "Discovered assets", NULL, NULL, NULL, NULL, dasset_cmds, NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_discovered = {

@@ -16,7 +16,7 @@ static const fp_flag export_flags[] = {
      "ARM JSON (default) or Kubernetes custom-resource YAML"},
     {"output-file", 0, FP_FLAG_STR, 0, NULL, "FILE", "write here (default: stdout)"},
     {"kinds", 0, FP_FLAG_LIST, 0, NULL, "KIND", "only these kinds: Namespace, Device, Asset"},
-    {NULL},
+    {0},
 };
 
 static bool wanted(fp_ctx *ctx, fp_rkind k)

@@ -18,7 +18,7 @@ static const fp_flag login_flags[] = {
     {"token-file", 0, FP_FLAG_STR, 0, NULL, "FILE",
      "file holding the token (- for stdin; default: asked for on a terminal, else stdin)"},
     {"no-verify", 0, FP_FLAG_BOOL, 0, NULL, NULL, "store without asking the registry first"},
-    {NULL},
+    {0},
 };
 
 /* Read the token: from a file, or stdin (without echo on a terminal). */

@@ -14,14 +14,14 @@ static const fp_col schema_cols[] = {
     {"FORMAT", "properties.format", FP_COL_VALUE},
     {"TYPE", "properties.schemaType", FP_COL_VALUE},
     {"DISPLAY NAME", "properties.displayName", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_col version_cols[] = {
     {"VERSION", "name", FP_COL_VALUE},
     {"HASH", "properties.hash", FP_COL_VALUE},
     {"DESCRIPTION", "properties.description", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_res_desc schema_desc = {FP_RK_UNKNOWN, "schema", "schemas", schema_cols};
@@ -36,7 +36,7 @@ static const fp_res_desc schema_desc = {FP_RK_UNKNOWN, "schema", "schemas", sche
             "the schema's name"                                                                    \
     }
 
-static const fp_flag s_name_flags[] = {S_NAME, S_NS, {NULL}};
+static const fp_flag s_name_flags[] = {S_NAME, S_NS, {0}};
 static const fp_flag s_create_flags[] = {
     S_NAME,
     S_NS,
@@ -46,14 +46,14 @@ static const fp_flag s_create_flags[] = {
     {"display-name", 0, FP_FLAG_STR, 0, "properties.displayName", "TEXT", "display name"},
     {"desc", 0, FP_FLAG_STR, 0, "properties.description", "TEXT", "description"},
     {"tag", 0, FP_FLAG_KV, 0, "tags", NULL, "a tag"},
-    {NULL},
+    {0},
 };
 static const fp_flag s_delete_flags[] = {
-    S_NAME, S_NS, {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"}, {NULL}};
+    S_NAME, S_NS, {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"}, {0}};
 static const fp_flag s_list_flags[] = {
     S_NS,
     {"name-prefix", 0, FP_FLAG_STR, 0, "?namePrefix", "PREFIX", "only names starting so"},
-    {NULL},
+    {0},
 };
 
 static int schema_create(fp_ctx *ctx)
@@ -102,8 +102,8 @@ static int schema_create(fp_ctx *ctx)
             "the version number (a positive integer)"                                              \
     }
 
-static const fp_flag v_key_flags[] = {V_VERSION, S_NS, V_SCHEMA, {NULL}};
-static const fp_flag v_list_flags[] = {S_NS, V_SCHEMA, {NULL}};
+static const fp_flag v_key_flags[] = {V_VERSION, S_NS, V_SCHEMA, {0}};
+static const fp_flag v_list_flags[] = {S_NS, V_SCHEMA, {0}};
 static const fp_flag v_add_flags[] = {
     V_VERSION,
     S_NS,
@@ -111,14 +111,14 @@ static const fp_flag v_add_flags[] = {
     {"content-file", 'f', FP_FLAG_STR, FP_F_REQUIRED, NULL, "FILE",
      "file holding the schema content (- for stdin)"},
     {"desc", 0, FP_FLAG_STR, 0, NULL, "TEXT", "description"},
-    {NULL},
+    {0},
 };
 static const fp_flag v_remove_flags[] = {
     V_VERSION,
     S_NS,
     V_SCHEMA,
     {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"},
-    {NULL}};
+    {0}};
 
 static char *version_path(fp_ctx *ctx, bool with_version)
 {
@@ -240,7 +240,7 @@ static const fp_cli_cmd version_cmds[] = {
     {"remove", "Remove a schema version",
      "fieldplane schema version remove 1 --namespace plant-a --schema oven-line --yes",
      v_remove_flags, NULL, version_remove, NULL, NULL, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 static const fp_cli_cmd schema_cmds[] = {
@@ -256,7 +256,7 @@ static const fp_cli_cmd schema_cmds[] = {
      fp_res_delete, NULL, &schema_desc, FP_OP_NONE, NULL},
     {"version", "Manage a schema's versions", NULL, NULL, NULL, NULL, version_cmds, NULL,
      FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_schema = {"schema",

@@ -16,7 +16,7 @@ static const fp_col secret_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
     {"KEYS", "properties.keys", FP_COL_VALUE},
     {"MODIFIED", "properties.lastModifiedAt", FP_COL_VALUE},
-    {NULL},
+    {0},
 };
 
 static const fp_res_desc secret_desc = {FP_RK_UNKNOWN, "secret", "secrets", secret_cols};
@@ -40,14 +40,11 @@ static const fp_flag se_set_flags[] = {
      "without --from-file: the key the value read from stdin goes under (default: value)"},
     {"keep-newline", 0, FP_FLAG_BOOL, 0, NULL, NULL,
      "keep a final newline of a value read from stdin"},
-    {NULL},
+    {0},
 };
 static const fp_flag se_delete_flags[] = {
-    SE_NAME,
-    SE_NS,
-    {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"},
-    {NULL}};
-static const fp_flag se_list_flags[] = {SE_NS, {NULL}};
+    SE_NAME, SE_NS, {"yes", 'y', FP_FLAG_BOOL, 0, NULL, NULL, "do not ask for confirmation"}, {0}};
+static const fp_flag se_list_flags[] = {SE_NS, {0}};
 
 /* Read a value from stdin: on a terminal without echo. New string or NULL. */
 static char *read_stdin_value(fp_ctx *ctx, bool keep_newline, size_t *len)
@@ -157,7 +154,7 @@ static const fp_cli_cmd secret_cmds[] = {
      &secret_desc, FP_OP_NONE, NULL},
     {"delete", "Delete a secret", "fieldplane secret delete opc-user --namespace plant-a --yes",
      se_delete_flags, NULL, fp_res_delete, NULL, &secret_desc, FP_OP_NONE, NULL},
-    {NULL},
+    {0},
 };
 
 const fp_cli_cmd fp_cli_secret = {"secret",

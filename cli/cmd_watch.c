@@ -5,8 +5,12 @@
  *
  * When the stream ends (the registry restarted, a proxy timed out) the command
  * resumes from the last revision it saw, as every watcher of the registry
- * does; when that revision has been compacted away (410) it says how many
- * changes may have been missed and goes on from the current revision.
+ * does. When the registry's history was compacted past the watch (it fell
+ * behind, or was away while more changes than --history were made; the stream
+ * ends with an ERROR event, or the resume answers 410) some changes are lost:
+ * the command says so on stderr, with the revisions, and goes on from the
+ * current revision. With --since REV older than the history it exits with
+ * FP_EXIT_NOT_FOUND before printing anything, so a script can list again.
  */
 #include <string.h>
 #include <unistd.h>
@@ -22,20 +26,30 @@ static const fp_flag watch_flags[] = {
     {"since", 0, FP_FLAG_INT, 0, NULL, "REV", "start after this revision (default: now)"},
     {"count", 'c', FP_FLAG_INT, 0, NULL, "N", "stop after N changes"},
     {"bookmarks", 0, FP_FLAG_BOOL, 0, NULL, NULL, "print BOOKMARK keep-alives too"},
-    {NULL},
+    {0},
 };
 
-typedef struct watch_state {
-    fp_ctx *ctx;
-    long long left; /* changes still to print, -1 for no limit */
-    long long last; /* the last revision seen, -1 before the first */
-    bool header_done;
-    bool got_data; /* this connection delivered at least one line */
-} watch_state;
+typedef fp_watch_state watch_state;
+
+/* Say that changes after `after` are lost and go on from `current`. */
+static void compacted(watch_state *w, long long after, long long current)
+{
+    w->gaps++;
+    fp_errorf(w->ctx,
+              "watch: the registry's history was compacted past this watch: changes after "
+              "revision %lld are no longer kept and some were missed; going on from revision "
+              "%lld (list again for the current state)",
+              after, current);
+    w->last = current;
+}
 
 static int on_event(const char *line, size_t len, void *arg)
 {
-    watch_state *w = arg;
+    return fp_watch_line(arg, line, len);
+}
+
+int fp_watch_line(fp_watch_state *w, const char *line, size_t len)
+{
     fp_ctx *ctx = w->ctx;
     json_t *ev = json_loadb(line, len, 0, NULL);
     const char *type = json_string_value(json_object_get(ev, "type"));
@@ -44,6 +58,25 @@ static int on_event(const char *line, size_t len, void *arg)
     if (!ev)
         return 0;
     w->got_data = true;
+    if (type && !strcmp(type, "ERROR")) {
+        /* The registry ends a stream that fell behind its history this way. */
+        const json_t *e = json_object_get(ev, "error");
+        const json_t *cur = json_object_get(e, "currentRevision");
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        if (ctx->output != FP_OUT_TABLE) {
+            /* Scripts reading events see the gap in the stream too. */
+            fwrite(line, 1, len, ctx->out);
+            fputc('\n', ctx->out);
+            fflush(ctx->out);
+        }
+        if (code && !strcmp(code, "Gone") && json_is_integer(cur) && json_integer_value(cur) >= 0)
+            compacted(w, w->last, json_integer_value(cur));
+        else
+            fp_errorf(ctx, "watch: the registry ended the stream: %s", msg ? msg : "error");
+        json_decref(ev);
+        return 1; /* reconnect from w->last */
+    }
     if (json_is_integer(json_object_get(ev, "revision")))
         w->last = json_integer_value(json_object_get(ev, "revision"));
     if (bookmark && !fp_arg_given(ctx, "bookmarks")) {
@@ -114,7 +147,7 @@ static char *watch_path(fp_ctx *ctx, long long rev)
 static int watch_run(fp_ctx *ctx)
 {
     fp_client *c = fp_ctx_client(ctx);
-    watch_state w = {ctx, -1, -1, false, false};
+    watch_state w = {ctx, -1, -1, false, false, 0};
     int failures = 0, rc;
     long long n;
 
@@ -143,11 +176,23 @@ static int watch_run(fp_ctx *ctx)
         }
         if (r.status == 410 && w.last >= 0) {
             json_t *cur = json_object_get(json_object_get(r.body, "error"), "currentRevision");
-            fp_errorf(ctx, "revisions after %lld are no longer kept; some changes were missed",
-                      w.last);
-            w.last = json_is_integer(cur) ? json_integer_value(cur) : -1;
+            if (json_is_integer(cur) && json_integer_value(cur) >= 0) {
+                compacted(&w, w.last, json_integer_value(cur));
+                fp_resp_clear(&r);
+                continue;
+            }
+        }
+        if (r.status == 410 && w.last < 0) {
+            /* --since is older than what the registry keeps. */
+            json_t *cur = json_object_get(json_object_get(r.body, "error"), "currentRevision");
+            fp_errorf(ctx,
+                      "watch: revision %s is no longer kept: the registry's history was "
+                      "compacted. List again and watch from the list's revision (the current "
+                      "revision is %" JSON_INTEGER_FORMAT ")",
+                      fp_arg_str(ctx, "since") ? fp_arg_str(ctx, "since") : "?",
+                      json_integer_value(cur));
             fp_resp_clear(&r);
-            continue;
+            return FP_EXIT_NOT_FOUND;
         }
         if (rc == FP_EXIT_UNREACHABLE && w.last >= 0 && ++failures < 30) {
             /* Was connected before: wait for the registry to come back. */
@@ -156,9 +201,6 @@ static int watch_run(fp_ctx *ctx)
             continue;
         }
         fp_report(ctx, rc, &r, "watch");
-        if (r.status == 410)
-            fprintf(ctx->err, "  hint: that revision is no longer kept; list again and watch "
-                              "from the list's revision\n");
         fp_resp_clear(&r);
         return rc;
     }
@@ -176,4 +218,9 @@ const fp_cli_cmd fp_cli_watch = {
     NULL,
     FP_OP_NONE,
     "Table output prints one line per change; JSON prints each event as the registry sends it "
-    "(one object per line)."};
+    "(one object per line). The registry keeps the documents of its last --history changes: "
+    "a watch that falls further behind (or whose registry was away meanwhile) has missed "
+    "changes; it says so on stderr (\"the registry's history was compacted past this watch\"), "
+    "JSON output passes the registry's ERROR event on, and it goes on from the current "
+    "revision. --since REV older than that history exits with code 3 before printing anything: "
+    "list again and watch from the list's revision."};

@@ -4,10 +4,10 @@ _fieldplane_words() {
     "") echo "login namespace device asset discovered schema secret audit watch apply export completion up registry token version help" ;;
     "login") echo "--url --token-file --no-verify --output --server --help" ;;
     "namespace") echo "create show list update delete" ;;
-    "namespace create") echo "--name --tag --location --output --server --help" ;;
+    "namespace create") echo "--name --tag --location --endpoint --output --server --help" ;;
     "namespace show") echo "--name --output --server --help" ;;
     "namespace list") echo "--name-prefix --tag --output --server --help" ;;
-    "namespace update") echo "--name --tag --location --output --server --help" ;;
+    "namespace update") echo "--name --tag --location --endpoint --remove-endpoint --output --server --help" ;;
     "namespace delete") echo "--name --yes --cascade --output --server --help" ;;
     "device") echo "create show list update delete endpoint" ;;
     "device create") echo "--name --namespace --attr --remove-attr --disabled --enabled --manufacturer --model --os --os-version --external-id --tag --output --server --help" ;;

@@ -148,3 +148,48 @@ test('dataset import and export', () => {
   assert.equal(r.code, 7);
   assert.match(r.err, /line 2: dataset is required/);
 });
+
+test('dataset import names the line of each bad nested data point', () => {
+  const yaml = join(cli.home, 'nested-bad.yaml');
+  writeFileSync(
+    yaml,
+    [
+      'datasets:', //                                   1
+      '  - name: line', //                              2
+      '    dataPoints:', //                             3
+      '      - name: ok-1', //                          4
+      '        dataSource: ns=3;s=ok1', //              5
+      '      - name: no-source', //                     6
+      '      - name: ok-1', //                          7
+      '        dataSource: ns=3;s=again', //            8
+      '  - name: energy', //                            9
+      '    dataPoints:', //                             10
+      '      - {name: kwh, dataSource: ns=3;s=kWh}', // 11
+      '      - {name: bad, dataSource: s, colour: 1}', // 12
+      '  - name: broken', //                            13
+      '    dataPoints: 5', //                           14
+      '',
+    ].join('\n'),
+  );
+  let r = cli.run(['asset', 'dataset', 'import', ...A, '--input-file', yaml]);
+  assert.equal(r.code, 7, r.err);
+  assert.match(r.err, /line 6: dataset 'line', data point 2: dataSource is required/);
+  assert.match(r.err, /line 7: data point 'ok-1' appears twice in dataset 'line'/);
+  assert.match(r.err, /line 12: dataset 'energy', data point 2: unknown field 'colour'/);
+  assert.match(r.err, /line 13: item 3: dataPoints must be a list/);
+  assert.match(r.err, /4 invalid rows/);
+  // JSON files too: each point by its own line.
+  const json = join(cli.home, 'nested-bad.json');
+  writeFileSync(
+    json,
+    '{"datasets": [\n' +
+      ' {"name": "line", "dataPoints": [\n' +
+      '   {"name": "a", "dataSource": "s"},\n' +
+      '   {"name": "b"}\n' +
+      ' ]}\n' +
+      ']}\n',
+  );
+  r = cli.run(['asset', 'dataset', 'import', ...A, '--input-file', json]);
+  assert.equal(r.code, 7, r.err);
+  assert.match(r.err, /line 4: dataset 'line', data point 2: dataSource is required/);
+});

@@ -39,6 +39,49 @@ test('namespace create, show, list, update, delete', () => {
   assert.equal(cli.run(['namespace', 'show', 'scratch-ns']).code, 3);
 });
 
+test('namespace messaging endpoints: --endpoint and --remove-endpoint', () => {
+  const created = cli
+    .ok([
+      'namespace', 'create', 'msg-ns',
+      '--endpoint', 'broker=Microsoft.Mqtt,mqtts://broker.msg:8883',
+      '--endpoint', 'plain=mqtt://edge,with,commas:1883',
+      '-o', 'json',
+    ])
+    .json();
+  assert.deepEqual(created.properties.messaging.endpoints, {
+    broker: { endpointType: 'Microsoft.Mqtt', address: 'mqtts://broker.msg:8883' },
+    plain: { address: 'mqtt://edge,with,commas:1883' },
+  });
+  // update adds one, replaces one by name, removes one, and keeps the rest.
+  const upd = cli
+    .ok([
+      'namespace', 'update', 'msg-ns',
+      '--endpoint', 'cloud=mqtts://cloud:8883',
+      '--endpoint', 'broker=Microsoft.Mqtt,mqtts://broker2.msg:8883',
+      '--remove-endpoint', 'plain',
+      '--tag', 'k=v',
+    ])
+    .json();
+  assert.deepEqual(upd.properties.messaging.endpoints, {
+    broker: { endpointType: 'Microsoft.Mqtt', address: 'mqtts://broker2.msg:8883' },
+    cloud: { address: 'mqtts://cloud:8883' },
+  });
+  assert.equal(upd.tags.k, 'v');
+  const table = cli.ok(['namespace', 'show', 'msg-ns', '-o', 'table']).out;
+  assert.match(table, /broker,cloud/);
+  // Malformed specs are usage errors that say what is wrong; nothing is sent.
+  let r = cli.run(['namespace', 'update', 'msg-ns', '--endpoint', 'noequals']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--endpoint: 'noequals' is not NAME=TYPE,ADDRESS/);
+  r = cli.run(['namespace', 'update', 'msg-ns', '--endpoint', 'x=Microsoft.Mqtt,']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /the address in 'x=Microsoft.Mqtt,' is empty/);
+  r = cli.run(['namespace', 'create', 'msg-ns-2', '--remove-endpoint', 'x']);
+  assert.equal(r.code, 2);
+  assert.match(cli.ok(['namespace', 'update', '--help']).out, /--endpoint NAME=TYPE,ADDRESS/);
+  cli.ok(['namespace', 'delete', 'msg-ns', '--yes']);
+});
+
 test('device commands and every inbound endpoint type', () => {
   cli.ok(['secret', 'set', 'opc-user', ...NS], { input: 'operator\n' });
   cli.ok(['secret', 'set', 'opc-pass', ...NS], { input: 's3cret\n' });

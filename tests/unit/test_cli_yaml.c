@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "client.h"
+#include "fp_alloc.h"
 
 static void test_yaml_scalars(void **state)
 {
@@ -170,6 +171,122 @@ static void test_item_lines(void **state)
     assert_null(fp_yaml_item_lines("[1, 2", 5, "x"));
 }
 
+static void test_sub_item_lines(void **state)
+{
+    const char *y = "datasets:\n"
+                    "  - name: a\n"
+                    "    dataPoints:\n"
+                    "      - {name: p}\n"
+                    "      - name: q\n"
+                    "        dataSource: s\n"
+                    "  - name: b\n"
+                    "    other: [1, 2]\n"
+                    "  - name: c\n"
+                    "    dataPoints: [x,\n"
+                    "      y]\n";
+    json_t *l, *e;
+    (void)state;
+
+    l = fp_yaml_sub_item_lines(y, strlen(y), "datasets", "dataPoints");
+    assert_non_null(l);
+    assert_int_equal(json_array_size(l), 3);
+    e = json_array_get(l, 0);
+    assert_int_equal(json_array_size(e), 3);
+    assert_int_equal(json_integer_value(json_array_get(e, 0)), 2);
+    assert_int_equal(json_integer_value(json_array_get(e, 1)), 4);
+    assert_int_equal(json_integer_value(json_array_get(e, 2)), 5);
+    e = json_array_get(l, 1);
+    assert_int_equal(json_array_size(e), 1); /* other: is not dataPoints */
+    e = json_array_get(l, 2);
+    assert_int_equal(json_array_size(e), 3);
+    assert_int_equal(json_integer_value(json_array_get(e, 2)), 11);
+    json_decref(l);
+}
+
+/* Anchors and aliases cannot expand a small file into a huge document, nesting
+ * is bounded, a plain merge key yields to the mapping's own keys, and a quoted
+ * "<<" is an ordinary key that survives a round trip. */
+static void test_yaml_limits_and_merge(void **state)
+{
+    char err[256];
+    fp_buf b, deep;
+    json_t *docs, *d;
+    (void)state;
+
+    fp_buf_init(&b, 1 << 20);
+    fp_buf_append_str(&b, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 10; i++)
+        fp_buf_printf(&b,
+                      "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i,
+                      i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+    assert_null(fp_yaml_parse(b.data, b.len, err, sizeof err));
+    assert_non_null(strstr(err, "expands to more than"));
+    fp_buf_clear(&b);
+
+    fp_buf_init(&deep, 1 << 20);
+    for (int i = 0; i < 5000; i++)
+        fp_buf_append_str(&deep, "[");
+    assert_null(fp_yaml_parse(deep.data, deep.len, err, sizeof err));
+    assert_non_null(strstr(err, "nested deeper than"));
+    fp_buf_clear(&deep);
+
+    /* Depth through aliases counts too. */
+    {
+        const char *y = "a: &a [[[[[[[[[[1]]]]]]]]]]\nb: &b [*a, *a]\n";
+        docs = fp_yaml_parse(y, strlen(y), err, sizeof err);
+        assert_non_null(docs);
+        json_decref(docs);
+    }
+
+    {
+        const char *y = "base: &b {k: 1, m: 2}\nx:\n  <<: *b\n  k: 3\n\"<<\": {q: 1}\n"
+                        "y: &b {k: 9}\nz: {<<: *b}\n";
+        docs = fp_yaml_parse(y, strlen(y), err, sizeof err);
+        assert_non_null(docs);
+        d = json_array_get(docs, 0);
+        assert_int_equal(json_integer_value(fp_json_get(d, "x.k")), 3);
+        assert_int_equal(json_integer_value(fp_json_get(d, "x.m")), 2);
+        assert_int_equal(json_integer_value(fp_json_get(d, "<<.q")), 1);
+        /* A redefined anchor: the latest one wins. */
+        assert_int_equal(json_integer_value(fp_json_get(d, "z.k")), 9);
+        fp_buf_init(&b, 1 << 20);
+        assert_int_equal(fp_yaml_emit(&b, d), FP_OK);
+        json_t *again = fp_yaml_parse(b.data, b.len, err, sizeof err);
+        assert_non_null(again);
+        assert_true(json_equal(json_array_get(again, 0), d));
+        json_decref(again);
+        fp_buf_clear(&b);
+        json_decref(docs);
+    }
+}
+
+static void test_msg_endpoint(void **state)
+{
+    char err[256], *name;
+    json_t *ep;
+    (void)state;
+
+    ep = fp_msg_endpoint_parse("broker=Microsoft.Mqtt,mqtts://b:8883", &name, err, sizeof err);
+    assert_non_null(ep);
+    assert_string_equal(name, "broker");
+    assert_string_equal(json_string_value(json_object_get(ep, "endpointType")), "Microsoft.Mqtt");
+    assert_string_equal(json_string_value(json_object_get(ep, "address")), "mqtts://b:8883");
+    fp_free(name);
+    json_decref(ep);
+    ep = fp_msg_endpoint_parse("e=mqtt://a,b", &name, err, sizeof err);
+    assert_non_null(ep);
+    assert_null(json_object_get(ep, "endpointType"));
+    assert_string_equal(json_string_value(json_object_get(ep, "address")), "mqtt://a,b");
+    fp_free(name);
+    json_decref(ep);
+    assert_null(fp_msg_endpoint_parse("=x", &name, err, sizeof err));
+    assert_null(name);
+    assert_null(fp_msg_endpoint_parse("x", &name, err, sizeof err));
+    assert_null(fp_msg_endpoint_parse("x=T,", &name, err, sizeof err));
+    assert_null(fp_msg_endpoint_parse("x=,addr", &name, err, sizeof err));
+    assert_null(fp_msg_endpoint_parse("x=", &name, err, sizeof err));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +296,9 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_csv_write),
         cmocka_unit_test(test_item_lines),
+        cmocka_unit_test(test_sub_item_lines),
+        cmocka_unit_test(test_yaml_limits_and_merge),
+        cmocka_unit_test(test_msg_endpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
