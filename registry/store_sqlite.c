@@ -106,25 +106,14 @@ struct fp_store {
     sqlite3_stmt *stmt[STMT_COUNT];
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    _Atomic int64_t revision; /* last committed; written under lock, read without */
-    int64_t pending;   /* last allocated inside the open transaction */
+    _Atomic int64_t revision;  /* last committed; written under lock, read without */
+    int64_t pending;           /* last allocated inside the open transaction */
     _Atomic int64_t compacted; /* change documents up to here are gone */
     int64_t history;
     int64_t compact_check; /* revision of the last compaction check */
     bool in_txn;
     bool closing;
-    /* The checkpointer: a thread with its own connection copies the WAL into
-     * the database, so that no request waits for a checkpoint's fsync. */
-    sqlite3 *ckpt_db;
-    pthread_t ckpt_thread;
-    bool ckpt_running;
-    bool ckpt_stop;
-    int wal_pages;
-    pthread_mutex_t ckpt_lock;
-    pthread_cond_t ckpt_cond;
 };
-
-#define CHECKPOINT_PAGES 1000 /* as SQLite's own auto-checkpoint */
 
 void fp_rec_clear(fp_rec *rec)
 {
@@ -213,67 +202,6 @@ fail:
     return FP_ERR_IO;
 }
 
-/* Called by SQLite after each commit with the WAL's size in pages. */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_pages)
-{
-    fp_store *st = arg;
-    pthread_mutex_lock(&st->ckpt_lock);
-    st->wal_pages = n_pages;
-    if (n_pages >= CHECKPOINT_PAGES)
-        pthread_cond_signal(&st->ckpt_cond);
-    pthread_mutex_unlock(&st->ckpt_lock);
-    return SQLITE_OK;
-}
-
-/* The checkpointer thread: a passive checkpoint whenever the WAL has grown
- * past CHECKPOINT_PAGES, and once a second when it holds anything at all. */
-static void *checkpointer(void *arg)
-{
-    fp_store *st = arg;
-
-    pthread_mutex_lock(&st->ckpt_lock);
-    while (!st->ckpt_stop) {
-        struct timespec deadline;
-        int pages;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += 1;
-        if (st->wal_pages < CHECKPOINT_PAGES)
-            pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock, &deadline);
-        pages = st->wal_pages;
-        if (st->ckpt_stop || pages == 0)
-            continue;
-        st->wal_pages = 0;
-        pthread_mutex_unlock(&st->ckpt_lock);
-        if (sqlite3_wal_checkpoint_v2(st->ckpt_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
-                SQLITE_OK &&
-            sqlite3_errcode(st->ckpt_db) != SQLITE_BUSY)
-            fp_log_warn("store", "checkpoint: %s", sqlite3_errmsg(st->ckpt_db));
-        pthread_mutex_lock(&st->ckpt_lock);
-    }
-    pthread_mutex_unlock(&st->ckpt_lock);
-    return NULL;
-}
-
-/* Start the checkpointer on its own connection; on failure SQLite's automatic
- * checkpoints stay on, which is slower but correct. */
-static void start_checkpointer(fp_store *st, const char *path)
-{
-    if (sqlite3_open_v2(path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        sqlite3_close(st->ckpt_db);
-        st->ckpt_db = NULL;
-        return;
-    }
-    sqlite3_busy_timeout(st->ckpt_db, 1000);
-    if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0) {
-        sqlite3_close(st->ckpt_db);
-        st->ckpt_db = NULL;
-        return;
-    }
-    st->ckpt_running = true;
-    sqlite3_wal_hook(st->db, wal_hook, st); /* replaces the automatic checkpoints */
-}
-
 fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **out, char *errmsg,
                         size_t errmsg_len)
 {
@@ -288,8 +216,6 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
     }
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->changed, NULL);
-    pthread_mutex_init(&st->ckpt_lock, NULL);
-    pthread_cond_init(&st->ckpt_cond, NULL);
     st->history = opts && opts->history > 0 ? opts->history : 100000;
     flags =
         opts && opts->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -322,7 +248,6 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
     }
     if (!(opts && opts->read_only)) {
         exec_sql(st, "PRAGMA journal_size_limit=67108864"); /* trim the WAL back to 64 MB */
-        start_checkpointer(st, path);
     }
     st->revision = query_int(st, "SELECT MAX(rev) FROM changes", 0);
     st->compacted = query_int(st, "SELECT value FROM meta WHERE key='compacted'", 0);
@@ -338,24 +263,12 @@ void fp_store_close(fp_store *st)
 {
     if (!st)
         return;
-    if (st->ckpt_running) {
-        pthread_mutex_lock(&st->ckpt_lock);
-        st->ckpt_stop = true;
-        pthread_cond_signal(&st->ckpt_cond);
-        pthread_mutex_unlock(&st->ckpt_lock);
-        pthread_join(st->ckpt_thread, NULL);
-        sqlite3_wal_hook(st->db, NULL, NULL);
-    }
-    if (st->ckpt_db)
-        sqlite3_close(st->ckpt_db);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db)
         sqlite3_close(st->db);
     pthread_cond_destroy(&st->changed);
     pthread_mutex_destroy(&st->lock);
-    pthread_cond_destroy(&st->ckpt_cond);
-    pthread_mutex_destroy(&st->ckpt_lock);
     fp_free(st);
 }
 
