@@ -82,6 +82,8 @@ struct ua_conn {
     bool renewing;
     uint32_t renewals;
 
+    int adopt_fd; /* ua_conn_use_socket: the next connect takes this socket */
+    bool adopt;
     ua_uacp_hello hello; /* what we sent, for the negotiation */
     ua_uacp_reasm reasm; /* one multi-chunk response being joined */
 };
@@ -141,6 +143,8 @@ void ua_conn_free(ua_conn *c)
 {
     if (!c)
         return;
+    if (c->adopt)
+        close(c->adopt_fd);
     conn_reset(c);
     fp_free(c);
 }
@@ -798,23 +802,9 @@ static bool parse_url(const char *url, char *host, size_t host_len, char *port, 
     return true;
 }
 
-uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *sec)
+/* Resolve host and port and start a non-blocking connect; *fd gets the socket. */
+static uint32_t open_socket(const char *host, const char *port, int *out_fd)
 {
-    char host[256], port[8];
-    if (c->state != UA_CONN_CLOSED)
-        return UAC_BAD_INVALID_STATE;
-    if (strlen(url) >= sizeof(c->url) || !parse_url(url, host, sizeof(host), port, sizeof(port)))
-        return UAC_BAD_TCP_ENDPOINT_URL_INVALID;
-    if (!sec->policy || (sec->policy->id == UA_POLICY_NONE) != (sec->mode == UA_SECURITY_MODE_NONE))
-        return UAC_BAD_SECURITY_POLICY_REJECTED;
-    if (sec->policy->id != UA_POLICY_NONE &&
-        (!sec->local_cert || !sec->local_key || !sec->remote_cert))
-        return UAC_BAD_SECURITY_POLICY_REJECTED;
-    snprintf(c->url, sizeof(c->url), "%s", url);
-    c->sec = *sec;
-    if (sec->local_cert)
-        ua_cert_thumbprint(sec->local_cert, c->local_thumbprint);
-
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -836,6 +826,36 @@ uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *se
         close(fd);
         return UAC_BAD_NOT_CONNECTED;
     }
+    *out_fd = fd;
+    return UAC_GOOD;
+}
+
+uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *sec)
+{
+    char host[256], port[8];
+    if (c->state != UA_CONN_CLOSED)
+        return UAC_BAD_INVALID_STATE;
+    if (strlen(url) >= sizeof(c->url) || !parse_url(url, host, sizeof(host), port, sizeof(port)))
+        return UAC_BAD_TCP_ENDPOINT_URL_INVALID;
+    if (!sec->policy || (sec->policy->id == UA_POLICY_NONE) != (sec->mode == UA_SECURITY_MODE_NONE))
+        return UAC_BAD_SECURITY_POLICY_REJECTED;
+    if (sec->policy->id != UA_POLICY_NONE &&
+        (!sec->local_cert || !sec->local_key || !sec->remote_cert))
+        return UAC_BAD_SECURITY_POLICY_REJECTED;
+    snprintf(c->url, sizeof(c->url), "%s", url);
+    c->sec = *sec;
+    if (sec->local_cert)
+        ua_cert_thumbprint(sec->local_cert, c->local_thumbprint);
+
+    int fd = -1;
+    if (c->adopt) {
+        c->adopt = false;
+        fd = c->adopt_fd;
+    } else {
+        uint32_t st = open_socket(host, port, &fd);
+        if (st)
+            return st;
+    }
     if (ua_loop_io_add(c->loop, &c->io, fd, EPOLLIN | EPOLLOUT, conn_io_cb, c) < 0) {
         close(fd);
         return UAC_BAD_OUT_OF_MEMORY;
@@ -847,6 +867,14 @@ uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *se
     ua_loop_timer_init(&c->connect_timer, connect_timer_cb, c);
     ua_loop_timer_start(c->loop, &c->connect_timer, c->lim.connect_timeout_ms);
     return UAC_GOOD;
+}
+
+void ua_conn_use_socket(ua_conn *c, int fd)
+{
+    if (c->adopt)
+        close(c->adopt_fd);
+    c->adopt_fd = fd;
+    c->adopt = true;
 }
 
 void ua_conn_close(ua_conn *c)

@@ -163,6 +163,11 @@ uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *se
  * UAC_BAD_REQUEST_TOO_LARGE (over the server's limits) or UAC_BAD_OUT_OF_MEMORY. */
 uint32_t ua_conn_send(ua_conn *c, const uint8_t *body, size_t len, uint32_t *request_id);
 
+/* Make the next ua_conn_connect use fd, a connected non-blocking stream socket (one end of a
+ * socketpair), instead of resolving and connecting the URL: the injection point for tests and
+ * the fuzzer, which play the server on the other end. The conn owns fd from now on. */
+void ua_conn_use_socket(ua_conn *c, int fd);
+
 /* Send CloseSecureChannel when open, then close the socket; on_closed is not called. */
 void ua_conn_close(ua_conn *c);
 
