@@ -243,8 +243,12 @@ static void feed(server *s)
         server_write(s, body, len);
         return;
     }
-    if (s->n_req == 0)
+    if (s->n_req == 0) {
+        /* Nothing to answer: the client has given up asking, the rest cannot go anywhere. */
+        if (++s->stalled >= 20)
+            server_close(s);
         return;
+    }
     /* A response waits a few loop turns for the request of its type (the client may not have
      * sent it yet), then goes to the oldest one. */
     size_t k = 0;

@@ -273,6 +273,20 @@ ua_status ua_subscription_modify_sync(ua_subscription *s, double publishing_inte
  * callback for them afterwards. */
 ua_status ua_subscription_unmonitor_sync(ua_subscription *s, const uint32_t *handles, size_t n,
                                          ua_status *results);
+/* ModifyMonitoredItems: give n items (by handle) a new sampling interval (negative: the
+ * publishing interval) and, when queue_size is not 0, a new queue size; filters and discard
+ * policy stay. results (n, may be NULL) get each status (BadMonitoredItemIdInvalid for a
+ * handle that is not an item). What the server accepts is also what a recreated item asks
+ * for after a reconnect. Split by MaxMonitoredItemsPerCall. */
+ua_status ua_subscription_modify_items_sync(ua_subscription *s, const uint32_t *handles, size_t n,
+                                            double sampling_interval_ms, uint32_t queue_size,
+                                            ua_status *results);
+/* SetMonitoringMode: Disabled (no sampling), Sampling (sampled, not reported) or Reporting
+ * for n items by handle; results as for ua_subscription_modify_items_sync. Errors:
+ * BadMonitoringModeInvalid, those of the service. */
+ua_status ua_subscription_set_monitoring_mode_sync(ua_subscription *s, const uint32_t *handles,
+                                                   size_t n, ua_monitoring_mode mode,
+                                                   ua_status *results);
 ua_client *ua_subscription_client(const ua_subscription *s);
 
 typedef struct ua_subscription_stats {
