@@ -196,6 +196,23 @@ ua_status ua_client_write_sync(ua_client *c, const ua_write_value *nodes, size_t
 ua_status ua_client_register_nodes_sync(ua_client *c, const ua_node_id *nodes, size_t n,
                                         ua_node_id *registered);
 
+/* Browse n nodes (first page of at most max_references each, 0: the server's choice), split
+ * by MaxNodesPerBrowse. results (n) are initialised here and owned by the caller
+ * (ua_browse_result_clear each, even on failure); a result's continuation point is for the
+ * caller to follow with BrowseNext or release. Returns the first service-level failure. */
+ua_status ua_client_browse_sync(ua_client *c, const ua_browse_description *nodes, size_t n,
+                                uint32_t max_references, ua_browse_result *results);
+
+/* Call n methods, split by MaxNodesPerMethodCall; results (n) as for ua_client_browse_sync
+ * (ua_call_method_result_clear each). */
+ua_status ua_client_call_sync(ua_client *c, const ua_call_method_request *methods, size_t n,
+                              ua_call_method_result *results);
+
+/* TranslateBrowsePathsToNodeIds for n paths, split by MaxNodesPerTranslateBrowsePathsToNodeIds;
+ * results (n) as for ua_client_browse_sync (ua_browse_path_result_clear each). */
+ua_status ua_client_translate_sync(ua_client *c, const ua_browse_path *paths, size_t n,
+                                   ua_browse_path_result *results);
+
 /* FindServers on the connected endpoint; *out is the caller's (ua_clear with
  * UA_TYPE(FIND_SERVERS_RESPONSE)), cleared on failure too. */
 ua_status ua_client_find_servers_sync(ua_client *c, ua_find_servers_response *out);
