@@ -175,8 +175,6 @@ typedef struct ref_ctx {
 static fp_status check_ref(void *ctx, const fp_ref *ref, fp_verr *err)
 {
     ref_ctx *c = ctx;
-    fp_rec dev;
-    json_t *doc, *eps;
     fp_status rc;
 
     if (ref->type == FP_REF_SECRET) {
@@ -186,29 +184,18 @@ static fp_status check_ref(void *ctx, const fp_ref *ref, fp_verr *err)
                                ref->target, ref->name, c->ns);
         return FP_OK;
     }
-    rc = fp_store_get(c->store, FP_KIND_DEVICE, c->ns, ref->name, &dev);
+    rc = fp_store_device_endpoint(c->store, c->ns, ref->name, ref->endpoint ? ref->endpoint : "");
     if (rc == FP_ERR_NOT_FOUND)
         return fp_verr_set(err, FP_ERR_INVALID, "UnknownReference", ref->target,
                            "%s names device '%s', which does not exist in namespace '%s'",
                            ref->target, ref->name, c->ns);
+    if (rc == FP_ERR_INVALID)
+        return fp_verr_set(err, FP_ERR_INVALID, "UnknownReference", ref->target,
+                           "device '%s' has no inbound endpoint '%s'", ref->name,
+                           ref->endpoint ? ref->endpoint : "");
     if (rc)
         return fp_verr_set(err, rc, fp_status_name(rc), ref->target, "cannot read device '%s'",
                            ref->name);
-    doc = json_loadb(dev.doc, dev.doc_len, 0, NULL);
-    fp_rec_clear(&dev);
-    eps = json_object_get(
-        json_object_get(json_object_get(json_object_get(doc, "properties"), "endpoints"),
-                        "inbound"),
-        ref->endpoint ? ref->endpoint : "");
-    rc = eps ? FP_OK : FP_ERR_INVALID;
-    json_decref(doc);
-    if (rc) {
-        char tgt[300];
-        snprintf(tgt, sizeof tgt, "%s", ref->target);
-        return fp_verr_set(err, FP_ERR_INVALID, "UnknownReference", tgt,
-                           "device '%s' has no inbound endpoint '%s'", ref->name,
-                           ref->endpoint ? ref->endpoint : "");
-    }
     return FP_OK;
 }
 
@@ -305,6 +292,33 @@ static void stamp(fp_req *q, const target *t, json_t *doc, const json_t *old, bo
     }
 }
 
+/* Fill the index values of doc (filters, reference checks). names is a buffer
+ * the caller clears. */
+static void index_of(fp_kind kind, const json_t *doc, fp_index *ix, char *types, size_t types_len,
+                     fp_buf *names)
+{
+    const char *key;
+    json_t *ep;
+
+    memset(ix, 0, sizeof *ix);
+    ix->device_ref = fp_model_device_ref(kind, doc);
+    if (!fp_model_endpoint_types(kind, doc, types, types_len))
+        types[0] = '\0';
+    ix->endpoint_types = types;
+    if (kind != FP_KIND_DEVICE)
+        return;
+    fp_buf_append_str(names, "\n");
+    json_object_foreach(
+        json_object_get(json_object_get(json_object_get(doc, "properties"), "endpoints"),
+                        "inbound"),
+        key, ep)
+    {
+        fp_buf_append_str(names, key);
+        fp_buf_append_str(names, "\n");
+    }
+    ix->endpoint_names = names->err ? NULL : names->data;
+}
+
 /* The action a token needs to write kind. */
 static const char *write_action(fp_kind kind)
 {
@@ -329,8 +343,11 @@ static void write_resource(fp_req *q, fp_resp *r, const target *t, json_t *body,
     bool have_cur, changed;
     char now[40], *text = NULL, types[512];
     fp_change_meta meta = {.token_id = q->tok.id};
+    fp_index ix;
+    fp_buf names;
     fp_status rc;
 
+    fp_buf_init(&names, 1u << 20);
     if (!is_patch) {
         /* Validate before taking the lock: most of the work, none of the contention. */
         json_t *nm = json_object_get(body, "name");
@@ -432,9 +449,8 @@ static void write_resource(fp_req *q, fp_resp *r, const target *t, json_t *body,
     out.doc_len = strlen(text);
     meta.type = have_cur ? FP_CHANGE_MODIFIED : FP_CHANGE_ADDED;
     meta.action = !have_cur ? "create" : is_patch ? "update" : "replace";
-    if (!fp_model_endpoint_types(t->kind, doc, types, sizeof types))
-        types[0] = '\0';
-    rc = fp_store_put(st, &out, fp_model_device_ref(t->kind, doc), types, &meta);
+    index_of(t->kind, doc, &ix, types, sizeof types, &names);
+    rc = fp_store_put(st, &out, &ix, &meta);
     if (rc) {
         fp_resp_status(r, rc, "cannot store %s '%s'", fp_kind_name(t->kind), t->name);
         goto out_rollback;
@@ -457,6 +473,7 @@ out_rollback:
     fp_store_rollback(st);
 out:
     free(text);
+    fp_buf_clear(&names);
     fp_rec_clear(&cur);
     json_decref(doc);
     json_decref(old);
@@ -990,9 +1007,12 @@ void fp_api_status(fp_req *q, fp_resp *r)
     out.mod_rev = fp_store_next_revision(st);
     {
         char types[512];
-        if (!fp_model_endpoint_types(kind, doc, types, sizeof types))
-            types[0] = '\0';
-        rc = fp_store_put(st, &out, fp_model_device_ref(kind, doc), types, &meta);
+        fp_index ix;
+        fp_buf names;
+        fp_buf_init(&names, 1u << 20);
+        index_of(kind, doc, &ix, types, sizeof types, &names);
+        rc = fp_store_put(st, &out, &ix, &meta);
+        fp_buf_clear(&names);
     }
     if (rc) {
         fp_resp_status(r, rc, "cannot store the status of %s '%s'", fp_kind_name(kind), name);

@@ -438,7 +438,8 @@ static void serve_web(fp_req *q, fp_resp *r)
         char file[4096];
         fp_buf b;
         FILE *f;
-        /* The folder mirrors URL paths: FIELDPLANE_WEB_DIR=web serves web/ui/app.js at /ui/app.js. */
+        /* The folder mirrors URL paths: FIELDPLANE_WEB_DIR=web serves web/ui/app.js at /ui/app.js.
+         */
         snprintf(file, sizeof file, "%s%s", dir, path);
         f = fopen(file, "rb");
         if (f) {

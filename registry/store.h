@@ -89,8 +89,21 @@ typedef struct fp_change_meta {
     fp_change_type type;
 } fp_change_meta;
 
-fp_status fp_store_put(fp_store *st, const fp_rec *rec, const char *device_ref,
-                       const char *endpoint_types, const fp_change_meta *meta);
+/* Index values kept beside a document for filters and reference checks; any
+ * field may be NULL. */
+typedef struct fp_index {
+    const char *device_ref;     /* assets: deviceRef.deviceName */
+    const char *endpoint_types; /* devices: " type type " lowercased */
+    const char *endpoint_names; /* devices: "\nname\nname\n" */
+} fp_index;
+
+fp_status fp_store_put(fp_store *st, const fp_rec *rec, const fp_index *ix,
+                       const fp_change_meta *meta);
+
+/* Does device in ns have the inbound endpoint? FP_OK, FP_ERR_NOT_FOUND (no such
+ * device) or FP_ERR_INVALID (no such endpoint). Reads the index, not the document. */
+fp_status fp_store_device_endpoint(fp_store *st, const char *ns, const char *device,
+                                   const char *endpoint);
 /* Delete inside a transaction; doc is the last state recorded in the change. */
 fp_status fp_store_delete(fp_store *st, int kind, const char *ns, const char *name, const char *doc,
                           int64_t rev, const fp_change_meta *meta);

@@ -37,16 +37,19 @@ enum {
     STMT_TOKEN_GET,
     STMT_COMPACT,
     STMT_COMPACTED,
+    STMT_ENDPOINT,
     STMT_COUNT
 };
 
 static const char *const k_stmt_sql[STMT_COUNT] = {
     [STMT_GET] = "SELECT doc, mod_rev, spec_rev FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
-    [STMT_PUT] =
-        "INSERT INTO resources(kind, ns, name, doc, mod_rev, spec_rev, device_ref, "
-        "endpoint_types) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(kind, ns, name) DO "
-        "UPDATE SET doc=excluded.doc, mod_rev=excluded.mod_rev, spec_rev=excluded.spec_rev, "
-        "device_ref=excluded.device_ref, endpoint_types=excluded.endpoint_types",
+    [STMT_PUT] = "INSERT INTO resources(kind, ns, name, doc, mod_rev, spec_rev, device_ref, "
+                 "endpoint_types, endpoint_names) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) "
+                 "ON CONFLICT(kind, ns, name) DO UPDATE SET doc=excluded.doc, "
+                 "mod_rev=excluded.mod_rev, spec_rev=excluded.spec_rev, "
+                 "device_ref=excluded.device_ref, endpoint_types=excluded.endpoint_types, "
+                 "endpoint_names=excluded.endpoint_names",
+    [STMT_ENDPOINT] = "SELECT endpoint_names FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
     [STMT_DEL] = "DELETE FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
     [STMT_CHANGE] = "INSERT INTO changes(rev, type, kind, ns, name, doc, time, token_id, action) "
                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -79,6 +82,22 @@ static const char *const k_migrations[] = {
     "CREATE TABLE tokens(id TEXT PRIMARY KEY, hash TEXT NOT NULL, role TEXT NOT NULL,"
     " ns TEXT NOT NULL DEFAULT '', created TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
     " revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
+    /* 2: documents are kilobytes: a rowid table keeps them out of the key B-tree
+     * (SQLite's WITHOUT ROWID tables are meant for small rows). */
+    "CREATE TABLE resources_v2(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, ns TEXT NOT NULL,"
+    " name TEXT NOT NULL, doc TEXT NOT NULL, mod_rev INTEGER NOT NULL,"
+    " spec_rev INTEGER NOT NULL, device_ref TEXT, endpoint_types TEXT, endpoint_names TEXT,"
+    " UNIQUE(kind, ns, name));"
+    "INSERT INTO resources_v2(kind, ns, name, doc, mod_rev, spec_rev, device_ref, endpoint_types,"
+    " endpoint_names)"
+    " SELECT kind, ns, name, doc, mod_rev, spec_rev, device_ref, endpoint_types,"
+    " CASE WHEN kind = 1 THEN char(10) || (SELECT group_concat(key, char(10)) FROM"
+    " json_each(resources.doc, '$.properties.endpoints.inbound')) || char(10) END"
+    " FROM resources;"
+    "DROP TABLE resources;"
+    "ALTER TABLE resources_v2 RENAME TO resources;"
+    "CREATE INDEX resources_device_ref ON resources(kind, ns, device_ref)"
+    " WHERE device_ref IS NOT NULL;",
 };
 
 struct fp_store {
@@ -93,7 +112,18 @@ struct fp_store {
     int64_t compact_check; /* revision of the last compaction check */
     bool in_txn;
     bool closing;
+    /* The checkpointer: a thread with its own connection copies the WAL into
+     * the database, so that no request waits for a checkpoint's fsync. */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    bool ckpt_running;
+    bool ckpt_stop;
+    int wal_pages;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
 };
+
+#define CHECKPOINT_PAGES 1000 /* as SQLite's own auto-checkpoint */
 
 void fp_rec_clear(fp_rec *rec)
 {
@@ -182,6 +212,67 @@ fail:
     return FP_ERR_IO;
 }
 
+/* Called by SQLite after each commit with the WAL's size in pages. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_pages)
+{
+    fp_store *st = arg;
+    pthread_mutex_lock(&st->ckpt_lock);
+    st->wal_pages = n_pages;
+    if (n_pages >= CHECKPOINT_PAGES)
+        pthread_cond_signal(&st->ckpt_cond);
+    pthread_mutex_unlock(&st->ckpt_lock);
+    return SQLITE_OK;
+}
+
+/* The checkpointer thread: a passive checkpoint whenever the WAL has grown
+ * past CHECKPOINT_PAGES, and once a second when it holds anything at all. */
+static void *checkpointer(void *arg)
+{
+    fp_store *st = arg;
+
+    pthread_mutex_lock(&st->ckpt_lock);
+    while (!st->ckpt_stop) {
+        struct timespec deadline;
+        int pages;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        if (st->wal_pages < CHECKPOINT_PAGES)
+            pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock, &deadline);
+        pages = st->wal_pages;
+        if (st->ckpt_stop || pages == 0)
+            continue;
+        st->wal_pages = 0;
+        pthread_mutex_unlock(&st->ckpt_lock);
+        if (sqlite3_wal_checkpoint_v2(st->ckpt_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+                SQLITE_OK &&
+            sqlite3_errcode(st->ckpt_db) != SQLITE_BUSY)
+            fp_log_warn("store", "checkpoint: %s", sqlite3_errmsg(st->ckpt_db));
+        pthread_mutex_lock(&st->ckpt_lock);
+    }
+    pthread_mutex_unlock(&st->ckpt_lock);
+    return NULL;
+}
+
+/* Start the checkpointer on its own connection; on failure SQLite's automatic
+ * checkpoints stay on, which is slower but correct. */
+static void start_checkpointer(fp_store *st, const char *path)
+{
+    if (sqlite3_open_v2(path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(st->ckpt_db);
+        st->ckpt_db = NULL;
+        return;
+    }
+    sqlite3_busy_timeout(st->ckpt_db, 1000);
+    if (pthread_create(&st->ckpt_thread, NULL, checkpointer, st) != 0) {
+        sqlite3_close(st->ckpt_db);
+        st->ckpt_db = NULL;
+        return;
+    }
+    st->ckpt_running = true;
+    sqlite3_wal_hook(st->db, wal_hook, st); /* replaces the automatic checkpoints */
+}
+
 fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **out, char *errmsg,
                         size_t errmsg_len)
 {
@@ -196,6 +287,8 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
     }
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->changed, NULL);
+    pthread_mutex_init(&st->ckpt_lock, NULL);
+    pthread_cond_init(&st->ckpt_cond, NULL);
     st->history = opts && opts->history > 0 ? opts->history : 100000;
     flags =
         opts && opts->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -226,6 +319,10 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
             goto fail;
         }
     }
+    if (!(opts && opts->read_only)) {
+        exec_sql(st, "PRAGMA journal_size_limit=67108864"); /* trim the WAL back to 64 MB */
+        start_checkpointer(st, path);
+    }
     st->revision = query_int(st, "SELECT MAX(rev) FROM changes", 0);
     st->compacted = query_int(st, "SELECT value FROM meta WHERE key='compacted'", 0);
     *out = st;
@@ -240,12 +337,24 @@ void fp_store_close(fp_store *st)
 {
     if (!st)
         return;
+    if (st->ckpt_running) {
+        pthread_mutex_lock(&st->ckpt_lock);
+        st->ckpt_stop = true;
+        pthread_cond_signal(&st->ckpt_cond);
+        pthread_mutex_unlock(&st->ckpt_lock);
+        pthread_join(st->ckpt_thread, NULL);
+        sqlite3_wal_hook(st->db, NULL, NULL);
+    }
+    if (st->ckpt_db)
+        sqlite3_close(st->ckpt_db);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db)
         sqlite3_close(st->db);
     pthread_cond_destroy(&st->changed);
     pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->ckpt_cond);
+    pthread_mutex_destroy(&st->ckpt_lock);
     fp_free(st);
 }
 
@@ -432,8 +541,8 @@ static fp_status put_change(fp_store *st, int64_t rev, int kind, const char *ns,
     return rc;
 }
 
-fp_status fp_store_put(fp_store *st, const fp_rec *rec, const char *device_ref,
-                       const char *endpoint_types, const fp_change_meta *meta)
+fp_status fp_store_put(fp_store *st, const fp_rec *rec, const fp_index *ix,
+                       const fp_change_meta *meta)
 {
     sqlite3_stmt *s = st->stmt[STMT_PUT];
     fp_status rc = FP_OK;
@@ -444,10 +553,12 @@ fp_status fp_store_put(fp_store *st, const fp_rec *rec, const char *device_ref,
     sqlite3_bind_text(s, 4, rec->doc, (int)rec->doc_len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, rec->mod_rev);
     sqlite3_bind_int64(s, 6, rec->spec_rev);
-    if (device_ref)
-        sqlite3_bind_text(s, 7, device_ref, -1, SQLITE_STATIC);
-    if (endpoint_types && *endpoint_types)
-        sqlite3_bind_text(s, 8, endpoint_types, -1, SQLITE_STATIC);
+    if (ix && ix->device_ref)
+        sqlite3_bind_text(s, 7, ix->device_ref, -1, SQLITE_STATIC);
+    if (ix && ix->endpoint_types && *ix->endpoint_types)
+        sqlite3_bind_text(s, 8, ix->endpoint_types, -1, SQLITE_STATIC);
+    if (ix && ix->endpoint_names && *ix->endpoint_names)
+        sqlite3_bind_text(s, 9, ix->endpoint_names, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = db_fail(st, "put");
     sqlite3_reset(s);
@@ -475,6 +586,37 @@ fp_status fp_store_delete(fp_store *st, int kind, const char *ns, const char *na
     if (rc)
         return rc;
     return put_change(st, rev, kind, ns, name, doc, meta);
+}
+
+fp_status fp_store_device_endpoint(fp_store *st, const char *ns, const char *device,
+                                   const char *endpoint)
+{
+    sqlite3_stmt *s = st->stmt[STMT_ENDPOINT];
+    fp_status rc = FP_ERR_NOT_FOUND;
+    bool locked;
+
+    enter(st, &locked);
+    sqlite3_bind_int(s, 1, FP_KIND_DEVICE);
+    sqlite3_bind_text(s, 2, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, device, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        const char *names = (const char *)sqlite3_column_text(s, 0);
+        size_t n = strlen(endpoint);
+        const char *p = names;
+        rc = FP_ERR_INVALID;
+        /* names is "\nname\nname\n": look for "\n<endpoint>\n". */
+        while (n && p && (p = strstr(p, endpoint)) != NULL) {
+            if (p > names && p[-1] == '\n' && p[n] == '\n') {
+                rc = FP_OK;
+                break;
+            }
+            p++;
+        }
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    leave(st, locked);
+    return rc;
 }
 
 fp_status fp_store_record(fp_store *st, int kind, const char *ns, const char *name, const char *doc,

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
 
 static char g_path[256];
@@ -58,7 +60,8 @@ static int64_t put_one(fp_store *st, const char *name, const char *dev)
     assert_int_equal(fp_store_begin(st), FP_OK);
     rev = fp_store_next_revision(st);
     rec.mod_rev = rec.spec_rev = rev;
-    assert_int_equal(fp_store_put(st, &rec, dev, NULL, &meta), FP_OK);
+    fp_index ix = {.device_ref = dev};
+    assert_int_equal(fp_store_put(st, &rec, &ix, &meta), FP_OK);
     assert_int_equal(fp_store_commit(st), FP_OK);
     return rev;
 }
@@ -97,7 +100,7 @@ static void test_rollback_changes_nothing(void **state)
 
     assert_int_equal(fp_store_begin(st), FP_OK);
     rec.mod_rev = rec.spec_rev = fp_store_next_revision(st);
-    assert_int_equal(fp_store_put(st, &rec, NULL, NULL, &meta), FP_OK);
+    assert_int_equal(fp_store_put(st, &rec, NULL, &meta), FP_OK);
     fp_store_rollback(st);
     assert_int_equal(fp_store_revision(st), 0);
     assert_int_equal(fp_store_get(st, FP_KIND_ASSET, "ns-1", "gone", &out), FP_ERR_NOT_FOUND);
@@ -256,6 +259,60 @@ static void test_open_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent-dir/x/registry.db"));
 }
 
+/* A database as schema version 1 left it, with one device and one asset. */
+static void write_v1_database(void)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(g_path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+            "CREATE TABLE resources(kind INTEGER NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL,"
+            " doc TEXT NOT NULL, mod_rev INTEGER NOT NULL, spec_rev INTEGER NOT NULL,"
+            " device_ref TEXT, endpoint_types TEXT, PRIMARY KEY(kind, ns, name)) WITHOUT ROWID;"
+            "CREATE INDEX resources_device_ref ON resources(kind, ns, device_ref)"
+            " WHERE device_ref IS NOT NULL;"
+            "CREATE TABLE changes(rev INTEGER PRIMARY KEY, type INTEGER NOT NULL, kind INTEGER "
+            "NOT NULL, ns TEXT NOT NULL, name TEXT NOT NULL, doc TEXT, time TEXT NOT NULL, "
+            "token_id TEXT, action TEXT NOT NULL);"
+            "CREATE TABLE secrets(ns TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,"
+            " created TEXT NOT NULL, modified TEXT NOT NULL, PRIMARY KEY(ns, name)) WITHOUT ROWID;"
+            "CREATE TABLE tokens(id TEXT PRIMARY KEY, hash TEXT NOT NULL, role TEXT NOT NULL,"
+            " ns TEXT NOT NULL DEFAULT '', created TEXT NOT NULL, description TEXT NOT NULL "
+            "DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+            "INSERT INTO meta VALUES('schema_version', 1);"
+            "INSERT INTO resources VALUES(1, 'ns-1', 'plc', '{\"properties\":{\"endpoints\":"
+            "{\"inbound\":{\"opc\":{},\"web\":{}}}}}', 1, 1, NULL, ' microsoft.opcua ');"
+            "INSERT INTO resources VALUES(2, 'ns-1', 'oven', '{}', 2, 2, 'plc', NULL);"
+            "INSERT INTO changes VALUES(1, 1, 1, 'ns-1', 'plc', '{}', 't', 'x', 'create');"
+            "INSERT INTO changes VALUES(2, 1, 2, 'ns-1', 'oven', '{}', 't', 'x', 'create');",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_migration_from_v1(void **state)
+{
+    fp_store *st;
+    names got = {0};
+    fp_list_query q = {.kind = FP_KIND_ASSET, .ns = "ns-1", .device_ref = "plc", .limit = 10};
+
+    write_v1_database();
+    st = open_store(0);
+    assert_int_equal(fp_store_revision(st), 2);
+    assert_int_equal(fp_store_device_endpoint(st, "ns-1", "plc", "opc"), FP_OK);
+    assert_int_equal(fp_store_device_endpoint(st, "ns-1", "plc", "web"), FP_OK);
+    assert_int_equal(fp_store_device_endpoint(st, "ns-1", "plc", "op"), FP_ERR_INVALID);
+    assert_int_equal(fp_store_device_endpoint(st, "ns-1", "ghost", "opc"), FP_ERR_NOT_FOUND);
+    fp_store_list(st, &q, collect, &got);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.v[0], "oven");
+    /* New writes work on the migrated table. */
+    assert_int_equal(put_one(st, "pump", "plc"), 3);
+    fp_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_from_v1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
