@@ -120,23 +120,37 @@ typedef struct split_service {
     const ua_type *resp_type;
     size_t resp_count_off, resp_items_off;
     const ua_type *result_type;
+    size_t limit_off; /* of the operation limit in ua_operation_limits */
 } split_service;
 
-#define SPLIT(REQ, req_t, req_field, RESP, resp_t, resp_field, ITEM, RESULT)                       \
+#define SPLIT(REQ, req_t, req_field, RESP, resp_t, resp_field, ITEM, RESULT, LIMIT)                \
     {                                                                                              \
         UA_TYPE(REQ), offsetof(req_t, req_field##_count), offsetof(req_t, req_field),              \
             UA_TYPE(ITEM), UA_TYPE(RESP), offsetof(resp_t, resp_field##_count),                    \
-            offsetof(resp_t, resp_field), UA_TYPE(RESULT)                                          \
+            offsetof(resp_t, resp_field), UA_TYPE(RESULT), offsetof(ua_operation_limits, LIMIT)    \
     }
 
-/* Send the n operations of items in calls of at most limit (0: all in one) with the other
- * fields of the request from tmpl (borrowed; its operation array is set here and reset before
- * returning). The results are moved into results (n of the result type, initialised by the
- * caller); a call that fails ends the loop and its status is returned, the results of the
- * calls before it are kept. */
+/* Send the n operations of items in calls of at most the server's limit for the service (0:
+ * all in one) with the other fields of the request from tmpl (borrowed; its operation array
+ * is set here and reset before returning). results (n of the result type) are initialised
+ * here (status results to BadNothingToDo: not done) and get the results moved in; a call
+ * that fails ends the loop and its status is returned, the results of the calls before it
+ * are kept. */
 static ua_status split_call(ua_client *c, const split_service *sv, void *tmpl, const void *items,
-                            size_t n, uint32_t limit, void *results)
+                            size_t n, void *results)
 {
+    for (size_t i = 0; i < n; i++) {
+        void *r = (uint8_t *)results + i * sv->result_type->size;
+        if (sv->result_type == UA_TYPE(STATUS_CODE))
+            *(ua_status *)r = UA_STATUS_BAD_NOTHING_TO_DO;
+        else
+            ua_init(r, sv->result_type);
+    }
+    ua_operation_limits lim;
+    ua_status lst = ua_client_operation_limits(c, &lim);
+    if (lst)
+        return lst;
+    uint32_t limit = *(const uint32_t *)((const uint8_t *)&lim + sv->limit_off);
     size_t step = limit ? limit : n;
     size_t isz = sv->item_type->size, rsz = sv->result_type->size;
     size_t *req_count = (size_t *)((uint8_t *)tmpl + sv->req_count_off);
@@ -172,17 +186,11 @@ ua_status ua_client_read_sync(ua_client *c, const ua_read_value_id *nodes, size_
 {
     static const split_service sv =
         SPLIT(READ_REQUEST, ua_read_request, nodes_to_read, READ_RESPONSE, ua_read_response,
-              results, READ_VALUE_ID, DATA_VALUE);
-    for (size_t i = 0; i < n; i++)
-        ua_data_value_init(&results[i]);
-    ua_operation_limits lim;
-    ua_status st = ua_client_operation_limits(c, &lim);
-    if (st)
-        return st;
+              results, READ_VALUE_ID, DATA_VALUE, max_nodes_per_read);
     ua_read_request req;
     ua_read_request_init(&req);
     req.timestamps_to_return = UA_TIMESTAMPS_TO_RETURN_BOTH;
-    return split_call(c, &sv, &req, nodes, n, lim.max_nodes_per_read, results);
+    return split_call(c, &sv, &req, nodes, n, results);
 }
 
 ua_status ua_client_write_sync(ua_client *c, const ua_write_value *nodes, size_t n,
@@ -190,16 +198,10 @@ ua_status ua_client_write_sync(ua_client *c, const ua_write_value *nodes, size_t
 {
     static const split_service sv =
         SPLIT(WRITE_REQUEST, ua_write_request, nodes_to_write, WRITE_RESPONSE, ua_write_response,
-              results, WRITE_VALUE, STATUS_CODE);
-    for (size_t i = 0; i < n; i++)
-        results[i] = UA_STATUS_BAD_NOTHING_TO_DO;
-    ua_operation_limits lim;
-    ua_status st = ua_client_operation_limits(c, &lim);
-    if (st)
-        return st;
+              results, WRITE_VALUE, STATUS_CODE, max_nodes_per_write);
     ua_write_request req;
     ua_write_request_init(&req);
-    return split_call(c, &sv, &req, nodes, n, lim.max_nodes_per_write, results);
+    return split_call(c, &sv, &req, nodes, n, results);
 }
 
 ua_status ua_client_browse_sync(ua_client *c, const ua_browse_description *nodes, size_t n,
@@ -207,17 +209,11 @@ ua_status ua_client_browse_sync(ua_client *c, const ua_browse_description *nodes
 {
     static const split_service sv =
         SPLIT(BROWSE_REQUEST, ua_browse_request, nodes_to_browse, BROWSE_RESPONSE,
-              ua_browse_response, results, BROWSE_DESCRIPTION, BROWSE_RESULT);
-    for (size_t i = 0; i < n; i++)
-        ua_browse_result_init(&results[i]);
-    ua_operation_limits lim;
-    ua_status st = ua_client_operation_limits(c, &lim);
-    if (st)
-        return st;
+              ua_browse_response, results, BROWSE_DESCRIPTION, BROWSE_RESULT, max_nodes_per_browse);
     ua_browse_request req;
     ua_browse_request_init(&req);
     req.requested_max_references_per_node = max_references;
-    return split_call(c, &sv, &req, nodes, n, lim.max_nodes_per_browse, results);
+    return split_call(c, &sv, &req, nodes, n, results);
 }
 
 ua_status ua_client_call_sync(ua_client *c, const ua_call_method_request *methods, size_t n,
@@ -225,34 +221,23 @@ ua_status ua_client_call_sync(ua_client *c, const ua_call_method_request *method
 {
     static const split_service sv =
         SPLIT(CALL_REQUEST, ua_call_request, methods_to_call, CALL_RESPONSE, ua_call_response,
-              results, CALL_METHOD_REQUEST, CALL_METHOD_RESULT);
-    for (size_t i = 0; i < n; i++)
-        ua_call_method_result_init(&results[i]);
-    ua_operation_limits lim;
-    ua_status st = ua_client_operation_limits(c, &lim);
-    if (st)
-        return st;
+              results, CALL_METHOD_REQUEST, CALL_METHOD_RESULT, max_nodes_per_method_call);
     ua_call_request req;
     ua_call_request_init(&req);
-    return split_call(c, &sv, &req, methods, n, lim.max_nodes_per_method_call, results);
+    return split_call(c, &sv, &req, methods, n, results);
 }
 
 ua_status ua_client_translate_sync(ua_client *c, const ua_browse_path *paths, size_t n,
                                    ua_browse_path_result *results)
 {
-    static const split_service sv = SPLIT(
-        TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_REQUEST, ua_translate_browse_paths_to_node_ids_request,
-        browse_paths, TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_RESPONSE,
-        ua_translate_browse_paths_to_node_ids_response, results, BROWSE_PATH, BROWSE_PATH_RESULT);
-    for (size_t i = 0; i < n; i++)
-        ua_browse_path_result_init(&results[i]);
-    ua_operation_limits lim;
-    ua_status st = ua_client_operation_limits(c, &lim);
-    if (st)
-        return st;
+    static const split_service sv = SPLIT(TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_REQUEST,
+                                          ua_translate_browse_paths_to_node_ids_request,
+                                          browse_paths, TRANSLATE_BROWSE_PATHS_TO_NODE_IDS_RESPONSE,
+                                          ua_translate_browse_paths_to_node_ids_response, results,
+                                          BROWSE_PATH, BROWSE_PATH_RESULT, max_nodes_per_translate);
     ua_translate_browse_paths_to_node_ids_request req;
     ua_translate_browse_paths_to_node_ids_request_init(&req);
-    return split_call(c, &sv, &req, paths, n, lim.max_nodes_per_translate, results);
+    return split_call(c, &sv, &req, paths, n, results);
 }
 
 /* Read and cache the NamespaceArray. */
@@ -293,18 +278,13 @@ ua_status ua_client_parse_node_id(ua_client *c, const char *z, ua_node_id *out)
 ua_status ua_client_register_nodes_sync(ua_client *c, const ua_node_id *nodes, size_t n,
                                         ua_node_id *registered)
 {
-    static const split_service sv = SPLIT(
-        REGISTER_NODES_REQUEST, ua_register_nodes_request, nodes_to_register,
-        REGISTER_NODES_RESPONSE, ua_register_nodes_response, registered_node_ids, NODE_ID, NODE_ID);
-    for (size_t i = 0; i < n; i++)
-        ua_node_id_init(&registered[i]);
-    ua_operation_limits lim;
-    ua_status st = ua_client_operation_limits(c, &lim);
-    if (st)
-        return st;
+    static const split_service sv =
+        SPLIT(REGISTER_NODES_REQUEST, ua_register_nodes_request, nodes_to_register,
+              REGISTER_NODES_RESPONSE, ua_register_nodes_response, registered_node_ids, NODE_ID,
+              NODE_ID, max_nodes_per_register_nodes);
     ua_register_nodes_request req;
     ua_register_nodes_request_init(&req);
-    return split_call(c, &sv, &req, nodes, n, lim.max_nodes_per_register_nodes, registered);
+    return split_call(c, &sv, &req, nodes, n, registered);
 }
 
 ua_status ua_client_find_servers_sync(ua_client *c, ua_find_servers_response *out)
