@@ -10,6 +10,10 @@
  *
  * The token is renewed at 75 % of its revised lifetime (OPC 10000-4 5.5.2); the previous
  * token stays acceptable for received chunks until the server uses the new one.
+ *
+ * The framing itself (HEL/ACK/ERR, finding chunks in the byte stream, size negotiation,
+ * sequence headers and the reassembly of multi-chunk messages) is the codec's ua_uacp.h;
+ * this file adds the socket, the security and the channel state around it.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -23,6 +27,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "opcua/ua_uacp.h"
 #include "ua_conn.h"
 
 #define ENC_OPN_REQUEST 446u
@@ -30,9 +35,8 @@
 #define ENC_CLO_REQUEST 452u
 #define ENC_SERVICE_FAULT 397u
 
-#define HDR_LEN 8u
 #define SYM_HDR_LEN 24u /* header + channel id + token id + sequence header */
-#define MIN_BUFFER 8192u
+#define MIN_BUFFER UA_UACP_MIN_BUFFER_SIZE
 
 struct ua_conn {
     ua_loop *loop;
@@ -78,11 +82,10 @@ struct ua_conn {
     bool renewing;
     uint32_t renewals;
 
-    /* Reassembly of one multi-chunk message. */
-    ua_wbuf asm_body;
-    uint32_t asm_request_id;
-    uint32_t asm_chunks;
-    bool asm_active;
+    int adopt_fd; /* ua_conn_use_socket: the next connect takes this socket */
+    bool adopt;
+    ua_uacp_hello hello; /* what we sent, for the negotiation */
+    ua_uacp_reasm reasm; /* one multi-chunk response being joined */
 };
 
 static void conn_fail(ua_conn *c, uint32_t status);
@@ -111,7 +114,7 @@ ua_conn *ua_conn_new(ua_loop *loop, const ua_conn_handler *h, const ua_conn_limi
         c->lim.connect_timeout_ms = 10000;
     ua_loop_timer_init(&c->connect_timer, NULL, c);
     ua_loop_timer_init(&c->renew_timer, NULL, c);
-    ua_wbuf_init(&c->asm_body, c->lim.max_message_size);
+    ua_uacp_reasm_init(&c->reasm, c->lim.max_message_size, c->lim.max_chunk_count);
     return c;
 }
 
@@ -129,8 +132,7 @@ static void conn_reset(ua_conn *c)
     fp_free(c->tx);
     c->rx = c->tx = NULL;
     c->rx_len = c->rx_cap = c->tx_len = c->tx_off = c->tx_cap = 0;
-    ua_wbuf_clear(&c->asm_body);
-    c->asm_active = false;
+    ua_uacp_reasm_clear(&c->reasm);
     c->state = UA_CONN_CLOSED;
     c->channel_id = c->token_id = c->prev_token_id = 0;
     c->recv_seq_known = false;
@@ -141,6 +143,8 @@ void ua_conn_free(ua_conn *c)
 {
     if (!c)
         return;
+    if (c->adopt)
+        close(c->adopt_fd);
     conn_reset(c);
     fp_free(c);
 }
@@ -237,9 +241,9 @@ static uint32_t next_request_id(ua_conn *c)
     return c->next_request_id;
 }
 
-/* Send body as symmetric chunks of type msg ("MSG" or "CLO"), signed and encrypted as the
- * channel's security says. */
-static uint32_t conn_send_sym(ua_conn *c, const char *msg, const uint8_t *body, size_t len,
+/* Send body as symmetric chunks of type msg_type (UA_MSG_MSG or UA_MSG_CLO), signed and
+ * encrypted as the channel's security says. */
+static uint32_t conn_send_sym(ua_conn *c, uint32_t msg_type, const uint8_t *body, size_t len,
                               uint32_t request_id)
 {
     size_t max_body = 0;
@@ -257,22 +261,20 @@ static uint32_t conn_send_sym(ua_conn *c, const char *msg, const uint8_t *body, 
     size_t off = 0;
     for (size_t i = 0; i < n_chunks && !st; i++) {
         size_t n = len - off < max_body ? len - off : max_body;
-        ua_wbuf w;
-        ua_wbuf_init(&w, SYM_HDR_LEN);
-        ua_wbuf_bytes(&w, msg, 3);
-        ua_wbuf_u8(&w, i + 1 == n_chunks ? 'F' : 'C');
-        ua_wbuf_u32(&w, 0); /* MessageSize: set when secured */
-        ua_wbuf_u32(&w, c->channel_id);
-        ua_wbuf_u32(&w, c->token_id);
-        ua_wbuf_u32(&w, next_seq(c));
-        ua_wbuf_u32(&w, request_id);
-        st = w.err;
-        if (!st) {
-            memcpy(chunk, w.data, SYM_HDR_LEN);
-            if (n)
-                memcpy(chunk + SYM_HDR_LEN, body + off, n);
-        }
-        ua_wbuf_clear(&w);
+        ua_uacp_secure_header sh;
+        size_t hdr_len = 0;
+        memset(&sh, 0, sizeof(sh));
+        sh.h.msg_type = msg_type;
+        sh.h.chunk_type = i + 1 == n_chunks ? UA_CHUNK_FINAL : UA_CHUNK_INTERMEDIATE;
+        sh.h.size = 0; /* set when the chunk is secured */
+        sh.secure_channel_id = c->channel_id;
+        sh.token_id = c->token_id;
+        st = ua_uacp_secure_header_encode(&sh, chunk, UA_SYM_SEC_HDR_END, &hdr_len);
+        if (!st && hdr_len != UA_SYM_SEC_HDR_END)
+            st = UAC_BAD_TCP_INTERNAL_ERROR;
+        ua_uacp_sequence_header_encode(chunk + UA_SYM_SEC_HDR_END, next_seq(c), request_id);
+        if (n)
+            memcpy(chunk + SYM_HDR_LEN, body + off, n);
         size_t chunk_len = 0;
         if (!st)
             st = ua_sym_chunk_secure(pol, c->sec.mode, &c->send_keys, chunk, c->send_buffer_size,
@@ -290,7 +292,7 @@ uint32_t ua_conn_send(ua_conn *c, const uint8_t *body, size_t len, uint32_t *req
     if (c->state != UA_CONN_OPEN)
         return UAC_BAD_NOT_CONNECTED;
     uint32_t id = next_request_id(c);
-    uint32_t st = conn_send_sym(c, "MSG", body, len, id);
+    uint32_t st = conn_send_sym(c, UA_MSG_MSG, body, len, id);
     if (st)
         return st;
     *request_id = id;
@@ -401,42 +403,43 @@ static bool check_seq(ua_conn *c, uint32_t seq)
     return true;
 }
 
-static void on_ack(ua_conn *c, const uint8_t *p, size_t n)
+/* An ACK message (the whole chunk, header included). */
+static void on_ack(ua_conn *c, const uint8_t *msg, size_t n)
 {
-    ua_rbuf r = {p, p + n, false};
-    uint32_t version = ua_rbuf_u32(&r);
-    uint32_t recv_buf = ua_rbuf_u32(&r); /* what the server receives = what we send */
-    uint32_t send_buf = ua_rbuf_u32(&r); /* what the server sends */
-    uint32_t max_msg = ua_rbuf_u32(&r);
-    uint32_t max_chunks = ua_rbuf_u32(&r);
-    (void)version;
-    if (r.err || c->state != UA_CONN_HELLO) {
+    ua_uacp_ack ack;
+    ua_uacp_limits lim;
+    if (c->state != UA_CONN_HELLO) {
         conn_fail(c, UAC_BAD_TCP_MESSAGE_TYPE_INVALID);
         return;
     }
-    if (recv_buf < MIN_BUFFER || send_buf < MIN_BUFFER || send_buf > c->lim.recv_buffer_size) {
-        conn_fail(c, UAC_BAD_TCP_INTERNAL_ERROR);
+    uint32_t st = ua_uacp_ack_decode(msg, n, &ack);
+    if (!st)
+        st = ua_uacp_negotiate(&c->hello, &ack, &lim);
+    if (st) {
+        conn_fail(c, st);
         return;
     }
-    c->send_buffer_size = recv_buf > 1u << 24 ? 1u << 24 : recv_buf;
-    c->remote_max_message = max_msg;
-    c->remote_max_chunks = max_chunks;
+    c->send_buffer_size = lim.send_buffer_size > 1u << 24 ? 1u << 24 : lim.send_buffer_size;
+    c->remote_max_message = lim.max_send_message;
+    c->remote_max_chunks = lim.max_send_chunks;
     c->state = UA_CONN_OPENING;
-    uint32_t st = conn_send_opn(c, 0);
+    st = conn_send_opn(c, 0);
     if (st)
         conn_fail(c, st);
 }
 
-static void on_err(ua_conn *c, const uint8_t *p, size_t n)
+/* An ERR message (the whole chunk): the server's status closes the connection. */
+static void on_err(ua_conn *c, const uint8_t *msg, size_t n)
 {
-    ua_rbuf r = {p, p + n, false};
-    uint32_t status = ua_rbuf_u32(&r);
-    size_t len;
-    const uint8_t *reason = ua_rbuf_string(&r, &len);
-    if (r.err || (status & 0x80000000u) == 0)
-        status = UAC_BAD_TCP_INTERNAL_ERROR;
-    fp_log_info("opcua", "server %s sent ERR 0x%08x: %.*s", c->url, status,
-                (int)(len > 200 ? 200 : len), reason ? (const char *)reason : "");
+    ua_uacp_error e;
+    uint32_t status = ua_uacp_error_decode(msg, n, &e);
+    if (!status) {
+        status = (e.error & 0x80000000u) ? e.error : UAC_BAD_TCP_INTERNAL_ERROR;
+        size_t len = e.reason.length > 200 ? 200 : e.reason.length;
+        fp_log_info("opcua", "server %s sent ERR 0x%08x: %.*s", c->url, status, (int)len,
+                    e.reason.data ? (const char *)e.reason.data : "");
+        ua_uacp_error_clear(&e);
+    }
     conn_fail(c, status);
 }
 
@@ -479,13 +482,13 @@ static void on_opn(ua_conn *c, uint8_t *chunk, size_t chunk_len)
         conn_fail(c, st);
         return;
     }
-    ua_rbuf r = {chunk + ah.end, chunk + body_end, false};
-    uint32_t seq = ua_rbuf_u32(&r);
-    uint32_t request_id = ua_rbuf_u32(&r);
-    if (r.err) {
+    uint32_t seq, request_id;
+    if (body_end < ah.end ||
+        ua_uacp_sequence_header_decode(chunk + ah.end, body_end - ah.end, &seq, &request_id)) {
         conn_fail(c, UAC_BAD_DECODING_ERROR);
         return;
     }
+    ua_rbuf r = {chunk + ah.end + UA_UACP_SEQUENCE_HEADER_SIZE, chunk + body_end, false};
     if (!check_seq(c, seq)) {
         conn_fail(c, UAC_BAD_SEQUENCE_NUMBER_INVALID);
         return;
@@ -565,7 +568,7 @@ static void on_opn(ua_conn *c, uint8_t *chunk, size_t chunk_len)
  * in. */
 static void on_msg(ua_conn *c, uint8_t chunk_type, uint8_t *chunk, size_t chunk_len)
 {
-    ua_rbuf r = {chunk + HDR_LEN, chunk + chunk_len, false};
+    ua_rbuf r = {chunk + UA_UACP_HEADER_SIZE, chunk + chunk_len, false};
     uint32_t channel_id = ua_rbuf_u32(&r);
     uint32_t token_id = ua_rbuf_u32(&r);
     if (r.err) {
@@ -591,89 +594,73 @@ static void on_msg(ua_conn *c, uint8_t chunk_type, uint8_t *chunk, size_t chunk_
         c->prev_token_id = c->token_id; /* the server switched: the old token is done */
         c->prev_recv_keys = c->recv_keys;
     }
-    r.p = chunk + UA_SYM_SEC_HDR_END;
-    r.end = chunk + body_end;
-    uint32_t seq = ua_rbuf_u32(&r);
-    uint32_t request_id = ua_rbuf_u32(&r);
-    if (r.err) {
-        conn_fail(c, UAC_BAD_DECODING_ERROR);
-        return;
-    }
+    uint32_t seq, request_id;
+    ua_uacp_sequence_header_decode(chunk + UA_SYM_SEC_HDR_END, body_end - UA_SYM_SEC_HDR_END, &seq,
+                                   &request_id);
     if (!check_seq(c, seq)) {
         conn_fail(c, UAC_BAD_SEQUENCE_NUMBER_INVALID);
         return;
     }
-    const uint8_t *body = r.p;
-    size_t len = (size_t)(r.end - r.p);
-    if (chunk_type == 'A') {
-        /* Abort: the server gives up on this response; the owner's timeout reports it. */
-        c->asm_active = false;
-        ua_wbuf_clear(&c->asm_body);
-        return;
-    }
-    if (c->asm_active && request_id != c->asm_request_id) {
-        conn_fail(c, UAC_BAD_TCP_MESSAGE_TYPE_INVALID);
-        return;
-    }
-    if (chunk_type == 'F' && !c->asm_active) {
+    const uint8_t *body = chunk + SYM_HDR_LEN;
+    size_t len = body_end - SYM_HDR_LEN;
+    /* The usual case, a response in one chunk, is handed over in place. */
+    if (chunk_type == UA_CHUNK_FINAL && !c->reasm.active) {
         if (c->h.on_message)
             c->h.on_message(c->h.ctx, request_id, body, len);
         return;
     }
-    if (!c->asm_active) {
-        c->asm_active = true;
-        c->asm_request_id = request_id;
-        c->asm_chunks = 0;
-        ua_wbuf_clear(&c->asm_body);
-        ua_wbuf_init(&c->asm_body, c->lim.max_message_size);
-    }
-    if (++c->asm_chunks > c->lim.max_chunk_count) {
-        conn_fail(c, UAC_BAD_RESPONSE_TOO_LARGE);
+    ua_reasm_event ev;
+    st = ua_uacp_reasm_add(&c->reasm, chunk_type, request_id, body, len, &ev);
+    if (st) {
+        conn_fail(c, st);
         return;
     }
-    ua_wbuf_bytes(&c->asm_body, body, len);
-    if (c->asm_body.err) {
-        conn_fail(c, c->asm_body.err == UAC_BAD_OUT_OF_MEMORY ? UAC_BAD_OUT_OF_MEMORY
-                                                              : UAC_BAD_RESPONSE_TOO_LARGE);
+    /* Abort: the server gives up on this response; the owner's timeout reports it. */
+    if (ev != UA_REASM_COMPLETE)
+        return;
+    /* Take the message out first: the owner may close (and so reset) the conn. */
+    size_t whole_len;
+    uint8_t *whole = ua_uacp_reasm_take(&c->reasm, &whole_len);
+    if (!whole) {
+        conn_fail(c, UAC_BAD_OUT_OF_MEMORY);
         return;
     }
-    if (chunk_type == 'F') {
-        ua_wbuf whole = c->asm_body;
-        ua_wbuf_init(&c->asm_body, c->lim.max_message_size);
-        c->asm_active = false;
-        if (c->h.on_message)
-            c->h.on_message(c->h.ctx, request_id, whole.data, whole.len);
-        ua_wbuf_clear(&whole);
-    }
+    if (c->h.on_message)
+        c->h.on_message(c->h.ctx, request_id, whole, whole_len);
+    fp_free(whole);
 }
 
 /* Consume whole chunks from rx. Returns false when the conn failed or was closed. */
 static bool conn_process_rx(ua_conn *c)
 {
     size_t off = 0;
-    while (c->rx_len - off >= HDR_LEN) {
-        uint8_t *h = c->rx + off;
-        uint32_t size = (uint32_t)h[4] | ((uint32_t)h[5] << 8) | ((uint32_t)h[6] << 16) |
-                        ((uint32_t)h[7] << 24);
-        if (size < HDR_LEN || size > c->lim.recv_buffer_size) {
-            conn_fail(c, UAC_BAD_TCP_MESSAGE_TOO_LARGE);
+    for (;;) {
+        size_t size = 0;
+        uint32_t st = ua_uacp_frame(c->rx + off, c->rx_len - off, c->lim.recv_buffer_size, &size);
+        if (st) {
+            conn_fail(c, st);
             return false;
         }
-        if (c->rx_len - off < size)
+        if (size == 0)
             break;
-        const uint8_t *body = h + HDR_LEN;
-        size_t n = size - HDR_LEN;
-        uint8_t chunk = h[3];
+        uint8_t *h = c->rx + off;
+        ua_uacp_header hdr;
+        ua_uacp_header_decode(h, size, &hdr); /* checked by ua_uacp_frame */
         ua_conn_state before = c->state;
-        if (!memcmp(h, "ACK", 3) && chunk == 'F') {
-            on_ack(c, body, n);
-        } else if (!memcmp(h, "ERR", 3) && chunk == 'F') {
-            on_err(c, body, n);
-        } else if (!memcmp(h, "OPN", 3) && chunk == 'F') {
+        switch (hdr.msg_type) {
+        case UA_MSG_ACK:
+            on_ack(c, h, size);
+            break;
+        case UA_MSG_ERR:
+            on_err(c, h, size);
+            break;
+        case UA_MSG_OPN:
             on_opn(c, h, size);
-        } else if (!memcmp(h, "MSG", 3) && (chunk == 'F' || chunk == 'C' || chunk == 'A')) {
-            on_msg(c, chunk, h, size);
-        } else {
+            break;
+        case UA_MSG_MSG:
+            on_msg(c, hdr.chunk_type, h, size);
+            break;
+        default: /* HEL, RHE and CLO are never sent to a client */
             conn_fail(c, UAC_BAD_TCP_MESSAGE_TYPE_INVALID);
             return false;
         }
@@ -731,21 +718,19 @@ static void conn_read(ua_conn *c)
 
 static uint32_t conn_send_hel(ua_conn *c)
 {
-    ua_wbuf w;
-    ua_wbuf_init(&w, 4096);
-    ua_wbuf_bytes(&w, "HELF", 4);
-    ua_wbuf_u32(&w, 0);
-    ua_wbuf_u32(&w, 0); /* ProtocolVersion */
-    ua_wbuf_u32(&w, c->lim.recv_buffer_size);
-    ua_wbuf_u32(&w, c->lim.recv_buffer_size); /* SendBufferSize: what we may send */
-    ua_wbuf_u32(&w, c->lim.max_message_size);
-    ua_wbuf_u32(&w, c->lim.max_chunk_count);
-    ua_wbuf_string(&w, c->url, strlen(c->url));
-    ua_wbuf_put_u32_at(&w, 4, (uint32_t)w.len);
-    uint32_t st = w.err;
+    uint8_t buf[64 + sizeof(c->url)];
+    size_t n = 0;
+    memset(&c->hello, 0, sizeof(c->hello));
+    c->hello.protocol_version = UA_UACP_PROTOCOL_VERSION;
+    c->hello.receive_buffer_size = c->lim.recv_buffer_size;
+    c->hello.send_buffer_size = c->lim.recv_buffer_size; /* what we may send */
+    c->hello.max_message_size = c->lim.max_message_size;
+    c->hello.max_chunk_count = c->lim.max_chunk_count;
+    c->hello.endpoint_url = ua_string_view(c->url);
+    uint32_t st = ua_uacp_hello_encode(&c->hello, buf, sizeof(buf), &n);
+    c->hello.endpoint_url = ua_string_view(""); /* c->url is borrowed only for encoding */
     if (!st)
-        st = conn_queue(c, w.data, w.len);
-    ua_wbuf_clear(&w);
+        st = conn_queue(c, buf, n);
     return st;
 }
 
@@ -817,23 +802,9 @@ static bool parse_url(const char *url, char *host, size_t host_len, char *port, 
     return true;
 }
 
-uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *sec)
+/* Resolve host and port and start a non-blocking connect; *fd gets the socket. */
+static uint32_t open_socket(const char *host, const char *port, int *out_fd)
 {
-    char host[256], port[8];
-    if (c->state != UA_CONN_CLOSED)
-        return UAC_BAD_INVALID_STATE;
-    if (strlen(url) >= sizeof(c->url) || !parse_url(url, host, sizeof(host), port, sizeof(port)))
-        return UAC_BAD_TCP_ENDPOINT_URL_INVALID;
-    if (!sec->policy || (sec->policy->id == UA_POLICY_NONE) != (sec->mode == UA_SECURITY_MODE_NONE))
-        return UAC_BAD_SECURITY_POLICY_REJECTED;
-    if (sec->policy->id != UA_POLICY_NONE &&
-        (!sec->local_cert || !sec->local_key || !sec->remote_cert))
-        return UAC_BAD_SECURITY_POLICY_REJECTED;
-    snprintf(c->url, sizeof(c->url), "%s", url);
-    c->sec = *sec;
-    if (sec->local_cert)
-        ua_cert_thumbprint(sec->local_cert, c->local_thumbprint);
-
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -855,6 +826,36 @@ uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *se
         close(fd);
         return UAC_BAD_NOT_CONNECTED;
     }
+    *out_fd = fd;
+    return UAC_GOOD;
+}
+
+uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *sec)
+{
+    char host[256], port[8];
+    if (c->state != UA_CONN_CLOSED)
+        return UAC_BAD_INVALID_STATE;
+    if (strlen(url) >= sizeof(c->url) || !parse_url(url, host, sizeof(host), port, sizeof(port)))
+        return UAC_BAD_TCP_ENDPOINT_URL_INVALID;
+    if (!sec->policy || (sec->policy->id == UA_POLICY_NONE) != (sec->mode == UA_SECURITY_MODE_NONE))
+        return UAC_BAD_SECURITY_POLICY_REJECTED;
+    if (sec->policy->id != UA_POLICY_NONE &&
+        (!sec->local_cert || !sec->local_key || !sec->remote_cert))
+        return UAC_BAD_SECURITY_POLICY_REJECTED;
+    snprintf(c->url, sizeof(c->url), "%s", url);
+    c->sec = *sec;
+    if (sec->local_cert)
+        ua_cert_thumbprint(sec->local_cert, c->local_thumbprint);
+
+    int fd = -1;
+    if (c->adopt) {
+        c->adopt = false;
+        fd = c->adopt_fd;
+    } else {
+        uint32_t st = open_socket(host, port, &fd);
+        if (st)
+            return st;
+    }
     if (ua_loop_io_add(c->loop, &c->io, fd, EPOLLIN | EPOLLOUT, conn_io_cb, c) < 0) {
         close(fd);
         return UAC_BAD_OUT_OF_MEMORY;
@@ -868,6 +869,14 @@ uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *se
     return UAC_GOOD;
 }
 
+void ua_conn_use_socket(ua_conn *c, int fd)
+{
+    if (c->adopt)
+        close(c->adopt_fd);
+    c->adopt_fd = fd;
+    c->adopt = true;
+}
+
 void ua_conn_close(ua_conn *c)
 {
     if (c->state == UA_CONN_OPEN) {
@@ -876,7 +885,7 @@ void ua_conn_close(ua_conn *c)
         uint32_t id = next_request_id(c);
         ua_wbuf_nodeid_num(&w, 0, ENC_CLO_REQUEST);
         write_request_header(&w, id, 1000);
-        if (!w.err && !conn_send_sym(c, "CLO", w.data, w.len, id))
+        if (!w.err && !conn_send_sym(c, UA_MSG_CLO, w.data, w.len, id))
             (void)send(c->io.fd, c->tx + c->tx_off, c->tx_len - c->tx_off,
                        MSG_NOSIGNAL | MSG_DONTWAIT);
         ua_wbuf_clear(&w);

@@ -47,6 +47,7 @@
 #define UAC_BAD_SEQUENCE_NUMBER_INVALID 0x80880000u
 #define UAC_BAD_NOT_CONNECTED 0x808a0000u
 #define UAC_BAD_INVALID_ARGUMENT 0x80ab0000u
+#define UAC_BAD_CONNECTION_REJECTED 0x80ac0000u
 #define UAC_BAD_CONNECTION_CLOSED 0x80ae0000u
 #define UAC_BAD_INVALID_STATE 0x80af0000u
 #define UAC_BAD_REQUEST_TOO_LARGE 0x80b80000u
@@ -161,6 +162,11 @@ uint32_t ua_conn_connect(ua_conn *c, const char *url, const ua_conn_security *se
  * request id used is stored in *request_id. Returns UAC_GOOD, UAC_BAD_NOT_CONNECTED,
  * UAC_BAD_REQUEST_TOO_LARGE (over the server's limits) or UAC_BAD_OUT_OF_MEMORY. */
 uint32_t ua_conn_send(ua_conn *c, const uint8_t *body, size_t len, uint32_t *request_id);
+
+/* Make the next ua_conn_connect use fd, a connected non-blocking stream socket (one end of a
+ * socketpair), instead of resolving and connecting the URL: the injection point for tests and
+ * the fuzzer, which play the server on the other end. The conn owns fd from now on. */
+void ua_conn_use_socket(ua_conn *c, int fd);
 
 /* Send CloseSecureChannel when open, then close the socket; on_closed is not called. */
 void ua_conn_close(ua_conn *c);

@@ -116,7 +116,7 @@ static int hexval(char c)
     return -1;
 }
 
-static bool parse_guid(const char *z, size_t len, ua_guid *g)
+bool ua_guid_parse(const char *z, size_t len, ua_guid *g)
 {
     /* 8-4-4-4-12 */
     static const int dash[] = {8, 13, 18, 23};
@@ -172,7 +172,7 @@ static ua_status parse_identifier(const char *z, size_t len, ua_node_id *n)
     }
     case 'g':
         n->id_type = UA_NODEID_GUID;
-        return parse_guid(v, vlen, &n->id.guid) ? UA_STATUS_GOOD : UA_STATUS_BAD_NODE_ID_INVALID;
+        return ua_guid_parse(v, vlen, &n->id.guid) ? UA_STATUS_GOOD : UA_STATUS_BAD_NODE_ID_INVALID;
     case 'b': {
         n->id_type = UA_NODEID_BYTESTRING;
         ua_status rc = ua_base64_decode(v, vlen, &n->id.string);

@@ -774,23 +774,179 @@ ua_status ua_subscription_modify_sync(ua_subscription *s, double publishing_inte
     return st;
 }
 
-ua_status ua_subscription_unmonitor_sync(ua_subscription *s, const uint32_t *handles, size_t n,
-                                         ua_status *results)
+/* The item of a handle the caller got from ua_subscription_monitor_sync, or NULL. */
+static ua_sub_item *item_of(ua_subscription *s, uint32_t h)
+{
+    return h && h <= s->n_items && s->items[h - 1].used ? &s->items[h - 1] : NULL;
+}
+
+/* The server ids of the live items among handles (*ids, fp_free it; *k of them); every
+ * result starts as BadMonitoredItemIdInvalid. */
+static ua_status item_ids(ua_subscription *s, const uint32_t *handles, size_t n, ua_status *results,
+                          uint32_t **ids, size_t *k)
+{
+    *k = 0;
+    *ids = fp_calloc(n ? n : 1, sizeof(**ids));
+    if (!*ids)
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
+    for (size_t i = 0; i < n; i++) {
+        ua_sub_item *it = item_of(s, handles[i]);
+        if (results)
+            results[i] = UA_STATUS_BAD_MONITORED_ITEM_ID_INVALID;
+        if (it)
+            (*ids)[(*k)++] = it->server_id;
+    }
+    return UA_STATUS_GOOD;
+}
+
+/* Calls of at most s->batch items (the server's MaxMonitoredItemsPerCall) for the handle-based
+ * item services: fn handles one slice. */
+typedef ua_status (*items_slice_fn)(ua_subscription *s, const uint32_t *handles, size_t n,
+                                    ua_status *results, const void *arg);
+
+static ua_status items_in_slices(ua_subscription *s, const uint32_t *handles, size_t n,
+                                 ua_status *results, items_slice_fn fn, const void *arg)
+{
+    size_t batch = s->batch ? s->batch : MONITOR_BATCH;
+    ua_status st = UA_STATUS_GOOD;
+    for (size_t off = 0; off < n && !st; off += batch) {
+        size_t k = n - off < batch ? n - off : batch;
+        st = fn(s, handles + off, k, results ? results + off : NULL, arg);
+    }
+    return st;
+}
+
+typedef struct item_change {
+    double sampling_interval_ms;
+    uint32_t queue_size;
+} item_change;
+
+static ua_status modify_slice(ua_subscription *s, const uint32_t *handles, size_t n,
+                              ua_status *results, const void *arg)
+{
+    const item_change *ch = arg;
+    ua_modify_monitored_items_request req;
+    ua_modify_monitored_items_response resp;
+    ua_modify_monitored_items_request_init(&req);
+    ua_modify_monitored_items_response_init(&resp);
+    uint32_t *ids;
+    size_t k;
+    ua_status st = item_ids(s, handles, n, results, &ids, &k);
+    if (st || k == 0)
+        goto out_ids;
+    req.items_to_modify = ua_array_new(k, UA_TYPE(MONITORED_ITEM_MODIFY_REQUEST));
+    if (!req.items_to_modify) {
+        st = UA_STATUS_BAD_OUT_OF_MEMORY;
+        goto out_ids;
+    }
+    req.items_to_modify_count = k;
+    req.subscription_id = s->id;
+    req.timestamps_to_return = UA_TIMESTAMPS_TO_RETURN_BOTH;
+    for (size_t i = 0, j = 0; i < n && !st; i++) {
+        ua_sub_item *it = item_of(s, handles[i]);
+        if (!it)
+            continue;
+        ua_monitored_item_modify_request *m = &req.items_to_modify[j++];
+        m->monitored_item_id = it->server_id;
+        /* The handle, filter and discard policy stay as created. */
+        st = ua_monitoring_parameters_copy(&it->req.requested_parameters, &m->requested_parameters);
+        m->requested_parameters.sampling_interval = ch->sampling_interval_ms;
+        if (ch->queue_size)
+            m->requested_parameters.queue_size = ch->queue_size;
+    }
+    if (!st)
+        st = ua_client_service_sync(s->client, &req, UA_TYPE(MODIFY_MONITORED_ITEMS_REQUEST), &resp,
+                                    UA_TYPE(MODIFY_MONITORED_ITEMS_RESPONSE));
+    if (!st && resp.results_count != k)
+        st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+    for (size_t i = 0, j = 0; i < n && !st; i++) {
+        ua_sub_item *it = item_of(s, handles[i]);
+        if (!it)
+            continue;
+        ua_status item_rc = resp.results[j].status_code;
+        if (results)
+            results[i] = item_rc;
+        /* Keep what was asked, so that a recreated item gets it too. */
+        if (!ua_status_is_bad(item_rc)) {
+            it->req.requested_parameters.sampling_interval =
+                req.items_to_modify[j].requested_parameters.sampling_interval;
+            it->req.requested_parameters.queue_size =
+                req.items_to_modify[j].requested_parameters.queue_size;
+        }
+        j++;
+    }
+    ua_modify_monitored_items_response_clear(&resp);
+    ua_modify_monitored_items_request_clear(&req);
+out_ids:
+    fp_free(ids);
+    return st;
+}
+
+ua_status ua_subscription_modify_items_sync(ua_subscription *s, const uint32_t *handles, size_t n,
+                                            double sampling_interval_ms, uint32_t queue_size,
+                                            ua_status *results)
+{
+    item_change ch = {sampling_interval_ms >= 0 ? sampling_interval_ms : -1.0, queue_size};
+    return items_in_slices(s, handles, n, results, modify_slice, &ch);
+}
+
+static ua_status mode_slice(ua_subscription *s, const uint32_t *handles, size_t n,
+                            ua_status *results, const void *arg)
+{
+    ua_monitoring_mode mode = *(const ua_monitoring_mode *)arg;
+    ua_set_monitoring_mode_request req;
+    ua_set_monitoring_mode_response resp;
+    ua_set_monitoring_mode_request_init(&req);
+    ua_set_monitoring_mode_response_init(&resp);
+    uint32_t *ids;
+    size_t k;
+    ua_status st = item_ids(s, handles, n, results, &ids, &k);
+    if (st || k == 0)
+        goto out_ids;
+    req.subscription_id = s->id;
+    req.monitoring_mode = mode;
+    req.monitored_item_ids = ids; /* borrowed for encoding */
+    req.monitored_item_ids_count = k;
+    st = ua_client_service_sync(s->client, &req, UA_TYPE(SET_MONITORING_MODE_REQUEST), &resp,
+                                UA_TYPE(SET_MONITORING_MODE_RESPONSE));
+    if (!st && resp.results_count != k)
+        st = UA_STATUS_BAD_UNEXPECTED_ERROR;
+    for (size_t i = 0, j = 0; i < n && !st; i++) {
+        ua_sub_item *it = item_of(s, handles[i]);
+        if (!it)
+            continue;
+        if (results)
+            results[i] = resp.results[j];
+        if (!ua_status_is_bad(resp.results[j]))
+            it->req.monitoring_mode = mode; /* a recreated item keeps its mode */
+        j++;
+    }
+    ua_set_monitoring_mode_response_clear(&resp);
+out_ids:
+    fp_free(ids);
+    return st;
+}
+
+ua_status ua_subscription_set_monitoring_mode_sync(ua_subscription *s, const uint32_t *handles,
+                                                   size_t n, ua_monitoring_mode mode,
+                                                   ua_status *results)
+{
+    if (mode < UA_MONITORING_MODE_DISABLED || mode > UA_MONITORING_MODE_REPORTING)
+        return UA_STATUS_BAD_MONITORING_MODE_INVALID;
+    return items_in_slices(s, handles, n, results, mode_slice, &mode);
+}
+
+static ua_status unmonitor_slice(ua_subscription *s, const uint32_t *handles, size_t n,
+                                 ua_status *results, const void *arg)
 {
     ua_delete_monitored_items_request req;
     ua_delete_monitored_items_response resp;
+    (void)arg;
     ua_delete_monitored_items_request_init(&req);
-    uint32_t *ids = fp_calloc(n ? n : 1, sizeof(*ids));
-    if (!ids)
+    uint32_t *ids;
+    size_t k;
+    if (item_ids(s, handles, n, results, &ids, &k))
         return UA_STATUS_BAD_OUT_OF_MEMORY;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t h = handles[i];
-        if (results)
-            results[i] = UA_STATUS_BAD_MONITORED_ITEM_ID_INVALID;
-        if (h && h <= s->n_items && s->items[h - 1].used)
-            ids[k++] = s->items[h - 1].server_id;
-    }
     ua_status st = UA_STATUS_GOOD;
     if (k) {
         req.subscription_id = s->id;
@@ -816,6 +972,12 @@ ua_status ua_subscription_unmonitor_sync(ua_subscription *s, const uint32_t *han
     }
     fp_free(ids);
     return st;
+}
+
+ua_status ua_subscription_unmonitor_sync(ua_subscription *s, const uint32_t *handles, size_t n,
+                                         ua_status *results)
+{
+    return items_in_slices(s, handles, n, results, unmonitor_slice, NULL);
 }
 
 void ua_sub_free_all(ua_client *c)

@@ -529,3 +529,21 @@ const uint8_t *ua_uacp_reasm_message(const ua_uacp_reasm *r, size_t *len)
     *len = r->len;
     return r->buf ? r->buf : (const uint8_t *)"";
 }
+
+uint8_t *ua_uacp_reasm_take(ua_uacp_reasm *r, size_t *len)
+{
+    *len = 0;
+    if (!r->complete)
+        return NULL;
+    uint8_t *p = r->buf;
+    if (p == NULL) {
+        p = fp_malloc(1);
+        if (p == NULL)
+            return NULL;
+    }
+    *len = r->len;
+    r->buf = NULL;
+    r->cap = 0;
+    reset(r);
+    return p;
+}

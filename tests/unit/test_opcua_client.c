@@ -313,7 +313,7 @@ static void test_ack_too_small(void **state)
     fake_start(&f);
     fake_handshake(&f, false);
     send_ack(&f, 1024, 1024);
-    assert_int_equal(fake_wait_close(&f), UAC_BAD_TCP_INTERNAL_ERROR);
+    assert_int_equal(fake_wait_close(&f), UAC_BAD_CONNECTION_REJECTED);
     fake_stop(&f);
 }
 
@@ -352,7 +352,7 @@ static void test_err_message(void **state)
     put_u32(e + 8, 0x807D0000u);
     put_u32(e + 12, 1000);
     fake_send(&f, e, sizeof(e));
-    assert_int_equal(fake_wait_close(&f), UAC_BAD_TCP_INTERNAL_ERROR);
+    assert_int_equal(fake_wait_close(&f), UAC_BAD_DECODING_ERROR);
     fake_stop(&f);
 
     fake_start(&f);
@@ -425,7 +425,7 @@ static void test_msg_checks(void **state)
     send_opn_response(&f, fake_handshake(&f, true), 1, 7);
     send_msg(&f, 'C', 7, 1, 2, 1, 100);
     send_msg(&f, 'C', 7, 1, 3, 2, 100);
-    assert_int_equal(fake_wait_close(&f), UAC_BAD_TCP_MESSAGE_TYPE_INVALID);
+    assert_int_equal(fake_wait_close(&f), UAC_BAD_DECODING_ERROR);
     fake_stop(&f);
 }
 
@@ -441,7 +441,7 @@ static void test_too_many_chunks(void **state)
         if (i % 64 == 0)
             ua_loop_run_once(f.loop, 0);
     }
-    assert_int_equal(fake_wait_close(&f), UAC_BAD_RESPONSE_TOO_LARGE);
+    assert_int_equal(fake_wait_close(&f), UAC_BAD_TCP_MESSAGE_TOO_LARGE);
     fake_stop(&f);
 }
 

@@ -24,6 +24,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "opcua/ua_nodeid.h"
 #include "tool.h"
 
 #define EXIT_FAILED 1
@@ -47,6 +48,7 @@ static const char usage_text[] =
     "  browse URL [NODEID...]              list references (default: the Objects folder)\n"
     "  write URL NODEID VALUE              write a value (type taken from the variable)\n"
     "  call URL OBJECTID METHODID [ARG...] call a method, print its output arguments\n"
+    "  translate URL PATH...               resolve START/ns:Name/... browse paths to node ids\n"
     "  subscribe URL NODEID...             print one line per data change\n"
     "options:\n"
     "  --security-policy P   None|Basic256Sha256|Aes128_Sha256_RsaOaep|Aes256_Sha256_RsaPss\n"
@@ -376,37 +378,19 @@ static void release_continuation_point(ua_client *c, ua_bytestring *cp)
     ua_browse_next_response_clear(&nresp);
 }
 
-static int browse_one(ua_client *c, const ua_node_id *id, fp_buf *b, size_t max)
+/* Print the first page of one node's references (a result of ua_client_browse_sync, whose
+ * continuation point is taken) and follow BrowseNext up to max references. */
+static int browse_one(ua_client *c, ua_browse_result *first, fp_buf *b, size_t max)
 {
     size_t left = max ? max : SIZE_MAX;
-    ua_browse_request req;
-    ua_browse_response resp;
-    ua_browse_description desc;
-    ua_browse_request_init(&req);
-    memset(&desc, 0, sizeof(desc));
-    desc.node_id = *id;
-    desc.browse_direction = UA_BROWSE_DIRECTION_FORWARD;
-    desc.reference_type_id = ua_node_id_numeric(0, 33); /* HierarchicalReferences */
-    desc.include_subtypes = true;
-    desc.result_mask = UA_BROWSE_RESULT_MASK_ALL;
-    req.nodes_to_browse = &desc;
-    req.nodes_to_browse_count = 1;
-    req.requested_max_references_per_node = 100;
-    ua_status st =
-        ua_client_service_sync(c, &req, UA_TYPE(BROWSE_REQUEST), &resp, UA_TYPE(BROWSE_RESPONSE));
-    if (!st && resp.results_count != 1)
-        st = UA_STATUS_BAD_UNEXPECTED_ERROR;
-    if (!st && ua_status_is_bad(resp.results[0].status_code))
-        st = resp.results[0].status_code;
-    if (st) {
-        printf("%s\n", ua_status_name(st));
-        ua_browse_response_clear(&resp);
+    ua_status st = UA_STATUS_GOOD;
+    if (ua_status_is_bad(first->status_code)) {
+        printf("%s\n", ua_status_name(first->status_code));
         return EXIT_FAILED;
     }
-    print_references(b, &resp.results[0], &left);
-    ua_bytestring cp = resp.results[0].continuation_point;
-    memset(&resp.results[0].continuation_point, 0, sizeof(cp));
-    ua_browse_response_clear(&resp);
+    print_references(b, first, &left);
+    ua_bytestring cp = first->continuation_point;
+    memset(&first->continuation_point, 0, sizeof(cp));
     int rounds = 0;
     while (cp.data && cp.length > 0 && rounds++ < 100000 && left > 0) {
         ua_browse_next_request next;
@@ -446,21 +430,151 @@ static int cmd_browse(ua_client *c, char **args, size_t n, size_t max)
         n = 1;
     }
     ua_node_id *ids = fp_calloc(n, sizeof(*ids));
-    if (!ids || parse_node_ids(c, args, n, ids)) {
-        fp_free(ids);
-        return EXIT_USAGE;
+    ua_browse_description *descs = fp_calloc(n, sizeof(*descs));
+    ua_browse_result *results = fp_calloc(n, sizeof(*results));
+    int rc = 0;
+    if (!ids || !descs || !results || parse_node_ids(c, args, n, ids)) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        descs[i].node_id = ids[i]; /* borrowed */
+        descs[i].browse_direction = UA_BROWSE_DIRECTION_FORWARD;
+        descs[i].reference_type_id = ua_node_id_numeric(0, 33); /* HierarchicalReferences */
+        descs[i].include_subtypes = true;
+        descs[i].result_mask = UA_BROWSE_RESULT_MASK_ALL;
+    }
+    /* The first pages of all nodes in as few calls as the server's limits allow. */
+    ua_status st = ua_client_browse_sync(c, descs, n, 100, results);
+    if (st) {
+        printf("%s\n", ua_status_name(st));
+        rc = EXIT_FAILED;
     }
     fp_buf b;
     fp_buf_init(&b, 1u << 20);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (browse_one(c, &ids[i], &b, max))
+    for (size_t i = 0; i < n && !st; i++) {
+        if (browse_one(c, &results[i], &b, max))
             rc = EXIT_FAILED;
     }
     fp_buf_clear(&b);
     for (size_t i = 0; i < n; i++)
+        ua_browse_result_clear(&results[i]);
+out:
+    for (size_t i = 0; ids && i < n; i++)
         ua_node_id_clear(&ids[i]);
+    fp_free(results);
+    fp_free(descs);
     fp_free(ids);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- translate */
+
+/* One browse path of the form START/ns:Name/ns:Name... (START a node id without '/', empty
+ * for the Root folder; a name without "ns:" is in namespace 0) into *p, followed along
+ * hierarchical references. Strings of *p are owned (ua_browse_path_clear). */
+static ua_status parse_browse_path(ua_client *c, const char *z, ua_browse_path *p)
+{
+    ua_browse_path_init(p);
+    const char *slash = strchr(z, '/');
+    if (!slash)
+        return UA_STATUS_BAD_BROWSE_NAME_INVALID;
+    ua_status st;
+    if (slash == z) {
+        p->starting_node = ua_node_id_numeric(0, 84); /* Root */
+    } else {
+        char start[512];
+        if ((size_t)(slash - z) >= sizeof(start))
+            return UA_STATUS_BAD_NODE_ID_INVALID;
+        memcpy(start, z, (size_t)(slash - z));
+        start[slash - z] = '\0';
+        st = ua_client_parse_node_id(c, start, &p->starting_node);
+        if (st)
+            return st;
+    }
+    size_t n = 0;
+    for (const char *q = slash; q; q = strchr(q + 1, '/'))
+        n++;
+    p->relative_path.elements = ua_array_new(n, UA_TYPE(RELATIVE_PATH_ELEMENT));
+    if (!p->relative_path.elements)
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
+    p->relative_path.elements_count = n;
+    const char *q = slash + 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr(q, '/');
+        size_t len = end ? (size_t)(end - q) : strlen(q);
+        ua_relative_path_element *el = &p->relative_path.elements[i];
+        el->reference_type_id = ua_node_id_numeric(0, 33); /* HierarchicalReferences */
+        el->include_subtypes = true;
+        const char *colon = memchr(q, ':', len);
+        if (colon && colon > q && strspn(q, "0123456789") == (size_t)(colon - q)) {
+            el->target_name.ns = (uint16_t)strtoul(q, NULL, 10);
+            len -= (size_t)(colon + 1 - q);
+            q = colon + 1;
+        }
+        if (len == 0)
+            return UA_STATUS_BAD_BROWSE_NAME_INVALID;
+        el->target_name.name.data = fp_malloc(len);
+        if (!el->target_name.name.data)
+            return UA_STATUS_BAD_OUT_OF_MEMORY;
+        memcpy(el->target_name.name.data, q, len);
+        el->target_name.name.length = len;
+        q = end ? end + 1 : q + len;
+    }
+    return UA_STATUS_GOOD;
+}
+
+/* Resolve each browse path to a node id (all in as few calls as the server allows) and print
+ * its first target, or the status of a path that does not resolve. */
+static int cmd_translate(ua_client *c, char **args, size_t n)
+{
+    if (n == 0) {
+        usage();
+        return EXIT_USAGE;
+    }
+    ua_browse_path *paths = fp_calloc(n, sizeof(*paths));
+    ua_browse_path_result *results = fp_calloc(n, sizeof(*results));
+    int rc = 0;
+    if (!paths || !results) {
+        rc = EXIT_FAILED;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ua_status st = parse_browse_path(c, args[i], &paths[i]);
+        if (st) {
+            fprintf(stderr, "fieldplane-opcua: '%s' is not a browse path (%s)\n", args[i],
+                    ua_status_name(st));
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc)
+        goto out;
+    ua_status st = ua_client_translate_sync(c, paths, n, results);
+    if (st) {
+        printf("%s\n", ua_status_name(st));
+        rc = EXIT_FAILED;
+    }
+    for (size_t i = 0; i < n && !st; i++) {
+        const ua_browse_path_result *r = &results[i];
+        char id[512];
+        if (ua_status_is_bad(r->status_code) || r->targets_count == 0) {
+            printf("%s\n",
+                   ua_status_name(r->targets_count ? r->status_code : UA_STATUS_BAD_NO_MATCH));
+            rc = EXIT_FAILED;
+            continue;
+        }
+        ua_expanded_node_id_print(&r->targets[0].target_id, id, sizeof(id));
+        printf("%s\n", id);
+    }
+out:
+    for (size_t i = 0; i < n; i++) {
+        if (paths)
+            ua_browse_path_clear(&paths[i]);
+        if (results)
+            ua_browse_path_result_clear(&results[i]);
+    }
+    fp_free(paths);
+    fp_free(results);
     return rc;
 }
 
@@ -810,7 +924,8 @@ int main(int argc, char **argv)
     char **args = argv + optind + 2;
     size_t n_args = (size_t)(argc - optind - 2);
     if (strcmp(cmd, "endpoints") && strcmp(cmd, "read") && strcmp(cmd, "browse") &&
-        strcmp(cmd, "write") && strcmp(cmd, "call") && strcmp(cmd, "subscribe")) {
+        strcmp(cmd, "write") && strcmp(cmd, "call") && strcmp(cmd, "subscribe") &&
+        strcmp(cmd, "translate")) {
         fprintf(stderr, "fieldplane-opcua: unknown command '%s'\n", cmd);
         usage();
         return EXIT_USAGE;
@@ -846,6 +961,8 @@ int main(int argc, char **argv)
         rc = cmd_write(c, args, n_args);
     else if (!strcmp(cmd, "call"))
         rc = cmd_call(c, args, n_args);
+    else if (!strcmp(cmd, "translate"))
+        rc = cmd_translate(c, args, n_args);
     else
         rc = tool_cmd_subscribe(c, args, n_args, &o.sub, &stop_requested);
     ua_client_disconnect_sync(c);

@@ -73,33 +73,6 @@ static int hexval(int ch)
     return -1;
 }
 
-static bool parse_guid(const char *z, ua_guid *g)
-{
-    /* 8-4-4-4-12 hex digits */
-    uint8_t bytes[16];
-    size_t k = 0;
-    for (size_t i = 0; z[i]; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (z[i] != '-')
-                return false;
-            continue;
-        }
-        int hi = hexval(z[i]), lo = z[i + 1] ? hexval(z[i + 1]) : -1;
-        if (hi < 0 || lo < 0 || k >= 16)
-            return false;
-        bytes[k++] = (uint8_t)(hi << 4 | lo);
-        i++;
-    }
-    if (k != 16 || strlen(z) != 36)
-        return false;
-    g->data1 =
-        (uint32_t)bytes[0] << 24 | (uint32_t)bytes[1] << 16 | (uint32_t)bytes[2] << 8 | bytes[3];
-    g->data2 = (uint16_t)(bytes[4] << 8 | bytes[5]);
-    g->data3 = (uint16_t)(bytes[6] << 8 | bytes[7]);
-    memcpy(g->data4, bytes + 8, 8);
-    return true;
-}
-
 /* ------------------------------------------------------------------------- printing */
 
 static void print_double(fp_buf *b, double d, int digits)
@@ -445,7 +418,7 @@ static ua_status parse_scalar(void *p, const char *z, const ua_type *t)
         return ua_string_from(p, z);
     }
     case UA_KIND_GUID:
-        return parse_guid(z, p) ? UA_STATUS_GOOD : UA_STATUS_BAD_TYPE_MISMATCH;
+        return ua_guid_parse(z, strlen(z), p) ? UA_STATUS_GOOD : UA_STATUS_BAD_TYPE_MISMATCH;
     case UA_KIND_NODEID:
         return ua_node_id_parse(p, z, NULL, 0) ? UA_STATUS_BAD_TYPE_MISMATCH : UA_STATUS_GOOD;
     case UA_KIND_LOCALIZEDTEXT:

@@ -196,6 +196,23 @@ ua_status ua_client_write_sync(ua_client *c, const ua_write_value *nodes, size_t
 ua_status ua_client_register_nodes_sync(ua_client *c, const ua_node_id *nodes, size_t n,
                                         ua_node_id *registered);
 
+/* Browse n nodes (first page of at most max_references each, 0: the server's choice), split
+ * by MaxNodesPerBrowse. results (n) are initialised here and owned by the caller
+ * (ua_browse_result_clear each, even on failure); a result's continuation point is for the
+ * caller to follow with BrowseNext or release. Returns the first service-level failure. */
+ua_status ua_client_browse_sync(ua_client *c, const ua_browse_description *nodes, size_t n,
+                                uint32_t max_references, ua_browse_result *results);
+
+/* Call n methods, split by MaxNodesPerMethodCall; results (n) as for ua_client_browse_sync
+ * (ua_call_method_result_clear each). */
+ua_status ua_client_call_sync(ua_client *c, const ua_call_method_request *methods, size_t n,
+                              ua_call_method_result *results);
+
+/* TranslateBrowsePathsToNodeIds for n paths, split by MaxNodesPerTranslateBrowsePathsToNodeIds;
+ * results (n) as for ua_client_browse_sync (ua_browse_path_result_clear each). */
+ua_status ua_client_translate_sync(ua_client *c, const ua_browse_path *paths, size_t n,
+                                   ua_browse_path_result *results);
+
 /* FindServers on the connected endpoint; *out is the caller's (ua_clear with
  * UA_TYPE(FIND_SERVERS_RESPONSE)), cleared on failure too. */
 ua_status ua_client_find_servers_sync(ua_client *c, ua_find_servers_response *out);
@@ -273,6 +290,20 @@ ua_status ua_subscription_modify_sync(ua_subscription *s, double publishing_inte
  * callback for them afterwards. */
 ua_status ua_subscription_unmonitor_sync(ua_subscription *s, const uint32_t *handles, size_t n,
                                          ua_status *results);
+/* ModifyMonitoredItems: give n items (by handle) a new sampling interval (negative: the
+ * publishing interval) and, when queue_size is not 0, a new queue size; filters and discard
+ * policy stay. results (n, may be NULL) get each status (BadMonitoredItemIdInvalid for a
+ * handle that is not an item). What the server accepts is also what a recreated item asks
+ * for after a reconnect. Split by MaxMonitoredItemsPerCall. */
+ua_status ua_subscription_modify_items_sync(ua_subscription *s, const uint32_t *handles, size_t n,
+                                            double sampling_interval_ms, uint32_t queue_size,
+                                            ua_status *results);
+/* SetMonitoringMode: Disabled (no sampling), Sampling (sampled, not reported) or Reporting
+ * for n items by handle; results as for ua_subscription_modify_items_sync. Errors:
+ * BadMonitoringModeInvalid, those of the service. */
+ua_status ua_subscription_set_monitoring_mode_sync(ua_subscription *s, const uint32_t *handles,
+                                                   size_t n, ua_monitoring_mode mode,
+                                                   ua_status *results);
 ua_client *ua_subscription_client(const ua_subscription *s);
 
 typedef struct ua_subscription_stats {

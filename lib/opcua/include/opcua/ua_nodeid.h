@@ -40,6 +40,10 @@ size_t ua_expanded_node_id_print(const ua_expanded_node_id *x, char *buf, size_t
 /* The string form as a new heap string (fp_free), NULL on no memory. */
 char *ua_node_id_to_string(const ua_node_id *n);
 
+/* A Guid in its string form 09087E75-8E5E-499B-954F-F2A9603DB28A (len bytes of z, hex digits
+ * in either case). Returns false when z is not exactly that form. */
+bool ua_guid_parse(const char *z, size_t len, ua_guid *g);
+
 /* Base64 (RFC 4648, with padding) helpers used by the b= form. ua_base64_decode returns
  * UA_STATUS_BAD_DECODING_ERROR on bad input; *out is a new byte string. */
 ua_status ua_base64_decode(const char *z, size_t len, ua_bytestring *out);

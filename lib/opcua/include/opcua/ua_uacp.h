@@ -224,6 +224,12 @@ ua_status ua_uacp_reasm_add(ua_uacp_reasm *r, uint8_t chunk_type, uint32_t reque
 /* The complete message after UA_REASM_COMPLETE (borrowed; NULL otherwise). */
 const uint8_t *ua_uacp_reasm_message(const ua_uacp_reasm *r, size_t *len);
 
+/* Take the complete message out of r after UA_REASM_COMPLETE: the caller owns the returned
+ * buffer (fp_free) and r starts afresh, so r may be cleared while the message is in use.
+ * NULL (and *len 0) when no message is complete; a complete empty message is a 1-byte
+ * allocation with *len 0. NULL with r->complete still set means no memory. */
+uint8_t *ua_uacp_reasm_take(ua_uacp_reasm *r, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif
