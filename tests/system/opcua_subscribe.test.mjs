@@ -74,6 +74,17 @@ test("an absolute deadband filters small changes", async () => {
     }
 });
 
+test("a percent deadband applies to analog items with an EURange only", async () => {
+    const ok = await runTool(["subscribe", peer.url, "ns=1;s=Plant.Area1.Line1.Machine1.Temperature",
+        "--deadband", "pct:10", "--duration", "800"]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /Machine1\.Temperature 21\.5/);
+    const refused = await runTool(["subscribe", peer.url, "ns=1;s=Dynamic.Sine",
+        "--deadband", "pct:10", "--duration", "500"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stdout + refused.stderr, /BadMonitoredItemFilterUnsupported/);
+});
+
 test("an unknown node in a subscription reports its status", async () => {
     const r = await runTool(["subscribe", peer.url, "ns=1;s=Dynamic.Counter", "ns=1;s=Nope",
         "--duration", "500"]);
