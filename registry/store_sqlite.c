@@ -43,10 +43,12 @@ enum {
 };
 
 static const char *const k_stmt_sql[STMT_COUNT] = {
-    [STMT_GET] = "SELECT doc, mod_rev, spec_rev FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
-    [STMT_PUT] = "INSERT INTO resources(kind, ns, name, doc, mod_rev, spec_rev, device_ref, "
-                 "endpoint_types, endpoint_names) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) "
-                 "ON CONFLICT(kind, ns, name) DO UPDATE SET doc=excluded.doc, "
+    /* A resource's document is the one recorded with its last change (schema 3). */
+    [STMT_GET] = "SELECT c.doc, r.mod_rev, r.spec_rev FROM resources r JOIN changes c ON "
+                 "c.rev = r.mod_rev WHERE r.kind=?1 AND r.ns=?2 AND r.name=?3",
+    [STMT_PUT] = "INSERT INTO resources(kind, ns, name, mod_rev, spec_rev, device_ref, "
+                 "endpoint_types, endpoint_names) VALUES(?1,?2,?3,?5,?6,?7,?8,?9) "
+                 "ON CONFLICT(kind, ns, name) DO UPDATE SET "
                  "mod_rev=excluded.mod_rev, spec_rev=excluded.spec_rev, "
                  "device_ref=excluded.device_ref, endpoint_types=excluded.endpoint_types, "
                  "endpoint_names=excluded.endpoint_names",
@@ -63,7 +65,10 @@ static const char *const k_stmt_sql[STMT_COUNT] = {
     [STMT_SECRET_GET] = "SELECT data, created, modified FROM secrets WHERE ns=?1 AND name=?2",
     [STMT_TOKEN_GET] =
         "SELECT hash, role, ns, created, description, revoked FROM tokens WHERE id=?1",
-    [STMT_COMPACT] = "UPDATE changes SET doc=NULL WHERE rev > ?1 AND rev <= ?2 AND doc IS NOT NULL",
+    /* Compaction keeps the documents that are some resource's current one. */
+    [STMT_COMPACT] = "UPDATE changes SET doc=NULL WHERE rev > ?1 AND rev <= ?2 AND doc IS NOT NULL "
+                     "AND rev NOT IN (SELECT mod_rev FROM resources WHERE mod_rev > ?1 AND "
+                     "mod_rev <= ?2)",
     [STMT_COMPACTED] = "INSERT OR REPLACE INTO meta(key, value) VALUES('compacted', ?1)",
 };
 
@@ -99,6 +104,12 @@ static const char *const k_migrations[] = {
     "ALTER TABLE resources_v2 RENAME TO resources;"
     "CREATE INDEX resources_device_ref ON resources(kind, ns, device_ref)"
     " WHERE device_ref IS NOT NULL;",
+    /* 3: each document is written once, in the change that made it; the resource
+     * row points at that change. Halves what a write stores. */
+    "UPDATE changes SET doc = (SELECT r.doc FROM resources r WHERE r.mod_rev = changes.rev)"
+    " WHERE rev IN (SELECT mod_rev FROM resources);"
+    "ALTER TABLE resources DROP COLUMN doc;"
+    "CREATE INDEX resources_mod_rev ON resources(mod_rev);",
 };
 
 struct fp_store {
@@ -458,8 +469,7 @@ fp_status fp_store_put(fp_store *st, const fp_rec *rec, const fp_index *ix,
     sqlite3_bind_int(s, 1, rec->kind);
     sqlite3_bind_text(s, 2, rec->ns, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, rec->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, rec->doc, (int)rec->doc_len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, rec->mod_rev);
+    sqlite3_bind_int64(s, 5, rec->mod_rev); /* the document goes into the change row */
     sqlite3_bind_int64(s, 6, rec->spec_rev);
     if (ix && ix->device_ref)
         sqlite3_bind_text(s, 7, ix->device_ref, -1, SQLITE_STATIC);
@@ -542,11 +552,12 @@ fp_status fp_store_list(fp_store *st, const fp_list_query *q, fp_list_cb cb, voi
     int step;
 
     snprintf(sql, sizeof sql,
-             "SELECT name, doc, mod_rev, spec_rev FROM resources WHERE kind=?1 AND ns=?2"
-             "%s%s%s%s ORDER BY name LIMIT ?3",
-             q->after ? " AND name > ?4" : "", q->prefix ? " AND substr(name,1,length(?5))=?5" : "",
-             q->device_ref ? " AND device_ref=?6" : "",
-             q->endpoint_type ? " AND instr(endpoint_types, ?7) > 0" : "");
+             "SELECT r.name, c.doc, r.mod_rev, r.spec_rev FROM resources r JOIN changes c ON "
+             "c.rev = r.mod_rev WHERE r.kind=?1 AND r.ns=?2%s%s%s%s ORDER BY r.name LIMIT ?3",
+             q->after ? " AND r.name > ?4" : "",
+             q->prefix ? " AND substr(r.name,1,length(?5))=?5" : "",
+             q->device_ref ? " AND r.device_ref=?6" : "",
+             q->endpoint_type ? " AND instr(r.endpoint_types, ?7) > 0" : "");
     enter(st, &locked);
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
         rc = db_fail(st, "list");

@@ -182,8 +182,10 @@ static void test_changes_and_compaction(void **state)
 {
     fp_store *st = open_store(10);
     seen s = {0};
+    fp_rec rec;
 
-    for (int i = 0; i < 1030; i++)
+    put_one(st, "early", NULL); /* revision 1, never changed again */
+    for (int i = 0; i < 1029; i++)
         put_one(st, "same", NULL);
     assert_int_equal(fp_store_changes(st, 1020, 100, collect_change, &s), FP_OK);
     assert_int_equal(s.n, 10);
@@ -192,8 +194,12 @@ static void test_changes_and_compaction(void **state)
     /* Compaction ran at revision 1024 and kept the last 10 documents. */
     assert_int_equal(fp_store_oldest_resumable(st), 1014);
     memset(&s, 0, sizeof s);
-    fp_store_changes(st, 0, 5, collect_change, &s);
+    fp_store_changes(st, 1, 5, collect_change, &s);
     assert_int_equal(s.n_nodoc, 5);
+    /* ... and the current document of every resource, however old. */
+    assert_int_equal(fp_store_get(st, FP_KIND_ASSET, "ns-1", "early", &rec), FP_OK);
+    assert_string_equal(rec.doc, "{\"name\":\"early\"}");
+    fp_rec_clear(&rec);
     fp_store_close(st);
     st = open_store(10);
     assert_int_equal(fp_store_oldest_resumable(st), 1014);
@@ -301,6 +307,13 @@ static void test_migration_from_v1(void **state)
     write_v1_database();
     st = open_store(0);
     assert_int_equal(fp_store_revision(st), 2);
+    {
+        /* The current documents moved into their change rows (schema 3). */
+        fp_rec rec;
+        assert_int_equal(fp_store_get(st, FP_KIND_DEVICE, "ns-1", "plc", &rec), FP_OK);
+        assert_non_null(strstr(rec.doc, "inbound"));
+        fp_rec_clear(&rec);
+    }
     assert_int_equal(fp_store_device_endpoint(st, "ns-1", "plc", "opc"), FP_OK);
     assert_int_equal(fp_store_device_endpoint(st, "ns-1", "plc", "web"), FP_OK);
     assert_int_equal(fp_store_device_endpoint(st, "ns-1", "plc", "op"), FP_ERR_INVALID);
