@@ -3,13 +3,16 @@
  *
  * One interface for every backend (SQLite now, PostgreSQL later) so that the API
  * layer never sees SQL. The store keeps:
- *  - resources: one JSON document per (kind, namespace, name), with the
- *    revision of its last change (mod_rev) and of its last spec change
- *    (spec_rev, the ETag), and two index columns for list filters;
+ *  - resources: one row per (kind, namespace, name) with the revision of its
+ *    last change (mod_rev) and of its last spec change (spec_rev, the ETag),
+ *    and index columns for list filters and reference checks;
  *  - changes: one row per committed change with a global, increasing revision.
- *    The row doubles as the audit record (time, token, action); its document is
- *    kept for the last `history` revisions so that watches can resume, and
- *    dropped after that (a watch from before it answers 410);
+ *    The row holds the document as that change left it (a resource's current
+ *    document is the one of its mod_rev: each write stores one document) and
+ *    doubles as the audit record (time, token, action). Documents are kept for
+ *    the last `history` revisions so that watches can resume, and for every
+ *    resource's current revision; older ones are dropped (a watch from before
+ *    them answers 410);
  *  - secrets (values stored apart from documents) and API tokens (hashes only).
  *
  * Concurrency: a store is used by many threads; every call takes the store's
