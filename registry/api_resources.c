@@ -202,27 +202,17 @@ static fp_status check_ref(void *ctx, const fp_ref *ref, fp_verr *err)
 /* The parent of t must exist: its namespace, and for versions its schema. */
 static bool parent_exists(fp_req *q, fp_resp *r, const target *t)
 {
-    fp_rec rec;
-    fp_status rc;
-
     if (t->kind == FP_KIND_NAMESPACE)
         return true;
-    rc = fp_store_get(q->reg->store, FP_KIND_NAMESPACE, "", t->ns, &rec);
-    if (rc == FP_OK)
-        fp_rec_clear(&rec);
-    if (rc) {
+    if (!fp_store_exists(q->reg->store, FP_KIND_NAMESPACE, "", t->ns)) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "namespace '%s' not found", t->ns);
         return false;
     }
-    if (t->kind == FP_KIND_SCHEMA_VERSION) {
-        rc = fp_store_get(q->reg->store, FP_KIND_SCHEMA, t->ns, t->schema, &rec);
-        if (rc == FP_OK)
-            fp_rec_clear(&rec);
-        if (rc) {
-            fp_resp_error(r, 404, "NotFound", NULL, NULL, "schema '%s' not found in namespace '%s'",
-                          t->schema, t->ns);
-            return false;
-        }
+    if (t->kind == FP_KIND_SCHEMA_VERSION &&
+        !fp_store_exists(q->reg->store, FP_KIND_SCHEMA, t->ns, t->schema)) {
+        fp_resp_error(r, 404, "NotFound", NULL, NULL, "schema '%s' not found in namespace '%s'",
+                      t->schema, t->ns);
+        return false;
     }
     return true;
 }

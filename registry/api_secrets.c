@@ -157,19 +157,17 @@ void fp_api_secret(fp_req *q, fp_resp *r)
     bool want_value = q->n_seg == 7 && strcmp(q->seg[6], "value") == 0;
     fp_verr verr = {0};
     char *data = NULL, *created = NULL, *modified = NULL;
-    fp_rec nsrec;
     fp_status rc;
 
     if (q->n_seg == 7 && !want_value) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "no such path: %s", q->url);
         return;
     }
-    if (fp_store_get(st, FP_KIND_NAMESPACE, "", ns, &nsrec) != FP_OK) {
+    if (!fp_store_exists(st, FP_KIND_NAMESPACE, "", ns)) {
         if (fp_req_can(q, "read", ns, r))
             fp_resp_error(r, 404, "NotFound", NULL, NULL, "namespace '%s' not found", ns);
         return;
     }
-    fp_rec_clear(&nsrec);
     if (name && !fp_model_secret_name_valid(name, &verr)) {
         if (strcmp(q->method, "PUT") == 0)
             fp_resp_verr(r, &verr);

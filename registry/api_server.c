@@ -714,44 +714,63 @@ static bool count_token(void *ctx, const fp_token *tok)
     return true;
 }
 
-fp_status fp_registry_ensure_admin_token(const char *data_dir, bool *created)
+/* Create the first admin token in an open store that has none, and write it to
+ * DATA/admin.token (0600). */
+static fp_status first_admin_token(fp_store *st, const char *data_dir, bool *created)
 {
-    char db[1100], path[1100], text[128], err[512];
-    fp_store *st;
+    char path[1100], text[128];
     fp_token tok;
     int n = 0, fd;
     fp_status rc;
 
     *created = false;
+    fp_store_token_list(st, count_token, &n);
+    if (n > 0)
+        return FP_OK;
+    rc = fp_store_token_create(st, "admin", "", "created on first start", text, sizeof text, &tok);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "%s/admin.token", data_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dprintf(fd, "%s\n", text) < 0) {
+        fp_log_error("registry", "cannot write %s: %s", path, strerror(errno));
+        rc = FP_ERR_IO;
+    } else {
+        *created = true;
+        fp_log_info("registry", "created the first admin token (id %s) in %s", tok.id, path);
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Create the data directory and open (creating or migrating) its database. */
+static fp_status open_data_dir(const char *data_dir, const fp_store_opts *sopts, fp_store **out)
+{
+    char db[1100], err[512];
+    fp_status rc;
+
     if (make_dirs(data_dir) != 0) {
         fp_log_error("registry", "cannot create data directory %s: %s", data_dir, strerror(errno));
         return FP_ERR_IO;
     }
     fp_registry_db_path(data_dir, db, sizeof db);
-    rc = fp_store_open(db, NULL, &st, err, sizeof err);
-    if (rc) {
+    rc = fp_store_open(db, sopts, out, err, sizeof err);
+    if (rc)
         fp_log_error("registry", "%s", err);
+    return rc;
+}
+
+fp_status fp_registry_ensure_admin_token(const char *data_dir, bool *created)
+{
+    fp_store *st;
+    fp_status rc;
+
+    *created = false;
+    rc = open_data_dir(data_dir, NULL, &st);
+    if (rc)
         return rc;
-    }
-    fp_store_token_list(st, count_token, &n);
-    if (n == 0) {
-        rc = fp_store_token_create(st, "admin", "", "created on first start", text, sizeof text,
-                                   &tok);
-        if (rc == FP_OK) {
-            snprintf(path, sizeof path, "%s/admin.token", data_dir);
-            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd < 0 || dprintf(fd, "%s\n", text) < 0) {
-                fp_log_error("registry", "cannot write %s: %s", path, strerror(errno));
-                rc = FP_ERR_IO;
-            } else {
-                *created = true;
-                fp_log_info("registry", "created the first admin token (id %s) in %s", tok.id,
-                            path);
-            }
-            if (fd >= 0)
-                close(fd);
-        }
-    }
+    rc = first_admin_token(st, data_dir, created);
     fp_store_close(st);
     return rc;
 }
@@ -785,7 +804,6 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
 {
     fp_registry *reg;
     struct sockaddr_in sa;
-    char db[1100], err[512];
     fp_store_opts sopts = {0};
     const union MHD_DaemonInfo *info;
     bool created;
@@ -797,9 +815,6 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
                      opts->listen);
         return FP_ERR_INVALID;
     }
-    rc = fp_registry_ensure_admin_token(opts->data_dir, &created);
-    if (rc)
-        return rc;
     reg = fp_calloc(1, sizeof *reg);
     if (!reg)
         return FP_ERR_NOMEM;
@@ -813,12 +828,14 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
         snprintf(reg->broker_url, sizeof reg->broker_url, "%s", opts->broker_url);
     reg->opts.data_dir = reg->data_dir;
     reg->opts.broker_url = reg->broker_url[0] ? reg->broker_url : NULL;
-    fp_registry_db_path(opts->data_dir, db, sizeof db);
     sopts.history = opts->history;
     sopts.sync_full = opts->sync_full;
-    rc = fp_store_open(db, &sopts, &reg->store, err, sizeof err);
+    /* One open of the database at start: the first token is made on it too. */
+    rc = open_data_dir(opts->data_dir, &sopts, &reg->store);
+    if (!rc)
+        rc = first_admin_token(reg->store, opts->data_dir, &created);
     if (rc) {
-        fp_log_error("registry", "%s", err);
+        fp_store_close(reg->store);
         fp_free(reg);
         return rc;
     }

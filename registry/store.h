@@ -81,6 +81,9 @@ void fp_store_rollback(fp_store *st);
 /* Allocate the next revision inside a transaction. */
 int64_t fp_store_next_revision(fp_store *st);
 
+/* Does the resource exist? Reads the key only, not the document. */
+bool fp_store_exists(fp_store *st, int kind, const char *ns, const char *name);
+
 /* Read one resource (inside or outside a transaction). FP_ERR_NOT_FOUND if absent. */
 fp_status fp_store_get(fp_store *st, int kind, const char *ns, const char *name, fp_rec *out);
 

@@ -39,6 +39,7 @@ enum {
     STMT_COMPACT,
     STMT_COMPACTED,
     STMT_ENDPOINT,
+    STMT_EXISTS,
     STMT_COUNT
 };
 
@@ -52,6 +53,7 @@ static const char *const k_stmt_sql[STMT_COUNT] = {
                  "mod_rev=excluded.mod_rev, spec_rev=excluded.spec_rev, "
                  "device_ref=excluded.device_ref, endpoint_types=excluded.endpoint_types, "
                  "endpoint_names=excluded.endpoint_names",
+    [STMT_EXISTS] = "SELECT 1 FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
     [STMT_ENDPOINT] = "SELECT endpoint_names FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
     [STMT_DEL] = "DELETE FROM resources WHERE kind=?1 AND ns=?2 AND name=?3",
     [STMT_CHANGE] = "INSERT INTO changes(rev, type, kind, ns, name, doc, time, token_id, action) "
@@ -399,6 +401,22 @@ static char *col_dup(sqlite3_stmt *s, int i, size_t *len_out)
     if (len_out)
         *len_out = (size_t)n;
     return z ? fp_strndup((const char *)z, (size_t)n) : NULL;
+}
+
+bool fp_store_exists(fp_store *st, int kind, const char *ns, const char *name)
+{
+    sqlite3_stmt *s = st->stmt[STMT_EXISTS];
+    bool locked, found;
+
+    enter(st, &locked);
+    sqlite3_bind_int(s, 1, kind);
+    sqlite3_bind_text(s, 2, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+    found = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    leave(st, locked);
+    return found;
 }
 
 fp_status fp_store_get(fp_store *st, int kind, const char *ns, const char *name, fp_rec *out)
