@@ -212,19 +212,26 @@ struct fp_asset {
     const char *name;
     const char *subject; /* externalAssetId, else the asset name (CloudEvents subject) */
     const json_t *doc;   /* the whole asset document */
+    /* Arrays of pointers: each child is its own object, so a pointer to it stays valid
+     * until its remove (or update) callback returns, whatever happens to its siblings. */
     size_t n_datasets;
-    fp_dataset *datasets;
+    fp_dataset **datasets;
     size_t n_event_groups;
-    fp_event_group *event_groups;
+    fp_event_group **event_groups;
     size_t n_streams;
-    fp_stream *streams;
+    fp_stream **streams;
     size_t n_actions;
-    fp_action *actions;
+    fp_action **actions;
     void *user;
 };
 
 /* ---------------------------------------------------------------------------------------
  * The connector table
+ *
+ * Updates. An `*_update(new, old)` callback gets a new object that already carries
+ * old->user; `old` is freed when the callback returns, so the connector must not keep
+ * pointers to it (re-point timers and tasks at `new`). The fp_endpoint and fp_asset
+ * objects themselves stay the same across changes of their children.
  *
  * Every callback is optional. A callback that returns non-zero has failed: the runtime
  * marks the object Unavailable (with the message set through fp_*_error if any) and

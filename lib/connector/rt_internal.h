@@ -1,0 +1,251 @@
+/*
+ * rt_internal.h - the private side of the connector runtime's objects.
+ *
+ * Internal to libfieldplane-connector. Every public object of connector.h is the first
+ * member of a private wrapper (container_of with RT_OF), which holds what the runtime
+ * needs beside it: the canonical JSON it was built from (for diffs), the resolved
+ * destinations and CloudEvents attributes (rt_out), error and health state.
+ *
+ * Split of the runtime into files:
+ *   rt_main.c      fp_connector_main: flags, start, signals, shutdown
+ *   rt_model.c     building objects from device/asset documents, config rows, diffs
+ *   rt_sync.c      list + watch of the registry, resume, relist on 410
+ *   rt_exec.c      strands, worker pool, timers, tasks
+ *   rt_publish.c   destinations, CloudEvents, Storage, BrokerStateStore, schemas
+ *   rt_status.c    errors and health, coalesced status writes
+ *   rt_actions.c   management action requests and replies over MQTT 5
+ *   rt_discovery.c discovered devices and assets
+ *   rt_ops.c       /metrics and /healthz
+ *
+ * Locking. rt->lock guards the lists of endpoints and assets. Each rt_asset has its own
+ * lock, held while its children arrays are changed (on its strand) and while the status
+ * writer reads them. Each rt_out has a lock for its error/health/schema state, taken
+ * briefly by publish and status calls from any thread. Never take rt->lock while holding
+ * an asset or out lock.
+ */
+#ifndef RT_INTERNAL_H
+#define RT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fieldplane/connector.h"
+#include "fpc_mqtt.h"
+#include "fpc_registry.h"
+#include "fpc_schema.h"
+
+#define RT_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- destinations and output state ---------------------------------------------------- */
+
+typedef enum rt_dest_target { RT_DEST_MQTT = 0, RT_DEST_STORAGE, RT_DEST_BSS } rt_dest_target;
+
+typedef struct rt_dest {
+    rt_dest_target target;
+    char *topic; /* Mqtt: topic; BrokerStateStore: fieldplane/state/<ns>/<key> */
+    int qos;     /* 0 or 1 (Qos1 default) */
+    bool retain; /* Keep = true; BrokerStateStore always true */
+    uint32_t ttl_s;
+    char *path; /* Storage: absolute path under the storage root */
+} rt_dest;
+
+typedef struct rt_health {
+    bool set; /* reported at least once */
+    bool available;
+    char reason[64];
+    char message[512];
+    char time[40];   /* lastUpdateTime, RFC 3339 */
+    int64_t version; /* +1 on each change */
+} rt_health;
+
+typedef struct rt_error {
+    bool set;
+    char code[64];
+    char message[512];
+} rt_error;
+
+/* What one publishing object (dataset, event, event group, stream) needs to publish. */
+typedef struct rt_out {
+    pthread_mutex_t lock;
+    fp_rt *rt;
+    size_t n_dests;
+    rt_dest *dests;
+    char *type;             /* CloudEvents type: "DataSet[/typeRef]", "Event[/typeRef]", "Stream" */
+    char *source;           /* "ms-aio:<device source>[/<dataSource>]" */
+    char *subject;          /* "<asset subject>/<dataset>" or "<asset>/<group>[/<event>]" */
+    char *schema_name;      /* registry schema name for this message (NULL for streams) */
+    fpc_schema *schema;     /* inference state (NULL for streams) */
+    uint64_t n_seen;        /* messages published */
+    int64_t schema_version; /* 0 until registered */
+    char *dataschema;       /* "aio-sr://<ns>/<schema>:<version>" or NULL */
+    bool schema_dirty;      /* schema text changed, registration pending */
+    rt_error error;         /* configuration or runtime error */
+    rt_health health;
+    uint64_t published, failed; /* per object counters */
+} rt_out;
+
+/* ---- objects ---------------------------------------------------------------------------- */
+
+typedef struct rt_asset rt_asset;
+typedef struct rt_endpoint rt_endpoint;
+
+typedef struct rt_dataset {
+    fp_dataset pub;
+    char *canon; /* canonical JSON of the inputs (dataset + asset defaults) for diffs */
+    rt_out out;
+    rt_error *point_errors; /* n_points entries, by index of pub.points */
+    bool started;           /* dataset_add succeeded */
+} rt_dataset;
+
+typedef struct rt_event_group {
+    fp_event_group pub;
+    char *canon;
+    rt_out out;     /* the group's own output (fp_event_group_publish) */
+    rt_out *ev_out; /* n_events entries, by index of pub.events */
+    bool started;
+} rt_event_group;
+
+typedef struct rt_stream {
+    fp_stream pub;
+    char *canon;
+    rt_out out;
+    bool started;
+} rt_stream;
+
+typedef struct rt_action {
+    fp_action pub;
+    char *canon;
+    rt_error error;
+    rt_health health;
+    pthread_mutex_t lock; /* error and health */
+    bool started;
+    bool subscribed;
+} rt_action;
+
+struct rt_asset {
+    fp_asset pub;
+    pthread_mutex_t lock; /* children arrays; held by the status writer while reading */
+    rt_endpoint *ep;
+    json_t *doc;           /* owned; pub.doc points here */
+    int64_t version;       /* properties.version */
+    rt_error config_error; /* status.config.error */
+    atomic_bool status_dirty;
+    rt_asset *next;
+};
+
+struct rt_endpoint {
+    fp_endpoint pub;
+    char *canon; /* canonical JSON of the endpoint + resolved secret digests */
+    json_t *device_doc;
+    json_t *config_doc;
+    int64_t device_version;
+    pthread_mutex_t lock; /* error and health */
+    rt_error error;
+    rt_health health;         /* as the connector reported it */
+    rt_health runtime_health; /* set by the runtime (queue full) and shown instead when set */
+    atomic_bool status_dirty;
+    bool started;
+    struct rt_strand *strand; /* the endpoint and its assets' callbacks run here */
+    rt_asset *assets;
+    rt_endpoint *next;
+    uint64_t published, failed; /* counters for /metrics */
+};
+
+/* ---- the runtime -------------------------------------------------------------------------- */
+
+typedef struct rt_options {
+    const char *registry_url;
+    char *token;
+    const char *broker_url; /* mqtt://host:port or mqtts://host:port */
+    fpc_mqtt_opts mqtt;
+    const char *data_dir;
+    const char *storage_root;
+    const char *listen;         /* ADDR:PORT for /metrics and /healthz, NULL: none */
+    const char *namespace_only; /* NULL: every namespace */
+    const char *instance;       /* instance id (client id, discoveryId) */
+    int workers;
+} rt_options;
+
+struct fp_rt {
+    const fp_connector *conn;
+    rt_options opt;
+    fpc_reg *reg;
+    fpc_mqtt *mqtt;
+    void *user;
+    atomic_int stop;
+    pthread_mutex_t lock; /* endpoints list */
+    rt_endpoint *endpoints;
+    atomic_llong revision;
+    atomic_bool registry_ok;
+    struct rt_exec *exec;
+    struct rt_status *status;
+    struct rt_discovery *discovery;
+    struct rt_ops *ops;
+    struct rt_actions *actions;
+};
+
+/* ---- rt_exec.c ------------------------------------------------------------------------------ */
+typedef struct rt_strand rt_strand;
+int rt_exec_start(fp_rt *rt, int workers);
+void rt_exec_stop(fp_rt *rt); /* after every strand is drained */
+rt_strand *rt_strand_new(fp_rt *rt);
+/* Queue fn(arg) on the strand; runs after everything queued before it. */
+int rt_strand_post(rt_strand *s, void (*fn)(void *arg), void *arg);
+/* Queue and wait until it ran (never from the strand itself). */
+void rt_strand_run(rt_strand *s, void (*fn)(void *arg), void *arg);
+/* Cancel the asset's timers (waits for running ones) */
+void rt_timers_cancel_asset(fp_asset *as);
+void rt_strand_free(rt_strand *s); /* drains first */
+
+/* ---- rt_publish.c ---------------------------------------------------------------------------- */
+/* Build out from the destination list chosen by the model (JSON array of destinations,
+ * borrowed), the type, source and subject. Returns 0, or -1 with out->error set naming
+ * the bad field ("destinations[0].configuration.topic is required"). */
+int rt_out_init(rt_out *out, fp_rt *rt, const json_t *dests, const char *type, const char *source,
+                const char *subject, const char *schema_name, const char *const *names,
+                size_t n_names, const char *default_topic);
+void rt_out_clear(rt_out *out);
+/* Move the schema state and counters of `from` into `to` (for an update). */
+void rt_out_take_state(rt_out *to, rt_out *from);
+int rt_out_publish(rt_out *out, rt_endpoint *ep, const char *payload, size_t len,
+                   const char *content_type, const char *time_iso);
+/* Register pending schemas (called by a background thread); sets the status dirty. */
+void rt_schema_flush(fp_rt *rt);
+
+/* ---- rt_status.c ----------------------------------------------------------------------------- */
+int rt_status_start(fp_rt *rt); /* the writer thread */
+void rt_status_stop(fp_rt *rt); /* writes what is dirty, then stops */
+void rt_status_asset_dirty(rt_asset *as);
+void rt_status_endpoint_dirty(rt_endpoint *ep);
+/* Set health/error helpers used by the model too. */
+void rt_health_set(rt_health *h, bool available, const char *reason, const char *message);
+void rt_error_set(rt_error *e, const char *code, const char *message); /* NULL code clears */
+
+/* ---- rt_actions.c ---------------------------------------------------------------------------- */
+int rt_actions_start(fp_rt *rt);
+void rt_actions_stop(fp_rt *rt);
+int rt_action_subscribe(rt_action *ac);    /* after action_add succeeded */
+void rt_action_unsubscribe(rt_action *ac); /* before action_remove; pending requests fail */
+
+/* ---- rt_discovery.c -------------------------------------------------------------------------- */
+int rt_discovery_start(fp_rt *rt);
+void rt_discovery_stop(fp_rt *rt); /* writes what is pending */
+
+/* ---- rt_ops.c ---------------------------------------------------------------------------------
+ */
+int rt_ops_start(fp_rt *rt, const char *listen); /* NULL listen: nothing */
+void rt_ops_stop(fp_rt *rt);
+/* The bound port (for logs). */
+int rt_ops_port(fp_rt *rt);
+
+/* ---- helpers shared by the files (rt_model.c) ------------------------------------------------ */
+/* Current time as RFC 3339 with milliseconds, UTC. */
+void rt_now_iso(char out[40]);
+/* Endpoint and asset of any object. */
+rt_endpoint *rt_endpoint_of(fp_endpoint *ep);
+rt_asset *rt_asset_of(fp_asset *as);
+
+#endif
