@@ -1,0 +1,189 @@
+/*
+ * counter.c - a complete custom connector, the example of docs/connector-sdk.md.
+ *
+ * It serves device endpoints of the custom type "Example.Counter". The "device" is
+ * simulated inside the connector: each dataset ticks every intervalMilliseconds and
+ * publishes one message whose data points are chosen by their dataSource:
+ *
+ *   counter   a number that grows by `step` on every tick (1..n, per dataset)
+ *   time      milliseconds since the Unix epoch
+ *   boot      an id of this process start (tells restarts apart)
+ *
+ * A management action "reset" (actionType Call) sets a dataset's counter back to zero; its
+ * targetUri names the dataset. Everything else - finding the assets, configuration with
+ * defaults, MQTT, the disk queue, status, health, schemas, metrics - is the runtime's.
+ *
+ * Build: it links libfieldplane-connector only (see CMakeLists.txt beside it).
+ * Run:   fieldplane-connector-counter --registry URL --token-file F --broker mqtt://H:P
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fieldplane/connector.h>
+
+/* Configuration structs filled by the runtime from the rows below. */
+typedef struct counter_ds_cfg {
+    int64_t interval_ms;
+    int64_t step;
+} counter_ds_cfg;
+
+typedef struct counter_ds {
+    fp_timer *timer;
+    int64_t count;
+} counter_ds;
+
+static const fp_config_key counter_config[] = {
+    {FP_CFG_DATASET, FP_CFG_INT, "intervalMilliseconds", "1000",
+     offsetof(counter_ds_cfg, interval_ms), 10, 3600000,
+     "How often the dataset is sampled and published."},
+    {FP_CFG_DATASET, FP_CFG_INT, "step", "1", offsetof(counter_ds_cfg, step), 1, 1000000,
+     "How much the counter grows per tick."},
+    {0},
+};
+
+static char boot_id[32];
+
+static void counter_tick(void *arg)
+{
+    fp_dataset *ds = arg;
+    counter_ds *st = ds->user;
+    const counter_ds_cfg *cfg = ds->config;
+    struct timespec ts;
+    char payload[4096];
+    size_t len = 0;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    st->count += cfg->step;
+    len += (size_t)snprintf(payload + len, sizeof payload - len, "{");
+    for (size_t i = 0; i < ds->n_points; i++) {
+        const fp_datapoint *dp = &ds->points[i];
+        char value[64];
+
+        if (strcmp(dp->data_source, "counter") == 0)
+            snprintf(value, sizeof value, "%" PRId64, st->count);
+        else if (strcmp(dp->data_source, "time") == 0)
+            snprintf(value, sizeof value, "%lld",
+                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        else if (strcmp(dp->data_source, "boot") == 0)
+            snprintf(value, sizeof value, "\"%s\"", boot_id);
+        else
+            continue; /* reported by dataset_add */
+        int n = snprintf(payload + len, sizeof payload - len, "%s\"%s\":%s", len > 1 ? "," : "",
+                         dp->name, value);
+        if (n < 0 || (size_t)n >= sizeof payload - len) {
+            fp_dataset_health(ds, false, "TooLarge", "the message is over %zu bytes",
+                              sizeof payload);
+            return;
+        }
+        len += (size_t)n;
+    }
+    if (len + 2 > sizeof payload)
+        return;
+    payload[len++] = '}';
+    payload[len] = '\0';
+    if (fp_dataset_publish(ds, payload, len, NULL) == 0)
+        fp_dataset_health(ds, true, "Publishing", "sampling every %" PRId64 " ms",
+                          cfg->interval_ms);
+}
+
+static int counter_dataset_add(fp_dataset *ds)
+{
+    const counter_ds_cfg *cfg = ds->config;
+    counter_ds *st = calloc(1, sizeof *st);
+
+    if (!st)
+        return -1;
+    for (size_t i = 0; i < ds->n_points; i++) {
+        fp_datapoint *dp = &ds->points[i];
+        if (strcmp(dp->data_source, "counter") && strcmp(dp->data_source, "time") &&
+            strcmp(dp->data_source, "boot"))
+            fp_datapoint_error(dp, "UnknownSource",
+                               "dataSource '%s' is not one of counter, time, boot",
+                               dp->data_source);
+    }
+    ds->user = st;
+    st->timer = fp_timer_every(ds->asset, (uint64_t)cfg->interval_ms, (uint64_t)cfg->interval_ms,
+                               counter_tick, ds);
+    return st->timer ? 0 : -1;
+}
+
+/* The dataset changed (points, interval): keep the count, restart the timer on the new
+ * object. The old object is freed when this returns. */
+static int counter_dataset_update(fp_dataset *ds, const fp_dataset *old)
+{
+    counter_ds *st = ds->user;
+    const counter_ds_cfg *cfg = ds->config;
+
+    (void)old;
+    fp_timer_cancel(st->timer);
+    st->timer = fp_timer_every(ds->asset, (uint64_t)cfg->interval_ms, (uint64_t)cfg->interval_ms,
+                               counter_tick, ds);
+    return st->timer ? 0 : -1;
+}
+
+static void counter_dataset_remove(fp_dataset *ds)
+{
+    counter_ds *st = ds->user;
+
+    if (!st)
+        return;
+    fp_timer_cancel(st->timer);
+    free(st);
+    ds->user = NULL;
+}
+
+/* "reset": targetUri names a dataset of the same asset; answers the count it had. */
+static void counter_action_call(fp_action *ac, fp_action_req *req)
+{
+    fp_asset *as = ac->asset;
+
+    for (size_t i = 0; i < as->n_datasets; i++) {
+        fp_dataset *ds = as->datasets[i];
+        counter_ds *st = ds->user;
+        char reply[128];
+
+        if (strcmp(ds->name, ac->target_uri) != 0 || !st)
+            continue;
+        int n = snprintf(reply, sizeof reply, "{\"previous\":%" PRId64 "}", st->count);
+        st->count = 0;
+        fp_action_reply(req, reply, (size_t)n);
+        return;
+    }
+    fp_action_fail(req, 404, "NotFound", "no running dataset '%s' in asset %s", ac->target_uri,
+                   as->name);
+}
+
+static int counter_endpoint_add(fp_endpoint *ep)
+{
+    fp_endpoint_health(ep, true, "Simulated", "counter device simulated in the connector");
+    return 0;
+}
+
+static const char *const counter_types[] = {"Example.Counter", NULL};
+
+static const fp_connector counter_connector = {
+    .abi = FP_CONNECTOR_ABI,
+    .name = "counter",
+    .description = "Example connector: simulated counters, one message per dataset tick",
+    .endpoint_types = counter_types,
+    .config = counter_config,
+    .config_size = {[FP_CFG_DATASET] = sizeof(counter_ds_cfg)},
+    .endpoint_add = counter_endpoint_add,
+    .dataset_add = counter_dataset_add,
+    .dataset_update = counter_dataset_update,
+    .dataset_remove = counter_dataset_remove,
+    .action_call = counter_action_call,
+};
+
+int main(int argc, char **argv)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(boot_id, sizeof boot_id, "%llx-%x", (long long)ts.tv_sec, (unsigned)getpid());
+    return fp_connector_main(&counter_connector, argc, argv);
+}
