@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fp_alloc.h"
@@ -373,4 +374,107 @@ void fp_jsonsel_free(fp_jsonsel *sel)
     fp_free(sel->steps);
     fp_free(sel->text);
     fp_free(sel);
+}
+
+/* Append the n bytes at z as a JSON string literal. */
+static void dump_string(fp_buf *out, const char *z, size_t n)
+{
+    size_t run = 0;
+
+    fp_buf_append(out, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)z[i];
+        char esc[8];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        fp_buf_append(out, z + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            fp_buf_append(out, "\\\"", 2);
+            break;
+        case '\\':
+            fp_buf_append(out, "\\\\", 2);
+            break;
+        case '\n':
+            fp_buf_append(out, "\\n", 2);
+            break;
+        case '\r':
+            fp_buf_append(out, "\\r", 2);
+            break;
+        case '\t':
+            fp_buf_append(out, "\\t", 2);
+            break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            fp_buf_append(out, esc, 6);
+        }
+    }
+    fp_buf_append(out, z + run, n - run);
+    fp_buf_append(out, "\"", 1);
+}
+
+/* The shortest "%.*g" form of d that reads back as d, kept recognisable as a real. */
+static void dump_real(fp_buf *out, double d)
+{
+    char num[40];
+
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, d);
+        if (strtod(num, NULL) == d)
+            break;
+    }
+    fp_buf_append_str(out, num);
+    if (!strpbrk(num, ".eEni"))
+        fp_buf_append(out, ".0", 2);
+}
+
+fp_status fp_json_dump_compact(fp_buf *out, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *m;
+        bool first = true;
+        fp_buf_append(out, "{", 1);
+        json_object_foreach((json_t *)v, key, m)
+        {
+            if (!first)
+                fp_buf_append(out, ",", 1);
+            first = false;
+            dump_string(out, key, strlen(key));
+            fp_buf_append(out, ":", 1);
+            fp_json_dump_compact(out, m);
+        }
+        fp_buf_append(out, "}", 1);
+        break;
+    }
+    case JSON_ARRAY:
+        fp_buf_append(out, "[", 1);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                fp_buf_append(out, ",", 1);
+            fp_json_dump_compact(out, json_array_get(v, i));
+        }
+        fp_buf_append(out, "]", 1);
+        break;
+    case JSON_STRING:
+        dump_string(out, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        fp_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        dump_real(out, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        fp_buf_append(out, "true", 4);
+        break;
+    case JSON_FALSE:
+        fp_buf_append(out, "false", 5);
+        break;
+    default:
+        fp_buf_append(out, "null", 4);
+    }
+    return out->err;
 }

@@ -156,6 +156,31 @@ static void test_text(void **state)
     fp_jsonsel_free(NULL);
 }
 
+static void expect_dump(const char *in, const char *want)
+{
+    json_t *v = json_loads(in, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    fp_buf b;
+    assert_non_null(v);
+    fp_buf_init(&b, 1024);
+    assert_int_equal(fp_json_dump_compact(&b, v), FP_OK);
+    assert_string_equal(b.data, want);
+    fp_buf_clear(&b);
+    json_decref(v);
+}
+
+static void test_dump_compact(void **state)
+{
+    expect_dump("21.1", "21.1");
+    expect_dump("0.1", "0.1");
+    expect_dump("21.0", "21.0");
+    expect_dump("1e300", "1e+300");
+    expect_dump("-0.30000000000000004", "-0.30000000000000004");
+    expect_dump("{ \"b\" : [1, 2.5, true, false, null], \"a\": \"x\\\"\\n\\u0001\\u00e9\" }",
+                "{\"b\":[1,2.5,true,false,null],\"a\":\"x\\\"\\n\\u0001\xc3\xa9\"}");
+    expect_dump("\"a\\u0000b\"", "\"a\\u0000b\"");
+    expect_dump("9007199254740993", "9007199254740993");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_path_missing),
         cmocka_unit_test(test_path_malformed),
         cmocka_unit_test(test_text),
+        cmocka_unit_test(test_dump_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
