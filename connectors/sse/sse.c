@@ -30,6 +30,8 @@
 #include "sse_parse.h"
 
 #define LOG_MOD "sse"
+/* The shortest wait between two connection attempts, whatever the server asks. */
+#define SSE_MIN_WAIT_MS 100
 
 typedef struct sse_ep_conf {
     int64_t connect_timeout_ms;
@@ -365,6 +367,9 @@ static void stream_task(fp_task *t, void *arg)
     while (!fp_task_stopping(t)) {
         int64_t wait_ms =
             fp_sse_retry_ms(&g->parser) >= 0 ? fp_sse_retry_ms(&g->parser) : g->retry_ms;
+        /* A server may ask for retry: 0; still leave a moment between attempts. */
+        if (wait_ms < SSE_MIN_WAIT_MS)
+            wait_ms = SSE_MIN_WAIT_MS;
         if (run_stream(g, t))
             failures = 0;
         else

@@ -5,7 +5,8 @@
  * document. The selector is compiled; a malformed one must come with a message. When
  * the document parses, the selector is evaluated: it yields a value of the document or
  * NULL with a message. A selector that compiles is also checked to re-compile from its
- * own text to the same result.
+ * own text to the same result, and the selected value's compact dump must read back as
+ * an equal value.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +16,22 @@
 #include "jsonsel.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The compact dump of v must parse back to an equal value (reals exactly). */
+static void check_dump(const json_t *v)
+{
+    fp_buf b;
+    json_t *back;
+
+    fp_buf_init(&b, 1u << 26);
+    if (fp_json_dump_compact(&b, v))
+        abort();
+    back = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!back || !json_equal((json_t *)v, back))
+        abort();
+    json_decref(back);
+    fp_buf_clear(&b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (strcmp(fp_jsonsel_text(s), sel))
         abort();
     if (sep)
-        doc = json_loadb((const char *)sep + 1, size - sel_len - 1, JSON_DECODE_ANY, NULL);
+        doc = json_loadb((const char *)sep + 1, size - sel_len - 1,
+                         JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (doc) {
         json_t *v = fp_jsonsel_eval(s, doc, err, sizeof err);
         json_t *v2;
@@ -51,6 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         v2 = fp_jsonsel_eval(s2, doc, err, sizeof err);
         if (v != v2)
             abort();
+        if (v)
+            check_dump(v);
     }
 out:
     json_decref(doc);
