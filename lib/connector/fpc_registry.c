@@ -586,8 +586,7 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
     fp_buf_init(&w.err_body, FPC_MAX_ERROR_BODY + 1);
     if (!last_revision)
         last_revision = &dummy_rev;
-    if (*last_revision < since)
-        *last_revision = since;
+    *last_revision = since;
 
     fp_buf_init(&ub, 8192);
     fp_buf_printf(&ub, "%s/api/v1/watch?since=%" PRId64, reg->base, since);
@@ -766,8 +765,10 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
     if (st)
         goto out;
     if (http == 404) {
-        set_err(err, err_len, "GET %s: 404: secret '%s' not found in namespace '%s'", url, name,
-                ns);
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+        set_err(err, err_len, "GET %s: 404 NotFound: secret '%s' in namespace '%s': %s", url, name,
+                ns, msg ? msg : "not found");
         st = FP_ERR_NOT_FOUND;
         goto out;
     }

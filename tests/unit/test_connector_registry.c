@@ -575,7 +575,7 @@ static void test_secret(void **state)
                      FP_ERR_NOT_FOUND);
     assert_non_null(strstr(err, "no key 'nokey'"));
     assert_int_equal(fpc_reg_secret(reg, "ns", "ghost", &v, err, sizeof err), FP_ERR_NOT_FOUND);
-    assert_non_null(strstr(err, "secret 'ghost' not found in namespace 'ns'"));
+    assert_non_null(strstr(err, "404 NotFound: secret 'ghost' in namespace 'ns': no secret"));
     assert_int_equal(fpc_reg_secret(reg, "ns", "/x", &v, err, sizeof err), FP_ERR_INVALID);
     /* Names are escaped into one path segment (the server sees them decoded). */
     assert_int_equal(fpc_reg_secret(reg, "ns", "we ird", &v, err, sizeof err), FP_OK);
