@@ -225,6 +225,8 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 {
     fpc_mqtt *m = obj;
 
+    (void)flags;
+    (void)props;
     pthread_mutex_lock(&m->mu);
     if (rc == 0) {
         m->connected = true;
@@ -255,6 +257,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc,
 {
     fpc_mqtt *m = obj;
 
+    (void)mosq;
+    (void)props;
     pthread_mutex_lock(&m->mu);
     if (m->connected && rc != 0) {
         snprintf(m->last_error, sizeof m->last_error, "connection to %s:%d lost: %s", m->host,
@@ -271,6 +275,8 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
 {
     fpc_mqtt *m = obj;
 
+    (void)mosq;
+    (void)props;
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->n_infl; i++) {
         if (m->infl[i].mid != mid)
@@ -309,6 +315,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     uint32_t expiry = 0;
     sub *match = NULL;
 
+    (void)mosq;
     /* User properties, in order. */
     const mosquitto_property *p;
     char *k = NULL, *v = NULL;

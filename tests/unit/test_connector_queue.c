@@ -23,6 +23,7 @@ static char g_dir[256];
 
 static int setup(void **state)
 {
+    (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/fpc-queue-test-XXXXXX");
     assert_non_null(mkdtemp(g_dir));
     return 0;
@@ -30,6 +31,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    (void)state;
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     assert_int_equal(system(cmd), 0);
@@ -116,6 +118,7 @@ static void seg_path(char *out, size_t len)
 
 static void test_append_ack_reopen(void **state)
 {
+    (void)state;
     fpc_queue *q = open_q(0, false);
     fpc_queue_item it;
     fpc_queue_stats st;
@@ -164,6 +167,7 @@ static void test_append_ack_reopen(void **state)
 
 static void test_out_of_order_ack(void **state)
 {
+    (void)state;
     fpc_queue *q = open_q(0, false);
     fpc_queue_item it;
     fpc_queue_stats st;
@@ -204,6 +208,7 @@ static void copy_file(const char *from, const char *to, off_t len)
 
 static void test_torn_tail(void **state)
 {
+    (void)state;
     char path[512], saved[600];
     struct stat st2, st3;
     fpc_queue_item it;
@@ -248,6 +253,7 @@ static void test_torn_tail(void **state)
 
 static void test_crc_corruption(void **state)
 {
+    (void)state;
     char path[512];
     struct stat s1;
     fpc_queue_item it;
@@ -285,6 +291,7 @@ static void test_crc_corruption(void **state)
 
 static void test_full_drop_newest(void **state)
 {
+    (void)state;
     fpc_queue *q = open_q(2000, true);
     fpc_queue_stats st;
     fpc_queue_item it;
@@ -324,6 +331,7 @@ static void test_full_drop_newest(void **state)
 
 static void test_full_drop_oldest(void **state)
 {
+    (void)state;
     fpc_queue *q = open_q(2000, false);
     fpc_queue_stats st;
     fpc_queue_item it;
@@ -354,6 +362,7 @@ static void test_full_drop_oldest(void **state)
 
 static void test_order_segments(void **state)
 {
+    (void)state;
     fpc_queue *q = open_q(1024 * 1024, false);
     fpc_queue_stats st;
     fpc_queue_item it;
@@ -390,6 +399,7 @@ static void test_order_segments(void **state)
 
 static void test_lock_and_errors(void **state)
 {
+    (void)state;
     char err[256] = "";
     fpc_queue *q = open_q(0, false);
     assert_null(fpc_queue_open(g_dir, 0, false, false, err, sizeof err));
@@ -408,6 +418,7 @@ static void test_lock_and_errors(void **state)
 
 static void test_sync_mode(void **state)
 {
+    (void)state;
     char err[256];
     fpc_queue *q = fpc_queue_open(g_dir, 0, true, false, err, sizeof err);
     assert_non_null(q);
