@@ -463,10 +463,7 @@ static void *net_main(void *arg)
                 mosquitto_disconnect_v5(mosq, 0, NULL);
                 for (int i = 0; i < 5 && mosquitto_loop(mosq, 50, 1) == MOSQ_ERR_SUCCESS; i++)
                     ;
-            } else if (rc != MOSQ_ERR_SUCCESS && was_connected) {
-                fp_log_warn(MOD, "disconnected from %s:%d: %s", m->host, m->port,
-                            rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-            }
+            } /* a lost connection was logged by on_disconnect */
         }
         pthread_mutex_lock(&m->mu);
         if (m->connected || m->mosq) {
