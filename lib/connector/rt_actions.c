@@ -58,7 +58,15 @@ struct rt_actions {
     bool stop;
     topic_sub *topics;
     fp_action_req *pending;
+    int cb_inflight; /* on_request calls running (g_mu) */
 };
+
+/* The MQTT client may still run a callback it picked before an unsubscribe returned, so a
+ * callback first checks, under g_mu, that the actions module still exists and counts
+ * itself in; rt_actions_stop waits for those to finish before freeing anything. */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static struct rt_actions *g_A;
 
 static int64_t mono_ms(void)
 {
@@ -230,11 +238,29 @@ static const char *msg_prop(const fpc_msg *m, const char *key)
     return NULL;
 }
 
+static void on_request_locked(struct rt_actions *A, topic_sub *ts, const fpc_msg *m);
+
 /* A request on a subscribed topic (the MQTT thread). */
 static void on_request(const fpc_msg *m, void *arg)
 {
-    topic_sub *ts = arg;
-    struct rt_actions *A = ts->A;
+    struct rt_actions *A;
+
+    pthread_mutex_lock(&g_mu);
+    A = g_A;
+    if (A)
+        A->cb_inflight++;
+    pthread_mutex_unlock(&g_mu);
+    if (!A)
+        return; /* stopped: arg may be gone */
+    on_request_locked(A, arg, m);
+    pthread_mutex_lock(&g_mu);
+    if (--A->cb_inflight == 0)
+        pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void on_request_locked(struct rt_actions *A, topic_sub *ts, const fpc_msg *m)
+{
     const char *want = msg_prop(m, "action");
     fp_action_req *r;
     rt_action *ac = NULL;
@@ -522,6 +548,9 @@ int rt_actions_start(fp_rt *rt)
     }
     A->timer_started = true;
     rt->actions = A;
+    pthread_mutex_lock(&g_mu);
+    g_A = A;
+    pthread_mutex_unlock(&g_mu);
     return 0;
 }
 
@@ -532,6 +561,11 @@ void rt_actions_stop(fp_rt *rt)
 
     if (!A)
         return;
+    pthread_mutex_lock(&g_mu);
+    g_A = NULL;
+    while (A->cb_inflight)
+        pthread_cond_wait(&g_cv, &g_mu);
+    pthread_mutex_unlock(&g_mu);
     pthread_mutex_lock(&A->mu);
     A->stop = true;
     pthread_cond_signal(&A->cv);
@@ -547,7 +581,7 @@ void rt_actions_stop(fp_rt *rt)
         send_error(r, 503, "ShuttingDown", "the connector is shutting down");
         req_unref(r);
     }
-    /* Unsubscribe first, so no callback can reach a topic_sub freed below. */
+    /* No callback runs any more (g_A is NULL); unsubscribe for a clean session. */
     for (topic_sub *ts = A->topics; ts; ts = ts->next)
         if (ts->subscribed && rt->mqtt)
             fpc_mqtt_unsubscribe(rt->mqtt, ts->topic);

@@ -732,6 +732,7 @@ typedef struct apply_ctx {
 static bool visit_apply(rt_out *out, const char *ns, void *ctx)
 {
     apply_ctx *a = ctx;
+    (void)ns;
     return apply_out(out, a->p, a->version);
 }
 

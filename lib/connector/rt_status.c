@@ -154,6 +154,8 @@ static void set_opt(json_t *o, const char *key, json_t *value)
 
 /* The public health calls: format, store, mark dirty. */
 static void health_vset(rt_health *h, pthread_mutex_t *lock, bool available, const char *reason,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static void health_vset(rt_health *h, pthread_mutex_t *lock, bool available, const char *reason,
                         const char *fmt, va_list ap)
 {
     char msg[512] = "";
@@ -181,6 +183,8 @@ void fp_endpoint_health(fp_endpoint *ep, bool available, const char *reason_code
     rt_status_endpoint_dirty(e);
 }
 
+static void out_health(rt_out *out, fp_asset *as, bool available, const char *reason,
+                       const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 static void out_health(rt_out *out, fp_asset *as, bool available, const char *reason,
                        const char *fmt, va_list ap)
 {
