@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "fieldplane/connector.h"
+#include "fp_buf.h"
 #include "fpc_mqtt.h"
 #include "fpc_registry.h"
 #include "fpc_schema.h"
@@ -50,11 +51,13 @@ typedef struct rt_dest {
     bool retain; /* Keep = true; BrokerStateStore always true */
     uint32_t ttl_s;
     char *path; /* Storage: absolute path under the storage root */
+    char *key;  /* BrokerStateStore: the key; topic is built per message from the namespace */
 } rt_dest;
 
 typedef struct rt_health {
     bool set; /* reported at least once */
     bool available;
+    bool by_runtime; /* set by the runtime itself (publish failures), cleared by it on success */
     char reason[64];
     char message[512];
     char time[40];   /* lastUpdateTime, RFC 3339 */
@@ -146,6 +149,8 @@ struct rt_asset {
     int64_t version;       /* properties.version */
     rt_error config_error; /* status.config.error */
     atomic_bool status_dirty;
+    bool status_forgotten; /* rt_status_asset_forget ran: the writer skips it (status lock) */
+    bool status_inflight;  /* a status write of it is in progress (status lock) */
     rt_asset *next;
     char *ns;           /* owned; pub.ns */
     json_t *def_cfg[4]; /* parsed default{Datasets,Events,Streams,ManagementGroups}Configuration */
@@ -162,6 +167,8 @@ struct rt_endpoint {
     rt_health health;         /* as the connector reported it */
     rt_health runtime_health; /* set by the runtime (queue full) and shown instead when set */
     atomic_bool status_dirty;
+    bool status_forgotten; /* rt_status_endpoint_forget ran (status lock) */
+    bool status_inflight;  /* a status write of it is in progress (status lock) */
     bool started;
     struct rt_strand *strand; /* the endpoint and its assets' callbacks run here */
     rt_asset *assets;
@@ -205,6 +212,8 @@ struct fp_rt {
     struct rt_discovery *discovery;
     struct rt_ops *ops;
     struct rt_actions *actions;
+    /* Totals for /metrics (every destination of every object, removed ones included). */
+    atomic_ullong published_total, failed_total;
 };
 
 /* The process runtime (fp_rt_get); set by fp_connector_main, or by tests. */
@@ -244,12 +253,39 @@ int rt_out_publish(rt_out *out, rt_endpoint *ep, const char *payload, size_t len
                    const char *content_type, const char *time_iso);
 /* Register pending schemas (called by a background thread); sets the status dirty. */
 void rt_schema_flush(fp_rt *rt);
+/* The same, answering how many registrations failed (they stay pending for a retry). */
+int rt_schema_flush_count(fp_rt *rt);
+/* The CloudEvents user properties of one message, in their fixed order (specversion, id,
+ * time, type, source, subject, dataschema when not NULL, datacontenttype). Borrows every
+ * string; returns the number of entries written to props (at most 8). */
+size_t rt_ce_props(fpc_prop props[8], const char *id, const char *time_iso, const char *type,
+                   const char *source, const char *subject, const char *dataschema,
+                   const char *content_type);
+/* A random UUID version 4 (RAND_bytes), "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
+void rt_uuid4(char out[37]);
 
 /* ---- rt_status.c ----------------------------------------------------------------------------- */
 int rt_status_start(fp_rt *rt); /* the writer thread */
 void rt_status_stop(fp_rt *rt); /* writes what is dirty, then stops */
 void rt_status_asset_dirty(rt_asset *as);
 void rt_status_endpoint_dirty(rt_endpoint *ep);
+/* Every asset's status may have changed (an object whose asset is unknown): the writer
+ * rebuilds them all and writes those that differ from what it wrote last. */
+void rt_status_kick(fp_rt *rt);
+/* The asset / endpoint is going away: nothing more is written for it. Waits for a write
+ * of it in progress; after return the writer never touches it. Call before freeing it
+ * (before or after unlinking it from the lists; never while holding its lock). */
+void rt_status_asset_forget(rt_asset *as);
+void rt_status_endpoint_forget(rt_endpoint *ep);
+/* The asset status document (caller holds as->lock; takes the objects' locks).
+ * transition_time: config.lastTransitionTime (NULL: omitted). New reference. */
+json_t *rt_status_asset_doc(rt_asset *as, const char *transition_time);
+/* The PATCH body of the endpoint's device status. New reference. */
+json_t *rt_status_endpoint_doc(rt_endpoint *ep);
+/* {version, status, lastUpdateTime, message, reasonCode}; NULL when never set. */
+json_t *rt_health_json(const rt_health *h);
+/* Wake the schema registrar (a schema changed). */
+void rt_schema_wake(fp_rt *rt);
 /* Set health/error helpers used by the model too. */
 void rt_health_set(rt_health *h, bool available, const char *reason, const char *message);
 void rt_error_set(rt_error *e, const char *code, const char *message); /* NULL code clears */
@@ -263,6 +299,11 @@ void rt_action_unsubscribe(rt_action *ac); /* before action_remove; pending requ
 /* ---- rt_discovery.c -------------------------------------------------------------------------- */
 int rt_discovery_start(fp_rt *rt);
 void rt_discovery_stop(fp_rt *rt); /* writes what is pending */
+/* Names: assets are lowercase DNS labels of 3..63; devices letters, digits and '-' (1..63). */
+bool rt_discovery_name_ok(bool asset, const char *name);
+/* Whether the stored properties (server-set uuid, provisioningState, status, discoveryId
+ * and version ignored) hold the same content as the reported ones. */
+bool rt_discovery_same_content(const json_t *stored_props, const json_t *props);
 
 /* ---- rt_ops.c ---------------------------------------------------------------------------------
  */
@@ -270,6 +311,15 @@ int rt_ops_start(fp_rt *rt, const char *listen); /* NULL listen: nothing */
 void rt_ops_stop(fp_rt *rt);
 /* The bound port (for logs). */
 int rt_ops_port(fp_rt *rt);
+/* One endpoint's counters for /metrics. */
+typedef struct rt_ep_count {
+    const char *label; /* "<ns>/<device>/<endpoint>" */
+    uint64_t published, failed;
+} rt_ep_count;
+/* The /metrics text (Prometheus exposition format 0.0.4) into b. */
+void rt_ops_metrics_text(fp_buf *b, const char *connector, const fpc_mqtt_stats *st,
+                         const rt_ep_count *eps, size_t n_eps, uint64_t published_total,
+                         uint64_t failed_total, bool registry_ok);
 
 /* ---- rt_sync.c ---------------------------------------------------------------------------------
  */
