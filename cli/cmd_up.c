@@ -765,6 +765,7 @@ int fp_cmd_up(int argc, char **argv)
         }
         snprintf(k->str[1], sizeof k->str[1], "127.0.0.1:%d", sim_port);
         snprintf(k->str[2], sizeof k->str[2], "%s/simulator.url", abs_data);
+        unlink(k->str[2]);
         k->name = "simulator";
         k->argv[0] = (char *)fp_self_exe();
         k->argv[1] = "simulate";
@@ -839,6 +840,13 @@ int fp_cmd_up(int argc, char **argv)
         }
     }
     if (demo) {
+        /* The banner says where the simulator is: wait until it serves (its port file). */
+        char sim_url[256];
+        double until = mono_s() + 10;
+        snprintf(path, sizeof path, "%s/simulator.url", abs_data);
+        while (!read_line_file(path, sim_url, sizeof sim_url) && mono_s() < until)
+            usleep(50 * 1000);
+        snprintf(path, sizeof path, "%s/admin.token", abs_data);
         if (!token[0])
             fprintf(stderr, "fieldplane up: --demo needs %s to register the demo device\n", path);
         else
