@@ -188,7 +188,8 @@ static void sse_event(sse_state *s, long long id)
                         "partsRejected", (json_int_t)(id / 7), "time", t);
     /* Alarms go out pretty-printed over several data: lines (joined by "\n" on the client
      * side, which gives back the same JSON). */
-    text = doc ? json_dumps(doc, (alarm ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(12)) : NULL;
+    text = doc ? json_dumps(doc, (alarm ? JSON_INDENT(2) : JSON_COMPACT) | JSON_REAL_PRECISION(12))
+               : NULL;
     json_decref(doc);
     if (!text)
         return;
