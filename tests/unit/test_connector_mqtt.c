@@ -455,18 +455,23 @@ static void test_broker_restart(void **state)
     sleep_ms(200); /* the raw subscriber's SUBACK */
 
     uint64_t t0 = now_ms();
+    fpc_mqtt_stats st;
     for (int i = 0; i < n; i++) {
         char payload[16];
         snprintf(payload, sizeof payload, "%d", i);
         fpc_msg m = {.topic = "seq/t", .payload = payload, .len = strlen(payload), .qos = 1};
         assert_int_equal(fpc_mqtt_publish(pub, &m), 0);
         if (i == 600) {
+            fpc_mqtt_get_stats(pub, &st);
+            print_message("queued when the broker stops: %llu\n", (unsigned long long)st.queued);
             broker_stop();
             t0 = now_ms();
         }
         if (i > 600 && g_broker < 0 && now_ms() - t0 >= 2000)
             broker_start(); /* same port, same persistence file */
-        sleep_ms(1);
+        /* A burst first, so that many are in flight when the broker goes. */
+        if (i >= 600)
+            sleep_ms(1);
     }
     if (g_broker < 0) {
         while (now_ms() - t0 < 2000)
@@ -474,7 +479,6 @@ static void test_broker_restart(void **state)
         broker_start();
     }
     uint64_t until = now_ms() + 15000;
-    fpc_mqtt_stats st;
     do {
         sleep_ms(50);
         fpc_mqtt_get_stats(pub, &st);
