@@ -377,15 +377,14 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 
 /* ---- the network thread -------------------------------------------------------------- */
 
-/* A configured client for one connection attempt; NULL with m->last_error set. */
-static struct mosquitto *client_new(fpc_mqtt *m)
+/* A configured client for one connection attempt; NULL with err filled. */
+static struct mosquitto *client_new(fpc_mqtt *m, char *err, size_t err_len)
 {
     struct mosquitto *mosq = mosquitto_new(m->client_id, true, m);
     int rc;
 
     if (!mosq) {
-        snprintf(m->last_error, sizeof m->last_error, "cannot create an MQTT client: %s",
-                 strerror(errno));
+        snprintf(err, err_len, "cannot create an MQTT client: %s", strerror(errno));
         return NULL;
     }
     mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
@@ -398,16 +397,14 @@ static struct mosquitto *client_new(fpc_mqtt *m)
     if (m->username) {
         rc = mosquitto_username_pw_set(mosq, m->username, m->password);
         if (rc) {
-            snprintf(m->last_error, sizeof m->last_error, "invalid MQTT username: %s",
-                     mosquitto_strerror(rc));
+            snprintf(err, err_len, "invalid MQTT username: %s", mosquitto_strerror(rc));
             goto out_destroy;
         }
     }
     if (m->tls) {
         rc = mosquitto_tls_set(mosq, m->cafile, NULL, m->certfile, m->keyfile, NULL);
         if (rc) {
-            snprintf(m->last_error, sizeof m->last_error,
-                     "cannot set up TLS (cafile %s, certfile %s, keyfile %s): %s",
+            snprintf(err, err_len, "cannot set up TLS (cafile %s, certfile %s, keyfile %s): %s",
                      m->cafile ? m->cafile : "-", m->certfile ? m->certfile : "-",
                      m->keyfile ? m->keyfile : "-", mosquitto_strerror(rc));
             goto out_destroy;
@@ -429,10 +426,15 @@ static void *net_main(void *arg)
     pthread_mutex_lock(&m->mu);
     while (!m->stop) {
         pthread_mutex_unlock(&m->mu);
-        struct mosquitto *mosq = client_new(m);
+        char err[256] = "";
+        struct mosquitto *mosq = client_new(m, err, sizeof err);
         int rc = MOSQ_ERR_UNKNOWN;
         bool was_connected = false;
-        if (mosq) {
+        if (!mosq) {
+            pthread_mutex_lock(&m->mu);
+            snprintf(m->last_error, sizeof m->last_error, "%s", err);
+            pthread_mutex_unlock(&m->mu);
+        } else {
             rc = mosquitto_connect_bind_v5(mosq, m->host, m->port, m->keepalive_s, NULL, NULL);
             if (rc) {
                 pthread_mutex_lock(&m->mu);
@@ -447,13 +449,18 @@ static void *net_main(void *arg)
             m->mosq = mosq;
             m->refused = false;
             pthread_mutex_unlock(&m->mu);
+            uint64_t next_pump = 0;
             for (;;) {
                 rc = mosquitto_loop(mosq, 100, 1);
                 pthread_mutex_lock(&m->mu);
                 bool stop = m->stop, refused = m->refused;
                 was_connected = was_connected || m->connected;
-                if (rc == MOSQ_ERR_SUCCESS && !stop && !refused)
-                    pump(m); /* a deferred publish, a message whose expiry passed */
+                /* Acks and publishes pump by themselves; this catches a deferred publish
+                 * now and then without taking the lock on every packet. */
+                if (rc == MOSQ_ERR_SUCCESS && !stop && !refused && mono_ms() >= next_pump) {
+                    pump(m);
+                    next_pump = mono_ms() + 100;
+                }
                 pthread_mutex_unlock(&m->mu);
                 if (rc != MOSQ_ERR_SUCCESS || stop || refused)
                     break;
@@ -475,8 +482,11 @@ static void *net_main(void *arg)
             pthread_cond_broadcast(&m->cv);
         }
         if (mosq) {
+            /* Not under m->mu: destroying must never wait for a callback that takes it. */
+            pthread_mutex_unlock(&m->mu);
             mosquitto_threaded_set(mosq, false);
             mosquitto_destroy(mosq);
+            pthread_mutex_lock(&m->mu);
         }
         if (m->stop)
             break;
