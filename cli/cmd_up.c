@@ -8,13 +8,22 @@
  * running); SIGINT or SIGTERM stops every child cleanly (SIGTERM, then SIGKILL
  * after 10 s). Children get PR_SET_PDEATHSIG so they never outlive `up`.
  *
- * The children are rows of a table, so later connectors are added as rows.
+ * The children are rows of a table. After the registry answers, up adds a row for
+ * each connector executable it finds built (next to the fieldplane binary, in the
+ * build tree's connectors/<name>/, or in --connectors-dir), each with its own token of
+ * role connector (made offline once, kept in DATA/connectors/<name>.token) and data
+ * directory. --demo adds `fieldplane simulate` as one more child and registers a demo
+ * device and two assets on it through the REST API, so data flows at once.
  */
+#include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <netinet/in.h>
+#include <jansson.h>
 #include <arpa/inet.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +36,22 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "fp_buf.h"
 #include "fp_log.h"
 #include "registry.h"
+#include "store.h"
 
+/* The longest argv is a connector's: 11 words and the NULL. Children: mosquitto, the
+ * registry, the simulator and up to MAX_CONNECTORS connectors. */
 #define MAX_ARGS 16
-#define MAX_CHILDREN 8
+#define MAX_CONNECTORS 12
+#define MAX_CHILDREN (3 + MAX_CONNECTORS)
+#define CONNECTOR_PREFIX "fieldplane-connector-"
 
 typedef struct child {
     const char *name;
     char *argv[MAX_ARGS];
+    char str[4][1200]; /* strings of argv this row owns (connectors, simulator) */
     pid_t pid;
     double started;    /* monotonic seconds of the last start */
     double restart_at; /* when to start again after an exit (0 = not waiting) */
@@ -54,19 +70,34 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: fieldplane up [--data DIR] [--listen ADDR:PORT] [--broker mqtt://HOST:PORT]\n"
-            "                     [--mqtt-listen ADDR:PORT]\n\n"
-            "Start Fieldplane on this box: the registry (REST API and web UI) and an MQTT\n"
-            "broker, supervised (restarted with back-off if they exit) until Ctrl-C.\n\n"
+            "                     [--mqtt-listen ADDR:PORT] [--connectors-dir DIR]\n"
+            "                     [--no-connectors] [--demo]\n\n"
+            "Start Fieldplane on this box: the registry (REST API and web UI), an MQTT\n"
+            "broker and the connectors that are built, supervised (restarted with back-off\n"
+            "if they exit) until Ctrl-C.\n\n"
             "Options:\n"
             "  --data DIR              data directory (default ./fieldplane-data)\n"
-            "  --listen ADDR:PORT      registry address (default 127.0.0.1:8080)\n"
+            "  --listen ADDR:PORT      registry address (default 127.0.0.1:8080;\n"
+            "                          port 0 picks a free one)\n"
             "  --broker URL            use this MQTT broker instead of starting mosquitto\n"
             "  --mqtt-listen ADDR:PORT address of the mosquitto that up starts\n"
             "                          (default 127.0.0.1:1883; port 0 picks a free one)\n"
             "  --mosquitto PATH        the mosquitto binary (default /usr/sbin/mosquitto)\n"
+            "  --connectors-dir DIR    also start every fieldplane-connector-* in DIR\n"
+            "                          (or DIR/NAME/fieldplane-connector-NAME)\n"
+            "  --no-connectors         start no connectors\n"
+            "  --demo                  also run a simulated device (fieldplane simulate) and\n"
+            "                          register it in namespace demo with the assets oven\n"
+            "                          (HTTP, topic demo/oven/telemetry) and line (SSE,\n"
+            "                          topic demo/line/events)\n"
             "  -h, --help              this help\n\n"
+            "Connectors: up looks for fieldplane-connector-http and fieldplane-connector-sse\n"
+            "next to the fieldplane binary and in ../connectors/NAME/ from it (the build\n"
+            "tree). Each gets a token of role connector, made once and kept in\n"
+            "DATA/connectors/NAME.token, and the data directory DATA/connectors/NAME.\n\n"
             "Example:\n"
-            "  fieldplane up --data ./data\n");
+            "  fieldplane up --data ./data --demo\n"
+            "  mosquitto_sub -h 127.0.0.1 -p 1883 -t 'demo/#' -v\n");
 }
 
 /* Start (or restart) one child. */
@@ -213,6 +244,340 @@ static int wait_registry(const char *data, child *reg, char *url, size_t url_len
     return -1;
 }
 
+/* ---------------------------------------------------------------------------
+ * Connectors
+ * ------------------------------------------------------------------------- */
+
+typedef struct found_connector {
+    char name[64];
+    char exe[1100];
+} found_connector;
+
+static bool is_executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* Add exe as connector name unless that name is known already or the list is full. */
+static void add_connector(found_connector *list, int *n, const char *name, const char *exe)
+{
+    char real[PATH_MAX];
+
+    if (!*name || strlen(name) >= sizeof list[0].name || !is_executable_file(exe))
+        return;
+    for (int i = 0; i < *n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return;
+    if (*n >= MAX_CONNECTORS) {
+        fp_log_warn("up", "more than %d connectors found; not starting %s", MAX_CONNECTORS, exe);
+        return;
+    }
+    if (!realpath(exe, real))
+        snprintf(real, sizeof real, "%s", exe);
+    snprintf(list[*n].name, sizeof list[*n].name, "%s", name);
+    if (strlen(real) >= sizeof list[*n].exe) {
+        fp_log_warn("up", "connector path too long, not starting it: %s", real);
+        return;
+    }
+    memcpy(list[*n].exe, real, strlen(real) + 1);
+    (*n)++;
+}
+
+/* Every fieldplane-connector-NAME in dir, and dir/NAME/fieldplane-connector-NAME. */
+static void scan_connectors_dir(const char *dir, found_connector *list, int *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[2400];
+
+    if (!d) {
+        fp_log_warn("up", "cannot read --connectors-dir %s: %s", dir, strerror(errno));
+        return;
+    }
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (strncmp(e->d_name, CONNECTOR_PREFIX, strlen(CONNECTOR_PREFIX)) == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            add_connector(list, n, e->d_name + strlen(CONNECTOR_PREFIX), path);
+        } else {
+            snprintf(path, sizeof path, "%s/%s/" CONNECTOR_PREFIX "%s", dir, e->d_name, e->d_name);
+            add_connector(list, n, e->d_name, path);
+        }
+    }
+    closedir(d);
+}
+
+/* The connectors to start: --connectors-dir first, then ours next to this binary and in
+ * the build tree (<bin dir>/../connectors/<name>/). */
+static int find_connectors(const char *extra_dir, found_connector *list)
+{
+    static const char *const k_ours[] = {"http", "sse"};
+    char self[PATH_MAX], path[PATH_MAX + 200];
+    const char *bin_dir;
+    int n = 0;
+
+    if (extra_dir)
+        scan_connectors_dir(extra_dir, list, &n);
+    snprintf(self, sizeof self, "%s", fp_self_exe());
+    bin_dir = dirname(self);
+    for (size_t i = 0; i < sizeof k_ours / sizeof k_ours[0]; i++) {
+        snprintf(path, sizeof path, "%s/" CONNECTOR_PREFIX "%s", bin_dir, k_ours[i]);
+        add_connector(list, &n, k_ours[i], path);
+        snprintf(path, sizeof path, "%s/../connectors/%s/" CONNECTOR_PREFIX "%s", bin_dir,
+                 k_ours[i], k_ours[i]);
+        add_connector(list, &n, k_ours[i], path);
+    }
+    return n;
+}
+
+/* Read the first line of path into out; false when missing or empty. */
+static bool read_line_file(const char *path, char *out, size_t out_len)
+{
+    FILE *f = fopen(path, "r");
+    bool ok;
+
+    if (!f)
+        return false;
+    ok = fgets(out, (int)out_len, f) != NULL;
+    fclose(f);
+    if (ok)
+        out[strcspn(out, "\r\n")] = '\0';
+    return ok && out[0];
+}
+
+/* Write text to path, mode 0600, through a temporary file and a rename. */
+static int write_secret_file(const char *path, const char *text)
+{
+    char tmp[1300];
+    int fd;
+    size_t len = strlen(text);
+
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    return rename(tmp, path);
+}
+
+/* Make sure DATA/connectors/<name>.token holds a valid connector token: reuse the one
+ * there while the store still accepts it (kept across restarts), else make a new one. */
+static int connector_token(fp_store *st, const char *data, const char *name, char *path,
+                           size_t path_len)
+{
+    char text[256], desc[128];
+    fp_token tok;
+
+    snprintf(path, path_len, "%s/connectors/%s.token", data, name);
+    if (read_line_file(path, text, sizeof text) && fp_store_token_check(st, text, &tok) == FP_OK &&
+        strcmp(tok.role, "connector") == 0)
+        return 0;
+    snprintf(desc, sizeof desc, "fieldplane up: connector %s", name);
+    if (fp_store_token_create(st, "connector", NULL, desc, text, sizeof text, &tok) != FP_OK) {
+        fp_log_error("up", "cannot create a token for connector %s", name);
+        return -1;
+    }
+    if (write_secret_file(path, text) != 0) {
+        fp_log_error("up", "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fp_log_info("up", "created connector token %s for %s in %s", tok.id, name, path);
+    return 0;
+}
+
+/* Fill a child row for connector c. */
+static int connector_child(child *k, const found_connector *c, fp_store *st, const char *data,
+                           const char *registry_url, const char *broker_url)
+{
+    char **a = k->argv;
+
+    memset(k, 0, sizeof *k);
+    snprintf(k->str[0], sizeof k->str[0], "connector-%s", c->name);
+    snprintf(k->str[1], sizeof k->str[1], "%s", c->exe);
+    snprintf(k->str[3], sizeof k->str[3], "%s/connectors/%s", data, c->name);
+    if (mkdir(k->str[3], 0700) != 0 && errno != EEXIST) {
+        fp_log_error("up", "cannot create %s: %s", k->str[3], strerror(errno));
+        return -1;
+    }
+    if (connector_token(st, data, c->name, k->str[2], sizeof k->str[2]) != 0)
+        return -1;
+    k->name = k->str[0];
+    a[0] = k->str[1];
+    a[1] = "--registry";
+    a[2] = (char *)registry_url;
+    a[3] = "--token-file";
+    a[4] = k->str[2];
+    a[5] = "--broker";
+    a[6] = (char *)broker_url;
+    a[7] = "--data";
+    a[8] = k->str[3];
+    a[9] = "--listen";
+    a[10] = "127.0.0.1:0";
+    a[11] = NULL;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * The demo
+ * ------------------------------------------------------------------------- */
+
+static size_t demo_sink(char *p, size_t size, size_t n, void *arg)
+{
+    fp_buf *b = arg;
+    fp_buf_append(b, p, size * n); /* only for the error message: truncation is fine */
+    return size * n;
+}
+
+/* PUT (create-only) or PATCH one demo resource; 412 on a create means it is there. */
+static long demo_request(CURL *curl, const char *method, const char *base, const char *auth,
+                         const char *path, json_t *body)
+{
+    struct curl_slist *h = NULL;
+    char url[600], *text = json_dumps(body, JSON_COMPACT);
+    long http = 0;
+    fp_buf resp;
+    CURLcode cc;
+
+    json_decref(body);
+    if (!text)
+        return -1;
+    fp_buf_init(&resp, 8192);
+    snprintf(url, sizeof url, "%s%s", base, path);
+    h = curl_slist_append(h, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    if (strcmp(method, "PUT") == 0)
+        h = curl_slist_append(h, "If-None-Match: *");
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, demo_sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    cc = curl_easy_perform(curl);
+    if (cc != CURLE_OK) {
+        fprintf(stderr, "fieldplane up: demo: %s %s: %s\n", method, url, curl_easy_strerror(cc));
+        http = -1;
+    } else {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
+        if ((http < 200 || http >= 300) && http != 412)
+            fprintf(stderr, "fieldplane up: demo: %s %s: %ld %s\n", method, url, http,
+                    resp.data ? resp.data : "");
+    }
+    curl_slist_free_all(h);
+    fp_buf_clear(&resp);
+    free(text);
+    return http;
+}
+
+static json_t *mqtt_destination(const char *topic)
+{
+    return json_pack("[{s:s,s:{s:s,s:s}}]", "target", "Mqtt", "configuration", "topic", topic,
+                     "qos", "Qos1");
+}
+
+/* Register namespace demo, device demo-sim and the assets oven and line. Resources that
+ * exist are left as they are, except the device's addresses when the simulator had to
+ * move to another port (moved). Returns 0 when everything is in place. */
+static int demo_setup(const char *registry_url, const char *admin_token, int sim_port, bool moved)
+{
+    char addr[64], auth[400];
+    CURL *curl = curl_easy_init();
+    json_t *endpoints;
+    long http;
+    int rc = -1;
+
+    if (!curl)
+        return -1;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", admin_token);
+    snprintf(addr, sizeof addr, "http://127.0.0.1:%d", sim_port);
+
+    http = demo_request(
+        curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo",
+        json_pack("{s:s,s:{s:s}}", "location", "demo", "tags", "purpose", "fieldplane up --demo"));
+    if (http != 412 && (http < 200 || http >= 300))
+        goto out;
+    endpoints = json_pack("{s:{s:s,s:s,s:{s:s}},s:{s:s,s:s,s:{s:s}}}", "rest", "endpointType",
+                          "Microsoft.Http", "address", addr, "authentication", "method",
+                          "Anonymous", "events", "endpointType", "Microsoft.SSEHttp", "address",
+                          addr, "authentication", "method", "Anonymous");
+    http = demo_request(curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo/devices/demo-sim",
+                        json_pack("{s:{s:b,s:s,s:s,s:{s:O}}}", "properties", "enabled", 1,
+                                  "manufacturer", "Fieldplane", "model", "simulator", "endpoints",
+                                  "inbound", endpoints));
+    if (http == 412 && moved)
+        http = demo_request(
+            curl, "PATCH", registry_url, auth, "/api/v1/namespaces/demo/devices/demo-sim",
+            json_pack("{s:{s:{s:{s:{s:s},s:{s:s}}}}}", "properties", "endpoints", "inbound", "rest",
+                      "address", addr, "events", "address", addr));
+    json_decref(endpoints);
+    if (http != 412 && (http < 200 || http >= 300))
+        goto out;
+
+    http = demo_request(
+        curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo/assets/oven",
+        json_pack("{s:{s:s,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}],s:o}]}}",
+                  "properties", "displayName", "Demo oven (simulated, HTTP)", "deviceRef",
+                  "deviceName", "demo-sim", "endpointName", "rest", "datasets", "name", "telemetry",
+                  "dataSource", "/api/oven", "datasetConfiguration",
+                  "{\"samplingIntervalInMilliseconds\":1000}", "dataPoints", "name", "temperature",
+                  "dataSource", "$.temperature", "name", "pressure", "dataSource", "/pressure",
+                  "name", "running", "dataSource", "$.status.running", "destinations",
+                  mqtt_destination("demo/oven/telemetry")));
+    if (http != 412 && (http < 200 || http >= 300))
+        goto out;
+    http = demo_request(curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo/assets/line",
+                        json_pack("{s:{s:s,s:{s:s,s:s},s:[{s:s,s:s,s:[{s:s,s:s},{s:s,s:s}],s:o}]}}",
+                                  "properties", "displayName", "Demo line (simulated, SSE)",
+                                  "deviceRef", "deviceName", "demo-sim", "endpointName", "events",
+                                  "eventGroups", "name", "alarms", "dataSource", "/events",
+                                  "events", "name", "alarm", "dataSource", "alarm", "name", "cycle",
+                                  "dataSource", "cycle", "defaultDestinations",
+                                  mqtt_destination("demo/line/events")));
+    if (http != 412 && (http < 200 || http >= 300))
+        goto out;
+    rc = 0;
+out:
+    curl_easy_cleanup(curl);
+    return rc;
+}
+
+/* The simulator's port: the one of the last run (DATA/simulator.port) while it is free, so
+ * the registered device keeps its address; else a new one (*moved). */
+static int demo_port(const char *data, bool *moved)
+{
+    char path[1200], line[32];
+    int port = 0;
+
+    *moved = false;
+    snprintf(path, sizeof path, "%s/simulator.port", data);
+    if (read_line_file(path, line, sizeof line))
+        port = atoi(line);
+    if (port > 0 && port < 65536 && !port_in_use("127.0.0.1", port))
+        return port;
+    *moved = port > 0;
+    port = free_port("127.0.0.1");
+    if (port > 0) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "%d\n", port);
+            fclose(f);
+        }
+    }
+    return port;
+}
+
 /* Stop every running child: SIGTERM, then SIGKILL after 10 s. */
 static void stop_children(child *kids, int n)
 {
@@ -254,15 +619,21 @@ int fp_cmd_up(int argc, char **argv)
         {"broker", required_argument, NULL, 'b'},
         {"mqtt-listen", required_argument, NULL, 'm'},
         {"mosquitto", required_argument, NULL, 'M'},
+        {"connectors-dir", required_argument, NULL, 'C'},
+        {"no-connectors", no_argument, NULL, 'N'},
+        {"demo", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *data = "./fieldplane-data", *listen = "127.0.0.1:8080", *broker = NULL;
     const char *mqtt_listen = "127.0.0.1:1883", *mosquitto = "/usr/sbin/mosquitto";
     char abs_data[1024], broker_url[300], conf[1200], url[256], token[256], path[1200];
-    char mqtt_host[256], mqtt_port_s[16];
-    child kids[MAX_CHILDREN];
-    int n_kids = 0, c, mqtt_port;
+    char mqtt_host[256], mqtt_port_s[16], listen_buf[300], reg_host[256];
+    const char *connectors_dir = NULL;
+    static child kids[MAX_CHILDREN]; /* large rows: not on the stack */
+    found_connector found[MAX_CONNECTORS];
+    int n_kids = 0, c, mqtt_port, reg_port, n_base, n_found = 0, sim_port = 0;
+    bool no_connectors = false, demo = false, sim_moved = false, demo_ok = false;
     sigset_t set;
     bool created;
     FILE *f;
@@ -286,6 +657,15 @@ int fp_cmd_up(int argc, char **argv)
         case 'M':
             mosquitto = optarg;
             break;
+        case 'C':
+            connectors_dir = optarg;
+            break;
+        case 'N':
+            no_connectors = true;
+            break;
+        case 'D':
+            demo = true;
+            break;
         case 'h':
             usage(stdout);
             return FP_EXIT_OK;
@@ -302,6 +682,22 @@ int fp_cmd_up(int argc, char **argv)
     if (broker && strncmp(broker, "mqtt://", 7) != 0 && strncmp(broker, "mqtts://", 8) != 0) {
         fprintf(stderr, "fieldplane up: --broker must look like mqtt://HOST:PORT\n");
         return FP_EXIT_USAGE;
+    }
+    if (connectors_dir && no_connectors) {
+        fprintf(stderr, "fieldplane up: --connectors-dir and --no-connectors exclude each other\n");
+        return FP_EXIT_USAGE;
+    }
+    /* Connectors and the demo device are given the registry's address once: a port 0 is
+     * resolved here so that it stays the same when the registry is restarted. */
+    reg_port = split_addr(listen, reg_host, sizeof reg_host);
+    if (reg_port < 0) {
+        fprintf(stderr, "fieldplane up: --listen must be ADDR:PORT\n");
+        return FP_EXIT_USAGE;
+    }
+    if (reg_port == 0) {
+        reg_port = free_port(reg_host);
+        snprintf(listen_buf, sizeof listen_buf, "%s:%d", reg_host, reg_port);
+        listen = listen_buf;
     }
     if (fp_registry_ensure_admin_token(data, &created) != FP_OK)
         return FP_EXIT_ERROR;
@@ -358,6 +754,55 @@ int fp_cmd_up(int argc, char **argv)
         a[7] = broker_url;
     }
     n_kids++;
+    n_base = n_kids; /* started first; the rest once the registry answers */
+
+    if (demo) {
+        child *k = &kids[n_kids];
+        sim_port = demo_port(abs_data, &sim_moved);
+        if (sim_port <= 0) {
+            fprintf(stderr, "fieldplane up: --demo: no free loopback port for the simulator\n");
+            return FP_EXIT_ERROR;
+        }
+        snprintf(k->str[1], sizeof k->str[1], "127.0.0.1:%d", sim_port);
+        snprintf(k->str[2], sizeof k->str[2], "%s/simulator.url", abs_data);
+        unlink(k->str[2]);
+        k->name = "simulator";
+        k->argv[0] = (char *)fp_self_exe();
+        k->argv[1] = "simulate";
+        k->argv[2] = "--listen";
+        k->argv[3] = k->str[1];
+        k->argv[4] = "--port-file";
+        k->argv[5] = k->str[2];
+        n_kids++;
+    }
+    if (!no_connectors)
+        n_found = find_connectors(connectors_dir, found);
+    if (n_found > 0) {
+        char db[1200], err[256];
+        fp_store *st = NULL;
+
+        snprintf(path, sizeof path, "%s/connectors", abs_data);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "fieldplane up: cannot create %s: %s\n", path, strerror(errno));
+            return FP_EXIT_ERROR;
+        }
+        /* Tokens are made offline, before the registry opens the database. */
+        fp_registry_db_path(abs_data, db, sizeof db);
+        if (fp_store_open(db, NULL, &st, err, sizeof err) != FP_OK) {
+            fprintf(stderr, "fieldplane up: %s\n", err);
+            return FP_EXIT_ERROR;
+        }
+        for (int i = 0; i < n_found; i++) {
+            if (connector_child(&kids[n_kids], &found[i], st, abs_data, url, broker_url) != 0) {
+                fprintf(stderr, "fieldplane up: cannot prepare connector %s (%s)\n", found[i].name,
+                        found[i].exe);
+                fp_store_close(st);
+                return FP_EXIT_ERROR;
+            }
+            n_kids++;
+        }
+        fp_store_close(st);
+    }
 
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -365,14 +810,15 @@ int fp_cmd_up(int argc, char **argv)
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    for (int i = 0; i < n_kids; i++) {
+    for (int i = 0; i < n_kids; i++)
         kids[i].backoff_s = 1;
+    for (int i = 0; i < n_base; i++) {
         if (start_child(&kids[i], abs_data) != 0) {
             stop_children(kids, n_kids);
             return FP_EXIT_ERROR;
         }
     }
-    if (wait_registry(abs_data, &kids[n_kids - 1], url, sizeof url, 15) != 0) {
+    if (wait_registry(abs_data, &kids[n_base - 1], url, sizeof url, 15) != 0) {
         fprintf(stderr, "fieldplane up: the registry did not start; its messages are above\n");
         stop_children(kids, n_kids);
         return FP_EXIT_ERROR;
@@ -386,6 +832,26 @@ int fp_cmd_up(int argc, char **argv)
         token[strcspn(token, "\r\n")] = '\0';
         fclose(f);
     }
+    /* Connectors and the simulator: their argv point at url, which is known now. */
+    for (int i = n_base; i < n_kids; i++) {
+        if (start_child(&kids[i], abs_data) != 0) {
+            stop_children(kids, n_kids);
+            return FP_EXIT_ERROR;
+        }
+    }
+    if (demo) {
+        /* The banner says where the simulator is: wait until it serves (its port file). */
+        char sim_url[256];
+        double until = mono_s() + 10;
+        snprintf(path, sizeof path, "%s/simulator.url", abs_data);
+        while (!read_line_file(path, sim_url, sizeof sim_url) && mono_s() < until)
+            usleep(50 * 1000);
+        snprintf(path, sizeof path, "%s/admin.token", abs_data);
+        if (!token[0])
+            fprintf(stderr, "fieldplane up: --demo needs %s to register the demo device\n", path);
+        else
+            demo_ok = demo_setup(url, token, sim_port, sim_moved) == 0;
+    }
     printf("\nFieldplane is up.\n\n"
            "  Web UI and REST API  %s\n"
            "  MQTT broker          %s%s\n"
@@ -398,6 +864,25 @@ int fp_cmd_up(int argc, char **argv)
                     : "(admin.token was removed: create one with fieldplane token "
                       "create --data DIR --role admin)",
            path, url);
+    for (int i = n_base; i < n_kids; i++)
+        if (strncmp(kids[i].name, "connector-", 10) == 0)
+            printf("Connector %-14s %s\n", kids[i].name + 10, kids[i].argv[0]);
+    if (n_found == 0 && !no_connectors)
+        printf("No connectors are built (looked next to %s and in its ../connectors/).\n",
+               fp_self_exe());
+    if (demo) {
+        const char *hp = strstr(broker_url, "://");
+        char bhost[256] = "127.0.0.1";
+        int bport = split_addr(hp ? hp + 3 : broker_url, bhost, sizeof bhost);
+        printf("\nDemo: a simulated device at http://127.0.0.1:%d, registered as namespace demo, "
+               "device demo-sim,\nassets oven (HTTP) and line (SSE)%s. See its messages with:\n\n"
+               "  mosquitto_sub -h %s -p %d -t 'demo/#' -v\n",
+               sim_port, demo_ok ? "" : " (registration FAILED, see above)", bhost,
+               bport > 0 ? bport : 1883);
+        if (n_found == 0)
+            printf("\n(No connector is running, so nothing is published yet: build them with "
+                   "cmake --build.)\n");
+    }
     fflush(stdout);
 
     for (;;) {

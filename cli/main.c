@@ -1,6 +1,6 @@
 /*
  * main.c - the fieldplane binary: one executable for the server side
- * (`registry`, `up`, `token`) and the client commands.
+ * (`registry`, `up`, `token`, `simulate`) and the client commands.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +16,7 @@ const fp_cmd fp_commands[] = {
     {"up", "start the registry and an MQTT broker on this box, supervised", fp_cmd_up},
     {"registry", "run the registry daemon (REST API, watch, web UI)", fp_cmd_registry},
     {"token", "create, list and revoke API tokens in a data directory (offline)", fp_cmd_token},
+    {"simulate", "serve a demo device over HTTP and SSE (what up --demo uses)", fp_cmd_simulate},
     {"login", "store the registry URL and a token for the client commands", fp_cmd_login},
     {"namespace", "manage namespaces", fp_cmd_namespace},
     {"device", "manage devices and their endpoints", fp_cmd_device},

@@ -80,6 +80,7 @@ typedef struct fpc_mqtt_stats {
     double latency_sum_s;
     uint64_t latency_count;
     char last_error[256]; /* last connection error, "" when none */
+    uint64_t expired;     /* QoS 1 messages whose expiry passed while queued (not sent) */
 } fpc_mqtt_stats;
 
 extern const double fpc_mqtt_latency_bounds[8];

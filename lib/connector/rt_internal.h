@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "fieldplane/connector.h"
+#include "fp_buf.h"
 #include "fpc_mqtt.h"
 #include "fpc_registry.h"
 #include "fpc_schema.h"
@@ -50,11 +51,13 @@ typedef struct rt_dest {
     bool retain; /* Keep = true; BrokerStateStore always true */
     uint32_t ttl_s;
     char *path; /* Storage: absolute path under the storage root */
+    char *key;  /* BrokerStateStore: the key; topic is built per message from the namespace */
 } rt_dest;
 
 typedef struct rt_health {
     bool set; /* reported at least once */
     bool available;
+    bool by_runtime; /* set by the runtime itself (publish failures), cleared by it on success */
     char reason[64];
     char message[512];
     char time[40];   /* lastUpdateTime, RFC 3339 */
@@ -98,6 +101,9 @@ typedef struct rt_dataset {
     rt_out out;
     rt_error *point_errors; /* n_points entries, by index of pub.points */
     bool started;           /* dataset_add succeeded */
+    bool cfg_bad;           /* configuration error: never started until it changes */
+    json_t *json;           /* this dataset's element of the asset document (a reference) */
+    json_t *keep;           /* references the parsed configurations and configs borrow */
 } rt_dataset;
 
 typedef struct rt_event_group {
@@ -106,6 +112,9 @@ typedef struct rt_event_group {
     rt_out out;     /* the group's own output (fp_event_group_publish) */
     rt_out *ev_out; /* n_events entries, by index of pub.events */
     bool started;
+    bool cfg_bad;
+    json_t *json;
+    json_t *keep;
 } rt_event_group;
 
 typedef struct rt_stream {
@@ -113,6 +122,9 @@ typedef struct rt_stream {
     char *canon;
     rt_out out;
     bool started;
+    bool cfg_bad;
+    json_t *json;
+    json_t *keep;
 } rt_stream;
 
 typedef struct rt_action {
@@ -123,6 +135,10 @@ typedef struct rt_action {
     pthread_mutex_t lock; /* error and health */
     bool started;
     bool subscribed;
+    bool cfg_bad;
+    json_t *json; /* the action's element of the asset document */
+    json_t *keep; /* the management group and parsed configurations */
+    char *key;    /* "<group>/<action>": identity for diffs */
 } rt_action;
 
 struct rt_asset {
@@ -133,7 +149,11 @@ struct rt_asset {
     int64_t version;       /* properties.version */
     rt_error config_error; /* status.config.error */
     atomic_bool status_dirty;
+    bool status_forgotten; /* rt_status_asset_forget ran: the writer skips it (status lock) */
+    bool status_inflight;  /* a status write of it is in progress (status lock) */
     rt_asset *next;
+    char *ns;           /* owned; pub.ns */
+    json_t *def_cfg[4]; /* parsed default{Datasets,Events,Streams,ManagementGroups}Configuration */
 };
 
 struct rt_endpoint {
@@ -147,11 +167,18 @@ struct rt_endpoint {
     rt_health health;         /* as the connector reported it */
     rt_health runtime_health; /* set by the runtime (queue full) and shown instead when set */
     atomic_bool status_dirty;
+    bool status_forgotten; /* rt_status_endpoint_forget ran (status lock) */
+    bool status_inflight;  /* a status write of it is in progress (status lock) */
     bool started;
     struct rt_strand *strand; /* the endpoint and its assets' callbacks run here */
     rt_asset *assets;
     rt_endpoint *next;
     uint64_t published, failed; /* counters for /metrics */
+    fp_rt *rt;
+    char *ns;               /* owned; pub.ns */
+    struct rt_secrets *sec; /* owned resolved secrets; pub's secret strings point here */
+    fp_timer *retry_timer;  /* pending retry of failed adds (on the strand), or NULL */
+    uint64_t retry_ms;      /* back-off of the next retry: 5 s doubling to 60 s */
 };
 
 /* ---- the runtime -------------------------------------------------------------------------- */
@@ -185,7 +212,12 @@ struct fp_rt {
     struct rt_discovery *discovery;
     struct rt_ops *ops;
     struct rt_actions *actions;
+    /* Totals for /metrics (every destination of every object, removed ones included). */
+    atomic_ullong published_total, failed_total;
 };
+
+/* The process runtime (fp_rt_get); set by fp_connector_main, or by tests. */
+void rt_set_current(fp_rt *rt);
 
 /* ---- rt_exec.c ------------------------------------------------------------------------------ */
 typedef struct rt_strand rt_strand;
@@ -199,6 +231,13 @@ void rt_strand_run(rt_strand *s, void (*fn)(void *arg), void *arg);
 /* Cancel the asset's timers (waits for running ones) */
 void rt_timers_cancel_asset(fp_asset *as);
 void rt_strand_free(rt_strand *s); /* drains first */
+/* True when the calling thread is running an item of s. */
+bool rt_strand_current(const rt_strand *s);
+/* A one-shot timer: fn(arg) on strand s after ms (not tied to an asset). Cancel it with
+ * fp_timer_cancel(), also from fn itself (it is not freed before that). */
+fp_timer *rt_timer_after(rt_strand *s, uint64_t ms, void (*fn)(void *arg), void *arg);
+/* Milliseconds of a monotonic clock. */
+uint64_t rt_mono_ms(void);
 
 /* ---- rt_publish.c ---------------------------------------------------------------------------- */
 /* Build out from the destination list chosen by the model (JSON array of destinations,
@@ -214,12 +253,39 @@ int rt_out_publish(rt_out *out, rt_endpoint *ep, const char *payload, size_t len
                    const char *content_type, const char *time_iso);
 /* Register pending schemas (called by a background thread); sets the status dirty. */
 void rt_schema_flush(fp_rt *rt);
+/* The same, answering how many registrations failed (they stay pending for a retry). */
+int rt_schema_flush_count(fp_rt *rt);
+/* The CloudEvents user properties of one message, in their fixed order (specversion, id,
+ * time, type, source, subject, dataschema when not NULL, datacontenttype). Borrows every
+ * string; returns the number of entries written to props (at most 8). */
+size_t rt_ce_props(fpc_prop props[8], const char *id, const char *time_iso, const char *type,
+                   const char *source, const char *subject, const char *dataschema,
+                   const char *content_type);
+/* A random UUID version 4 (RAND_bytes), "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
+void rt_uuid4(char out[37]);
 
 /* ---- rt_status.c ----------------------------------------------------------------------------- */
 int rt_status_start(fp_rt *rt); /* the writer thread */
 void rt_status_stop(fp_rt *rt); /* writes what is dirty, then stops */
 void rt_status_asset_dirty(rt_asset *as);
 void rt_status_endpoint_dirty(rt_endpoint *ep);
+/* Every asset's status may have changed (an object whose asset is unknown): the writer
+ * rebuilds them all and writes those that differ from what it wrote last. */
+void rt_status_kick(fp_rt *rt);
+/* The asset / endpoint is going away: nothing more is written for it. Waits for a write
+ * of it in progress; after return the writer never touches it. Call before freeing it
+ * (before or after unlinking it from the lists; never while holding its lock). */
+void rt_status_asset_forget(rt_asset *as);
+void rt_status_endpoint_forget(rt_endpoint *ep);
+/* The asset status document (caller holds as->lock; takes the objects' locks).
+ * transition_time: config.lastTransitionTime (NULL: omitted). New reference. */
+json_t *rt_status_asset_doc(rt_asset *as, const char *transition_time);
+/* The PATCH body of the endpoint's device status. New reference. */
+json_t *rt_status_endpoint_doc(rt_endpoint *ep);
+/* {version, status, lastUpdateTime, message, reasonCode}; NULL when never set. */
+json_t *rt_health_json(const rt_health *h);
+/* Wake the schema registrar (a schema changed). */
+void rt_schema_wake(fp_rt *rt);
 /* Set health/error helpers used by the model too. */
 void rt_health_set(rt_health *h, bool available, const char *reason, const char *message);
 void rt_error_set(rt_error *e, const char *code, const char *message); /* NULL code clears */
@@ -233,6 +299,11 @@ void rt_action_unsubscribe(rt_action *ac); /* before action_remove; pending requ
 /* ---- rt_discovery.c -------------------------------------------------------------------------- */
 int rt_discovery_start(fp_rt *rt);
 void rt_discovery_stop(fp_rt *rt); /* writes what is pending */
+/* Names: assets are lowercase DNS labels of 3..63; devices letters, digits and '-' (1..63). */
+bool rt_discovery_name_ok(bool asset, const char *name);
+/* Whether the stored properties (server-set uuid, provisioningState, status, discoveryId
+ * and version ignored) hold the same content as the reported ones. */
+bool rt_discovery_same_content(const json_t *stored_props, const json_t *props);
 
 /* ---- rt_ops.c ---------------------------------------------------------------------------------
  */
@@ -240,6 +311,80 @@ int rt_ops_start(fp_rt *rt, const char *listen); /* NULL listen: nothing */
 void rt_ops_stop(fp_rt *rt);
 /* The bound port (for logs). */
 int rt_ops_port(fp_rt *rt);
+/* One endpoint's counters for /metrics. */
+typedef struct rt_ep_count {
+    const char *label; /* "<ns>/<device>/<endpoint>" */
+    uint64_t published, failed;
+} rt_ep_count;
+/* The /metrics text (Prometheus exposition format 0.0.4) into b. */
+void rt_ops_metrics_text(fp_buf *b, const char *connector, const fpc_mqtt_stats *st,
+                         const rt_ep_count *eps, size_t n_eps, uint64_t published_total,
+                         uint64_t failed_total, bool registry_ok);
+
+/* ---- rt_sync.c ---------------------------------------------------------------------------------
+ */
+/* List, watch and apply until rt->stop (on the calling thread). */
+void rt_sync_run(fp_rt *rt);
+
+/* ---- rt_model.c: the model the sync thread drives ----------------------------------------------
+ */
+
+/* Resolved secrets of one endpoint (values owned). error is set when a secret is missing. */
+typedef struct rt_secrets {
+    char *username, *password, *cert, *key, *intermediate, *trust;
+    rt_error error;
+} rt_secrets;
+void rt_secrets_free(rt_secrets *sec);
+/* Resolve the secret references of the inbound endpoint `ep_json` of a device in ns.
+ * FP_OK with *out (possibly carrying error "SecretNotFound"); FP_ERR_UNAVAILABLE when
+ * the registry could not answer (nothing decided). */
+fp_status rt_secrets_resolve(fp_rt *rt, const char *ns, const json_t *ep_json, rt_secrets **out);
+/* True when the endpoint references secret `name` (as "name" or "name/key"). */
+bool rt_secrets_refer(const json_t *ep_json, const char *name);
+
+/* One level of the configuration lookup chain (most specific first). */
+typedef struct rt_cfg_level {
+    const json_t *json; /* an object, or NULL (skipped) */
+    const char *label;  /* "datasets[1].datasetConfiguration", for errors */
+} rt_cfg_level;
+/* Allocate conn->config_size[scope] bytes at *cfg_out (NULL when 0) and fill every row of
+ * that scope from the chain, else the row's default. STRING values are copies; JSON values
+ * are borrowed from the chain (the caller keeps the chain alive). -1 or null for a key
+ * falls through. Returns 0, or -1 with err naming the key and level (nothing allocated). */
+int rt_config_fill(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_level *chain,
+                   size_t n_chain, void **cfg_out, char *err, size_t err_len);
+void rt_config_free(const fp_connector *conn, fp_cfg_scope scope, void *cfg);
+/* Parse the string member `field` of obj (a "...Configuration") as a JSON object. Absent,
+ * null or "" give an empty object. NULL with err ("<label> is not a JSON object: ...")
+ * otherwise. */
+json_t *rt_config_parse(const json_t *obj, const char *field, const char *label, char *err,
+                        size_t err_len);
+/* The registry schema name for "<a>-<b>[-<c>]": [a-z0-9-], 3..64 characters. */
+void rt_schema_name(const char *a, const char *b, const char *c, char out[65]);
+/* The destination arrays the objects use (borrowed; NULL when none). */
+const json_t *rt_dests_dataset(const json_t *asset_props, const json_t *ds);
+const json_t *rt_dests_group(const json_t *asset_props, const json_t *group);
+const json_t *rt_dests_event(const json_t *asset_props, const json_t *group, const json_t *ev);
+const json_t *rt_dests_stream(const json_t *asset_props, const json_t *st);
+
+/* Endpoints (called from the sync thread; callbacks run on the endpoint's strand). */
+rt_endpoint *rt_model_endpoint_find(fp_rt *rt, const char *ns, const char *device,
+                                    const char *name);
+/* Create the endpoint for inbound endpoint `name` of device_doc (a reference is taken),
+ * link it and start it (unless sec or its configuration carries an error). Takes sec. */
+rt_endpoint *rt_model_endpoint_add(fp_rt *rt, const char *ns, json_t *device_doc, const char *name,
+                                   rt_secrets *sec);
+/* Apply a new device document / secrets to ep: nothing when equal, else endpoint_update or
+ * remove + add, and the children follow. Takes sec. */
+void rt_model_endpoint_change(rt_endpoint *ep, json_t *device_doc, rt_secrets *sec);
+/* Remove the endpoint and everything below it, unlink and free it. */
+void rt_model_endpoint_remove(rt_endpoint *ep);
+rt_asset *rt_model_asset_find(fp_rt *rt, const char *ns, const char *name);
+/* Add or change the asset `doc` (a reference is taken) on ep. */
+rt_asset *rt_model_asset_set(rt_endpoint *ep, json_t *doc);
+void rt_model_asset_remove(rt_asset *as);
+/* Remove every endpoint (reverse order). */
+void rt_model_shutdown(fp_rt *rt);
 
 /* ---- helpers shared by the files (rt_model.c) ------------------------------------------------ */
 /* Current time as RFC 3339 with milliseconds, UTC. */

@@ -1,0 +1,178 @@
+// The HTTP and SSE connectors end to end: a real registry, a real mosquitto, the test
+// device (tests/peers/http/server.mjs) and the connector processes. Values selected from
+// the device's JSON arrive on the dataset's topic, SSE events on their events' topics;
+// the device going down shows in status and clears when it comes back.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry, Mosquitto, tempDir, waitFor } from './lib/registry.mjs';
+import { DeviceServer } from '../peers/http/server.mjs';
+
+const BUILD = process.env.FP_BUILD_DIR ?? '';
+const HTTP_BIN = join(BUILD, 'connectors/http/fieldplane-connector-http');
+const SSE_BIN = join(BUILD, 'connectors/sse/fieldplane-connector-sse');
+const NS = '/api/v1/namespaces/plant';
+const cleanups = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+// Messages on a topic filter, as {topic, payload} (mosquitto_sub -v, one per line).
+function subscribe(port, filter) {
+  const p = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv5', '-t', filter, '-v'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const msgs = [];
+  let buf = '';
+  p.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const sp = line.indexOf(' ');
+      msgs.push({ topic: line.slice(0, sp), payload: line.slice(sp + 1) });
+    }
+  });
+  cleanups.push(async () => p.kill('SIGTERM'));
+  return msgs;
+}
+
+// Start a connector process against reg and mqtt; its output is kept for failures.
+function startConnector(bin, reg, mqtt, dir) {
+  const tokenFile = join(dir, 'connector.token');
+  writeFileSync(tokenFile, `${reg.tokenFor('connector')}\n`);
+  const p = spawn(
+    bin,
+    ['--registry', reg.url, '--token-file', tokenFile, '--broker', mqtt.url, '--data', join(dir, 'data')],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const h = { proc: p, log: '' };
+  p.stdout.on('data', (d) => (h.log += d));
+  p.stderr.on('data', (d) => (h.log += d));
+  h.exited = new Promise((r) => p.once('exit', (code, sig) => r({ code, sig })));
+  cleanups.push(async () => {
+    if (p.exitCode === null && !p.signalCode) p.kill('SIGTERM');
+    await h.exited;
+  });
+  return h;
+}
+
+async function setup() {
+  const dir = tempDir('fp-conn-http-');
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const reg = await new Registry().start();
+  cleanups.push(() => reg.cleanup());
+  const mqtt = await new Mosquitto().start();
+  cleanups.push(() => mqtt.cleanup());
+  const dev = await new DeviceServer().start();
+  cleanups.push(() => dev.stop());
+  assert.equal((await reg.req('PUT', NS, { properties: {} })).status, 201);
+  return { dir, reg, mqtt, dev };
+}
+
+const statusText = async (reg, path) => JSON.stringify((await reg.req('GET', path)).body ?? {});
+
+test('HTTP: selected values arrive, errors show in status and clear', { skip: !existsSync(HTTP_BIN) && 'connector not built' }, async () => {
+  const { dir, reg, mqtt, dev } = await setup();
+  dev.setJson('/api/oven', { temperature: 182.5, pressure: 1.02, status: { running: true }, axes: [{ pos: 1 }, { pos: 12.5 }] });
+  assert.equal((await reg.req('PUT', `${NS}/secrets/oven-api`, { data: { username: 'op', password: 'pw' } })).status, 201);
+  dev.setAuth({ basic: { user: 'op', pass: 'pw' } });
+  const d = await reg.req('PUT', `${NS}/devices/oven`, {
+    properties: {
+      endpoints: {
+        inbound: {
+          rest: {
+            endpointType: 'Microsoft.Http',
+            address: `${dev.url}/`,
+            authentication: {
+              method: 'UsernamePassword',
+              usernamePasswordCredentials: { usernameSecretName: 'oven-api/username', passwordSecretName: 'oven-api/password' },
+            },
+          },
+        },
+      },
+    },
+  });
+  assert.equal(d.status, 201, d.text);
+  const a = await reg.req('PUT', `${NS}/assets/oven`, {
+    properties: {
+      deviceRef: { deviceName: 'oven', endpointName: 'rest' },
+      datasets: [
+        {
+          name: 'telemetry',
+          dataSource: '/api/oven',
+          datasetConfiguration: '{"samplingIntervalInMilliseconds": 200}',
+          dataPoints: [
+            { name: 'temperature', dataSource: '$.temperature' },
+            { name: 'pressure', dataSource: '/pressure' },
+            { name: 'running', dataSource: '$.status.running' },
+            { name: 'lastAxis', dataSource: '$.axes[-1].pos' },
+            { name: 'missing', dataSource: '$.nope' },
+          ],
+          destinations: [{ target: 'Mqtt', configuration: { topic: 'plant/oven/telemetry', qos: 'Qos1' } }],
+        },
+      ],
+    },
+  });
+  assert.equal(a.status, 201, a.text);
+  const msgs = subscribe(mqtt.port, 'plant/oven/#');
+  const conn = startConnector(HTTP_BIN, reg, mqtt, dir);
+  const first = await waitFor(() => msgs.find((m) => m.topic === 'plant/oven/telemetry'), `a message (log: ${conn.log.slice(-2000)})`, 20000);
+  assert.deepEqual(JSON.parse(first.payload), { temperature: 182.5, pressure: 1.02, running: true, lastAxis: 12.5 });
+  assert.ok(dev.requests.some((r) => r.headers.authorization === `Basic ${Buffer.from('op:pw').toString('base64')}`));
+  await waitFor(async () => (await statusText(reg, `${NS}/assets/oven`)).includes('PathNotFound'), 'the missing point in status');
+
+  dev.setStatus('/api/oven', 503);
+  await waitFor(async () => (await statusText(reg, `${NS}/assets/oven`)).includes('503 Service Unavailable'), 'HttpStatus in status');
+  dev.clearStatus('/api/oven');
+  await dev.down();
+  await waitFor(async () => (await statusText(reg, `${NS}/devices/oven`)).includes('Unreachable'), 'Unreachable in status');
+  await dev.up();
+  dev.setJson('/api/oven', { temperature: 20, pressure: 1, status: { running: false }, axes: [] });
+  await waitFor(() => msgs.some((m) => m.payload === '{"temperature":20,"pressure":1,"running":false}'), 'a message after the device came back', 20000);
+  await waitFor(async () => !(await statusText(reg, `${NS}/devices/oven`)).includes('Unreachable'), 'the error to clear');
+});
+
+test('SSE: events arrive on their topics, and the stream resumes after the device was down', { skip: !existsSync(SSE_BIN) && 'connector not built' }, async () => {
+  const { dir, reg, mqtt, dev } = await setup();
+  const ch = dev.sse('/events');
+  ch.push({ id: '1', event: 'alarm', data: { code: 'OVERTEMP' } });
+  const d = await reg.req('PUT', `${NS}/devices/oven-sse`, {
+    properties: { endpoints: { inbound: { events: { endpointType: 'Microsoft.SSEHttp', address: dev.url, authentication: { method: 'Anonymous' } } } } },
+  });
+  assert.equal(d.status, 201, d.text);
+  const a = await reg.req('PUT', `${NS}/assets/oven-sse`, {
+    properties: {
+      deviceRef: { deviceName: 'oven-sse', endpointName: 'events' },
+      eventGroups: [
+        {
+          name: 'alarms',
+          dataSource: '/events',
+          eventGroupConfiguration: '{"retryMilliseconds": 200, "maxBackoffMilliseconds": 1000}',
+          defaultDestinations: [{ target: 'Mqtt', configuration: { topic: 'plant/sse/other', qos: 'Qos1' } }],
+          events: [{ name: 'alarm', dataSource: 'alarm', destinations: [{ target: 'Mqtt', configuration: { topic: 'plant/sse/alarm', qos: 'Qos1' } }] }],
+        },
+      ],
+    },
+  });
+  assert.equal(a.status, 201, a.text);
+  const msgs = subscribe(mqtt.port, 'plant/sse/#');
+  const conn = startConnector(SSE_BIN, reg, mqtt, dir);
+  await waitFor(() => msgs.find((m) => m.topic === 'plant/sse/alarm'), `the alarm (log: ${conn.log.slice(-2000)})`, 20000);
+  assert.deepEqual(JSON.parse(msgs.find((m) => m.topic === 'plant/sse/alarm').payload), { code: 'OVERTEMP' });
+  ch.push({ id: '2', data: 'door\nopen' });
+  await waitFor(() => msgs.find((m) => m.topic === 'plant/sse/other'), 'the plain event');
+  assert.equal(JSON.parse(msgs.find((m) => m.topic === 'plant/sse/other').payload), 'door\nopen');
+
+  await dev.down();
+  await waitFor(async () => (await statusText(reg, `${NS}/assets/oven-sse`)).includes('Unreachable'), 'Unreachable in status');
+  await dev.up();
+  ch.push({ id: '3', event: 'alarm', data: '{"code": "BACK"}' });
+  await waitFor(() => msgs.some((m) => m.payload === '{"code":"BACK"}'), 'the event after the device came back', 20000);
+  const resumed = dev.requests.filter((r) => r.path === '/events').pop();
+  assert.equal(resumed.headers['last-event-id'], '2');
+  assert.equal(msgs.filter((m) => m.payload === '{"code":"OVERTEMP"}').length, 1, 'no replay of old events');
+});

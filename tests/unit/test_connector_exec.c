@@ -1,0 +1,306 @@
+/*
+ * test_connector_exec.c - strands, timers and tasks of the connector runtime: a strand's
+ * items run in order and never two at once, different strands run in parallel, a timer
+ * stops when cancelled (also from its own tick, also while a tick is running), a slow
+ * timer skips ticks, and a sleeping task stops at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../lib/connector/rt_internal.h"
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static fp_rt g_rt;
+
+static int setup(void **state)
+{
+    memset(&g_rt, 0, sizeof g_rt);
+    pthread_mutex_init(&g_rt.lock, NULL);
+    return rt_exec_start(&g_rt, 4);
+}
+
+static int teardown(void **state)
+{
+    rt_exec_stop(&g_rt);
+    pthread_mutex_destroy(&g_rt.lock);
+    return 0;
+}
+
+/* ---- strands ----------------------------------------------------------------------------- */
+
+#define N_ITEMS 2000
+
+typedef struct strand_rec {
+    atomic_int in_flight; /* items of this strand running now */
+    atomic_int max_in_flight;
+    int seen[N_ITEMS]; /* order of execution */
+    int n_seen;
+    rt_strand *s;
+} strand_rec;
+
+typedef struct item_arg {
+    strand_rec *rec;
+    int seq;
+} item_arg;
+
+static atomic_int g_global_in_flight, g_global_max;
+
+static void item_fn(void *arg)
+{
+    item_arg *a = arg;
+    strand_rec *r = a->rec;
+    int now = atomic_fetch_add(&r->in_flight, 1) + 1;
+    if (now > atomic_load(&r->max_in_flight))
+        atomic_store(&r->max_in_flight, now);
+    int g = atomic_fetch_add(&g_global_in_flight, 1) + 1;
+    if (g > atomic_load(&g_global_max))
+        atomic_store(&g_global_max, g);
+    if (a->seq % 200 == 0)
+        sleep_ms(2);               /* give the other workers a chance to overlap */
+    r->seen[r->n_seen++] = a->seq; /* unlocked: the strand serialises */
+    atomic_fetch_sub(&g_global_in_flight, 1);
+    atomic_fetch_sub(&r->in_flight, 1);
+}
+
+static void test_strand_order_and_exclusion(void **state)
+{
+    enum { N_STRANDS = 4 };
+    static strand_rec recs[N_STRANDS];
+    static item_arg args[N_STRANDS][N_ITEMS];
+    memset(recs, 0, sizeof recs);
+    atomic_store(&g_global_max, 0);
+    for (int s = 0; s < N_STRANDS; s++) {
+        recs[s].s = rt_strand_new(&g_rt);
+        assert_non_null(recs[s].s);
+    }
+    /* Interleave posts across strands. */
+    for (int i = 0; i < N_ITEMS; i++)
+        for (int s = 0; s < N_STRANDS; s++) {
+            args[s][i] = (item_arg){&recs[s], i};
+            assert_int_equal(rt_strand_post(recs[s].s, item_fn, &args[s][i]), 0);
+        }
+    for (int s = 0; s < N_STRANDS; s++)
+        rt_strand_free(recs[s].s); /* drains */
+    for (int s = 0; s < N_STRANDS; s++) {
+        assert_int_equal(recs[s].n_seen, N_ITEMS);
+        for (int i = 0; i < N_ITEMS; i++)
+            assert_int_equal(recs[s].seen[i], i);
+        assert_int_equal(atomic_load(&recs[s].max_in_flight), 1);
+    }
+    /* Different strands did run at the same time. */
+    assert_true(atomic_load(&g_global_max) > 1);
+}
+
+static void set_int(void *arg)
+{
+    sleep_ms(20);
+    *(int *)arg = 42;
+}
+
+typedef struct nested {
+    rt_strand *s;
+    int value;
+} nested;
+
+static void run_nested(void *arg)
+{
+    nested *n = arg;
+    /* rt_strand_run from the strand itself runs inline instead of deadlocking. */
+    rt_strand_run(n->s, set_int, &n->value);
+}
+
+static void test_strand_run_waits(void **state)
+{
+    rt_strand *s = rt_strand_new(&g_rt);
+    int v = 0;
+    rt_strand_run(s, set_int, &v);
+    assert_int_equal(v, 42);
+    nested n = {s, 0};
+    rt_strand_run(s, run_nested, &n);
+    assert_int_equal(n.value, 42);
+    rt_strand_free(s);
+}
+
+/* ---- timers ------------------------------------------------------------------------------ */
+
+typedef struct tick_state {
+    atomic_int ticks;
+    atomic_int running;
+    int sleep_ms;
+    fp_timer *self; /* cancel from the tick when ticks reaches cancel_at */
+    int cancel_at;
+    rt_strand *strand;
+    atomic_int wrong_strand;
+} tick_state;
+
+static void tick_fn(void *arg)
+{
+    tick_state *t = arg;
+    if (t->strand && !rt_strand_current(t->strand))
+        atomic_fetch_add(&t->wrong_strand, 1);
+    atomic_store(&t->running, 1);
+    int n = atomic_fetch_add(&t->ticks, 1) + 1;
+    if (t->sleep_ms)
+        sleep_ms((unsigned)t->sleep_ms);
+    if (t->self && n == t->cancel_at)
+        fp_timer_cancel(t->self);
+    atomic_store(&t->running, 0);
+}
+
+/* A hand-made endpoint + asset for fp_timer_every. */
+typedef struct fake_asset {
+    rt_endpoint ep;
+    rt_asset as;
+} fake_asset;
+
+static void fake_init(fake_asset *f)
+{
+    memset(f, 0, sizeof *f);
+    f->ep.rt = &g_rt;
+    f->ep.strand = rt_strand_new(&g_rt);
+    f->as.ep = &f->ep;
+    f->as.pub.endpoint = &f->ep.pub;
+}
+
+static void test_timer_cancel(void **state)
+{
+    fake_asset f;
+    fake_init(&f);
+    tick_state t;
+    memset(&t, 0, sizeof t);
+    t.strand = f.ep.strand;
+    fp_timer *tm = fp_timer_every(&f.as.pub, 0, 5, tick_fn, &t);
+    assert_non_null(tm);
+    for (int i = 0; i < 200 && atomic_load(&t.ticks) < 5; i++)
+        sleep_ms(5);
+    assert_true(atomic_load(&t.ticks) >= 5);
+    fp_timer_cancel(tm);
+    int after = atomic_load(&t.ticks);
+    sleep_ms(50);
+    assert_int_equal(atomic_load(&t.ticks), after);
+    assert_int_equal(atomic_load(&t.wrong_strand), 0);
+
+    /* Cancel from the tick itself: no deadlock, no more ticks. */
+    tick_state t2;
+    memset(&t2, 0, sizeof t2);
+    t2.cancel_at = 3;
+    t2.self = fp_timer_every(&f.as.pub, 0, 2, tick_fn, &t2);
+    for (int i = 0; i < 200 && atomic_load(&t2.ticks) < 3; i++)
+        sleep_ms(5);
+    sleep_ms(30);
+    assert_int_equal(atomic_load(&t2.ticks), 3);
+
+    /* Cancel while a slow tick runs: returns only when it finished. */
+    tick_state t3;
+    memset(&t3, 0, sizeof t3);
+    t3.sleep_ms = 100;
+    fp_timer *slow = fp_timer_every(&f.as.pub, 0, 1000, tick_fn, &t3);
+    for (int i = 0; i < 200 && !atomic_load(&t3.running); i++)
+        sleep_ms(2);
+    assert_true(atomic_load(&t3.running));
+    fp_timer_cancel(slow);
+    assert_false(atomic_load(&t3.running));
+    assert_int_equal(atomic_load(&t3.ticks), 1);
+
+    fp_timer_cancel(NULL); /* safe */
+    rt_strand_free(f.ep.strand);
+}
+
+static void test_timer_skips_and_asset_cancel(void **state)
+{
+    fake_asset f;
+    fake_init(&f);
+    /* 5 ms period, 50 ms per tick: over 300 ms at most ~7 ticks run, not 60 queued ones. */
+    tick_state t;
+    memset(&t, 0, sizeof t);
+    t.sleep_ms = 50;
+    fp_timer_every(&f.as.pub, 0, 5, tick_fn, &t);
+    tick_state t2;
+    memset(&t2, 0, sizeof t2);
+    fp_timer_every(&f.as.pub, 0, 5, tick_fn, &t2);
+    sleep_ms(300);
+    /* Going away with the asset: both timers stop (they are freed too: ASan checks). */
+    rt_timers_cancel_asset(&f.as.pub);
+    int n = atomic_load(&t.ticks), n2 = atomic_load(&t2.ticks);
+    assert_true(n >= 2 && n <= 8);
+    assert_true(n2 >= 2 && n2 <= 8); /* same strand: it waits behind the slow one */
+    sleep_ms(60);
+    assert_int_equal(atomic_load(&t.ticks), n);
+    assert_int_equal(atomic_load(&t2.ticks), n2);
+    rt_strand_free(f.ep.strand);
+}
+
+static atomic_int g_once;
+
+static void once_fn(void *arg)
+{
+    atomic_fetch_add(&g_once, 1);
+    fp_timer_cancel(*(fp_timer **)arg); /* as the runtime's retry timer does */
+}
+
+static void test_timer_once(void **state)
+{
+    rt_strand *s = rt_strand_new(&g_rt);
+    static fp_timer *t;
+    atomic_store(&g_once, 0);
+    t = rt_timer_after(s, 10, once_fn, &t);
+    sleep_ms(80);
+    assert_int_equal(atomic_load(&g_once), 1);
+    /* Cancelled before it fires: never runs. */
+    fp_timer *t2 = rt_timer_after(s, 50, once_fn, &t2);
+    fp_timer_cancel(t2);
+    sleep_ms(80);
+    assert_int_equal(atomic_load(&g_once), 1);
+    rt_strand_free(s);
+}
+
+/* ---- tasks -------------------------------------------------------------------------------- */
+
+static void task_fn(fp_task *t, void *arg)
+{
+    atomic_int *loops = arg;
+    while (!fp_task_stopping(t)) {
+        atomic_fetch_add(loops, 1);
+        if (fp_task_sleep(t, 10000))
+            break;
+    }
+}
+
+static void test_task_stop_is_fast(void **state)
+{
+    atomic_int loops = 0;
+    fp_task *t = fp_task_start("sleeper", task_fn, &loops);
+    assert_non_null(t);
+    for (int i = 0; i < 100 && atomic_load(&loops) == 0; i++)
+        sleep_ms(5);
+    uint64_t t0 = rt_mono_ms();
+    fp_task_stop(t);
+    assert_true(rt_mono_ms() - t0 < 1000);
+    assert_int_equal(atomic_load(&loops), 1);
+    fp_task_stop(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_strand_order_and_exclusion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strand_run_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_skips_and_asset_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_once, setup, teardown),
+        cmocka_unit_test(test_task_stop_is_fast),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
