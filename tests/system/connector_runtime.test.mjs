@@ -285,7 +285,14 @@ test('the connector killed with SIGKILL while the broker is down: its queue is d
     await conn.stop('SIGKILL');
     await mq.start();
     conn = await new Connector({ name: 'counter', registry: reg, broker: mq, dataDir, port: conn.port }).start();
-    await waitFor(() => Math.max(0, ...seqOf(sub, 'rt-e/kiln/ticks', boot)) >= 5 + queued - 2, 'the old queue delivered', 30000);
+    try {
+      await waitFor(() => Math.max(0, ...seqOf(sub, 'rt-e/kiln/ticks', boot)) >= 5 + queued - 2, 'the old queue delivered', 30000);
+    } catch (e) {
+      const seen = seqOf(sub, 'rt-e/kiln/ticks', boot);
+      const last = sub.messages.slice(-3).map((m) => m.payload);
+      throw new Error(`${e.message}: queued ${queued}, seen up to ${Math.max(0, ...seen)} of that boot, last ${last}; ` +
+        `connector log: ${conn.log.slice(-2000)}; metrics: ${await conn.metrics().catch(() => '')}`);
+    }
     assertComplete(seqOf(sub, 'rt-e/kiln/ticks', boot), 'the killed process');
   } finally {
     await sub.stop();

@@ -128,6 +128,9 @@ export class Mosquitto {
     const { writeFileSync } = await import('node:fs');
     const net = await import('node:net');
     this.dir = this.dir ?? tempDir('fp-mqtt-');
+    // mosquitto started as root drops to the user "mosquitto": let it write its
+    // persistence file, so persistent sessions survive a restart of the broker.
+    (await import('node:fs')).chmodSync(this.dir, 0o777);
     this.port = this.port ?? (await freePort());
     const conf = join(this.dir, 'mosquitto.conf');
     writeFileSync(conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${this.dir}/\n`);
