@@ -1271,9 +1271,15 @@ static void kid_mark_started(int kind, void *o)
     case K_ST:
         health_started(&((rt_stream *)o)->out.lock, &((rt_stream *)o)->out.health);
         break;
-    default:
-        health_started(&((rt_action *)o)->lock, &((rt_action *)o)->health);
+    default: {
+        /* Added and subscribed: an error left by an earlier failed subscribe is over. */
+        rt_action *a = o;
+        pthread_mutex_lock(&a->lock);
+        rt_error_set(&a->error, NULL, NULL);
+        pthread_mutex_unlock(&a->lock);
+        health_started(&a->lock, &a->health);
         break;
+    }
     }
 }
 
@@ -2037,11 +2043,14 @@ void rt_model_endpoint_remove(rt_endpoint *ep)
     pthread_mutex_unlock(&rt->lock);
     fp_log_info("runtime", "endpoint %s/%s/%s removed", ep->ns, ep->pub.device, ep->pub.name);
     rt_strand_free(ep->strand);
+    /* The status writer lets go of them before they are freed. */
     while (assets) {
         rt_asset *next = assets->next;
+        rt_status_asset_forget(assets);
         asset_free(rt, assets);
         assets = next;
     }
+    rt_status_endpoint_forget(ep);
     ep_free(rt, ep);
 }
 
@@ -2119,6 +2128,7 @@ void rt_model_asset_remove(rt_asset *as)
         }
     pthread_mutex_unlock(&rt->lock);
     fp_log_info("runtime", "asset %s/%s removed", as->ns, as->pub.name);
+    rt_status_asset_forget(as);
     asset_free(rt, as);
 }
 

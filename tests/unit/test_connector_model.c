@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../lib/connector/rt_internal.h"
@@ -360,7 +361,10 @@ static void test_schema_name(void **state)
 /* ---- the model: add, diff, remove ------------------------------------------------------ */
 
 static fp_rt g_rt;
+static char g_dir[64];
 
+/* The runtime by hand: workers, and an MQTT publisher (towards a port where no broker
+ * listens: it retries in the background) so that actions can subscribe. */
 static int model_setup(void **state)
 {
     memset(&g_rt, 0, sizeof g_rt);
@@ -369,16 +373,28 @@ static int model_setup(void **state)
     rt_set_current(&g_rt);
     log_reset();
     g_fail_add = 0;
+    snprintf(g_dir, sizeof g_dir, "/tmp/fp-test-model-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    char err[256];
+    fpc_mqtt_opts mo = {.host = "127.0.0.1", .port = 1, .client_id = "test", .queue_dir = g_dir};
+    g_rt.mqtt = fpc_mqtt_new(&mo, err, sizeof err);
+    if (!g_rt.mqtt || fpc_mqtt_start(g_rt.mqtt) != 0 || rt_actions_start(&g_rt) != 0)
+        return -1;
     return rt_exec_start(&g_rt, 2);
 }
 
 static int model_teardown(void **state)
 {
     rt_model_shutdown(&g_rt);
+    rt_actions_stop(&g_rt);
     rt_exec_stop(&g_rt);
+    fpc_mqtt_free(g_rt.mqtt, 0);
     pthread_mutex_destroy(&g_rt.lock);
     rt_set_current(NULL);
-    return 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static const char *DEVICE =
