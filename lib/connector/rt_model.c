@@ -1944,6 +1944,7 @@ static void ep_change_run(void *arg)
     fp_rt *rt = ep->rt;
     const fp_connector *c = rt->conn;
 
+    bool update_failed = false;
     pthread_mutex_lock(&nw->lock);
     rt_error nerr = nw->error;
     pthread_mutex_unlock(&nw->lock);
@@ -1962,6 +1963,7 @@ static void ep_change_run(void *arg)
             ep_stop_all_kids(ep);
             ep->started = false;
             health_failed(&ep->lock, &ep->health, "endpoint_update");
+            update_failed = true;
         }
     } else {
         if (ep->started) {
@@ -1987,7 +1989,10 @@ static void ep_change_run(void *arg)
         if (v[i]->doc)
             asset_apply(rt, v[i], v[i]->doc);
     fp_free(v);
-    ep_start_pending(ep);
+    if (update_failed)
+        ep_schedule_retry(ep); /* the add, after the back-off */
+    else
+        ep_start_pending(ep);
     rt_status_endpoint_dirty(ep);
 }
 

@@ -91,6 +91,13 @@ static void t_ep_remove(fp_endpoint *ep)
 {
     logf_("-ep %s", ep->name);
 }
+static int g_fail_update;
+static int t_ep_update(fp_endpoint *ep, const fp_endpoint *old)
+{
+    logf_("~ep %s %s->%s user=%s", ep->name, old->address, ep->address,
+          ep->user == old->user ? "kept" : "lost");
+    return g_fail_update ? -1 : 0;
+}
 static int t_ds_add(fp_dataset *ds)
 {
     if (g_fail_add && !strcmp(ds->name, "flaky")) {
@@ -624,6 +631,55 @@ static void test_model_endpoint_error(void **state)
     json_decref(a1);
 }
 
+static void set_address(json_t *dev, const char *address)
+{
+    json_object_set_new(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(dev, "properties"), "endpoints"),
+                            "inbound"),
+            "ep1"),
+        "address", json_string(address));
+}
+
+static void test_model_endpoint_update(void **state)
+{
+    g_conn.endpoint_update = t_ep_update;
+    json_t *dev = parse(DEVICE);
+    rt_endpoint *ep = rt_model_endpoint_add(&g_rt, "ns1", dev, "ep1", NULL);
+    ep->pub.user = &g_rt;
+    json_t *a1 = asset_doc(1, "", "{\"name\": \"d\"}", NULL);
+    rt_asset *as = rt_model_asset_set(ep, a1);
+    rt_dataset *d = find_ds(as, "d");
+
+    /* The endpoint is updated in place; its children (same inputs) are untouched. */
+    log_reset();
+    json_t *dev2 = json_deep_copy(dev);
+    set_address(dev2, "http://127.0.0.1:2");
+    rt_model_endpoint_change(ep, dev2, NULL);
+    assert_string_equal(g_log, "~ep ep1 http://127.0.0.1:1->http://127.0.0.1:2 user=kept;");
+    assert_string_equal(ep->pub.address, "http://127.0.0.1:2");
+    assert_ptr_equal(as->pub.endpoint, &ep->pub);
+    assert_ptr_equal(find_ds(as, "d"), d);
+    assert_true(d->started);
+
+    /* A failed update: the children go, the endpoint is added again after the back-off. */
+    log_reset();
+    g_fail_update = 1;
+    json_t *dev3 = json_deep_copy(dev);
+    set_address(dev3, "http://127.0.0.1:3");
+    rt_model_endpoint_change(ep, dev3, NULL);
+    assert_string_equal(g_log, "~ep ep1 http://127.0.0.1:2->http://127.0.0.1:3 user=kept;-ds d;");
+    assert_false(ep->started);
+    assert_false(ep->health.available);
+    assert_non_null(ep->retry_timer);
+    g_fail_update = 0;
+    g_conn.endpoint_update = NULL;
+    json_decref(dev);
+    json_decref(dev2);
+    json_decref(dev3);
+    json_decref(a1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model_streams_actions, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_model_failed_add_retries, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_model_endpoint_error, model_setup, model_teardown),
+        cmocka_unit_test_setup_teardown(test_model_endpoint_update, model_setup, model_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
