@@ -53,6 +53,12 @@ function startConnector(bin, reg, mqtt, dir) {
   p.stdout.on('data', (d) => (h.log += d));
   p.stderr.on('data', (d) => (h.log += d));
   h.exited = new Promise((r) => p.once('exit', (code, sig) => r({ code, sig })));
+  // A clean stop exits 0 (under the sanitizers: no leak, no error).
+  h.stopClean = async () => {
+    p.kill('SIGTERM');
+    const { code, sig } = await h.exited;
+    assert.equal(code, 0, `connector exited with ${code ?? sig}: ${h.log.slice(-3000)}`);
+  };
   cleanups.push(async () => {
     if (p.exitCode === null && !p.signalCode) p.kill('SIGTERM');
     await h.exited;
@@ -134,6 +140,7 @@ test('HTTP: selected values arrive, errors show in status and clear', { skip: !e
   dev.setJson('/api/oven', { temperature: 20, pressure: 1, status: { running: false }, axes: [] });
   await waitFor(() => msgs.some((m) => m.payload === '{"temperature":20,"pressure":1,"running":false}'), 'a message after the device came back', 20000);
   await waitFor(async () => !(await statusText(reg, `${NS}/devices/oven`)).includes('Unreachable'), 'the error to clear');
+  await conn.stopClean();
 });
 
 test('SSE: events arrive on their topics, and the stream resumes after the device was down', { skip: !existsSync(SSE_BIN) && 'connector not built' }, async () => {
@@ -175,4 +182,5 @@ test('SSE: events arrive on their topics, and the stream resumes after the devic
   const resumed = dev.requests.filter((r) => r.path === '/events').pop();
   assert.equal(resumed.headers['last-event-id'], '2');
   assert.equal(msgs.filter((m) => m.payload === '{"code":"OVERTEMP"}').length, 1, 'no replay of old events');
+  await conn.stopClean();
 });
