@@ -140,6 +140,14 @@ test('HTTP: selected values arrive, errors show in status and clear', { skip: !e
   dev.setJson('/api/oven', { temperature: 20, pressure: 1, status: { running: false }, axes: [] });
   await waitFor(() => msgs.some((m) => m.payload === '{"temperature":20,"pressure":1,"running":false}'), 'a message after the device came back', 20000);
   await waitFor(async () => !(await statusText(reg, `${NS}/devices/oven`)).includes('Unreachable'), 'the error to clear');
+
+  // An asset change (other data points, another interval) applies without a restart.
+  const cur = (await reg.req('GET', `${NS}/assets/oven`)).body;
+  cur.properties.datasets[0].dataPoints = [{ name: 'hot', dataSource: '$.temperature' }];
+  cur.properties.datasets[0].datasetConfiguration = '{"samplingIntervalInMilliseconds": 100}';
+  const upd = await reg.req('PUT', `${NS}/assets/oven`, cur);
+  assert.equal(upd.status, 200, upd.text);
+  await waitFor(() => msgs.some((m) => m.payload === '{"hot":20}'), 'a message of the changed dataset', 20000);
   await conn.stopClean();
 });
 
