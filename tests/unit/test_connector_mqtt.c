@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,9 @@ static int setup(void **state)
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/fpc-mqtt-test-XXXXXX");
     assert_non_null(mkdtemp(g_dir));
+    /* mosquitto started as root drops to its own user, which must write its persistence
+     * file here. */
+    assert_int_equal(chmod(g_dir, 0777), 0);
     g_port = free_port();
     return 0;
 }
@@ -126,6 +130,11 @@ static int teardown(void **state)
     char cmd[300];
     (void)state;
     broker_stop();
+    if (getenv("FPC_TEST_SHOW_BROKER_LOG")) {
+        snprintf(cmd, sizeof cmd, "cat '%s/mosquitto.log' >&2", g_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "no broker log\n");
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     assert_int_equal(system(cmd), 0);
     return 0;
