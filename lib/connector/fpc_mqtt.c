@@ -246,7 +246,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
         m->refused = true;
         snprintf(m->last_error, sizeof m->last_error, "%s:%d refused the connection: %s", m->host,
                  m->port, mosquitto_reason_string(rc));
-        fp_log_warn(MOD, "%s", m->last_error);
+        /* net_main logs it with the retry delay */
     }
     pthread_cond_broadcast(&m->cv);
     pthread_mutex_unlock(&m->mu);
