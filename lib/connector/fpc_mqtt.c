@@ -38,6 +38,7 @@
 #define FPC_WINDOW 100
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 10000
+#define CONNECT_TIMEOUT_MS 10000
 #define FPC_MAX_PAYLOAD 268435455u
 
 const double fpc_mqtt_latency_bounds[8] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
@@ -246,7 +247,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
         m->refused = true;
         snprintf(m->last_error, sizeof m->last_error, "%s:%d refused the connection: %s", m->host,
                  m->port, mosquitto_reason_string(rc));
-        fp_log_warn(MOD, "%s", m->last_error);
+        /* net_main logs it with the retry delay */
     }
     pthread_cond_broadcast(&m->cv);
     pthread_mutex_unlock(&m->mu);
@@ -435,7 +436,9 @@ static void *net_main(void *arg)
             snprintf(m->last_error, sizeof m->last_error, "%s", err);
             pthread_mutex_unlock(&m->mu);
         } else {
-            rc = mosquitto_connect_bind_v5(mosq, m->host, m->port, m->keepalive_s, NULL, NULL);
+            /* Asynchronous, so that a stop never waits for a TCP connect to time out (no
+             * CONNECT properties needed: the protocol version is an option of the client). */
+            rc = mosquitto_connect_bind_async(mosq, m->host, m->port, m->keepalive_s, NULL);
             if (rc) {
                 pthread_mutex_lock(&m->mu);
                 snprintf(m->last_error, sizeof m->last_error, "cannot connect to %s:%d: %s",
@@ -449,12 +452,23 @@ static void *net_main(void *arg)
             m->mosq = mosq;
             m->refused = false;
             pthread_mutex_unlock(&m->mu);
-            uint64_t next_pump = 0;
+            uint64_t next_pump = 0, connect_deadline = mono_ms() + CONNECT_TIMEOUT_MS;
             for (;;) {
                 rc = mosquitto_loop(mosq, 100, 1);
                 pthread_mutex_lock(&m->mu);
                 bool stop = m->stop, refused = m->refused;
                 was_connected = was_connected || m->connected;
+                if (!was_connected && !refused && rc != MOSQ_ERR_SUCCESS)
+                    snprintf(m->last_error, sizeof m->last_error, "cannot connect to %s:%d: %s",
+                             m->host, m->port,
+                             rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+                if (!was_connected && !refused && rc == MOSQ_ERR_SUCCESS &&
+                    mono_ms() > connect_deadline) {
+                    snprintf(m->last_error, sizeof m->last_error,
+                             "cannot connect to %s:%d: no CONNACK within %d s", m->host, m->port,
+                             CONNECT_TIMEOUT_MS / 1000);
+                    refused = true; /* give this attempt up */
+                }
                 /* Acks and publishes pump by themselves; this catches a deferred publish
                  * now and then without taking the lock on every packet. */
                 if (rc == MOSQ_ERR_SUCCESS && !stop && !refused && mono_ms() >= next_pump) {

@@ -448,6 +448,21 @@ static void advance_head(fpc_queue *q)
     }
 }
 
+/* Count a drop; log the 1st, 10th, 100th ... so a full queue is seen without a flood. */
+static void count_drop(fpc_queue *q, const char *which)
+{
+    q->dropped++;
+    for (uint64_t n = 1; n <= q->dropped && n < UINT64_MAX / 10; n *= 10) {
+        if (n == q->dropped) {
+            fp_log_warn(MOD,
+                        "%s: the queue is full (%" PRIu64
+                        " bytes): dropped the %s message (%" PRIu64 " dropped so far)",
+                        q->dir, q->max_bytes, which, q->dropped);
+            break;
+        }
+    }
+}
+
 static void mark_acked(fpc_queue *q, qent *e)
 {
     if (e->acked)
@@ -882,13 +897,13 @@ int fpc_queue_append(fpc_queue *q, const fpc_msg *msg, uint64_t enq_ms, uint64_t
         goto out;
     if (q->bytes + size > q->max_bytes) {
         if (q->drop_newest) {
-            q->dropped++;
+            count_drop(q, "newest");
             rc = FPC_QUEUE_FULL;
             goto out;
         }
         while (q->ring_n > 0 && q->bytes + size > q->max_bytes) {
             mark_acked(q, ring_at(q, 0));
-            q->dropped++;
+            count_drop(q, "oldest");
             advance_head(q);
         }
     }

@@ -390,9 +390,9 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
             break;
         case OPT_LISTEN: {
             const char *colon = strrchr(optarg, ':');
-            long port;
-            if (!colon || colon == optarg ||
-                parse_int("--listen (port)", colon + 1, 0, 65535, &port) != 0) {
+            char *end = NULL;
+            long port = colon ? strtol(colon + 1, &end, 10) : -1;
+            if (!colon || colon == optarg || end == colon + 1 || *end || port < 0 || port > 65535) {
                 fprintf(stderr, "error: --listen: expected ADDR:PORT, got \"%s\"\n", optarg);
                 return -1;
             }

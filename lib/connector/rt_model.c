@@ -1271,9 +1271,15 @@ static void kid_mark_started(int kind, void *o)
     case K_ST:
         health_started(&((rt_stream *)o)->out.lock, &((rt_stream *)o)->out.health);
         break;
-    default:
-        health_started(&((rt_action *)o)->lock, &((rt_action *)o)->health);
+    default: {
+        /* Added and subscribed: an error left by an earlier failed subscribe is over. */
+        rt_action *a = o;
+        pthread_mutex_lock(&a->lock);
+        rt_error_set(&a->error, NULL, NULL);
+        pthread_mutex_unlock(&a->lock);
+        health_started(&a->lock, &a->health);
         break;
+    }
     }
 }
 
@@ -1938,6 +1944,7 @@ static void ep_change_run(void *arg)
     fp_rt *rt = ep->rt;
     const fp_connector *c = rt->conn;
 
+    bool update_failed = false;
     pthread_mutex_lock(&nw->lock);
     rt_error nerr = nw->error;
     pthread_mutex_unlock(&nw->lock);
@@ -1956,6 +1963,7 @@ static void ep_change_run(void *arg)
             ep_stop_all_kids(ep);
             ep->started = false;
             health_failed(&ep->lock, &ep->health, "endpoint_update");
+            update_failed = true;
         }
     } else {
         if (ep->started) {
@@ -1981,7 +1989,10 @@ static void ep_change_run(void *arg)
         if (v[i]->doc)
             asset_apply(rt, v[i], v[i]->doc);
     fp_free(v);
-    ep_start_pending(ep);
+    if (update_failed)
+        ep_schedule_retry(ep); /* the add, after the back-off */
+    else
+        ep_start_pending(ep);
     rt_status_endpoint_dirty(ep);
 }
 
@@ -2037,11 +2048,14 @@ void rt_model_endpoint_remove(rt_endpoint *ep)
     pthread_mutex_unlock(&rt->lock);
     fp_log_info("runtime", "endpoint %s/%s/%s removed", ep->ns, ep->pub.device, ep->pub.name);
     rt_strand_free(ep->strand);
+    /* The status writer lets go of them before they are freed. */
     while (assets) {
         rt_asset *next = assets->next;
+        rt_status_asset_forget(assets);
         asset_free(rt, assets);
         assets = next;
     }
+    rt_status_endpoint_forget(ep);
     ep_free(rt, ep);
 }
 
@@ -2119,6 +2133,7 @@ void rt_model_asset_remove(rt_asset *as)
         }
     pthread_mutex_unlock(&rt->lock);
     fp_log_info("runtime", "asset %s/%s removed", as->ns, as->pub.name);
+    rt_status_asset_forget(as);
     asset_free(rt, as);
 }
 

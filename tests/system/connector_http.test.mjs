@@ -4,8 +4,8 @@
 // the device going down shows in status and clears when it comes back.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry, Mosquitto, tempDir, waitFor } from './lib/registry.mjs';
 import { DeviceServer } from '../peers/http/server.mjs';
@@ -53,6 +53,12 @@ function startConnector(bin, reg, mqtt, dir) {
   p.stdout.on('data', (d) => (h.log += d));
   p.stderr.on('data', (d) => (h.log += d));
   h.exited = new Promise((r) => p.once('exit', (code, sig) => r({ code, sig })));
+  // A clean stop exits 0 (under the sanitizers: no leak, no error).
+  h.stopClean = async () => {
+    p.kill('SIGTERM');
+    const { code, sig } = await h.exited;
+    assert.equal(code, 0, `connector exited with ${code ?? sig}: ${h.log.slice(-3000)}`);
+  };
   cleanups.push(async () => {
     if (p.exitCode === null && !p.signalCode) p.kill('SIGTERM');
     await h.exited;
@@ -134,6 +140,15 @@ test('HTTP: selected values arrive, errors show in status and clear', { skip: !e
   dev.setJson('/api/oven', { temperature: 20, pressure: 1, status: { running: false }, axes: [] });
   await waitFor(() => msgs.some((m) => m.payload === '{"temperature":20,"pressure":1,"running":false}'), 'a message after the device came back', 20000);
   await waitFor(async () => !(await statusText(reg, `${NS}/devices/oven`)).includes('Unreachable'), 'the error to clear');
+
+  // An asset change (other data points, another interval) applies without a restart.
+  const cur = (await reg.req('GET', `${NS}/assets/oven`)).body;
+  cur.properties.datasets[0].dataPoints = [{ name: 'hot', dataSource: '$.temperature' }];
+  cur.properties.datasets[0].datasetConfiguration = '{"samplingIntervalInMilliseconds": 100}';
+  const upd = await reg.req('PUT', `${NS}/assets/oven`, cur);
+  assert.equal(upd.status, 200, upd.text);
+  await waitFor(() => msgs.some((m) => m.payload === '{"hot":20}'), 'a message of the changed dataset', 20000);
+  await conn.stopClean();
 });
 
 test('SSE: events arrive on their topics, and the stream resumes after the device was down', { skip: !existsSync(SSE_BIN) && 'connector not built' }, async () => {
@@ -175,4 +190,70 @@ test('SSE: events arrive on their topics, and the stream resumes after the devic
   const resumed = dev.requests.filter((r) => r.path === '/events').pop();
   assert.equal(resumed.headers['last-event-id'], '2');
   assert.equal(msgs.filter((m) => m.payload === '{"code":"OVERTEMP"}').length, 1, 'no replay of old events');
+  await conn.stopClean();
+});
+
+// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
+function makePki(dir) {
+  const o = (args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  o(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=fieldplane-test-ca']);
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const [name, cn, ext] of [['srv', '127.0.0.1', ['-extfile', 'san.ext']], ['cli', 'connector', []]]) {
+    o(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+    o(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', ...ext]);
+  }
+  const r = (f) => readFileSync(join(dir, f), 'utf8');
+  return { ca: r('ca.pem'), srvKey: r('srv.key'), srvCert: r('srv.pem'), cliKey: r('cli.key'), cliCert: r('cli.pem') };
+}
+
+test('HTTP over TLS: the device trust list and a client certificate', { skip: !existsSync(HTTP_BIN) && 'connector not built' }, async () => {
+  const { dir, reg, mqtt } = await setup();
+  const pki = makePki(dir);
+  const dev = await new DeviceServer({ tls: { key: pki.srvKey, cert: pki.srvCert, ca: pki.ca, requestCert: true } }).start();
+  cleanups.push(() => dev.stop());
+  dev.setJson('/v', { t: 1.5 });
+  assert.equal((await reg.req('PUT', `${NS}/secrets/tls-ca`, { value: pki.ca })).status, 201);
+  assert.equal((await reg.req('PUT', `${NS}/secrets/tls-client`, { data: { cert: pki.cliCert, key: pki.cliKey } })).status, 201);
+  const device = (trust) => ({
+    properties: {
+      endpoints: {
+        inbound: {
+          rest: {
+            endpointType: 'Microsoft.Http',
+            address: dev.url,
+            authentication: { method: 'Certificate', x509Credentials: { certificateSecretName: 'tls-client/cert', keySecretName: 'tls-client/key' } },
+            ...(trust ? { trustSettings: { trustList: 'tls-ca' } } : {}),
+          },
+        },
+      },
+    },
+  });
+  // First without the trust list: the server's certificate is not trusted.
+  assert.equal((await reg.req('PUT', `${NS}/devices/tls`, device(false))).status, 201);
+  const a = await reg.req('PUT', `${NS}/assets/tls`, {
+    properties: {
+      deviceRef: { deviceName: 'tls', endpointName: 'rest' },
+      datasets: [
+        {
+          name: 'd',
+          dataSource: 'v',
+          datasetConfiguration: '{"samplingIntervalInMilliseconds": 200}',
+          dataPoints: [{ name: 't', dataSource: '/t' }],
+          destinations: [{ target: 'Mqtt', configuration: { topic: 'plant/tls', qos: 'Qos1' } }],
+        },
+      ],
+    },
+  });
+  assert.equal(a.status, 201, a.text);
+  const msgs = subscribe(mqtt.port, 'plant/tls');
+  const conn = startConnector(HTTP_BIN, reg, mqtt, dir);
+  await waitFor(async () => (await statusText(reg, `${NS}/devices/tls`)).includes('TlsError'), `TlsError in status (log: ${conn.log.slice(-2000)})`, 20000);
+  assert.equal(msgs.length, 0);
+  // The endpoint changes (trust list added): applied without a restart.
+  assert.equal((await reg.req('PUT', `${NS}/devices/tls`, device(true))).status, 200);
+  await waitFor(() => msgs.find((m) => m.payload === '{"t":1.5}'), 'a message over TLS', 20000);
+  assert.ok(dev.requests.some((r) => r.clientCert === 'connector'), 'the client certificate was presented');
+  await waitFor(async () => !(await statusText(reg, `${NS}/devices/tls`)).includes('TlsError'), 'the TLS error to clear');
+  await conn.stopClean();
 });

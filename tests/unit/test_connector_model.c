@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../lib/connector/rt_internal.h"
@@ -89,6 +90,13 @@ static int t_ep_add(fp_endpoint *ep)
 static void t_ep_remove(fp_endpoint *ep)
 {
     logf_("-ep %s", ep->name);
+}
+static int g_fail_update;
+static int t_ep_update(fp_endpoint *ep, const fp_endpoint *old)
+{
+    logf_("~ep %s %s->%s user=%s", ep->name, old->address, ep->address,
+          ep->user == old->user ? "kept" : "lost");
+    return g_fail_update ? -1 : 0;
 }
 static int t_ds_add(fp_dataset *ds)
 {
@@ -360,7 +368,10 @@ static void test_schema_name(void **state)
 /* ---- the model: add, diff, remove ------------------------------------------------------ */
 
 static fp_rt g_rt;
+static char g_dir[64];
 
+/* The runtime by hand: workers, and an MQTT publisher (towards a port where no broker
+ * listens: it retries in the background) so that actions can subscribe. */
 static int model_setup(void **state)
 {
     memset(&g_rt, 0, sizeof g_rt);
@@ -369,16 +380,28 @@ static int model_setup(void **state)
     rt_set_current(&g_rt);
     log_reset();
     g_fail_add = 0;
+    snprintf(g_dir, sizeof g_dir, "/tmp/fp-test-model-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    char err[256];
+    fpc_mqtt_opts mo = {.host = "127.0.0.1", .port = 1, .client_id = "test", .queue_dir = g_dir};
+    g_rt.mqtt = fpc_mqtt_new(&mo, err, sizeof err);
+    if (!g_rt.mqtt || fpc_mqtt_start(g_rt.mqtt) != 0 || rt_actions_start(&g_rt) != 0)
+        return -1;
     return rt_exec_start(&g_rt, 2);
 }
 
 static int model_teardown(void **state)
 {
     rt_model_shutdown(&g_rt);
+    rt_actions_stop(&g_rt);
     rt_exec_stop(&g_rt);
+    fpc_mqtt_free(g_rt.mqtt, 0);
     pthread_mutex_destroy(&g_rt.lock);
     rt_set_current(NULL);
-    return 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static const char *DEVICE =
@@ -608,6 +631,55 @@ static void test_model_endpoint_error(void **state)
     json_decref(a1);
 }
 
+static void set_address(json_t *dev, const char *address)
+{
+    json_object_set_new(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(dev, "properties"), "endpoints"),
+                            "inbound"),
+            "ep1"),
+        "address", json_string(address));
+}
+
+static void test_model_endpoint_update(void **state)
+{
+    g_conn.endpoint_update = t_ep_update;
+    json_t *dev = parse(DEVICE);
+    rt_endpoint *ep = rt_model_endpoint_add(&g_rt, "ns1", dev, "ep1", NULL);
+    ep->pub.user = &g_rt;
+    json_t *a1 = asset_doc(1, "", "{\"name\": \"d\"}", NULL);
+    rt_asset *as = rt_model_asset_set(ep, a1);
+    rt_dataset *d = find_ds(as, "d");
+
+    /* The endpoint is updated in place; its children (same inputs) are untouched. */
+    log_reset();
+    json_t *dev2 = json_deep_copy(dev);
+    set_address(dev2, "http://127.0.0.1:2");
+    rt_model_endpoint_change(ep, dev2, NULL);
+    assert_string_equal(g_log, "~ep ep1 http://127.0.0.1:1->http://127.0.0.1:2 user=kept;");
+    assert_string_equal(ep->pub.address, "http://127.0.0.1:2");
+    assert_ptr_equal(as->pub.endpoint, &ep->pub);
+    assert_ptr_equal(find_ds(as, "d"), d);
+    assert_true(d->started);
+
+    /* A failed update: the children go, the endpoint is added again after the back-off. */
+    log_reset();
+    g_fail_update = 1;
+    json_t *dev3 = json_deep_copy(dev);
+    set_address(dev3, "http://127.0.0.1:3");
+    rt_model_endpoint_change(ep, dev3, NULL);
+    assert_string_equal(g_log, "~ep ep1 http://127.0.0.1:2->http://127.0.0.1:3 user=kept;-ds d;");
+    assert_false(ep->started);
+    assert_false(ep->health.available);
+    assert_non_null(ep->retry_timer);
+    g_fail_update = 0;
+    g_conn.endpoint_update = NULL;
+    json_decref(dev);
+    json_decref(dev2);
+    json_decref(dev3);
+    json_decref(a1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,6 +693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_model_streams_actions, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_model_failed_add_retries, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_model_endpoint_error, model_setup, model_teardown),
+        cmocka_unit_test_setup_teardown(test_model_endpoint_update, model_setup, model_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

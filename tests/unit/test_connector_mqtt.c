@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +75,8 @@ static bool port_open(int port)
 }
 
 /* Start mosquitto on g_port; persistence keeps the subscriber's session across a restart. */
+static const char *g_broker_extra = "allow_anonymous true\n";
+
 static void broker_start(void)
 {
     char conf[300], log[300];
@@ -82,9 +85,9 @@ static void broker_start(void)
     FILE *f = fopen(conf, "w");
     assert_non_null(f);
     fprintf(f,
-            "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            "listener %d 127.0.0.1\n%spersistence true\n"
             "persistence_location %s/\nmax_queued_messages 0\nautosave_interval 0\n",
-            g_port, g_dir);
+            g_port, g_broker_extra, g_dir);
     fclose(f);
     g_broker = fork();
     assert_true(g_broker >= 0);
@@ -117,6 +120,9 @@ static int setup(void **state)
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/fpc-mqtt-test-XXXXXX");
     assert_non_null(mkdtemp(g_dir));
+    /* mosquitto started as root drops to its own user, which must write its persistence
+     * file here. */
+    assert_int_equal(chmod(g_dir, 0777), 0);
     g_port = free_port();
     return 0;
 }
@@ -126,6 +132,12 @@ static int teardown(void **state)
     char cmd[300];
     (void)state;
     broker_stop();
+    g_broker_extra = "allow_anonymous true\n";
+    if (getenv("FPC_TEST_SHOW_BROKER_LOG")) {
+        snprintf(cmd, sizeof cmd, "cat '%s/mosquitto.log' >&2", g_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "no broker log\n");
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     assert_int_equal(system(cmd), 0);
     return 0;
@@ -587,6 +599,86 @@ static void test_queue_full(void **state)
     assert_non_null(strstr(err, "queue directory"));
 }
 
+static bool wait_published(fpc_mqtt *m, uint64_t n, int ms)
+{
+    fpc_mqtt_stats st;
+    uint64_t until = now_ms() + (uint64_t)ms;
+    do {
+        fpc_mqtt_get_stats(m, &st);
+        if (st.published >= n)
+            return true;
+        sleep_ms(10);
+    } while (now_ms() < until);
+    return false;
+}
+
+/* TLS with a CA of our own and username/password: a wrong password is refused (and said
+ * so in last_error), the right one publishes. */
+static void test_auth_and_tls(void **state)
+{
+    char cmd[1500], extra[1400], ca[300], qdir[300], err[256];
+    fpc_mqtt_stats st;
+    (void)state;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=fpc-test-ca 2>/dev/null "
+             "&& openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null "
+             "&& printf 'subjectAltName=IP:127.0.0.1\\n' > ext "
+             "&& openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out srv.crt -days 1 -extfile ext 2>/dev/null && chmod 644 srv.key "
+             "&& mosquitto_passwd -c -b pw fpc s3cret && chmod 644 pw",
+             g_dir);
+    if (system(cmd) != 0)
+        fail_msg("cannot make the test certificates and password file: %s", cmd);
+    snprintf(extra, sizeof extra,
+             "cafile %s/ca.crt\ncertfile %s/srv.crt\nkeyfile %s/srv.key\n"
+             "allow_anonymous false\npassword_file %s/pw\n",
+             g_dir, g_dir, g_dir, g_dir);
+    g_broker_extra = extra;
+    broker_start();
+    snprintf(ca, sizeof ca, "%s/ca.crt", g_dir);
+    snprintf(qdir, sizeof qdir, "%s/qtls", g_dir);
+    fpc_mqtt_opts o = {.host = "127.0.0.1",
+                       .port = g_port,
+                       .client_id = "fpc-test-tls",
+                       .username = "fpc",
+                       .password = "wrong",
+                       .tls = true,
+                       .cafile = ca,
+                       .queue_dir = qdir};
+
+    fpc_mqtt *m = fpc_mqtt_new(&o, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(fpc_mqtt_start(m), 0);
+    uint64_t until = now_ms() + 5000;
+    do {
+        sleep_ms(20);
+        fpc_mqtt_get_stats(m, &st);
+    } while (!strstr(st.last_error, "refused") && now_ms() < until);
+    print_message("wrong password: %s\n", st.last_error);
+    assert_non_null(strstr(st.last_error, "refused"));
+    assert_false(st.connected);
+    fpc_mqtt_free(m, 0);
+
+    o.password = "s3cret";
+    m = fpc_mqtt_new(&o, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(fpc_mqtt_start(m), 0);
+    assert_true(wait_connected(m, 5000));
+    fpc_msg msg = {.topic = "tls/t", .payload = "secure", .len = 6, .qos = 1};
+    assert_int_equal(fpc_mqtt_publish(m, &msg), 0);
+    assert_true(wait_published(m, 1, 5000));
+    fpc_mqtt_get_stats(m, &st);
+    assert_string_equal(st.last_error, "");
+    fpc_mqtt_free(m, 1000);
+
+    /* TLS without a CA file is refused up front. */
+    o.cafile = NULL;
+    assert_null(fpc_mqtt_new(&o, err, sizeof err));
+    assert_non_null(strstr(err, "CA file"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -594,6 +686,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broker_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_keeps_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_and_tls, setup, teardown),
     };
     if (access(MOSQUITTO_BIN, X_OK) != 0) {
         fprintf(stderr, "skipping: %s is not installed\n", MOSQUITTO_BIN);

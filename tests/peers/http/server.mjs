@@ -7,6 +7,8 @@
 //                   dev.setBody('/api/v1', '{"bad', 'application/json');
 //                   await dev.down(); await dev.up();                // same port
 //                   dev.sse('/events').push({event: 'alarm', id: '1', data: 'a\nb'});
+//   TLS:            new DeviceServer({ tls: { key, cert, ca, requestCert: true } }) serves
+//                   https (with requestCert, only clients with a certificate from ca).
 //   - as a process: node server.mjs [--port N] [--url-file F]
 //                   prints its URL on stdout; POST /_control with a JSON body
 //                   {"op": "setJson"|"setStatus"|"setBody"|"setAuth"|"push"|"closeStreams"|
@@ -17,6 +19,7 @@
 // Authorization and Last-Event-ID. An SSE path keeps its events; a client that sends
 // Last-Event-ID gets those after that id again, then new ones as they are pushed.
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -81,7 +84,8 @@ class SseChannel {
 }
 
 export class DeviceServer {
-  constructor() {
+  constructor({ tls = null } = {}) {
+    this.tls = tls; // null for plain http, else node:https options (key, cert, ca, requestCert)
     this.port = 0;
     this.routes = new Map(); // path -> {status, body, type}
     this.channels = new Map(); // path -> SseChannel
@@ -92,13 +96,16 @@ export class DeviceServer {
   }
 
   get url() {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Listen on 127.0.0.1 (a free port the first time, the same port after down()). */
   start() {
     return new Promise((resolve, reject) => {
-      const srv = http.createServer((req, res) => this.handle(req, res));
+      const handler = (req, res) => this.handle(req, res);
+      const srv = this.tls
+        ? https.createServer({ ...this.tls, rejectUnauthorized: !!this.tls.requestCert }, handler)
+        : http.createServer(handler);
       srv.on('connection', (s) => {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
@@ -229,7 +236,14 @@ export class DeviceServer {
   handle(req, res) {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === '/_control' && req.method === 'POST') return this.control(req, res);
-    this.requests.push({ method: req.method, path, url: req.url, headers: req.headers });
+    const peer = req.socket.getPeerCertificate ? req.socket.getPeerCertificate() : null;
+    this.requests.push({
+      method: req.method,
+      path,
+      url: req.url,
+      headers: req.headers,
+      clientCert: peer && peer.subject ? peer.subject.CN : null,
+    });
     if (!this.authorized(req)) {
       res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Basic realm="device"' });
       res.end('{"error":"unauthorized"}');
