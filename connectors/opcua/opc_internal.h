@@ -1,0 +1,182 @@
+/*
+ * opc_internal.h - the OPC UA connector (fieldplane-connector-opcua): shared internals.
+ *
+ * The connector serves device endpoints of type Microsoft.OpcUa. Each endpoint gets one
+ * thread (an fp_task) that owns a ua_loop and one ua_client (one session); everything that
+ * touches the client runs on that thread. The runtime's callbacks (on the endpoint's strand)
+ * hand work to it with opc_ep_run(); data changes and events arrive on it from the client
+ * and are published with the thread-safe fp_*_publish calls.
+ *
+ * Files:
+ *   opcua.c          the connector table, configuration rows, endpoint callbacks, main()
+ *   opc_ep.c         the endpoint thread: loop, jobs, connect with back-off, security and
+ *                    identity, trust list, subscriptions shared by publishing interval
+ *   opc_data.c       datasets: monitored items, one message per publish, key frames, point errors
+ *   opc_events.c     event groups: event items with EventFilters from select clauses
+ *   opc_actions.c    management actions: Call, Read, Write
+ *   opc_discovery.c  asset discovery by browsing; server discovery (FindServers, GetEndpoints)
+ *   opc_json.c       OPC UA values <-> JSON (pure; library fpuaconn, fuzzed)
+ *   opc_trust.c      `fieldplane-connector-opcua trust add|list|remove`
+ *
+ * Lifetimes: an fp_dataset / fp_event_group passed to the connector is valid until its
+ * remove callback returns; the remove callbacks wait (opc_ep_run with wait) until the
+ * endpoint thread has dropped every reference to it.
+ */
+#ifndef OPC_INTERNAL_H
+#define OPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <fieldplane/connector.h>
+
+#include "fp_buf.h"
+#include "opcua/ua_client.h"
+
+/* ---- configuration structs (filled by the runtime from the rows in opcua.c) ---------- */
+
+typedef struct opc_ep_cfg {
+    char *application_name;        /* applicationName */
+    int64_t keep_alive_ms;         /* keepAliveMilliseconds (10000) */
+    int64_t def_publishing_ms;     /* defaults.publishingIntervalMilliseconds (1000) */
+    int64_t def_sampling_ms;       /* defaults.samplingIntervalMilliseconds (1000) */
+    int64_t def_queue_size;        /* defaults.queueSize (1) */
+    int64_t def_key_frame_count;   /* defaults.keyFrameCount (0) */
+    int64_t session_timeout_ms;    /* session.timeoutMilliseconds (60000) */
+    int64_t session_keepalive_ms;  /* session.keepAliveIntervalMilliseconds (10000) */
+    int64_t reconnect_period_ms;   /* session.reconnectPeriodMilliseconds (2000) */
+    int64_t reconnect_backoff_ms;  /* session.reconnectExponentialBackOffMilliseconds (10000) */
+    int64_t sub_max_items;         /* subscription.maxItems (1000) */
+    int64_t sub_lifetime_ms;       /* subscription.lifeTimeMilliseconds (60000) */
+    bool auto_accept;              /* security.autoAcceptUntrustedServerCertificates */
+    char *security_policy;         /* security.securityPolicy (URI or short name; NULL None) */
+    char *security_mode;           /* security.securityMode none|sign|signAndEncrypt */
+    bool run_asset_discovery;      /* runAssetDiscovery */
+    char *discovery_start_node;    /* discovery.startNode (i=85, the Objects folder) */
+    int64_t discovery_max_depth;   /* discovery.maxDepth (4) */
+    int64_t discovery_max_nodes;   /* discovery.maxNodes (2000) */
+    int64_t discovery_interval_ms; /* discovery.intervalMilliseconds (300000) */
+    char *discovery_url;           /* discovery.discoveryUrl: list servers there (NULL: none) */
+} opc_ep_cfg;
+
+typedef struct opc_ds_cfg {
+    int64_t publishing_ms;   /* publishingInterval (-1: endpoint default) */
+    int64_t sampling_ms;     /* samplingInterval */
+    int64_t queue_size;      /* queueSize */
+    int64_t key_frame_count; /* keyFrameCount (-1 endpoint default, 0 off, n) */
+} opc_ds_cfg;
+
+typedef struct opc_dp_cfg {
+    int64_t sampling_ms; /* samplingInterval (-1: dataset's) */
+    int64_t queue_size;  /* queueSize (-1: dataset's) */
+} opc_dp_cfg;
+
+typedef struct opc_ev_cfg {
+    int64_t publishing_ms; /* publishingInterval */
+    int64_t queue_size;    /* queueSize */
+    json_t *event_filter;  /* eventFilter {typeDefinitionId, selectClauses[]} (borrowed) */
+} opc_ev_cfg;
+
+/* ---- the endpoint -------------------------------------------------------------------- */
+
+typedef struct opc_ep opc_ep;
+typedef struct opc_sub opc_sub;
+
+/* What a monitored item's notifications are routed to (the item's ctx). */
+typedef enum opc_item_kind { OPC_ITEM_DATA = 0, OPC_ITEM_EVENT } opc_item_kind;
+typedef struct opc_item_ref {
+    opc_item_kind kind;
+    void *owner;  /* opc_data's dataset state or opc_events' event state */
+    size_t index; /* data point index, or event index */
+} opc_item_ref;
+
+struct opc_sub {
+    opc_ep *ep;
+    ua_subscription *sub; /* NULL until created on the server */
+    double publishing_ms;
+    size_t n_items; /* monitored items on it (<= max items) */
+    opc_sub *next;
+};
+
+struct opc_ep {
+    fp_endpoint *pub;
+    const opc_ep_cfg *cfg;
+    fp_task *task;
+    ua_loop *loop;
+    ua_client *client;
+    bool connected; /* session usable */
+    bool ever_connected;
+    char last_error[256];
+    /* jobs handed from other threads (opc_ep_run) */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct opc_job *jobs, *jobs_tail;
+    int wake_fd; /* eventfd in the loop */
+    ua_loop_io wake_io;
+    /* model, touched only on the endpoint thread */
+    opc_sub *subs;
+    struct opc_ds *datasets;     /* opc_data.c */
+    struct opc_eg *event_groups; /* opc_events.c */
+    struct opc_disc *disc;       /* opc_discovery.c */
+    char pki_dir[512];
+};
+
+/* Run fn(ep, arg) on the endpoint thread, between loop iterations (never nested inside a
+ * *_sync call). wait: return only after fn returned. Returns 0, -1 when the thread is gone
+ * (fn not run). From the endpoint thread itself fn runs at once. */
+int opc_ep_run(opc_ep *ep, void (*fn)(opc_ep *ep, void *arg), void *arg, bool wait);
+
+/* A subscription at publishing_ms with room for n more items (creating one as needed,
+ * bounded by subscription.maxItems); NULL when not connected or the server refused (err
+ * says why). On the endpoint thread. */
+opc_sub *opc_sub_get(opc_ep *ep, double publishing_ms, size_t n, char *err, size_t err_len);
+/* n items were removed from sub; an empty subscription is deleted. */
+void opc_sub_release(opc_ep *ep, opc_sub *sub, size_t n);
+
+/* Parse a node id in any string form users write (i=, s=, g=, b=, ns=, nsu=) through the
+ * session (nsu= needs the server's namespace table). */
+ua_status opc_parse_node_id(opc_ep *ep, const char *z, ua_node_id *out);
+
+/* Hooks the endpoint thread calls (each module implements its own). */
+void opc_data_on_connected(opc_ep *ep); /* (re)create items of datasets not yet on the server */
+void opc_data_on_lost(opc_ep *ep, const char *why);
+void opc_data_on_change(opc_ep *ep, opc_item_ref *ref, const ua_data_value *v);
+void opc_data_flush(opc_ep *ep); /* after each loop iteration: one message per changed dataset */
+void opc_data_free_all(opc_ep *ep);
+void opc_events_on_connected(opc_ep *ep);
+void opc_events_on_lost(opc_ep *ep, const char *why);
+void opc_events_on_event(opc_ep *ep, opc_item_ref *ref, const ua_variant *fields, size_t n);
+void opc_events_free_all(opc_ep *ep);
+void opc_discovery_on_connected(opc_ep *ep);
+void opc_discovery_free(opc_ep *ep);
+
+/* ---- the connector's callbacks (table in opcua.c) ------------------------------------- */
+int opc_dataset_add(fp_dataset *ds);
+int opc_dataset_update(fp_dataset *ds, const fp_dataset *old);
+void opc_dataset_remove(fp_dataset *ds);
+int opc_event_group_add(fp_event_group *eg);
+int opc_event_group_update(fp_event_group *eg, const fp_event_group *old);
+void opc_event_group_remove(fp_event_group *eg);
+void opc_action_call(fp_action *ac, fp_action_req *req);
+
+/* ---- opc_json.c: values <-> JSON (pure, no client) ------------------------------------ */
+
+/* Append v as JSON: numbers (Int64/UInt64 as numbers when exact in a double, else strings),
+ * strings, booleans, DateTime as RFC 3339 UTC, ByteString as base64, Guid as text, NodeId
+ * and ExpandedNodeId in string form, StatusCode as its name, QualifiedName "ns:name",
+ * LocalizedText as its text, arrays (and matrices as nested arrays), decoded structures as
+ * objects by member name, enumerations as their number, undecoded ExtensionObjects as
+ * {"TypeId", "Body" (base64)}. Returns FP_OK or the fp_buf error. */
+int opc_json_variant(fp_buf *b, const ua_variant *v);
+/* {"SourceTimestamp": "...", "Value": ...} plus "StatusCode": {"Code", "Symbol"} when the
+ * status is not Good. */
+int opc_json_data_value(fp_buf *b, const ua_data_value *dv);
+/* RFC 3339 with milliseconds, UTC; "" for 0. */
+void opc_json_datetime(char out[40], ua_datetime t);
+/* Convert a JSON value to a variant of the built-in type `kind` (UA_KIND_*; arrays when
+ * the JSON is an array and value_rank allows it). err names what did not fit. 0 or -1. */
+int opc_json_to_variant(const json_t *j, uint8_t kind, bool array, ua_variant *out, char *err,
+                        size_t err_len);
+
+#endif
