@@ -160,6 +160,10 @@ int opc_event_group_update(fp_event_group *eg, const fp_event_group *old);
 void opc_event_group_remove(fp_event_group *eg);
 void opc_action_call(fp_action *ac, fp_action_req *req);
 
+/* ---- opc_trust.c: `fieldplane-connector-opcua trust add|list|remove [--data DIR] ...`;
+ * main() in opcua.c calls it when argv[1] is "trust". Returns the exit code. */
+int opc_trust_main(int argc, char **argv);
+
 /* ---- opc_json.c: values <-> JSON (pure, no client) ------------------------------------ */
 
 /* Append v as JSON: numbers (Int64/UInt64 as numbers when exact in a double, else strings),
