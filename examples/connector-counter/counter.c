@@ -10,8 +10,11 @@
  *   boot      an id of this process start (tells restarts apart)
  *
  * A management action "reset" (actionType Call) sets a dataset's counter back to zero; its
- * targetUri names the dataset. Everything else - finding the assets, configuration with
- * defaults, MQTT, the disk queue, status, health, schemas, metrics - is the runtime's.
+ * targetUri names the dataset. An endpoint whose additionalConfiguration sets
+ * "discoverAssets": n reports n discovered assets (what a real connector finds by browsing
+ * its device), which operators can onboard into real assets. Everything else - finding the assets,
+ * configuration with defaults, MQTT, the disk queue, status, health, schemas, metrics - is the
+ * runtime's.
  *
  * Build: it links libfieldplane-connector only (see CMakeLists.txt beside it).
  * Run:   fieldplane-connector-counter --registry URL --token-file F --broker mqtt://H:P
@@ -31,12 +34,18 @@ typedef struct counter_ds_cfg {
     int64_t step;
 } counter_ds_cfg;
 
+typedef struct counter_ep_cfg {
+    int64_t discover_assets;
+} counter_ep_cfg;
+
 typedef struct counter_ds {
     fp_timer *timer;
     int64_t count;
 } counter_ds;
 
 static const fp_config_key counter_config[] = {
+    {FP_CFG_ENDPOINT, FP_CFG_INT, "discoverAssets", "0", offsetof(counter_ep_cfg, discover_assets),
+     0, 100, "How many counter assets the simulated device reports as discovered."},
     {FP_CFG_DATASET, FP_CFG_INT, "intervalMilliseconds", "1000",
      offsetof(counter_ds_cfg, interval_ms), 10, 3600000,
      "How often the dataset is sampled and published."},
@@ -157,9 +166,32 @@ static void counter_action_call(fp_action *ac, fp_action_req *req)
                    as->name);
 }
 
+/* Report the endpoint's "discovered" assets: one dataset with a counter each. The names are
+ * stable, so a restart reports the same assets again and the registry keeps one of each. */
+static void counter_discover(fp_endpoint *ep)
+{
+    const counter_ep_cfg *cfg = ep->config;
+
+    for (int64_t i = 1; i <= cfg->discover_assets; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s-counter-%" PRId64, ep->device, i);
+        for (char *p = name; *p; p++)
+            *p = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+        json_t *props = json_pack(
+            "{s:{s:s,s:s},s:s,s:[{s:s,s:s,s:[{s:s,s:s},{s:s,s:s}]}]}", "deviceRef", "deviceName",
+            ep->device, "endpointName", ep->name, "displayName", name, "datasets", "name", "ticks",
+            "datasetConfiguration", "{\"intervalMilliseconds\":1000}", "dataPoints", "name", "n",
+            "dataSource", "counter", "name", "b", "dataSource", "boot");
+        if (props)
+            fp_discovered_asset_report(fp_rt_get(), ep->ns, name, props);
+        json_decref(props);
+    }
+}
+
 static int counter_endpoint_add(fp_endpoint *ep)
 {
     fp_endpoint_health(ep, true, "Simulated", "counter device simulated in the connector");
+    counter_discover(ep);
     return 0;
 }
 
@@ -171,7 +203,8 @@ static const fp_connector counter_connector = {
     .description = "Example connector: simulated counters, one message per dataset tick",
     .endpoint_types = counter_types,
     .config = counter_config,
-    .config_size = {[FP_CFG_DATASET] = sizeof(counter_ds_cfg)},
+    .config_size =
+        {[FP_CFG_ENDPOINT] = sizeof(counter_ep_cfg), [FP_CFG_DATASET] = sizeof(counter_ds_cfg)},
     .endpoint_add = counter_endpoint_add,
     .dataset_add = counter_dataset_add,
     .dataset_update = counter_dataset_update,

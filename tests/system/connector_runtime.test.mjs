@@ -304,3 +304,56 @@ test('the connector killed with SIGKILL while the broker is down: its queue is d
     await conn.stopClean();
   }
 });
+
+test('Storage and BrokerStateStore destinations; discovered assets reported once and onboarded', async () => {
+  const { readFileSync, existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const { BIN } = await import('./lib/registry.mjs');
+  await setup('rt-f');
+  const dev = (await reg.req('GET', '/api/v1/namespaces/rt-f/devices/sim')).body;
+  dev.properties.endpoints.inbound.main.additionalConfiguration = JSON.stringify({ discoverAssets: 2 });
+  await put('/api/v1/namespaces/rt-f/devices/sim', dev);
+  let conn = await new Connector({ name: 'counter', registry: reg, broker: mq }).start();
+  try {
+    const doc = asset({ topic: 'unused' });
+    doc.properties.datasets[0].destinations = [
+      { target: 'Storage', configuration: { path: 'line/ticks.jsonl' } },
+      { target: 'BrokerStateStore', configuration: { key: 'kiln-state' } },
+    ];
+    await put('/api/v1/namespaces/rt-f/assets/kiln', doc);
+    const file = join(conn.dataDir, 'data', 'storage', 'line', 'ticks.jsonl');
+    await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').split('\n').length > 3, 'lines in the storage file');
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.every((l, i) => i === 0 || l.n === lines[i - 1].n + 1), 'one line per message, in order');
+    const state = await new MqttSub(mq.port, 'fieldplane/state/rt-f/kiln-state').start();
+    const m = await state.waitFor((x) => x.retain && x.json?.n > 0, 'the retained state');
+    assert.equal(m.props.subject, 'kiln/ticks');
+    await state.stop();
+
+    // A Storage path that leaves the root is refused by name.
+    doc.properties.datasets[0].destinations = [{ target: 'Storage', configuration: { path: '../escape.jsonl' } }];
+    await put('/api/v1/namespaces/rt-f/assets/kiln', doc);
+    await waitFor(async () => JSON.stringify((await status('rt-f', 'kiln')).datasets?.[0]?.error ?? '').includes('path'), 'the Storage path error');
+
+    // Discovery: two assets, reported again after a restart without new versions.
+    const list = async () => (await reg.req('GET', '/api/v1/namespaces/rt-f/discoveredAssets')).body.value;
+    await waitFor(async () => (await list()).length === 2, 'two discovered assets');
+    const before = (await list()).map((a) => [a.name, a.properties.version]);
+    await conn.stopClean();
+    conn = await new Connector({ name: 'counter', registry: reg, broker: mq, dataDir: conn.dataDir, port: conn.port }).start();
+    await sleep(1500);
+    assert.deepEqual((await list()).map((a) => [a.name, a.properties.version]), before, 'repeats change nothing');
+
+    // Onboarding one turns it into a real asset that starts flowing.
+    const sub = await new MqttSub(mq.port, 'fieldplane/data/rt-f/#').start();
+    execFileSync(BIN, ['discovered', 'asset', 'onboard', 'sim-counter-1', '--namespace', 'rt-f', '--as', 'counter-one', '--server', reg.url], {
+      env: { ...process.env, FIELDPLANE_TOKEN: reg.token },
+    });
+    const flow = await sub.waitFor((x) => x.topic === 'fieldplane/data/rt-f/counter-one/ticks', 'messages of the onboarded asset');
+    assert.ok(flow.json.n >= 1);
+    await sub.stop();
+  } finally {
+    await conn.stopClean();
+  }
+});
