@@ -376,11 +376,15 @@ static int connector_token(fp_store *st, const char *data, const char *name, cha
     char text[256], desc[128];
     fp_token tok;
 
-    snprintf(path, path_len, "%s/connectors/%s.token", data, name);
+    if ((size_t)snprintf(path, path_len, "%s/connectors/%s.token", data, name) >= path_len) {
+        fp_log_error("up", "the path of connector %s's token is too long", name);
+        return -1;
+    }
     if (read_line_file(path, text, sizeof text) && fp_store_token_check(st, text, &tok) == FP_OK &&
         strcmp(tok.role, "connector") == 0)
         return 0;
-    snprintf(desc, sizeof desc, "fieldplane up: connector %s", name);
+    if ((size_t)snprintf(desc, sizeof desc, "fieldplane up: connector %s", name) >= sizeof desc)
+        desc[sizeof desc - 1] = '\0'; /* a description: cut is fine */
     if (fp_store_token_create(st, "connector", NULL, desc, text, sizeof text, &tok) != FP_OK) {
         fp_log_error("up", "cannot create a token for connector %s", name);
         return -1;
@@ -400,9 +404,14 @@ static int connector_child(child *k, const found_connector *c, fp_store *st, con
     char **a = k->argv;
 
     memset(k, 0, sizeof *k);
-    snprintf(k->str[0], sizeof k->str[0], "connector-%s", c->name);
-    snprintf(k->str[1], sizeof k->str[1], "%s", c->exe);
-    snprintf(k->str[3], sizeof k->str[3], "%s/connectors/%s", data, c->name);
+    if ((size_t)snprintf(k->str[0], sizeof k->str[0], "connector-%s", c->name) >=
+            sizeof k->str[0] ||
+        (size_t)snprintf(k->str[1], sizeof k->str[1], "%s", c->exe) >= sizeof k->str[1] ||
+        (size_t)snprintf(k->str[3], sizeof k->str[3], "%s/connectors/%s", data, c->name) >=
+            sizeof k->str[3]) {
+        fp_log_error("up", "the paths of connector %s are too long", c->name);
+        return -1;
+    }
     if (mkdir(k->str[3], 0700) != 0 && errno != EEXIST) {
         fp_log_error("up", "cannot create %s: %s", k->str[3], strerror(errno));
         return -1;
