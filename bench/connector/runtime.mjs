@@ -88,11 +88,11 @@ async function runMode(mode) {
     const qos = mode.qos;
     const points = Array.from({ length: POINTS }, (_, i) => ({ name: `p${i}`, dataSource: 'counter' }));
     for (let i = 0; i < ASSETS; i++) {
-      await req('PUT', `/api/v1/namespaces/bench/assets/a${i}`, {
+      await req('PUT', `/api/v1/namespaces/bench/assets/asset-${i}`, {
         properties: {
           deviceRef: { deviceName: 'sim', endpointName: 'main' },
           datasets: [{ name: 'd', datasetConfiguration: JSON.stringify({ intervalMilliseconds: INTERVAL }), dataPoints: points,
-            destinations: [{ target: 'Mqtt', configuration: { topic: `bench/a${i}`, qos } }] }],
+            destinations: [{ target: 'Mqtt', configuration: { topic: `bench/asset-${i}`, qos } }] }],
         },
       });
     }
