@@ -4,6 +4,7 @@ PRESET_TEST ?= asan
 PRESET_RUN  ?= release
 DATA        ?= $(CURDIR)/.data
 LISTEN      ?= 127.0.0.1:8080
+UP_ARGS     ?=
 JOBS        ?= $(shell nproc)
 
 .PHONY: all build bootstrap run test fuzz bench format format-check clean
@@ -20,7 +21,7 @@ build: bootstrap
 run: bootstrap
 	@cmake --preset $(PRESET_RUN) >/dev/null
 	@cmake --build --preset $(PRESET_RUN) -j $(JOBS)
-	@exec build/$(PRESET_RUN)/cli/fieldplane up --data $(DATA) --listen $(LISTEN)
+	@exec build/$(PRESET_RUN)/cli/fieldplane up --data $(DATA) --listen $(LISTEN) $(UP_ARGS)
 
 # Every test under ASan+UBSan, then each libFuzzer harness for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 10
