@@ -10,19 +10,7 @@
 #include <strings.h>
 
 #include "fp_alloc.h"
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
+#include "fp_status.h"
 
 /* fp_strdup of a string that may be NULL; *ok turns false when a copy failed. */
 static char *dup_opt(const char *z, bool *ok)
@@ -48,20 +36,20 @@ static fp_status pick_user_auth(const fp_endpoint *ep, const char *mode, fp_http
 {
     if (!strcasecmp(mode, "basic")) {
         if (!ep->username && !ep->password) {
-            set_err(err, err_len,
-                    "authentication \"basic\": the username and password secrets are not set");
+            fp_set_err(err, err_len,
+                       "authentication \"basic\": the username and password secrets are not set");
             return FP_ERR_INVALID;
         }
         *out = FP_HTTPC_AUTH_BASIC;
     } else if (!strcasecmp(mode, "bearer") || empty(ep->username)) {
         if (empty(ep->password)) {
-            set_err(err, err_len,
-                    "bearer authentication needs the token in the password secret, which is %s",
-                    ep->password ? "empty" : "not set");
+            fp_set_err(err, err_len,
+                       "bearer authentication needs the token in the password secret, which is %s",
+                       ep->password ? "empty" : "not set");
             return FP_ERR_INVALID;
         }
         if (strpbrk(ep->password, "\r\n")) {
-            set_err(err, err_len, "the bearer token (password secret) contains a line break");
+            fp_set_err(err, err_len, "the bearer token (password secret) contains a line break");
             return FP_ERR_INVALID;
         }
         *out = FP_HTTPC_AUTH_BEARER;
@@ -79,18 +67,19 @@ fp_httpc_cfg *fp_httpc_cfg_new(const fp_endpoint *ep, const char *auth_mode, lon
     bool ok = true;
 
     if (strcasecmp(mode, "auto") && strcasecmp(mode, "basic") && strcasecmp(mode, "bearer")) {
-        set_err(err, err_len,
-                "additionalConfiguration.authentication: expected \"auto\", \"basic\" or "
-                "\"bearer\", found \"%s\"",
-                mode);
+        fp_set_err(err, err_len,
+                   "additionalConfiguration.authentication: expected \"auto\", \"basic\" or "
+                   "\"bearer\", found \"%s\"",
+                   mode);
         return NULL;
     }
     if (empty(ep->address)) {
-        set_err(err, err_len, "the endpoint has no address");
+        fp_set_err(err, err_len, "the endpoint has no address");
         return NULL;
     }
     if (strncasecmp(ep->address, "http://", 7) && strncasecmp(ep->address, "https://", 8)) {
-        set_err(err, err_len, "address \"%s\": expected an http:// or https:// URL", ep->address);
+        fp_set_err(err, err_len, "address \"%s\": expected an http:// or https:// URL",
+                   ep->address);
         return NULL;
     }
     c = fp_calloc(1, sizeof *c);
@@ -104,10 +93,10 @@ fp_httpc_cfg *fp_httpc_cfg_new(const fp_endpoint *ep, const char *auth_mode, lon
     switch (ep->auth) {
     case FP_AUTH_ANONYMOUS:
         if (strcasecmp(mode, "auto")) {
-            set_err(err, err_len,
-                    "authentication \"%s\" needs the authentication method UsernamePassword "
-                    "(the endpoint is Anonymous)",
-                    mode);
+            fp_set_err(err, err_len,
+                       "authentication \"%s\" needs the authentication method UsernamePassword "
+                       "(the endpoint is Anonymous)",
+                       mode);
             goto out_free;
         }
         c->auth = FP_HTTPC_AUTH_NONE;
@@ -129,16 +118,16 @@ fp_httpc_cfg *fp_httpc_cfg_new(const fp_endpoint *ep, const char *auth_mode, lon
         break;
     case FP_AUTH_CERTIFICATE:
         if (empty(ep->cert_pem) || empty(ep->key_pem)) {
-            set_err(err, err_len,
-                    "authentication method Certificate: the %s secret is not set or empty",
-                    empty(ep->cert_pem) ? "certificate" : "key");
+            fp_set_err(err, err_len,
+                       "authentication method Certificate: the %s secret is not set or empty",
+                       empty(ep->cert_pem) ? "certificate" : "key");
             goto out_free;
         }
         if (strcasecmp(mode, "auto")) {
-            set_err(err, err_len,
-                    "authentication \"%s\" needs the authentication method UsernamePassword "
-                    "(the endpoint uses Certificate)",
-                    mode);
+            fp_set_err(err, err_len,
+                       "authentication \"%s\" needs the authentication method UsernamePassword "
+                       "(the endpoint uses Certificate)",
+                       mode);
             goto out_free;
         }
         c->auth = FP_HTTPC_AUTH_NONE;
@@ -166,7 +155,7 @@ fp_httpc_cfg *fp_httpc_cfg_new(const fp_endpoint *ep, const char *auth_mode, lon
     return c;
 
 out_nomem:
-    set_err(err, err_len, "out of memory");
+    fp_set_err(err, err_len, "out of memory");
 out_free:
     fp_httpc_cfg_unref(c);
     return NULL;
@@ -232,7 +221,8 @@ fp_status fp_httpc_apply(CURL *curl, const fp_httpc_cfg *cfg, const char *const 
         rc |= curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
     }
     if (rc != CURLE_OK) {
-        set_err(err, err_len, "libcurl refused the connection settings (TLS options unsupported?)");
+        fp_set_err(err, err_len,
+                   "libcurl refused the connection settings (TLS options unsupported?)");
         return FP_ERR_INVALID;
     }
     if (cfg->bearer_header) {
@@ -254,7 +244,7 @@ fp_status fp_httpc_apply(CURL *curl, const fp_httpc_cfg *cfg, const char *const 
 
 out_nomem:
     curl_slist_free_all(h);
-    set_err(err, err_len, "out of memory");
+    fp_set_err(err, err_len, "out of memory");
     return FP_ERR_NOMEM;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "fp_alloc.h"
+#include "fp_status.h"
 #include "fp_buf.h"
 
 /* More digits than this cannot be a sensible index and could overflow. */
@@ -40,20 +41,6 @@ struct fp_jsonsel {
     size_t n_steps;
     step *steps;
 };
-
-/* Write a message into err, if there is room for one. */
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* Describe the character at p for an error message: 'x', \xNN, or "the end". */
 static const char *describe_char(const char *p, char out[16])
@@ -125,10 +112,10 @@ static fp_status compile_pointer(fp_jsonsel *s, const char *z, char *err, size_t
             if (z[j] == '~') {
                 if (z[j + 1] != '0' && z[j + 1] != '1') {
                     fp_buf_clear(&b);
-                    set_err(err, err_len,
-                            "at character %zu: '~' must be followed by '0' or '1' in a JSON "
-                            "Pointer, found %s",
-                            j + 1, describe_char(&z[j + 1], ch));
+                    fp_set_err(err, err_len,
+                               "at character %zu: '~' must be followed by '0' or '1' in a JSON "
+                               "Pointer, found %s",
+                               j + 1, describe_char(&z[j + 1], ch));
                     return FP_ERR_INVALID;
                 }
                 fp_buf_append(&b, z[j + 1] == '0' ? "~" : "/", 1);
@@ -176,9 +163,9 @@ static fp_status compile_path(fp_jsonsel *s, const char *z, char *err, size_t er
             while (is_name_char((unsigned char)z[j]))
                 j++;
             if (j == i + 1) {
-                set_err(err, err_len,
-                        "at character %zu: expected a member name after '.', found %s", j + 1,
-                        describe_char(&z[j], ch));
+                fp_set_err(err, err_len,
+                           "at character %zu: expected a member name after '.', found %s", j + 1,
+                           describe_char(&z[j], ch));
                 return FP_ERR_INVALID;
             }
             st.kind = STEP_KEY;
@@ -201,16 +188,17 @@ static fp_status compile_path(fp_jsonsel *s, const char *z, char *err, size_t er
             }
             if (!z[j]) {
                 fp_buf_clear(&b);
-                set_err(err, err_len,
-                        "at character %zu: unterminated name, expected a closing %c before the end",
-                        i + 2, q);
+                fp_set_err(
+                    err, err_len,
+                    "at character %zu: unterminated name, expected a closing %c before the end",
+                    i + 2, q);
                 return FP_ERR_INVALID;
             }
             if (z[j + 1] != ']') {
                 fp_buf_clear(&b);
-                set_err(err, err_len,
-                        "at character %zu: expected ']' after the quoted name, found %s", j + 2,
-                        describe_char(&z[j + 1], ch));
+                fp_set_err(err, err_len,
+                           "at character %zu: expected ']' after the quoted name, found %s", j + 2,
+                           describe_char(&z[j + 1], ch));
                 return FP_ERR_INVALID;
             }
             if (b.err) {
@@ -230,24 +218,25 @@ static fp_status compile_path(fp_jsonsel *s, const char *z, char *err, size_t er
                 j++;
             if (z[j] != ']' || !parse_index(&z[i + 1], j - i - 1, &st.idx)) {
                 if (j == i + 1 || (j == i + 2 && z[i + 1] == '-'))
-                    set_err(err, err_len,
-                            "at character %zu: expected a quoted name or an index after '[', "
-                            "found %s",
-                            j + 1, describe_char(&z[j], ch));
+                    fp_set_err(err, err_len,
+                               "at character %zu: expected a quoted name or an index after '[', "
+                               "found %s",
+                               j + 1, describe_char(&z[j], ch));
                 else if (z[j] != ']')
-                    set_err(err, err_len,
-                            "at character %zu: expected ']' after the index, found %s", j + 1,
-                            describe_char(&z[j], ch));
+                    fp_set_err(err, err_len,
+                               "at character %zu: expected ']' after the index, found %s", j + 1,
+                               describe_char(&z[j], ch));
                 else
-                    set_err(err, err_len, "at character %zu: index too large (at most %d digits)",
-                            i + 2, JSONSEL_MAX_INDEX_DIGITS);
+                    fp_set_err(err, err_len,
+                               "at character %zu: index too large (at most %d digits)", i + 2,
+                               JSONSEL_MAX_INDEX_DIGITS);
                 return FP_ERR_INVALID;
             }
             st.kind = STEP_INDEX;
             i = j + 1;
         } else {
-            set_err(err, err_len, "at character %zu: expected '.' or '[', found %s", i + 1,
-                    describe_char(&z[i], ch));
+            fp_set_err(err, err_len, "at character %zu: expected '.' or '[', found %s", i + 1,
+                       describe_char(&z[i], ch));
             return FP_ERR_INVALID;
         }
         if (add_step(s, &st, &cap))
@@ -263,12 +252,13 @@ fp_status fp_jsonsel_compile(const char *sel, fp_jsonsel **out, char *err, size_
     char ch[16];
 
     *out = NULL;
-    set_err(err, err_len, "%s", "");
+    fp_set_err(err, err_len, "%s", "");
     if (sel[0] != '\0' && sel[0] != '/' && sel[0] != '$') {
-        set_err(err, err_len,
-                "at character 1: expected '/' (a JSON Pointer such as \"/a/b/0\") or '$' (a path "
-                "such as \"$.a.b[0]\"), found %s",
-                describe_char(sel, ch));
+        fp_set_err(
+            err, err_len,
+            "at character 1: expected '/' (a JSON Pointer such as \"/a/b/0\") or '$' (a path "
+            "such as \"$.a.b[0]\"), found %s",
+            describe_char(sel, ch));
         return FP_ERR_INVALID;
     }
     s = fp_calloc(1, sizeof *s);
@@ -287,7 +277,7 @@ fp_status fp_jsonsel_compile(const char *sel, fp_jsonsel **out, char *err, size_
 
 out_free:
     if (st == FP_ERR_NOMEM)
-        set_err(err, err_len, "out of memory compiling the selector");
+        fp_set_err(err, err_len, "out of memory compiling the selector");
     fp_jsonsel_free(s);
     return st;
 }
@@ -327,9 +317,9 @@ json_t *fp_jsonsel_eval(const fp_jsonsel *sel, const json_t *doc, char *err, siz
 #define FAIL(fmt, ...)                                                                             \
     do {                                                                                           \
         if (at)                                                                                    \
-            set_err(err, err_len, fmt " at the document root", __VA_ARGS__);                       \
+            fp_set_err(err, err_len, fmt " at the document root", __VA_ARGS__);                    \
         else                                                                                       \
-            set_err(err, err_len, fmt " at \"%.*s\"", __VA_ARGS__, plen, sel->text);               \
+            fp_set_err(err, err_len, fmt " at \"%.*s\"", __VA_ARGS__, plen, sel->text);            \
         return NULL;                                                                               \
     } while (0)
 

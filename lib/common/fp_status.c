@@ -1,6 +1,9 @@
 /*
  * fp_status.c - names and HTTP statuses of fp_status, from one table.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "fp_status.h"
 
 static const struct {
@@ -34,4 +37,15 @@ int fp_status_http(fp_status st)
     if ((unsigned)st >= FP_STATUS_COUNT)
         return 500;
     return k_status[st].http;
+}
+
+void fp_set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || err_len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
 }

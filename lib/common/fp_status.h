@@ -7,6 +7,8 @@
 #ifndef FP_STATUS_H
 #define FP_STATUS_H
 
+#include <stddef.h>
+
 typedef enum fp_status {
     FP_OK = 0,
     FP_ERR_INVALID,      /* bad input: a field, a flag, a document */
@@ -29,5 +31,10 @@ const char *fp_status_name(fp_status st);
 
 /* The HTTP status code that answers a request failing with st. */
 int fp_status_http(fp_status st);
+
+/* Write a message (printf format) into err[err_len], if err is not NULL and has room:
+ * the common way functions here explain a failure to their caller. */
+void fp_set_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "fp_alloc.h"
+#include "fp_status.h"
 #include "fp_buf.h"
 #include "fp_log.h"
 
@@ -103,20 +104,6 @@ void fpc_reg_free(fpc_reg *reg)
  * Helpers
  * ------------------------------------------------------------------------- */
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 /* Append z with every byte outside RFC 3986's unreserved set percent-encoded, so a
  * name can be one path segment (or one query value) whatever it holds. */
 static void append_escaped(fp_buf *b, const char *z)
@@ -177,12 +164,12 @@ static void http_err(char *err, size_t err_len, const char *method, const char *
     const char *msg = json_string_value(json_object_get(e, "message"));
 
     if (code || msg)
-        set_err(err, err_len, "%s %s: %ld %s: %s", method, url, http, code ? code : "",
-                msg ? msg : "");
+        fp_set_err(err, err_len, "%s %s: %ld %s: %s", method, url, http, code ? code : "",
+                   msg ? msg : "");
     else if (raw && *raw)
-        set_err(err, err_len, "%s %s: %ld: %.200s", method, url, http, raw);
+        fp_set_err(err, err_len, "%s %s: %ld: %.200s", method, url, http, raw);
     else
-        set_err(err, err_len, "%s %s: %ld (no error body)", method, url, http);
+        fp_set_err(err, err_len, "%s %s: %ld (no error body)", method, url, http);
 }
 
 static size_t write_buf(char *p, size_t size, size_t n, void *arg)
@@ -244,20 +231,20 @@ static fp_status perform(fpc_reg *reg, const char *method, const char *path, con
 
     n = snprintf(url, url_len, "%s%s", reg->base, path);
     if (n < 0 || (size_t)n >= url_len) {
-        set_err(err, err_len, "%s %s%.100s...: URL too long", method, reg->base, path);
+        fp_set_err(err, err_len, "%s %s%.100s...: URL too long", method, reg->base, path);
         return FP_ERR_INVALID;
     }
     if (body) {
         body_text = json_dumps(body, JSON_COMPACT);
         if (!body_text) {
-            set_err(err, err_len, "%s %s: cannot encode the request body", method, url);
+            fp_set_err(err, err_len, "%s %s: cannot encode the request body", method, url);
             return FP_ERR_NOMEM;
         }
     }
     c = easy_new(reg, method, url, &headers, extra_header, body != NULL);
     if (!c) {
         free(body_text);
-        set_err(err, err_len, "%s %s: out of memory", method, url);
+        fp_set_err(err, err_len, "%s %s: out of memory", method, url);
         return FP_ERR_NOMEM;
     }
     curl_easy_setopt(c, CURLOPT_TIMEOUT, FPC_REQUEST_TIMEOUT_S);
@@ -270,11 +257,11 @@ static fp_status perform(fpc_reg *reg, const char *method, const char *path, con
     }
     cc = curl_easy_perform(c);
     if (cc == CURLE_WRITE_ERROR && resp->err) {
-        set_err(err, err_len, "%s %s: answer over %u bytes", method, url, FPC_MAX_RESPONSE);
+        fp_set_err(err, err_len, "%s %s: answer over %u bytes", method, url, FPC_MAX_RESPONSE);
         st = resp->err == FP_ERR_NOMEM ? FP_ERR_NOMEM : FP_ERR_TOO_LARGE;
     } else if (cc != CURLE_OK) {
-        set_err(err, err_len, "%s %s: %s", method, url,
-                curl_err[0] ? curl_err : curl_easy_strerror(cc));
+        fp_set_err(err, err_len, "%s %s: %s", method, url,
+                   curl_err[0] ? curl_err : curl_easy_strerror(cc));
         st = FP_ERR_UNAVAILABLE;
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
@@ -306,8 +293,8 @@ static fp_status request_json(fpc_reg *reg, const char *method, const char *path
         doc = json_loadb(resp.data, resp.len, JSON_ALLOW_NUL, &je);
         if (!doc) {
             if (*http_status >= 200 && *http_status < 300) {
-                set_err(err, err_len, "%s %s: %ld: the answer is not JSON (line %d: %s)", method,
-                        url, *http_status, je.line, je.text);
+                fp_set_err(err, err_len, "%s %s: %ld: the answer is not JSON (line %d: %s)", method,
+                           url, *http_status, je.line, je.text);
                 st = FP_ERR_INVALID;
                 goto out;
             }
@@ -334,7 +321,7 @@ fp_status fpc_reg_request(fpc_reg *reg, const char *method, const char *path, co
     if (out)
         *out = NULL;
     if (!reg || !method || !path || path[0] != '/') {
-        set_err(err, err_len, "fpc_reg_request: the path must start with '/'");
+        fp_set_err(err, err_len, "fpc_reg_request: the path must start with '/'");
         return FP_ERR_INVALID;
     }
     st = request_json(reg, method, path, body, NULL, &http, &doc, url, sizeof url, err, err_len);
@@ -375,14 +362,14 @@ fp_status fpc_reg_list(fpc_reg *reg, const char *path, json_t **items, int64_t *
         long http = 0;
 
         if (n_page >= FPC_MAX_PAGES) {
-            set_err(err, err_len, "GET %s%s: more than %d pages, giving up", reg->base, path,
-                    FPC_MAX_PAGES);
+            fp_set_err(err, err_len, "GET %s%s: more than %d pages, giving up", reg->base, path,
+                       FPC_MAX_PAGES);
             st = FP_ERR_TOO_LARGE;
             goto out;
         }
         if (cur[0] != '/') {
-            set_err(err, err_len, "GET %s%s: nextLink '%.200s' is not a path", reg->base, path,
-                    cur);
+            fp_set_err(err, err_len, "GET %s%s: nextLink '%.200s' is not a path", reg->base, path,
+                       cur);
             st = FP_ERR_INVALID;
             goto out;
         }
@@ -396,7 +383,7 @@ fp_status fpc_reg_list(fpc_reg *reg, const char *path, json_t **items, int64_t *
         }
         value = json_object_get(page, "value");
         if (!json_is_array(value)) {
-            set_err(err, err_len, "GET %s: %ld: the answer has no \"value\" array", url, http);
+            fp_set_err(err, err_len, "GET %s: %ld: the answer has no \"value\" array", url, http);
             st = FP_ERR_INVALID;
             goto out;
         }
@@ -468,14 +455,14 @@ static fp_status watch_line(watch_ctx *w, char *p, size_t len)
         return FP_OK;
     ev = json_loadb(p, len, 0, &je);
     if (!ev || !json_is_object(ev)) {
-        set_err(w->err, w->err_len, "GET %s: a watch line is not a JSON object (column %d: %s)",
-                w->url, je.column, ev ? "not an object" : je.text);
+        fp_set_err(w->err, w->err_len, "GET %s: a watch line is not a JSON object (column %d: %s)",
+                   w->url, je.column, ev ? "not an object" : je.text);
         json_decref(ev);
         return FP_ERR_INVALID;
     }
     type = json_string_value(json_object_get(ev, "type"));
     if (!type) {
-        set_err(w->err, w->err_len, "GET %s: a watch line has no \"type\"", w->url);
+        fp_set_err(w->err, w->err_len, "GET %s: a watch line has no \"type\"", w->url);
         st = FP_ERR_INVALID;
         goto out;
     }
@@ -483,8 +470,8 @@ static fp_status watch_line(watch_ctx *w, char *p, size_t len)
         const json_t *e = json_object_get(ev, "error");
         const char *code = json_string_value(json_object_get(e, "code"));
         const char *msg = json_string_value(json_object_get(e, "message"));
-        set_err(w->err, w->err_len, "GET %s: the watch ended with an error: %s: %s", w->url,
-                code ? code : "(no code)", msg ? msg : "");
+        fp_set_err(w->err, w->err_len, "GET %s: the watch ended with an error: %s: %s", w->url,
+                   code ? code : "(no code)", msg ? msg : "");
         st = code && strcmp(code, "Gone") == 0 ? FP_ERR_GONE : FP_ERR_UNAVAILABLE;
         goto out;
     }
@@ -521,14 +508,14 @@ static size_t watch_write(char *p, size_t size, size_t n, void *arg)
         fp_status st;
 
         if (w->line.len + piece > FPC_MAX_WATCH_LINE) {
-            set_err(w->err, w->err_len, "GET %s: a watch line is longer than %u bytes", w->url,
-                    FPC_MAX_WATCH_LINE);
+            fp_set_err(w->err, w->err_len, "GET %s: a watch line is longer than %u bytes", w->url,
+                       FPC_MAX_WATCH_LINE);
             w->st = FP_ERR_TOO_LARGE;
             return 0;
         }
         if (!nl) {
             if (fp_buf_append(&w->line, p + off, piece)) {
-                set_err(w->err, w->err_len, "GET %s: out of memory for a watch line", w->url);
+                fp_set_err(w->err, w->err_len, "GET %s: out of memory for a watch line", w->url);
                 w->st = FP_ERR_NOMEM;
                 return 0;
             }
@@ -536,7 +523,7 @@ static size_t watch_write(char *p, size_t size, size_t n, void *arg)
         }
         if (w->line.len > 0) {
             if (fp_buf_append(&w->line, p + off, piece)) {
-                set_err(w->err, w->err_len, "GET %s: out of memory for a watch line", w->url);
+                fp_set_err(w->err, w->err_len, "GET %s: out of memory for a watch line", w->url);
                 w->st = FP_ERR_NOMEM;
                 return 0;
             }
@@ -611,7 +598,7 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
     }
     if (ub.err) {
         fp_buf_clear(&ub);
-        set_err(err, err_len, "GET %s/api/v1/watch: cannot build the URL", reg->base);
+        fp_set_err(err, err_len, "GET %s/api/v1/watch: cannot build the URL", reg->base);
         return FP_ERR_NOMEM;
     }
     url = fp_buf_take(&ub, NULL);
@@ -627,7 +614,7 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
     c = easy_new(reg, "GET", url, &headers, NULL, false);
     multi = curl_multi_init();
     if (!c || !multi) {
-        set_err(err, err_len, "GET %s: out of memory", url);
+        fp_set_err(err, err_len, "GET %s: out of memory", url);
         st = FP_ERR_NOMEM;
         goto out;
     }
@@ -643,7 +630,7 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, &w);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
     if (curl_multi_add_handle(multi, c) != CURLM_OK) {
-        set_err(err, err_len, "GET %s: cannot start the transfer", url);
+        fp_set_err(err, err_len, "GET %s: cannot start the transfer", url);
         st = FP_ERR_NOMEM;
         goto out;
     }
@@ -655,7 +642,7 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
         if (stop && atomic_load(stop))
             break;
         if (curl_multi_perform(multi, &running) != CURLM_OK) {
-            set_err(err, err_len, "GET %s: transfer failed", url);
+            fp_set_err(err, err_len, "GET %s: transfer failed", url);
             st = FP_ERR_UNAVAILABLE;
             goto out_remove;
         }
@@ -681,8 +668,8 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
     } else if (done_rc == CURLE_ABORTED_BY_CALLBACK && stop && atomic_load(stop)) {
         st = FP_OK;
     } else if (done_rc != CURLE_OK) {
-        set_err(err, err_len, "GET %s: %s", url,
-                curl_err[0] ? curl_err : curl_easy_strerror(done_rc));
+        fp_set_err(err, err_len, "GET %s: %s", url,
+                   curl_err[0] ? curl_err : curl_easy_strerror(done_rc));
         st = FP_ERR_UNAVAILABLE;
     } else {
         if (w.http == 0)
@@ -696,7 +683,7 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
             if (st == FP_ERR_INTERNAL)
                 st = FP_ERR_UNAVAILABLE;
         } else {
-            set_err(err, err_len, "GET %s: the registry ended the watch stream", url);
+            fp_set_err(err, err_len, "GET %s: the registry ended the watch stream", url);
             st = FP_ERR_UNAVAILABLE;
         }
     }
@@ -732,7 +719,7 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
 
     *value = NULL;
     if (!ns || !*ns || !ref || !*ref) {
-        set_err(err, err_len, "a secret reference needs a namespace and a name");
+        fp_set_err(err, err_len, "a secret reference needs a namespace and a name");
         return FP_ERR_INVALID;
     }
     slash = strchr(ref, '/');
@@ -742,7 +729,7 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
     if (slash) {
         key = slash + 1;
         if (!*name || !*key) {
-            set_err(err, err_len, "secret reference '%s' is not \"name\" or \"name/key\"", ref);
+            fp_set_err(err, err_len, "secret reference '%s' is not \"name\" or \"name/key\"", ref);
             st = FP_ERR_INVALID;
             goto out;
         }
@@ -755,7 +742,7 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
     fp_buf_append_str(&path, "/value");
     if (path.err) {
         fp_buf_clear(&path);
-        set_err(err, err_len, "secret reference '%s': name too long", ref);
+        fp_set_err(err, err_len, "secret reference '%s': name too long", ref);
         st = FP_ERR_INVALID;
         goto out;
     }
@@ -767,8 +754,8 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
     if (http == 404) {
         const char *msg =
             json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
-        set_err(err, err_len, "GET %s: 404 NotFound: secret '%s' in namespace '%s': %s", url, name,
-                ns, msg ? msg : "not found");
+        fp_set_err(err, err_len, "GET %s: 404 NotFound: secret '%s' in namespace '%s': %s", url,
+                   name, ns, msg ? msg : "not found");
         st = FP_ERR_NOT_FOUND;
         goto out;
     }
@@ -779,14 +766,15 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
     }
     data = json_object_get(doc, "data");
     if (!json_is_object(data)) {
-        set_err(err, err_len, "GET %s: %ld: the answer has no \"data\" object", url, http);
+        fp_set_err(err, err_len, "GET %s: %ld: the answer has no \"data\" object", url, http);
         st = FP_ERR_INVALID;
         goto out;
     }
     if (key) {
         v = json_object_get(data, key);
         if (!v) {
-            set_err(err, err_len, "secret '%s' in namespace '%s' has no key '%s'", name, ns, key);
+            fp_set_err(err, err_len, "secret '%s' in namespace '%s' has no key '%s'", name, ns,
+                       key);
             st = FP_ERR_NOT_FOUND;
             goto out;
         }
@@ -803,18 +791,18 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
             (void)ignored;
             fp_buf_printf(&keys, "%s'%s'", keys.len ? ", " : "", k);
         }
-        set_err(err, err_len,
-                "secret '%s' in namespace '%s' has several keys (%s) and none named 'value': "
-                "name one as '%s/<key>'",
-                name, ns, keys.data ? keys.data : "none", name);
+        fp_set_err(err, err_len,
+                   "secret '%s' in namespace '%s' has several keys (%s) and none named 'value': "
+                   "name one as '%s/<key>'",
+                   name, ns, keys.data ? keys.data : "none", name);
         fp_buf_clear(&keys);
         st = FP_ERR_NOT_FOUND;
         goto out;
     }
     if (!json_is_string(v)) {
-        set_err(err, err_len,
-                "secret '%s' in namespace '%s': the value of key '%s' is not a string", name, ns,
-                key ? key : "value");
+        fp_set_err(err, err_len,
+                   "secret '%s' in namespace '%s': the value of key '%s' is not a string", name, ns,
+                   key ? key : "value");
         st = FP_ERR_INVALID;
         goto out;
     }
@@ -946,11 +934,11 @@ fp_status fpc_reg_schema_register(fpc_reg *reg, const char *ns, const char *name
 
     *version = 0;
     if (!ns || !*ns || !name || !*name || !content) {
-        set_err(err, err_len, "registering a schema needs a namespace, a name and content");
+        fp_set_err(err, err_len, "registering a schema needs a namespace, a name and content");
         return FP_ERR_INVALID;
     }
     if (!sha256_hex(content, hash)) {
-        set_err(err, err_len, "schema '%s': cannot compute SHA-256", name);
+        fp_set_err(err, err_len, "schema '%s': cannot compute SHA-256", name);
         return FP_ERR_INTERNAL;
     }
     st = schema_ensure(reg, ns, name, description, err, err_len);

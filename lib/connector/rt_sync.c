@@ -316,6 +316,33 @@ static void reconcile_secret(sync_state *s, const char *ns, const char *secret)
 /* ---- list and watch -----------------------------------------------------------------------------
  */
 
+/* List the collection at path (every page) into map, keyed "<ns>/<name>"; *rev becomes the
+ * lowest list revision seen, so a watch from it misses nothing. */
+static fp_status list_into(fp_rt *rt, const char *path, const char *ns, json_t *map, int64_t *rev,
+                           char *err, size_t err_len)
+{
+    json_t *items = NULL, *doc;
+    int64_t r = 0;
+    size_t j;
+    char key[600];
+    fp_status st = fpc_reg_list(rt->reg, path, &items, &r, err, err_len);
+
+    if (st)
+        return st;
+    if (r < *rev)
+        *rev = r;
+    json_array_foreach(items, j, doc)
+    {
+        const char *name = json_string_value(json_object_get(doc, "name"));
+        if (!name)
+            continue;
+        doc_key(key, sizeof key, ns, name);
+        json_object_set(map, key, doc);
+    }
+    json_decref(items);
+    return FP_OK;
+}
+
 /* List into fresh maps. On failure err says why. */
 static fp_status list_all(sync_state *s, json_t **devices, json_t **assets, int64_t *revision,
                           char *err, size_t err_len)
@@ -324,7 +351,7 @@ static fp_status list_all(sync_state *s, json_t **devices, json_t **assets, int6
     json_t *devs = json_object(), *ass = json_object(), *nss = NULL;
     int64_t rev = INT64_MAX, r = 0;
     fp_status st = FP_OK;
-    char path[1024], key[600];
+    char path[1024];
 
     if (rt->opt.namespace_only) {
         nss = json_pack("[{s:s}]", "name", rt->opt.namespace_only);
@@ -348,44 +375,18 @@ static fp_status list_all(sync_state *s, json_t **devices, json_t **assets, int6
             url_encode(type_enc, sizeof type_enc, *t);
             snprintf(path, sizeof path, "/api/v1/namespaces/%s/devices?endpointType=%s", ns_enc,
                      type_enc);
-            json_t *items = NULL;
-            st = fpc_reg_list(rt->reg, path, &items, &r, err, err_len);
+            st = list_into(rt, path, ns, devs, &rev, err, err_len);
             if (st == FP_ERR_NOT_FOUND)
                 continue; /* --namespace names one that does not exist (yet) */
             if (st)
                 goto out_fail;
-            rev = r < rev ? r : rev;
-            size_t j;
-            json_t *doc;
-            json_array_foreach(items, j, doc)
-            {
-                const char *name = json_string_value(json_object_get(doc, "name"));
-                if (!name)
-                    continue;
-                doc_key(key, sizeof key, ns, name);
-                json_object_set(devs, key, doc);
-            }
-            json_decref(items);
         }
         snprintf(path, sizeof path, "/api/v1/namespaces/%s/assets", ns_enc);
-        json_t *items = NULL;
-        st = fpc_reg_list(rt->reg, path, &items, &r, err, err_len);
+        st = list_into(rt, path, ns, ass, &rev, err, err_len);
         if (st == FP_ERR_NOT_FOUND)
             continue;
         if (st)
             goto out_fail;
-        rev = r < rev ? r : rev;
-        size_t j;
-        json_t *doc;
-        json_array_foreach(items, j, doc)
-        {
-            const char *name = json_string_value(json_object_get(doc, "name"));
-            if (!name)
-                continue;
-            doc_key(key, sizeof key, ns, name);
-            json_object_set(ass, key, doc);
-        }
-        json_decref(items);
     }
     json_decref(nss);
     if (rev == INT64_MAX)
