@@ -156,7 +156,12 @@ test('up --demo registers the demo device and its data reaches the broker', asyn
       assert.equal(inbound.events.endpointType, 'Microsoft.SSEHttp');
       assert.equal(inbound.events.address, `http://127.0.0.1:${simPort}`);
       // The simulator behind that address answers.
-      const reading = await (await fetch(`http://127.0.0.1:${simPort}/api/oven`)).json();
+      // (it is a child of up of its own and may still be starting on a loaded machine)
+      const reading = await waitFor(
+        () => fetch(`http://127.0.0.1:${simPort}/api/oven`).then((r) => r.json()),
+        'the simulator to answer',
+        30000,
+      );
       assert.equal(typeof reading.temperature, 'number');
 
       const oven = await get('/assets/oven');
