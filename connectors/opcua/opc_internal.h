@@ -183,6 +183,12 @@ int opc_trust_main(int argc, char **argv);
 
 /* ---- opc_json.c: values <-> JSON (pure, no client) ------------------------------------ */
 
+/* Nesting (arrays, objects, Variants, ExtensionObjects) opc_json_variant and
+ * opc_json_data_value write at most; a deeper value fails with FP_ERR_TOO_LARGE and the
+ * buffer is left as it was (also on FP_ERR_NOMEM). The mapping of every type, both ways,
+ * is in docs/connector-opcua-values.md. */
+#define OPC_JSON_MAX_DEPTH 32
+
 /* Append v as JSON: numbers (Int64/UInt64 as numbers when exact in a double, else strings),
  * strings, booleans, DateTime as RFC 3339 UTC, ByteString as base64, Guid as text, NodeId
  * and ExpandedNodeId in string form, StatusCode as its name, QualifiedName "ns:name",
@@ -193,10 +199,15 @@ int opc_json_variant(fp_buf *b, const ua_variant *v);
 /* {"SourceTimestamp": "...", "Value": ...} plus "StatusCode": {"Code", "Symbol"} when the
  * status is not Good. */
 int opc_json_data_value(fp_buf *b, const ua_data_value *dv);
-/* RFC 3339 with milliseconds, UTC; "" for 0. */
+/* RFC 3339 with milliseconds, UTC; "" for 0. (Also "" for negative values; instants
+ * after 9999-12-31T23:59:59Z, INT64_MAX included, print as that instant.) */
 void opc_json_datetime(char out[40], ua_datetime t);
 /* Convert a JSON value to a variant of the built-in type `kind` (UA_KIND_*; arrays when
  * the JSON is an array and value_rank allows it). err names what did not fit. 0 or -1. */
+/* (out is overwritten, not cleared first, and is empty after -1; the caller clears it
+ * with ua_clear(out, UA_TYPE(VARIANT)). Kinds Boolean to LocalizedText except
+ * ExtensionObject-like ones, and UA_KIND_ENUM as its Int32. Array element errors start
+ * "element <i>: ".) */
 int opc_json_to_variant(const json_t *j, uint8_t kind, bool array, ua_variant *out, char *err,
                         size_t err_len);
 
