@@ -301,7 +301,7 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
 {
     opc_ep *ep = &p->ep;
     char tag[200], path[700], dir[600];
-    int rc;
+    int rc = -ENAMETOOLONG;
 
     file_tag(pub, tag, sizeof tag);
     if (snprintf(dir, sizeof dir, "%s/trusted/certs", ep->pki_dir) >= (int)sizeof dir ||
@@ -325,6 +325,7 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
     ep->user_cert_file[0] = ep->user_key_file[0] = '\0';
     if (!p->set.x509)
         return 0;
+    rc = -ENAMETOOLONG;
     if (snprintf(dir, sizeof dir, "%s/credentials", p->data_dir) >= (int)sizeof dir ||
         (rc = mkdir_p(dir)) < 0) {
         snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
@@ -346,6 +347,21 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
         return -1;
     }
     return 0;
+}
+
+/* The endpoint is gone: its trust list no longer applies, its credentials go too. */
+static void remove_endpoint_files(ep_priv *p, const fp_endpoint *pub)
+{
+    char tag[200], path[700];
+
+    file_tag(pub, tag, sizeof tag);
+    if (snprintf(path, sizeof path, "%s/trusted/certs/device-%s.pem", p->ep.pki_dir, tag) <
+        (int)sizeof path)
+        unlink(path);
+    if (p->ep.user_cert_file[0])
+        unlink(p->ep.user_cert_file);
+    if (p->ep.user_key_file[0])
+        unlink(p->ep.user_key_file);
 }
 
 /* ------------------------------------------------------------------------ health */
@@ -1023,6 +1039,7 @@ void opc_endpoint_remove(fp_endpoint *pub)
     opc_data_free_all(ep);
     opc_events_free_all(ep);
     opc_discovery_free(ep);
+    remove_endpoint_files(p, pub);
     ep_free(p);
     pub->user = NULL;
 }
