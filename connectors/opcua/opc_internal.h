@@ -120,11 +120,20 @@ struct opc_ep {
     struct opc_eg *event_groups; /* opc_events.c */
     struct opc_disc *disc;       /* opc_discovery.c */
     char pki_dir[512];
+    /* Added by opc_ep.c (o-uacore). */
+    pthread_t thread;         /* the endpoint thread, while thread_alive */
+    bool thread_alive;        /* under lock: opc_ep_run queues jobs */
+    bool stopping;            /* under lock: the thread should return */
+    uint64_t connects;        /* sessions established (first connect and reconnects) */
+    char user_cert_file[600]; /* Certificate authentication: the secrets written 0600 */
+    char user_key_file[600];
 };
 
 /* Run fn(ep, arg) on the endpoint thread, between loop iterations (never nested inside a
  * *_sync call). wait: return only after fn returned. Returns 0, -1 when the thread is gone
- * (fn not run). From the endpoint thread itself fn runs at once. */
+ * (fn not run). From the endpoint thread itself fn runs at once. Jobs still queued when the
+ * endpoint is removed run on the removing thread after the endpoint thread has ended, with
+ * ep->client NULL and ep->connected false, so that each fn can answer or free its arg. */
 int opc_ep_run(opc_ep *ep, void (*fn)(opc_ep *ep, void *arg), void *arg, bool wait);
 
 /* A subscription at publishing_ms with room for n more items (creating one as needed,
@@ -148,10 +157,18 @@ void opc_events_on_connected(opc_ep *ep);
 void opc_events_on_lost(opc_ep *ep, const char *why);
 void opc_events_on_event(opc_ep *ep, opc_item_ref *ref, const ua_variant *fields, size_t n);
 void opc_events_free_all(opc_ep *ep);
+/* The client is being replaced (endpoint_update with new settings): every subscription and
+ * monitored item of ep is gone with it. Forget them without opc_sub_release (the opc_sub
+ * objects are freed right after); on_connected recreates them on the new session. */
+void opc_data_on_reset(opc_ep *ep);
+void opc_events_on_reset(opc_ep *ep);
 void opc_discovery_on_connected(opc_ep *ep);
 void opc_discovery_free(opc_ep *ep);
 
 /* ---- the connector's callbacks (table in opcua.c) ------------------------------------- */
+int opc_endpoint_add(fp_endpoint *ep); /* opc_ep.c */
+int opc_endpoint_update(fp_endpoint *ep, const fp_endpoint *old);
+void opc_endpoint_remove(fp_endpoint *ep);
 int opc_dataset_add(fp_dataset *ds);
 int opc_dataset_update(fp_dataset *ds, const fp_dataset *old);
 void opc_dataset_remove(fp_dataset *ds);
@@ -166,6 +183,12 @@ int opc_trust_main(int argc, char **argv);
 
 /* ---- opc_json.c: values <-> JSON (pure, no client) ------------------------------------ */
 
+/* Nesting (arrays, objects, Variants, ExtensionObjects) opc_json_variant and
+ * opc_json_data_value write at most; a deeper value fails with FP_ERR_TOO_LARGE and the
+ * buffer is left as it was (also on FP_ERR_NOMEM). The mapping of every type, both ways,
+ * is in docs/connector-opcua-values.md. */
+#define OPC_JSON_MAX_DEPTH 32
+
 /* Append v as JSON: numbers (Int64/UInt64 as numbers when exact in a double, else strings),
  * strings, booleans, DateTime as RFC 3339 UTC, ByteString as base64, Guid as text, NodeId
  * and ExpandedNodeId in string form, StatusCode as its name, QualifiedName "ns:name",
@@ -176,10 +199,15 @@ int opc_json_variant(fp_buf *b, const ua_variant *v);
 /* {"SourceTimestamp": "...", "Value": ...} plus "StatusCode": {"Code", "Symbol"} when the
  * status is not Good. */
 int opc_json_data_value(fp_buf *b, const ua_data_value *dv);
-/* RFC 3339 with milliseconds, UTC; "" for 0. */
+/* RFC 3339 with milliseconds, UTC; "" for 0. (Also "" for negative values; instants
+ * after 9999-12-31T23:59:59Z, INT64_MAX included, print as that instant.) */
 void opc_json_datetime(char out[40], ua_datetime t);
 /* Convert a JSON value to a variant of the built-in type `kind` (UA_KIND_*; arrays when
  * the JSON is an array and value_rank allows it). err names what did not fit. 0 or -1. */
+/* (out is overwritten, not cleared first, and is empty after -1; the caller clears it
+ * with ua_clear(out, UA_TYPE(VARIANT)). Kinds Boolean to LocalizedText except
+ * ExtensionObject-like ones, and UA_KIND_ENUM as its Int32. Array element errors start
+ * "element <i>: ".) */
 int opc_json_to_variant(const json_t *j, uint8_t kind, bool array, ua_variant *out, char *err,
                         size_t err_len);
 
