@@ -386,10 +386,12 @@ static void report_down(ep_priv *p, ua_status st, bool lost)
 
     if (st == UA_STATUS_BAD_CERTIFICATE_UNTRUSTED)
         set_why(p,
-                "the server certificate of %s is not trusted (a copy is in %s/rejected): trust "
-                "it with `fieldplane-connector-opcua trust add`, add it to the device's trust "
-                "list, or set security.autoAcceptUntrustedServerCertificates",
-                p->set.url, ep->pki_dir);
+                "the server certificate of %s is not trusted (a copy is in %s/rejected): find it "
+                "with `fieldplane-connector-opcua trust list --data %s` and trust it with "
+                "`fieldplane-connector-opcua trust accept THUMBPRINT --data %s` (or trust add "
+                "FILE), put it in the device's trust list, or set "
+                "security.autoAcceptUntrustedServerCertificates",
+                p->set.url, ep->pki_dir, p->data_dir, p->data_dir);
     else if (lost)
         set_why(p, "connection to %s lost: %s (%s); reconnecting", p->set.url, name,
                 ua_status_description(st));
