@@ -225,7 +225,8 @@ static int cmd_list(const char *pki, bool json)
         fprintf(stderr, "error: out of memory\n");
         return EXIT_ERR;
     }
-    qsort(v, n, sizeof *v, cmp_entry);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_entry);
     if (json) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n; i++) {
@@ -424,10 +425,23 @@ static int cmd_remove(const char *dir, const char *tp)
         rc = EXIT_NOT_FOUND;
     } else {
         char full[TP_HEX + 1];
+        size_t removed = 0, from_device = 0;
         snprintf(full, sizeof full, "%s", hit->tp);
         for (size_t i = 0; i < n; i++) {
+            const char *base = strrchr(v[i].path, '/');
             if (strcmp(v[i].tp, full))
                 continue;
+            base = base ? base + 1 : v[i].path;
+            /* opc_ep.c rewrites these from the device's trustSettings.trustList. */
+            if (!strcmp(v[i].folder, "trusted") && !strncmp(base, "device-", 7)) {
+                fprintf(stderr,
+                        "error: %s comes from a device's trustSettings.trustList and is written "
+                        "again from it; change that secret instead\n",
+                        v[i].path);
+                from_device++;
+                continue;
+            }
+            removed++;
             if (unlink(v[i].path) != 0) {
                 fprintf(stderr, "error: cannot remove %s: %s\n", v[i].path, strerror(errno));
                 rc = EXIT_ERR;
@@ -435,6 +449,8 @@ static int cmd_remove(const char *dir, const char *tp)
                 printf("removed %s %s from %s\n", full, v[i].subject, v[i].folder);
             }
         }
+        if (removed == 0 && from_device > 0)
+            rc = EXIT_USAGE;
     }
     fp_free(v);
     return rc;

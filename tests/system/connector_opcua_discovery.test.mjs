@@ -147,7 +147,7 @@ test('the peer is reported as a discovered device with its endpoints, security a
   assert.equal(JSON.parse(inbound.none.additionalConfiguration).security.securityMode, 'none');
 });
 
-test('objects with variables become discovered assets; a restart neither duplicates them nor bumps their version', { skip }, async () => {
+test('objects with variables become discovered assets; a restart neither duplicates them nor bumps their version', { skip }, async (t) => {
   const machine = await waitFor(async () => {
     const r = await reg.req('GET', `${API}/discoveredAssets/line-machine1`);
     return r.status === 200 && r.body;
@@ -168,6 +168,7 @@ test('objects with variables become discovered assets; a restart neither duplica
   await sleep(1000); // let the first round's writes settle
   const before1 = await discoveredAssets();
   const names = before1.map((a) => a.name).sort();
+  t.diagnostic(`discovered assets: ${names.join(', ')}`);
   assert.ok(names.includes('line-scalars'), names.join(','));
   assert.ok(!names.some((n) => /server|methods|plant$/.test(n)), `unexpected assets: ${names}`);
   const versions = Object.fromEntries(before1.map((a) => [a.name, a.properties.version]));
@@ -175,6 +176,7 @@ test('objects with variables become discovered assets; a restart neither duplica
 
   // Restart the connector on the same data directory: the walk runs again on the new session.
   await conn.stopClean();
+  assert.doesNotMatch(conn.log, /runtime error|AddressSanitizer|LeakSanitizer/);
   conn = await new Connector({ name: 'opcua', registry: reg, broker: mq, dataDir: conn.dataDir }).start();
   await waitFor(() => /asset discovery browsed/.test(conn.log), 'the second walk', 60000);
   await waitFor(() => /reported as discovered device/.test(conn.log), 'the second server discovery', 30000);
@@ -232,4 +234,9 @@ test('trust add and remove; bad input is named', { skip }, async () => {
   const help = await run(connectorBin('opcua'), ['trust', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /DATA\/connectors\/opcua/);
+});
+
+test('the connector stops cleanly (no sanitizer report)', { skip }, async () => {
+  await conn.stopClean();
+  assert.doesNotMatch(conn.log, /runtime error|AddressSanitizer|LeakSanitizer/);
 });
