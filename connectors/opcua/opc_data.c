@@ -400,8 +400,11 @@ void opc_data_on_reset(opc_ep *ep)
 {
     for (opc_ds *st = ep->datasets; st; st = st->next)
         for (size_t i = 0; i < st->n; i++) {
-            st->pts[i]->handle = 0;
-            st->pts[i]->sub = NULL;
+            opc_pt *pt = st->pts[i];
+            if (pt->sub)
+                opc_sub_release(ep, pt->sub, 1); /* sub->sub is NULL: nothing is sent */
+            pt->handle = 0;
+            pt->sub = NULL;
         }
 }
 

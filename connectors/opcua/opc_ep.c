@@ -535,13 +535,11 @@ static void session_stop(ep_priv *p, bool close)
     ep->client = NULL;
     ep->connected = false;
     p->keepalive_outstanding = false;
+    /* The subscriptions went with the client. The opc_sub objects stay until every item
+     * on them is released: event items learn of it in opc_events_on_connected (sub NULL). */
+    for (opc_sub *s = ep->subs; s; s = s->next)
+        s->sub = NULL;
     opc_data_on_reset(ep);
-    opc_events_on_reset(ep);
-    while (ep->subs) {
-        opc_sub *s = ep->subs;
-        ep->subs = s->next;
-        fp_free(s);
-    }
 }
 
 /* Act on what the state callback recorded. */
@@ -876,6 +874,11 @@ static void ep_free(ep_priv *p)
     }
     if (ep->wake_fd >= 0)
         close(ep->wake_fd);
+    while (ep->subs) {
+        opc_sub *s = ep->subs;
+        ep->subs = s->next;
+        fp_free(s);
+    }
     settings_clear(&p->set);
     pthread_mutex_destroy(&ep->lock);
     pthread_cond_destroy(&ep->cond);

@@ -183,6 +183,9 @@ static const json_t *evitem_filter(const fp_event *ev)
     const opc_ev_cfg *cfg = ev->config;
     if (cfg && cfg->event_filter)
         return cfg->event_filter;
+    const opc_ev_cfg *gcfg = ev->group ? ev->group->config : NULL;
+    if (gcfg && gcfg->event_filter)
+        return gcfg->event_filter;
     const json_t *f = ev->config_json ? json_object_get(ev->config_json, "eventFilter") : NULL;
     if (!f && ev->group && ev->group->config_json)
         f = json_object_get(ev->group->config_json, "eventFilter");
@@ -396,7 +399,9 @@ static void evitem_delete(opc_ep *ep, opc_evitem *it)
 {
     if (!it->handle)
         return;
-    if (it->sub && it->sub->sub && ep->connected)
+    /* Dropped on the client even when the server cannot be told (not connected): no
+     * notification reaches the item afterwards, nor does a reconnect recreate it. */
+    if (it->sub && it->sub->sub)
         (void)ua_subscription_unmonitor_sync(it->sub->sub, &it->handle, 1, NULL);
     if (it->sub)
         opc_sub_release(ep, it->sub, 1);
@@ -562,8 +567,10 @@ void opc_events_on_connected(opc_ep *ep)
                 fp_event_health(it->ev, true, "Good", "monitoring events of %s", it->source);
                 continue;
             }
-            if (it->handle) {
-                /* Its subscription is gone: forget the item and create it anew. */
+            if (it->sub) {
+                /* The client was replaced and its subscription went with it (sub->sub is
+                 * NULL): let go of the old opc_sub and create the item anew. */
+                opc_sub_release(ep, it->sub, 1);
                 it->handle = 0;
                 it->sub = NULL;
             }

@@ -157,11 +157,11 @@ void opc_events_on_connected(opc_ep *ep);
 void opc_events_on_lost(opc_ep *ep, const char *why);
 void opc_events_on_event(opc_ep *ep, opc_item_ref *ref, const ua_variant *fields, size_t n);
 void opc_events_free_all(opc_ep *ep);
-/* The client is being replaced (endpoint_update with new settings): every subscription and
- * monitored item of ep is gone with it. Forget them without opc_sub_release (the opc_sub
- * objects are freed right after); on_connected recreates them on the new session. */
+/* The client is being replaced (endpoint_update with new settings): every subscription
+ * went with it, and each opc_sub left has sub == NULL. opc_data releases its items
+ * (opc_sub_release frees such an opc_sub once nothing holds it); a module that keeps an
+ * item whose opc_sub has sub == NULL in its on_connected creates the item anew. */
 void opc_data_on_reset(opc_ep *ep);
-void opc_events_on_reset(opc_ep *ep);
 void opc_discovery_on_connected(opc_ep *ep);
 void opc_discovery_free(opc_ep *ep);
 
