@@ -120,11 +120,20 @@ struct opc_ep {
     struct opc_eg *event_groups; /* opc_events.c */
     struct opc_disc *disc;       /* opc_discovery.c */
     char pki_dir[512];
+    /* Added by opc_ep.c (o-uacore). */
+    pthread_t thread;         /* the endpoint thread, while thread_alive */
+    bool thread_alive;        /* under lock: opc_ep_run queues jobs */
+    bool stopping;            /* under lock: the thread should return */
+    uint64_t connects;        /* sessions established (first connect and reconnects) */
+    char user_cert_file[600]; /* Certificate authentication: the secrets written 0600 */
+    char user_key_file[600];
 };
 
 /* Run fn(ep, arg) on the endpoint thread, between loop iterations (never nested inside a
  * *_sync call). wait: return only after fn returned. Returns 0, -1 when the thread is gone
- * (fn not run). From the endpoint thread itself fn runs at once. */
+ * (fn not run). From the endpoint thread itself fn runs at once. Jobs still queued when the
+ * endpoint is removed run on the removing thread after the endpoint thread has ended, with
+ * ep->client NULL and ep->connected false, so that each fn can answer or free its arg. */
 int opc_ep_run(opc_ep *ep, void (*fn)(opc_ep *ep, void *arg), void *arg, bool wait);
 
 /* A subscription at publishing_ms with room for n more items (creating one as needed,
@@ -148,10 +157,18 @@ void opc_events_on_connected(opc_ep *ep);
 void opc_events_on_lost(opc_ep *ep, const char *why);
 void opc_events_on_event(opc_ep *ep, opc_item_ref *ref, const ua_variant *fields, size_t n);
 void opc_events_free_all(opc_ep *ep);
+/* The client is being replaced (endpoint_update with new settings): every subscription
+ * went with it, and each opc_sub left has sub == NULL. opc_data releases its items
+ * (opc_sub_release frees such an opc_sub once nothing holds it); a module that keeps an
+ * item whose opc_sub has sub == NULL in its on_connected creates the item anew. */
+void opc_data_on_reset(opc_ep *ep);
 void opc_discovery_on_connected(opc_ep *ep);
 void opc_discovery_free(opc_ep *ep);
 
 /* ---- the connector's callbacks (table in opcua.c) ------------------------------------- */
+int opc_endpoint_add(fp_endpoint *ep); /* opc_ep.c */
+int opc_endpoint_update(fp_endpoint *ep, const fp_endpoint *old);
+void opc_endpoint_remove(fp_endpoint *ep);
 int opc_dataset_add(fp_dataset *ds);
 int opc_dataset_update(fp_dataset *ds, const fp_dataset *old);
 void opc_dataset_remove(fp_dataset *ds);

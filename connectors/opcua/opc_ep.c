@@ -1,0 +1,1047 @@
+/*
+ * opc_ep.c - the endpoint thread of the OPC UA connector: one loop, one session.
+ *
+ * Each device endpoint of type Microsoft.OpcUa gets one thread (an fp_task) that owns a
+ * ua_loop and one ua_client. The runtime's callbacks run on the endpoint's strand, never on
+ * this thread, so they hand work over with opc_ep_run(): a job queue under a mutex and an
+ * eventfd in the loop that wakes it. Jobs run between loop iterations only, never nested in a
+ * *_sync call, so a job sees the model of opc_data/opc_events whole.
+ *
+ * The first connection is retried by this file with a delay that starts at
+ * session.reconnectPeriodMilliseconds and doubles up to
+ * session.reconnectExponentialBackOffMilliseconds, with a fresh client each time (so a
+ * changed trust list or a fixed server is seen). Once a session was up, the client reconnects
+ * by itself and transfers or recreates its subscriptions with the same client handles
+ * (ua_client.h); the modules are told of the loss and of the new session, and create on it
+ * only what was never on the server, so no item or subscription is ever doubled.
+ *
+ * The client's state callback can fire inside any *_sync call (they run the loop), so it only
+ * records what happened; the loop acts on it between iterations.
+ *
+ * Subscriptions are shared: opc_sub_get hands out a subscription of the asked publishing
+ * interval with room left under subscription.maxItems, creating one when needed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fp_alloc.h"
+#include "fp_log.h"
+#include "opc_internal.h"
+#include "opcua/ua_nodeid.h"
+#include "opcua/ua_nodeids.h"
+
+#define LOG_MOD "opcua"
+/* The longest the loop sleeps without a job or an event: bounds how late a stop is seen
+ * if a wake-up were ever lost. */
+#define EP_MAX_WAIT_MS 1000
+
+typedef struct opc_job {
+    void (*fn)(opc_ep *ep, void *arg);
+    void *arg;
+    bool wait;
+    bool done;
+    struct opc_job *next;
+} opc_job;
+
+/* What a client is made from: copied out of the fp_endpoint, whose strings the runtime
+ * swaps on an update. */
+typedef struct ep_settings {
+    char *url;
+    char *user;
+    char *password;
+    char *policy; /* short name for the client, NULL: None */
+    int mode;     /* 0 (the client's default for the policy), 1 None, 2 Sign, 3 SignAndEncrypt */
+    bool x509;    /* Certificate authentication */
+    char *cert_pem;
+    char *key_pem;
+    char *trust_pem;
+} ep_settings;
+
+/* The endpoint with the state only this file uses; ep first, so a pointer converts. */
+typedef struct ep_priv {
+    opc_ep ep;
+    char label[256]; /* ns/device/endpoint, for logs */
+    char data_dir[512];
+    ep_settings set;
+    char why[1024]; /* why the endpoint is down (ep->last_error holds its start) */
+    bool have_thread_id;
+    /* Connect state (endpoint thread). */
+    bool client_up_once; /* this client had a session: it reconnects by itself */
+    uint64_t retry_delay_ms;
+    bool retry_due;
+    ua_loop_timer retry_timer;
+    ua_loop_timer keepalive_timer;
+    bool keepalive_outstanding;
+    /* What the state callback saw, handled between iterations. */
+    bool ev_up, ev_down, ev_failed;
+    ua_status ev_status;
+} ep_priv;
+
+static void connect_start(ep_priv *p);
+
+/* ------------------------------------------------------------------------ settings */
+
+static void settings_clear(ep_settings *s)
+{
+    fp_free(s->url);
+    fp_free(s->user);
+    if (s->password)
+        explicit_bzero(s->password, strlen(s->password));
+    fp_free(s->password);
+    fp_free(s->policy);
+    fp_free(s->cert_pem);
+    if (s->key_pem)
+        explicit_bzero(s->key_pem, strlen(s->key_pem));
+    fp_free(s->key_pem);
+    fp_free(s->trust_pem);
+    memset(s, 0, sizeof *s);
+}
+
+static const char *const k_policies[] = {"None", "Basic256Sha256", "Aes128_Sha256_RsaOaep",
+                                         "Aes256_Sha256_RsaPss", NULL};
+
+/* Accept a policy URI (http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256) or its
+ * short name, in any case; the canonical short name, or NULL. */
+static const char *policy_name(const char *z)
+{
+    const char *hash = strrchr(z, '#');
+    const char *name = hash ? hash + 1 : z;
+
+    if (hash && strncasecmp(z, "http://opcfoundation.org/UA/SecurityPolicy#",
+                            strlen("http://opcfoundation.org/UA/SecurityPolicy#")) != 0)
+        return NULL;
+    for (size_t i = 0; k_policies[i]; i++)
+        if (!strcasecmp(name, k_policies[i]))
+            return k_policies[i];
+    return NULL;
+}
+
+static char *dup_or_null(const char *z, bool *oom)
+{
+    if (!z)
+        return NULL;
+    char *d = fp_strdup(z);
+    if (!d)
+        *oom = true;
+    return d;
+}
+
+/* Read the client settings from pub; err says what was wrong. 0 or -1. */
+static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size_t err_len)
+{
+    const opc_ep_cfg *cfg = pub->config;
+    const char *policy = NULL;
+    bool oom = false;
+
+    memset(s, 0, sizeof *s);
+    if (strncmp(pub->address, "opc.tcp://", 10) != 0) {
+        snprintf(err, err_len, "address \"%s\" is not an opc.tcp:// URL", pub->address);
+        return -1;
+    }
+    if (cfg && cfg->security_policy && cfg->security_policy[0]) {
+        policy = policy_name(cfg->security_policy);
+        if (!policy) {
+            snprintf(err, err_len,
+                     "security.securityPolicy \"%s\" is not one of None, Basic256Sha256, "
+                     "Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss (or their "
+                     "http://opcfoundation.org/UA/SecurityPolicy# URIs)",
+                     cfg->security_policy);
+            return -1;
+        }
+    }
+    if (cfg && cfg->security_mode && cfg->security_mode[0]) {
+        if (!strcasecmp(cfg->security_mode, "none"))
+            s->mode = 1;
+        else if (!strcasecmp(cfg->security_mode, "sign"))
+            s->mode = 2;
+        else if (!strcasecmp(cfg->security_mode, "signAndEncrypt"))
+            s->mode = 3;
+        else {
+            snprintf(err, err_len,
+                     "security.securityMode \"%s\" is not one of none, sign, signAndEncrypt",
+                     cfg->security_mode);
+            return -1;
+        }
+    }
+    bool none = !policy || !strcmp(policy, "None");
+    if (none && s->mode > 1) {
+        snprintf(err, err_len,
+                 "security.securityMode %s needs a security.securityPolicy other than None",
+                 cfg->security_mode);
+        return -1;
+    }
+    if (!none && s->mode == 1) {
+        snprintf(err, err_len, "security.securityMode none goes only with the None policy, not %s",
+                 policy);
+        return -1;
+    }
+    switch (pub->auth) {
+    case FP_AUTH_USERNAME_PASSWORD:
+        if (!pub->username || !pub->password) {
+            snprintf(err, err_len,
+                     "UsernamePassword authentication without a resolved username and password "
+                     "secret");
+            return -1;
+        }
+        break;
+    case FP_AUTH_CERTIFICATE:
+        if (!pub->cert_pem || !pub->key_pem) {
+            snprintf(err, err_len,
+                     "Certificate authentication needs x509Credentials.certificateSecretName and "
+                     "keySecretName");
+            return -1;
+        }
+        break;
+    default:
+        break;
+    }
+    s->url = dup_or_null(pub->address, &oom);
+    s->policy = dup_or_null(none ? NULL : policy, &oom);
+    if (pub->auth == FP_AUTH_USERNAME_PASSWORD) {
+        s->user = dup_or_null(pub->username, &oom);
+        s->password = dup_or_null(pub->password, &oom);
+    } else if (pub->auth == FP_AUTH_CERTIFICATE) {
+        s->x509 = true;
+        s->cert_pem = dup_or_null(pub->cert_pem, &oom);
+        s->key_pem = dup_or_null(pub->key_pem, &oom);
+    }
+    s->trust_pem = dup_or_null(pub->trust_list_pem, &oom);
+    if (oom) {
+        settings_clear(s);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- files */
+
+/* Write len bytes to path with mode (replacing it atomically). 0 or -errno. */
+static int write_file(const char *path, const char *data, size_t len, mode_t mode)
+{
+    char tmp[700];
+    int fd, rc = 0;
+
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -ENAMETOOLONG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : -EIO;
+            break;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    if (fchmod(fd, mode) < 0 && !rc)
+        rc = -errno;
+    if (close(fd) < 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[600];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return -ENAMETOOLONG;
+    for (char *q = buf + 1; *q; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        *q = '/';
+    }
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* A file name from the endpoint's identity: letters, digits, '-', '_' and '.' kept. */
+static void file_tag(const fp_endpoint *pub, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *parts[3] = {pub->ns, pub->device, pub->name};
+
+    for (int i = 0; i < 3 && n + 1 < cap; i++) {
+        if (i)
+            out[n++] = '.';
+        for (const char *z = parts[i]; *z && n + 1 < cap; z++)
+            out[n++] = (char)((*z >= 'a' && *z <= 'z') || (*z >= 'A' && *z <= 'Z') ||
+                                      (*z >= '0' && *z <= '9') || *z == '-' || *z == '_'
+                                  ? *z
+                                  : '_');
+    }
+    out[n] = '\0';
+}
+
+/* The device's trust list into <pki>/trusted/certs, and Certificate authentication's secrets
+ * into files only we can read. On the endpoint thread or before it starts. */
+static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, size_t err_len)
+{
+    opc_ep *ep = &p->ep;
+    char tag[200], path[700], dir[600];
+    int rc = -ENAMETOOLONG;
+
+    file_tag(pub, tag, sizeof tag);
+    if (snprintf(dir, sizeof dir, "%s/trusted/certs", ep->pki_dir) >= (int)sizeof dir ||
+        (rc = mkdir_p(dir)) < 0) {
+        snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
+        return -1;
+    }
+    if (snprintf(path, sizeof path, "%s/device-%s.pem", dir, tag) >= (int)sizeof path) {
+        snprintf(err, err_len, "the data directory's path is too long");
+        return -1;
+    }
+    if (p->set.trust_pem && p->set.trust_pem[0]) {
+        rc = write_file(path, p->set.trust_pem, strlen(p->set.trust_pem), 0644);
+        if (rc < 0) {
+            snprintf(err, err_len, "cannot write the trust list to %s: %s", path, strerror(-rc));
+            return -1;
+        }
+    } else {
+        unlink(path); /* the device no longer names a trust list */
+    }
+    ep->user_cert_file[0] = ep->user_key_file[0] = '\0';
+    if (!p->set.x509)
+        return 0;
+    rc = -ENAMETOOLONG;
+    if (snprintf(dir, sizeof dir, "%s/credentials", p->data_dir) >= (int)sizeof dir ||
+        (rc = mkdir_p(dir)) < 0) {
+        snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
+        return -1;
+    }
+    if (snprintf(ep->user_cert_file, sizeof ep->user_cert_file, "%s/%s.cert.pem", dir, tag) >=
+            (int)sizeof ep->user_cert_file ||
+        snprintf(ep->user_key_file, sizeof ep->user_key_file, "%s/%s.key.pem", dir, tag) >=
+            (int)sizeof ep->user_key_file) {
+        snprintf(err, err_len, "the data directory's path is too long");
+        return -1;
+    }
+    rc = write_file(ep->user_cert_file, p->set.cert_pem, strlen(p->set.cert_pem), 0600);
+    if (!rc)
+        rc = write_file(ep->user_key_file, p->set.key_pem, strlen(p->set.key_pem), 0600);
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot write the X.509 credentials under %s: %s", dir,
+                 strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* The endpoint is gone: its trust list no longer applies, its credentials go too. */
+static void remove_endpoint_files(ep_priv *p, const fp_endpoint *pub)
+{
+    char tag[200], path[700];
+
+    file_tag(pub, tag, sizeof tag);
+    if (snprintf(path, sizeof path, "%s/trusted/certs/device-%s.pem", p->ep.pki_dir, tag) <
+        (int)sizeof path)
+        unlink(path);
+    if (p->ep.user_cert_file[0])
+        unlink(p->ep.user_cert_file);
+    if (p->ep.user_key_file[0])
+        unlink(p->ep.user_key_file);
+}
+
+/* ------------------------------------------------------------------------ health */
+
+/* Set the reason the endpoint is down (p->why, and its start in ep->last_error). */
+static void set_why(ep_priv *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_why(ep_priv *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->why, sizeof p->why, fmt, ap);
+    va_end(ap);
+    memcpy(p->ep.last_error, p->why, sizeof p->ep.last_error - 1);
+    p->ep.last_error[sizeof p->ep.last_error - 1] = '\0';
+}
+
+/* Why the endpoint is down, as health and in last_error. */
+static void report_down(ep_priv *p, ua_status st, bool lost)
+{
+    opc_ep *ep = &p->ep;
+    const char *name = ua_status_name(st);
+
+    if (st == UA_STATUS_BAD_CERTIFICATE_UNTRUSTED)
+        set_why(p,
+                "the server certificate of %s is not trusted (a copy is in %s/rejected): find it "
+                "with `fieldplane-connector-opcua trust list --data %s` and trust it with "
+                "`fieldplane-connector-opcua trust accept THUMBPRINT --data %s` (or trust add "
+                "FILE), put it in the device's trust list, or set "
+                "security.autoAcceptUntrustedServerCertificates",
+                p->set.url, ep->pki_dir, p->data_dir, p->data_dir);
+    else if (lost)
+        set_why(p, "connection to %s lost: %s (%s); reconnecting", p->set.url, name,
+                ua_status_description(st));
+    else
+        set_why(p, "cannot connect to %s: %s (%s)", p->set.url, name, ua_status_description(st));
+    fp_endpoint_health(ep->pub, false, name, "%s", p->why);
+}
+
+/* ------------------------------------------------------------------- the client */
+
+static void on_state(ua_client *c, ua_status st, void *ctx)
+{
+    ep_priv *p = ctx;
+
+    (void)c;
+    if (st == UA_STATUS_GOOD) {
+        p->ep.connected = true;
+        p->client_up_once = true;
+        p->ev_up = true;
+        return;
+    }
+    p->ev_status = st;
+    if (p->client_up_once) {
+        p->ep.connected = false;
+        p->ev_down = true;
+    } else {
+        p->ev_failed = true;
+    }
+}
+
+static void retry_timer_cb(void *ctx)
+{
+    ep_priv *p = ctx;
+    p->retry_due = true;
+}
+
+/* After a failed first connect: the next attempt after the back-off. */
+static void schedule_retry(ep_priv *p)
+{
+    const opc_ep_cfg *cfg = p->ep.cfg;
+    uint64_t period =
+        cfg && cfg->reconnect_period_ms > 0 ? (uint64_t)cfg->reconnect_period_ms : 2000;
+    uint64_t max =
+        cfg && cfg->reconnect_backoff_ms > 0 ? (uint64_t)cfg->reconnect_backoff_ms : 10000;
+
+    if (max < period)
+        max = period;
+    p->retry_delay_ms = p->retry_delay_ms ? p->retry_delay_ms * 2 : period;
+    if (p->retry_delay_ms > max)
+        p->retry_delay_ms = max;
+    ua_loop_timer_start(p->ep.loop, &p->retry_timer, p->retry_delay_ms);
+}
+
+static void keepalive_read_cb(ua_client *c, ua_status status, void *response, void *ctx)
+{
+    ep_priv *p = ctx;
+    (void)c, (void)response;
+    p->keepalive_outstanding = false;
+    if (status)
+        fp_log_debug(LOG_MOD, "%s: session keep-alive read: %s", p->label, ua_status_name(status));
+}
+
+/* Without subscriptions nothing would keep the session from timing out on the server: read
+ * ServerStatus.State every session.keepAliveIntervalMilliseconds. */
+static void keepalive_timer_cb(void *ctx)
+{
+    ep_priv *p = ctx;
+    opc_ep *ep = &p->ep;
+    const opc_ep_cfg *cfg = ep->cfg;
+
+    if (!ep->client || !ep->connected)
+        return;
+    if (!ep->subs && !p->keepalive_outstanding) {
+        ua_read_request req;
+        ua_read_value_id id;
+        ua_read_request_init(&req);
+        ua_read_value_id_init(&id);
+        id.node_id.id_type = UA_NODEID_NUMERIC;
+        id.node_id.id.numeric = UA_NS0ID_SERVER_SERVER_STATUS_STATE;
+        id.attribute_id = 13;
+        req.nodes_to_read = &id;
+        req.nodes_to_read_count = 1;
+        if (ua_client_service(ep->client, &req, UA_TYPE(READ_REQUEST), UA_TYPE(READ_RESPONSE),
+                              keepalive_read_cb, p) == UA_STATUS_GOOD)
+            p->keepalive_outstanding = true;
+    }
+    ua_loop_timer_start(ep->loop, &p->keepalive_timer,
+                        cfg && cfg->session_keepalive_ms > 0 ? (uint64_t)cfg->session_keepalive_ms
+                                                             : 10000);
+}
+
+/* A new client with the current settings, and its first connect. */
+static void connect_start(ep_priv *p)
+{
+    opc_ep *ep = &p->ep;
+    const opc_ep_cfg *cfg = ep->cfg;
+    ua_client_config cc;
+    ua_status st;
+
+    memset(&cc, 0, sizeof cc);
+    cc.security_policy = p->set.policy;
+    cc.security_mode = p->set.mode;
+    cc.user = p->set.user;
+    cc.password = p->set.password;
+    if (p->set.x509 && ep->user_cert_file[0]) {
+        cc.cert_file = ep->user_cert_file;
+        cc.key_file = ep->user_key_file;
+        cc.x509_user = true;
+    }
+    cc.pki_dir = ep->pki_dir;
+    cc.auto_accept = cfg ? cfg->auto_accept : false;
+    cc.application_name =
+        cfg && cfg->application_name && cfg->application_name[0] ? cfg->application_name : NULL;
+    cc.application_uri = NULL; /* one URI for the one own certificate of all endpoints */
+    cc.session_timeout_ms =
+        cfg && cfg->session_timeout_ms > 0 ? (uint32_t)cfg->session_timeout_ms : 60000;
+    cc.request_timeout_ms = 10000;
+    cc.reconnect = true;
+
+    p->retry_due = false;
+    p->client_up_once = false;
+    p->ev_up = p->ev_down = p->ev_failed = false;
+    ep->connected = false;
+    ep->client = ua_client_new(ep->loop, &cc);
+    if (!ep->client) {
+        st = UA_STATUS_BAD_OUT_OF_MEMORY;
+        goto out_failed;
+    }
+    fp_log_info(LOG_MOD, "%s: connecting to %s (%s, %s)", p->label, p->set.url,
+                p->set.policy ? p->set.policy : "None",
+                p->set.mode == 2                                      ? "Sign"
+                : p->set.mode == 3 || (p->set.policy && !p->set.mode) ? "SignAndEncrypt"
+                                                                      : "None");
+    st = ua_client_connect(ep->client, p->set.url, on_state, p);
+    if (st)
+        goto out_failed;
+    return;
+
+out_failed:
+    ua_client_free(ep->client);
+    ep->client = NULL;
+    report_down(p, st, false);
+    opc_data_on_lost(ep, p->why);
+    opc_events_on_lost(ep, p->why);
+    schedule_retry(p);
+}
+
+/* Drop the client: CloseSession (which deletes the subscriptions on the server) when
+ * close is true, then free it and every subscription with it. */
+static void session_stop(ep_priv *p, bool close)
+{
+    opc_ep *ep = &p->ep;
+
+    ua_loop_timer_stop(ep->loop, &p->retry_timer);
+    ua_loop_timer_stop(ep->loop, &p->keepalive_timer);
+    if (ep->client && close && ep->connected)
+        ua_client_disconnect_sync(ep->client);
+    ua_client_free(ep->client);
+    ep->client = NULL;
+    ep->connected = false;
+    p->keepalive_outstanding = false;
+    /* The subscriptions went with the client. The opc_sub objects stay until every item
+     * on them is released: event items learn of it in opc_events_on_connected (sub NULL). */
+    for (opc_sub *s = ep->subs; s; s = s->next)
+        s->sub = NULL;
+    opc_data_on_reset(ep);
+}
+
+/* Act on what the state callback recorded. */
+static void handle_events(ep_priv *p)
+{
+    opc_ep *ep = &p->ep;
+
+    if (p->ev_failed) {
+        p->ev_failed = false;
+        ua_status st = p->ev_status;
+        fp_log_warn(LOG_MOD, "%s: cannot connect to %s: %s", p->label, p->set.url,
+                    ua_status_name(st));
+        ua_client_free(ep->client);
+        ep->client = NULL;
+        report_down(p, st, false);
+        opc_data_on_lost(ep, p->why);
+        opc_events_on_lost(ep, p->why);
+        schedule_retry(p);
+    }
+    if (p->ev_down) {
+        p->ev_down = false;
+        fp_log_warn(LOG_MOD, "%s: connection lost: %s", p->label, ua_status_name(p->ev_status));
+        report_down(p, p->ev_status, true);
+        opc_data_on_lost(ep, p->why);
+        opc_events_on_lost(ep, p->why);
+    }
+    if (p->ev_up) {
+        p->ev_up = false;
+        if (!ep->connected)
+            return; /* lost again already; the next Good brings us here */
+        ep->ever_connected = true;
+        ep->connects++;
+        p->retry_delay_ms = 0;
+        ep->last_error[0] = '\0';
+        fp_log_info(LOG_MOD, "%s: session up on %s (%" PRIu64 ")", p->label, p->set.url,
+                    ep->connects);
+        fp_endpoint_health(ep->pub, true, "Connected", "session on %s (%s)", p->set.url,
+                           p->set.policy ? p->set.policy : "no security");
+        opc_data_on_connected(ep);
+        opc_events_on_connected(ep);
+        opc_discovery_on_connected(ep);
+        if (!ua_loop_timer_active(&p->keepalive_timer))
+            keepalive_timer_cb(p);
+    }
+}
+
+/* ---------------------------------------------------------------------------- jobs */
+
+static void wake(opc_ep *ep)
+{
+    uint64_t one = 1;
+    ssize_t n = write(ep->wake_fd, &one, sizeof one);
+    (void)n; /* a full counter still wakes the loop */
+}
+
+static void on_wake(void *ctx, uint32_t events)
+{
+    opc_ep *ep = ctx;
+    uint64_t v;
+    ssize_t n = read(ep->wake_fd, &v, sizeof v);
+    (void)events, (void)n;
+}
+
+/* Run every queued job; wait-jobs are signalled when done, others freed. */
+static void run_jobs(opc_ep *ep)
+{
+    for (;;) {
+        pthread_mutex_lock(&ep->lock);
+        opc_job *j = ep->jobs;
+        if (j) {
+            ep->jobs = j->next;
+            if (!ep->jobs)
+                ep->jobs_tail = NULL;
+        }
+        pthread_mutex_unlock(&ep->lock);
+        if (!j)
+            return;
+        j->fn(ep, j->arg);
+        if (j->wait) {
+            pthread_mutex_lock(&ep->lock);
+            j->done = true;
+            pthread_cond_broadcast(&ep->cond);
+            pthread_mutex_unlock(&ep->lock);
+        } else {
+            fp_free(j);
+        }
+    }
+}
+
+static bool on_thread(opc_ep *ep)
+{
+    ep_priv *p = (ep_priv *)ep;
+    bool yes;
+    pthread_mutex_lock(&ep->lock);
+    yes = p->have_thread_id && ep->thread_alive && pthread_equal(ep->thread, pthread_self());
+    pthread_mutex_unlock(&ep->lock);
+    return yes;
+}
+
+int opc_ep_run(opc_ep *ep, void (*fn)(opc_ep *ep, void *arg), void *arg, bool wait)
+{
+    opc_job local, *j;
+
+    if (!ep)
+        return -1;
+    if (on_thread(ep)) {
+        fn(ep, arg);
+        return 0;
+    }
+    if (wait) {
+        j = &local;
+    } else {
+        j = fp_malloc(sizeof *j);
+        if (!j)
+            return -1;
+    }
+    j->fn = fn;
+    j->arg = arg;
+    j->wait = wait;
+    j->done = false;
+    j->next = NULL;
+    pthread_mutex_lock(&ep->lock);
+    if (!ep->thread_alive) {
+        pthread_mutex_unlock(&ep->lock);
+        if (!wait)
+            fp_free(j);
+        return -1;
+    }
+    if (ep->jobs_tail)
+        ep->jobs_tail->next = j;
+    else
+        ep->jobs = j;
+    ep->jobs_tail = j;
+    wake(ep);
+    while (wait && !j->done)
+        pthread_cond_wait(&ep->cond, &ep->lock);
+    pthread_mutex_unlock(&ep->lock);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- the thread */
+
+static bool should_stop(opc_ep *ep, fp_task *t)
+{
+    bool stop;
+    pthread_mutex_lock(&ep->lock);
+    stop = ep->stopping;
+    pthread_mutex_unlock(&ep->lock);
+    return stop || fp_task_stopping(t);
+}
+
+static void ep_main(fp_task *t, void *arg)
+{
+    ep_priv *p = arg;
+    opc_ep *ep = &p->ep;
+
+    pthread_mutex_lock(&ep->lock);
+    ep->thread = pthread_self();
+    p->have_thread_id = true;
+    pthread_mutex_unlock(&ep->lock);
+
+    if (!ep->client)
+        connect_start(p);
+    for (;;) {
+        run_jobs(ep);
+        if (should_stop(ep, t))
+            break;
+        handle_events(p);
+        if (p->retry_due && !ep->client)
+            connect_start(p);
+        int rc = ua_loop_run_once(ep->loop, EP_MAX_WAIT_MS);
+        if (rc < 0 && rc != -EINTR) {
+            fp_log_error(LOG_MOD, "%s: event loop failed: %s", p->label, strerror(-rc));
+            break;
+        }
+        handle_events(p);
+        opc_data_flush(ep);
+    }
+    session_stop(p, true);
+    pthread_mutex_lock(&ep->lock);
+    p->have_thread_id = false;
+    pthread_mutex_unlock(&ep->lock);
+}
+
+/* --------------------------------------------------------------- subscriptions */
+
+static void route_data(ua_subscription *s, uint32_t handle, void *item_ctx,
+                       const ua_data_value *value, void *ctx)
+{
+    opc_sub *sub = ctx;
+    opc_item_ref *ref = item_ctx;
+
+    (void)s, (void)handle;
+    if (!ref)
+        return;
+    if (ref->kind == OPC_ITEM_DATA)
+        opc_data_on_change(sub->ep, ref, value);
+}
+
+static void route_event(ua_subscription *s, uint32_t handle, void *item_ctx,
+                        const ua_variant *fields, size_t n, void *ctx)
+{
+    opc_sub *sub = ctx;
+    opc_item_ref *ref = item_ctx;
+
+    (void)s, (void)handle;
+    if (ref && ref->kind == OPC_ITEM_EVENT)
+        opc_events_on_event(sub->ep, ref, fields, n);
+}
+
+opc_sub *opc_sub_get(opc_ep *ep, double publishing_ms, size_t n, char *err, size_t err_len)
+{
+    const opc_ep_cfg *cfg = ep->cfg;
+    size_t max_items = cfg && cfg->sub_max_items > 0 ? (size_t)cfg->sub_max_items : 1000;
+    double keep_ms = cfg && cfg->keep_alive_ms > 0 ? (double)cfg->keep_alive_ms : 10000;
+    double life_ms = cfg && cfg->sub_lifetime_ms > 0 ? (double)cfg->sub_lifetime_ms : 60000;
+    ua_subscription_params sp;
+    opc_sub *sub;
+    ua_status st;
+
+    if (publishing_ms <= 0)
+        publishing_ms = 1; /* "as fast as practical": the server revises it to its fastest */
+    if (n > max_items) {
+        snprintf(err, err_len, "%zu items do not fit one subscription (subscription.maxItems %zu)",
+                 n, max_items);
+        return NULL;
+    }
+    if (!ep->client || !ep->connected) {
+        snprintf(err, err_len, "%s", ep->last_error[0] ? ep->last_error : "not connected");
+        return NULL;
+    }
+    for (sub = ep->subs; sub; sub = sub->next)
+        if (sub->sub && sub->publishing_ms == publishing_ms && sub->n_items + n <= max_items) {
+            sub->n_items += n;
+            return sub;
+        }
+    sub = fp_calloc(1, sizeof *sub);
+    if (!sub) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    sub->ep = ep;
+    sub->publishing_ms = publishing_ms;
+    memset(&sp, 0, sizeof sp);
+    sp.publishing_interval_ms = publishing_ms;
+    /* Keep-alive and lifetime are counted in publishing intervals. */
+    double ka = keep_ms / publishing_ms;
+    sp.max_keepalive_count = ka < 1 ? 1 : ka > 100000 ? 100000 : (uint32_t)ka;
+    double lt = life_ms / publishing_ms;
+    if (lt < 3.0 * sp.max_keepalive_count)
+        lt = 3.0 * sp.max_keepalive_count;
+    sp.lifetime_count = lt > 4000000000.0 ? 4000000000u : (uint32_t)lt;
+    sp.on_data_change = route_data;
+    sp.on_event = route_event;
+    sp.ctx = sub;
+    st = ua_subscription_create_sync(ep->client, &sp, &sub->sub);
+    if (st) {
+        snprintf(err, err_len, "CreateSubscription (%g ms): %s", publishing_ms, ua_status_name(st));
+        fp_free(sub);
+        return NULL;
+    }
+    sub->n_items = n;
+    sub->next = ep->subs;
+    ep->subs = sub;
+    fp_log_debug(LOG_MOD, "subscription at %g ms created", publishing_ms);
+    return sub;
+}
+
+void opc_sub_release(opc_ep *ep, opc_sub *sub, size_t n)
+{
+    if (!sub)
+        return;
+    sub->n_items = n >= sub->n_items ? 0 : sub->n_items - n;
+    if (sub->n_items > 0)
+        return;
+    for (opc_sub **pp = &ep->subs; *pp; pp = &(*pp)->next)
+        if (*pp == sub) {
+            *pp = sub->next;
+            break;
+        }
+    if (sub->sub) {
+        ua_status st = ua_subscription_delete_sync(sub->sub);
+        if (st && st != UA_STATUS_BAD_NOT_CONNECTED)
+            fp_log_info(LOG_MOD, "DeleteSubscriptions: %s", ua_status_name(st));
+    }
+    fp_free(sub);
+}
+
+ua_status opc_parse_node_id(opc_ep *ep, const char *z, ua_node_id *out)
+{
+    if (ep->client && ep->connected)
+        return ua_client_parse_node_id(ep->client, z, out);
+    if (strncmp(z, "nsu=", 4) == 0) {
+        ua_node_id_init(out);
+        return UA_STATUS_BAD_NOT_CONNECTED;
+    }
+    return ua_node_id_parse(out, z, NULL, 0);
+}
+
+/* -------------------------------------------------------- endpoint callbacks */
+
+static int ep_start_thread(ep_priv *p)
+{
+    opc_ep *ep = &p->ep;
+    char name[64];
+
+    pthread_mutex_lock(&ep->lock);
+    ep->thread_alive = true;
+    ep->stopping = false;
+    pthread_mutex_unlock(&ep->lock);
+    snprintf(name, sizeof name, "opcua:%.50s", ep->pub->device);
+    ep->task = fp_task_start(name, ep_main, p);
+    if (!ep->task) {
+        pthread_mutex_lock(&ep->lock);
+        ep->thread_alive = false;
+        pthread_mutex_unlock(&ep->lock);
+        return -1;
+    }
+    return 0;
+}
+
+static void ep_free(ep_priv *p)
+{
+    opc_ep *ep = &p->ep;
+
+    if (ep->loop) {
+        ua_loop_timer_stop(ep->loop, &p->retry_timer);
+        ua_loop_timer_stop(ep->loop, &p->keepalive_timer);
+        if (ep->wake_fd >= 0)
+            ua_loop_io_remove(ep->loop, &ep->wake_io);
+        ua_loop_free(ep->loop);
+    }
+    if (ep->wake_fd >= 0)
+        close(ep->wake_fd);
+    while (ep->subs) {
+        opc_sub *s = ep->subs;
+        ep->subs = s->next;
+        fp_free(s);
+    }
+    settings_clear(&p->set);
+    pthread_mutex_destroy(&ep->lock);
+    pthread_cond_destroy(&ep->cond);
+    fp_free(p);
+}
+
+int opc_endpoint_add(fp_endpoint *pub)
+{
+    const char *data = fp_rt_data_dir(fp_rt_get());
+    char err[512];
+    ep_priv *p = fp_calloc(1, sizeof *p);
+    opc_ep *ep;
+
+    if (!p)
+        return -1;
+    ep = &p->ep;
+    ep->pub = pub;
+    ep->cfg = pub->config;
+    ep->wake_fd = -1;
+    pthread_mutex_init(&ep->lock, NULL);
+    pthread_cond_init(&ep->cond, NULL);
+    ua_loop_timer_init(&p->retry_timer, retry_timer_cb, p);
+    ua_loop_timer_init(&p->keepalive_timer, keepalive_timer_cb, p);
+    snprintf(p->label, sizeof p->label, "%s/%s/%s", pub->ns, pub->device, pub->name);
+    snprintf(p->data_dir, sizeof p->data_dir, "%s", data ? data : ".");
+    if (snprintf(ep->pki_dir, sizeof ep->pki_dir, "%s/pki", p->data_dir) >=
+        (int)sizeof ep->pki_dir) {
+        fp_log_error(LOG_MOD, "%s: the data directory's path is too long", p->label);
+        goto out_free;
+    }
+    if (settings_load(pub, &p->set, err, sizeof err) ||
+        write_endpoint_files(p, pub, err, sizeof err)) {
+        fp_endpoint_health(pub, false, "BadConfiguration", "%s", err);
+        fp_log_error(LOG_MOD, "%s: %s", p->label, err);
+        goto out_free;
+    }
+    ep->loop = ua_loop_new();
+    ep->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!ep->loop || ep->wake_fd < 0 ||
+        ua_loop_io_add(ep->loop, &ep->wake_io, ep->wake_fd, EPOLLIN, on_wake, ep)) {
+        fp_log_error(LOG_MOD, "%s: cannot create the event loop", p->label);
+        if (ep->wake_fd >= 0 && ep->loop) {
+            close(ep->wake_fd); /* not in the loop */
+            ep->wake_fd = -1;
+        }
+        goto out_free;
+    }
+    fp_endpoint_health(pub, false, "Connecting", "connecting to %s", p->set.url);
+    if (ep_start_thread(p))
+        goto out_free;
+    pub->user = ep;
+    return 0;
+
+out_free:
+    ep_free(p);
+    return -1;
+}
+
+/* Stop the thread and wait for it; the session is closed on the way out. */
+static void ep_stop_thread(ep_priv *p)
+{
+    opc_ep *ep = &p->ep;
+
+    pthread_mutex_lock(&ep->lock);
+    ep->stopping = true;
+    wake(ep);
+    pthread_mutex_unlock(&ep->lock);
+    fp_task_stop(ep->task);
+    ep->task = NULL;
+    pthread_mutex_lock(&ep->lock);
+    ep->thread_alive = false;
+    pthread_mutex_unlock(&ep->lock);
+}
+
+typedef struct restart_ctx {
+    ep_priv *p;
+    ep_settings set;
+    const opc_ep_cfg *cfg;
+} restart_ctx;
+
+/* On the endpoint thread: drop the session, take the new settings, connect again. The
+ * datasets and event groups stay in their modules and are created again on the new session
+ * by the on_connected hooks. */
+static void restart_job(opc_ep *ep, void *arg)
+{
+    restart_ctx *rc = arg;
+    ep_priv *p = rc->p;
+    char err[512];
+
+    session_stop(p, true);
+    settings_clear(&p->set);
+    p->set = rc->set;
+    memset(&rc->set, 0, sizeof rc->set);
+    ep->cfg = rc->cfg;
+    p->retry_delay_ms = 0;
+    if (write_endpoint_files(p, ep->pub, err, sizeof err)) {
+        fp_endpoint_health(ep->pub, false, "BadConfiguration", "%s", err);
+        set_why(p, "%s", err);
+        schedule_retry(p);
+        return;
+    }
+    fp_endpoint_health(ep->pub, false, "Connecting", "connecting to %s", p->set.url);
+    connect_start(p);
+}
+
+int opc_endpoint_update(fp_endpoint *pub, const fp_endpoint *old)
+{
+    ep_priv *p = pub->user;
+    restart_ctx rc;
+    char err[512];
+
+    (void)old;
+    if (!p)
+        return opc_endpoint_add(pub);
+    if (settings_load(pub, &rc.set, err, sizeof err)) {
+        fp_endpoint_health(pub, false, "BadConfiguration", "%s", err);
+        fp_log_error(LOG_MOD, "%s: %s", p->label, err);
+        return -1; /* the runtime removes it and adds it again after a change */
+    }
+    rc.p = p;
+    rc.cfg = pub->config;
+    fp_log_info(LOG_MOD, "%s: settings changed: new session", p->label);
+    if (opc_ep_run(&p->ep, restart_job, &rc, true) != 0) {
+        settings_clear(&rc.set);
+        return -1;
+    }
+    settings_clear(&rc.set);
+    return 0;
+}
+
+void opc_endpoint_remove(fp_endpoint *pub)
+{
+    ep_priv *p = pub->user;
+    opc_ep *ep;
+
+    if (!p)
+        return;
+    ep = &p->ep;
+    ep_stop_thread(p);
+    /* Jobs queued after the thread's last round: run them here, without a client. */
+    run_jobs(ep);
+    opc_data_free_all(ep);
+    opc_events_free_all(ep);
+    opc_discovery_free(ep);
+    remove_endpoint_files(p, pub);
+    ep_free(p);
+    pub->user = NULL;
+}

@@ -1,0 +1,301 @@
+// The OPC UA connector end to end: a real registry, a real mosquitto, the node-opcua test peer
+// (tests/peers/opcua) and fieldplane-connector-opcua. Assets created through the API become
+// subscriptions whose data changes arrive as dataset messages; the checks cover value types,
+// timestamps, CloudEvents properties, key frames, the registered schema, point errors, in-place
+// asset changes, the peer and the broker restarted, and security with a username.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry, Mosquitto, waitFor, sleep, freePort } from './lib/registry.mjs';
+import { Connector, MqttSub, connectorBin } from './lib/connector.mjs';
+import { startPeer, runTool } from '../peers/opcua/harness.mjs';
+
+let BIN_OK = true;
+try {
+  connectorBin('opcua');
+} catch {
+  BIN_OK = false;
+}
+const skip = !BIN_OK && 'connector not built';
+
+let reg;
+let mq;
+let peer;
+let peerPort;
+let peerPki;
+let conn;
+const NS = 'plant';
+const API = `/api/v1/namespaces/${NS}`;
+
+const PEER_ARGS = () => ['--port', String(peerPort), '--pki', peerPki, '--auto-accept', '--items', '4', '--items-push', '--items-interval', '100'];
+
+before(async () => {
+  if (!BIN_OK) return;
+  reg = await new Registry().start();
+  mq = await new Mosquitto().start();
+  peerPort = await freePort();
+  peerPki = mkdtempSync(join(tmpdir(), 'fp-uaconn-peer-'));
+  peer = await startPeer(PEER_ARGS());
+  await put(API, { properties: {} });
+  conn = await new Connector({ name: 'opcua', registry: reg, broker: mq }).start();
+});
+
+after(async () => {
+  await conn?.stop('SIGKILL');
+  await peer?.stop();
+  await reg?.cleanup();
+  await mq?.cleanup();
+  if (conn) rmSync(conn.dataDir, { recursive: true, force: true });
+  if (peerPki) rmSync(peerPki, { recursive: true, force: true });
+});
+
+async function put(path, body) {
+  const r = await reg.req('PUT', path, body);
+  assert.ok(r.status === 200 || r.status === 201, `PUT ${path}: ${r.status} ${r.text}`);
+  return r.body;
+}
+
+async function get(path) {
+  return (await reg.req('GET', path)).body ?? {};
+}
+
+function device(extra = {}, config = {}) {
+  return {
+    properties: {
+      externalDeviceId: 'plc-ext',
+      endpoints: {
+        inbound: {
+          opc: {
+            endpointType: 'Microsoft.OpcUa',
+            address: peer.url,
+            additionalConfiguration: JSON.stringify({
+              session: { reconnectPeriodMilliseconds: 200, reconnectExponentialBackOffMilliseconds: 1000 },
+              ...config,
+            }),
+            ...extra,
+          },
+        },
+      },
+    },
+  };
+}
+
+function dataset(name, topic, points, config = {}) {
+  return {
+    name,
+    datasetConfiguration: JSON.stringify({ publishingInterval: 100, samplingInterval: 50, ...config }),
+    dataPoints: points.map(([n, src, cfg]) => ({ name: n, dataSource: src, ...(cfg ? { dataPointConfiguration: JSON.stringify(cfg) } : {}) })),
+    destinations: [{ target: 'Mqtt', configuration: { topic, qos: 'Qos1' } }],
+  };
+}
+
+function asset(deviceName, datasets) {
+  return { properties: { deviceRef: { deviceName, endpointName: 'opc' }, datasets } };
+}
+
+const endpointHealth = async (dev) => (await get(`${API}/devices/${dev}/status`)).endpoints?.inbound?.opc?.health;
+
+// The server's CurrentSubscriptionCount (ServerDiagnosticsSummary), read with the tool.
+async function serverSubscriptions() {
+  const r = await runTool(['read', peer.url, 'i=2285']);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return Number(r.stdout.trim());
+}
+
+test('every value type arrives with timestamps, CloudEvents properties, key frames and a schema', { skip }, async () => {
+  await put(`${API}/devices/plc`, device());
+  const sub = await new MqttSub(mq.port, `${NS}/line/#`).start();
+  try {
+    await put(`${API}/assets/line`, asset('plc', [
+      dataset('values', `${NS}/line/values`, [
+        ['double', 'ns=1;s=Scalar.Double'],
+        ['int32', 'ns=1;s=Scalar.Int32'],
+        ['bool', 'ns=1;s=Scalar.Boolean'],
+        ['text', 'ns=1;s=Scalar.String'],
+        ['when', 'ns=1;s=Scalar.DateTime'],
+        ['bytes', 'ns=1;s=Scalar.ByteString'],
+        ['doubles', 'ns=1;s=Array.Double'],
+        ['ints', 'ns=1;s=Array.Int32'],
+        ['temp', 'nsu=urn:fieldplane:test-peer;s=Plant.Area1.Line1.Machine1.Temperature'],
+        ['counter', 'ns=1;s=Dynamic.Counter', { samplingInterval: 0, queueSize: 10 }],
+        ['missing', 'ns=1;s=No.Such.Node'],
+        ['garbled', 'ns=1;x=what'],
+      ], { keyFrameCount: 3 }),
+    ]));
+    const first = await sub.waitFor((m) => m.json?.double, 'a message with every point');
+    const v = first.json;
+    assert.equal(v.double.Value, 3.14159);
+    assert.equal(v.int32.Value, -123456);
+    assert.equal(v.bool.Value, true);
+    assert.equal(v.text.Value, 'hello fieldplane');
+    assert.equal(v.when.Value, '2024-01-02T03:04:05.678Z');
+    assert.equal(v.bytes.Value, '3q2+7w==');
+    assert.deepEqual(v.doubles.Value, [1.25, -0.5, 1e100]);
+    assert.deepEqual(v.ints.Value, [-2147483648, 0, 2147483647]);
+    assert.equal(v.temp.Value, 21.5);
+    assert.equal(typeof v.counter.Value, 'number');
+    assert.ok(!('missing' in v) && !('garbled' in v));
+    for (const k of Object.keys(v)) assert.ok(!Number.isNaN(Date.parse(v[k].SourceTimestamp)), `${k}: ${JSON.stringify(v[k])}`);
+    assert.equal(first.props.specversion, '1.0');
+    assert.equal(first.props.type, 'DataSet');
+    assert.match(first.props.source, /^ms-aio:plc-ext/);
+    assert.equal(first.props.subject, 'line/values');
+    assert.ok(!Number.isNaN(Date.parse(first.props.time)));
+
+    // Key frames: every third message holds every point, the others only what changed.
+    await waitFor(() => sub.messages.filter((m) => m.topic === `${NS}/line/values`).length >= 10, 'ten messages');
+    const msgs = sub.messages.filter((m) => m.topic === `${NS}/line/values`);
+    const start = msgs.indexOf(first);
+    const full = (m) => Object.keys(m.json).length === 10;
+    for (let i = start; i < start + 9; i++) {
+      assert.equal(full(msgs[i]), (i - start) % 3 === 0, `message ${i - start}: ${msgs[i].payload}`);
+    }
+    assert.ok(msgs.slice(start + 1, start + 9).some((m) => Object.keys(m.json).join() === 'counter'), 'deltas hold only the counter');
+    const counters = msgs.slice(start).map((m) => m.json.counter.Value);
+    assert.ok(counters.every((c, i) => i === 0 || c > counters[i - 1]), `counter grows: ${counters}`);
+
+    // Status: the bad points by name, the dataset's schema and health.
+    const st = await waitFor(async () => {
+      const s = await get(`${API}/assets/line/status`);
+      const d = s.datasets?.find((x) => x.name === 'values');
+      return d?.messageSchemaReference && d?.health?.status === 'Available' && JSON.stringify(d).includes('BadNodeIdInvalid') && d;
+    }, 'schema reference, health and point errors in status');
+    const text = JSON.stringify(st);
+    assert.match(text, /missing/);
+    assert.match(text, /BadNodeIdUnknown/);
+    assert.match(text, /garbled/);
+    assert.match(st.health.message, /10 of 12/);
+    const ver = await reg.req('GET', `${API}/schemas/${st.messageSchemaReference.schemaName}/versions/${st.messageSchemaReference.schemaVersion}`);
+    assert.equal(ver.status, 200, ver.text);
+    assert.equal((await endpointHealth('plc')).status, 'Available');
+  } finally {
+    await sub.stop();
+  }
+});
+
+test('an asset change applies in place: a point added, one removed, one re-sampled; the rest keeps flowing', { skip }, async () => {
+  const sub = await new MqttSub(mq.port, `${NS}/line/values`).start();
+  try {
+    await sub.waitFor((m) => m.json?.counter, 'the counter flowing');
+    const subsBefore = await serverSubscriptions();
+    const pid = conn.proc.pid;
+    const cur = await get(`${API}/assets/line`);
+    const ds = cur.properties.datasets[0];
+    ds.dataPoints = ds.dataPoints.filter((p) => p.name !== 'bool');
+    ds.dataPoints.push({ name: 'sine', dataSource: 'ns=1;s=Dynamic.Sine' });
+    ds.dataPoints.find((p) => p.name === 'double').dataPointConfiguration = JSON.stringify({ samplingInterval: 500, queueSize: 2 });
+    const changedAt = sub.messages.length;
+    await put(`${API}/assets/line`, cur);
+    const withSine = await sub.waitFor((m) => m.json?.sine, 'the added point');
+    await waitFor(() => sub.messages.length > sub.messages.indexOf(withSine) + 10, 'ten more messages');
+    assert.ok(sub.messages.slice(sub.messages.indexOf(withSine)).every((m) => !('bool' in m.json)), 'the removed point is gone');
+    const keyFrame = sub.messages.slice(changedAt).find((m) => m.json.sine && m.json.double);
+    assert.ok(keyFrame, 'key frames hold the new set of points');
+    assert.deepEqual(Object.keys(keyFrame.json).sort(), ['bytes', 'counter', 'double', 'doubles', 'int32', 'ints', 'sine', 'temp', 'text', 'when']);
+    // The counter (sampled on every change) never stopped: no gap across the change.
+    const counters = sub.messages.slice(Math.max(0, changedAt - 5)).filter((m) => m.json.counter).map((m) => m.json.counter.Value);
+    for (let i = 1; i < counters.length; i++) assert.ok(counters[i] - counters[i - 1] <= 1 && counters[i] >= counters[i - 1], `counter ${counters[i - 1]} -> ${counters[i]}`);
+    assert.equal(conn.proc.pid, pid);
+    assert.equal(conn.proc.exitCode, null, 'the connector kept running');
+    assert.equal(await serverSubscriptions(), subsBefore, 'the same subscriptions on the server');
+    const st = await waitFor(async () => {
+      const d = (await get(`${API}/assets/line/status`)).datasets?.find((x) => x.name === 'values');
+      return /10 of 12/.test(d?.health?.message ?? '') && d;
+    }, 'health after the change');
+    assert.equal(st.health.status, 'Available');
+  } finally {
+    await sub.stop();
+  }
+});
+
+test('the peer killed and restarted: Unavailable, then Available, data again, no duplicate subscriptions', { skip }, async () => {
+  const sub = await new MqttSub(mq.port, `${NS}/line/values`).start();
+  try {
+    await sub.waitFor((m) => m.json?.counter, 'the counter flowing');
+    const subsBefore = await serverSubscriptions();
+    assert.ok(subsBefore >= 1, `subscriptions ${subsBefore}`);
+    for (let round = 0; round < 2; round++) {
+      peer.proc.kill('SIGKILL');
+      await peer.stop();
+      const down = await waitFor(async () => {
+        const h = await endpointHealth('plc');
+        return h?.status === 'Unavailable' && h;
+      }, 'the endpoint Unavailable', 20000);
+      assert.match(down.reasonCode, /^Bad/);
+      const dsDown = await waitFor(async () => {
+        const d = (await get(`${API}/assets/line/status`)).datasets?.find((x) => x.name === 'values');
+        return d?.health?.status === 'Unavailable' && d;
+      }, 'the dataset Unavailable');
+      assert.ok(dsDown);
+      peer = await startPeer(PEER_ARGS());
+      await waitFor(async () => (await endpointHealth('plc'))?.status === 'Available', 'the endpoint Available again', 40000);
+      const n = sub.messages.length;
+      // The restarted peer counts from 0 again.
+      await waitFor(() => sub.messages.slice(n).some((m) => m.json?.counter), 'data after the restart', 20000);
+      await sleep(500);
+      assert.equal(await serverSubscriptions(), subsBefore, `round ${round}: no duplicate subscriptions`);
+    }
+    const d = (await get(`${API}/assets/line/status`)).datasets?.find((x) => x.name === 'values');
+    assert.equal(d.health.status, 'Available');
+  } finally {
+    await sub.stop();
+  }
+});
+
+test('the broker stopped and restarted: no value lost', { skip }, async () => {
+  await put(`${API}/assets/load`, asset('plc', [
+    dataset('pushed', `${NS}/load/pushed`, [['v0', 'ns=1;s=Load.0'], ['v1', 'ns=1;s=Load.1']], { samplingInterval: 0, queueSize: 20, publishingInterval: 200 }),
+  ]));
+  const sub = await new MqttSub(mq.port, `${NS}/load/pushed`, { id: 'uaconn-load' }).start();
+  try {
+    await waitFor(() => sub.messages.filter((m) => m.json?.v0).length >= 5, 'values flowing');
+    await mq.stop();
+    await sleep(3000);
+    await mq.start();
+    const resumed = sub.messages.length;
+    await waitFor(() => sub.messages.length > resumed + 10, 'values after the restart', 30000);
+    await sleep(1000);
+    const values = [...new Set(sub.messages.filter((m) => m.json?.v0).map((m) => m.json.v0.Value))].sort((a, b) => a - b);
+    for (let i = 1; i < values.length; i++) assert.equal(values[i], values[i - 1] + 1, `v0 ${values[i - 1]} then ${values[i]}`);
+    assert.ok(values.length > 40, `${values.length} values`);
+  } finally {
+    await sub.stop();
+    await reg.req('DELETE', `${API}/assets/load`);
+  }
+});
+
+test('Basic256Sha256 SignAndEncrypt with user1: untrusted first, then trusted through the device trust list', { skip }, async () => {
+  const { readFileSync } = await import('node:fs');
+  assert.equal((await reg.req('PUT', `${API}/secrets/plc-user`, { data: { username: 'user1', password: 'password1' } })).status, 201);
+  const auth = {
+    method: 'UsernamePassword',
+    usernamePasswordCredentials: { usernameSecretName: 'plc-user/username', passwordSecretName: 'plc-user/password' },
+  };
+  const security = { security: { securityPolicy: 'http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256', securityMode: 'SignAndEncrypt' } };
+  await put(`${API}/devices/secure`, device({ authentication: auth }, security));
+  await put(`${API}/assets/vault`, asset('secure', [dataset('values', `${NS}/vault/values`, [['counter', 'ns=1;s=Dynamic.Counter']])]));
+  const bad = await waitFor(async () => {
+    const h = await endpointHealth('secure');
+    return h?.reasonCode === 'BadCertificateUntrusted' && h;
+  }, 'BadCertificateUntrusted in the endpoint health', 30000);
+  assert.equal(bad.status, 'Unavailable');
+  assert.match(bad.message, /trust add|autoAccept/);
+
+  const sub = await new MqttSub(mq.port, `${NS}/vault/values`).start();
+  try {
+    assert.equal((await reg.req('PUT', `${API}/secrets/plc-trust`, { value: readFileSync(join(peerPki, 'own/certs/certificate.pem'), 'utf8') })).status, 201);
+    await put(`${API}/devices/secure`, device({ authentication: auth, trustSettings: { trustList: 'plc-trust' } }, { ...security, applicationName: 'fieldplane test' }));
+    await waitFor(async () => (await endpointHealth('secure'))?.status === 'Available', 'the secure endpoint Available', 30000);
+    const m = await sub.waitFor((x) => x.json?.counter, 'data over the encrypted session', 20000);
+    assert.equal(typeof m.json.counter.Value, 'number');
+  } finally {
+    await sub.stop();
+    await reg.req('DELETE', `${API}/assets/vault`);
+  }
+});
+
+test('the connector stops cleanly', { skip }, async () => {
+  await conn.stopClean();
+});
