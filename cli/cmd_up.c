@@ -91,8 +91,8 @@ static void usage(FILE *f)
             "                          (HTTP, topic demo/oven/telemetry) and line (SSE,\n"
             "                          topic demo/line/events)\n"
             "  -h, --help              this help\n\n"
-            "Connectors: up looks for fieldplane-connector-http and fieldplane-connector-sse\n"
-            "next to the fieldplane binary and in ../connectors/NAME/ from it (the build\n"
+            "Connectors: up looks for fieldplane-connector-http, fieldplane-connector-sse\n"
+            "and fieldplane-connector-opcua next to the fieldplane binary and in ../connectors/NAME/ from it (the build\n"
             "tree). Each gets a token of role connector, made once and kept in\n"
             "DATA/connectors/NAME.token, and the data directory DATA/connectors/NAME.\n\n"
             "Example:\n"
@@ -313,7 +313,7 @@ static void scan_connectors_dir(const char *dir, found_connector *list, int *n)
  * the build tree (<bin dir>/../connectors/<name>/). */
 static int find_connectors(const char *extra_dir, found_connector *list)
 {
-    static const char *const k_ours[] = {"http", "sse"};
+    static const char *const k_ours[] = {"http", "sse", "opcua"};
     char self[PATH_MAX], path[PATH_MAX + 200];
     const char *bin_dir;
     int n = 0;
