@@ -243,7 +243,7 @@ test('Call, Read and Write actions over MQTT 5 request/response', async () => {
     assert.equal(unknown.props.status, '404', unknown.payload);
     assert.match(unknown.json.error.code, /BadNodeIdUnknown|BadMethodInvalid/);
 
-    const read = await ask('read', '');
+    const read = await ask('read', '{}');
     assert.equal(read.props.status, '200', read.payload);
     assert.equal(read.json.Value, -123456);
     assert.ok(!Number.isNaN(Date.parse(read.json.SourceTimestamp ?? new Date().toISOString())));
@@ -251,11 +251,11 @@ test('Call, Read and Write actions over MQTT 5 request/response', async () => {
     const write = await ask('write', JSON.stringify({ Value: 4242 }));
     assert.equal(write.props.status, '200', write.payload);
     assert.deepEqual(write.json, { StatusCode: 'Good' });
-    const back = await ask('readback', '');
+    const back = await ask('readback', '{}');
     assert.equal(back.json.Value, 4242);
     const bare = await ask('write', '-7');
     assert.deepEqual(bare.json, { StatusCode: 'Good' });
-    assert.equal((await ask('readback', '')).json.Value, -7);
+    assert.equal((await ask('readback', '{}')).json.Value, -7);
     const wrong = await ask('write', JSON.stringify({ Value: 'not a number' }));
     assert.equal(wrong.props.status, '400', wrong.payload);
     assert.equal(wrong.json.error.code, 'BadTypeMismatch');
