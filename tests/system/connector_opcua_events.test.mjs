@@ -154,6 +154,16 @@ test('an event group with select clauses: one message per event with the selecte
     assert.match(deep.health.message, /EnabledState\/Id/, JSON.stringify(deep));
     assert.ok(!sub.messages.some((x) => x.topic === 'uaev-a/boiler/nowhere' || x.topic === 'uaev-a/boiler/deep'));
 
+    // A changed filter applies in place: fieldId names the member.
+    const cur = (await reg.req('GET', '/api/v1/namespaces/uaev-a/assets/boiler')).body;
+    cur.properties.eventGroups[0].events[0].eventConfiguration = JSON.stringify({
+      eventFilter: { selectClauses: [{ browsePath: '1:Sequence', fieldId: 'seq' }, { browsePath: '/Message' }] },
+    });
+    await put('/api/v1/namespaces/uaev-a/assets/boiler', cur);
+    const renamed = await sub.waitFor((x) => isEvent(x) && x.json && 'seq' in x.json, explain('events after the change'));
+    assert.deepEqual(Object.keys(renamed.json), ['seq', 'Message']);
+    assert.equal(renamed.json.Message, `test event ${renamed.json.seq}`);
+
     // Deleting the asset stops its events.
     await reg.req('DELETE', '/api/v1/namespaces/uaev-a/assets/boiler');
     await new Promise((r) => setTimeout(r, 1500));
