@@ -6,7 +6,9 @@
  * (opc_sub_get). A data change stores the point's last DataValue and marks the dataset
  * dirty; after every loop iteration opc_data_flush publishes one message per dirty dataset
  * with only the changed points, and every keyFrameCount-th message all of them, so a reader
- * that joins late gets the whole dataset within a few messages.
+ * that joins late gets the whole dataset within a few messages. A point that changes again
+ * before its message went out (queueSize > 1) first sends the pending message: every value
+ * the server reports reaches MQTT.
  *
  * Everything here runs on the endpoint thread. The runtime's callbacks (on the strand) hand
  * their dataset over with opc_ep_run(wait): the fp_dataset they name lives until they
@@ -373,6 +375,11 @@ void opc_data_on_change(opc_ep *ep, opc_item_ref *ref, const ua_data_value *v)
     ua_data_value copy;
 
     (void)ep;
+    /* A second value of a point before its first was published (a queue of several, or two
+     * publishes in one loop iteration): publish the pending message first, so no value is
+     * dropped and each message holds one value per point. */
+    if (pt->changed)
+        ds_publish(st);
     if (ua_data_value_copy(v, &copy))
         return;
     ua_data_value_clear(&pt->last);

@@ -900,7 +900,7 @@ static void walk_report(opc_disc *d)
 static void on_walk_timer(void *ctx)
 {
     opc_disc *d = ctx;
-    if (!d->ep->connected || d->walking)
+    if (!d->ep->connected || d->walking || !d->ep->cfg->run_asset_discovery)
         return;
     if (!d->info_ready)
         info_read(d); /* walks (and lists servers) when read */

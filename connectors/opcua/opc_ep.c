@@ -301,7 +301,7 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
 {
     opc_ep *ep = &p->ep;
     char tag[200], path[700], dir[600];
-    int rc;
+    int rc = -ENAMETOOLONG;
 
     file_tag(pub, tag, sizeof tag);
     if (snprintf(dir, sizeof dir, "%s/trusted/certs", ep->pki_dir) >= (int)sizeof dir ||
@@ -325,6 +325,7 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
     ep->user_cert_file[0] = ep->user_key_file[0] = '\0';
     if (!p->set.x509)
         return 0;
+    rc = -ENAMETOOLONG;
     if (snprintf(dir, sizeof dir, "%s/credentials", p->data_dir) >= (int)sizeof dir ||
         (rc = mkdir_p(dir)) < 0) {
         snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
@@ -346,6 +347,21 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
         return -1;
     }
     return 0;
+}
+
+/* The endpoint is gone: its trust list no longer applies, its credentials go too. */
+static void remove_endpoint_files(ep_priv *p, const fp_endpoint *pub)
+{
+    char tag[200], path[700];
+
+    file_tag(pub, tag, sizeof tag);
+    if (snprintf(path, sizeof path, "%s/trusted/certs/device-%s.pem", p->ep.pki_dir, tag) <
+        (int)sizeof path)
+        unlink(path);
+    if (p->ep.user_cert_file[0])
+        unlink(p->ep.user_cert_file);
+    if (p->ep.user_key_file[0])
+        unlink(p->ep.user_key_file);
 }
 
 /* ------------------------------------------------------------------------ health */
@@ -370,10 +386,12 @@ static void report_down(ep_priv *p, ua_status st, bool lost)
 
     if (st == UA_STATUS_BAD_CERTIFICATE_UNTRUSTED)
         set_why(p,
-                "the server certificate of %s is not trusted (a copy is in %s/rejected): trust "
-                "it with `fieldplane-connector-opcua trust add`, add it to the device's trust "
-                "list, or set security.autoAcceptUntrustedServerCertificates",
-                p->set.url, ep->pki_dir);
+                "the server certificate of %s is not trusted (a copy is in %s/rejected): find it "
+                "with `fieldplane-connector-opcua trust list --data %s` and trust it with "
+                "`fieldplane-connector-opcua trust accept THUMBPRINT --data %s` (or trust add "
+                "FILE), put it in the device's trust list, or set "
+                "security.autoAcceptUntrustedServerCertificates",
+                p->set.url, ep->pki_dir, p->data_dir, p->data_dir);
     else if (lost)
         set_why(p, "connection to %s lost: %s (%s); reconnecting", p->set.url, name,
                 ua_status_description(st));
@@ -1023,6 +1041,7 @@ void opc_endpoint_remove(fp_endpoint *pub)
     opc_data_free_all(ep);
     opc_events_free_all(ep);
     opc_discovery_free(ep);
+    remove_endpoint_files(p, pub);
     ep_free(p);
     pub->user = NULL;
 }

@@ -202,13 +202,25 @@ static void put_u64(jw *w, uint64_t v)
     put(w, tmp, (size_t)n);
 }
 
-/* The shortest %g form that reads back as the same value: from the precision that always
- * suffices for short decimals (6 for Float, 15 for Double) up to the one that always
- * round-trips (9, 17). Non-finite values as the strings "NaN", "Infinity", "-Infinity". */
+/* The shortest %g form of a finite v that reads back as the same value: from the
+ * precision that always suffices for short decimals (6 for Float, 15 for Double) up to the
+ * one that always round-trips (9, 17). Returns its length. */
+static int fmt_real(char *tmp, size_t cap, double v, bool is_float)
+{
+    int n = 0;
+    for (int prec = is_float ? 6 : 15; prec <= (is_float ? 9 : 17); prec++) {
+        n = snprintf(tmp, cap, "%.*g", prec, v);
+        if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
+            break;
+    }
+    return n;
+}
+
+/* Non-finite values as the strings "NaN", "Infinity", "-Infinity" (JSON has no such
+ * numbers). */
 static void put_real(jw *w, double v, bool is_float)
 {
     char tmp[40];
-    int n = 0;
     if (isnan(v)) {
         put_z(w, "\"NaN\"");
         return;
@@ -217,12 +229,7 @@ static void put_real(jw *w, double v, bool is_float)
         put_z(w, v < 0 ? "\"-Infinity\"" : "\"Infinity\"");
         return;
     }
-    for (int prec = is_float ? 6 : 15; prec <= (is_float ? 9 : 17); prec++) {
-        n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-        if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
-            break;
-    }
-    put(w, tmp, (size_t)n);
+    put(w, tmp, (size_t)fmt_real(tmp, sizeof tmp, v, is_float));
 }
 
 /* Base64 of n bytes, in slices through a stack buffer. */
@@ -721,18 +728,33 @@ static const char *json_kind_name(const json_t *j)
     }
 }
 
-/* A JSON value shown in a message: numbers as they are, strings quoted and cut short. */
+/* At most max bytes of the UTF-8 text z, not cutting a character in two. */
+static int utf8_prefix(const char *z, size_t max)
+{
+    size_t n = strlen(z);
+    if (n <= max)
+        return (int)n;
+    while (max > 0 && ((uint8_t)z[max] & 0xC0) == 0x80)
+        max--;
+    return (int)max;
+}
+
+/* A JSON value shown in a message: numbers as they are, strings quoted and cut short (the
+ * message stays valid UTF-8, as it may travel in JSON). */
 static const char *json_show(const json_t *j, char *tmp, size_t cap)
 {
-    if (json_is_integer(j))
+    const char *z;
+    if (json_is_integer(j)) {
         snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
-    else if (json_is_real(j))
-        snprintf(tmp, cap, "%.17g", json_real_value(j));
-    else if (json_is_string(j))
-        snprintf(tmp, cap, "\"%.40s%s\"", json_string_value(j),
-                 json_string_length(j) > 40 ? "..." : "");
-    else
+    } else if (json_is_real(j)) {
+        fmt_real(tmp, cap, json_real_value(j), false);
+    } else if (json_is_string(j)) {
+        z = json_string_value(j);
+        int n = utf8_prefix(z, 40);
+        snprintf(tmp, cap, "\"%.*s%s\"", n, z, z[n] != '\0' ? "..." : "");
+    } else {
         snprintf(tmp, cap, "%s", json_kind_name(j));
+    }
     return tmp;
 }
 
@@ -1069,8 +1091,8 @@ static int from_json_localized_text(const json_t *j, ua_localized_text *lt, char
         } else if (strcmp(key, "text") == 0 || strcmp(key, "Text") == 0) {
             dst = &lt->text;
         } else {
-            set_err(err, err_len, "unknown member \"%.40s\" in a LocalizedText (locale, text)",
-                    key);
+            set_err(err, err_len, "unknown member \"%.*s\" in a LocalizedText (locale, text)",
+                    utf8_prefix(key, 40), key);
             return -1;
         }
         if (dst->data != NULL) {

@@ -115,7 +115,8 @@ static void describe(const ua_cert *cert, cert_entry *e)
     if (!x)
         return;
     BIO *bio = BIO_new(BIO_s_mem());
-    if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+    if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+                                  XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV) >= 0) {
         int n = BIO_read(bio, e->subject, (int)sizeof e->subject - 1);
         e->subject[n > 0 ? n : 0] = '\0';
     }

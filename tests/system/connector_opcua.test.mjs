@@ -119,7 +119,7 @@ test('every value type arrives with timestamps, CloudEvents properties, key fram
         ['doubles', 'ns=1;s=Array.Double'],
         ['ints', 'ns=1;s=Array.Int32'],
         ['temp', 'nsu=urn:fieldplane:test-peer;s=Plant.Area1.Line1.Machine1.Temperature'],
-        ['counter', 'ns=1;s=Dynamic.Counter'],
+        ['counter', 'ns=1;s=Dynamic.Counter', { samplingInterval: 0, queueSize: 10 }],
         ['missing', 'ns=1;s=No.Such.Node'],
         ['garbled', 'ns=1;x=what'],
       ], { keyFrameCount: 3 }),
@@ -173,4 +173,129 @@ test('every value type arrives with timestamps, CloudEvents properties, key fram
   } finally {
     await sub.stop();
   }
+});
+
+test('an asset change applies in place: a point added, one removed, one re-sampled; the rest keeps flowing', { skip }, async () => {
+  const sub = await new MqttSub(mq.port, `${NS}/line/values`).start();
+  try {
+    await sub.waitFor((m) => m.json?.counter, 'the counter flowing');
+    const subsBefore = await serverSubscriptions();
+    const pid = conn.proc.pid;
+    const cur = await get(`${API}/assets/line`);
+    const ds = cur.properties.datasets[0];
+    ds.dataPoints = ds.dataPoints.filter((p) => p.name !== 'bool');
+    ds.dataPoints.push({ name: 'sine', dataSource: 'ns=1;s=Dynamic.Sine' });
+    ds.dataPoints.find((p) => p.name === 'double').dataPointConfiguration = JSON.stringify({ samplingInterval: 500, queueSize: 2 });
+    const changedAt = sub.messages.length;
+    await put(`${API}/assets/line`, cur);
+    const withSine = await sub.waitFor((m) => m.json?.sine, 'the added point');
+    await waitFor(() => sub.messages.length > sub.messages.indexOf(withSine) + 10, 'ten more messages');
+    assert.ok(sub.messages.slice(sub.messages.indexOf(withSine)).every((m) => !('bool' in m.json)), 'the removed point is gone');
+    const keyFrame = sub.messages.slice(changedAt).find((m) => m.json.sine && m.json.double);
+    assert.ok(keyFrame, 'key frames hold the new set of points');
+    assert.deepEqual(Object.keys(keyFrame.json).sort(), ['bytes', 'counter', 'double', 'doubles', 'int32', 'ints', 'sine', 'temp', 'text', 'when']);
+    // The counter (sampled on every change) never stopped: no gap across the change.
+    const counters = sub.messages.slice(Math.max(0, changedAt - 5)).filter((m) => m.json.counter).map((m) => m.json.counter.Value);
+    for (let i = 1; i < counters.length; i++) assert.ok(counters[i] - counters[i - 1] <= 1 && counters[i] >= counters[i - 1], `counter ${counters[i - 1]} -> ${counters[i]}`);
+    assert.equal(conn.proc.pid, pid);
+    assert.equal(conn.proc.exitCode, null, 'the connector kept running');
+    assert.equal(await serverSubscriptions(), subsBefore, 'the same subscriptions on the server');
+    const st = await waitFor(async () => {
+      const d = (await get(`${API}/assets/line/status`)).datasets?.find((x) => x.name === 'values');
+      return /10 of 12/.test(d?.health?.message ?? '') && d;
+    }, 'health after the change');
+    assert.equal(st.health.status, 'Available');
+  } finally {
+    await sub.stop();
+  }
+});
+
+test('the peer killed and restarted: Unavailable, then Available, data again, no duplicate subscriptions', { skip }, async () => {
+  const sub = await new MqttSub(mq.port, `${NS}/line/values`).start();
+  try {
+    await sub.waitFor((m) => m.json?.counter, 'the counter flowing');
+    const subsBefore = await serverSubscriptions();
+    assert.ok(subsBefore >= 1, `subscriptions ${subsBefore}`);
+    for (let round = 0; round < 2; round++) {
+      peer.proc.kill('SIGKILL');
+      await peer.stop();
+      const down = await waitFor(async () => {
+        const h = await endpointHealth('plc');
+        return h?.status === 'Unavailable' && h;
+      }, 'the endpoint Unavailable', 20000);
+      assert.match(down.reasonCode, /^Bad/);
+      const dsDown = await waitFor(async () => {
+        const d = (await get(`${API}/assets/line/status`)).datasets?.find((x) => x.name === 'values');
+        return d?.health?.status === 'Unavailable' && d;
+      }, 'the dataset Unavailable');
+      assert.ok(dsDown);
+      peer = await startPeer(PEER_ARGS());
+      await waitFor(async () => (await endpointHealth('plc'))?.status === 'Available', 'the endpoint Available again', 40000);
+      const n = sub.messages.length;
+      // The restarted peer counts from 0 again.
+      await waitFor(() => sub.messages.slice(n).some((m) => m.json?.counter), 'data after the restart', 20000);
+      await sleep(500);
+      assert.equal(await serverSubscriptions(), subsBefore, `round ${round}: no duplicate subscriptions`);
+    }
+    const d = (await get(`${API}/assets/line/status`)).datasets?.find((x) => x.name === 'values');
+    assert.equal(d.health.status, 'Available');
+  } finally {
+    await sub.stop();
+  }
+});
+
+test('the broker stopped and restarted: no value lost', { skip }, async () => {
+  await put(`${API}/assets/load`, asset('plc', [
+    dataset('pushed', `${NS}/load/pushed`, [['v0', 'ns=1;s=Load.0'], ['v1', 'ns=1;s=Load.1']], { samplingInterval: 0, queueSize: 20, publishingInterval: 200 }),
+  ]));
+  const sub = await new MqttSub(mq.port, `${NS}/load/pushed`, { id: 'uaconn-load' }).start();
+  try {
+    await waitFor(() => sub.messages.filter((m) => m.json?.v0).length >= 5, 'values flowing');
+    await mq.stop();
+    await sleep(3000);
+    await mq.start();
+    const resumed = sub.messages.length;
+    await waitFor(() => sub.messages.length > resumed + 10, 'values after the restart', 30000);
+    await sleep(1000);
+    const values = [...new Set(sub.messages.filter((m) => m.json?.v0).map((m) => m.json.v0.Value))].sort((a, b) => a - b);
+    for (let i = 1; i < values.length; i++) assert.equal(values[i], values[i - 1] + 1, `v0 ${values[i - 1]} then ${values[i]}`);
+    assert.ok(values.length > 40, `${values.length} values`);
+  } finally {
+    await sub.stop();
+    await reg.req('DELETE', `${API}/assets/load`);
+  }
+});
+
+test('Basic256Sha256 SignAndEncrypt with user1: untrusted first, then trusted through the device trust list', { skip }, async () => {
+  const { readFileSync } = await import('node:fs');
+  assert.equal((await reg.req('PUT', `${API}/secrets/plc-user`, { data: { username: 'user1', password: 'password1' } })).status, 201);
+  const auth = {
+    method: 'UsernamePassword',
+    usernamePasswordCredentials: { usernameSecretName: 'plc-user/username', passwordSecretName: 'plc-user/password' },
+  };
+  const security = { security: { securityPolicy: 'http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256', securityMode: 'SignAndEncrypt' } };
+  await put(`${API}/devices/secure`, device({ authentication: auth }, security));
+  await put(`${API}/assets/vault`, asset('secure', [dataset('values', `${NS}/vault/values`, [['counter', 'ns=1;s=Dynamic.Counter']])]));
+  const bad = await waitFor(async () => {
+    const h = await endpointHealth('secure');
+    return h?.reasonCode === 'BadCertificateUntrusted' && h;
+  }, 'BadCertificateUntrusted in the endpoint health', 30000);
+  assert.equal(bad.status, 'Unavailable');
+  assert.match(bad.message, /trust add|autoAccept/);
+
+  const sub = await new MqttSub(mq.port, `${NS}/vault/values`).start();
+  try {
+    assert.equal((await reg.req('PUT', `${API}/secrets/plc-trust`, { value: readFileSync(join(peerPki, 'own/certs/certificate.pem'), 'utf8') })).status, 201);
+    await put(`${API}/devices/secure`, device({ authentication: auth, trustSettings: { trustList: 'plc-trust' } }, { ...security, applicationName: 'fieldplane test' }));
+    await waitFor(async () => (await endpointHealth('secure'))?.status === 'Available', 'the secure endpoint Available', 30000);
+    const m = await sub.waitFor((x) => x.json?.counter, 'data over the encrypted session', 20000);
+    assert.equal(typeof m.json.counter.Value, 'number');
+  } finally {
+    await sub.stop();
+    await reg.req('DELETE', `${API}/assets/vault`);
+  }
+});
+
+test('the connector stops cleanly', { skip }, async () => {
+  await conn.stopClean();
 });

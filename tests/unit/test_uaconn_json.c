@@ -105,6 +105,9 @@ static void expect_error(const char *z, uint8_t kind, bool array, const char *wa
     assert_null(v.type);
     if (strstr(err, want) == NULL)
         fail_msg("%s as kind %d: error \"%s\" lacks \"%s\"", z, kind, err, want);
+    json_t *msg = json_string(err); /* NULL unless valid UTF-8 */
+    assert_non_null(msg);
+    json_decref(msg);
     json_decref(j);
 }
 
@@ -782,7 +785,15 @@ static void test_read_errors(void **state)
     expect_error("\"12x\"", UA_KIND_INT32, false, "\"12x\" is not a whole number (Int32)");
     expect_error("\" 12\"", UA_KIND_INT32, false, "is not a whole number");
     expect_error("true", UA_KIND_INT32, false, "expected a number for Int32, got a boolean");
-    expect_error("1e39", UA_KIND_FLOAT, false, "does not fit in a Float");
+    expect_error("1e39", UA_KIND_FLOAT, false, "1e+39 does not fit in a Float");
+    expect_error("-1e39", UA_KIND_FLOAT, false, "-1e+39 does not fit in a Float");
+    /* a long value is cut in the message, between characters */
+    expect_error("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\u00e9\"", UA_KIND_INT32, false,
+                 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is not a whole number");
+    expect_error(
+        "{\"text\":\"x\",\"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+        "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\":1}",
+        UA_KIND_LOCALIZEDTEXT, false, "unknown member");
     expect_error("\"nan\"", UA_KIND_DOUBLE, false, "is not a number (Double");
     expect_error("{}", UA_KIND_DOUBLE, false, "expected a number for Double, got an object");
     expect_error("2", UA_KIND_BOOLEAN, false, "expected true or false for Boolean, got 2");
