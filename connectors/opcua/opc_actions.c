@@ -844,7 +844,7 @@ void opc_action_call(fp_action *ac, fp_action_req *req)
     size_t sp = 0;
     while (payload && sp < len && strchr(" \t\r\n", payload[sp]))
         sp++;
-    if (payload && sp < len) {
+    if (payload && sp < len && a->kind != OPC_ACT_READ) { /* a Read takes no input */
         json_error_t jerr;
         a->payload = json_loadb(payload, len, JSON_DECODE_ANY, &jerr);
         if (!a->payload) {

@@ -154,6 +154,16 @@ test('an event group with select clauses: one message per event with the selecte
     assert.match(deep.health.message, /EnabledState\/Id/, JSON.stringify(deep));
     assert.ok(!sub.messages.some((x) => x.topic === 'uaev-a/boiler/nowhere' || x.topic === 'uaev-a/boiler/deep'));
 
+    // A changed filter applies in place: fieldId names the member.
+    const cur = (await reg.req('GET', '/api/v1/namespaces/uaev-a/assets/boiler')).body;
+    cur.properties.eventGroups[0].events[0].eventConfiguration = JSON.stringify({
+      eventFilter: { selectClauses: [{ browsePath: '1:Sequence', fieldId: 'seq' }, { browsePath: '/Message' }] },
+    });
+    await put('/api/v1/namespaces/uaev-a/assets/boiler', cur);
+    const renamed = await sub.waitFor((x) => isEvent(x) && x.json && 'seq' in x.json, explain('events after the change'));
+    assert.deepEqual(Object.keys(renamed.json), ['seq', 'Message']);
+    assert.equal(renamed.json.Message, `test event ${renamed.json.seq}`);
+
     // Deleting the asset stops its events.
     await reg.req('DELETE', '/api/v1/namespaces/uaev-a/assets/boiler');
     await new Promise((r) => setTimeout(r, 1500));
@@ -243,7 +253,7 @@ test('Call, Read and Write actions over MQTT 5 request/response', async () => {
     assert.equal(unknown.props.status, '404', unknown.payload);
     assert.match(unknown.json.error.code, /BadNodeIdUnknown|BadMethodInvalid/);
 
-    const read = await ask('read', '');
+    const read = await ask('read', '{}');
     assert.equal(read.props.status, '200', read.payload);
     assert.equal(read.json.Value, -123456);
     assert.ok(!Number.isNaN(Date.parse(read.json.SourceTimestamp ?? new Date().toISOString())));
@@ -251,11 +261,11 @@ test('Call, Read and Write actions over MQTT 5 request/response', async () => {
     const write = await ask('write', JSON.stringify({ Value: 4242 }));
     assert.equal(write.props.status, '200', write.payload);
     assert.deepEqual(write.json, { StatusCode: 'Good' });
-    const back = await ask('readback', '');
+    const back = await ask('readback', '{}');
     assert.equal(back.json.Value, 4242);
     const bare = await ask('write', '-7');
     assert.deepEqual(bare.json, { StatusCode: 'Good' });
-    assert.equal((await ask('readback', '')).json.Value, -7);
+    assert.equal((await ask('readback', '{}')).json.Value, -7);
     const wrong = await ask('write', JSON.stringify({ Value: 'not a number' }));
     assert.equal(wrong.props.status, '400', wrong.payload);
     assert.equal(wrong.json.error.code, 'BadTypeMismatch');
