@@ -669,7 +669,7 @@ fp_status fp_cli_bash_completion(fp_buf *b)
                          "_fieldplane_words() {\n    case \"$1\" in\n    \"\") echo \"");
     for (int i = 0; fp_client_groups[i]; i++)
         fp_buf_printf(b, "%s ", fp_client_groups[i]->name);
-    fp_buf_append_str(b, "up registry token simulate version help\" ;;\n");
+    fp_buf_append_str(b, "up registry token simulate opcua version help\" ;;\n");
     for (int i = 0; fp_client_groups[i]; i++)
         comp_cmd(b, fp_client_groups[i], fp_client_groups[i]->name);
     fp_buf_append_str(b,

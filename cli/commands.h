@@ -34,6 +34,7 @@ int fp_cmd_registry(int argc, char **argv);
 int fp_cmd_up(int argc, char **argv);
 int fp_cmd_token(int argc, char **argv);
 int fp_cmd_simulate(int argc, char **argv);
+int fp_cmd_opcua(int argc, char **argv);
 
 /* The table, ended by a row with name NULL. */
 extern const fp_cmd fp_commands[];

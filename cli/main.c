@@ -17,6 +17,8 @@ const fp_cmd fp_commands[] = {
     {"registry", "run the registry daemon (REST API, watch, web UI)", fp_cmd_registry},
     {"token", "create, list and revoke API tokens in a data directory (offline)", fp_cmd_token},
     {"simulate", "serve a demo device over HTTP and SSE (what up --demo uses)", fp_cmd_simulate},
+    {"opcua", "the OPC UA connector's trust list of server certificates (opcua trust)",
+     fp_cmd_opcua},
     {"login", "store the registry URL and a token for the client commands", fp_cmd_login},
     {"namespace", "manage namespaces", fp_cmd_namespace},
     {"device", "manage devices and their endpoints", fp_cmd_device},

@@ -288,7 +288,8 @@ static void on_request_locked(struct rt_actions *A, topic_sub *ts, const fpc_msg
         req_free(r);
         return;
     }
-    memcpy(r->payload, m->payload, m->len);
+    if (m->len) /* an empty request has no payload pointer */
+        memcpy(r->payload, m->payload, m->len);
     r->payload[m->len] = '\0';
     r->len = m->len;
 

@@ -8,9 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { writeFileSync, readdirSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry, Mosquitto, waitFor, sleep, BIN } from './lib/registry.mjs';
+import { Registry, Mosquitto, waitFor, sleep, BIN, tempDir } from './lib/registry.mjs';
 import { Connector, MqttSub, connectorBin } from './lib/connector.mjs';
 import { startPeer } from '../peers/opcua/harness.mjs';
 
@@ -110,6 +110,13 @@ test('an untrusted server certificate is rejected, listed, accepted with `trust 
   assert.ok(listed.notAfter && listed.subject, JSON.stringify(listed));
   const table = await trust('list');
   assert.match(table.stdout, new RegExp(`rejected\\s+${listed.thumbprint}`));
+  // The same through `fieldplane opcua trust`, whose --data is the data directory of `up`.
+  const upData = tempDir('fp-up-layout-');
+  mkdirSync(join(upData, 'connectors'));
+  symlinkSync(dataDir, join(upData, 'connectors', 'opcua'));
+  const viaCli = await run(BIN, ['opcua', 'trust', 'list', '--output', 'json', '--data', upData]);
+  assert.equal(viaCli.code, 0, viaCli.stderr);
+  assert.ok(JSON.parse(viaCli.stdout).some((c) => c.thumbprint === listed.thumbprint));
 
   const bad = await trust('accept', '0123456789abcdef');
   assert.equal(bad.code, 3, 'an unknown thumbprint is not found');
