@@ -93,9 +93,9 @@ static void usage(FILE *f)
             "  -h, --help              this help\n\n"
             "Connectors: up looks for fieldplane-connector-http, fieldplane-connector-sse\n"
             "and fieldplane-connector-opcua next to the fieldplane binary and in\n"
-            "../connectors/NAME/ from it (the build tree). Each gets a token of role connector, "
-            "made once and kept in\n"
-            "DATA/connectors/NAME.token, and the data directory DATA/connectors/NAME.\n\n"
+            "../connectors/NAME/ from it (the build tree). Each gets a token of role\n"
+            "connector, made once and kept in DATA/connectors/NAME.token, and the data\n"
+            "directory DATA/connectors/NAME.\n\n"
             "Example:\n"
             "  fieldplane up --data ./data --demo\n"
             "  mosquitto_sub -h 127.0.0.1 -p 1883 -t 'demo/#' -v\n");
