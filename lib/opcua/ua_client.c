@@ -140,12 +140,16 @@ void ua_client_free(ua_client *c)
     if (!c)
         return;
     ua_sub_free_all(c);
+    /* Fail what is pending while the connection still exists: a call in flight may be a
+     * step of a connect attempt, whose failure path closes the connection (and may arm the
+     * reconnect timer, stopped below). */
+    c->state_cb = NULL;
+    c->freeing = true;
+    fail_pending(c, UA_STATUS_BAD_SHUTDOWN);
     ua_loop_timer_stop(c->loop, &c->reconnect_timer);
     ua_user_token_policy_clear(&c->token_policy);
     ua_conn_free(c->conn);
     c->conn = NULL;
-    c->state_cb = NULL;
-    fail_pending(c, UA_STATUS_BAD_SHUTDOWN);
     session_clear(c);
     ua_session_security_free(c);
     config_clear(&c->cfg);
@@ -192,6 +196,8 @@ ua_status ua_client_service_ex(ua_client *c, const void *request, const ua_type 
                                const ua_type *resp_type, uint32_t timeout_ms,
                                ua_client_service_cb cb, void *ctx)
 {
+    if (c->freeing)
+        return UA_STATUS_BAD_SHUTDOWN;
     if (!c->conn || ua_conn_get_state(c->conn) != UA_CONN_OPEN)
         return UA_STATUS_BAD_NOT_CONNECTED;
     if (req_type->kind != UA_KIND_STRUCTURE || resp_type->kind != UA_KIND_STRUCTURE ||

@@ -58,6 +58,7 @@ struct ua_client {
 
     /* Reconnect (OPC 10000-4 6.7): new channel, reactivate, or a new session. */
     bool reconnecting;
+    bool freeing; /* ua_client_free is failing the pending calls: take no new ones */
     bool new_session;
     uint32_t reconnect_delay_ms;
     ua_loop_timer reconnect_timer;

@@ -879,6 +879,8 @@ void ua_conn_use_socket(ua_conn *c, int fd)
 
 void ua_conn_close(ua_conn *c)
 {
+    if (!c)
+        return;
     if (c->state == UA_CONN_OPEN) {
         ua_wbuf w;
         ua_wbuf_init(&w, 1024);
