@@ -196,7 +196,9 @@ test('an asset change applies in place: a point added, one removed, one re-sampl
     assert.deepEqual(Object.keys(keyFrame.json).sort(), ['bytes', 'counter', 'double', 'doubles', 'int32', 'ints', 'sine', 'temp', 'text', 'when']);
     // The counter (sampled on every change) never stopped: no gap across the change.
     const counters = sub.messages.slice(Math.max(0, changedAt - 5)).filter((m) => m.json.counter).map((m) => m.json.counter.Value);
-    for (let i = 1; i < counters.length; i++) assert.ok(counters[i] - counters[i - 1] <= 1 && counters[i] >= counters[i - 1], `counter ${counters[i - 1]} -> ${counters[i]}`);
+    // (a loaded peer may skip a sample now and then; a restarted subscription would lose
+    // seconds of them, or start again)
+    for (let i = 1; i < counters.length; i++) assert.ok(counters[i] - counters[i - 1] <= 5 && counters[i] >= counters[i - 1], `counter ${counters[i - 1]} -> ${counters[i]}`);
     assert.equal(conn.proc.pid, pid);
     assert.equal(conn.proc.exitCode, null, 'the connector kept running');
     assert.equal(await serverSubscriptions(), subsBefore, 'the same subscriptions on the server');
