@@ -94,6 +94,7 @@ enum {
     OPT_MQTT_KEY,
     OPT_DATA,
     OPT_QUEUE_MAX,
+    OPT_QUEUE_MAX_KB,
     OPT_QUEUE_DROP,
     OPT_QUEUE_SYNC,
     OPT_STORAGE_ROOT,
@@ -119,6 +120,7 @@ static const struct option LONG_OPTS[] = {
     {"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
     {"data", required_argument, NULL, OPT_DATA},
     {"queue-max-mb", required_argument, NULL, OPT_QUEUE_MAX},
+    {"queue-max-kb", required_argument, NULL, OPT_QUEUE_MAX_KB},
     {"queue-drop", required_argument, NULL, OPT_QUEUE_DROP},
     {"queue-sync", no_argument, NULL, OPT_QUEUE_SYNC},
     {"storage-root", required_argument, NULL, OPT_STORAGE_ROOT},
@@ -157,6 +159,7 @@ static void usage(const fp_connector *conn, FILE *f)
             "  --data DIR                data directory, created if missing (default\n"
             "                            ./fieldplane-%s-data); the queue is DIR/queue\n"
             "  --queue-max-mb N          disk queue limit in MiB (default 64)\n"
+            "  --queue-max-kb N          the same in KiB (at least 16), for small devices\n"
             "  --queue-drop oldest|newest  what a full queue drops (default oldest)\n"
             "  --queue-sync              fsync each queued message (power-loss safe)\n"
             "  --storage-root DIR        root of Storage destinations (default DIR/storage)\n"
@@ -329,7 +332,7 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
 {
     const char *token = NULL, *token_file = NULL, *pass_file = NULL, *drop = "oldest";
     const char *data = NULL, *log_level = NULL;
-    long queue_mb = 64, workers = 4;
+    long queue_kb = 64 * 1024, workers = 4;
     memset(o, 0, sizeof *o);
     o->registry_url = getenv("FIELDPLANE_REGISTRY");
     o->broker_url = getenv("FIELDPLANE_BROKER");
@@ -371,7 +374,12 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
             data = optarg;
             break;
         case OPT_QUEUE_MAX:
-            if (parse_int("--queue-max-mb", optarg, 1, 1024 * 1024, &queue_mb))
+            if (parse_int("--queue-max-mb", optarg, 1, 1024 * 1024, &queue_kb))
+                return -1;
+            queue_kb *= 1024;
+            break;
+        case OPT_QUEUE_MAX_KB:
+            if (parse_int("--queue-max-kb", optarg, 16, 1024L * 1024 * 1024, &queue_kb))
                 return -1;
             break;
         case OPT_QUEUE_DROP:
@@ -537,7 +545,7 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
     o->workers = (int)workers;
     o->mqtt.client_id = o->instance;
     o->mqtt.queue_dir = b->queue_dir;
-    o->mqtt.queue_max_bytes = (uint64_t)queue_mb * 1024u * 1024u;
+    o->mqtt.queue_max_bytes = (uint64_t)queue_kb * 1024u;
     o->mqtt.drop_newest = !strcmp(drop, "newest");
     *exit_code = 0;
     return 0;

@@ -357,3 +357,35 @@ test('Storage and BrokerStateStore destinations; discovered assets reported once
     await conn.stopClean();
   }
 });
+
+test('a full disk queue drops the oldest, counts them and shows QueueFull in health until it has room', async () => {
+  await setup('rt-g');
+  const sub = await new MqttSub(mq.port, 'rt-g/#', { id: 'rt-g-sub' }).start();
+  const conn = await new Connector({ name: 'counter', registry: reg, broker: mq, args: ['--queue-max-kb', '32'] }).start();
+  const health = async () => (await reg.req('GET', '/api/v1/namespaces/rt-g/devices/sim/status')).body?.endpoints?.inbound?.main?.health;
+  try {
+    await put('/api/v1/namespaces/rt-g/assets/mill', asset({ topic: 'rt-g/mill/ticks', interval: 20 }));
+    const first = await sub.waitFor((x) => x.json?.n >= 5, 'the flow');
+    const boot = first.json.b;
+    await mq.stop();
+    const full = await waitFor(async () => {
+      const h = await health();
+      return h?.reasonCode === 'QueueFull' && h;
+    }, 'QueueFull in the endpoint health', 30000);
+    assert.equal(full.status, 'Unavailable');
+    assert.match(full.message, /dropped/);
+    const dropped = metric(await conn.metrics(), 'fieldplane_connector_messages_dropped_total');
+    assert.ok(dropped > 0, `dropped ${dropped}`);
+    await mq.start();
+    await waitFor(async () => metric(await conn.metrics(), 'fieldplane_connector_messages_queued') < 5, 'the queue to drain', 30000);
+    // The oldest were dropped: after the outage the numbers jump forward, then run on.
+    const seq = seqOf(sub, 'rt-g/mill/ticks', boot);
+    const jump = seq.findIndex((n, i) => i > 0 && n > seq[i - 1] + 1);
+    assert.ok(jump > 0, 'a gap where the oldest messages were dropped');
+    assert.ok(seq.slice(jump).every((n, i, a) => i === 0 || n >= a[i - 1]), 'in order after it');
+    await waitFor(async () => (await health())?.status === 'Available', 'health Available again', 30000);
+  } finally {
+    await sub.stop();
+    await conn.stopClean();
+  }
+});
