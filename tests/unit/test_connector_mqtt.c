@@ -679,6 +679,69 @@ static void test_auth_and_tls(void **state)
     assert_non_null(strstr(err, "CA file"));
 }
 
+/* TLS with a client certificate: a broker that requires one refuses a client without it,
+ * and takes the one signed by its CA (the certificate's CN is the user). */
+static void test_client_certificate(void **state)
+{
+    char cmd[2000], extra[1400], ca[300], cert[300], key[300], qdir[300], err[256];
+    fpc_mqtt_stats st;
+    (void)state;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -keyout ca.key -out ca.crt -days 1 -subj /CN=fpc-test-ca 2>/dev/null "
+             "&& openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout srv.key -out srv.csr -subj /CN=127.0.0.1 2>/dev/null "
+             "&& printf 'subjectAltName=IP:127.0.0.1\\n' > ext "
+             "&& openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out srv.crt -days 1 -extfile ext 2>/dev/null && chmod 644 srv.key "
+             "&& openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout cli.key -out cli.csr -subj /CN=fpc-connector 2>/dev/null "
+             "&& openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "-out cli.crt -days 1 2>/dev/null",
+             g_dir);
+    if (system(cmd) != 0)
+        fail_msg("cannot make the test certificates: %s", cmd);
+    snprintf(extra, sizeof extra,
+             "cafile %s/ca.crt\ncertfile %s/srv.crt\nkeyfile %s/srv.key\n"
+             "require_certificate true\nuse_identity_as_username true\n"
+             "allow_anonymous false\n",
+             g_dir, g_dir, g_dir);
+    g_broker_extra = extra;
+    broker_start();
+    snprintf(ca, sizeof ca, "%s/ca.crt", g_dir);
+    snprintf(cert, sizeof cert, "%s/cli.crt", g_dir);
+    snprintf(key, sizeof key, "%s/cli.key", g_dir);
+    snprintf(qdir, sizeof qdir, "%s/qcert", g_dir);
+    fpc_mqtt_opts o = {.host = "127.0.0.1",
+                       .port = g_port,
+                       .client_id = "fpc-test-cert",
+                       .tls = true,
+                       .cafile = ca,
+                       .queue_dir = qdir};
+
+    /* No client certificate: the handshake is refused, the message stays queued. */
+    fpc_mqtt *m = fpc_mqtt_new(&o, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(fpc_mqtt_start(m), 0);
+    fpc_msg msg = {.topic = "tls/cert", .payload = "by certificate", .len = 14, .qos = 1};
+    assert_int_equal(fpc_mqtt_publish(m, &msg), 0);
+    sleep_ms(1500);
+    fpc_mqtt_get_stats(m, &st);
+    assert_false(st.connected);
+    assert_int_equal(st.published, 0);
+    fpc_mqtt_free(m, 0);
+
+    /* With it, the queued message goes out. */
+    o.certfile = cert;
+    o.keyfile = key;
+    m = fpc_mqtt_new(&o, err, sizeof err);
+    assert_non_null(m);
+    assert_int_equal(fpc_mqtt_start(m), 0);
+    assert_true(wait_connected(m, 5000));
+    assert_true(wait_published(m, 1, 5000));
+    fpc_mqtt_free(m, 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +750,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_keeps_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_and_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_certificate, setup, teardown),
     };
     if (access(MOSQUITTO_BIN, X_OK) != 0) {
         fprintf(stderr, "skipping: %s is not installed\n", MOSQUITTO_BIN);
