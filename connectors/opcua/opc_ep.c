@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fp_status.h"
 #include "fp_alloc.h"
 #include "fp_log.h"
 #include "opc_internal.h"
@@ -145,17 +146,17 @@ static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size
 
     memset(s, 0, sizeof *s);
     if (strncmp(pub->address, "opc.tcp://", 10) != 0) {
-        snprintf(err, err_len, "address \"%s\" is not an opc.tcp:// URL", pub->address);
+        fp_set_err(err, err_len, "address \"%s\" is not an opc.tcp:// URL", pub->address);
         return -1;
     }
     if (cfg && cfg->security_policy && cfg->security_policy[0]) {
         policy = policy_name(cfg->security_policy);
         if (!policy) {
-            snprintf(err, err_len,
-                     "security.securityPolicy \"%s\" is not one of None, Basic256Sha256, "
-                     "Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss (or their "
-                     "http://opcfoundation.org/UA/SecurityPolicy# URIs)",
-                     cfg->security_policy);
+            fp_set_err(err, err_len,
+                       "security.securityPolicy \"%s\" is not one of None, Basic256Sha256, "
+                       "Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss (or their "
+                       "http://opcfoundation.org/UA/SecurityPolicy# URIs)",
+                       cfg->security_policy);
             return -1;
         }
     }
@@ -167,38 +168,38 @@ static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size
         else if (!strcasecmp(cfg->security_mode, "signAndEncrypt"))
             s->mode = 3;
         else {
-            snprintf(err, err_len,
-                     "security.securityMode \"%s\" is not one of none, sign, signAndEncrypt",
-                     cfg->security_mode);
+            fp_set_err(err, err_len,
+                       "security.securityMode \"%s\" is not one of none, sign, signAndEncrypt",
+                       cfg->security_mode);
             return -1;
         }
     }
     bool none = !policy || !strcmp(policy, "None");
     if (none && s->mode > 1) {
-        snprintf(err, err_len,
-                 "security.securityMode %s needs a security.securityPolicy other than None",
-                 cfg->security_mode);
+        fp_set_err(err, err_len,
+                   "security.securityMode %s needs a security.securityPolicy other than None",
+                   cfg->security_mode);
         return -1;
     }
     if (!none && s->mode == 1) {
-        snprintf(err, err_len, "security.securityMode none goes only with the None policy, not %s",
-                 policy);
+        fp_set_err(err, err_len,
+                   "security.securityMode none goes only with the None policy, not %s", policy);
         return -1;
     }
     switch (pub->auth) {
     case FP_AUTH_USERNAME_PASSWORD:
         if (!pub->username || !pub->password) {
-            snprintf(err, err_len,
-                     "UsernamePassword authentication without a resolved username and password "
-                     "secret");
+            fp_set_err(err, err_len,
+                       "UsernamePassword authentication without a resolved username and password "
+                       "secret");
             return -1;
         }
         break;
     case FP_AUTH_CERTIFICATE:
         if (!pub->cert_pem || !pub->key_pem) {
-            snprintf(err, err_len,
-                     "Certificate authentication needs x509Credentials.certificateSecretName and "
-                     "keySecretName");
+            fp_set_err(err, err_len,
+                       "Certificate authentication needs x509Credentials.certificateSecretName and "
+                       "keySecretName");
             return -1;
         }
         break;
@@ -218,7 +219,7 @@ static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size
     s->trust_pem = dup_or_null(pub->trust_list_pem, &oom);
     if (oom) {
         settings_clear(s);
-        snprintf(err, err_len, "out of memory");
+        fp_set_err(err, err_len, "out of memory");
         return -1;
     }
     return 0;
@@ -306,17 +307,17 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
     file_tag(pub, tag, sizeof tag);
     if (snprintf(dir, sizeof dir, "%s/trusted/certs", ep->pki_dir) >= (int)sizeof dir ||
         (rc = mkdir_p(dir)) < 0) {
-        snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
+        fp_set_err(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
         return -1;
     }
     if (snprintf(path, sizeof path, "%s/device-%s.pem", dir, tag) >= (int)sizeof path) {
-        snprintf(err, err_len, "the data directory's path is too long");
+        fp_set_err(err, err_len, "the data directory's path is too long");
         return -1;
     }
     if (p->set.trust_pem && p->set.trust_pem[0]) {
         rc = write_file(path, p->set.trust_pem, strlen(p->set.trust_pem), 0644);
         if (rc < 0) {
-            snprintf(err, err_len, "cannot write the trust list to %s: %s", path, strerror(-rc));
+            fp_set_err(err, err_len, "cannot write the trust list to %s: %s", path, strerror(-rc));
             return -1;
         }
     } else {
@@ -328,22 +329,22 @@ static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, s
     rc = -ENAMETOOLONG;
     if (snprintf(dir, sizeof dir, "%s/credentials", p->data_dir) >= (int)sizeof dir ||
         (rc = mkdir_p(dir)) < 0) {
-        snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
+        fp_set_err(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
         return -1;
     }
     if (snprintf(ep->user_cert_file, sizeof ep->user_cert_file, "%s/%s.cert.pem", dir, tag) >=
             (int)sizeof ep->user_cert_file ||
         snprintf(ep->user_key_file, sizeof ep->user_key_file, "%s/%s.key.pem", dir, tag) >=
             (int)sizeof ep->user_key_file) {
-        snprintf(err, err_len, "the data directory's path is too long");
+        fp_set_err(err, err_len, "the data directory's path is too long");
         return -1;
     }
     rc = write_file(ep->user_cert_file, p->set.cert_pem, strlen(p->set.cert_pem), 0600);
     if (!rc)
         rc = write_file(ep->user_key_file, p->set.key_pem, strlen(p->set.key_pem), 0600);
     if (rc < 0) {
-        snprintf(err, err_len, "cannot write the X.509 credentials under %s: %s", dir,
-                 strerror(-rc));
+        fp_set_err(err, err_len, "cannot write the X.509 credentials under %s: %s", dir,
+                   strerror(-rc));
         return -1;
     }
     return 0;
@@ -781,12 +782,13 @@ opc_sub *opc_sub_get(opc_ep *ep, double publishing_ms, size_t n, char *err, size
     if (publishing_ms <= 0)
         publishing_ms = 1; /* "as fast as practical": the server revises it to its fastest */
     if (n > max_items) {
-        snprintf(err, err_len, "%zu items do not fit one subscription (subscription.maxItems %zu)",
-                 n, max_items);
+        fp_set_err(err, err_len,
+                   "%zu items do not fit one subscription (subscription.maxItems %zu)", n,
+                   max_items);
         return NULL;
     }
     if (!ep->client || !ep->connected) {
-        snprintf(err, err_len, "%s", ep->last_error[0] ? ep->last_error : "not connected");
+        fp_set_err(err, err_len, "%s", ep->last_error[0] ? ep->last_error : "not connected");
         return NULL;
     }
     for (sub = ep->subs; sub; sub = sub->next)
@@ -796,7 +798,7 @@ opc_sub *opc_sub_get(opc_ep *ep, double publishing_ms, size_t n, char *err, size
         }
     sub = fp_calloc(1, sizeof *sub);
     if (!sub) {
-        snprintf(err, err_len, "out of memory");
+        fp_set_err(err, err_len, "out of memory");
         return NULL;
     }
     sub->ep = ep;
@@ -815,7 +817,8 @@ opc_sub *opc_sub_get(opc_ep *ep, double publishing_ms, size_t n, char *err, size
     sp.ctx = sub;
     st = ua_subscription_create_sync(ep->client, &sp, &sub->sub);
     if (st) {
-        snprintf(err, err_len, "CreateSubscription (%g ms): %s", publishing_ms, ua_status_name(st));
+        fp_set_err(err, err_len, "CreateSubscription (%g ms): %s", publishing_ms,
+                   ua_status_name(st));
         fp_free(sub);
         return NULL;
     }

@@ -689,24 +689,13 @@ void opc_json_datetime(char out[40], ua_datetime t)
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     int64_t rem = secs - days * 86400, y, m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m, (int)d,
-             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)ms);
+    int n = snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m, (int)d,
+                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)ms);
+    if (n < 0 || n >= 40) /* cannot happen for years 1601..9999; never a cut text */
+        out[0] = '\0';
 }
 
 /* ================================================================== the JSON reader */
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    va_list ap;
-    if (err_len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static const char *json_kind_name(const json_t *j)
 {
@@ -793,13 +782,13 @@ static bool json_to_int(const json_t *j, const char *tname, bool *neg, uint64_t 
         double d = json_real_value(j);
         double a = d < 0 ? -d : d;
         if (a < 4503599627370496.0 && d != (double)(int64_t)d) {
-            set_err(err, err_len, "%s is not a whole number (%s)", json_show(j, tmp, sizeof tmp),
-                    tname);
+            fp_set_err(err, err_len, "%s is not a whole number (%s)", json_show(j, tmp, sizeof tmp),
+                       tname);
             return false;
         }
         if (!(a < 18446744073709551616.0)) {
-            set_err(err, err_len, "%s does not fit in a%s %s", json_show(j, tmp, sizeof tmp),
-                    article_n(tname), tname);
+            fp_set_err(err, err_len, "%s does not fit in a%s %s", json_show(j, tmp, sizeof tmp),
+                       article_n(tname), tname);
             return false;
         }
         *neg = d < 0;
@@ -820,17 +809,17 @@ static bool json_to_int(const json_t *j, const char *tname, bool *neg, uint64_t 
         if (*end != '\0')
             goto not_number;
         if (errno == ERANGE) {
-            set_err(err, err_len, "%s does not fit in a%s %s", json_show(j, tmp, sizeof tmp),
-                    article_n(tname), tname);
+            fp_set_err(err, err_len, "%s does not fit in a%s %s", json_show(j, tmp, sizeof tmp),
+                       article_n(tname), tname);
             return false;
         }
         return true;
     not_number:
-        set_err(err, err_len, "%s is not a whole number (%s)", json_show(j, tmp, sizeof tmp),
-                tname);
+        fp_set_err(err, err_len, "%s is not a whole number (%s)", json_show(j, tmp, sizeof tmp),
+                   tname);
         return false;
     }
-    set_err(err, err_len, "expected a number for %s, got %s", tname, json_kind_name(j));
+    fp_set_err(err, err_len, "expected a number for %s, got %s", tname, json_kind_name(j));
     return false;
 }
 
@@ -856,8 +845,8 @@ static int from_json_int(const json_t *j, uint8_t kind, void *p, char *err, size
     bool fits =
         neg ? (min < 0 && mag <= (uint64_t)0 - (uint64_t)min) || mag == 0 : mag <= range[kind].max;
     if (!fits) {
-        set_err(err, err_len, "%s does not fit in a%s %s", json_show(j, tmp, sizeof tmp),
-                article_n(tname), tname);
+        fp_set_err(err, err_len, "%s does not fit in a%s %s", json_show(j, tmp, sizeof tmp),
+                   article_n(tname), tname);
         return -1;
     }
     int64_t s = neg ? (int64_t)((uint64_t)0 - mag) : (int64_t)mag;
@@ -906,14 +895,14 @@ static int from_json_real(const json_t *j, uint8_t kind, void *p, char *err, siz
         } else if (strcmp(z, "-Infinity") == 0) {
             d = -INFINITY;
         } else {
-            set_err(err, err_len,
-                    "%s is not a number (%s; the strings allowed are NaN, "
-                    "Infinity, -Infinity)",
-                    json_show(j, tmp, sizeof tmp), tname);
+            fp_set_err(err, err_len,
+                       "%s is not a number (%s; the strings allowed are NaN, "
+                       "Infinity, -Infinity)",
+                       json_show(j, tmp, sizeof tmp), tname);
             return -1;
         }
     } else {
-        set_err(err, err_len, "expected a number for %s, got %s", tname, json_kind_name(j));
+        fp_set_err(err, err_len, "expected a number for %s, got %s", tname, json_kind_name(j));
         return -1;
     }
     if (kind == UA_KIND_DOUBLE) {
@@ -921,7 +910,7 @@ static int from_json_real(const json_t *j, uint8_t kind, void *p, char *err, siz
         return 0;
     }
     if (isfinite(d) && (d > FLT_MAX || d < -FLT_MAX)) {
-        set_err(err, err_len, "%s does not fit in a Float", json_show(j, tmp, sizeof tmp));
+        fp_set_err(err, err_len, "%s does not fit in a Float", json_show(j, tmp, sizeof tmp));
         return -1;
     }
     *(float *)p = (float)d;
@@ -933,11 +922,11 @@ static int from_json_real(const json_t *j, uint8_t kind, void *p, char *err, siz
 static const char *text_of(const json_t *j, const char *tname, char *err, size_t err_len)
 {
     if (!json_is_string(j)) {
-        set_err(err, err_len, "expected a string for %s, got %s", tname, json_kind_name(j));
+        fp_set_err(err, err_len, "expected a string for %s, got %s", tname, json_kind_name(j));
         return NULL;
     }
     if (strlen(json_string_value(j)) != json_string_length(j)) {
-        set_err(err, err_len, "a %s must not contain a NUL character", tname);
+        fp_set_err(err, err_len, "a %s must not contain a NUL character", tname);
         return NULL;
     }
     return json_string_value(j);
@@ -1015,14 +1004,14 @@ static int from_json_datetime(const json_t *j, int64_t *p, char *err, size_t err
     int64_t t;
     if (!parse_rfc3339(z, &t)) {
         char tmp[64];
-        set_err(err, err_len, "%s is not an RFC 3339 date-time (2026-11-26T16:00:00.123Z)",
-                json_show(j, tmp, sizeof tmp));
+        fp_set_err(err, err_len, "%s is not an RFC 3339 date-time (2026-11-26T16:00:00.123Z)",
+                   json_show(j, tmp, sizeof tmp));
         return -1;
     }
     if (t < 0) {
         char tmp[64];
-        set_err(err, err_len, "%s is before 1601-01-01, the earliest DateTime",
-                json_show(j, tmp, sizeof tmp));
+        fp_set_err(err, err_len, "%s is before 1601-01-01, the earliest DateTime",
+                   json_show(j, tmp, sizeof tmp));
         return -1;
     }
     *p = t >= OPC_MAX_DATETIME ? INT64_MAX : t;
@@ -1034,8 +1023,8 @@ static int from_json_string(const json_t *j, uint8_t kind, ua_string *s, char *e
     if (json_is_null(j))
         return 0;
     if (!json_is_string(j)) {
-        set_err(err, err_len, "expected a string for %s, got %s", kind_name(kind),
-                json_kind_name(j));
+        fp_set_err(err, err_len, "expected a string for %s, got %s", kind_name(kind),
+                   json_kind_name(j));
         return -1;
     }
     size_t n = json_string_length(j);
@@ -1045,7 +1034,7 @@ static int from_json_string(const json_t *j, uint8_t kind, ua_string *s, char *e
     }
     s->data = fp_malloc(n);
     if (s->data == NULL) {
-        set_err(err, err_len, "out of memory");
+        fp_set_err(err, err_len, "out of memory");
         return -1;
     }
     memcpy(s->data, json_string_value(j), n);
@@ -1070,7 +1059,7 @@ static int from_json_qualified_name(const json_t *j, ua_qualified_name *q, char 
         }
     }
     if (ua_string_from(&q->name, z) != UA_STATUS_GOOD) {
-        set_err(err, err_len, "out of memory");
+        fp_set_err(err, err_len, "out of memory");
         return -1;
     }
     return 0;
@@ -1091,12 +1080,12 @@ static int from_json_localized_text(const json_t *j, ua_localized_text *lt, char
         } else if (strcmp(key, "text") == 0 || strcmp(key, "Text") == 0) {
             dst = &lt->text;
         } else {
-            set_err(err, err_len, "unknown member \"%.*s\" in a LocalizedText (locale, text)",
-                    utf8_prefix(key, 40), key);
+            fp_set_err(err, err_len, "unknown member \"%.*s\" in a LocalizedText (locale, text)",
+                       utf8_prefix(key, 40), key);
             return -1;
         }
         if (dst->data != NULL) {
-            set_err(err, err_len, "\"%s\" given twice in a LocalizedText", key);
+            fp_set_err(err, err_len, "\"%s\" given twice in a LocalizedText", key);
             return -1;
         }
         if (from_json_string(v, UA_KIND_LOCALIZEDTEXT, dst, err, err_len) != 0)
@@ -1122,10 +1111,10 @@ static int from_json_status(const json_t *j, uint32_t *p, char *err, size_t err_
         }
     }
     char tmp[64];
-    set_err(err, err_len,
-            "%s is not a StatusCode (a name such as \"BadNodeIdUnknown\", a number "
-            "or 0x80340000)",
-            json_show(j, tmp, sizeof tmp));
+    fp_set_err(err, err_len,
+               "%s is not a StatusCode (a name such as \"BadNodeIdUnknown\", a number "
+               "or 0x80340000)",
+               json_show(j, tmp, sizeof tmp));
     return -1;
 }
 
@@ -1145,8 +1134,8 @@ static int from_json(const json_t *j, uint8_t kind, void *p, char *err, size_t e
             *(bool *)p = json_integer_value(j) == 1;
             return 0;
         }
-        set_err(err, err_len, "expected true or false for Boolean, got %s",
-                json_show(j, tmp, sizeof tmp));
+        fp_set_err(err, err_len, "expected true or false for Boolean, got %s",
+                   json_show(j, tmp, sizeof tmp));
         return -1;
     case UA_KIND_SBYTE:
     case UA_KIND_BYTE:
@@ -1169,8 +1158,8 @@ static int from_json(const json_t *j, uint8_t kind, void *p, char *err, size_t e
         if ((z = text_of(j, "Guid", err, err_len)) == NULL)
             return -1;
         if (!ua_guid_parse(z, strlen(z), p)) {
-            set_err(err, err_len, "%s is not a Guid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
-                    json_show(j, tmp, sizeof tmp));
+            fp_set_err(err, err_len, "%s is not a Guid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+                       json_show(j, tmp, sizeof tmp));
             return -1;
         }
         return 0;
@@ -1181,11 +1170,12 @@ static int from_json(const json_t *j, uint8_t kind, void *p, char *err, size_t e
             return -1;
         rc = ua_base64_decode(z, strlen(z), p);
         if (rc == UA_STATUS_BAD_OUT_OF_MEMORY) {
-            set_err(err, err_len, "out of memory");
+            fp_set_err(err, err_len, "out of memory");
             return -1;
         }
         if (rc != UA_STATUS_GOOD) {
-            set_err(err, err_len, "%s is not base64 (a ByteString)", json_show(j, tmp, sizeof tmp));
+            fp_set_err(err, err_len, "%s is not base64 (a ByteString)",
+                       json_show(j, tmp, sizeof tmp));
             return -1;
         }
         return 0;
@@ -1198,17 +1188,17 @@ static int from_json(const json_t *j, uint8_t kind, void *p, char *err, size_t e
         if (rc == UA_STATUS_GOOD)
             return 0;
         if (rc == UA_STATUS_BAD_OUT_OF_MEMORY)
-            set_err(err, err_len, "out of memory");
+            fp_set_err(err, err_len, "out of memory");
         else if (rc == UA_STATUS_BAD_NODE_ID_UNKNOWN)
-            set_err(err, err_len,
-                    "%s: a namespace URI (nsu=) cannot be resolved in a value; "
-                    "write ns=<index>",
-                    json_show(j, tmp, sizeof tmp));
+            fp_set_err(err, err_len,
+                       "%s: a namespace URI (nsu=) cannot be resolved in a value; "
+                       "write ns=<index>",
+                       json_show(j, tmp, sizeof tmp));
         else
-            set_err(err, err_len,
-                    "%s is not a %s (i=85, ns=1;s=Name, ns=2;g=<guid>, "
-                    "ns=3;b=<base64>)",
-                    json_show(j, tmp, sizeof tmp), kind_name(kind));
+            fp_set_err(err, err_len,
+                       "%s is not a %s (i=85, ns=1;s=Name, ns=2;g=<guid>, "
+                       "ns=3;b=<base64>)",
+                       json_show(j, tmp, sizeof tmp), kind_name(kind));
         return -1;
     case UA_KIND_STATUSCODE:
         return from_json_status(j, p, err, err_len);
@@ -1217,7 +1207,7 @@ static int from_json(const json_t *j, uint8_t kind, void *p, char *err, size_t e
     case UA_KIND_LOCALIZEDTEXT:
         return from_json_localized_text(j, p, err, err_len);
     default:
-        set_err(err, err_len, "values of type %s cannot be given in JSON", kind_name(kind));
+        fp_set_err(err, err_len, "values of type %s cannot be given in JSON", kind_name(kind));
         return -1;
     }
 }
@@ -1231,18 +1221,18 @@ int opc_json_to_variant(const json_t *j, uint8_t kind, bool array, ua_variant *o
     /* an enumeration travels in a Variant as its Int32 */
     uint8_t k = kind == UA_KIND_ENUM ? UA_KIND_INT32 : kind;
     if (k < UA_KIND_BOOLEAN || k > UA_KIND_LOCALIZEDTEXT) {
-        set_err(err, err_len, "values of type %s cannot be given in JSON", kind_name(kind));
+        fp_set_err(err, err_len, "values of type %s cannot be given in JSON", kind_name(kind));
         return -1;
     }
     const ua_type *t = &ua_types[k - 1];
     if (j == NULL) {
-        set_err(err, err_len, "no value for %s", t->name);
+        fp_set_err(err, err_len, "no value for %s", t->name);
         return -1;
     }
     if (!json_is_array(j)) {
         void *p = ua_new(t);
         if (p == NULL) {
-            set_err(err, err_len, "out of memory");
+            fp_set_err(err, err_len, "out of memory");
             return -1;
         }
         if (from_json(j, k, p, err, err_len) != 0) {
@@ -1253,24 +1243,24 @@ int opc_json_to_variant(const json_t *j, uint8_t kind, bool array, ua_variant *o
         return 0;
     }
     if (!array) {
-        set_err(err, err_len, "expected one %s, got an array", t->name);
+        fp_set_err(err, err_len, "expected one %s, got an array", t->name);
         return -1;
     }
     size_t n = json_array_size(j);
     uint8_t *items = ua_array_new(n, t);
     if (items == NULL) {
-        set_err(err, err_len, "out of memory");
+        fp_set_err(err, err_len, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         char sub[200];
         const json_t *e = json_array_get(j, i);
         if (json_is_array(e)) {
-            set_err(err, err_len, "element %zu: expected a %s, got an array", i, t->name);
+            fp_set_err(err, err_len, "element %zu: expected a %s, got an array", i, t->name);
             goto out_free;
         }
         if (from_json(e, k, items + i * t->size, sub, sizeof sub) != 0) {
-            set_err(err, err_len, "element %zu: %s", i, sub);
+            fp_set_err(err, err_len, "element %zu: %s", i, sub);
             goto out_free;
         }
     }
