@@ -38,7 +38,8 @@ const USAGE = `usage: node bench.mjs --build BUILD_DIR [options]
   --interval MS      change, publishing and sampling interval (default 500)
   --sampling MS      sampling interval (default 0: every change, see README.md)
   --queue-size N     monitored item queue size (default 1)
-  --scale LEVELS     levels of the scale part: PEERSxITEMS@MS,... (default 2x6250@250,3x6250@200)
+  --scale LEVELS     levels of the scale part: PEERSxITEMS@MS,...
+                     (default 1x6250@250,2x6250@250,2x12500@250,3x12500@250)
   --keep             keep the temporary directory`;
 
 function die(msg) {
@@ -61,7 +62,7 @@ try {
             interval: { type: "string", default: "500" },
             sampling: { type: "string" },
             "queue-size": { type: "string", default: "1" },
-            scale: { type: "string", default: "2x6250@250,3x6250@200" },
+            scale: { type: "string", default: "1x6250@250,2x6250@250,2x12500@250,3x12500@250" },
             keep: { type: "boolean", default: false },
             help: { type: "boolean", default: false },
         },
@@ -349,8 +350,11 @@ async function outage(broker, counter) {
 
 // ---- ours ----------------------------------------------------------------------------------------
 
+let registries = 0;
+
 async function startRegistry() {
-    const data = path.join(TMP, "registry-data");
+    // A fresh data directory each time: an old registry.url would name a registry gone.
+    const data = path.join(TMP, `registry-data-${registries++}`);
     const reg = start("registry", FP, ["registry", "--data", data, "--listen", "127.0.0.1:0"]);
     const urlFile = path.join(data, "registry.url");
     reg.url = await waitFor(() => {
@@ -598,7 +602,8 @@ async function runScale() {
             const expected = (total * 1000) / lv.ms;
             await waitFor(async () => (await counter.snapshot()).items >= total, "every item to arrive", 180000);
             await sleep(SETTLE * 1000);
-            const m = await measure([...alt.procs, broker.proc, ...peers], counter, DURATION);
+            counter.proc.name = "counter (subscriber)";
+            const m = await measure([...alt.procs, broker.proc, ...peers, counter.proc], counter, DURATION);
             const peerRows = m.rows.splice(alt.procs.length + 1);
             const title = `scale ${lv.peers} peers x ${lv.items} items every ${lv.ms} ms (${expected} values/s)`;
             printRows(title, m, expected, peerRows);
@@ -643,12 +648,12 @@ try {
 
 if (summary.length) {
     out("\n== summary");
-    out("| run | main process CPU % | main RSS mean / peak MB | stack CPU % | stack RSS mean / peak MB | values/s (expected) | gaps in window | lost in outage |");
+    out("| run | main process CPU % | main RSS mean / peak MB | stack CPU % | stack RSS mean / peak MB | values/s (expected) | lost in window | lost / duplicated in outage |");
     out("|---|---|---|---|---|---|---|---|");
     for (const s of summary) {
         const stack = s.m.rows.reduce((acc, r) => ({ cpu: acc.cpu + r.cpu, rss: acc.rss + r.rss, hwm: acc.hwm + r.hwm }), { cpu: 0, rss: 0, hwm: 0 });
         out(`| ${s.name} | ${pct(s.main.cpu)} | ${mb(s.main.rss)} / ${mb(s.main.hwm)} | ${pct(stack.cpu)} | ${mb(stack.rss)} / ${mb(stack.hwm)} | ` +
-            `${(s.m.values / s.m.wall).toFixed(0)} (${s.expected}) | ${s.m.gaps} | ${s.o ? s.o.lost : "-"} |`);
+            `${(s.m.values / s.m.wall).toFixed(0)} (${s.expected}) | ${s.m.gaps} | ${s.o ? `${s.o.lost} / ${s.o.dups}` : "-"} |`);
     }
 }
 if (process.exitCode !== 1) out(`uptime after: ${execFileSync("uptime", { encoding: "utf8" }).trim()}`);
