@@ -658,3 +658,5 @@ if (summary.length) {
 }
 if (process.exitCode !== 1) out(`uptime after: ${execFileSync("uptime", { encoding: "utf8" }).trim()}`);
 if (opt.keep) out(`kept ${TMP}`);
+// A child left by a failed start keeps the event loop alive: exit, which kills every child.
+process.exit();
