@@ -511,6 +511,11 @@ static void connect_start(ep_priv *p)
         cfg && cfg->session_timeout_ms > 0 ? (uint32_t)cfg->session_timeout_ms : 60000;
     cc.request_timeout_ms = 10000;
     cc.reconnect = true;
+    /* A lost session is retried as a failed first connect is. */
+    cc.reconnect_min_ms =
+        cfg && cfg->reconnect_period_ms > 0 ? (uint32_t)cfg->reconnect_period_ms : 2000;
+    cc.reconnect_max_ms =
+        cfg && cfg->reconnect_backoff_ms > 0 ? (uint32_t)cfg->reconnect_backoff_ms : 10000;
 
     p->retry_due = false;
     p->client_up_once = false;

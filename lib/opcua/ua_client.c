@@ -626,9 +626,11 @@ static void schedule_reconnect(ua_client *c)
 {
     c->state = UA_CLIENT_CONNECTING;
     c->reconnecting = true;
-    c->reconnect_delay_ms = c->reconnect_delay_ms ? c->reconnect_delay_ms * 2 : 250;
-    if (c->reconnect_delay_ms > 10000)
-        c->reconnect_delay_ms = 10000;
+    uint32_t lo = c->cfg.reconnect_min_ms ? c->cfg.reconnect_min_ms : 250;
+    uint32_t hi = c->cfg.reconnect_max_ms ? c->cfg.reconnect_max_ms : 10000;
+    c->reconnect_delay_ms = c->reconnect_delay_ms ? c->reconnect_delay_ms * 2 : lo;
+    if (c->reconnect_delay_ms > hi)
+        c->reconnect_delay_ms = hi < lo ? lo : hi;
     ua_loop_timer_init(&c->reconnect_timer, reconnect_timer_cb, c);
     ua_loop_timer_start(c->loop, &c->reconnect_timer, c->reconnect_delay_ms);
 }

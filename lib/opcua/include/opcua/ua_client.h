@@ -110,6 +110,10 @@ typedef struct ua_client_config {
      * or create a new one and recreate the subscriptions (OPC 10000-4 6.7). The state
      * callback sees the loss and then Good once reconnected. */
     bool reconnect;
+    /* The waits between reconnect attempts: the first, doubling up to the longest
+     * (0: 250 ms and 10 s). */
+    uint32_t reconnect_min_ms;
+    uint32_t reconnect_max_ms;
 } ua_client_config;
 
 /* Called when a connect attempt ends (status GOOD: usable) and when an established
