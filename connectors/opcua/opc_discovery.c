@@ -1352,6 +1352,22 @@ void opc_discovery_on_connected(opc_ep *ep)
     info_read(d);
 }
 
+/* A connect attempt failed (an untrusted certificate, refused credentials...): the
+ * servers can still be listed, on a channel without security, which is what an operator
+ * needs to see then. One round, then the usual interval. */
+void opc_discovery_on_connect_failed(opc_ep *ep)
+{
+    const opc_ep_cfg *cfg = ep->cfg;
+    opc_disc *d;
+
+    if (!cfg || (!cfg->run_asset_discovery && !(cfg->discovery_url && *cfg->discovery_url)))
+        return;
+    d = disc_get(ep);
+    if (!d || d->srv_running || ua_loop_timer_active(&d->srv_timer))
+        return;
+    srv_start(d);
+}
+
 static void disc_destroy(opc_disc *d)
 {
     walk_reset(d);

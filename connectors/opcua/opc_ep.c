@@ -581,6 +581,7 @@ static void handle_events(ep_priv *p)
         report_down(p, st, false);
         opc_data_on_lost(ep, p->why);
         opc_events_on_lost(ep, p->why);
+        opc_discovery_on_connect_failed(ep);
         schedule_retry(p);
     }
     if (p->ev_down) {

@@ -163,6 +163,7 @@ void opc_events_free_all(opc_ep *ep);
  * item whose opc_sub has sub == NULL in its on_connected creates the item anew. */
 void opc_data_on_reset(opc_ep *ep);
 void opc_discovery_on_connected(opc_ep *ep);
+void opc_discovery_on_connect_failed(opc_ep *ep); /* servers listed without a session */
 void opc_discovery_free(opc_ep *ep);
 
 /* ---- the connector's callbacks (table in opcua.c) ------------------------------------- */

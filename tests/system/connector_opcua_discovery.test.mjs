@@ -95,6 +95,9 @@ test('an untrusted server certificate is rejected, listed, accepted with `trust 
       },
     },
   });
+  // While no session can be made, the server is still listed as a discovered device.
+  await waitFor(async () => (await reg.req('GET', `${API}/discoveredDevices/fieldplane-test-peer`)).status === 200,
+    'the discovered device before any session', 30000);
   const h = await waitFor(async () => {
     const x = await health();
     return x?.status === 'Unavailable' && /BadCertificateUntrusted|not trusted/.test(`${x.reasonCode} ${x.message}`) && x;
