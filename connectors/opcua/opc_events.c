@@ -120,8 +120,8 @@ static int evitem_add_field(opc_evitem *it, const char *name, size_t name_len, c
 
 /* A browse path as users write it ("/Message", "Message", "/1:Sequence", "1:Sequence",
  * "0:Severity") as one field name for the client ("Message", "1:Sequence"); the JSON key is
- * the name without its namespace index. Paths of several elements cannot be expressed as
- * field names: an error naming the path. */
+ * the name without its namespace index. A path of several elements ("/EnabledState/Id")
+ * goes to the client as it is, keyed by its last element. */
 static int evitem_add_path(opc_evitem *it, size_t idx, const char *path, const char *field_id)
 {
     const char *p = path;
@@ -136,12 +136,33 @@ static int evitem_add_path(opc_evitem *it, size_t idx, const char *path, const c
         return -1;
     }
     if (memchr(p, '/', len)) {
-        snprintf(it->cfg_error, sizeof(it->cfg_error),
-                 "eventFilter.selectClauses[%zu].browsePath \"%s\": only fields directly on the "
-                 "event (one browse path element, such as \"/Message\" or \"/1:Sequence\") can be "
-                 "selected",
-                 idx, path);
-        return -1;
+        /* Several elements ("/EnabledState/Id"): the client takes the path as it is; the
+         * key is the last element without its namespace index. */
+        for (size_t i = 0; i + 1 < len; i++) {
+            if (p[i] == '/' && p[i + 1] == '/') {
+                snprintf(it->cfg_error, sizeof(it->cfg_error),
+                         "eventFilter.selectClauses[%zu].browsePath \"%s\" has an empty element",
+                         idx, path);
+                return -1;
+            }
+        }
+        const char *last = p + len;
+        while (last > p && last[-1] != '/')
+            last--;
+        size_t last_len = len - (size_t)(last - p);
+        const char *colon = memchr(last, ':', last_len);
+        if (colon && strspn(last, "0123456789") == (size_t)(colon - last) && colon != last) {
+            last_len -= (size_t)(colon + 1 - last);
+            last = colon + 1;
+        }
+        if (!last_len) {
+            snprintf(it->cfg_error, sizeof(it->cfg_error),
+                     "eventFilter.selectClauses[%zu].browsePath \"%s\" names no field", idx, path);
+            return -1;
+        }
+        if (nonempty(field_id))
+            return evitem_add_field(it, p, len, field_id, strlen(field_id));
+        return evitem_add_field(it, p, len, last, last_len);
     }
     const char *name = p;
     size_t name_len = len;

@@ -378,21 +378,39 @@ static ua_status item_filter(const ua_monitor_item *it, ua_extension_object *eo)
         f.select_clauses_count = it->n_event_fields;
         for (size_t i = 0; i < it->n_event_fields && !rc; i++) {
             ua_simple_attribute_operand *op = &f.select_clauses[i];
-            const char *name = it->event_fields[i];
-            const char *colon = strchr(name, ':');
+            const char *pe = it->event_fields[i];
+            size_t n_el = 1;
+            for (const char *q = pe; *q; q++)
+                n_el += *q == '/';
             op->type_definition_id = ua_node_id_numeric(0, 2041); /* BaseEventType */
             op->attribute_id = 13;
-            op->browse_path = ua_array_new(1, UA_TYPE(QUALIFIED_NAME));
+            op->browse_path = ua_array_new(n_el, UA_TYPE(QUALIFIED_NAME));
             if (!op->browse_path) {
                 rc = UA_STATUS_BAD_OUT_OF_MEMORY;
                 break;
             }
-            op->browse_path_count = 1;
-            if (colon && colon != name && strspn(name, "0123456789") == (size_t)(colon - name)) {
-                op->browse_path[0].ns = (uint16_t)strtoul(name, NULL, 10);
-                name = colon + 1;
+            op->browse_path_count = n_el;
+            /* "EnabledState/Id", "1:Sequence": one element per '/', each with an
+             * optional namespace index. */
+            for (size_t k = 0; k < n_el && !rc; k++) {
+                const char *end = strchr(pe, '/');
+                size_t len = end ? (size_t)(end - pe) : strlen(pe);
+                const char *colon = memchr(pe, ':', len);
+                const char *name = pe;
+                if (colon && colon != pe && strspn(pe, "0123456789") == (size_t)(colon - pe)) {
+                    op->browse_path[k].ns = (uint16_t)strtoul(pe, NULL, 10);
+                    name = colon + 1;
+                    len -= (size_t)(name - pe);
+                }
+                char *z = fp_strndup(name, len);
+                if (!z) {
+                    rc = UA_STATUS_BAD_OUT_OF_MEMORY;
+                    break;
+                }
+                rc = ua_string_from(&op->browse_path[k].name, z);
+                fp_free(z);
+                pe = end ? end + 1 : pe + len;
             }
-            rc = ua_string_from(&op->browse_path[0].name, name);
         }
         if (!rc && it->event_type) {
             ua_extension_object *operand = ua_array_new(1, UA_TYPE(EXTENSION_OBJECT));

@@ -250,8 +250,9 @@ typedef struct ua_subscription_params {
 
 /* One item to monitor. For a data item leave event_fields NULL; for an event item
  * (attribute_id 12, EventNotifier) give the BaseEventType field names to select
- * ("EventType", "Message", "Severity", or a namespace-qualified "1:Sequence") and optionally
- * the event type to filter on (where clause OfType). */
+ * ("EventType", "Message", "Severity", a namespace-qualified "1:Sequence", or a path of
+ * several browse names joined by '/', "EnabledState/Id") and optionally the event type to
+ * filter on (where clause OfType). */
 typedef struct ua_monitor_item {
     ua_node_id node_id;          /* borrowed */
     uint32_t attribute_id;       /* 0: Value (13) */
