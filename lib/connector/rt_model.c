@@ -628,6 +628,8 @@ static void dataset_free(fp_rt *rt, rt_dataset *d)
     for (size_t i = 0; i < d->pub.n_points; i++)
         rt_config_free(rt->conn, FP_CFG_DATAPOINT, d->pub.points[i].config);
     fp_free(d->pub.points);
+    for (size_t i = 0; d->point_errors && i < d->pub.n_points; i++)
+        fp_free(d->point_errors[i]);
     fp_free(d->point_errors);
     rt_config_free(rt->conn, FP_CFG_DATASET, d->pub.config);
     json_decref(d->json);
@@ -809,7 +811,7 @@ static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json
         }
         /* A point's bad configuration stops its dataset: the connector never sees a point
          * without its config struct. */
-        rt_error_set(&d->point_errors[j], "InvalidConfiguration", err);
+        rt_error_set_alloc(&d->point_errors[j], "InvalidConfiguration", err);
         out_error(&d->out, "InvalidConfiguration", err);
         d->cfg_bad = true;
     }
