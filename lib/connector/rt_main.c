@@ -569,8 +569,9 @@ int fp_connector_main(const fp_connector *conn, int argc, char **argv)
     /* glibc gives each thread that allocates an arena of its own, up to 8 per core; with a
      * dozen threads (workers, timers, MQTT, status, endpoint tasks) handing buffers to each
      * other, freed memory stays spread over many arenas and the RSS grows far past what is
-     * in use. Two arenas keep that bounded at no measurable cost in lock contention here.
-     * MALLOC_ARENA_MAX in the environment still wins. */
+     * in use. Two arenas keep that bounded; few threads allocate on the hot path (endpoint
+     * tasks, the MQTT thread), so they rarely contend for them. MALLOC_ARENA_MAX in the
+     * environment still wins. */
     if (!getenv("MALLOC_ARENA_MAX"))
         mallopt(M_ARENA_MAX, 2);
     main_bufs b;
