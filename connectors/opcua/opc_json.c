@@ -208,6 +208,28 @@ static void put_u64(jw *w, uint64_t v)
 static int fmt_real(char *tmp, size_t cap, double v, bool is_float)
 {
     int n = 0;
+    /* Integral values below 10^6 (Float) or 10^15 (Double), the common case of counters
+     * and setpoints, print as their digits: exactly what %.6g / %.15g print for them, at a
+     * fraction of the cost of snprintf + strtod. -0 keeps the general path ("-0"). */
+    double lim = is_float ? 1e6 : 1e15;
+    if (v > -lim && v < lim && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
+        char digits[24];
+        int64_t i = (int64_t)v;
+        uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+        int k = (int)sizeof digits;
+        do {
+            digits[--k] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (i < 0)
+            digits[--k] = '-';
+        n = (int)sizeof digits - k;
+        if ((size_t)n < cap) {
+            memcpy(tmp, digits + k, (size_t)n);
+            tmp[n] = '\0';
+            return n;
+        }
+    }
     for (int prec = is_float ? 6 : 15; prec <= (is_float ? 9 : 17); prec++) {
         n = snprintf(tmp, cap, "%.*g", prec, v);
         if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
@@ -674,6 +696,15 @@ static void civil_from_days(int64_t days, int64_t *y, int64_t *m, int64_t *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* v (0 <= v < 10^width) as exactly width decimal digits, zero padded. */
+static void put_fixed(char *out, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 void opc_json_datetime(char out[40], ua_datetime t)
 {
     if (t <= 0) {
@@ -689,10 +720,28 @@ void opc_json_datetime(char out[40], ua_datetime t)
     int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     int64_t rem = secs - days * 86400, y, m, d;
     civil_from_days(days, &y, &m, &d);
-    int n = snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m, (int)d,
-                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)ms);
-    if (n < 0 || n >= 40) /* cannot happen for years 1601..9999; never a cut text */
+    /* Fixed width for every year 1601..9999 (t > 0 and the clamp above): the digits are
+     * written directly, as "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" would, without the cost
+     * of snprintf on every value of every message. */
+    if (y < 0 || y > 9999) { /* cannot happen; never a wrong text */
         out[0] = '\0';
+        return;
+    }
+    put_fixed(out, y, 4);
+    out[4] = '-';
+    put_fixed(out + 5, m, 2);
+    out[7] = '-';
+    put_fixed(out + 8, d, 2);
+    out[10] = 'T';
+    put_fixed(out + 11, rem / 3600, 2);
+    out[13] = ':';
+    put_fixed(out + 14, rem / 60 % 60, 2);
+    out[16] = ':';
+    put_fixed(out + 17, rem % 60, 2);
+    out[19] = '.';
+    put_fixed(out + 20, ms, 3);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 /* ================================================================== the JSON reader */

@@ -60,7 +60,8 @@ struct fpc_schema {
     node root; /* the payload object */
     size_t n_nodes;
     char *text;
-    bool stale; /* the tree grew but rendering failed: render on the next observe */
+    bool stale;    /* the tree grew but rendering failed: render on the next observe */
+    bool complete; /* every name has a type: members and types only ever grow, so it stays */
 };
 
 static void node_clear(node *n)
@@ -269,6 +270,24 @@ out:
     return text;
 }
 
+/* Every name has a member with a type (the walk fpc_schema_complete would do on each
+ * message, kept as a flag once true). */
+static bool complete_now(const fpc_schema *s)
+{
+    for (size_t i = 0; i < s->n_names; i++) {
+        bool found = false;
+        for (size_t j = 0; j < s->root.n_members; j++) {
+            if (strcmp(s->root.members[j].name, s->names[i]) == 0) {
+                found = s->root.members[j].value->types != 0;
+                break;
+            }
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
 fpc_schema *fpc_schema_new(const char *title, const char *const *names, size_t n_names)
 {
     fpc_schema *s = fp_calloc(1, sizeof *s);
@@ -298,6 +317,7 @@ fpc_schema *fpc_schema_new(const char *title, const char *const *names, size_t n
     s->text = render(s);
     if (!s->text)
         goto fail;
+    s->complete = complete_now(s);
     return s;
 fail:
     fpc_schema_free(s);
@@ -323,7 +343,10 @@ bool fpc_schema_observe(fpc_schema *s, const json_t *payload)
 
     if (!s || !json_is_object(payload))
         return false;
-    if (!merge(s, &s->root, payload, 0) && !s->stale)
+    bool grew = merge(s, &s->root, payload, 0);
+    if (grew && !s->complete)
+        s->complete = complete_now(s);
+    if (!grew && !s->stale)
         return false;
     text = render(s);
     s->stale = text == NULL; /* out of memory: keep the old text, try again next time */
@@ -340,20 +363,7 @@ bool fpc_schema_observe(fpc_schema *s, const json_t *payload)
 
 bool fpc_schema_complete(const fpc_schema *s)
 {
-    if (!s)
-        return false;
-    for (size_t i = 0; i < s->n_names; i++) {
-        bool found = false;
-        for (size_t j = 0; j < s->root.n_members; j++) {
-            if (strcmp(s->root.members[j].name, s->names[i]) == 0) {
-                found = s->root.members[j].value->types != 0;
-                break;
-            }
-        }
-        if (!found)
-            return false;
-    }
-    return true;
+    return s && s->complete;
 }
 
 const char *fpc_schema_text(fpc_schema *s)

@@ -7,11 +7,12 @@
  * the ready list at most once; the worker that runs an item puts it back when more items
  * wait, so a busy strand cannot starve the others.
  *
- * Timers live in one list sorted by due time, served by one thread that only posts ticks
- * to strands. A periodic timer whose previous tick has not run yet skips the tick rather
- * than piling ticks up behind a slow callback. Each timer carries a reference count: one
- * for its owner (dropped by fp_timer_cancel) and one per posted tick, so a tick posted
- * just before a cancel finds the timer alive and sees it cancelled.
+ * Timers live in one binary min-heap by due time (ties in the order they were queued),
+ * served by one thread that only posts ticks to strands: with a thousand periodic timers a
+ * sorted list cost the timer thread a walk of the whole list per tick. A periodic timer whose
+ * previous tick has not run yet skips the tick rather than piling ticks up behind a slow callback.
+ * Each timer carries a reference count: one for its owner (dropped by fp_timer_cancel) and one per
+ * posted tick, so a tick posted just before a cancel finds the timer alive and sees it cancelled.
  *
  * Tasks are plain threads with a stop flag and a condition variable, so a task sleeping
  * in fp_task_sleep() stops at once.
@@ -49,9 +50,10 @@ struct fp_timer {
     void (*fn)(void *arg);
     void *arg;
     bool in_list, posted, running, cancelled;
+    size_t hidx;  /* its index in the heap, while in_list */
+    uint64_t seq; /* queue order among timers due at the same time */
     pthread_t runner;
     int refs;
-    fp_timer *next;
 };
 
 struct rt_exec {
@@ -66,7 +68,9 @@ struct rt_exec {
     pthread_mutex_t tlock; /* the timer list and every timer's state */
     pthread_cond_t tcond;  /* the timer thread waits for the next due time */
     pthread_cond_t tdone;  /* a tick finished (cancel waits) */
-    fp_timer *timers;      /* sorted by due_ms */
+    fp_timer **heap;       /* min-heap by (due_ms, seq) */
+    size_t n_heap, cap_heap;
+    uint64_t tseq;
     bool tstop;
     bool tstarted;
     pthread_t tthread;
@@ -208,11 +212,9 @@ void rt_exec_stop(fp_rt *rt)
         pthread_join(ex->workers[i], NULL);
 
     /* Timers the connector never cancelled (their assets are gone by now). */
-    while (ex->timers) {
-        fp_timer *t = ex->timers;
-        ex->timers = t->next;
-        fp_free(t);
-    }
+    for (size_t i = 0; i < ex->n_heap; i++)
+        fp_free(ex->heap[i]);
+    fp_free(ex->heap);
     pthread_mutex_destroy(&ex->lock);
     pthread_cond_destroy(&ex->work);
     pthread_cond_destroy(&ex->idle);
@@ -336,26 +338,85 @@ static void timer_unref_locked(fp_timer *t)
         fp_free(t);
 }
 
+static bool timer_before(const fp_timer *a, const fp_timer *b)
+{
+    return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->seq < b->seq);
+}
+
+static void heap_put(struct rt_exec *ex, size_t i, fp_timer *t)
+{
+    ex->heap[i] = t;
+    t->hidx = i;
+}
+
+static void heap_up(struct rt_exec *ex, size_t i)
+{
+    fp_timer *t = ex->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!timer_before(t, ex->heap[parent]))
+            break;
+        heap_put(ex, i, ex->heap[parent]);
+        i = parent;
+    }
+    heap_put(ex, i, t);
+}
+
+static void heap_down(struct rt_exec *ex, size_t i)
+{
+    fp_timer *t = ex->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= ex->n_heap)
+            break;
+        if (c + 1 < ex->n_heap && timer_before(ex->heap[c + 1], ex->heap[c]))
+            c++;
+        if (!timer_before(ex->heap[c], t))
+            break;
+        heap_put(ex, i, ex->heap[c]);
+        i = c;
+    }
+    heap_put(ex, i, t);
+}
+
+/* Room for one more timer in the heap: 0, or -1 when out of memory. */
+static int heap_reserve_locked(struct rt_exec *ex)
+{
+    if (ex->n_heap < ex->cap_heap)
+        return 0;
+    size_t ncap = ex->cap_heap ? ex->cap_heap * 2 : 64;
+    fp_timer **n = fp_realloc(ex->heap, ncap * sizeof *n);
+    if (!n)
+        return -1;
+    ex->heap = n;
+    ex->cap_heap = ncap;
+    return 0;
+}
+
+/* The caller made room (heap_reserve_locked), or took t out just before. */
 static void timer_insert_locked(struct rt_exec *ex, fp_timer *t)
 {
-    fp_timer **pp = &ex->timers;
-    while (*pp && (*pp)->due_ms <= t->due_ms)
-        pp = &(*pp)->next;
-    t->next = *pp;
-    *pp = t;
+    t->seq = ex->tseq++;
     t->in_list = true;
+    ex->heap[ex->n_heap] = t;
+    t->hidx = ex->n_heap++;
+    heap_up(ex, t->hidx);
 }
 
 static void timer_unlink_locked(struct rt_exec *ex, fp_timer *t)
 {
-    for (fp_timer **pp = &ex->timers; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
+    if (t->in_list) {
+        size_t i = t->hidx;
+        fp_timer *last = ex->heap[--ex->n_heap];
+        if (i < ex->n_heap) {
+            heap_put(ex, i, last);
+            if (i > 0 && timer_before(last, ex->heap[(i - 1) / 2]))
+                heap_up(ex, i);
+            else
+                heap_down(ex, i);
         }
     }
     t->in_list = false;
-    t->next = NULL;
 }
 
 static void timer_tick(void *arg)
@@ -390,7 +451,7 @@ static void *timer_main(void *arg)
 
     pthread_mutex_lock(&ex->tlock);
     while (!ex->tstop) {
-        fp_timer *t = ex->timers;
+        fp_timer *t = ex->n_heap ? ex->heap[0] : NULL;
         if (!t) {
             pthread_cond_wait(&ex->tcond, &ex->tlock);
             continue;
@@ -442,6 +503,11 @@ static fp_timer *timer_new(rt_strand *s, fp_asset *as, uint64_t first_ms, uint64
     t->refs = 1;
     t->due_ms = rt_mono_ms() + first_ms;
     pthread_mutex_lock(&ex->tlock);
+    if (heap_reserve_locked(ex) != 0) {
+        pthread_mutex_unlock(&ex->tlock);
+        fp_free(t);
+        return NULL;
+    }
     timer_insert_locked(ex, t);
     pthread_cond_signal(&ex->tcond);
     pthread_mutex_unlock(&ex->tlock);
@@ -494,9 +560,10 @@ void rt_timers_cancel_asset(fp_asset *as)
     struct rt_exec *ex = ra->ep->strand->ex;
     pthread_mutex_lock(&ex->tlock);
     for (;;) {
-        fp_timer *t = ex->timers;
-        while (t && t->asset != as)
-            t = t->next;
+        fp_timer *t = NULL;
+        for (size_t i = 0; i < ex->n_heap && !t; i++)
+            if (ex->heap[i]->asset == as)
+                t = ex->heap[i];
         if (!t)
             break;
         timer_cancel_locked(ex, t); /* unlinks it, so the scan ends */

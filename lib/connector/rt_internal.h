@@ -99,11 +99,13 @@ typedef struct rt_dataset {
     fp_dataset pub;
     char *canon; /* canonical JSON of the inputs (dataset + asset defaults) for diffs */
     rt_out out;
-    rt_error *point_errors; /* n_points entries, by index of pub.points */
-    bool started;           /* dataset_add succeeded */
-    bool cfg_bad;           /* configuration error: never started until it changes */
-    json_t *json;           /* this dataset's element of the asset document (a reference) */
-    json_t *keep;           /* references the parsed configurations and configs borrow */
+    /* n_points entries, by index of pub.points; each NULL until that point has an error
+     * (an rt_error is 577 bytes, and most points never have one). */
+    rt_error **point_errors;
+    bool started; /* dataset_add succeeded */
+    bool cfg_bad; /* configuration error: never started until it changes */
+    json_t *json; /* this dataset's element of the asset document (a reference) */
+    json_t *keep; /* references the parsed configurations and configs borrow */
 } rt_dataset;
 
 typedef struct rt_event_group {
@@ -289,6 +291,9 @@ void rt_schema_wake(fp_rt *rt);
 /* Set health/error helpers used by the model too. */
 void rt_health_set(rt_health *h, bool available, const char *reason, const char *message);
 void rt_error_set(rt_error *e, const char *code, const char *message); /* NULL code clears */
+/* The same for an error allocated on first use: NULL code frees it and sets *slot NULL.
+ * Returns -1 when out of memory (the error is then not recorded). */
+int rt_error_set_alloc(rt_error **slot, const char *code, const char *message);
 
 /* ---- rt_actions.c ---------------------------------------------------------------------------- */
 int rt_actions_start(fp_rt *rt);

@@ -324,11 +324,29 @@ size_t rt_ce_props(fpc_prop props[8], const char *id, const char *time_iso, cons
     return n;
 }
 
+/* Random bytes for the message ids, drawn from the CSPRNG 1 KiB at a time per thread:
+ * RAND_bytes for each message (with its locks) was a visible share of the publish path. */
+static int uuid_random(unsigned char b[16])
+{
+    static _Thread_local unsigned char pool[1024];
+    static _Thread_local size_t used = sizeof pool;
+
+    if (used + 16 > sizeof pool) {
+        if (RAND_bytes(pool, sizeof pool) != 1)
+            return -1;
+        used = 0;
+    }
+    memcpy(b, pool + used, 16);
+    memset(pool + used, 0, 16); /* an id's bytes are never handed out twice */
+    used += 16;
+    return 0;
+}
+
 void rt_uuid4(char out[37])
 {
     unsigned char b[16];
 
-    if (RAND_bytes(b, sizeof b) != 1) {
+    if (uuid_random(b) != 0) {
         /* The CSPRNG failing is near impossible; an id unique to this process still
          * beats none. */
         static atomic_ullong ctr;
@@ -342,9 +360,16 @@ void rt_uuid4(char out[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    /* 8-4-4-4-12 lowercase hex, as "%02x..." would print it. */
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 /* ---- Storage -------------------------------------------------------------------------------- */

@@ -125,6 +125,22 @@ void rt_error_set(rt_error *e, const char *code, const char *message)
     snprintf(e->message, sizeof e->message, "%s", message ? message : "");
 }
 
+int rt_error_set_alloc(rt_error **slot, const char *code, const char *message)
+{
+    if (!code) {
+        fp_free(*slot);
+        *slot = NULL;
+        return 0;
+    }
+    if (!*slot) {
+        *slot = fp_calloc(1, sizeof **slot);
+        if (!*slot)
+            return -1;
+    }
+    rt_error_set(*slot, code, message);
+    return 0;
+}
+
 json_t *rt_health_json(const rt_health *h)
 {
     json_t *o;
@@ -279,8 +295,8 @@ void fp_datapoint_error(fp_datapoint *dp, const char *code, const char *fmt, ...
         va_end(ap);
     }
     pthread_mutex_lock(&d->out.lock);
-    rt_error_set(&d->point_errors[idx], fmt ? (code && *code ? code : "DataPointError") : NULL,
-                 msg);
+    rt_error_set_alloc(&d->point_errors[idx],
+                       fmt ? (code && *code ? code : "DataPointError") : NULL, msg);
     pthread_mutex_unlock(&d->out.lock);
     if (d->pub.asset)
         rt_status_asset_dirty(RT_OF(d->pub.asset, rt_asset, pub));
@@ -289,7 +305,7 @@ void fp_datapoint_error(fp_datapoint *dp, const char *code, const char *fmt, ...
 /* ---- status documents ----------------------------------------------------------------------- */
 
 /* Entry of one publishing object: name, messageSchemaReference, error, health. */
-static json_t *out_entry(rt_out *out, const char *ns, const char *name, const rt_error *points,
+static json_t *out_entry(rt_out *out, const char *ns, const char *name, rt_error *const *points,
                          const fp_datapoint *pts, size_t n_points)
 {
     json_t *o = json_pack("{s:s}", "name", name);
@@ -307,13 +323,13 @@ static json_t *out_entry(rt_out *out, const char *ns, const char *name, const rt
                                       "schemaName", out->schema_name, "schemaVersion", v));
     }
     for (size_t i = 0; points && i < n_points; i++) {
-        if (!points[i].set)
+        if (!points[i] || !points[i]->set)
             continue;
         if (!details)
             details = json_array();
         json_array_append_new(details,
-                              json_pack("{s:s, s:s, s:s}", "code", points[i].code, "message",
-                                        points[i].message, "target", pts[i].name));
+                              json_pack("{s:s, s:s, s:s}", "code", points[i]->code, "message",
+                                        points[i]->message, "target", pts[i].name));
         n_bad++;
     }
     if (out->error.set || n_bad) {

@@ -185,9 +185,18 @@ static void reconcile_asset(sync_state *s, const char *ns, const char *name)
     if (cur) {
         int64_t version =
             json_integer_value(json_object_get(json_object_get(doc, "properties"), "version"));
+        json_t *live = NULL;
         pthread_mutex_lock(&cur->lock);
         bool same = version > 0 && cur->version == version;
+        /* The map keeps the document the model already holds when its spec is the same
+         * version, rather than a second full copy per asset that differs only in status. */
+        if (same && cur->doc && cur->doc != doc &&
+            json_integer_value(
+                json_object_get(json_object_get(cur->doc, "properties"), "version")) == version)
+            live = json_incref(cur->doc);
         pthread_mutex_unlock(&cur->lock);
+        if (live)
+            json_object_set_new(s->assets, key, live); /* doc is freed here: not used below */
         if (same)
             return; /* a status write of ours, or a repeat */
     }

@@ -270,7 +270,7 @@ typedef struct hand_asset {
     rt_asset as;
     rt_dataset ds;
     fp_datapoint pts[2];
-    rt_error perr[2];
+    rt_error *perr[2];
     fp_dataset *dsp[1];
     rt_event_group eg;
     fp_event evs[1];

@@ -180,6 +180,27 @@ static void test_write_numbers(void **state)
     expect_scalar(&d, UA_TYPE(DOUBLE), "1e+300");
     d = 42;
     expect_scalar(&d, UA_TYPE(DOUBLE), "42");
+    /* integral values print as digits below 10^15 (Double) / 10^6 (Float), as %g there */
+    d = -7;
+    expect_scalar(&d, UA_TYPE(DOUBLE), "-7");
+    d = 0;
+    expect_scalar(&d, UA_TYPE(DOUBLE), "0");
+    d = -0.0;
+    expect_scalar(&d, UA_TYPE(DOUBLE), "-0");
+    d = 999999999999999.0;
+    expect_scalar(&d, UA_TYPE(DOUBLE), "999999999999999");
+    d = -999999999999999.0;
+    expect_scalar(&d, UA_TYPE(DOUBLE), "-999999999999999");
+    d = 1e15;
+    expect_scalar(&d, UA_TYPE(DOUBLE), "1e+15");
+    d = 1234567890123456.0;
+    expect_scalar(&d, UA_TYPE(DOUBLE), "1234567890123456");
+    f = 999999.0f;
+    expect_scalar(&f, UA_TYPE(FLOAT), "999999");
+    f = -123.0f;
+    expect_scalar(&f, UA_TYPE(FLOAT), "-123");
+    f = 1e6f;
+    expect_scalar(&f, UA_TYPE(FLOAT), "1e+06");
     d = NAN;
     expect_scalar(&d, UA_TYPE(DOUBLE), "\"NaN\"");
     d = INFINITY;
