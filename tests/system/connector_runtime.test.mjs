@@ -211,6 +211,8 @@ test('a management action is answered over MQTT 5 request/response', async () =>
         actions: [
           { name: 'reset', targetUri: 'ticks', actionType: 'Call' },
           { name: 'reset-missing', targetUri: 'nothing', actionType: 'Call', topic: 'rt-c/mixer/missing' },
+          { name: 'shared-a', targetUri: 'ticks', actionType: 'Call', topic: 'rt-c/mixer/shared' },
+          { name: 'shared-b', targetUri: 'nothing', actionType: 'Call', topic: 'rt-c/mixer/shared' },
         ],
       },
     ];
@@ -227,6 +229,20 @@ test('a management action is answered over MQTT 5 request/response', async () =>
     const bad = await replies.waitFor((x) => x.topic === 'rt-c/replies/2', 'the error reply');
     assert.equal(bad.props.status, '404');
     assert.equal(bad.json.error.code, 'NotFound');
+    // Two actions on one topic: the request names its action in the user property `action`.
+    mqttPub(mq.port, 'rt-c/mixer/shared', '{}', ['-D', 'publish', 'response-topic', 'rt-c/replies/3', '-D', 'publish', 'correlation-data', 'x3']);
+    const amb = await replies.waitFor((x) => x.topic === 'rt-c/replies/3', 'the ambiguous reply');
+    assert.equal(amb.props.status, '400');
+    assert.equal(amb.json.error.code, 'AmbiguousAction');
+    mqttPub(mq.port, 'rt-c/mixer/shared', '{}', ['-D', 'publish', 'response-topic', 'rt-c/replies/4', '-D', 'publish', 'correlation-data', 'x4',
+      '-D', 'publish', 'user-property', 'action', 'shared-a']);
+    const named = await replies.waitFor((x) => x.topic === 'rt-c/replies/4', 'the named reply');
+    assert.equal(named.props.status, '200', named.payload);
+    assert.equal(named.correlation, 'x4');
+    // An empty request is a request too.
+    mqttPub(mq.port, 'rt-c/mixer/control', '', ['-D', 'publish', 'response-topic', 'rt-c/replies/5', '-D', 'publish', 'correlation-data', 'x5']);
+    const empty = await replies.waitFor((x) => x.topic === 'rt-c/replies/5', 'the reply to an empty request');
+    assert.equal(empty.props.status, '200', empty.payload);
     await sub.stop();
   } finally {
     await replies.stop();
