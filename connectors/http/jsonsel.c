@@ -18,6 +18,7 @@
 #include "fp_alloc.h"
 #include "fp_status.h"
 #include "fp_buf.h"
+#include "fp_json.h"
 
 /* More digits than this cannot be a sensible index and could overflow. */
 #define JSONSEL_MAX_INDEX_DIGITS 15
@@ -282,27 +283,6 @@ out_free:
     return st;
 }
 
-/* The kind of a JSON value, for messages. */
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 json_t *fp_jsonsel_eval(const fp_jsonsel *sel, const json_t *doc, char *err, size_t err_len)
 {
     json_t *cur = (json_t *)doc;
@@ -338,11 +318,11 @@ json_t *fp_jsonsel_eval(const fp_jsonsel *sel, const json_t *doc, char *err, siz
                 FAIL("index %lld is out of range (%lld elements) in the array", st->idx, n);
             next = json_array_get(cur, (size_t)k);
         } else if (st->kind == STEP_INDEX) {
-            FAIL("index [%lld] applied to %s, not an array,", st->idx, type_name(cur));
+            FAIL("index [%lld] applied to %s, not an array,", st->idx, fp_json_kind(cur));
         } else if (st->kind == STEP_KEY) {
-            FAIL("member \"%s\" asked of %s, not an object,", st->key, type_name(cur));
+            FAIL("member \"%s\" asked of %s, not an object,", st->key, fp_json_kind(cur));
         } else {
-            FAIL("\"%s\" asked of %s, not an object or array,", st->key, type_name(cur));
+            FAIL("\"%s\" asked of %s, not an object or array,", st->key, fp_json_kind(cur));
         }
 #undef FAIL
         cur = next;

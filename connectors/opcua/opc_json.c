@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "fp_alloc.h"
+#include "fp_json.h"
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
 
@@ -746,26 +747,6 @@ void opc_json_datetime(char out[40], ua_datetime t)
 
 /* ================================================================== the JSON reader */
 
-static const char *json_kind_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
-}
-
 /* At most max bytes of the UTF-8 text z, not cutting a character in two. */
 static int utf8_prefix(const char *z, size_t max)
 {
@@ -791,7 +772,7 @@ static const char *json_show(const json_t *j, char *tmp, size_t cap)
         int n = utf8_prefix(z, 40);
         snprintf(tmp, cap, "\"%.*s%s\"", n, z, z[n] != '\0' ? "..." : "");
     } else {
-        snprintf(tmp, cap, "%s", json_kind_name(j));
+        snprintf(tmp, cap, "%s", fp_json_kind(j));
     }
     return tmp;
 }
@@ -868,7 +849,7 @@ static bool json_to_int(const json_t *j, const char *tname, bool *neg, uint64_t 
                    tname);
         return false;
     }
-    fp_set_err(err, err_len, "expected a number for %s, got %s", tname, json_kind_name(j));
+    fp_set_err(err, err_len, "expected a number for %s, got %s", tname, fp_json_kind(j));
     return false;
 }
 
@@ -951,7 +932,7 @@ static int from_json_real(const json_t *j, uint8_t kind, void *p, char *err, siz
             return -1;
         }
     } else {
-        fp_set_err(err, err_len, "expected a number for %s, got %s", tname, json_kind_name(j));
+        fp_set_err(err, err_len, "expected a number for %s, got %s", tname, fp_json_kind(j));
         return -1;
     }
     if (kind == UA_KIND_DOUBLE) {
@@ -971,7 +952,7 @@ static int from_json_real(const json_t *j, uint8_t kind, void *p, char *err, siz
 static const char *text_of(const json_t *j, const char *tname, char *err, size_t err_len)
 {
     if (!json_is_string(j)) {
-        fp_set_err(err, err_len, "expected a string for %s, got %s", tname, json_kind_name(j));
+        fp_set_err(err, err_len, "expected a string for %s, got %s", tname, fp_json_kind(j));
         return NULL;
     }
     if (strlen(json_string_value(j)) != json_string_length(j)) {
@@ -1073,7 +1054,7 @@ static int from_json_string(const json_t *j, uint8_t kind, ua_string *s, char *e
         return 0;
     if (!json_is_string(j)) {
         fp_set_err(err, err_len, "expected a string for %s, got %s", kind_name(kind),
-                   json_kind_name(j));
+                   fp_json_kind(j));
         return -1;
     }
     size_t n = json_string_length(j);

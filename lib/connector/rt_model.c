@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "fp_json.h"
 #include "fp_alloc.h"
 #include "fp_log.h"
 #include "rt_internal.h"
@@ -90,25 +91,10 @@ static char *str_printf(const char *fmt, ...)
     return z;
 }
 
+/* fp_json_kind, telling integers apart: configuration keys are typed that finely. */
 static const char *json_kind(const json_t *v)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    default:
-        return "null";
-    }
+    return json_is_integer(v) ? "an integer" : fp_json_kind(v);
 }
 
 /* Canonical text of a JSON value for comparisons (NULL-safe; "" on failure). */

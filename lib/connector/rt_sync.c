@@ -292,7 +292,7 @@ static void reconcile_secret(sync_state *s, const char *ns, const char *secret)
     const char *key;
     json_t *doc;
     char dns[300], dname[300];
-    json_t *todo = json_array();
+    json_t *users = json_array(); /* names of the devices that use the secret */
     json_object_foreach(s->devices, key, doc)
     {
         split_key(key, dns, sizeof dns, dname, sizeof dname);
@@ -306,20 +306,20 @@ static void reconcile_secret(sync_state *s, const char *ns, const char *secret)
             epn, ep_json)
         {
             if (rt_secrets_refer(ep_json, secret)) {
-                json_array_append_new(todo, json_string(dname));
+                json_array_append_new(users, json_string(dname));
                 break;
             }
         }
     }
     size_t i;
     json_t *d;
-    json_array_foreach(todo, i, d)
+    json_array_foreach(users, i, d)
     {
         reconcile_device(s, ns, json_string_value(d), true);
         if (s->broken)
             break;
     }
-    json_decref(todo);
+    json_decref(users);
 }
 
 /* ---- list and watch -----------------------------------------------------------------------------
