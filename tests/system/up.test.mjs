@@ -53,7 +53,7 @@ test('up starts, supervises and stops the registry and mosquitto', async () => {
     const url2 = readFileSync(join(data, 'registry.url'), 'utf8').trim();
     const ns = await fetch(`${url2}/api/v1/namespaces`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(ns.status, 200);
-    assert.match(out, /registry was killed by signal 9; restarting/);
+    await waitFor(() => /registry was killed by signal 9; restarting/.test(out), 'the restart in the log', 5000);
   } finally {
     up.kill('SIGTERM');
     const { code } = await exited;
