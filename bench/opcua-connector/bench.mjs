@@ -427,8 +427,13 @@ async function startOurs(broker, peers, ms, sampling) {
     const tokenFile = path.join(TMP, "connector.token");
     fs.writeFileSync(tokenFile, token + "\n", { mode: 0o600 });
     const port = await freePort();
-    const conn = start("connector", CONNECTOR, ["--registry", reg.url, "--token-file", tokenFile, "--broker", broker.url,
-        "--data", path.join(TMP, "connector-data"), "--listen", `127.0.0.1:${port}`]);
+    // FP_BENCH_WRAP runs the connector under a profiler, e.g. "valgrind --tool=massif": the
+    // figures of such a run are the profiler's, only its profile is of use.
+    const wrap = (process.env.FP_BENCH_WRAP ?? "").split(" ").filter(Boolean);
+    const connArgs = ["--registry", reg.url, "--token-file", tokenFile, "--broker", broker.url,
+        "--data", path.join(TMP, "connector-data"), "--listen", `127.0.0.1:${port}`];
+    const conn = wrap.length ? start("connector", wrap[0], [...wrap.slice(1), CONNECTOR, ...connArgs])
+        : start("connector", CONNECTOR, connArgs);
     await waitFor(async () => {
         if (conn.exitCode !== null) throw new Error(`connector exited:\n${tail(conn)}`);
         return (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null)) !== null;

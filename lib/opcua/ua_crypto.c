@@ -9,7 +9,9 @@
  */
 #include "opcua/ua_crypto.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -433,9 +435,18 @@ uint32_t ua_random_bytes(uint8_t *buf, size_t len)
 {
     if (!buf && len)
         return UA_SC_BAD_INVALID_ARGUMENT;
-    if (len == 0)
-        return UA_SC_GOOD;
-    return RAND_bytes(buf, (int)len) == 1 ? UA_SC_GOOD : UA_SC_BAD_INTERNAL_ERROR;
+    /* The kernel's CSPRNG, not RAND_bytes: a session without security then never initialises
+     * OpenSSL's providers, which costs a connector about 2 MB of memory. */
+    while (len) {
+        ssize_t n = getrandom(buf, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return UA_SC_BAD_INTERNAL_ERROR;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return UA_SC_GOOD;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -20,13 +20,75 @@
 #define MAX_ACKS 256u
 #define MONITOR_BATCH 1000u
 
+/* What an item was created with is kept to recreate it on a new session. Most items are a
+ * node's Value without a filter: those keep a compact form (64 bytes instead of the 184 of a
+ * whole request, which is 0.8 MB over 6,250 items); an item with a filter, an index range or a
+ * data encoding keeps its whole request in `full`. */
 typedef struct ua_sub_item {
+    void *ctx;
+    ua_monitored_item_create_request *full; /* NULL: the compact form below */
+    ua_node_id node;
+    double sampling_interval;
+    uint32_t server_id;
+    uint32_t attribute_id;
+    uint32_t queue_size;
+    uint8_t mode; /* ua_monitoring_mode */
     bool used;
     bool is_event;
-    uint32_t server_id;
-    void *ctx;
-    ua_monitored_item_create_request req; /* kept to recreate the item on a new session */
+    bool discard_oldest;
 } ua_sub_item;
+
+/* Move the request m (left zeroed) into it. 0, or BadOutOfMemory (m untouched). */
+static ua_status item_keep(ua_sub_item *it, ua_monitored_item_create_request *m)
+{
+    const ua_read_value_id *r = &m->item_to_monitor;
+    if (m->requested_parameters.filter.encoding != UA_EO_NONE || r->index_range.data ||
+        r->data_encoding.name.data || r->data_encoding.ns) {
+        it->full = fp_malloc(sizeof(*it->full));
+        if (!it->full)
+            return UA_STATUS_BAD_OUT_OF_MEMORY;
+        *it->full = *m;
+    } else {
+        it->full = NULL;
+        it->node = r->node_id;
+        it->attribute_id = r->attribute_id;
+        it->mode = (uint8_t)m->monitoring_mode;
+        it->sampling_interval = m->requested_parameters.sampling_interval;
+        it->queue_size = m->requested_parameters.queue_size;
+        it->discard_oldest = m->requested_parameters.discard_oldest;
+    }
+    memset(m, 0, sizeof(*m));
+    return UA_STATUS_GOOD;
+}
+
+/* A shallow request for item h as kept (borrowed for encoding: never cleared). */
+static void item_request(const ua_sub_item *it, uint32_t h, ua_monitored_item_create_request *out)
+{
+    if (it->full) {
+        *out = *it->full;
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    out->item_to_monitor.node_id = it->node;
+    out->item_to_monitor.attribute_id = it->attribute_id;
+    out->monitoring_mode = it->mode;
+    out->requested_parameters.client_handle = h;
+    out->requested_parameters.sampling_interval = it->sampling_interval;
+    out->requested_parameters.queue_size = it->queue_size;
+    out->requested_parameters.discard_oldest = it->discard_oldest;
+}
+
+static void item_clear(ua_sub_item *it)
+{
+    if (it->full) {
+        ua_monitored_item_create_request_clear(it->full);
+        fp_free(it->full);
+        it->full = NULL;
+    } else {
+        ua_node_id_clear(&it->node);
+    }
+    memset(&it->node, 0, sizeof(it->node));
+}
 
 struct ua_subscription {
     ua_client *client;
@@ -498,9 +560,13 @@ static ua_status monitor_batch(ua_subscription *s, const ua_monitor_item *items,
                 s->items[h - 1].used = false;
             } else {
                 s->items[h - 1].server_id = resp.results[i].monitored_item_id;
-                /* Move the request into the item, for a recreate after a reconnect. */
-                s->items[h - 1].req = req.items_to_create[i];
-                memset(&req.items_to_create[i], 0, sizeof(req.items_to_create[i]));
+                /* Move the request into the item, for a recreate after a reconnect. Out of
+                 * memory here: the item is reported failed and its notifications dropped
+                 * rather than kept without a way to recreate it. */
+                if (item_keep(&s->items[h - 1], &req.items_to_create[i]) != UA_STATUS_GOOD) {
+                    s->items[h - 1].used = false;
+                    item_rc = UA_STATUS_BAD_OUT_OF_MEMORY;
+                }
             }
         }
         if (results)
@@ -542,7 +608,7 @@ static void sub_unlink_free(ua_client *c, ua_subscription *s)
     }
     ua_loop_timer_stop(c->loop, &s->keepalive_timer);
     for (size_t i = 0; i < s->n_items; i++)
-        ua_monitored_item_create_request_clear(&s->items[i].req);
+        item_clear(&s->items[i]);
     fp_free(s->items);
     fp_free(s);
 }
@@ -646,7 +712,7 @@ static void recreate_items(ua_client *c, ua_subscription *s)
         for (; i < s->n_items && b->n < cap; i++) {
             if (!s->items[i].used)
                 continue;
-            reqs[b->n] = s->items[i].req; /* shallow: borrowed for encoding */
+            item_request(&s->items[i], (uint32_t)i + 1, &reqs[b->n]); /* borrowed for encoding */
             b->handles[b->n++] = (uint32_t)i + 1;
         }
         if (b->n == 0) {
@@ -867,7 +933,9 @@ static ua_status modify_slice(ua_subscription *s, const uint32_t *handles, size_
         ua_monitored_item_modify_request *m = &req.items_to_modify[j++];
         m->monitored_item_id = it->server_id;
         /* The handle, filter and discard policy stay as created. */
-        st = ua_monitoring_parameters_copy(&it->req.requested_parameters, &m->requested_parameters);
+        ua_monitored_item_create_request kept;
+        item_request(it, handles[i], &kept);
+        st = ua_monitoring_parameters_copy(&kept.requested_parameters, &m->requested_parameters);
         m->requested_parameters.sampling_interval = ch->sampling_interval_ms;
         if (ch->queue_size)
             m->requested_parameters.queue_size = ch->queue_size;
@@ -886,10 +954,14 @@ static ua_status modify_slice(ua_subscription *s, const uint32_t *handles, size_
             results[i] = item_rc;
         /* Keep what was asked, so that a recreated item gets it too. */
         if (!ua_status_is_bad(item_rc)) {
-            it->req.requested_parameters.sampling_interval =
-                req.items_to_modify[j].requested_parameters.sampling_interval;
-            it->req.requested_parameters.queue_size =
-                req.items_to_modify[j].requested_parameters.queue_size;
+            const ua_monitoring_parameters *p = &req.items_to_modify[j].requested_parameters;
+            if (it->full) {
+                it->full->requested_parameters.sampling_interval = p->sampling_interval;
+                it->full->requested_parameters.queue_size = p->queue_size;
+            } else {
+                it->sampling_interval = p->sampling_interval;
+                it->queue_size = p->queue_size;
+            }
         }
         j++;
     }
@@ -935,8 +1007,12 @@ static ua_status mode_slice(ua_subscription *s, const uint32_t *handles, size_t 
             continue;
         if (results)
             results[i] = resp.results[j];
-        if (!ua_status_is_bad(resp.results[j]))
-            it->req.monitoring_mode = mode; /* a recreated item keeps its mode */
+        if (!ua_status_is_bad(resp.results[j])) { /* a recreated item keeps its mode */
+            if (it->full)
+                it->full->monitoring_mode = mode;
+            else
+                it->mode = (uint8_t)mode;
+        }
         j++;
     }
     ua_set_monitoring_mode_response_clear(&resp);
@@ -984,7 +1060,7 @@ static ua_status unmonitor_slice(ua_subscription *s, const uint32_t *handles, si
                 results[i] = st ? st : resp.results[j];
             j++;
             s->items[h - 1].used = false;
-            ua_monitored_item_create_request_clear(&s->items[h - 1].req);
+            item_clear(&s->items[h - 1]);
         }
         ua_delete_monitored_items_response_clear(&resp);
     }
