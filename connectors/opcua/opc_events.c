@@ -338,7 +338,7 @@ static opc_eg *eg_state_new(fp_event_group *eg, opc_ep *ep)
         opc_evitem *it = &st->items[i];
         it->ref.kind = OPC_ITEM_EVENT;
         it->ref.owner = st;
-        it->ref.index = i;
+        it->ref.index = (uint32_t)i;
         if (evitem_configure(it, &eg->events[i], ep))
             goto out_free;
     }

@@ -86,9 +86,9 @@ typedef struct opc_sub opc_sub;
 /* What a monitored item's notifications are routed to (the item's ctx). */
 typedef enum opc_item_kind { OPC_ITEM_DATA = 0, OPC_ITEM_EVENT } opc_item_kind;
 typedef struct opc_item_ref {
-    opc_item_kind kind;
-    void *owner;  /* opc_data's dataset state or opc_events' event state */
-    size_t index; /* data point index, or event index */
+    void *owner;    /* opc_data's dataset state or opc_events' event state */
+    uint32_t index; /* data point index, or event index (16 bytes: one per monitored item) */
+    uint8_t kind;   /* opc_item_kind */
 } opc_item_ref;
 
 struct opc_sub {
