@@ -33,11 +33,13 @@ static const char *const opc_ev_default_fields[] = {"EventId", "EventType", "Sou
 /* One event: its item on the server and how its notifications become a message. */
 typedef struct opc_evitem {
     fp_event *ev;
-    opc_item_ref ref; /* the item's ctx: routes notifications here */
-    char *source;     /* node id text of the event notifier */
-    char *type_def;   /* OfType event type (node id text), NULL for none */
-    char **fields;    /* select clause names for ua_monitor_item ("Message", "1:Sequence") */
-    char **keys;      /* JSON member names, in the same order */
+    opc_item_ref ref;   /* the item's ctx: routes notifications here */
+    char *source;       /* node id text of the event notifier */
+    char *type_def;     /* OfType event type (node id text), NULL for none */
+    char **fields;      /* select clause names for ua_monitor_item ("Message", "1:Sequence") */
+    char **keys;        /* JSON member names, in the same order */
+    char **field_types; /* a clause's own typeDefinitionId (node id text) or NULL: NULL as a
+                           whole when no clause has one */
     size_t n_fields;
     long time_field;      /* index of BaseEventType's Time among the fields, -1 when not selected */
     double publishing_ms; /* resolved (never -1) */
@@ -74,7 +76,9 @@ static void evitem_clear(opc_evitem *it)
     for (size_t i = 0; i < it->n_fields; i++) {
         fp_free(it->fields ? it->fields[i] : NULL);
         fp_free(it->keys ? it->keys[i] : NULL);
+        fp_free(it->field_types ? it->field_types[i] : NULL);
     }
+    fp_free(it->field_types);
     fp_free(it->fields);
     fp_free(it->keys);
     fp_free(it->source);
@@ -96,6 +100,13 @@ static void eg_state_free(opc_eg *st)
 static int evitem_add_field(opc_evitem *it, const char *name, size_t name_len, const char *key,
                             size_t key_len)
 {
+    if (it->field_types) {
+        char **t = fp_realloc(it->field_types, (it->n_fields + 1) * sizeof(*t));
+        if (!t)
+            return -1;
+        it->field_types = t;
+        t[it->n_fields] = NULL;
+    }
     char **f = fp_realloc(it->fields, (it->n_fields + 1) * sizeof(*f));
     if (!f)
         return -1;
@@ -116,6 +127,16 @@ static int evitem_add_field(opc_evitem *it, const char *name, size_t name_len, c
         it->time_field = (long)it->n_fields;
     it->n_fields++;
     return 0;
+}
+
+/* The last field added was selected from this event type (node id text). */
+static int evitem_set_type(opc_evitem *it, const char *type)
+{
+    /* Made at the first typed field; evitem_add_field grows it from then on. */
+    if (!it->field_types && !(it->field_types = fp_calloc(it->n_fields, sizeof(char *))))
+        return -1;
+    it->field_types[it->n_fields - 1] = fp_strdup(type);
+    return it->field_types[it->n_fields - 1] ? 0 : -1;
 }
 
 /* A browse path as users write it ("/Message", "Message", "/1:Sequence", "1:Sequence",
@@ -298,14 +319,16 @@ static int evitem_configure(opc_evitem *it, fp_event *ev, const opc_ep *ep)
                      "eventFilter.selectClauses[%zu].typeDefinitionId is not a string", i);
             return 0;
         }
-        /* A clause's own typeDefinitionId is not sent: the client names every field from
-         * BaseEventType, which servers resolve on the event itself; a subtype's field (such
-         * as 1:Sequence) is found as well. See docs/connector-opcua-events.md. */
         if (evitem_add_path(it, i, json_string_value(bp), json_string_value(fid)) < 0) {
             if (!it->cfg_error[0])
                 return -1;
             return 0;
         }
+        /* A clause's own typeDefinitionId goes into its SimpleAttributeOperand; without one
+         * the field is named from BaseEventType. */
+        if (ctd && json_is_string(ctd) && *json_string_value(ctd) &&
+            evitem_set_type(it, json_string_value(ctd)) != 0)
+            return -1;
     }
     /* Two clauses with the same key would overwrite each other in the message. */
     for (size_t a = 0; a < it->n_fields; a++)
@@ -355,7 +378,7 @@ static void evitem_create(opc_ep *ep, opc_evitem *it)
 {
     if (it->handle || it->cfg_error[0] || !ep->connected)
         return;
-    ua_node_id node, type;
+    ua_node_id node, type, *ftypes = NULL;
     memset(&node, 0, sizeof(node));
     memset(&type, 0, sizeof(type));
     ua_status st = opc_parse_node_id(ep, it->source, &node);
@@ -371,6 +394,24 @@ static void evitem_create(opc_ep *ep, opc_evitem *it)
                             "eventFilter.typeDefinitionId \"%s\": %s", it->type_def,
                             ua_status_name(st));
             goto out;
+        }
+    }
+    if (it->field_types) {
+        ftypes = fp_calloc(it->n_fields, sizeof(*ftypes));
+        if (!ftypes) {
+            fp_event_health(it->ev, false, "BadOutOfMemory", "no memory for the event filter");
+            goto out;
+        }
+        for (size_t i = 0; i < it->n_fields; i++) {
+            if (!it->field_types[i])
+                continue;
+            st = opc_parse_node_id(ep, it->field_types[i], &ftypes[i]);
+            if (st) {
+                fp_event_health(it->ev, false, ua_status_name(st),
+                                "eventFilter.selectClauses[%zu].typeDefinitionId \"%s\": %s", i,
+                                it->field_types[i], ua_status_name(st));
+                goto out;
+            }
         }
     }
     char err[256] = "";
@@ -392,6 +433,7 @@ static void evitem_create(opc_ep *ep, opc_evitem *it)
     mi.event_fields = (const char *const *)it->fields;
     mi.n_event_fields = it->n_fields;
     mi.event_type = it->type_def ? &type : NULL;
+    mi.event_field_types = ftypes;
     mi.ctx = &it->ref;
     uint32_t handle = 0;
     ua_status result = UA_STATUS_GOOD;
@@ -413,6 +455,9 @@ static void evitem_create(opc_ep *ep, opc_evitem *it)
 out:
     ua_node_id_clear(&node);
     ua_node_id_clear(&type);
+    for (size_t i = 0; ftypes && i < it->n_fields; i++)
+        ua_node_id_clear(&ftypes[i]);
+    fp_free(ftypes);
 }
 
 /* Delete the item of one event on the server (when it is there) and drop it. */

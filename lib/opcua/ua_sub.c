@@ -426,6 +426,7 @@ static uint32_t item_alloc(ua_subscription *s)
 /* The filter of one item (EventFilter or DataChangeFilter) into *eo. */
 static ua_status item_filter(const ua_monitor_item *it, ua_extension_object *eo)
 {
+    static const ua_node_id null_id; /* ns 0, i=0 */
     ua_status rc = UA_STATUS_GOOD;
     if (it->event_fields) {
         ua_event_filter f;
@@ -444,7 +445,14 @@ static ua_status item_filter(const ua_monitor_item *it, ua_extension_object *eo)
             size_t n_el = 1;
             for (const char *q = pe; *q; q++)
                 n_el += *q == '/';
-            op->type_definition_id = ua_node_id_numeric(0, 2041); /* BaseEventType */
+            const ua_node_id *ft = it->event_field_types ? &it->event_field_types[i] : NULL;
+            if (ft && !ua_node_id_equal(ft, &null_id)) {
+                rc = ua_node_id_copy(ft, &op->type_definition_id);
+                if (rc)
+                    break;
+            } else {
+                op->type_definition_id = ua_node_id_numeric(0, 2041); /* BaseEventType */
+            }
             op->attribute_id = 13;
             op->browse_path = ua_array_new(n_el, UA_TYPE(QUALIFIED_NAME));
             if (!op->browse_path) {

@@ -104,6 +104,27 @@ test('an event group with select clauses: one message per event with the selecte
                 destinations: [{ target: 'Mqtt', configuration: { topic: 'uaev-a/boiler/nowhere' } }],
               },
               {
+                // Each clause's own typeDefinitionId is sent (this peer resolves the field on
+                // the event itself whatever the type, as servers may).
+                name: 'typed',
+                eventConfiguration: JSON.stringify({
+                  eventFilter: {
+                    selectClauses: [
+                      { browsePath: '/1:Sequence', typeDefinitionId: 'ns=1;s=FieldplaneTestEventType' },
+                      { browsePath: '/Message', typeDefinitionId: 'ns=1;s=NoSuchEventType', fieldId: 'unknownType' },
+                    ],
+                  },
+                }),
+                destinations: [{ target: 'Mqtt', configuration: { topic: 'uaev-a/boiler/typed' } }],
+              },
+              {
+                name: 'badtype',
+                eventConfiguration: JSON.stringify({
+                  eventFilter: { selectClauses: [{ browsePath: '/Message' }, { browsePath: '/Severity', typeDefinitionId: 'no node id' }] },
+                }),
+                destinations: [{ target: 'Mqtt', configuration: { topic: 'uaev-a/boiler/badtype' } }],
+              },
+              {
                 name: 'deep',
                 eventConfiguration: JSON.stringify({
                   eventFilter: { selectClauses: [{ browsePath: '/Message' }, { browsePath: '/EnabledState/Id' }] },
@@ -147,6 +168,16 @@ test('an event group with select clauses: one message per event with the selecte
       return by('nowhere')?.health?.status === 'Unavailable' && by('test')?.health?.status === 'Available' && evs;
     }, explain('event health in status'), 30000);
     const nowhere = st.find((e) => e.name === 'nowhere');
+    const badtype = await waitFor(async () => {
+      const s = await status('uaev-a', 'boiler');
+      const e = (s.eventGroups?.[0]?.events ?? []).find((x) => x.name === 'badtype');
+      return e?.health?.status === 'Unavailable' && e;
+    }, explain('health of an event with a bad typeDefinitionId'), 30000);
+    assert.match(JSON.stringify(badtype.health), /selectClauses\[1\]\.typeDefinitionId \\"no node id\\"/, JSON.stringify(badtype));
+    const typed = await sub.waitFor((x) => x.topic === 'uaev-a/boiler/typed', explain('an event with typed clauses'));
+    assert.deepEqual(Object.keys(typed.json), ['Sequence', 'unknownType'], typed.payload);
+    assert.equal(typeof typed.json.Sequence, 'number');
+    assert.equal(typed.json.unknownType, `test event ${typed.json.Sequence}`);
     assert.match(JSON.stringify(nowhere.health), /BadNodeIdUnknown|BadNodeIdInvalid/, JSON.stringify(nowhere));
     assert.ok(!sub.messages.some((x) => x.topic === 'uaev-a/boiler/nowhere'));
     // A path of several elements is selected as it is and keyed by its last element (the

@@ -270,6 +270,9 @@ typedef struct ua_monitor_item {
     const char *const *event_fields;
     size_t n_event_fields;
     const ua_node_id *event_type; /* OfType filter; NULL: none */
+    /* The event type each field is selected from (n_event_fields entries); NULL, or an entry
+     * that is the null node id (ns 0, i=0), names the field from BaseEventType. */
+    const ua_node_id *event_field_types;
     void *ctx;
 } ua_monitor_item;
 
