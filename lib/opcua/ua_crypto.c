@@ -358,6 +358,35 @@ void ua_cert_free(ua_cert *cert)
     fp_free(cert);
 }
 
+uint32_t ua_cert_chain_der(const ua_cert *cert, uint8_t **out, size_t *len)
+{
+    if (!cert || !out || !len)
+        return UA_SC_BAD_INVALID_ARGUMENT;
+    *out = NULL;
+    *len = 0;
+    size_t total = cert->der_len;
+    int n = cert->chain ? sk_X509_num(cert->chain) : 0;
+    for (int i = 0; i < n; i++) {
+        int k = i2d_X509(sk_X509_value(cert->chain, i), NULL);
+        if (k <= 0)
+            return UA_SC_BAD_CERTIFICATE_INVALID;
+        total += (size_t)k;
+    }
+    uint8_t *buf = fp_malloc(total ? total : 1), *p = buf;
+    if (!buf)
+        return UA_SC_BAD_OUT_OF_MEMORY;
+    memcpy(p, cert->der, cert->der_len);
+    p += cert->der_len;
+    for (int i = 0; i < n; i++)
+        if (i2d_X509(sk_X509_value(cert->chain, i), &p) <= 0) {
+            fp_free(buf);
+            return UA_SC_BAD_CERTIFICATE_INVALID;
+        }
+    *out = buf;
+    *len = (size_t)(p - buf);
+    return UA_SC_GOOD;
+}
+
 const uint8_t *ua_cert_der(const ua_cert *cert, size_t *len)
 {
     if (!cert) {

@@ -316,14 +316,20 @@ ua_status ua_session_identity_token(ua_client *c, const ua_user_token_policy *tp
         ua_session_sec *s = c->security;
         if (!s || !s->own_cert || pol->id == UA_POLICY_NONE)
             return UA_STATUS_BAD_IDENTITY_TOKEN_REJECTED;
+        /* The certificate with the intermediates its file carried: the server builds the
+         * path to the CA it trusts from them. */
         size_t der_len;
-        const uint8_t *der = ua_cert_der(s->own_cert, &der_len);
+        uint8_t *der = NULL;
+        st = ua_cert_chain_der(s->own_cert, &der, &der_len);
+        if (st)
+            return st;
         ua_x509_identity_token t;
         ua_x509_identity_token_init(&t);
         t.policy_id = tp->policy_id;
-        t.certificate_data.data = (uint8_t *)der;
+        t.certificate_data.data = der;
         t.certificate_data.length = der_len;
         st = ua_extension_object_set_copy(token, &t, UA_TYPE(X509_IDENTITY_TOKEN));
+        fp_free(der);
         if (!st)
             st = sign_server_nonce(c, pol, s->own_key, sig);
         return st;

@@ -589,6 +589,35 @@ static void test_issuer_chain(void **state)
     ua_pki_free(pki);
     rm_rf(dir);
 
+    /* The chain as an X509IdentityToken carries it: the leaf's DER, then its CA's; parsed
+     * back it is the same chain. Without a chain: the leaf alone. */
+    uint8_t *der = NULL, *ca_der = NULL;
+    size_t der_len = 0, leaf_len = 0;
+    int ca_len = i2d_X509(ca, &ca_der);
+    const uint8_t *leaf_der = ua_cert_der(c, &leaf_len);
+    assert_true(ca_len > 0);
+    assert_int_equal(ua_cert_chain_der(c_chain, &der, &der_len), UA_SC_GOOD);
+    assert_int_equal(der_len, leaf_len + (size_t)ca_len);
+    assert_memory_equal(der, leaf_der, leaf_len);
+    assert_memory_equal(der + leaf_len, ca_der, (size_t)ca_len);
+    ua_cert *back = NULL;
+    assert_int_equal(ua_cert_from_bytes(der, der_len, &back), UA_SC_GOOD);
+    tmp_dir(dir, sizeof dir);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    put_cert(dir, "issuers/certs", "unrelated.der", leaf_of_old);
+    put_cert(dir, "trusted/certs", "leaf.der", leaf);
+    assert_int_equal(ua_pki_verify(pki, back, NULL), UA_SC_GOOD);
+    ua_pki_free(pki);
+    rm_rf(dir);
+    ua_cert_free(back);
+    fp_free(der);
+    assert_int_equal(ua_cert_chain_der(c, &der, &der_len), UA_SC_GOOD);
+    assert_int_equal(der_len, leaf_len);
+    assert_memory_equal(der, leaf_der, leaf_len);
+    fp_free(der);
+    OPENSSL_free(ca_der);
+    assert_int_equal(ua_cert_chain_der(NULL, &der, &der_len), UA_SC_BAD_INVALID_ARGUMENT);
+
     ua_cert_free(c);
     ua_cert_free(c_chain);
     ua_cert_free(c_old);

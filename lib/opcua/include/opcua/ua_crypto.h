@@ -117,6 +117,12 @@ void ua_cert_free(ua_cert *cert);
  * cert lives. */
 const uint8_t *ua_cert_der(const ua_cert *cert, size_t *len);
 
+/* The DER of the certificate followed by the DER of each certificate of its chain (the
+ * intermediates a PEM or DER file carried after it), as an X509IdentityToken carries them so
+ * that the server can build the path to a CA it trusts. *out is the caller's (fp_free).
+ * Errors: BadInvalidArgument, BadOutOfMemory, BadCertificateInvalid. */
+uint32_t ua_cert_chain_der(const ua_cert *cert, uint8_t **out, size_t *len);
+
 /* The public key of the certificate; borrowed, valid while cert lives. */
 const ua_key *ua_cert_key(const ua_cert *cert);
 
