@@ -105,6 +105,10 @@ struct ua_subscription {
     size_t batch; /* items per CreateMonitoredItems: the server's limit, at most MONITOR_BATCH */
     ua_loop_timer keepalive_timer;
     ua_subscription_stats stats;
+    /* False while a new session takes the subscription over (TransferSubscriptions, or
+     * CreateSubscription when that failed): a call that names it then would reach the
+     * server before it exists there (BadSubscriptionIdInvalid), so *_sync calls wait. */
+    bool ready;
 };
 
 struct ua_sub_state {
@@ -116,6 +120,18 @@ struct ua_sub_state {
 };
 
 static void publish_send(ua_client *c);
+
+/* Wait until s is usable on the current session (see ready); BadTimeout when the takeover
+ * does not end within the request timeout. */
+static ua_status wait_ready(ua_subscription *s)
+{
+    if (s->ready)
+        return UA_STATUS_GOOD;
+    uint64_t ms = (uint64_t)s->client->cfg.request_timeout_ms * 2 + 5000;
+    if (ua_loop_run_until(s->client->loop, &s->ready, ms) < 0)
+        return UA_STATUS_BAD_TIMEOUT;
+    return UA_STATUS_GOOD;
+}
 
 ua_client *ua_subscription_client(const ua_subscription *s)
 {
@@ -369,6 +385,7 @@ ua_status ua_subscription_create_sync(ua_client *c, const ua_subscription_params
         return UA_STATUS_BAD_OUT_OF_MEMORY;
     }
     s->client = c;
+    s->ready = true;
     s->params = *p;
     if (s->params.publishing_interval_ms <= 0)
         s->params.publishing_interval_ms = 500;
@@ -589,6 +606,9 @@ ua_status ua_subscription_monitor_sync(ua_subscription *s, const ua_monitor_item
                                        uint32_t *handles, ua_status *results)
 {
     memset(handles, 0, n * sizeof(*handles));
+    ua_status wr = wait_ready(s);
+    if (wr)
+        return wr;
     ua_operation_limits lim;
     size_t batch = MONITOR_BATCH;
     if (!ua_client_operation_limits(s->client, &lim) && lim.max_monitored_items_per_call &&
@@ -624,6 +644,7 @@ static void sub_unlink_free(ua_client *c, ua_subscription *s)
 ua_status ua_subscription_delete_sync(ua_subscription *s)
 {
     ua_client *c = s->client;
+    (void)wait_ready(s); /* deleted on our side whatever happens */
     ua_delete_subscriptions_request req;
     ua_delete_subscriptions_response resp;
     ua_delete_subscriptions_request_init(&req);
@@ -751,6 +772,7 @@ static void recreate_sub_cb(ua_client *c, ua_status status, void *response, void
     ua_create_subscription_response *r = response;
     if (!sub_alive(c, s))
         return;
+    s->ready = true;
     if (status) {
         fp_log_warn("opcua", "subscription not recreated: %s", ua_status_name(status));
         return;
@@ -776,8 +798,10 @@ static void recreate_sub(ua_client *c, ua_subscription *s)
     req.max_notifications_per_publish = s->params.max_notifications;
     req.publishing_enabled = true;
     if (ua_client_service(c, &req, UA_TYPE(CREATE_SUBSCRIPTION_REQUEST),
-                          UA_TYPE(CREATE_SUBSCRIPTION_RESPONSE), recreate_sub_cb, s))
+                          UA_TYPE(CREATE_SUBSCRIPTION_RESPONSE), recreate_sub_cb, s)) {
         fp_log_warn("opcua", "subscription %u: cannot send its recreation", s->id);
+        s->ready = true;
+    }
 }
 
 /* The subscriptions the transfer could not take over are recreated. */
@@ -793,6 +817,7 @@ static void transfer_cb(ua_client *c, ua_status status, void *response, void *ct
         bool moved = !status && r && r->results_count == n && s->id == ids[i] &&
                      !ua_status_is_bad(r->results[i].status_code);
         if (moved) {
+            s->ready = true;
             s->stats.transferred++;
             s->have_seq = false; /* the new session restarts the numbering we see */
             arm_keepalive(s);
@@ -811,8 +836,10 @@ void ua_sub_recreate(ua_client *c)
     /* First ask the server to move the subscriptions to the new session (they survive a lost
      * session on a server that did not restart); what it refuses is created again. */
     size_t n = 0;
-    for (ua_subscription *s = c->subs->list; s; s = s->next)
+    for (ua_subscription *s = c->subs->list; s; s = s->next) {
+        s->ready = false;
         n++;
+    }
     uint32_t *ids = fp_calloc(n, sizeof(*ids));
     if (!ids) {
         for (ua_subscription *s = c->subs->list; s; s = s->next)
@@ -843,6 +870,9 @@ ua_status ua_subscription_modify_sync(ua_subscription *s, double publishing_inte
     ua_modify_subscription_request req;
     ua_modify_subscription_response resp;
     ua_modify_subscription_request_init(&req);
+    ua_status wr = wait_ready(s);
+    if (wr)
+        return wr;
     req.subscription_id = s->id;
     req.requested_publishing_interval =
         publishing_interval_ms > 0 ? publishing_interval_ms : s->params.publishing_interval_ms;
@@ -900,7 +930,7 @@ static ua_status items_in_slices(ua_subscription *s, const uint32_t *handles, si
                                  ua_status *results, items_slice_fn fn, const void *arg)
 {
     size_t batch = s->batch ? s->batch : MONITOR_BATCH;
-    ua_status st = UA_STATUS_GOOD;
+    ua_status st = wait_ready(s);
     for (size_t off = 0; off < n && !st; off += batch) {
         size_t k = n - off < batch ? n - off : batch;
         st = fn(s, handles + off, k, results ? results + off : NULL, arg);
