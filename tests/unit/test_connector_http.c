@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 /* An internal header of the library, not on its public include path. */
 #include "../../lib/connector/fpc_http.h"
 
@@ -129,15 +131,21 @@ static void *serve_conn(void *arg)
         }
         if (g.next_step < g.n_steps)
             s = g.steps[g.next_step++];
+        /* Copies: a test may return (and its pieces go out of scope) while we still send. */
+        char *copy[8] = {NULL};
+        for (int i = 0; s.pieces && s.pieces[i] && i < 7; i++)
+            copy[i] = strdup(s.pieces[i]);
         pthread_mutex_unlock(&g.mu);
         if (s.after == DROP)
             break;
-        for (int i = 0; s.pieces && s.pieces[i]; i++) {
+        for (int i = 0; copy[i]; i++) {
             if (i > 0 && s.piece_ms)
                 usleep((useconds_t)s.piece_ms * 1000);
-            if (send(fd, s.pieces[i], strlen(s.pieces[i]), MSG_NOSIGNAL) < 0)
+            if (send(fd, copy[i], strlen(copy[i]), MSG_NOSIGNAL) < 0)
                 break;
         }
+        for (int i = 0; copy[i]; i++)
+            free(copy[i]);
         if (s.after == HANG) {
             char c;
             while (recv(fd, &c, 1, 0) > 0) {
@@ -709,6 +717,155 @@ static void test_urls(void **state)
     fpc_http_free(h);
 }
 
+/* ---------------------------------------------------------------------------
+ * https: a TLS server with a certificate made for the test (openssl req)
+ * ------------------------------------------------------------------------- */
+
+static struct {
+    char dir[64];
+    int lfd, port;
+    SSL_CTX *ctx;
+} tls;
+
+static void *tls_serve(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int fd = accept(tls.lfd, NULL, NULL);
+        SSL *ssl;
+        char buf[4096];
+        size_t len = 0;
+        if (fd < 0)
+            return NULL;
+        ssl = SSL_new(tls.ctx);
+        SSL_set_fd(ssl, fd);
+        if (SSL_accept(ssl) == 1) {
+            int n;
+            while (len < sizeof buf - 1 &&
+                   (n = SSL_read(ssl, buf + len, (int)(sizeof buf - 1 - len))) > 0) {
+                len += (size_t)n;
+                buf[len] = '\0';
+                if (strstr(buf, "\r\n\r\n"))
+                    break;
+            }
+            /* Two requests on one connection: the second proves keep-alive over TLS. */
+            const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure";
+            SSL_write(ssl, resp, (int)strlen(resp));
+            len = 0;
+            while (len < sizeof buf - 1 &&
+                   (n = SSL_read(ssl, buf + len, (int)(sizeof buf - 1 - len))) > 0) {
+                len += (size_t)n;
+                buf[len] = '\0';
+                if (strstr(buf, "\r\n\r\n"))
+                    break;
+            }
+            if (len) {
+                resp = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nagain";
+                SSL_write(ssl, resp, (int)strlen(resp));
+            }
+        }
+        SSL_free(ssl);
+        close(fd);
+    }
+}
+
+/* A self-signed certificate for DNS name localhost (not for the address 127.0.0.1). */
+static bool make_cert(const char *name)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-subj /CN=localhost -addext subjectAltName=DNS:localhost -days 1 "
+             "-keyout %s/%s.key -out %s/%s.pem >/dev/null 2>&1",
+             tls.dir, name, tls.dir, name);
+    return system(cmd) == 0;
+}
+
+static void test_https(void **state)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    char base[96], path[128], key[128], other[128], err[256];
+    pthread_t t;
+    fpc_http *h;
+    result r;
+    (void)state;
+
+    snprintf(tls.dir, sizeof tls.dir, "/tmp/fpc-http-XXXXXX");
+    assert_non_null(mkdtemp(tls.dir));
+    if (!make_cert("server") || !make_cert("other")) {
+        skip(); /* no openssl tool to make a certificate */
+        return;
+    }
+    snprintf(path, sizeof path, "%s/server.pem", tls.dir);
+    snprintf(key, sizeof key, "%s/server.key", tls.dir);
+    snprintf(other, sizeof other, "%s/other.pem", tls.dir);
+    tls.ctx = SSL_CTX_new(TLS_server_method());
+    assert_int_equal(SSL_CTX_use_certificate_file(tls.ctx, path, SSL_FILETYPE_PEM), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(tls.ctx, key, SSL_FILETYPE_PEM), 1);
+    tls.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(bind(tls.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(tls.lfd, 8), 0);
+    assert_int_equal(getsockname(tls.lfd, (struct sockaddr *)&a, &al), 0);
+    tls.port = ntohs(a.sin_port);
+    pthread_create(&t, NULL, tls_serve, NULL);
+    pthread_detach(t);
+
+    /* The right CA and name: two answers over one TLS connection. */
+    snprintf(base, sizeof base, "https://localhost:%d", tls.port);
+    h = fpc_http_new(base, path, err, sizeof err);
+    assert_non_null(h);
+    get(h, "/s", &r);
+    if (r.st)
+        fail_msg("https: %s", r.err);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body.data, "secure");
+    fp_buf_clear(&r.body);
+    get(h, "/s", &r);
+    assert_int_equal(r.st, FP_OK);
+    assert_string_equal(r.body.data, "again");
+    fp_buf_clear(&r.body);
+    fpc_http_free(h);
+
+    /* Another CA: the certificate is refused. */
+    h = fpc_http_new(base, other, err, sizeof err);
+    get(h, "/s", &r);
+    assert_int_equal(r.st, FP_ERR_UNAVAILABLE);
+    assert_non_null(strstr(r.err, "certificate"));
+    fp_buf_clear(&r.body);
+    fpc_http_free(h);
+
+    /* The right CA, but the certificate does not name 127.0.0.1. */
+    snprintf(base, sizeof base, "https://127.0.0.1:%d", tls.port);
+    h = fpc_http_new(base, path, err, sizeof err);
+    get(h, "/s", &r);
+    assert_int_equal(r.st, FP_ERR_UNAVAILABLE);
+    assert_non_null(strstr(r.err, "server certificate not accepted"));
+    fp_buf_clear(&r.body);
+    fpc_http_free(h);
+
+    /* A CA file that does not exist: named in the error. */
+    snprintf(base, sizeof base, "https://localhost:%d", tls.port);
+    h = fpc_http_new(base, "/nonexistent/ca.pem", err, sizeof err);
+    get(h, "/s", &r);
+    assert_int_equal(r.st, FP_ERR_UNAVAILABLE);
+    assert_non_null(strstr(r.err, "/nonexistent/ca.pem"));
+    fp_buf_clear(&r.body);
+    fpc_http_free(h);
+
+    /* Plain http on a TLS port: not an HTTP answer, or the connection ends. */
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", tls.port);
+    h = fpc_http_new(base, NULL, err, sizeof err);
+    fpc_http_req req = {.method = "GET", .target = "/", .total_timeout_ms = 2000};
+    run(h, &req, &r);
+    assert_int_not_equal(r.st, FP_OK);
+    fp_buf_clear(&r.body);
+    fpc_http_free(h);
+
+    snprintf(path, sizeof path, "rm -rf %s", tls.dir);
+    assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +881,7 @@ int main(void)
         cmocka_unit_test_setup(test_header_section_limit, test_setup),
         cmocka_unit_test_setup(test_parser_bytewise, test_setup),
         cmocka_unit_test_setup(test_urls, test_setup),
+        cmocka_unit_test_setup(test_https, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
