@@ -1164,7 +1164,9 @@ static int attempt(fpc_http *h, const fpc_http_req *req, const fp_buf *wire, xfe
             st = fpc_http_parser_feed(p, buf, (size_t)n, &used);
             if (st) {
                 /* A streaming callback that refuses has said why itself. */
-                if (p->refused && k.over)
+                if (p->refused && k.over && k.max % (1u << 20) == 0)
+                    fp_set_err(err, err_len, "response body over %zu MiB (the limit)", k.max >> 20);
+                else if (p->refused && k.over)
                     fp_set_err(err, err_len, "response body over %zu bytes (the limit)", k.max);
                 else if (p->refused && !req->on_body)
                     fp_set_err(err, err_len, "out of memory for the response body");
