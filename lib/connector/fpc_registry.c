@@ -1,25 +1,25 @@
 /*
  * fpc_registry.c - the connector runtime's client of the registry REST API.
  *
- * Every call makes its own libcurl easy handle, so an fpc_reg is shared by all the
- * runtime's threads without a lock: it only holds the base URL, the bearer header and
- * the CA file. Plain requests have a 5 s connect and a 30 s total timeout; the watch
- * has none (it is meant to stay open) but is driven through a multi handle polled every
- * 200 ms, so a stop request is seen quickly even when the stream is idle, and a
- * low-speed limit notices a dead peer (the registry sends a BOOKMARK every 15 s).
+ * It speaks HTTP through the SDK's own client (fpc_http.c), not libcurl, so a connector
+ * process loads no curl and, for an http registry, never initialises OpenSSL. An fpc_reg
+ * is shared by all the runtime's threads without a lock of its own: fpc_http keeps one
+ * connection alive for sequential requests (status writes are frequent) and makes a new
+ * one when two threads ask at once. Plain requests have a 5 s connect and a 30 s total
+ * timeout; the watch has no total timeout (it is meant to stay open) and runs on a
+ * connection of its own, with the stop flag checked every 100 ms so a stop request is
+ * seen quickly even when the stream is idle, and a minute of silence taken as a dead
+ * peer (the registry sends a BOOKMARK every 15 s).
  *
- * The watch answer is ndjson: lines are cut out of the write callback's chunks as they
- * come, whatever the chunk boundaries, and each is parsed and handed on before the next
- * chunk is read. Error messages name method, URL, HTTP status and the registry's
- * error code and message, so that they can go into a status or a log line as they are.
+ * The watch answer is ndjson: lines are cut out of the body as it arrives, whatever the
+ * read boundaries, and each is parsed and handed on before the next read. Error messages name
+ * method, URL, HTTP status and the registry's error code and message, so that they can go into a
+ * status or a log line as they are.
  */
 #include "fpc_registry.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -30,40 +30,31 @@
 #include "fp_status.h"
 #include "fp_buf.h"
 #include "fp_log.h"
+#include "fp_sha256.h"
+#include "fpc_http.h"
 
-#define FPC_CONNECT_TIMEOUT_S 5L
-#define FPC_REQUEST_TIMEOUT_S 30L
+#define FPC_CONNECT_TIMEOUT_MS 5000
+#define FPC_REQUEST_TIMEOUT_MS 30000
 #define FPC_MAX_RESPONSE (128u << 20) /* one list page of large documents fits */
 #define FPC_MAX_WATCH_LINE (16u << 20)
 #define FPC_MAX_ERROR_BODY (64u << 10)
-#define FPC_WATCH_POLL_MS 200
-#define FPC_WATCH_IDLE_S 60L /* four missed keep-alive BOOKMARKs */
+#define FPC_WATCH_IDLE_MS 60000 /* four missed keep-alive BOOKMARKs */
 #define FPC_MAX_PAGES 100000
 
 struct fpc_reg {
     char *base;        /* without a trailing slash */
     char *auth_header; /* "Authorization: Bearer <token>" */
-    char *cafile;      /* or NULL */
+    fpc_http *http;
 };
-
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode g_curl_init_rc = CURLE_OK;
-
-static void curl_init_once(void)
-{
-    g_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 fpc_reg *fpc_reg_new(const char *base_url, const char *token, const char *cafile)
 {
+    char err[512] = "";
     fpc_reg *reg;
     size_t n;
     fp_buf auth;
 
     if (!base_url || !token)
-        return NULL;
-    pthread_once(&g_curl_once, curl_init_once);
-    if (g_curl_init_rc != CURLE_OK)
         return NULL;
     reg = fp_calloc(1, sizeof *reg);
     if (!reg)
@@ -75,9 +66,13 @@ fpc_reg *fpc_reg_new(const char *base_url, const char *token, const char *cafile
     fp_buf_init(&auth, 64u << 10);
     fp_buf_printf(&auth, "Authorization: Bearer %s", token);
     reg->auth_header = fp_buf_take(&auth, NULL);
-    if (cafile && *cafile)
-        reg->cafile = fp_strdup(cafile);
-    if (!reg->base || !reg->auth_header || (cafile && *cafile && !reg->cafile)) {
+    if (!reg->base || !reg->auth_header) {
+        fpc_reg_free(reg);
+        return NULL;
+    }
+    reg->http = fpc_http_new(reg->base, cafile, err, sizeof err);
+    if (!reg->http) {
+        fp_log_error("registry", "%s", err);
         fpc_reg_free(reg);
         return NULL;
     }
@@ -96,7 +91,7 @@ void fpc_reg_free(fpc_reg *reg)
             *p++ = '\0';
         fp_free(reg->auth_header);
     }
-    fp_free(reg->cafile);
+    fpc_http_free(reg->http);
     fp_free(reg);
 }
 
@@ -172,63 +167,21 @@ static void http_err(char *err, size_t err_len, const char *method, const char *
         fp_set_err(err, err_len, "%s %s: %ld (no error body)", method, url, http);
 }
 
-static size_t write_buf(char *p, size_t size, size_t n, void *arg)
-{
-    fp_buf *b = arg;
-    if (fp_buf_append(b, p, size * n))
-        return 0; /* over the limit: libcurl ends the transfer with CURLE_WRITE_ERROR */
-    return size * n;
-}
-
-/* A new easy handle for method on url with the common options and headers. */
-static CURL *easy_new(const fpc_reg *reg, const char *method, const char *url,
-                      struct curl_slist **headers, const char *extra_header, bool json_body)
-{
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL, *t;
-
-    if (!c)
-        return NULL;
-    t = curl_slist_append(h, reg->auth_header);
-    if (t)
-        h = t;
-    if (t && json_body)
-        t = curl_slist_append(h, "Content-Type: application/json");
-    if (t)
-        t = curl_slist_append(h, "Accept: application/json");
-    if (t && extra_header)
-        t = curl_slist_append(h, extra_header);
-    if (!t) {
-        curl_slist_free_all(h);
-        curl_easy_cleanup(c);
-        return NULL;
-    }
-    *headers = h;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, FPC_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (reg->cafile)
-        curl_easy_setopt(c, CURLOPT_CAINFO, reg->cafile);
-    if (strcmp(method, "GET") != 0)
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    return c;
-}
-
-/* One request; raw answer into resp. extra_header: one more header line or NULL. */
+/* One request; raw answer into resp (initialised here). extra_header: one more header
+ * line or NULL. Transport failures are FP_ERR_UNAVAILABLE (FP_ERR_TOO_LARGE, FP_ERR_NOMEM
+ * for the limit and memory); any HTTP answer is FP_OK with *http_status set. */
 static fp_status perform(fpc_reg *reg, const char *method, const char *path, const json_t *body,
                          const char *extra_header, long *http_status, fp_buf *resp, char *url,
                          size_t url_len, char *err, size_t err_len)
 {
-    struct curl_slist *headers = NULL;
+    const char *headers[5];
     char *body_text = NULL;
-    char curl_err[CURL_ERROR_SIZE] = "";
-    fp_status st = FP_OK;
-    CURLcode cc;
-    CURL *c;
-    int n;
+    char herr[400] = "";
+    fpc_http_req req;
+    fp_status st;
+    int n, h = 0, http = 0;
 
+    fp_buf_init(resp, FPC_MAX_RESPONSE);
     n = snprintf(url, url_len, "%s%s", reg->base, path);
     if (n < 0 || (size_t)n >= url_len) {
         fp_set_err(err, err_len, "%s %s%.100s...: URL too long", method, reg->base, path);
@@ -241,33 +194,30 @@ static fp_status perform(fpc_reg *reg, const char *method, const char *path, con
             return FP_ERR_NOMEM;
         }
     }
-    c = easy_new(reg, method, url, &headers, extra_header, body != NULL);
-    if (!c) {
-        free(body_text);
-        fp_set_err(err, err_len, "%s %s: out of memory", method, url);
-        return FP_ERR_NOMEM;
-    }
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, FPC_REQUEST_TIMEOUT_S);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_buf);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-    if (body_text) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_text);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body_text));
-    }
-    cc = curl_easy_perform(c);
-    if (cc == CURLE_WRITE_ERROR && resp->err) {
-        fp_set_err(err, err_len, "%s %s: answer over %u bytes", method, url, FPC_MAX_RESPONSE);
-        st = resp->err == FP_ERR_NOMEM ? FP_ERR_NOMEM : FP_ERR_TOO_LARGE;
-    } else if (cc != CURLE_OK) {
-        fp_set_err(err, err_len, "%s %s: %s", method, url,
-                   curl_err[0] ? curl_err : curl_easy_strerror(cc));
-        st = FP_ERR_UNAVAILABLE;
+    headers[h++] = reg->auth_header;
+    if (body_text)
+        headers[h++] = "Content-Type: application/json";
+    headers[h++] = "Accept: application/json";
+    if (extra_header)
+        headers[h++] = extra_header;
+    headers[h] = NULL;
+    memset(&req, 0, sizeof req);
+    req.method = method;
+    req.target = path;
+    req.headers = headers;
+    req.body = body_text;
+    req.body_len = body_text ? strlen(body_text) : 0;
+    req.connect_timeout_ms = FPC_CONNECT_TIMEOUT_MS;
+    req.total_timeout_ms = FPC_REQUEST_TIMEOUT_MS;
+    req.max_body = FPC_MAX_RESPONSE;
+    st = fpc_http_do(reg->http, &req, &http, resp, NULL, herr, sizeof herr);
+    if (st) {
+        fp_set_err(err, err_len, "%s %s: %s", method, url, herr);
+        if (st != FP_ERR_TOO_LARGE && st != FP_ERR_NOMEM)
+            st = FP_ERR_UNAVAILABLE;
     } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
+        *http_status = http;
     }
-    curl_easy_cleanup(c);
-    curl_slist_free_all(headers);
     free(body_text);
     return st;
 }
@@ -283,7 +233,6 @@ static fp_status request_json(fpc_reg *reg, const char *method, const char *path
 
     *out = NULL;
     *http_status = 0;
-    fp_buf_init(&resp, FPC_MAX_RESPONSE);
     st = perform(reg, method, path, body, extra_header, http_status, &resp, url, url_len, err,
                  err_len);
     if (st)
@@ -421,7 +370,6 @@ out:
  * ------------------------------------------------------------------------- */
 
 typedef struct watch_ctx {
-    CURL *curl;
     const char *url;
     int (*on_event)(const json_t *ev, void *arg);
     void *arg;
@@ -431,7 +379,7 @@ typedef struct watch_ctx {
     fp_buf err_body; /* the body of a non-200 answer */
     long http;
     bool ended_by_callback;
-    fp_status st; /* why the write callback stopped the transfer */
+    fp_status st; /* why the body callback stopped the transfer */
     char *err;
     size_t err_len;
 } watch_ctx;
@@ -487,20 +435,22 @@ out:
     return st;
 }
 
-static size_t watch_write(char *p, size_t size, size_t n, void *arg)
+/* The body callback of the watch: cut lines out of what arrives. A non-zero return ends
+ * the transfer (w->st and the message say why, or w->ended_by_callback). */
+static fp_status watch_body(int status, const char *data, size_t len, void *arg)
 {
     watch_ctx *w = arg;
-    size_t len = size * n, off = 0;
+    char *p = (char *)data;
+    size_t off = 0;
 
-    if (w->http == 0)
-        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &w->http);
+    w->http = status;
     if (w->http != 200) {
         /* Keep the start of an error answer for the message; the rest is not needed. */
         if (w->err_body.len < FPC_MAX_ERROR_BODY) {
             size_t room = FPC_MAX_ERROR_BODY - w->err_body.len;
             fp_buf_append(&w->err_body, p, len < room ? len : room);
         }
-        return len;
+        return FP_OK;
     }
     while (off < len) {
         char *nl = memchr(p + off, '\n', len - off);
@@ -511,13 +461,13 @@ static size_t watch_write(char *p, size_t size, size_t n, void *arg)
             fp_set_err(w->err, w->err_len, "GET %s: a watch line is longer than %u bytes", w->url,
                        FPC_MAX_WATCH_LINE);
             w->st = FP_ERR_TOO_LARGE;
-            return 0;
+            return w->st;
         }
         if (!nl) {
             if (fp_buf_append(&w->line, p + off, piece)) {
                 fp_set_err(w->err, w->err_len, "GET %s: out of memory for a watch line", w->url);
                 w->st = FP_ERR_NOMEM;
-                return 0;
+                return w->st;
             }
             break;
         }
@@ -525,7 +475,7 @@ static size_t watch_write(char *p, size_t size, size_t n, void *arg)
             if (fp_buf_append(&w->line, p + off, piece)) {
                 fp_set_err(w->err, w->err_len, "GET %s: out of memory for a watch line", w->url);
                 w->st = FP_ERR_NOMEM;
-                return 0;
+                return w->st;
             }
             st = watch_line(w, w->line.data, w->line.len);
             fp_buf_reset(&w->line);
@@ -533,40 +483,29 @@ static size_t watch_write(char *p, size_t size, size_t n, void *arg)
             st = watch_line(w, p + off, piece);
         }
         if (st) {
-            w->st = st;
-            return 0;
+            if (!w->ended_by_callback)
+                w->st = st;
+            return st;
         }
         off += piece + 1;
     }
-    return len;
-}
-
-static int watch_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                          curl_off_t ulnow)
-{
-    watch_ctx *w = arg;
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    return w->stop && atomic_load(w->stop) != 0;
+    return FP_OK;
 }
 
 fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
                         int (*on_event)(const json_t *ev, void *arg), void *arg, atomic_int *stop,
                         int64_t *last_revision, char *err, size_t err_len)
 {
-    struct curl_slist *headers = NULL;
-    char curl_err[CURL_ERROR_SIZE] = "";
+    const char *headers[3];
+    char herr[400] = "";
     char *url = NULL;
     fp_buf ub;
     watch_ctx w;
-    CURLM *multi = NULL;
-    CURL *c = NULL;
-    CURLcode done_rc = CURLE_OK;
+    fpc_http_req req;
     fp_status st = FP_OK;
-    bool finished = false;
+    bool stopped = false;
     int64_t dummy_rev = since;
+    int http = 0;
 
     memset(&w, 0, sizeof w);
     fp_buf_init(&w.line, FPC_MAX_WATCH_LINE + 1);
@@ -611,69 +550,33 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
     w.err = err;
     w.err_len = err_len;
 
-    c = easy_new(reg, "GET", url, &headers, NULL, false);
-    multi = curl_multi_init();
-    if (!c || !multi) {
-        fp_set_err(err, err_len, "GET %s: out of memory", url);
-        st = FP_ERR_NOMEM;
-        goto out;
-    }
-    w.curl = c;
+    headers[0] = reg->auth_header;
+    headers[1] = "Accept: application/json";
+    headers[2] = NULL;
+    memset(&req, 0, sizeof req);
+    req.method = "GET";
+    req.target = url + strlen(reg->base);
+    req.headers = headers;
+    req.connect_timeout_ms = FPC_CONNECT_TIMEOUT_MS;
     /* No total timeout: the stream stays open. A peer that sends nothing for a minute
      * (four missed keep-alives) is taken as gone. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, FPC_WATCH_IDLE_S);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, watch_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &w);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, watch_xferinfo);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &w);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-    if (curl_multi_add_handle(multi, c) != CURLM_OK) {
-        fp_set_err(err, err_len, "GET %s: cannot start the transfer", url);
-        st = FP_ERR_NOMEM;
-        goto out;
-    }
+    req.idle_timeout_ms = FPC_WATCH_IDLE_MS;
+    req.on_body = watch_body;
+    req.arg = &w;
+    req.stop = stop;
+    req.fresh_connection = true; /* hours long: keep the shared one for short requests */
+    st = fpc_http_do(reg->http, &req, &http, NULL, &stopped, herr, sizeof herr);
 
-    while (!finished) {
-        int running = 0, numfds = 0, left = 0;
-        CURLMsg *msg;
-
-        if (stop && atomic_load(stop))
-            break;
-        if (curl_multi_perform(multi, &running) != CURLM_OK) {
-            fp_set_err(err, err_len, "GET %s: transfer failed", url);
-            st = FP_ERR_UNAVAILABLE;
-            goto out_remove;
-        }
-        while ((msg = curl_multi_info_read(multi, &left))) {
-            if (msg->msg == CURLMSG_DONE) {
-                done_rc = msg->data.result;
-                finished = true;
-            }
-        }
-        if (finished || running == 0) {
-            finished = true;
-            break;
-        }
-        curl_multi_poll(multi, NULL, 0, FPC_WATCH_POLL_MS, &numfds);
-    }
-
-    if (!finished) {
-        st = FP_OK; /* stopped */
-    } else if (w.ended_by_callback) {
+    if (stopped || w.ended_by_callback) {
         st = FP_OK;
     } else if (w.st) {
         st = w.st; /* err already set by the callback */
-    } else if (done_rc == CURLE_ABORTED_BY_CALLBACK && stop && atomic_load(stop)) {
-        st = FP_OK;
-    } else if (done_rc != CURLE_OK) {
-        fp_set_err(err, err_len, "GET %s: %s", url,
-                   curl_err[0] ? curl_err : curl_easy_strerror(done_rc));
-        st = FP_ERR_UNAVAILABLE;
+    } else if (st) {
+        fp_set_err(err, err_len, "GET %s: %s", url, herr);
+        if (st != FP_ERR_NOMEM)
+            st = FP_ERR_UNAVAILABLE;
     } else {
-        if (w.http == 0)
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &w.http);
+        w.http = http;
         if (w.http != 200) {
             json_t *body =
                 w.err_body.len ? json_loadb(w.err_body.data, w.err_body.len, 0, NULL) : NULL;
@@ -687,14 +590,6 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
             st = FP_ERR_UNAVAILABLE;
         }
     }
-out_remove:
-    curl_multi_remove_handle(multi, c);
-out:
-    if (multi)
-        curl_multi_cleanup(multi);
-    if (c)
-        curl_easy_cleanup(c);
-    curl_slist_free_all(headers);
     fp_buf_clear(&w.line);
     fp_buf_clear(&w.err_body);
     fp_free(url);
@@ -818,23 +713,6 @@ out:
  * Schemas
  * ------------------------------------------------------------------------- */
 
-/* Lowercase hex SHA-256 of z into out (65 bytes). */
-static bool sha256_hex(const char *z, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-
-    if (EVP_Digest(z, strlen(z), md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
-        return false;
-    for (unsigned i = 0; i < md_len; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-    return true;
-}
-
 /* "/api/v1/namespaces/NS/schemas/NAME" + suffix, escaped; NULL on failure. */
 static char *schema_path(const char *ns, const char *name, const char *suffix)
 {
@@ -937,10 +815,7 @@ fp_status fpc_reg_schema_register(fpc_reg *reg, const char *ns, const char *name
         fp_set_err(err, err_len, "registering a schema needs a namespace, a name and content");
         return FP_ERR_INVALID;
     }
-    if (!sha256_hex(content, hash)) {
-        fp_set_err(err, err_len, "schema '%s': cannot compute SHA-256", name);
-        return FP_ERR_INTERNAL;
-    }
+    fp_sha256_hex(content, strlen(content), hash);
     st = schema_ensure(reg, ns, name, description, err, err_len);
     if (st)
         return st;

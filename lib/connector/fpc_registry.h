@@ -1,10 +1,11 @@
 /*
- * fpc_registry.h - the connector runtime's client of the registry REST API (libcurl).
+ * fpc_registry.h - the connector runtime's client of the registry REST API (over fpc_http).
  *
- * Internal to libfieldplane-connector. One fpc_reg holds the base URL and the token;
- * every call makes its own request, so calls are safe from any thread. Errors fill
- * `err` (when not NULL) with a message that names the URL and what went wrong
- * ("GET http://127.0.0.1:8080/api/v1/...: 404 NotFound: ...").
+ * Internal to libfieldplane-connector. One fpc_reg holds the base URL, the token and an
+ * fpc_http client (one kept-alive connection, a new one when threads ask at once), so
+ * calls are safe from any thread. Errors fill `err` (when not NULL) with a message that
+ * names the URL and what went wrong ("GET http://127.0.0.1:8080/api/v1/...: 404
+ * NotFound: ...").
  */
 #ifndef FPC_REGISTRY_H
 #define FPC_REGISTRY_H
@@ -18,7 +19,8 @@
 typedef struct fpc_reg fpc_reg;
 
 /* base_url: "http://127.0.0.1:8080" (no trailing slash needed). token: the bearer token
- * (copied). cafile: PEM bundle for https registries, or NULL. NULL on allocation failure. */
+ * (copied). cafile: PEM bundle for https registries, or NULL for the system's. NULL on
+ * allocation failure or a URL that is not http(s)://host[:port][/path] (logged). */
 fpc_reg *fpc_reg_new(const char *base_url, const char *token, const char *cafile);
 void fpc_reg_free(fpc_reg *reg);
 
