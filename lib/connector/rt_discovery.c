@@ -14,10 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_sha256.h"
 #include "rt_internal.h"
 
 #define MOD "discovery"
@@ -117,14 +116,10 @@ static int content_hash(const json_t *props, char out[65])
 {
     json_t *c = content_of(props);
     char *text = c ? json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    unsigned char md[32];
-    unsigned int md_len = 0;
     int rc = -1;
 
-    if (text && EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL) == 1 &&
-        md_len == 32) {
-        for (int i = 0; i < 32; i++)
-            snprintf(out + 2 * i, 3, "%02x", md[i]);
+    if (text) {
+        fp_sha256_hex(text, strlen(text), out);
         rc = 0;
     }
     free(text);
