@@ -28,7 +28,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,8 +62,12 @@ typedef struct ops_conn {
     int64_t deadline_ms; /* CLOCK_MONOTONIC */
     char *in;            /* OPS_MAX_HEAD bytes while reading */
     size_t in_len;
-    char *out; /* the whole answer (fp_malloc) */
-    size_t out_len, out_off;
+    char head[320]; /* status line and headers of the answer */
+    size_t head_len;
+    char *body; /* sent after head; json_dumps text (free) or fp_buf text (fp_free) */
+    size_t body_len;
+    bool body_jansson;
+    size_t sent; /* bytes of head, then body */
     size_t drained;
 } ops_conn;
 
@@ -415,42 +419,51 @@ static const char *status_text(int status)
     }
 }
 
-/* The whole answer into c->out; false when out of memory (the connection is then closed). */
-static bool set_answer(ops_conn *c, int status, const char *ctype, const char *body,
-                       size_t body_len, bool head_only)
+static void body_release(ops_conn *c)
 {
-    fp_buf b;
+    if (c->body_jansson)
+        free(c->body); /* jansson allocates with malloc */
+    else
+        fp_free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+}
 
-    fp_buf_init(&b, MAX_BODY + 1024);
-    fp_buf_printf(&b,
-                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                  "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
-                  status, status_text(status), ctype, body_len,
-                  status == 405 ? "Allow: GET, HEAD\r\n" : "");
-    if (!head_only)
-        fp_buf_append(&b, body, body_len);
-    if (b.err) {
-        fp_buf_clear(&b);
+/* The answer into c: the headers, and body (taken, also on failure; from_jansson says how
+ * to free it) unless head_only. False when it cannot be built (the connection is closed). */
+static bool set_answer(ops_conn *c, int status, const char *ctype, char *body, size_t body_len,
+                       bool from_jansson, bool head_only)
+{
+    int n = snprintf(c->head, sizeof c->head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\n%sConnection: close\r\n\r\n",
+                     status, status_text(status), ctype, body_len,
+                     status == 405 ? "Allow: GET, HEAD\r\n" : "");
+
+    body_release(c);
+    c->body = body;
+    c->body_len = body_len;
+    c->body_jansson = from_jansson;
+    c->sent = 0;
+    if (head_only)
+        body_release(c);
+    if (n < 0 || (size_t)n >= sizeof c->head) {
+        body_release(c);
         return false;
     }
-    fp_free(c->out);
-    c->out = fp_buf_take(&b, &c->out_len);
-    c->out_off = 0;
-    return c->out != NULL;
+    c->head_len = (size_t)n;
+    return true;
 }
 
 /* doc (taken) as the JSON body. */
 static bool set_answer_json(ops_conn *c, int status, json_t *doc, bool head_only)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    bool ok;
 
     json_decref(doc);
     if (!text)
         return false;
-    ok = set_answer(c, status, "application/json", text, strlen(text), head_only);
-    free(text); /* jansson's allocation */
-    return ok;
+    return set_answer(c, status, "application/json", text, strlen(text), true, head_only);
 }
 
 static bool set_error(ops_conn *c, int status, const char *code, const char *message,
@@ -502,7 +515,8 @@ static bool answer_request(struct rt_ops *ops, ops_conn *c, const rt_ops_request
         size_t n_eps = 0;
         char *labels = NULL;
         rt_ep_count *eps = snapshot_endpoints(rt, &n_eps, &labels);
-        bool ok;
+        char *text;
+        size_t len = 0;
 
         fp_buf_init(&b, MAX_BODY);
         rt_ops_metrics_text(&b, name, &st, eps, n_eps, atomic_load(&rt->published_total),
@@ -513,10 +527,11 @@ static bool answer_request(struct rt_ops *ops, ops_conn *c, const rt_ops_request
             fp_buf_clear(&b);
             return set_error(c, 500, "Internal", "the metrics text could not be built", head);
         }
-        ok = set_answer(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
-                        b.len, head);
-        fp_buf_clear(&b);
-        return ok;
+        text = fp_buf_take(&b, &len);
+        if (!text)
+            return false;
+        return set_answer(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, false,
+                          head);
     }
 }
 
@@ -526,7 +541,7 @@ static void conn_close(ops_conn *c)
 {
     close(c->fd);
     fp_free(c->in);
-    fp_free(c->out);
+    body_release(c);
     memset(c, 0, sizeof *c);
     c->fd = -1;
     c->phase = PH_FREE;
@@ -534,7 +549,7 @@ static void conn_close(ops_conn *c)
 
 static void conn_write(ops_conn *c);
 
-/* The answer is in c->out (or could not be built): start writing it. */
+/* The answer is in c (or could not be built): start writing it. */
 static void conn_answer(ops_conn *c, bool built)
 {
     if (!built) {
@@ -550,8 +565,21 @@ static void conn_answer(ops_conn *c, bool built)
 
 static void conn_write(ops_conn *c)
 {
-    while (c->out_off < c->out_len) {
-        ssize_t r = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    while (c->sent < c->head_len + c->body_len) {
+        struct iovec iov[2];
+        struct msghdr mh = {.msg_iov = iov};
+        ssize_t r;
+
+        if (c->sent < c->head_len) {
+            iov[mh.msg_iovlen].iov_base = c->head + c->sent;
+            iov[mh.msg_iovlen++].iov_len = c->head_len - c->sent;
+        }
+        if (c->body_len) {
+            size_t boff = c->sent > c->head_len ? c->sent - c->head_len : 0;
+            iov[mh.msg_iovlen].iov_base = c->body + boff;
+            iov[mh.msg_iovlen++].iov_len = c->body_len - boff;
+        }
+        r = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -560,12 +588,11 @@ static void conn_write(ops_conn *c)
             conn_close(c);
             return;
         }
-        c->out_off += (size_t)r;
+        c->sent += (size_t)r;
     }
     /* All sent: half-close, then read what the client still sends until it closes (see
      * the file comment). */
-    fp_free(c->out);
-    c->out = NULL;
+    body_release(c);
     shutdown(c->fd, SHUT_WR);
     c->phase = PH_DRAIN;
     c->deadline_ms = now_ms() + OPS_DRAIN_MS;
@@ -646,16 +673,15 @@ static void accept_some(struct rt_ops *ops)
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: the connection stays in the backlog, and polling the
-                 * listening socket again at once would spin. */
-                fp_log_warn(MOD, "cannot accept a connection: %s; pausing for 200 ms",
-                            strerror(errno));
-                ops->accept_pause_until_ms = now_ms() + 200;
-                return;
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO || errno == EPERM) {
+                i--; /* this one is gone (or refused by a firewall): the next, same slot */
+                continue;
             }
-            i--; /* aborted by the peer and the like: try the next one in this slot */
-            continue;
+            /* Out of descriptors or memory: the connection stays in the backlog, and polling
+             * the listening socket again at once would spin. */
+            fp_log_warn(MOD, "cannot accept a connection: %s; pausing for 200 ms", strerror(errno));
+            ops->accept_pause_until_ms = now_ms() + 200;
+            return;
         }
         c->in = fp_malloc(OPS_MAX_HEAD);
         if (!c->in) {
@@ -768,8 +794,7 @@ static int parse_listen(const char *where, struct sockaddr_storage *ss, socklen_
     host[hlen] = '\0';
     errno = 0;
     port = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || errno || port < 0 || port > 65535 || colon[1] == '-' ||
-        colon[1] == '+' || colon[1] == ' ')
+    if (colon[1] < '0' || colon[1] > '9' || *end || errno || port > 65535)
         return -1;
     memset(ss, 0, sizeof *ss);
     if (h != where) {
