@@ -128,6 +128,7 @@ static int count_fds(void)
 
 static void test_ops_server(void **state)
 {
+    (void)state;
     fp_rt rt;
     char buf[16384];
     int port;
@@ -334,6 +335,7 @@ static void test_ops_server(void **state)
 /* /healthz is 200 "ok" with the registry watch up and a broker connected. */
 static void test_ops_healthz_ok(void **state)
 {
+    (void)state;
     char dir[] = "/tmp/fpc-ops-test-XXXXXX", conf[300], qdir[300], cmd[400], buf[16384];
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t alen = sizeof a;
@@ -411,6 +413,7 @@ static void test_ops_healthz_ok(void **state)
 /* The request parser: every prefix of a good request asks for more, the whole is parsed. */
 static void test_ops_parse(void **state)
 {
+    (void)state;
     const char *req = "HEAD /healthz?verbose=1 HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\nbody";
     size_t head = strlen(req) - 4;
     rt_ops_request r;
@@ -451,6 +454,7 @@ static void test_ops_parse(void **state)
 /* The writer tries to write a dirty endpoint with no registry, backs off, and stops. */
 static void test_status_threads(void **state)
 {
+    (void)state;
     fp_rt rt;
     rt_endpoint ep;
 
@@ -475,6 +479,7 @@ static void test_status_threads(void **state)
 
 static void test_discovery_thread(void **state)
 {
+    (void)state;
     fp_rt rt;
     json_t *props = json_pack("{s:s}", "manufacturer", "Acme");
 
@@ -499,6 +504,7 @@ static void test_discovery_thread(void **state)
 
 static void test_actions_thread(void **state)
 {
+    (void)state;
     fp_rt rt;
     rt_action ac;
 
