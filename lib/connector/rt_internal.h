@@ -325,6 +325,19 @@ typedef struct rt_ep_count {
 void rt_ops_metrics_text(fp_buf *b, const char *connector, const fpc_mqtt_stats *st,
                          const rt_ep_count *eps, size_t n_eps, uint64_t published_total,
                          uint64_t failed_total, bool registry_ok);
+/* The most bytes of a request line and headers the endpoint reads. */
+#define RT_OPS_MAX_HEAD 8192
+/* A parsed request head; the pointers point into the parsed bytes. */
+typedef struct rt_ops_request {
+    const char *method, *path; /* path without its query string */
+    size_t method_len, path_len;
+    int minor;       /* HTTP/1.<minor> */
+    size_t head_len; /* bytes up to and with the blank line */
+} rt_ops_request;
+/* Parses the request head at the start of buf[0..len) (a pure function: no I/O, no
+ * allocation). Returns 0 when it is complete and valid (req filled), 1 when more bytes are
+ * needed, else the HTTP status to answer (400, 431, 505) with *why naming what was wrong. */
+int rt_ops_parse_request(const char *buf, size_t len, rt_ops_request *req, const char **why);
 
 /* ---- rt_sync.c ---------------------------------------------------------------------------------
  */
