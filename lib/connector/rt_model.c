@@ -4,7 +4,7 @@
  * The sync thread (rt_sync.c) decides what exists; this file turns documents into the
  * objects of connector.h, fills the connector's configuration structs from its rows, and
  * applies changes as the smallest set of callbacks: a child whose inputs did not change
- * (same canonical JSON) is left alone, a changed one is updated (or removed and added),
+ * (equal JSON, rt_canon) is left alone, a changed one is updated (or removed and added),
  * and nothing else restarts. Every callback runs on the endpoint's strand; the sync
  * thread hands work over with rt_strand_run and waits, so the model is only ever changed
  * from one strand at a time and the connector sees changes in order.
@@ -606,6 +606,8 @@ typedef struct build_ctx {
     json_t *const *def_cfg; /* [4] */
 } build_ctx;
 
+static void canon_free(rt_canon *c);
+
 static void dataset_free(fp_rt *rt, rt_dataset *d)
 {
     if (!d)
@@ -620,7 +622,7 @@ static void dataset_free(fp_rt *rt, rt_dataset *d)
     rt_config_free(rt->conn, FP_CFG_DATASET, d->pub.config);
     json_decref(d->json);
     json_decref(d->keep);
-    fp_free(d->canon);
+    canon_free(d->canon);
     fp_free(d);
 }
 
@@ -639,7 +641,7 @@ static void group_free(fp_rt *rt, rt_event_group *g)
     rt_config_free(rt->conn, FP_CFG_EVENT_GROUP, g->pub.config);
     json_decref(g->json);
     json_decref(g->keep);
-    fp_free(g->canon);
+    canon_free(g->canon);
     fp_free(g);
 }
 
@@ -651,7 +653,7 @@ static void stream_free(fp_rt *rt, rt_stream *s)
     rt_config_free(rt->conn, FP_CFG_STREAM, s->pub.config);
     json_decref(s->json);
     json_decref(s->keep);
-    fp_free(s->canon);
+    canon_free(s->canon);
     fp_free(s);
 }
 
@@ -664,7 +666,7 @@ static void action_free(fp_rt *rt, rt_action *a)
     json_decref(a->json);
     json_decref(a->keep);
     fp_free(a->key);
-    fp_free(a->canon);
+    canon_free(a->canon);
     fp_free(a);
 }
 
@@ -679,23 +681,49 @@ static char *out_source(const char *ep_source, const char *data_source)
                                        : str_printf("ms-aio:%s", ep_source);
 }
 
-/* Canon of a child: its own JSON plus the asset-level inputs it depends on. */
-static char *child_canon(const build_ctx *b, const json_t *self, const char *def_cfg_key,
-                         const char *def_dest_key, const json_t *extra)
+/* Canon of a child: its own JSON plus the asset-level inputs it depends on. The parts are
+ * kept as references and compared with json_equal rather than serialized: a dataset's
+ * text would be a few kB for each dataset, and the parts live in the document anyway.
+ * NULL when out of memory. */
+static rt_canon *child_canon(const build_ctx *b, const json_t *self, const char *def_cfg_key,
+                             const char *def_dest_key, const json_t *extra)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "self", jref(self));
-    json_object_set_new(o, "defaultConfiguration", jref(json_object_get(b->props, def_cfg_key)));
-    if (def_dest_key)
-        json_object_set_new(o, "defaultDestinations",
-                            jref(json_object_get(b->props, def_dest_key)));
-    json_object_set_new(o, "subject", json_string(b->subject));
-    json_object_set_new(o, "source", json_string(b->ep_source));
-    if (extra)
-        json_object_set_new(o, "extra", jref(extra));
-    char *z = canon_of(o);
-    json_decref(o);
-    return z;
+    size_t n_subject = strlen(b->subject) + 1, n_source = strlen(b->ep_source) + 1;
+    rt_canon *c = fp_malloc(sizeof *c + n_subject + n_source);
+    if (!c)
+        return NULL;
+    c->self = jref(self);
+    c->def_cfg = jref(json_object_get(b->props, def_cfg_key));
+    c->def_dests = def_dest_key ? jref(json_object_get(b->props, def_dest_key)) : NULL;
+    c->extra = extra ? jref(extra) : NULL;
+    memcpy(c->names, b->subject, n_subject);
+    memcpy(c->names + n_subject, b->ep_source, n_source);
+    return c;
+}
+
+static void canon_free(rt_canon *c)
+{
+    if (!c)
+        return;
+    json_decref(c->self);
+    json_decref(c->def_cfg);
+    json_decref(c->def_dests);
+    json_decref(c->extra);
+    fp_free(c);
+}
+
+/* Both absent, or equal values (json_equal answers false for two NULLs). */
+static bool jeq(const json_t *a, const json_t *b)
+{
+    return a == b || (a && b && json_equal(a, b));
+}
+
+static bool canon_equal(const rt_canon *a, const rt_canon *b)
+{
+    const char *src_a = a->names + strlen(a->names) + 1, *src_b = b->names + strlen(b->names) + 1;
+    return !strcmp(a->names, b->names) && !strcmp(src_a, src_b) && jeq(a->self, b->self) &&
+           jeq(a->def_cfg, b->def_cfg) && jeq(a->def_dests, b->def_dests) &&
+           jeq(a->extra, b->extra);
 }
 
 /* Data points without a configuration of their own (the usual case) share one empty
@@ -752,7 +780,7 @@ static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json
         json_decref(d->keep);
         fp_free(d->pub.points);
         fp_free(d->point_errors);
-        fp_free(d->canon);
+        canon_free(d->canon);
         fp_free(d);
         return NULL;
     }
@@ -848,7 +876,7 @@ static rt_event_group *group_build(const build_ctx *b, size_t idx, json_t *g_jso
         json_decref(g->keep);
         fp_free(g->pub.events);
         fp_free(g->ev_out);
-        fp_free(g->canon);
+        canon_free(g->canon);
         fp_free(g);
         return NULL;
     }
@@ -970,7 +998,7 @@ static rt_stream *stream_build(const build_ctx *b, size_t idx, json_t *s_json)
         fp_free(topic);
         json_decref(s->json);
         json_decref(s->keep);
-        fp_free(s->canon);
+        canon_free(s->canon);
         fp_free(s);
         return NULL;
     }
@@ -1165,7 +1193,7 @@ static const char *kid_key(int kind, void *o)
     }
 }
 
-static const char *kid_canon(int kind, void *o)
+static const rt_canon *kid_canon(int kind, void *o)
 {
     switch (kind) {
     case K_DS:
@@ -1513,7 +1541,7 @@ static void asset_diff(fp_rt *rt, rt_asset *as, kids *nk)
             void *old = kid_find(&cur, kind, kid_key(kind, nw), NULL);
             if (!old)
                 continue;
-            if (!strcmp(kid_canon(kind, old), kid_canon(kind, nw))) {
+            if (canon_equal(kid_canon(kind, old), kid_canon(kind, nw))) {
                 nk->v[kind][i] = old;
                 kids_push(&dead, kind, nw);
                 continue;
