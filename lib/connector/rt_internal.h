@@ -112,10 +112,11 @@ typedef struct rt_dataset {
     /* n_points entries, by index of pub.points; each NULL until that point has an error
      * (an rt_error is 577 bytes, and most points never have one). */
     rt_error **point_errors;
-    bool started; /* dataset_add succeeded */
-    bool cfg_bad; /* configuration error: never started until it changes */
-    json_t *json; /* this dataset's element of the asset document (a reference) */
-    json_t *keep; /* references the parsed configurations and configs borrow */
+    char *point_cfgs; /* the points' config structs, one block (pub.points[i].config) */
+    bool started;     /* dataset_add succeeded */
+    bool cfg_bad;     /* configuration error: never started until it changes */
+    json_t *json;     /* this dataset's element of the asset document (a reference) */
+    json_t *keep;     /* references the parsed configurations and configs borrow */
 } rt_dataset;
 
 typedef struct rt_event_group {
