@@ -231,6 +231,9 @@ struct fp_rt {
 
 /* The process runtime (fp_rt_get); set by fp_connector_main, or by tests. */
 void rt_set_current(fp_rt *rt);
+/* Give the free pages of the heap back to the system (rt_main.c), after a burst of work:
+ * a list and its reconcile, a round of schema registrations. */
+void rt_heap_trim(void);
 
 /* ---- rt_exec.c ------------------------------------------------------------------------------ */
 typedef struct rt_strand rt_strand;

@@ -26,6 +26,14 @@
 
 #define EXIT_USAGE 2
 
+/* Free heap pages inside the heap are kept by malloc until something is allocated there
+ * again; after the bursts of start-up (the list, building every object, subscriptions) and
+ * of schema registration, about 1 MB of them would stay resident for good. */
+void rt_heap_trim(void)
+{
+    malloc_trim(0);
+}
+
 static fp_rt *g_rt;
 
 void rt_set_current(fp_rt *rt)
