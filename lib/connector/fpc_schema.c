@@ -3,10 +3,18 @@
  *
  * The builder keeps a small tree that mirrors the payloads seen: per member the set of
  * JSON types met (a bit mask), the members of objects and the merged item shape of
- * arrays. The schema text is rendered from that tree and kept; an observation that adds
- * something to the tree renders again and compares, so "changed" means "the text
- * changed", which is what decides a new registry version. Integer and number widen to
- * number when rendered, so a member that goes 20 -> 20.5 -> 21 settles on one text.
+ * arrays. Integer and number widen to number when rendered, so a member that goes
+ * 20 -> 20.5 -> 21 settles on one text.
+ *
+ * The runtime keeps one builder per dataset and event for its whole life, so the tree is
+ * compact: the nodes of a builder are one array of 12-byte entries linked by 16-bit
+ * indices (the node bound fits), and member names live once each in one string pool
+ * ("SourceTimestamp" and "Value" of fifty OPC UA points are stored once). The text is not
+ * kept either: it is rendered when asked for (at registration) and dropped at the next
+ * observe. "Changed" is decided on the tree itself: the text is a function of the
+ * rendered type of each node (integer folded into number), the set of members and the
+ * item shapes, and the tree only ever grows, so the text changed exactly when a rendered
+ * type changed or a member or item shape was added.
  *
  * Payloads come from devices, so the tree is bounded: depth 8 (deeper values are typed
  * but not described), and a total number of nodes, past which new members are not
@@ -14,12 +22,14 @@
  */
 #include "fpc_schema.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "fp_alloc.h"
 
 #define FPC_SCHEMA_MAX_DEPTH 8
-#define FPC_SCHEMA_MAX_NODES 4096
+#define FPC_SCHEMA_MAX_NODES 4096 /* besides the root; indices fit in uint16_t */
+#define NO_NAME UINT32_MAX
 
 enum {
     T_ARRAY = 1u << 0,
@@ -40,86 +50,111 @@ static const struct {
     {T_NUMBER, "number"}, {T_OBJECT, "object"},   {T_STRING, "string"},
 };
 
-typedef struct node node;
-typedef struct member {
-    char *name;
-    node *value;
-} member;
-
-struct node {
-    unsigned types;
-    member *members; /* objects */
-    size_t n_members, cap_members;
-    node *items; /* arrays: the merged shape of the elements */
-};
+/* One node; index 0 is the root (the payload object), so 0 also means "none" in links. */
+typedef struct node {
+    uint32_t name;  /* offset of the member name in the pool (NO_NAME: root, array items) */
+    uint16_t child; /* first member (objects) */
+    uint16_t next;  /* next member of the same object */
+    uint16_t items; /* arrays: the merged shape of the elements */
+    uint8_t types;
+} node;
 
 struct fpc_schema {
     char *title;
-    char **names;
-    size_t n_names;
-    node root; /* the payload object */
-    size_t n_nodes;
-    char *text;
-    bool stale;    /* the tree grew but rendering failed: render on the next observe */
-    bool complete; /* every name has a type: members and types only ever grow, so it stays */
+    node *nodes; /* n_nodes used (the root included), cap_nodes allocated */
+    uint16_t n_nodes, cap_nodes;
+    uint16_t n_defined; /* the first n_defined members of the root are the defined names */
+    bool complete;      /* every name has a type: members and types only ever grow, so it stays */
+    char *pool;         /* member names, each NUL-terminated */
+    uint32_t pool_len, pool_cap;
+    char *text; /* rendered on demand, dropped at the next observe */
 };
 
-static void node_clear(node *n)
+/* A new untyped node; 0 when the bound is reached or out of memory. */
+static uint16_t node_new(fpc_schema *s)
 {
-    for (size_t i = 0; i < n->n_members; i++) {
-        fp_free(n->members[i].name);
-        node_clear(n->members[i].value);
-        fp_free(n->members[i].value);
+    if (s->n_nodes > FPC_SCHEMA_MAX_NODES)
+        return 0;
+    if (s->n_nodes == s->cap_nodes) {
+        /* Grow by half: a dataset's tree settles early and then stays as allocated. */
+        uint32_t cap = (uint32_t)s->cap_nodes + s->cap_nodes / 2 + 4;
+        if (cap > FPC_SCHEMA_MAX_NODES + 1)
+            cap = FPC_SCHEMA_MAX_NODES + 1;
+        node *nn = fp_realloc(s->nodes, cap * sizeof *nn);
+        if (!nn)
+            return 0;
+        s->nodes = nn;
+        s->cap_nodes = (uint16_t)cap;
     }
-    fp_free(n->members);
-    if (n->items) {
-        node_clear(n->items);
-        fp_free(n->items);
-    }
-    memset(n, 0, sizeof *n);
+    memset(&s->nodes[s->n_nodes], 0, sizeof s->nodes[0]);
+    s->nodes[s->n_nodes].name = NO_NAME;
+    return s->n_nodes++;
 }
 
-static node *node_new(fpc_schema *s)
+/* The pool offset of name, added when no member has it yet; NO_NAME when out of memory. */
+static uint32_t intern(fpc_schema *s, const char *name)
 {
-    node *n;
+    size_t len = strlen(name);
 
-    if (s->n_nodes >= FPC_SCHEMA_MAX_NODES)
-        return NULL;
-    n = fp_calloc(1, sizeof *n);
-    if (n)
-        s->n_nodes++;
-    return n;
+    for (uint16_t i = 1; i < s->n_nodes; i++)
+        if (s->nodes[i].name != NO_NAME && strcmp(s->pool + s->nodes[i].name, name) == 0)
+            return s->nodes[i].name;
+    if (len >= UINT32_MAX - 1 - s->pool_len)
+        return NO_NAME;
+    if (s->pool_len + len + 1 > s->pool_cap) {
+        size_t cap = (size_t)s->pool_cap + s->pool_cap / 2 + len + 1;
+        if (cap >= UINT32_MAX)
+            cap = UINT32_MAX - 1;
+        char *p = fp_realloc(s->pool, cap);
+        if (!p)
+            return NO_NAME;
+        s->pool = p;
+        s->pool_cap = (uint32_t)cap;
+    }
+    uint32_t off = s->pool_len;
+    memcpy(s->pool + off, name, len + 1);
+    s->pool_len += (uint32_t)len + 1;
+    return off;
 }
 
-/* The member named name of n, made (untyped) when missing; NULL when full or OOM. */
-static node *member_get(fpc_schema *s, node *n, const char *name, bool *added)
+/* Give back the spare room of the arrays: once every defined name has been seen, the
+ * tree seldom grows again (a grown one just reallocates). */
+static void trim(fpc_schema *s)
 {
-    member *m;
-    node *v;
+    node *nn = s->n_nodes < s->cap_nodes ? fp_realloc(s->nodes, s->n_nodes * sizeof *nn) : NULL;
+    char *p = s->pool_len && s->pool_len < s->pool_cap ? fp_realloc(s->pool, s->pool_len) : NULL;
 
-    for (size_t i = 0; i < n->n_members; i++)
-        if (strcmp(n->members[i].name, name) == 0)
-            return n->members[i].value;
-    if (n->n_members == n->cap_members) {
-        size_t cap = n->cap_members ? n->cap_members * 2 : 8;
-        m = fp_realloc(n->members, cap * sizeof *m);
-        if (!m)
-            return NULL;
-        n->members = m;
-        n->cap_members = cap;
+    if (nn) {
+        s->nodes = nn;
+        s->cap_nodes = s->n_nodes;
     }
-    v = node_new(s);
+    if (p) {
+        s->pool = p;
+        s->pool_cap = s->pool_len;
+    }
+}
+
+/* The member named name of node obj, made (untyped) when missing; 0 when full or OOM. */
+static uint16_t member_get(fpc_schema *s, uint16_t obj, const char *name, bool *added)
+{
+    uint16_t last = 0;
+
+    for (uint16_t c = s->nodes[obj].child; c; last = c, c = s->nodes[c].next)
+        if (strcmp(s->pool + s->nodes[c].name, name) == 0)
+            return c;
+    uint16_t v = node_new(s);
     if (!v)
-        return NULL;
-    m = &n->members[n->n_members];
-    m->name = fp_strdup(name);
-    if (!m->name) {
-        fp_free(v);
-        s->n_nodes--;
-        return NULL;
+        return 0;
+    uint32_t off = intern(s, name);
+    if (off == NO_NAME) {
+        s->n_nodes--; /* the node just made is the last one */
+        return 0;
     }
-    m->value = v;
-    n->n_members++;
+    s->nodes[v].name = off;
+    if (last)
+        s->nodes[last].next = v;
+    else
+        s->nodes[obj].child = v;
     *added = true;
     return v;
 }
@@ -146,42 +181,50 @@ static unsigned type_bit(const json_t *v)
     }
 }
 
-/* Merge v into n at depth; true when the tree grew. */
-static bool merge(fpc_schema *s, node *n, const json_t *v, int depth)
+/* The types as rendered: integer folded into number when both are there. */
+static unsigned shown(unsigned types)
 {
-    unsigned bit = type_bit(v);
-    bool grew = false;
+    return (types & T_NUMBER) ? types & ~(unsigned)T_INTEGER : types;
+}
 
-    if (!(n->types & bit)) {
-        n->types |= bit;
-        grew = true;
+/* Merge v into node n at depth; true when the rendered text changes. Works on indices:
+ * adding a node may move the array. */
+static bool merge(fpc_schema *s, uint16_t n, const json_t *v, int depth)
+{
+    unsigned bit = type_bit(v), old = s->nodes[n].types;
+    bool changed = false;
+
+    if (!(old & bit)) {
+        s->nodes[n].types = (uint8_t)(old | bit);
+        changed = shown(old) != shown(old | bit);
     }
     if (depth >= FPC_SCHEMA_MAX_DEPTH)
-        return grew;
+        return changed;
     if (bit == T_OBJECT) {
         const char *key;
         json_t *mv;
         json_object_foreach((json_t *)v, key, mv)
         {
-            node *m = member_get(s, n, key, &grew);
+            uint16_t m = member_get(s, n, key, &changed);
             if (m)
-                grew |= merge(s, m, mv, depth + 1);
+                changed |= merge(s, m, mv, depth + 1);
         }
     } else if (bit == T_ARRAY) {
         size_t i;
         json_t *item;
         json_array_foreach(v, i, item)
         {
-            if (!n->items) {
-                n->items = node_new(s);
-                if (!n->items)
+            if (!s->nodes[n].items) {
+                uint16_t it = node_new(s);
+                if (!it)
                     break;
-                grew = true;
+                s->nodes[n].items = it;
+                changed = true;
             }
-            grew |= merge(s, n->items, item, depth + 1);
+            changed |= merge(s, s->nodes[n].items, item, depth + 1);
         }
     }
-    return grew;
+    return changed;
 }
 
 /* Set "type" in out from a mask (integer folded into number when both are there). */
@@ -191,8 +234,7 @@ static int render_type(json_t *out, unsigned types)
     json_t *arr;
     size_t n = 0;
 
-    if (types & T_NUMBER)
-        types &= ~(unsigned)T_INTEGER;
+    types = shown(types);
     for (size_t i = 0; i < sizeof k_types / sizeof k_types[0]; i++)
         if (types & k_types[i].bit) {
             one = k_types[i].name;
@@ -211,14 +253,14 @@ static int render_type(json_t *out, unsigned types)
     return json_object_set_new(out, "type", arr);
 }
 
-static json_t *render_node(const node *n);
+static json_t *render_node(const fpc_schema *s, uint16_t n);
 
-static json_t *render_members(const node *n)
+static json_t *render_members(const fpc_schema *s, uint16_t n)
 {
     json_t *props = json_object();
 
-    for (size_t i = 0; props && i < n->n_members; i++) {
-        if (json_object_set_new(props, n->members[i].name, render_node(n->members[i].value))) {
+    for (uint16_t c = s->nodes[n].child; props && c; c = s->nodes[c].next) {
+        if (json_object_set_new(props, s->pool + s->nodes[c].name, render_node(s, c))) {
             json_decref(props);
             return NULL;
         }
@@ -226,19 +268,20 @@ static json_t *render_members(const node *n)
     return props;
 }
 
-static json_t *render_node(const node *n)
+static json_t *render_node(const fpc_schema *s, uint16_t n)
 {
+    const node *x = &s->nodes[n];
     json_t *out = json_object();
 
     if (!out)
         return NULL;
-    if (render_type(out, n->types))
+    if (render_type(out, x->types))
         goto fail;
-    if ((n->types & T_OBJECT) && n->n_members > 0 &&
-        json_object_set_new(out, "properties", render_members(n)))
+    if ((x->types & T_OBJECT) && x->child &&
+        json_object_set_new(out, "properties", render_members(s, n)))
         goto fail;
-    if ((n->types & T_ARRAY) && n->items &&
-        json_object_set_new(out, "items", render_node(n->items)))
+    if ((x->types & T_ARRAY) && x->items &&
+        json_object_set_new(out, "items", render_node(s, x->items)))
         goto fail;
     return out;
 fail:
@@ -249,7 +292,7 @@ fail:
 /* The canonical text of the whole schema (NULL on allocation failure). */
 static char *render(const fpc_schema *s)
 {
-    json_t *doc = json_object(), *props = render_members(&s->root);
+    json_t *doc = json_object(), *props = render_members(s, 0);
     char *json_text = NULL, *text = NULL;
 
     if (!doc || !props)
@@ -270,21 +313,15 @@ out:
     return text;
 }
 
-/* Every name has a member with a type (the walk fpc_schema_complete would do on each
- * message, kept as a flag once true). */
+/* Every defined name has a type (the walk fpc_schema_complete would do on each message,
+ * kept as a flag once true). */
 static bool complete_now(const fpc_schema *s)
 {
-    for (size_t i = 0; i < s->n_names; i++) {
-        bool found = false;
-        for (size_t j = 0; j < s->root.n_members; j++) {
-            if (strcmp(s->root.members[j].name, s->names[i]) == 0) {
-                found = s->root.members[j].value->types != 0;
-                break;
-            }
-        }
-        if (!found)
+    uint16_t c = s->nodes[0].child;
+
+    for (uint16_t i = 0; i < s->n_defined; i++, c = s->nodes[c].next)
+        if (s->nodes[c].types == 0)
             return false;
-    }
     return true;
 }
 
@@ -295,28 +332,18 @@ fpc_schema *fpc_schema_new(const char *title, const char *const *names, size_t n
     if (!s)
         return NULL;
     s->title = fp_strdup(title ? title : "");
-    if (!s->title)
+    if (!s->title || node_new(s) != 0)
         goto fail;
-    s->root.types = T_OBJECT;
-    if (n_names > 0) {
-        s->names = fp_calloc(n_names, sizeof *s->names);
-        if (!s->names)
+    s->nodes[0].types = T_OBJECT;
+    for (size_t i = 0; i < n_names; i++) {
+        bool added = false;
+        if (!names[i])
+            continue;
+        if (!member_get(s, 0, names[i], &added))
             goto fail;
-        for (size_t i = 0; i < n_names; i++) {
-            bool added = false;
-            if (!names[i])
-                continue;
-            s->names[s->n_names] = fp_strdup(names[i]);
-            if (!s->names[s->n_names])
-                goto fail;
-            s->n_names++;
-            if (!member_get(s, &s->root, names[i], &added))
-                goto fail;
-        }
+        if (added)
+            s->n_defined++;
     }
-    s->text = render(s);
-    if (!s->text)
-        goto fail;
     s->complete = complete_now(s);
     return s;
 fail:
@@ -328,10 +355,8 @@ void fpc_schema_free(fpc_schema *s)
 {
     if (!s)
         return;
-    node_clear(&s->root);
-    for (size_t i = 0; i < s->n_names; i++)
-        fp_free(s->names[i]);
-    fp_free(s->names);
+    fp_free(s->nodes);
+    fp_free(s->pool);
     fp_free(s->title);
     fp_free(s->text);
     fp_free(s);
@@ -339,26 +364,18 @@ void fpc_schema_free(fpc_schema *s)
 
 bool fpc_schema_observe(fpc_schema *s, const json_t *payload)
 {
-    char *text;
-
-    if (!s || !json_is_object(payload))
+    if (!s)
         return false;
-    bool grew = merge(s, &s->root, payload, 0);
-    if (grew && !s->complete)
-        s->complete = complete_now(s);
-    if (!grew && !s->stale)
-        return false;
-    text = render(s);
-    s->stale = text == NULL; /* out of memory: keep the old text, try again next time */
-    if (!text)
-        return false;
-    if (s->text && strcmp(text, s->text) == 0) {
-        fp_free(text);
-        return false;
-    }
     fp_free(s->text);
-    s->text = text;
-    return true;
+    s->text = NULL;
+    if (!json_is_object(payload))
+        return false;
+    bool changed = merge(s, 0, payload, 0);
+    if (changed && !s->complete)
+        s->complete = complete_now(s);
+    if (changed && s->complete)
+        trim(s);
+    return changed;
 }
 
 bool fpc_schema_complete(const fpc_schema *s)
@@ -368,5 +385,7 @@ bool fpc_schema_complete(const fpc_schema *s)
 
 const char *fpc_schema_text(fpc_schema *s)
 {
+    if (s && !s->text)
+        s->text = render(s);
     return s ? s->text : NULL;
 }

@@ -27,15 +27,18 @@ typedef struct fpc_schema fpc_schema;
 fpc_schema *fpc_schema_new(const char *title, const char *const *names, size_t n_names);
 void fpc_schema_free(fpc_schema *s);
 
-/* Learn from one payload (a JSON object). Returns true when the schema text changed.
- * A payload that is not an object is ignored (false). */
+/* Learn from one payload (a JSON object). Returns true when the schema text changed
+ * (decided on the tree, without rendering it). A payload that is not an object is
+ * ignored (false). */
 bool fpc_schema_observe(fpc_schema *s, const json_t *payload);
 
 /* True when every defined name has been seen with a value at least once. The runtime
  * then samples payloads instead of parsing every one. */
 bool fpc_schema_complete(const fpc_schema *s);
 
-/* The canonical schema text (owned by s, valid until the next observe/free). */
+/* The canonical schema text (owned by s, valid until the next observe/free). It is
+ * rendered on this call and not kept past the next observe, so the builder stays small
+ * between registrations. NULL when out of memory. */
 const char *fpc_schema_text(fpc_schema *s);
 
 #endif

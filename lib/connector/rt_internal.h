@@ -3,7 +3,7 @@
  *
  * Internal to libfieldplane-connector. Every public object of connector.h is the first
  * member of a private wrapper (container_of with RT_OF), which holds what the runtime
- * needs beside it: the canonical JSON it was built from (for diffs), the resolved
+ * needs beside it: the inputs it was built from (rt_canon, for diffs), the resolved
  * destinations and CloudEvents attributes (rt_out), error and health state.
  *
  * Split of the runtime into files:
@@ -95,22 +95,33 @@ typedef struct rt_out {
 typedef struct rt_asset rt_asset;
 typedef struct rt_endpoint rt_endpoint;
 
+/* The inputs of a child object, for diffs: equal inputs (json_equal, strcmp) mean the
+ * object is left alone. References into the asset document; json null when absent. */
+typedef struct rt_canon {
+    json_t *self;      /* the child's element of the document */
+    json_t *def_cfg;   /* the asset's default...Configuration of its kind */
+    json_t *def_dests; /* the asset's default...Destinations, NULL for actions */
+    json_t *extra;     /* actions: their group without its actions; else NULL */
+    char names[];      /* the asset's subject, NUL, the endpoint's source, NUL */
+} rt_canon;
+
 typedef struct rt_dataset {
     fp_dataset pub;
-    char *canon; /* canonical JSON of the inputs (dataset + asset defaults) for diffs */
+    rt_canon *canon; /* the inputs (dataset + asset defaults) for diffs */
     rt_out out;
     /* n_points entries, by index of pub.points; each NULL until that point has an error
      * (an rt_error is 577 bytes, and most points never have one). */
     rt_error **point_errors;
-    bool started; /* dataset_add succeeded */
-    bool cfg_bad; /* configuration error: never started until it changes */
-    json_t *json; /* this dataset's element of the asset document (a reference) */
-    json_t *keep; /* references the parsed configurations and configs borrow */
+    char *point_cfgs; /* the points' config structs, one block (pub.points[i].config) */
+    bool started;     /* dataset_add succeeded */
+    bool cfg_bad;     /* configuration error: never started until it changes */
+    json_t *json;     /* this dataset's element of the asset document (a reference) */
+    json_t *keep;     /* references the parsed configurations and configs borrow */
 } rt_dataset;
 
 typedef struct rt_event_group {
     fp_event_group pub;
-    char *canon;
+    rt_canon *canon;
     rt_out out;     /* the group's own output (fp_event_group_publish) */
     rt_out *ev_out; /* n_events entries, by index of pub.events */
     bool started;
@@ -121,7 +132,7 @@ typedef struct rt_event_group {
 
 typedef struct rt_stream {
     fp_stream pub;
-    char *canon;
+    rt_canon *canon;
     rt_out out;
     bool started;
     bool cfg_bad;
@@ -131,7 +142,7 @@ typedef struct rt_stream {
 
 typedef struct rt_action {
     fp_action pub;
-    char *canon;
+    rt_canon *canon;
     rt_error error;
     rt_health health;
     pthread_mutex_t lock; /* error and health */
@@ -220,6 +231,9 @@ struct fp_rt {
 
 /* The process runtime (fp_rt_get); set by fp_connector_main, or by tests. */
 void rt_set_current(fp_rt *rt);
+/* Give the free pages of the heap back to the system (rt_main.c), after a burst of work:
+ * a list and its reconcile, a round of schema registrations. */
+void rt_heap_trim(void);
 
 /* ---- rt_exec.c ------------------------------------------------------------------------------ */
 typedef struct rt_strand rt_strand;

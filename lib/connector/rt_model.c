@@ -4,7 +4,7 @@
  * The sync thread (rt_sync.c) decides what exists; this file turns documents into the
  * objects of connector.h, fills the connector's configuration structs from its rows, and
  * applies changes as the smallest set of callbacks: a child whose inputs did not change
- * (same canonical JSON) is left alone, a changed one is updated (or removed and added),
+ * (equal JSON, rt_canon) is left alone, a changed one is updated (or removed and added),
  * and nothing else restarts. Every callback runs on the endpoint's strand; the sync
  * thread hands work over with rt_strand_run and waits, so the model is only ever changed
  * from one strand at a time and the connector sees changes in order.
@@ -264,7 +264,8 @@ static int fill_row(const fp_config_key *row, const json_t *v, const char *where
     return -1;
 }
 
-void rt_config_free(const fp_connector *conn, fp_cfg_scope scope, void *cfg)
+/* Free the strings of the config struct at cfg (not the struct itself). */
+static void config_clear(const fp_connector *conn, fp_cfg_scope scope, char *cfg)
 {
     if (!cfg)
         return;
@@ -272,24 +273,23 @@ void rt_config_free(const fp_connector *conn, fp_cfg_scope scope, void *cfg)
         if (row->scope != scope || row->type != FP_CFG_STRING)
             continue;
         char *s;
-        memcpy(&s, (char *)cfg + row->offset, sizeof s);
+        memcpy(&s, cfg + row->offset, sizeof s);
         fp_free(s);
     }
+}
+
+void rt_config_free(const fp_connector *conn, fp_cfg_scope scope, void *cfg)
+{
+    config_clear(conn, scope, cfg);
     fp_free(cfg);
 }
 
-int rt_config_fill(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_level *chain,
-                   size_t n_chain, void **cfg_out, char *err, size_t err_len)
+/* Fill the zeroed config struct at cfg (conn->config_size[scope] bytes) from the chain. On
+ * failure its strings are freed again and err says why. */
+static int config_fill_into(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_level *chain,
+                            size_t n_chain, char *cfg, char *err, size_t err_len)
 {
-    *cfg_out = NULL;
     size_t size = conn->config_size[scope];
-    if (size == 0)
-        return 0;
-    char *cfg = fp_calloc(1, size);
-    if (!cfg) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
     for (const fp_config_key *row = conn->config; row && row->key; row++) {
         if (row->scope != scope)
             continue;
@@ -313,12 +313,60 @@ int rt_config_fill(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_le
         if (fill_row(row, v, where, cfg + row->offset, err, err_len) != 0)
             goto out_fail;
     }
-    *cfg_out = cfg;
     return 0;
 
 out_fail:
-    rt_config_free(conn, scope, cfg);
+    config_clear(conn, scope, cfg);
+    memset(cfg, 0, size);
     return -1;
+}
+
+int rt_config_fill(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_level *chain,
+                   size_t n_chain, void **cfg_out, char *err, size_t err_len)
+{
+    *cfg_out = NULL;
+    size_t size = conn->config_size[scope];
+    if (size == 0)
+        return 0;
+    char *cfg = fp_calloc(1, size);
+    if (!cfg) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    if (config_fill_into(conn, scope, chain, n_chain, cfg, err, err_len) != 0) {
+        fp_free(cfg);
+        return -1;
+    }
+    *cfg_out = cfg;
+    return 0;
+}
+
+/* Configurations that are absent or empty (the usual case for data points and the asset's
+ * defaults) share one empty object, never modified (config_json is const to connectors),
+ * rather than an empty object each: about 200 bytes each. A reference for the caller, or
+ * NULL. */
+static json_t *g_empty_cfg;
+static pthread_once_t g_empty_once = PTHREAD_ONCE_INIT;
+
+static void empty_cfg_init(void)
+{
+    g_empty_cfg = json_object();
+}
+
+static json_t *shared_empty(void)
+{
+    pthread_once(&g_empty_once, empty_cfg_init);
+    return g_empty_cfg ? json_incref(g_empty_cfg) : json_object();
+}
+
+/* Append the reference cfg to a child's keep array. The shared empty object lives as long
+ * as the process, so its reference is dropped instead of kept (a slot per data point). */
+static void keep_add(json_t *keep, json_t *cfg)
+{
+    if (cfg && cfg == g_empty_cfg)
+        json_decref(cfg);
+    else
+        json_array_append_new(keep, cfg);
 }
 
 json_t *rt_config_parse(const json_t *obj, const char *field, const char *label, char *err,
@@ -326,7 +374,7 @@ json_t *rt_config_parse(const json_t *obj, const char *field, const char *label,
 {
     const json_t *v = json_object_get(obj, field);
     if (!v || json_is_null(v))
-        return json_object();
+        return shared_empty();
     if (json_is_object(v))
         return json_deep_copy(v); /* already parsed by whoever wrote the document */
     if (!json_is_string(v)) {
@@ -335,7 +383,7 @@ json_t *rt_config_parse(const json_t *obj, const char *field, const char *label,
     }
     const char *s = json_string_value(v);
     if (!*s)
-        return json_object();
+        return shared_empty();
     json_error_t je;
     json_t *j = json_loads(s, 0, &je);
     if (!j) {
@@ -606,13 +654,16 @@ typedef struct build_ctx {
     json_t *const *def_cfg; /* [4] */
 } build_ctx;
 
+static void canon_free(rt_canon *c);
+
 static void dataset_free(fp_rt *rt, rt_dataset *d)
 {
     if (!d)
         return;
     rt_out_clear(&d->out);
     for (size_t i = 0; i < d->pub.n_points; i++)
-        rt_config_free(rt->conn, FP_CFG_DATAPOINT, d->pub.points[i].config);
+        config_clear(rt->conn, FP_CFG_DATAPOINT, d->pub.points[i].config);
+    fp_free(d->point_cfgs);
     fp_free(d->pub.points);
     for (size_t i = 0; d->point_errors && i < d->pub.n_points; i++)
         fp_free(d->point_errors[i]);
@@ -620,7 +671,7 @@ static void dataset_free(fp_rt *rt, rt_dataset *d)
     rt_config_free(rt->conn, FP_CFG_DATASET, d->pub.config);
     json_decref(d->json);
     json_decref(d->keep);
-    fp_free(d->canon);
+    canon_free(d->canon);
     fp_free(d);
 }
 
@@ -639,7 +690,7 @@ static void group_free(fp_rt *rt, rt_event_group *g)
     rt_config_free(rt->conn, FP_CFG_EVENT_GROUP, g->pub.config);
     json_decref(g->json);
     json_decref(g->keep);
-    fp_free(g->canon);
+    canon_free(g->canon);
     fp_free(g);
 }
 
@@ -651,7 +702,7 @@ static void stream_free(fp_rt *rt, rt_stream *s)
     rt_config_free(rt->conn, FP_CFG_STREAM, s->pub.config);
     json_decref(s->json);
     json_decref(s->keep);
-    fp_free(s->canon);
+    canon_free(s->canon);
     fp_free(s);
 }
 
@@ -664,7 +715,7 @@ static void action_free(fp_rt *rt, rt_action *a)
     json_decref(a->json);
     json_decref(a->keep);
     fp_free(a->key);
-    fp_free(a->canon);
+    canon_free(a->canon);
     fp_free(a);
 }
 
@@ -679,40 +730,49 @@ static char *out_source(const char *ep_source, const char *data_source)
                                        : str_printf("ms-aio:%s", ep_source);
 }
 
-/* Canon of a child: its own JSON plus the asset-level inputs it depends on. */
-static char *child_canon(const build_ctx *b, const json_t *self, const char *def_cfg_key,
-                         const char *def_dest_key, const json_t *extra)
+/* Canon of a child: its own JSON plus the asset-level inputs it depends on. The parts are
+ * kept as references and compared with json_equal rather than serialized: a dataset's
+ * text would be a few kB for each dataset, and the parts live in the document anyway.
+ * NULL when out of memory. */
+static rt_canon *child_canon(const build_ctx *b, const json_t *self, const char *def_cfg_key,
+                             const char *def_dest_key, const json_t *extra)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "self", jref(self));
-    json_object_set_new(o, "defaultConfiguration", jref(json_object_get(b->props, def_cfg_key)));
-    if (def_dest_key)
-        json_object_set_new(o, "defaultDestinations",
-                            jref(json_object_get(b->props, def_dest_key)));
-    json_object_set_new(o, "subject", json_string(b->subject));
-    json_object_set_new(o, "source", json_string(b->ep_source));
-    if (extra)
-        json_object_set_new(o, "extra", jref(extra));
-    char *z = canon_of(o);
-    json_decref(o);
-    return z;
+    size_t n_subject = strlen(b->subject) + 1, n_source = strlen(b->ep_source) + 1;
+    rt_canon *c = fp_malloc(sizeof *c + n_subject + n_source);
+    if (!c)
+        return NULL;
+    c->self = jref(self);
+    c->def_cfg = jref(json_object_get(b->props, def_cfg_key));
+    c->def_dests = def_dest_key ? jref(json_object_get(b->props, def_dest_key)) : NULL;
+    c->extra = extra ? jref(extra) : NULL;
+    memcpy(c->names, b->subject, n_subject);
+    memcpy(c->names + n_subject, b->ep_source, n_source);
+    return c;
 }
 
-/* Data points without a configuration of their own (the usual case) share one empty
- * object, never modified (config_json is const to connectors), rather than an empty
- * object each: about 200 bytes a point. A reference for the caller, or NULL. */
-static json_t *g_empty_cfg;
-static pthread_once_t g_empty_once = PTHREAD_ONCE_INIT;
-
-static void empty_cfg_init(void)
+static void canon_free(rt_canon *c)
 {
-    g_empty_cfg = json_object();
+    if (!c)
+        return;
+    json_decref(c->self);
+    json_decref(c->def_cfg);
+    json_decref(c->def_dests);
+    json_decref(c->extra);
+    fp_free(c);
 }
 
-static json_t *shared_empty(void)
+/* Both absent, or equal values (json_equal answers false for two NULLs). */
+static bool jeq(const json_t *a, const json_t *b)
 {
-    pthread_once(&g_empty_once, empty_cfg_init);
-    return g_empty_cfg ? json_incref(g_empty_cfg) : NULL;
+    return a == b || (a && b && json_equal(a, b));
+}
+
+static bool canon_equal(const rt_canon *a, const rt_canon *b)
+{
+    const char *src_a = a->names + strlen(a->names) + 1, *src_b = b->names + strlen(b->names) + 1;
+    return !strcmp(a->names, b->names) && !strcmp(src_a, src_b) && jeq(a->self, b->self) &&
+           jeq(a->def_cfg, b->def_cfg) && jeq(a->def_dests, b->def_dests) &&
+           jeq(a->extra, b->extra);
 }
 
 static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json)
@@ -752,7 +812,7 @@ static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json
         json_decref(d->keep);
         fp_free(d->pub.points);
         fp_free(d->point_errors);
-        fp_free(d->canon);
+        canon_free(d->canon);
         fp_free(d);
         return NULL;
     }
@@ -783,8 +843,8 @@ static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json
         d->cfg_bad = true;
         return d;
     }
-    json_array_append_new(d->keep, cfg);
-    json_array_append_new(d->keep, jref(b->def_cfg[0]));
+    keep_add(d->keep, cfg);
+    keep_add(d->keep, jref(b->def_cfg[0]));
     d->pub.config_json = cfg;
     rt_cfg_level chain[3] = {
         {cfg, label},
@@ -794,6 +854,16 @@ static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json
         out_error(&d->out, "InvalidConfiguration", err);
         d->cfg_bad = true;
         return d;
+    }
+    /* The points' config structs in one block: one allocation instead of one per point. */
+    size_t pt_size = rt->conn->config_size[FP_CFG_DATAPOINT];
+    if (pt_size && n_points) {
+        d->point_cfgs = fp_calloc(n_points, pt_size);
+        if (!d->point_cfgs) {
+            out_error(&d->out, "InvalidConfiguration", "out of memory");
+            d->cfg_bad = true;
+            return d;
+        }
     }
     for (size_t j = 0; j < n_points; j++) {
         const json_t *p = json_array_get(points, j);
@@ -807,14 +877,17 @@ static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json
         if (!pcfg)
             pcfg = rt_config_parse(p, "dataPointConfiguration", plabel, err, sizeof err);
         if (pcfg) {
-            json_array_append_new(d->keep, pcfg);
+            keep_add(d->keep, pcfg);
             dp->config_json = pcfg;
             chain[0] = (rt_cfg_level){pcfg, plabel};
             chain[1] = (rt_cfg_level){cfg, label};
             chain[2] = (rt_cfg_level){b->def_cfg[0], "defaultDatasetsConfiguration"};
-            if (rt_config_fill(rt->conn, FP_CFG_DATAPOINT, chain, 3, &dp->config, err,
-                               sizeof err) == 0)
+            char *slot = d->point_cfgs ? d->point_cfgs + j * pt_size : NULL;
+            if (!slot || config_fill_into(rt->conn, FP_CFG_DATAPOINT, chain, 3, slot, err,
+                                          sizeof err) == 0) {
+                dp->config = slot;
                 continue;
+            }
         }
         /* A point's bad configuration stops its dataset: the connector never sees a point
          * without its config struct. */
@@ -848,7 +921,7 @@ static rt_event_group *group_build(const build_ctx *b, size_t idx, json_t *g_jso
         json_decref(g->keep);
         fp_free(g->pub.events);
         fp_free(g->ev_out);
-        fp_free(g->canon);
+        canon_free(g->canon);
         fp_free(g);
         return NULL;
     }
@@ -913,8 +986,8 @@ static rt_event_group *group_build(const build_ctx *b, size_t idx, json_t *g_jso
         g->cfg_bad = true;
         return g;
     }
-    json_array_append_new(g->keep, cfg);
-    json_array_append_new(g->keep, jref(b->def_cfg[1]));
+    keep_add(g->keep, cfg);
+    keep_add(g->keep, jref(b->def_cfg[1]));
     g->pub.config_json = cfg;
     rt_cfg_level chain[3] = {
         {cfg, label},
@@ -933,7 +1006,7 @@ static rt_event_group *group_build(const build_ctx *b, size_t idx, json_t *g_jso
         snprintf(elabel, sizeof elabel, "eventGroups[%zu].events[%zu].eventConfiguration", idx, j);
         json_t *ecfg = rt_config_parse(e, "eventConfiguration", elabel, err, sizeof err);
         if (ecfg) {
-            json_array_append_new(g->keep, ecfg);
+            keep_add(g->keep, ecfg);
             ev->config_json = ecfg;
             chain[0] = (rt_cfg_level){ecfg, elabel};
             chain[1] = (rt_cfg_level){cfg, label};
@@ -970,7 +1043,7 @@ static rt_stream *stream_build(const build_ctx *b, size_t idx, json_t *s_json)
         fp_free(topic);
         json_decref(s->json);
         json_decref(s->keep);
-        fp_free(s->canon);
+        canon_free(s->canon);
         fp_free(s);
         return NULL;
     }
@@ -989,8 +1062,8 @@ static rt_stream *stream_build(const build_ctx *b, size_t idx, json_t *s_json)
         s->cfg_bad = true;
         return s;
     }
-    json_array_append_new(s->keep, cfg);
-    json_array_append_new(s->keep, jref(b->def_cfg[2]));
+    keep_add(s->keep, cfg);
+    keep_add(s->keep, jref(b->def_cfg[2]));
     s->pub.config_json = cfg;
     rt_cfg_level chain[2] = {{cfg, label}, {b->def_cfg[2], "defaultStreamsConfiguration"}};
     if (rt_config_fill(rt->conn, FP_CFG_STREAM, chain, 2, &s->pub.config, err, sizeof err) != 0) {
@@ -1065,9 +1138,9 @@ static rt_action *action_build(const build_ctx *b, size_t gi, json_t *g_json, si
         action_error(a, "InvalidConfiguration", err);
         return a;
     }
-    json_array_append_new(a->keep, cfg);
-    json_array_append_new(a->keep, gcfg);
-    json_array_append_new(a->keep, jref(b->def_cfg[3]));
+    keep_add(a->keep, cfg);
+    keep_add(a->keep, gcfg);
+    keep_add(a->keep, jref(b->def_cfg[3]));
     a->pub.config_json = cfg;
     rt_cfg_level chain[3] = {
         {cfg, label},
@@ -1165,7 +1238,7 @@ static const char *kid_key(int kind, void *o)
     }
 }
 
-static const char *kid_canon(int kind, void *o)
+static const rt_canon *kid_canon(int kind, void *o)
 {
     switch (kind) {
     case K_DS:
@@ -1513,7 +1586,7 @@ static void asset_diff(fp_rt *rt, rt_asset *as, kids *nk)
             void *old = kid_find(&cur, kind, kid_key(kind, nw), NULL);
             if (!old)
                 continue;
-            if (!strcmp(kid_canon(kind, old), kid_canon(kind, nw))) {
+            if (canon_equal(kid_canon(kind, old), kid_canon(kind, nw))) {
                 nk->v[kind][i] = old;
                 kids_push(&dead, kind, nw);
                 continue;

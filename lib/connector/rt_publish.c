@@ -703,8 +703,13 @@ static bool apply_out(rt_out *out, const pending_schema *p, int64_t version)
     char ds[1024];
 
     pthread_mutex_lock(&out->lock);
-    if (out->schema && out->schema_name && !strcmp(out->schema_name, p->name) &&
-        !strcmp(fpc_schema_text(out->schema), p->text) && out->schema_version != version) {
+    const char *text = NULL;
+    if (out->schema && out->schema_name && !strcmp(out->schema_name, p->name)) {
+        text = fpc_schema_text(out->schema);
+        if (!text)
+            out->schema_dirty = true; /* rendered on demand: out of memory, retried later */
+    }
+    if (text && !strcmp(text, p->text) && out->schema_version != version) {
         snprintf(ds, sizeof ds, "aio-sr://%s/%s:%lld", p->ns, p->name, (long long)version);
         char *dup = fp_strdup(ds);
         if (dup) {

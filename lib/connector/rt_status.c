@@ -896,6 +896,10 @@ static void *registrar_main(void *arg)
         pthread_mutex_unlock(&st->smu);
         if (rt_schema_flush_count(st->rt) > 0)
             retry_at = mono_ms() + SCHEMA_RETRY_MS;
+        /* Registrations come in rounds (the first messages of every dataset after a start
+         * or a reconfiguration): what the round and the start-up before it left free goes
+         * back to the system. */
+        rt_heap_trim();
         pthread_mutex_lock(&st->smu);
     }
     pthread_mutex_unlock(&st->smu);

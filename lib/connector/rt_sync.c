@@ -531,6 +531,7 @@ void rt_sync_run(fp_rt *rt)
             s.revision = rev;
             atomic_store(&rt->revision, (long long)rev);
             need_list = false;
+            rt_heap_trim(); /* the list's text and the build's garbage */
             backoff = BACKOFF_FIRST_MS;
         }
 

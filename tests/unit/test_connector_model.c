@@ -519,6 +519,67 @@ static void test_model_asset_diff(void **state)
     json_decref(a3);
 }
 
+/* What counts as a change of a dataset's inputs: its own JSON (member order aside, down to
+ * a data point's field) and the asset-level values it depends on (the subject). */
+static void test_model_diff_inputs(void **state)
+{
+    json_t *dev = parse(DEVICE);
+    rt_endpoint *ep = rt_model_endpoint_add(&g_rt, "ns1", dev, "ep1", NULL);
+    assert_non_null(ep);
+    json_t *a1 =
+        asset_doc(1, "",
+                  "{\"name\": \"a\", \"dataPoints\": [{\"name\": \"p1\", \"dataSource\": "
+                  "\"/a\"}, {\"name\": \"p2\", \"dataSource\": \"/b\"}]},"
+                  "{\"name\": \"b\", \"dataPoints\": [{\"name\": \"q\", \"dataSource\": \"/q\"}]}",
+                  NULL);
+    rt_asset *as = rt_model_asset_set(ep, a1);
+    assert_non_null(as);
+
+    /* The same content, members in another order: nothing to do. */
+    log_reset();
+    json_t *a2 =
+        asset_doc(2, "",
+                  "{\"dataPoints\": [{\"dataSource\": \"/a\", \"name\": \"p1\"}, "
+                  "{\"dataSource\": \"/b\", \"name\": \"p2\"}], \"name\": \"a\"},"
+                  "{\"name\": \"b\", \"dataPoints\": [{\"name\": \"q\", \"dataSource\": \"/q\"}]}",
+                  NULL);
+    rt_model_asset_set(ep, a2);
+    assert_string_equal(g_log, "");
+
+    /* One data point's source: only its dataset. */
+    log_reset();
+    json_t *a3 =
+        asset_doc(3, "",
+                  "{\"name\": \"a\", \"dataPoints\": [{\"name\": \"p1\", \"dataSource\": "
+                  "\"/a\"}, {\"name\": \"p2\", \"dataSource\": \"/c\"}]},"
+                  "{\"name\": \"b\", \"dataPoints\": [{\"name\": \"q\", \"dataSource\": \"/q\"}]}",
+                  NULL);
+    rt_model_asset_set(ep, a3);
+    assert_string_equal(g_log, "~ds a user=kept;");
+    assert_string_equal(find_ds(as, "a")->pub.points[1].data_source, "/c");
+
+    /* The subject (externalAssetId) is an input of every dataset. */
+    log_reset();
+    json_t *a4 =
+        asset_doc(4, "",
+                  "{\"name\": \"a\", \"dataPoints\": [{\"name\": \"p1\", \"dataSource\": "
+                  "\"/a\"}, {\"name\": \"p2\", \"dataSource\": \"/c\"}]},"
+                  "{\"name\": \"b\", \"dataPoints\": [{\"name\": \"q\", \"dataSource\": \"/q\"}]}",
+                  "\"externalAssetId\": \"ext-oven\"");
+    rt_model_asset_set(ep, a4);
+    assert_string_equal(g_log, "~ds a user=kept;~ds b user=kept;");
+    assert_string_equal(find_ds(as, "b")->out.subject, "ext-oven/b");
+
+    log_reset();
+    rt_model_endpoint_remove(ep);
+    assert_string_equal(g_log, "-ds b;-ds a;-ep ep1;");
+    json_decref(dev);
+    json_decref(a1);
+    json_decref(a2);
+    json_decref(a3);
+    json_decref(a4);
+}
+
 static void test_model_streams_actions(void **state)
 {
     json_t *dev = parse(DEVICE);
@@ -690,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_destinations),
         cmocka_unit_test(test_schema_name),
         cmocka_unit_test_setup_teardown(test_model_asset_diff, model_setup, model_teardown),
+        cmocka_unit_test_setup_teardown(test_model_diff_inputs, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_model_streams_actions, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_model_failed_add_retries, model_setup, model_teardown),
         cmocka_unit_test_setup_teardown(test_model_endpoint_error, model_setup, model_teardown),

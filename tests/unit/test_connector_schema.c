@@ -249,6 +249,30 @@ static void test_canonical_text(void **state)
     fpc_schema_free(s2);
 }
 
+/* observe answers "changed" from the tree alone: an integer seen after a number changes
+ * nothing in the text, so it is no change; the text is rendered on demand each time. */
+static void test_change_without_text(void **state)
+{
+    static const char *const names[] = {"v"};
+    fpc_schema *s = fpc_schema_new("a/b", names, 1);
+    char *before;
+    (void)state;
+    assert_true(see(s, "{\"v\":0.5}"));
+    before = strdup(fpc_schema_text(s));
+    assert_false(see(s, "{\"v\":2}"));
+    assert_string_equal(fpc_schema_text(s), before);
+    assert_false(see(s, "{\"v\":2.5}"));
+    assert_true(see(s, "{\"v\":{\"x\":1}}"));
+    assert_type(s, "v", "[\"number\",\"object\"]");
+    assert_false(see(s, "{\"v\":{\"x\":1}}"));
+    assert_true(see(s, "{\"v\":{\"x\":1.5}}"));
+    assert_true(see(s, "{\"w\":[]}"));
+    assert_true(see(s, "{\"w\":[true]}"));
+    assert_false(see(s, "{\"w\":[false]}"));
+    free(before);
+    fpc_schema_free(s);
+}
+
 static void test_non_object_ignored(void **state)
 {
     fpc_schema *s = fpc_schema_new("a/b", NULL, 0);
@@ -278,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_names_before_values),
         cmocka_unit_test(test_opcua_style),
         cmocka_unit_test(test_canonical_text),
+        cmocka_unit_test(test_change_without_text),
         cmocka_unit_test(test_non_object_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
