@@ -30,7 +30,16 @@
  * entry. On a disconnect the in-flight table is forgotten and the send cursor goes back
  * to the queue's head, so everything not acknowledged is sent again, oldest first.
  * The pump runs under m->mu from whichever thread has news: a publishing thread after
- * an append, the network thread in the PUBACK and CONNACK callbacks.
+ * an append, the network thread after PUBACKs and in the CONNACK callback.
+ *
+ * The PUBACK callback only notes (mid, reason) in m->acks under its own small lock; the
+ * network thread settles the noted acks under m->mu once per turn of its loop. Taking
+ * m->mu in the callback, once per PUBACK, collided with the publishing thread on nearly
+ * every message (a futex sleep and wake each time), and it could not be done at all
+ * when a QoS 1 publish made under m->mu writes out a QoS 0 packet queued before it:
+ * libmosquitto calls the publish callback for that one in the writing thread. The noted
+ * acks belong to the current client: the list is emptied when a client is destroyed and
+ * at CONNACK.
  *
  * Lock order: m->mu, then the queue's own lock. libmosquitto calls our callbacks with
  * its callback mutex held. A QoS 1 publish or a (un)subscribe never takes that mutex, so
@@ -78,6 +87,11 @@ typedef struct sub {
     void *arg;
 } sub;
 
+typedef struct pending_ack {
+    int mid;
+    int reason;
+} pending_ack;
+
 typedef struct inflight {
     int mid;
     uint64_t seq;
@@ -88,8 +102,11 @@ typedef struct inflight {
 struct fpc_mqtt {
     pthread_mutex_t mu;
     pthread_mutex_t send_mu; /* QoS 0 publishes: keeps mosq alive (see the top) */
-    int wake_fd;             /* eventfd: wakes the network thread's poll */
-    pthread_cond_t cv;       /* CLOCK_MONOTONIC: acks, connection changes, stop */
+    pthread_mutex_t ack_mu;  /* acks, n_acks: PUBACKs noted by the callback */
+    pending_ack *acks, *acks_spare;
+    size_t n_acks, cap_acks, cap_spare;
+    int wake_fd;       /* eventfd: wakes the network thread's poll */
+    pthread_cond_t cv; /* CLOCK_MONOTONIC: acks, connection changes, stop */
     char *host, *client_id, *username, *password, *cafile, *certfile, *keyfile;
     int port, keepalive_s;
     bool tls;
@@ -273,6 +290,14 @@ static void after_send(fpc_mqtt *m, struct mosquitto *mosq)
 
 /* ---- libmosquitto callbacks (network thread) ---------------------------------------- */
 
+/* Forget noted acks (the client they came from is gone, or a new one starts). */
+static void drop_acks(fpc_mqtt *m)
+{
+    pthread_mutex_lock(&m->ack_mu);
+    m->n_acks = 0;
+    pthread_mutex_unlock(&m->ack_mu);
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
                        const mosquitto_property *props)
 {
@@ -282,6 +307,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     (void)props;
     pthread_mutex_lock(&m->mu);
     if (rc == 0) {
+        drop_acks(m);
         m->connected = true;
         m->last_error[0] = 0;
         m->send_next = 0;
@@ -332,29 +358,66 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
     (void)props;
     if (tl_publishing == m)
         return; /* our own QoS 0 publish, written just now */
-    pthread_mutex_lock(&m->mu);
-    for (size_t i = 0; i < m->n_infl; i++) {
-        if (m->infl[i].mid != mid)
-            continue;
-        inflight f = m->infl[i];
-        m->infl[i] = m->infl[--m->n_infl];
-        if (reason >= 0x80) {
-            /* Refused by the broker (not authorised, bad topic...): a resend gets the
-             * same answer. */
-            fp_log_warn(MOD, "the broker refused queued message %" PRIu64 ": %s", f.seq,
-                        mosquitto_reason_string(reason));
-            m->failed++;
-        } else {
-            m->published++;
-            m->bytes_published += f.len;
-            observe_latency(m, f.enq_ms);
+    pthread_mutex_lock(&m->ack_mu);
+    if (m->n_acks == m->cap_acks) {
+        size_t ncap = m->cap_acks ? m->cap_acks * 2 : 256;
+        pending_ack *n = fp_realloc(m->acks, ncap * sizeof *n);
+        if (!n) {
+            /* The message stays queued and is sent again after the next reconnect. */
+            pthread_mutex_unlock(&m->ack_mu);
+            fp_log_error(MOD, "out of memory noting the PUBACK of message id %d", mid);
+            return;
         }
-        fpc_queue_ack(m->q, f.seq);
-        pump(m);
-        pthread_cond_broadcast(&m->cv);
-        break;
+        m->acks = n;
+        m->cap_acks = ncap;
     }
-    pthread_mutex_unlock(&m->mu);
+    m->acks[m->n_acks++] = (pending_ack){mid, reason};
+    pthread_mutex_unlock(&m->ack_mu);
+}
+
+/* Settle the PUBACKs noted since the last turn: ack their queue entries, count them,
+ * and send what the freed window allows (m->mu held). */
+static void settle_acks(fpc_mqtt *m)
+{
+    pending_ack *list;
+    size_t n;
+
+    pthread_mutex_lock(&m->ack_mu);
+    list = m->acks;
+    n = m->n_acks;
+    /* Swap in the spare array, so the callback never waits for the settling. */
+    m->acks = m->acks_spare;
+    m->acks_spare = list;
+    size_t cap = m->cap_acks;
+    m->cap_acks = m->cap_spare;
+    m->cap_spare = cap;
+    m->n_acks = 0;
+    pthread_mutex_unlock(&m->ack_mu);
+    if (n == 0)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < m->n_infl; i++) {
+            if (m->infl[i].mid != list[k].mid)
+                continue;
+            inflight f = m->infl[i];
+            m->infl[i] = m->infl[--m->n_infl];
+            if (list[k].reason >= 0x80) {
+                /* Refused by the broker (not authorised, bad topic...): a resend gets the
+                 * same answer. */
+                fp_log_warn(MOD, "the broker refused queued message %" PRIu64 ": %s", f.seq,
+                            mosquitto_reason_string(list[k].reason));
+                m->failed++;
+            } else {
+                m->published++;
+                m->bytes_published += f.len;
+                observe_latency(m, f.enq_ms);
+            }
+            fpc_queue_ack(m->q, f.seq);
+            break;
+        }
+    }
+    pump(m);
+    pthread_cond_broadcast(&m->cv);
 }
 
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *mm,
@@ -580,6 +643,7 @@ static void *net_main(void *arg)
                              CONNECT_TIMEOUT_MS / 1000);
                     refused = true; /* give this attempt up */
                 }
+                settle_acks(m);
                 /* Acks and publishes pump by themselves; this catches a deferred publish
                  * now and then without taking the lock on every packet. */
                 if (rc == MOSQ_ERR_SUCCESS && !stop && !refused && mono_ms() >= next_pump) {
@@ -624,6 +688,7 @@ static void *net_main(void *arg)
             pthread_mutex_lock(&m->send_mu);
             mosquitto_destroy(mosq);
             pthread_mutex_unlock(&m->send_mu);
+            drop_acks(m);
             pthread_mutex_lock(&m->mu);
         }
         fpc_queue_flush(m->q);
@@ -685,6 +750,7 @@ fpc_mqtt *fpc_mqtt_new(const fpc_mqtt_opts *opts, char *err, size_t err_len)
     m->wake_fd = -1;
     pthread_mutex_init(&m->mu, NULL);
     pthread_mutex_init(&m->send_mu, NULL);
+    pthread_mutex_init(&m->ack_mu, NULL);
     m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (m->wake_fd < 0) {
         snprintf(err, err_len, "cannot create an eventfd for the MQTT thread: %s", strerror(errno));
@@ -949,6 +1015,9 @@ void fpc_mqtt_free(fpc_mqtt *m, int flush_ms)
     fp_free(m->keyfile);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->send_mu);
+    pthread_mutex_destroy(&m->ack_mu);
+    fp_free(m->acks);
+    fp_free(m->acks_spare);
     pthread_mutex_destroy(&m->mu);
     fp_free(m);
 }
