@@ -3,20 +3,51 @@
  *
  * One network thread owns the connection: it creates a fresh libmosquitto client for
  * every connection attempt (clean start, no session kept by the broker), runs
- * mosquitto_loop() and backs off 0.5 s .. 10 s between attempts. A fresh client per
- * connection means libmosquitto never resends old in-flight messages by itself: the disk
- * queue is the only source of retries, which keeps the order simple to reason about.
+ * mosquitto_loop() until the CONNACK and backs off 0.5 s .. 10 s between attempts. A fresh
+ * client per connection means libmosquitto never resends old in-flight messages by itself:
+ * the disk queue is the only source of retries, which keeps the order simple to reason
+ * about.
+ *
+ * Once connected, the thread runs its own poll() loop on the socket (mosquitto_loop_read,
+ * _write, _misc) and the client is not in libmosquitto's threaded mode, so a publish made
+ * on a connector thread writes its packet to the socket right there. In threaded mode
+ * every publish wrote a byte to libmosquitto's internal socket pair to wake the network
+ * thread, which then read it and wrote the packet: two more system calls and a thread
+ * wake per message, a third of the connector's CPU. The network thread now wakes for what
+ * the broker sends (PUBACKs), a packet a write left unfinished (it is woken through
+ * wake_fd), keepalive, and the ack marker. It reads the socket at most every READ_GAP_MS:
+ * the broker answers each PUBLISH within microseconds, so reading at once meant a wake,
+ * a callback and lock traffic with the publishing thread per message; after a gap the
+ * PUBACKs of several messages are handled in one turn (at 250 messages/s, 10 ms keeps
+ * about 3 more in flight, far below the window).
+ *
+ * The `acked` marker of the queue is written at most every ACK_DELAY_MS while PUBACKs
+ * come in (fpc_queue_set_ack_delay) and flushed by the network thread when it goes quiet:
+ * a crash resends what was acknowledged in that last window (QoS 1 allows duplicates).
  *
  * Sending ("pumping") takes unacknowledged QoS 1 messages from the queue in sequence
  * order, at most FPC_WINDOW in flight, and remembers mid -> seq. PUBACK acks the queue
  * entry. On a disconnect the in-flight table is forgotten and the send cursor goes back
  * to the queue's head, so everything not acknowledged is sent again, oldest first.
  * The pump runs under m->mu from whichever thread has news: a publishing thread after
- * an append, the network thread in the PUBACK and CONNACK callbacks.
+ * an append, the network thread after PUBACKs and in the CONNACK callback.
+ *
+ * The PUBACK callback only notes (mid, reason) in m->acks under its own small lock; the
+ * network thread settles the noted acks under m->mu once per turn of its loop. Taking
+ * m->mu in the callback, once per PUBACK, collided with the publishing thread on nearly
+ * every message (a futex sleep and wake each time), and it could not be done at all
+ * when a QoS 1 publish made under m->mu writes out a QoS 0 packet queued before it:
+ * libmosquitto calls the publish callback for that one in the writing thread. The noted
+ * acks belong to the current client: the list is emptied when a client is destroyed and
+ * at CONNACK.
  *
  * Lock order: m->mu, then the queue's own lock. libmosquitto calls our callbacks with
- * only its callback mutex held, which mosquitto_publish_v5 never takes, so calling into
- * libmosquitto under m->mu cannot deadlock with a callback waiting for m->mu.
+ * its callback mutex held. A QoS 1 publish or a (un)subscribe never takes that mutex, so
+ * calling into libmosquitto for them under m->mu cannot deadlock with a callback waiting
+ * for m->mu. A QoS 0 PUBLISH written to the socket calls the publish callback at once,
+ * under the callback mutex, in the writing thread: QoS 0 is therefore published without
+ * m->mu, under m->send_mu, which keeps m->mosq alive meanwhile (the network thread takes
+ * send_mu before it destroys a client, and no callback takes send_mu).
  */
 #include "fpc_mqtt.h"
 
@@ -24,11 +55,15 @@
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
@@ -40,6 +75,9 @@
 #define BACKOFF_MAX_MS 10000
 #define CONNECT_TIMEOUT_MS 10000
 #define FPC_MAX_PAYLOAD 268435455u
+#define ACK_DELAY_MS 100 /* the acked marker is written at most this often */
+#define IDLE_POLL_MS 1000
+#define READ_GAP_MS 10 /* the socket is read at most this often while connected */
 
 const double fpc_mqtt_latency_bounds[8] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
 
@@ -48,6 +86,11 @@ typedef struct sub {
     fpc_mqtt_on_msg cb;
     void *arg;
 } sub;
+
+typedef struct pending_ack {
+    int mid;
+    int reason;
+} pending_ack;
 
 typedef struct inflight {
     int mid;
@@ -58,6 +101,11 @@ typedef struct inflight {
 
 struct fpc_mqtt {
     pthread_mutex_t mu;
+    pthread_mutex_t send_mu; /* QoS 0 publishes: keeps mosq alive (see the top) */
+    pthread_mutex_t ack_mu;  /* acks, n_acks: PUBACKs noted by the callback */
+    pending_ack *acks, *acks_spare;
+    size_t n_acks, cap_acks, cap_spare;
+    int wake_fd;       /* eventfd: wakes the network thread's poll */
     pthread_cond_t cv; /* CLOCK_MONOTONIC: acks, connection changes, stop */
     char *host, *client_id, *username, *password, *cafile, *certfile, *keyfile;
     int port, keepalive_s;
@@ -88,6 +136,10 @@ struct fpc_mqtt {
 
 static pthread_once_t g_lib_once = PTHREAD_ONCE_INIT;
 
+/* The client whose QoS 0 publish this thread is writing: its publish callback comes
+ * synchronously and has nothing to do (only QoS 1 PUBACKs are tracked). */
+static _Thread_local fpc_mqtt *tl_publishing;
+
 static void lib_init(void)
 {
     mosquitto_lib_init();
@@ -107,6 +159,15 @@ static uint64_t mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Make the network thread's poll return (a packet is waiting to be written). */
+static void wake_net(fpc_mqtt *m)
+{
+    uint64_t one = 1;
+
+    if (m->wake_fd >= 0 && write(m->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+        fp_log_debug(MOD, "cannot wake the network thread: %s", strerror(errno));
 }
 
 /* Wait on m->cv for up to ms (m->mu held). */
@@ -219,7 +280,23 @@ static void pump(fpc_mqtt *m)
     }
 }
 
+/* After a publish on a connector thread: a packet the socket did not take whole is left
+ * to the network thread, which polls for POLLOUT only when it knows of one. */
+static void after_send(fpc_mqtt *m, struct mosquitto *mosq)
+{
+    if (mosq && mosquitto_want_write(mosq))
+        wake_net(m);
+}
+
 /* ---- libmosquitto callbacks (network thread) ---------------------------------------- */
+
+/* Forget noted acks (the client they came from is gone, or a new one starts). */
+static void drop_acks(fpc_mqtt *m)
+{
+    pthread_mutex_lock(&m->ack_mu);
+    m->n_acks = 0;
+    pthread_mutex_unlock(&m->ack_mu);
+}
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
                        const mosquitto_property *props)
@@ -230,6 +307,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     (void)props;
     pthread_mutex_lock(&m->mu);
     if (rc == 0) {
+        drop_acks(m);
         m->connected = true;
         m->last_error[0] = 0;
         m->send_next = 0;
@@ -278,29 +356,68 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason,
 
     (void)mosq;
     (void)props;
-    pthread_mutex_lock(&m->mu);
-    for (size_t i = 0; i < m->n_infl; i++) {
-        if (m->infl[i].mid != mid)
-            continue;
-        inflight f = m->infl[i];
-        m->infl[i] = m->infl[--m->n_infl];
-        if (reason >= 0x80) {
-            /* Refused by the broker (not authorised, bad topic...): a resend gets the
-             * same answer. */
-            fp_log_warn(MOD, "the broker refused queued message %" PRIu64 ": %s", f.seq,
-                        mosquitto_reason_string(reason));
-            m->failed++;
-        } else {
-            m->published++;
-            m->bytes_published += f.len;
-            observe_latency(m, f.enq_ms);
+    if (tl_publishing == m)
+        return; /* our own QoS 0 publish, written just now */
+    pthread_mutex_lock(&m->ack_mu);
+    if (m->n_acks == m->cap_acks) {
+        size_t ncap = m->cap_acks ? m->cap_acks * 2 : 256;
+        pending_ack *n = fp_realloc(m->acks, ncap * sizeof *n);
+        if (!n) {
+            /* The message stays queued and is sent again after the next reconnect. */
+            pthread_mutex_unlock(&m->ack_mu);
+            fp_log_error(MOD, "out of memory noting the PUBACK of message id %d", mid);
+            return;
         }
-        fpc_queue_ack(m->q, f.seq);
-        pump(m);
-        pthread_cond_broadcast(&m->cv);
-        break;
+        m->acks = n;
+        m->cap_acks = ncap;
     }
-    pthread_mutex_unlock(&m->mu);
+    m->acks[m->n_acks++] = (pending_ack){mid, reason};
+    pthread_mutex_unlock(&m->ack_mu);
+}
+
+/* Settle the PUBACKs noted since the last turn: ack their queue entries, count them,
+ * and send what the freed window allows (m->mu held). */
+static void settle_acks(fpc_mqtt *m)
+{
+    pending_ack *list;
+    size_t n;
+
+    pthread_mutex_lock(&m->ack_mu);
+    list = m->acks;
+    n = m->n_acks;
+    /* Swap in the spare array, so the callback never waits for the settling. */
+    m->acks = m->acks_spare;
+    m->acks_spare = list;
+    size_t cap = m->cap_acks;
+    m->cap_acks = m->cap_spare;
+    m->cap_spare = cap;
+    m->n_acks = 0;
+    pthread_mutex_unlock(&m->ack_mu);
+    if (n == 0)
+        return;
+    for (size_t k = 0; k < n; k++) {
+        for (size_t i = 0; i < m->n_infl; i++) {
+            if (m->infl[i].mid != list[k].mid)
+                continue;
+            inflight f = m->infl[i];
+            m->infl[i] = m->infl[--m->n_infl];
+            if (list[k].reason >= 0x80) {
+                /* Refused by the broker (not authorised, bad topic...): a resend gets the
+                 * same answer. */
+                fp_log_warn(MOD, "the broker refused queued message %" PRIu64 ": %s", f.seq,
+                            mosquitto_reason_string(list[k].reason));
+                m->failed++;
+            } else {
+                m->published++;
+                m->bytes_published += f.len;
+                observe_latency(m, f.enq_ms);
+            }
+            fpc_queue_ack(m->q, f.seq);
+            break;
+        }
+    }
+    pump(m);
+    pthread_cond_broadcast(&m->cv);
 }
 
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *mm,
@@ -390,7 +507,8 @@ static struct mosquitto *client_new(fpc_mqtt *m, char *err, size_t err_len)
     }
     mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
     mosquitto_int_option(mosq, MOSQ_OPT_SEND_MAXIMUM, FPC_WINDOW);
-    mosquitto_threaded_set(mosq, true); /* publishes come from other threads */
+    /* Not threaded mode: publishes from other threads write to the socket themselves
+     * (libmosquitto serialises the writers), see the top of this file. */
     mosquitto_connect_v5_callback_set(mosq, on_connect);
     mosquitto_disconnect_v5_callback_set(mosq, on_disconnect);
     mosquitto_publish_v5_callback_set(mosq, on_publish);
@@ -414,15 +532,66 @@ static struct mosquitto *client_new(fpc_mqtt *m, char *err, size_t err_len)
     return mosq;
 
 out_destroy:
-    mosquitto_threaded_set(mosq, false);
     mosquitto_destroy(mosq);
     return NULL;
+}
+
+/* One turn of the loop on a connected client: wait for the socket (or wake_fd), read
+ * what came, write what waits, keepalive. A MOSQ_ERR_ code like mosquitto_loop's. */
+static int loop_step(fpc_mqtt *m, struct mosquitto *mosq, int timeout_ms, uint64_t *next_read)
+{
+    struct pollfd pf[2] = {{.fd = mosquitto_socket(mosq), .events = POLLIN},
+                           {.fd = m->wake_fd, .events = POLLIN}};
+    int rc = MOSQ_ERR_SUCCESS;
+    uint64_t now = mono_ms();
+
+    if (pf[0].fd < 0)
+        return MOSQ_ERR_NO_CONN;
+    if (now < *next_read) {
+        /* Too soon after the last read: wait for the gap (or a write to do) first. */
+        pf[0].events = 0;
+        if ((uint64_t)timeout_ms > *next_read - now)
+            timeout_ms = (int)(*next_read - now);
+    }
+    if (mosquitto_want_write(mosq))
+        pf[0].events |= POLLOUT;
+    int n = poll(pf, m->wake_fd >= 0 ? 2 : 1, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ERRNO;
+    if (n > 0 && (pf[1].revents & POLLIN)) {
+        uint64_t v;
+        if (read(m->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+            fp_log_debug(MOD, "cannot read the wake event: %s", strerror(errno));
+    }
+    if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        *next_read = mono_ms() + READ_GAP_MS;
+        /* mosquitto_loop_read stops early when errno says EAGAIN, and a PUBACK callback
+         * that publishes leaves exactly that behind (libmosquitto's wake-up write to its
+         * full socket pair): read on while the socket holds bytes, or the gap would let
+         * one PUBACK through per turn. */
+        for (int round = 0; round < 64; round++) {
+            int avail = 0;
+            errno = 0;
+            rc = mosquitto_loop_read(mosq, 1);
+            if (rc || mosquitto_socket(mosq) < 0)
+                return rc ? rc : MOSQ_ERR_CONN_LOST;
+            if (ioctl(mosquitto_socket(mosq), FIONREAD, &avail) != 0 || avail <= 0)
+                break;
+        }
+    }
+    /* Callbacks (PUBACK -> pump, CONNACK -> subscribe) queue packets without writing. */
+    if (mosquitto_want_write(mosq)) {
+        rc = mosquitto_loop_write(mosq, 1);
+        if (rc || mosquitto_socket(mosq) < 0)
+            return rc ? rc : MOSQ_ERR_CONN_LOST;
+    }
+    return mosquitto_loop_misc(mosq);
 }
 
 static void *net_main(void *arg)
 {
     fpc_mqtt *m = arg;
-    uint64_t backoff = BACKOFF_MIN_MS;
+    uint64_t backoff = BACKOFF_MIN_MS, next_flush = 0;
 
     pthread_mutex_lock(&m->mu);
     while (!m->stop) {
@@ -453,10 +622,15 @@ static void *net_main(void *arg)
             m->refused = false;
             pthread_mutex_unlock(&m->mu);
             uint64_t next_pump = 0, connect_deadline = mono_ms() + CONNECT_TIMEOUT_MS;
+            bool own = false;     /* connected: our own poll loop */
+            int timeout_ms = 100; /* of the next loop_step */
+            uint64_t next_read = 0;
             for (;;) {
-                rc = mosquitto_loop(mosq, 100, 1);
+                rc =
+                    own ? loop_step(m, mosq, timeout_ms, &next_read) : mosquitto_loop(mosq, 100, 1);
                 pthread_mutex_lock(&m->mu);
                 bool stop = m->stop, refused = m->refused;
+                own = m->connected;
                 was_connected = was_connected || m->connected;
                 if (!was_connected && !refused && rc != MOSQ_ERR_SUCCESS)
                     snprintf(m->last_error, sizeof m->last_error, "cannot connect to %s:%d: %s",
@@ -469,11 +643,23 @@ static void *net_main(void *arg)
                              CONNECT_TIMEOUT_MS / 1000);
                     refused = true; /* give this attempt up */
                 }
+                settle_acks(m);
                 /* Acks and publishes pump by themselves; this catches a deferred publish
                  * now and then without taking the lock on every packet. */
                 if (rc == MOSQ_ERR_SUCCESS && !stop && !refused && mono_ms() >= next_pump) {
                     pump(m);
                     next_pump = mono_ms() + 100;
+                }
+                /* Acks the marker does not hold yet: written within about ACK_DELAY_MS. */
+                timeout_ms = IDLE_POLL_MS;
+                if (fpc_queue_flush_due(m->q)) {
+                    uint64_t now = mono_ms();
+                    if (now >= next_flush) {
+                        fpc_queue_flush(m->q);
+                        next_flush = now + ACK_DELAY_MS;
+                    } else {
+                        timeout_ms = (int)(next_flush - now) + 1;
+                    }
                 }
                 pthread_mutex_unlock(&m->mu);
                 if (rc != MOSQ_ERR_SUCCESS || stop || refused)
@@ -496,12 +682,16 @@ static void *net_main(void *arg)
             pthread_cond_broadcast(&m->cv);
         }
         if (mosq) {
-            /* Not under m->mu: destroying must never wait for a callback that takes it. */
+            /* Not under m->mu: destroying must never wait for a callback that takes it.
+             * Under send_mu: a QoS 0 publish may still be using the client. */
             pthread_mutex_unlock(&m->mu);
-            mosquitto_threaded_set(mosq, false);
+            pthread_mutex_lock(&m->send_mu);
             mosquitto_destroy(mosq);
+            pthread_mutex_unlock(&m->send_mu);
+            drop_acks(m);
             pthread_mutex_lock(&m->mu);
         }
+        fpc_queue_flush(m->q);
         if (m->stop)
             break;
         if (was_connected)
@@ -557,7 +747,15 @@ fpc_mqtt *fpc_mqtt_new(const fpc_mqtt_opts *opts, char *err, size_t err_len)
     m = fp_calloc(1, sizeof *m);
     if (!m)
         goto out_nomem;
+    m->wake_fd = -1;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->send_mu, NULL);
+    pthread_mutex_init(&m->ack_mu, NULL);
+    m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (m->wake_fd < 0) {
+        snprintf(err, err_len, "cannot create an eventfd for the MQTT thread: %s", strerror(errno));
+        goto out_free;
+    }
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&m->cv, &ca);
@@ -575,6 +773,7 @@ fpc_mqtt *fpc_mqtt_new(const fpc_mqtt_opts *opts, char *err, size_t err_len)
                           opts->drop_newest, err, err_len);
     if (!m->q)
         goto out_free;
+    fpc_queue_set_ack_delay(m->q, ACK_DELAY_MS);
     return m;
 
 out_nomem:
@@ -645,21 +844,30 @@ int fpc_mqtt_publish(fpc_mqtt *m, const fpc_msg *msg)
     }
     if (msg->qos == 0) {
         mosquitto_property *props = NULL;
+        int mrc = MOSQ_ERR_NO_CONN;
+        pthread_mutex_lock(&m->send_mu);
         pthread_mutex_lock(&m->mu);
-        rc = -1;
-        if (m->connected && m->mosq && build_props(msg, msg->expiry_s, &props) == 0) {
-            int mrc = mosquitto_publish_v5(m->mosq, NULL, msg->topic, (int)msg->len, msg->payload,
-                                           0, msg->retain, props);
+        struct mosquitto *mosq = m->connected ? m->mosq : NULL;
+        pthread_mutex_unlock(&m->mu);
+        if (mosq && build_props(msg, msg->expiry_s, &props) == 0) {
+            tl_publishing = m;
+            mrc = mosquitto_publish_v5(mosq, NULL, msg->topic, (int)msg->len, msg->payload, 0,
+                                       msg->retain, props);
+            tl_publishing = NULL;
             mosquitto_property_free_all(&props);
-            if (mrc == MOSQ_ERR_SUCCESS) {
-                m->published++;
-                m->bytes_published += msg->len;
-                observe_latency(m, wall_ms());
-                rc = 0;
-            }
+            after_send(m, mosq);
         }
-        if (rc)
+        pthread_mutex_unlock(&m->send_mu);
+        pthread_mutex_lock(&m->mu);
+        if (mrc == MOSQ_ERR_SUCCESS) {
+            m->published++;
+            m->bytes_published += msg->len;
+            observe_latency(m, wall_ms());
+            rc = 0;
+        } else {
             m->failed++;
+            rc = -1;
+        }
         pthread_mutex_unlock(&m->mu);
         return rc;
     }
@@ -667,9 +875,10 @@ int fpc_mqtt_publish(fpc_mqtt *m, const fpc_msg *msg)
     uint64_t seq;
     rc = fpc_queue_append(m->q, msg, wall_ms(), &seq);
     pthread_mutex_lock(&m->mu);
-    if (rc == 0)
+    if (rc == 0) {
         pump(m);
-    else if (rc < 0)
+        after_send(m, m->connected ? m->mosq : NULL);
+    } else if (rc < 0)
         m->failed++; /* FPC_QUEUE_FULL is counted by the queue as dropped */
     pthread_mutex_unlock(&m->mu);
     return rc == 0 ? 0 : -1;
@@ -711,6 +920,7 @@ int fpc_mqtt_subscribe(fpc_mqtt *m, const char *filter, fpc_mqtt_on_msg cb, void
         if (src)
             fp_log_error(MOD, "cannot subscribe to %s: %s (retried on reconnect)", filter,
                          mosquitto_strerror(src));
+        after_send(m, m->mosq);
     }
     rc = 0;
 out:
@@ -728,8 +938,10 @@ int fpc_mqtt_unsubscribe(fpc_mqtt *m, const char *filter)
     for (size_t i = 0; i < m->n_subs; i++) {
         if (strcmp(m->subs[i].filter, filter) != 0)
             continue;
-        if (m->connected && m->mosq)
+        if (m->connected && m->mosq) {
             mosquitto_unsubscribe_v5(m->mosq, NULL, filter, NULL);
+            after_send(m, m->mosq);
+        }
         fp_free(m->subs[i].filter);
         m->subs[i] = m->subs[--m->n_subs];
         rc = 0;
@@ -781,12 +993,15 @@ void fpc_mqtt_free(fpc_mqtt *m, int flush_ms)
             fp_log_info(MOD, "%" PRIu64 " messages stay queued in the disk queue", qs.count);
         m->stop = true;
         pthread_cond_broadcast(&m->cv);
+        wake_net(m);
         pthread_mutex_unlock(&m->mu);
         pthread_join(m->thread, NULL);
         pthread_mutex_lock(&m->mu);
     }
     pthread_mutex_unlock(&m->mu);
     fpc_queue_close(m->q);
+    if (m->wake_fd >= 0)
+        close(m->wake_fd);
     fpc_queue_item_clear(&m->item);
     for (size_t i = 0; i < m->n_subs; i++)
         fp_free(m->subs[i].filter);
@@ -799,6 +1014,10 @@ void fpc_mqtt_free(fpc_mqtt *m, int flush_ms)
     fp_free(m->certfile);
     fp_free(m->keyfile);
     pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->send_mu);
+    pthread_mutex_destroy(&m->ack_mu);
+    fp_free(m->acks);
+    fp_free(m->acks_spare);
     pthread_mutex_destroy(&m->mu);
     fp_free(m);
 }

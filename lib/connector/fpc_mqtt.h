@@ -8,7 +8,8 @@
  * fpc_mqtt_publish() returns, and removed only when the broker acknowledged them (PUBACK).
  * They are sent in queue order; after a reconnect or a restart, every message not yet
  * acknowledged is sent again from the oldest, so per-topic order holds and nothing is lost
- * (duplicates are possible, as QoS 1 allows). When the queue is full, opts.drop_newest
+ * (duplicates are possible, as QoS 1 allows; after a crash also those acknowledged in the
+ * last ~100 ms, whose acks the queue had not written yet). When the queue is full, opts.drop_newest
  * picks which message is dropped; drops are counted.
  *
  * QoS 0 messages go straight to the broker when connected, and are dropped (counted)

@@ -3,8 +3,10 @@
  *
  * In memory the queue keeps an index of the records from the head on (a ring of
  * {seq, segment, offset, size, acked}), so acks and reads never scan files. Reads go
- * through pread on the segment's descriptor, which the page cache serves. The body of a
- * record is
+ * through pread on the segment's descriptor, which the page cache serves, except for the
+ * record just appended: it is still encoded in the append buffer, and the publisher sends
+ * it right after appending, so reading it back from the file (and checking its crc) would
+ * only cost a system call and a pass over its bytes. The body of a record is
  *
  *     [enq_ms u64][expiry_s u32][qos u8][retain u8][0 u16][n_props u32]
  *     topic, payload, content_type, response_topic, correlation, then n_props x (key, value)
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fp_alloc.h"
@@ -65,8 +68,11 @@ struct fpc_queue {
     int lock_fd;
     int ack_fd;
     uint64_t ack_gen;
-    uint64_t head;     /* first unacked seq (persisted in `acked`) */
-    uint64_t next_seq; /* for the next append */
+    uint64_t head;       /* first unacked seq (in memory) */
+    uint64_t head_saved; /* the head the `acked` marker holds */
+    uint64_t ack_delay_ms;
+    uint64_t ack_saved_ms; /* monotonic time of the last marker write */
+    uint64_t next_seq;     /* for the next append */
     /* segments, oldest first */
     qseg **segs;
     size_t n_segs, cap_segs;
@@ -76,6 +82,8 @@ struct fpc_queue {
     uint64_t count, bytes, dropped, recovered_drop, unreadable;
     unsigned char *wbuf; /* record being appended */
     size_t wcap;
+    uint64_t wbuf_seq; /* seq of the appended record still whole in wbuf, 0 when none */
+    size_t wbuf_len;
     unsigned char *rbuf; /* record being read back */
     size_t rcap;
     char last_err[256];
@@ -330,12 +338,21 @@ static size_t ring_lower(fpc_queue *q, uint64_t from)
 
 /* ---- the acked marker ---------------------------------------------------------------------- */
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void ack_write(fpc_queue *q)
 {
     unsigned char slot[ACK_SLOT] = {0};
 
     if (q->ack_fd < 0)
         return;
+    q->ack_saved_ms = mono_ms();
     q->ack_gen++;
     put32(slot, ACK_MAGIC);
     put64(slot + 4, q->ack_gen);
@@ -347,6 +364,7 @@ static void ack_write(fpc_queue *q)
     }
     if (q->sync)
         fdatasync(q->ack_fd);
+    q->head_saved = q->head;
 }
 
 /* Read the head from the marker; 0 when there is no valid slot. */
@@ -432,15 +450,17 @@ out_free:
     return NULL;
 }
 
-/* Delete the oldest segments whose records all lie before the head, except the one being
- * written to. */
+/* Delete the oldest segments whose records all lie before the persisted head, except the
+ * one being written to. Not the head in memory: until the marker says so, a crash sends
+ * those records again, and they must still be there (the marker never points past the
+ * records on disk, so sequence numbers are never reused after a restart). */
 static void segs_trim(fpc_queue *q)
 {
     size_t k = 0;
 
     while (k + 1 < q->n_segs) {
         qseg *s = q->segs[k];
-        if (s->n_rec > 0 && s->last_seq >= q->head)
+        if (s->n_rec > 0 && s->last_seq >= q->head_saved)
             break;
         if (unlink(s->path) != 0 && errno != ENOENT)
             set_err(q, "cannot delete %s: %s", s->path, strerror(errno));
@@ -453,20 +473,27 @@ static void segs_trim(fpc_queue *q)
     }
 }
 
-/* Pop the acknowledged prefix of the ring, persist the new head, drop old segments. */
+/* Write the marker (and drop the segments it frees) when the head moved. */
+static void save_head(fpc_queue *q)
+{
+    if (q->head == q->head_saved)
+        return;
+    ack_write(q);
+    segs_trim(q);
+}
+
+/* Pop the acknowledged prefix of the ring; persist the new head unless the last marker
+ * write is younger than ack_delay_ms (fpc_queue_flush writes it later). */
 static void advance_head(fpc_queue *q)
 {
-    uint64_t old = q->head;
-
     while (q->ring_n > 0 && ring_at(q, 0)->acked) {
         q->ring_start = (q->ring_start + 1) % q->ring_cap;
         q->ring_n--;
     }
     q->head = q->ring_n > 0 ? ring_at(q, 0)->seq : q->next_seq;
-    if (q->head != old) {
-        ack_write(q);
-        segs_trim(q);
-    }
+    if (q->head != q->head_saved && (q->ack_delay_ms == 0 || q->ack_saved_ms == 0 ||
+                                     mono_ms() - q->ack_saved_ms >= q->ack_delay_ms))
+        save_head(q);
 }
 
 /* Count a drop; log the 1st, 10th, 100th ... so a full queue is seen without a flood. */
@@ -854,7 +881,7 @@ fpc_queue *fpc_queue_open(const char *dir, uint64_t max_bytes, bool sync, bool d
     }
     fp_free(path);
     path = NULL;
-    q->head = ack_read(q);
+    q->head = q->head_saved = ack_read(q);
     if (load(q) != 0) {
         snprintf(err, err_len, "%s", q->last_err);
         goto out_close;
@@ -879,6 +906,8 @@ void fpc_queue_close(fpc_queue *q)
 {
     if (!q)
         return;
+    if (q->ack_fd >= 0)
+        save_head(q); /* acks held back by ack_delay_ms */
     for (size_t i = 0; i < q->n_segs; i++)
         seg_free(q->segs[i]);
     fp_free(q->segs);
@@ -913,6 +942,7 @@ int fpc_queue_append(fpc_queue *q, const fpc_msg *msg, uint64_t enq_ms, uint64_t
     }
     pthread_mutex_lock(&q->mu);
     uint64_t seq = q->next_seq;
+    q->wbuf_seq = 0; /* wbuf is about to hold another record */
     size_t size = encode(q, msg, enq_ms, seq);
     if (size == 0)
         goto out;
@@ -958,6 +988,8 @@ int fpc_queue_append(fpc_queue *q, const fpc_msg *msg, uint64_t enq_ms, uint64_t
     q->next_seq = seq + 1;
     q->count++;
     q->bytes += size;
+    q->wbuf_seq = seq;
+    q->wbuf_len = size;
     if (q->ring_n == 1)
         q->head = seq;
     if (seq_out)
@@ -977,6 +1009,14 @@ int fpc_queue_peek(fpc_queue *q, uint64_t from_seq, fpc_queue_item *it)
         qent *e = ring_at(q, i);
         if (e->acked)
             continue;
+        if (e->seq == q->wbuf_seq && e->size == q->wbuf_len &&
+            decode(q->wbuf + FPC_QUEUE_HDR, e->size - FPC_QUEUE_HDR, it) == 0) {
+            /* Just appended: the bytes written are still here, checked as they were
+             * made. */
+            it->seq = e->seq;
+            rc = 1;
+            break;
+        }
         if (grow(&q->rbuf, &q->rcap, e->size) == 0 &&
             pread_all(e->seg->fd, q->rbuf, e->size, e->off) == 0 &&
             get32(q->rbuf) == FPC_QUEUE_MAGIC && get64(q->rbuf + 12) == e->seq &&
@@ -1021,6 +1061,36 @@ int fpc_queue_ack(fpc_queue *q, uint64_t seq)
     return rc;
 }
 
+void fpc_queue_set_ack_delay(fpc_queue *q, uint64_t ms)
+{
+    pthread_mutex_lock(&q->mu);
+    q->ack_delay_ms = ms;
+    pthread_mutex_unlock(&q->mu);
+}
+
+int fpc_queue_flush(fpc_queue *q)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&q->mu);
+    if (q->head != q->head_saved) {
+        save_head(q);
+        rc = q->head == q->head_saved ? 0 : -1;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+bool fpc_queue_flush_due(fpc_queue *q)
+{
+    bool due;
+
+    pthread_mutex_lock(&q->mu);
+    due = q->head != q->head_saved;
+    pthread_mutex_unlock(&q->mu);
+    return due;
+}
+
 void fpc_queue_get_stats(fpc_queue *q, fpc_queue_stats *out)
 {
     pthread_mutex_lock(&q->mu);
@@ -1028,6 +1098,7 @@ void fpc_queue_get_stats(fpc_queue *q, fpc_queue_stats *out)
     out->bytes = q->bytes;
     out->dropped = q->dropped;
     out->head_seq = q->head;
+    out->saved_head_seq = q->head_saved;
     out->next_seq = q->next_seq;
     out->recovered_drop = q->recovered_drop;
     out->unreadable = q->unreadable;

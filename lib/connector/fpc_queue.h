@@ -16,6 +16,11 @@
  * record ends its segment: the file is truncated there and the bytes dropped are logged.
  * A lost or torn `acked` file only means acknowledged messages are sent again.
  *
+ * With an ack delay (fpc_queue_set_ack_delay) the marker is rewritten at most once per
+ * delay while acks come in, and by fpc_queue_flush / fpc_queue_close: a crash then sends
+ * the messages acknowledged in the last delay again (duplicates, never a loss). Segment
+ * files are deleted only behind the persisted head.
+ *
  * The queue is bounded by the bytes of its unacknowledged records (max_bytes). Acks may
  * come out of order; the head advances over the contiguous acknowledged prefix and
  * segments whose records all lie before the head are deleted. All functions are
@@ -40,6 +45,7 @@ typedef struct fpc_queue_stats {
     uint64_t bytes;          /* their record bytes (headers included) */
     uint64_t dropped;        /* dropped because the queue was full (either policy) */
     uint64_t head_seq;       /* first unacknowledged sequence number (= next_seq if empty) */
+    uint64_t saved_head_seq; /* the head as the `acked` marker on disk holds it */
     uint64_t next_seq;       /* what the next append gets */
     uint64_t recovered_drop; /* bytes cut from torn or corrupt segment tails at open */
     uint64_t unreadable;     /* records that could not be read back later (skipped) */
@@ -79,6 +85,15 @@ int fpc_queue_peek(fpc_queue *q, uint64_t from_seq, fpc_queue_item *it);
 /* Acknowledge seq (any order). 0, or -1 when seq is unknown (never appended); acking an
  * already acknowledged or dropped message is a no-op that returns 0. */
 int fpc_queue_ack(fpc_queue *q, uint64_t seq);
+
+/* Write the `acked` marker at most once per ms while acks come in (0, the default: at
+ * every ack that moves the head). The caller then calls fpc_queue_flush now and then. */
+void fpc_queue_set_ack_delay(fpc_queue *q, uint64_t ms);
+/* Write the marker now if the head moved since it was last written. 0, or -1 on an I/O
+ * error (fpc_queue_last_error says which; retried at the next ack or flush). */
+int fpc_queue_flush(fpc_queue *q);
+/* Whether acks are waiting for the marker. */
+bool fpc_queue_flush_due(fpc_queue *q);
 
 void fpc_queue_get_stats(fpc_queue *q, fpc_queue_stats *out);
 /* The last I/O error ("" when none); copied into buf. */

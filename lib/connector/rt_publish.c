@@ -27,11 +27,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/rand.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
@@ -324,16 +323,24 @@ size_t rt_ce_props(fpc_prop props[8], const char *id, const char *time_iso, cons
     return n;
 }
 
-/* Random bytes for the message ids, drawn from the CSPRNG 1 KiB at a time per thread:
- * RAND_bytes for each message (with its locks) was a visible share of the publish path. */
+/* Random bytes for the message ids, drawn from the kernel's CSPRNG (getrandom) 1 KiB at
+ * a time per thread: one system call per 64 ids. Not OpenSSL's RAND_bytes: its first call
+ * initialises the libcrypto providers (about 2 MB of memory) for nothing else. */
 static int uuid_random(unsigned char b[16])
 {
     static _Thread_local unsigned char pool[1024];
     static _Thread_local size_t used = sizeof pool;
 
     if (used + 16 > sizeof pool) {
-        if (RAND_bytes(pool, sizeof pool) != 1)
-            return -1;
+        size_t got = 0;
+        while (got < sizeof pool) {
+            ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return -1;
+            got += (size_t)n;
+        }
         used = 0;
     }
     memcpy(b, pool + used, 16);

@@ -66,14 +66,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fpc_queue_ack(q, it.seq);
         }
         fpc_msg m = {.topic = "fuzz/t", .payload = "x", .len = 1, .qos = 1};
-        fpc_queue_append(q, &m, 0, NULL);
+        uint64_t added = 0;
+        /* The record just appended reads back from memory: the same message. */
+        if (fpc_queue_append(q, &m, 0, &added) == 0 &&
+            (fpc_queue_peek(q, added, &it) != 1 || it.seq != added || it.msg.len != 1 ||
+             memcmp(it.msg.payload, "x", 1) != 0 || strcmp(it.msg.topic, "fuzz/t") != 0))
+            abort();
         fpc_queue_close(q);
+        /* Acks held back by an ack delay are written by the flush and the close. */
         q = fpc_queue_open(dir, 1 << 20, false, false, err, sizeof err);
+        if (q)
+            fpc_queue_set_ack_delay(q, 60000);
         seq = 0;
+        n = 0;
         while (q && fpc_queue_peek(q, seq, &it) == 1) {
             seq = it.seq + 1;
             fpc_queue_ack(q, it.seq);
+            if (n++ == 3 && fpc_queue_flush(q) != 0)
+                abort();
         }
+        fpc_queue_close(q);
+        q = fpc_queue_open(dir, 1 << 20, false, false, err, sizeof err);
+        if (q && fpc_queue_peek(q, 0, &it) == 1)
+            abort(); /* everything was acknowledged */
         fpc_queue_close(q);
     }
     fpc_queue_item_clear(&it);

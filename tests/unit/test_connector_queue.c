@@ -1,7 +1,10 @@
 /*
  * test_connector_queue.c - the publisher's disk queue: append, read back, ack (in and out
  * of order), reopen, a torn tail cut at every offset of the last record, a corrupt
- * record, both policies when full, order across segments, and the directory lock.
+ * record, both policies when full, order across segments, and the directory lock; the
+ * record just appended read back from memory (and the file when it was overwritten
+ * there); acks held back by an ack delay: persisted by flush and close, and sent again
+ * after a crash that came before them (never lost, segments kept until then).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -426,6 +429,144 @@ static void test_order_segments(void **state)
     fpc_queue_item_clear(&it);
 }
 
+/* The record just appended reads back from the append buffer, not the file: damage the
+ * file under it and the read still gives the message. The one before comes from the file
+ * (and is skipped there when the file is bad), so both paths are exercised. */
+static void test_peek_just_appended(void **state)
+{
+    (void)state;
+    fpc_queue *q = open_q(0, false);
+    fpc_queue_item it;
+    fpc_queue_stats st;
+    char path[512];
+
+    fpc_queue_item_init(&it);
+    append_n(q, 1, 10);
+    uint64_t s2 = append_n(q, 2, 10);
+    seg_path(path, sizeof path);
+    /* Zero the whole file: both records are gone on disk. */
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    char zero[4096] = {0};
+    assert_true(sb.st_size <= (off_t)sizeof zero);
+    assert_int_equal(pwrite(fd, zero, (size_t)sb.st_size, 0), sb.st_size);
+    close(fd);
+    /* seq 1 comes from the file: unreadable, skipped; seq 2 from memory. */
+    assert_int_equal(fpc_queue_peek(q, 0, &it), 1);
+    assert_int_equal(it.seq, s2);
+    check_item(&it, 2);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.unreadable, 1);
+    /* Read twice: the same from memory. */
+    assert_int_equal(fpc_queue_peek(q, s2, &it), 1);
+    check_item(&it, 2);
+    fpc_queue_close(q);
+    fpc_queue_item_clear(&it);
+}
+
+/* With an ack delay the marker trails the acks; flush and close write it. */
+static void test_ack_delay_flush(void **state)
+{
+    (void)state;
+    fpc_queue *q = open_q(0, false);
+    fpc_queue_stats st;
+
+    fpc_queue_set_ack_delay(q, 60000);
+    for (int i = 1; i <= 10; i++)
+        append_n(q, i, 10);
+    /* The first ack that moves the head writes at once (no write for a delay yet)... */
+    fpc_queue_ack(q, 1);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.head_seq, 2);
+    assert_int_equal(st.saved_head_seq, 2);
+    assert_true(!fpc_queue_flush_due(q));
+    /* ...the next ones within the delay wait. */
+    for (int i = 2; i <= 4; i++)
+        fpc_queue_ack(q, (uint64_t)i);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.head_seq, 5);
+    assert_int_equal(st.saved_head_seq, 2);
+    assert_true(fpc_queue_flush_due(q));
+    assert_int_equal(fpc_queue_flush(q), 0);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.saved_head_seq, 5);
+    assert_true(!fpc_queue_flush_due(q));
+    assert_int_equal(fpc_queue_flush(q), 0); /* nothing to do */
+    /* Close writes what is pending. */
+    fpc_queue_ack(q, 5);
+    fpc_queue_ack(q, 6);
+    fpc_queue_close(q);
+    q = open_q(0, false);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.head_seq, 7);
+    assert_int_equal(st.count, 4);
+    fpc_queue_close(q);
+
+    /* Delay 0 (the default): every ack that moves the head is written. */
+    q = open_q(0, false);
+    fpc_queue_ack(q, 7);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.saved_head_seq, 8);
+    fpc_queue_close(q);
+}
+
+/* A crash before the marker caught up: the acked but unpersisted messages are there
+ * again after the restart (sent again: duplicates), nothing is lost, and the segments
+ * holding them were kept although every record in them was acknowledged in memory. */
+static void test_ack_delay_crash(void **state)
+{
+    (void)state;
+    const int n = 600, acked = 500;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char err[256];
+        fpc_queue *q = fpc_queue_open(g_dir, 256 * 1024, false, false, err, sizeof err);
+        if (!q)
+            _exit(2);
+        fpc_queue_set_ack_delay(q, 60000);
+        for (int i = 1; i <= n; i++)
+            append_n(q, i, 150);
+        for (int i = 1; i <= 10; i++)
+            fpc_queue_ack(q, (uint64_t)i); /* the first moves the marker to 2 */
+        fpc_queue_flush(q);                /* ... this to 11 */
+        for (int i = 11; i <= acked; i++)
+            fpc_queue_ack(q, (uint64_t)i); /* in memory only */
+        fpc_queue_stats st;
+        fpc_queue_get_stats(q, &st);
+        if (st.head_seq != (uint64_t)acked + 1 || st.saved_head_seq != 11 || st.segments < 3)
+            _exit(4);
+        _exit(0); /* a crash: no close */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    fpc_queue *q = open_q(256 * 1024, false);
+    fpc_queue_item it;
+    fpc_queue_stats st;
+    fpc_queue_item_init(&it);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.head_seq, 11);
+    assert_int_equal(st.count, n - 10);
+    assert_int_equal(st.next_seq, n + 1);
+    uint64_t seq = 0;
+    int expect = 11;
+    while (fpc_queue_peek(q, seq, &it) == 1) {
+        assert_int_equal(it.seq, expect);
+        check_item(&it, expect);
+        expect++;
+        seq = it.seq + 1;
+    }
+    assert_int_equal(expect, n + 1);
+    fpc_queue_close(q);
+    fpc_queue_item_clear(&it);
+}
+
 static void test_lock_and_errors(void **state)
 {
     (void)state;
@@ -537,6 +678,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peek_just_appended, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_delay_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ack_delay_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
