@@ -213,7 +213,19 @@ static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size
         s->password = dup_or_null(pub->password, &oom);
     } else if (pub->auth == FP_AUTH_CERTIFICATE) {
         s->x509 = true;
-        s->cert_pem = dup_or_null(pub->cert_pem, &oom);
+        /* The intermediates (x509Credentials.intermediateCertificatesSecretName) follow the
+         * certificate in its file: the identity token then carries them. */
+        if (pub->intermediate_pem && *pub->intermediate_pem) {
+            size_t a = strlen(pub->cert_pem), b = strlen(pub->intermediate_pem);
+            s->cert_pem = fp_malloc(a + b + 2);
+            if (s->cert_pem)
+                snprintf(s->cert_pem, a + b + 2, "%s%s%s", pub->cert_pem,
+                         a && pub->cert_pem[a - 1] != '\n' ? "\n" : "", pub->intermediate_pem);
+            else
+                oom = true;
+        } else {
+            s->cert_pem = dup_or_null(pub->cert_pem, &oom);
+        }
         s->key_pem = dup_or_null(pub->key_pem, &oom);
     }
     s->trust_pem = dup_or_null(pub->trust_list_pem, &oom);

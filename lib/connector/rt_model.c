@@ -20,7 +20,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include "fp_json.h"
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_sha256.h"
 #include "rt_internal.h"
 
 #define RETRY_FIRST_MS 5000u
@@ -579,24 +579,19 @@ fp_status rt_secrets_resolve(fp_rt *rt, const char *ns, const json_t *ep_json, r
  * without the canon holding the secret itself. */
 static void secrets_digest(const rt_secrets *sec, char hex[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    hex[0] = '\0';
-    if (!ctx)
-        return;
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    unsigned char md[32];
+    fp_sha256_ctx ctx;
+    fp_sha256_init(&ctx);
     const char *all[] = {sec->username, sec->password,     sec->cert,
                          sec->key,      sec->intermediate, sec->trust};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const char *v = all[i] ? all[i] : "";
         uint64_t len = all[i] ? strlen(v) + 1 : 0; /* NULL and "" differ */
-        EVP_DigestUpdate(ctx, &len, sizeof len);
-        EVP_DigestUpdate(ctx, v, strlen(v));
+        fp_sha256_update(&ctx, &len, sizeof len);
+        fp_sha256_update(&ctx, v, strlen(v));
     }
-    EVP_DigestFinal_ex(ctx, md, &md_len);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < md_len && i < 32; i++)
+    fp_sha256_final(&ctx, md);
+    for (unsigned i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 

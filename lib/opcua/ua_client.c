@@ -524,7 +524,12 @@ static ua_status send_create_session(ua_client *c)
     uint8_t nonce[32];
     if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
         return UA_STATUS_BAD_INTERNAL_ERROR;
-    req.client_description.application_uri = ua_string_view(c->cfg.application_uri);
+    /* The server checks the ApplicationUri against our certificate's: a certificate of the
+     * user's own (Certificate authentication, --cert) names its URI, and that one is sent. */
+    char cert_uri[512];
+    bool from_cert = ua_session_certificate_uri(c, cert_uri, sizeof(cert_uri));
+    req.client_description.application_uri =
+        ua_string_view(from_cert ? cert_uri : c->cfg.application_uri);
     req.client_description.product_uri = ua_string_view("urn:fieldplane");
     req.client_description.application_name.text = ua_string_view(c->cfg.application_name);
     req.client_description.application_type = UA_APPLICATION_TYPE_CLIENT;

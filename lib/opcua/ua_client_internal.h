@@ -92,6 +92,9 @@ ua_status ua_session_set_server_certificate(ua_client *c, const ua_bytestring *d
                                             const ua_string *application_uri);
 const ua_security_policy *ua_session_policy(ua_client *c);
 /* Our certificate for CreateSession (a view, null when none). */
+/* The ApplicationUri of the certificate the session is made with (a secure session): true
+ * and the URI in buf, else false. */
+bool ua_session_certificate_uri(ua_client *c, char *buf, size_t len);
 void ua_session_client_certificate(ua_client *c, ua_bytestring *out);
 /* Check the server's CreateSession signature over our certificate and nonce. */
 ua_status ua_session_check_server_signature(ua_client *c, const ua_signature_data *sig);

@@ -319,14 +319,22 @@ static uint32_t conn_send_opn(ua_conn *c, uint32_t request_type)
     const ua_security_policy *pol = c->sec.policy;
     bool none = pol->id == UA_POLICY_NONE;
     const ua_key *remote_key = none ? NULL : ua_cert_key(c->sec.remote_cert);
+    /* SenderCertificate: our certificate followed by the intermediates its file carried, so
+     * that a server that trusts only a root CA can build the path. */
     size_t der_len = 0;
-    const uint8_t *der = none ? NULL : ua_cert_der(c->sec.local_cert, &der_len);
+    uint8_t *der = NULL;
+    if (!none && ua_cert_chain_der(c->sec.local_cert, &der, &der_len))
+        return UAC_BAD_UNEXPECTED_ERROR;
     uint8_t thumb[UA_THUMBPRINT_LEN];
     c->client_nonce_len = none ? 0 : pol->nonce_len;
-    if (c->client_nonce_len > sizeof(c->client_nonce))
+    if (c->client_nonce_len > sizeof(c->client_nonce)) {
+        fp_free(der);
         return UAC_BAD_SECURITY_POLICY_REJECTED;
-    if (c->client_nonce_len && ua_random_bytes(c->client_nonce, c->client_nonce_len))
+    }
+    if (c->client_nonce_len && ua_random_bytes(c->client_nonce, c->client_nonce_len)) {
+        fp_free(der);
         return UAC_BAD_UNEXPECTED_ERROR;
+    }
     if (!none)
         ua_cert_thumbprint(c->sec.remote_cert, thumb);
 
@@ -365,6 +373,7 @@ static uint32_t conn_send_opn(ua_conn *c, uint32_t request_type)
     if (!st)
         st = conn_queue(c, w.data, chunk_len);
     ua_wbuf_clear(&w);
+    fp_free(der);
     if (!st)
         conn_flush(c);
     return st;

@@ -304,6 +304,69 @@ test('Basic256Sha256 SignAndEncrypt with user1: untrusted first, then trusted th
   }
 });
 
+test('Certificate authentication with an intermediate CA: the identity token carries the chain', { skip }, async () => {
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  // root CA -> intermediate CA -> client certificate, made with the openssl command.
+  const dir = mkdtempSync(join(tmpdir(), 'fp-ua-chain-'));
+  const ssl = (...a) => execFileSync('openssl', a, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    writeFileSync(join(dir, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
+    writeFileSync(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment\n' +
+      'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=URI:urn:fieldplane:test-chain,DNS:localhost\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'root.key', '-out', 'root.pem', '-days', '30', '-subj', '/CN=fieldplane test root',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'int.key', '-out', 'int.csr', '-subj', '/CN=fieldplane test intermediate');
+    ssl('x509', '-req', '-in', 'int.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-CAcreateserial', '-out', 'int.pem', '-days', '30', '-extfile', 'ca.ext');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=fieldplane test client');
+    ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'int.pem', '-CAkey', 'int.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '30', '-extfile', 'leaf.ext');
+    // The peer knows the root CA and both CAs' (empty) revocation lists, never the
+    // intermediate itself: that can only come from the chains the connector sends, in
+    // OpenSecureChannel (the application certificate) and in the X509IdentityToken (without
+    // it the peer answers BadIdentityTokenRejected). The certificate's URI is the session's
+    // ApplicationUri (else BadCertificateUriInvalid).
+    const crl = (name, cert, key) => {
+      writeFileSync(join(dir, `${name}.cnf`), `[ca]\ndefault_ca=d\n[d]\ndatabase=${name}.idx\ncrlnumber=${name}.num\ndefault_md=sha256\ndefault_crl_days=30\n`);
+      writeFileSync(join(dir, `${name}.idx`), '');
+      writeFileSync(join(dir, `${name}.num`), '01\n');
+      ssl('ca', '-config', `${name}.cnf`, '-gencrl', '-keyfile', key, '-cert', cert, '-out', `${name}.crl`);
+    };
+    crl('root', 'root.pem', 'root.key');
+    crl('int', 'int.pem', 'int.key');
+    for (const base of [peerPki, join(peerPki, 'user')]) {
+      writeFileSync(join(base, 'issuers/certs/fp-test-root.pem'), readFileSync(join(dir, 'root.pem')));
+      writeFileSync(join(base, 'issuers/crl/fp-test-root.crl'), readFileSync(join(dir, 'root.crl')));
+      writeFileSync(join(base, 'issuers/crl/fp-test-int.crl'), readFileSync(join(dir, 'int.crl')));
+    }
+    const r = await reg.req('PUT', `${API}/secrets/plc-x509`, {
+      data: { cert: readFileSync(join(dir, 'leaf.pem'), 'utf8'), key: readFileSync(join(dir, 'leaf.key'), 'utf8'), chain: readFileSync(join(dir, 'int.pem'), 'utf8') },
+    });
+    assert.equal(r.status, 201, r.text);
+    if ((await reg.req('GET', `${API}/secrets/plc-trust`)).status !== 200)
+      assert.equal((await reg.req('PUT', `${API}/secrets/plc-trust`, { value: readFileSync(join(peerPki, 'own/certs/certificate.pem'), 'utf8') })).status, 201);
+    const auth = {
+      method: 'Certificate',
+      x509Credentials: { certificateSecretName: 'plc-x509/cert', keySecretName: 'plc-x509/key', intermediateCertificatesSecretName: 'plc-x509/chain' },
+    };
+    const security = { security: { securityPolicy: 'http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256', securityMode: 'SignAndEncrypt' } };
+    const sub = await new MqttSub(mq.port, `${NS}/badge/values`).start();
+    try {
+      await put(`${API}/devices/badge`, device({ authentication: auth, trustSettings: { trustList: 'plc-trust' } }, security));
+      await put(`${API}/assets/badge`, asset('badge', [dataset('values', `${NS}/badge/values`, [['counter', 'ns=1;s=Dynamic.Counter']])]));
+      let last;
+      await waitFor(async () => (last = await endpointHealth('badge'))?.status === 'Available', 'the endpoint with a certificate identity Available', 30000)
+        .catch((e) => assert.fail(`${e.message}: ${JSON.stringify(last)}`));
+      const m = await sub.waitFor((x) => x.json?.counter, 'data in a session of the X.509 identity', 20000);
+      assert.equal(typeof m.json.counter.Value, 'number');
+    } finally {
+      await sub.stop();
+      await reg.req('DELETE', `${API}/assets/badge`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the connector stops cleanly', { skip }, async () => {
   await conn.stopClean();
 });
