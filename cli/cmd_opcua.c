@@ -22,19 +22,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: fieldplane opcua trust list|add FILE|accept THUMBPRINT|remove THUMBPRINT\n"
-               "                             [--data DIR | --pki DIR] [--output table|json]\n\n"
-               "Manage the trust list of server certificates of the OPC UA connector that\n"
-               "`fieldplane up` runs: a server certificate the connector refused shows as\n"
-               "rejected in `list`; `accept` trusts it. Changes apply at the connector's next\n"
-               "connection attempt.\n\n"
-               "Options:\n"
-               "  --data DIR   the fieldplane data directory (default ./fieldplane-data); the\n"
-               "               connector's PKI is DIR/connectors/opcua/pki\n"
-               "  --pki DIR    a PKI folder itself (a connector run by hand)\n\n"
-               "Example:\n"
-               "  fieldplane opcua trust list --data ./data\n"
-               "  fieldplane opcua trust accept 3f2a9c01 --data ./data\n");
+    fprintf(f,
+            "Usage: fieldplane opcua trust list|add FILE|accept THUMBPRINT|remove THUMBPRINT|own\n"
+            "                             [--data DIR | --pki DIR] [--output table|json]\n\n"
+            "Manage the trust list of server certificates of the OPC UA connector that\n"
+            "`fieldplane up` runs: a server certificate the connector refused shows as\n"
+            "rejected in `list`; `accept` trusts it. Changes apply at the connector's next\n"
+            "connection attempt. `own` shows the connector's own certificate (file,\n"
+            "thumbprint, URI) that the servers have to trust.\n\n"
+            "Options:\n"
+            "  --data DIR   the fieldplane data directory (default ./fieldplane-data); the\n"
+            "               connector's PKI is DIR/connectors/opcua/pki\n"
+            "  --pki DIR    a PKI folder itself (a connector run by hand)\n\n"
+            "Example:\n"
+            "  fieldplane opcua trust list --data ./data\n"
+            "  fieldplane opcua trust accept 3f2a9c01 --data ./data\n");
 }
 
 /* The connector executable: next to this binary, else in the build tree. */

@@ -33,6 +33,7 @@
 
 #include "fp_buf.h"
 #include "opcua/ua_client.h"
+#include "opcua/ua_pki.h"
 
 /* ---- configuration structs (filled by the runtime from the rows in opcua.c) ---------- */
 
@@ -181,6 +182,9 @@ void opc_action_call(fp_action *ac, fp_action_req *req);
 /* ---- opc_trust.c: `fieldplane-connector-opcua trust add|list|remove [--data DIR] ...`;
  * main() in opcua.c calls it when argv[1] is "trust". Returns the exit code. */
 int opc_trust_main(int argc, char **argv);
+/* The parameters of the connector's own application instance certificate (host: its DNS
+ * name, filled here). */
+void opc_own_params(ua_cert_params *params, char host[256]);
 
 /* ---- opc_json.c: values <-> JSON (pure, no client) ------------------------------------ */
 

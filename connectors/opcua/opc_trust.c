@@ -55,6 +55,9 @@ static const char *const k_usage =
     "                              from rejected/ to trusted/certs)\n"
     "  remove THUMBPRINT           delete a certificate from the trust list (and from the\n"
     "                              issuers and rejected folders)\n"
+    "  own                         the connector's own application instance certificate\n"
+    "                              (created when missing): file, thumbprint and URI, to\n"
+    "                              hand to the administrators of the servers\n"
     "\n"
     "options:\n"
     "  --data DIR    the connector's data directory (default ./fieldplane-opcua-data;\n"
@@ -456,6 +459,47 @@ static int cmd_remove(const char *dir, const char *tp)
     return rc;
 }
 
+void opc_own_params(ua_cert_params *params, char host[256])
+{
+    snprintf(host, 256, "localhost");
+    gethostname(host, 255);
+    host[255] = '\0';
+    memset(params, 0, sizeof *params);
+    params->application_uri = "urn:fieldplane:opcua-client"; /* the client's default */
+    params->common_name = "Fieldplane OPC UA connector";
+    params->organization = "Fieldplane";
+    params->dns_name = host;
+}
+
+/* `trust own`: the application instance certificate, made when missing. */
+static int cmd_own(const char *dir)
+{
+    ua_pki *pki = NULL;
+    ua_cert *cert = NULL;
+    ua_key *key = NULL;
+    ua_cert_params params;
+    char host[256], tp[TP_HEX + 1], uri[1024] = "";
+
+    uint32_t st = ua_pki_open(dir, NULL, &pki);
+    if (!st) {
+        opc_own_params(&params, host);
+        st = ua_pki_own_certificate(pki, &params, &cert, &key);
+    }
+    ua_pki_free(pki);
+    if (st) {
+        fprintf(stderr, "error: the application instance certificate in %s/own: %s\n", dir,
+                ua_status_name(st));
+        return EXIT_ERR;
+    }
+    thumbprint_hex(cert, tp);
+    ua_cert_application_uri(cert, uri, sizeof uri);
+    printf("certificate: %s/own/certs/cert.der\nthumbprint: %s\napplicationUri: %s\n", dir, tp,
+           uri);
+    ua_cert_free(cert);
+    ua_key_free(key);
+    return EXIT_OK;
+}
+
 int opc_trust_main(int argc, char **argv)
 {
     const char *data = NULL, *pki_opt = NULL, *output = "table";
@@ -520,10 +564,11 @@ int opc_trust_main(int argc, char **argv)
     }
 
     const char *cmd = pos[0];
-    size_t want = !strcmp(cmd, "list") ? 1 : 2;
+    size_t want = !strcmp(cmd, "list") || !strcmp(cmd, "own") ? 1 : 2;
     if (strcmp(cmd, "list") && strcmp(cmd, "add") && strcmp(cmd, "accept") &&
-        strcmp(cmd, "remove")) {
-        fprintf(stderr, "error: unknown trust command '%s': list, add, accept or remove\n", cmd);
+        strcmp(cmd, "remove") && strcmp(cmd, "own")) {
+        fprintf(stderr, "error: unknown trust command '%s': list, add, accept, remove or own\n",
+                cmd);
         return EXIT_USAGE;
     }
     if (n_pos != want) {
@@ -544,6 +589,8 @@ int opc_trust_main(int argc, char **argv)
     }
     if (!strcmp(cmd, "add"))
         return cmd_add(dir, pos[1]);
+    if (!strcmp(cmd, "own"))
+        return cmd_own(dir);
 
     char tp[TP_HEX + 1];
     if (!normalize_tp(pos[1], tp)) {

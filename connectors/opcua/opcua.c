@@ -8,10 +8,18 @@
  * opc_data.c (datasets), opc_events.c / opc_actions.c (events, actions), opc_discovery.c and
  * opc_trust.c (`fieldplane-connector-opcua trust ...`).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "fp_log.h"
 #include "opc_internal.h"
@@ -114,34 +122,68 @@ static const fp_config_key k_config[] = {
     {0},
 };
 
-/* Every endpoint shares one application instance certificate in <data>/pki/own; create it
- * once here, before endpoint threads could race to create it. */
-static int opcua_init(fp_rt *rt)
+/* Make the certificate in this process (when no child could be started). */
+static uint32_t own_in_process(const char *dir)
 {
-    const char *data = fp_rt_data_dir(rt);
-    char dir[600], host[256] = "localhost";
     ua_pki *pki = NULL;
     ua_cert *cert = NULL;
     ua_key *key = NULL;
     ua_cert_params params;
-    uint32_t st;
-
-    if (!data)
-        return 0;
-    snprintf(dir, sizeof dir, "%s/pki", data);
-    st = ua_pki_open(dir, NULL, &pki);
+    char host[256];
+    uint32_t st = ua_pki_open(dir, NULL, &pki);
     if (!st) {
-        gethostname(host, sizeof host - 1);
-        memset(&params, 0, sizeof params);
-        params.application_uri = "urn:fieldplane:opcua-client"; /* the client's default */
-        params.common_name = "Fieldplane OPC UA connector";
-        params.organization = "Fieldplane";
-        params.dns_name = host;
+        opc_own_params(&params, host);
         st = ua_pki_own_certificate(pki, &params, &cert, &key);
     }
     ua_cert_free(cert);
     ua_key_free(key);
     ua_pki_free(pki);
+    return st;
+}
+
+/* Every endpoint shares one application instance certificate in <data>/pki/own; it is made
+ * here, before endpoint threads could race to make it. It is made by a child process
+ * (`trust own`): generating a key initialises OpenSSL's providers, about 2.4 MB that a
+ * connector whose sessions are all without security would otherwise keep for nothing. A
+ * session with security loads the certificate when it connects. */
+static int opcua_init(fp_rt *rt)
+{
+    const char *data = fp_rt_data_dir(rt);
+    char dir[600], cert[700], key[700], self[PATH_MAX];
+    struct stat sb;
+    uint32_t st = UA_STATUS_GOOD;
+
+    if (!data)
+        return 0;
+    snprintf(dir, sizeof dir, "%s/pki", data);
+    snprintf(cert, sizeof cert, "%s/own/certs/cert.der", dir);
+    snprintf(key, sizeof key, "%s/own/private/key.pem", dir);
+    if (stat(cert, &sb) == 0 && stat(key, &sb) == 0)
+        return 0; /* checked when a secure session loads it */
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    pid_t pid = -1;
+    if (n > 0) {
+        self[n] = '\0';
+        char *argv[] = {self, "trust", "own", "--pki", dir, NULL};
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+        if (posix_spawn(&pid, self, &fa, NULL, argv, environ) != 0)
+            pid = -1;
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    if (pid > 0) {
+        int ws;
+        while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+            ;
+        if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+            fp_log_error(LOG_MOD,
+                         "application instance certificate in %s/own: not made (see above)", dir);
+            return -1;
+        }
+        return 0;
+    }
+    st = own_in_process(dir);
     if (st) {
         fp_log_error(LOG_MOD, "application instance certificate in %s: %s", dir,
                      ua_status_name(st));

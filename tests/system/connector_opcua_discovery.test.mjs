@@ -244,6 +244,14 @@ test('trust add and remove; bad input is named', { skip }, async () => {
   const help = await run(connectorBin('opcua'), ['trust', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /DATA\/connectors\/opcua/);
+
+  // The connector's own certificate, made at its start by a child process: the same one on
+  // every call, with the client's URI.
+  const own1 = await trust('own');
+  assert.equal(own1.code, 0, own1.stderr);
+  assert.match(own1.stdout, /^certificate: .*\/pki\/own\/certs\/cert\.der\nthumbprint: [0-9a-f]{40}\napplicationUri: urn:fieldplane:opcua-client\n$/);
+  assert.equal((await trust('own')).stdout, own1.stdout);
+  assert.equal((await trust('own', 'extra')).code, 2);
 });
 
 test('the connector stops cleanly (no sanitizer report)', { skip }, async () => {
