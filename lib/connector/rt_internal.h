@@ -198,6 +198,7 @@ struct rt_endpoint {
 
 typedef struct rt_options {
     const char *registry_url;
+    const char *registry_cafile; /* CA bundle for an https registry (NULL: the system's) */
     char *token;
     const char *broker_url; /* mqtt://host:port or mqtts://host:port */
     fpc_mqtt_opts mqtt;

@@ -93,6 +93,7 @@ static void bufs_free(main_bufs *b)
 
 enum {
     OPT_REGISTRY = 1000,
+    OPT_REGISTRY_CAFILE,
     OPT_TOKEN,
     OPT_TOKEN_FILE,
     OPT_BROKER,
@@ -119,6 +120,7 @@ enum {
 
 static const struct option LONG_OPTS[] = {
     {"registry", required_argument, NULL, OPT_REGISTRY},
+    {"registry-cafile", required_argument, NULL, OPT_REGISTRY_CAFILE},
     {"token", required_argument, NULL, OPT_TOKEN},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"broker", required_argument, NULL, OPT_BROKER},
@@ -156,6 +158,8 @@ static void usage(const fp_connector *conn, FILE *f)
             "\n\nFlags (environment variables in brackets):\n"
             "  --registry URL            registry base URL [FIELDPLANE_REGISTRY]\n"
             "                            (default http://127.0.0.1:8080)\n"
+            "  --registry-cafile F       CA bundle (PEM) for an https:// registry (default: the\n"
+            "                            system's CA store)\n"
             "  --token T                 registry bearer token [FIELDPLANE_TOKEN]\n"
             "  --token-file F            read the token from file F\n"
             "  --broker URL              mqtt://HOST:PORT or mqtts://HOST:PORT\n"
@@ -355,6 +359,9 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
         case OPT_REGISTRY:
             o->registry_url = optarg;
             break;
+        case OPT_REGISTRY_CAFILE:
+            o->registry_cafile = optarg;
+            break;
         case OPT_TOKEN:
             token = optarg;
             break;
@@ -499,6 +506,15 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
     }
     o->token = b->token;
 
+    if (o->registry_cafile && strncmp(o->registry_url, "https://", 8)) {
+        fprintf(stderr, "error: --registry-cafile needs an https:// registry, not %s\n",
+                o->registry_url);
+        return -1;
+    }
+    if (o->registry_cafile && access(o->registry_cafile, R_OK) != 0) {
+        fprintf(stderr, "error: --registry-cafile %s: %s\n", o->registry_cafile, strerror(errno));
+        return -1;
+    }
     if (!o->broker_url || !o->broker_url[0])
         o->broker_url = "mqtt://127.0.0.1:1883";
     if (parse_broker(o->broker_url, b, &o->mqtt) != 0)
@@ -603,7 +619,7 @@ int fp_connector_main(const fp_connector *conn, int argc, char **argv)
     rt_set_current(rt);
 
     char err[512] = "";
-    rt->reg = fpc_reg_new(rt->opt.registry_url, rt->opt.token, NULL);
+    rt->reg = fpc_reg_new(rt->opt.registry_url, rt->opt.token, rt->opt.registry_cafile);
     if (!rt->reg) {
         fp_log_error("runtime", "cannot create the registry client for %s", rt->opt.registry_url);
         goto out_free;

@@ -405,3 +405,17 @@ test('a full disk queue drops the oldest, counts them and shows QueueFull in hea
     await conn.stopClean();
   }
 });
+
+test('--registry-cafile is checked before anything starts', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { connectorBin } = await import('./lib/connector.mjs');
+  const run = (...args) => spawnSync(connectorBin('counter'), ['--token', 't', ...args], { encoding: 'utf8', timeout: 10000 });
+  const plain = run('--registry', 'http://127.0.0.1:1', '--registry-cafile', '/etc/hostname');
+  assert.notEqual(plain.status, 0);
+  assert.match(plain.stderr, /--registry-cafile needs an https:\/\/ registry, not http:\/\/127\.0\.0\.1:1/);
+  const missing = run('--registry', 'https://127.0.0.1:1', '--registry-cafile', '/nonexistent/ca.pem');
+  assert.notEqual(missing.status, 0);
+  assert.match(missing.stderr, /--registry-cafile \/nonexistent\/ca\.pem: No such file or directory/);
+  const help = spawnSync(connectorBin('counter'), ['--help'], { encoding: 'utf8' });
+  assert.match(help.stdout, /--registry-cafile F/);
+});
