@@ -15,12 +15,7 @@
 #include <time.h>
 
 #include "../../lib/connector/rt_internal.h"
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "test_time.h"
 
 static fp_rt g_rt;
 
@@ -174,7 +169,7 @@ static void tick_fn(void *arg)
     atomic_store(&t->running, 1);
     int n = atomic_fetch_add(&t->ticks, 1) + 1;
     if (t->sleep_ms)
-        sleep_ms((unsigned)t->sleep_ms);
+        sleep_ms(t->sleep_ms);
     if (t->self && n == t->cancel_at)
         fp_timer_cancel(t->self);
     atomic_store(&t->running, 0);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../../lib/connector/fpc_mqtt.h"
+#include "test_time.h"
 
 #define MOSQUITTO_BIN "/usr/sbin/mosquitto"
 
@@ -38,20 +39,6 @@ static int g_port;
 static pid_t g_broker = -1;
 
 /* ---- helpers: time, the broker ---------------------------------------------------------- */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
 
 static int free_port(void)
 {

@@ -29,6 +29,7 @@
 
 /* Internal headers of the library, not on its public include path. */
 #include "../../lib/connector/rt_internal.h"
+#include "test_time.h"
 
 #define MOSQUITTO_BIN "/usr/sbin/mosquitto"
 
@@ -39,20 +40,6 @@ static void rt_init(fp_rt *rt)
     memset(rt, 0, sizeof *rt);
     rt->conn = &test_conn;
     pthread_mutex_init(&rt->lock, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 /* A connected socket to 127.0.0.1:port whose reads give up after 15 s (a test that hangs
