@@ -128,24 +128,6 @@ static void act_reply(opc_act *a, fp_buf *b)
     act_free(a);
 }
 
-/* Append z (len bytes) as a JSON string. */
-static void json_append_string(fp_buf *b, const char *z, size_t len)
-{
-    fp_buf_append(b, "\"", 1);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)z[i];
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            fp_buf_append(b, esc, 2);
-        } else if (c < 0x20) {
-            fp_buf_printf(b, "\\u%04x", c);
-        } else {
-            fp_buf_append(b, &z[i], 1);
-        }
-    }
-    fp_buf_append(b, "\"", 1);
-}
-
 static void json_append_value(fp_buf *b, const ua_variant *v)
 {
     if (ua_variant_is_empty(v)) {
@@ -450,11 +432,11 @@ static void call_done(ua_client *c, ua_status status, void *response, void *ctx)
         if (i)
             fp_buf_append(&b, ",", 1);
         if (arg && arg->name.length && arg->name.data) {
-            json_append_string(&b, (const char *)arg->name.data, arg->name.length);
+            opc_json_string(&b, (const char *)arg->name.data, arg->name.length);
         } else {
             char key[32];
             int n = snprintf(key, sizeof(key), "output%zu", i);
-            json_append_string(&b, key, (size_t)n);
+            opc_json_string(&b, key, (size_t)n);
         }
         fp_buf_append(&b, ":", 1);
         json_append_value(&b, &res->output_arguments[i]);

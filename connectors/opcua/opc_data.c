@@ -303,22 +303,6 @@ out:
 
 /* ------------------------------------------------------------------ messages */
 
-static void json_str(fp_buf *b, const char *z)
-{
-    fp_buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)z; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            char e[2] = {'\\', (char)*p};
-            fp_buf_append(b, e, 2);
-        } else if (*p < 0x20) {
-            fp_buf_printf(b, "\\u%04x", *p);
-        } else {
-            fp_buf_append(b, p, 1);
-        }
-    }
-    fp_buf_append(b, "\"", 1);
-}
-
 /* One message of the changed points (all of them for a key frame). */
 static void ds_publish(opc_ds *st)
 {
@@ -336,7 +320,8 @@ static void ds_publish(opc_ds *st)
         pt->changed = false;
         if (count++)
             fp_buf_append(&st->buf, ",", 1);
-        json_str(&st->buf, pt_dp(st, pt)->name);
+        const char *name = pt_dp(st, pt)->name;
+        opc_json_string(&st->buf, name, strlen(name));
         fp_buf_append(&st->buf, ":", 1);
         opc_json_data_value(&st->buf, &pt->last);
         ua_datetime t = pt->last.has & UA_DV_SOURCE_TIMESTAMP ? pt->last.source_timestamp

@@ -655,23 +655,6 @@ void opc_events_on_lost(opc_ep *ep, const char *why)
         }
 }
 
-/* Append z as a JSON string. */
-static void json_append_string(fp_buf *b, const char *z)
-{
-    fp_buf_append(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)z; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            fp_buf_append(b, esc, 2);
-        } else if (*p < 0x20) {
-            fp_buf_printf(b, "\\u%04x", *p);
-        } else {
-            fp_buf_append(b, p, 1);
-        }
-    }
-    fp_buf_append(b, "\"", 1);
-}
-
 void opc_events_on_event(opc_ep *ep, opc_item_ref *ref, const ua_variant *fields, size_t n)
 {
     (void)ep;
@@ -690,7 +673,7 @@ void opc_events_on_event(opc_ep *ep, opc_item_ref *ref, const ua_variant *fields
     for (size_t i = 0; i < k; i++) {
         if (i)
             fp_buf_append(&b, ",", 1);
-        json_append_string(&b, it->keys[i]);
+        opc_json_string(&b, it->keys[i], strlen(it->keys[i]));
         fp_buf_append(&b, ":", 1);
         if (ua_variant_is_empty(&fields[i])) {
             fp_buf_append(&b, "null", 4);

@@ -664,6 +664,12 @@ int opc_json_variant(fp_buf *b, const ua_variant *v)
     return finish(&w, start);
 }
 
+void opc_json_string(fp_buf *b, const char *z, size_t n)
+{
+    jw w = {b, 0, false, false};
+    put_str_pre(&w, "", (const uint8_t *)z, n);
+}
+
 int opc_json_data_value(fp_buf *b, const ua_data_value *dv)
 {
     jw w = {b, 0, false, false};
@@ -708,12 +714,20 @@ static void put_fixed(char *out, int64_t v, int width)
 
 void opc_json_datetime(char out[40], ua_datetime t)
 {
+    /* The values of one publish mostly share their timestamp: the last text is kept per
+     * thread and copied when the instant repeats. */
+    static _Thread_local ua_datetime last_t;
+    static _Thread_local char last_out[40];
     if (t <= 0) {
         out[0] = '\0';
         return;
     }
     if (t > OPC_MAX_DATETIME)
         t = OPC_MAX_DATETIME;
+    if (t == last_t) {
+        memcpy(out, last_out, sizeof last_out);
+        return;
+    }
     /* floor division: instants before 1970 are negative here */
     int64_t u = t - UA_DATETIME_UNIX_EPOCH;
     int64_t secs = u >= 0 ? u / TICKS_PER_SEC : -((-u + TICKS_PER_SEC - 1) / TICKS_PER_SEC);
@@ -743,6 +757,8 @@ void opc_json_datetime(char out[40], ua_datetime t)
     put_fixed(out + 20, ms, 3);
     out[23] = 'Z';
     out[24] = '\0';
+    last_t = t;
+    memcpy(last_out, out, sizeof last_out);
 }
 
 /* ================================================================== the JSON reader */

@@ -885,16 +885,42 @@ static void test_read_alloc_failures(void **state)
     }
 }
 
+/* Names and keys as JSON strings: plain text as it is, escapes, invalid UTF-8 replaced. */
+static void test_json_string(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+    } cases[] = {
+        {"temperature", 11, "\"temperature\""}, {"", 0, "\"\""},
+        {"a\"b\\c", 5, "\"a\\\"b\\\\c\""},      {"tab\there\n", 9, "\"tab\\there\\n\""},
+        {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},  {"bad\xff!", 5, "\"bad\xef\xbf\xbd!\""},
+        {"nul\0in", 6, "\"nul\\u0000in\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fp_buf b;
+        fp_buf_init(&b, 1024);
+        opc_json_string(&b, cases[i].in, cases[i].n);
+        assert_int_equal(b.err, FP_OK);
+        fp_buf_append(&b, "", 1);
+        assert_string_equal(b.data, cases[i].out);
+        fp_buf_clear(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_write_numbers),  cmocka_unit_test(test_write_strings),
-        cmocka_unit_test(test_write_datetime), cmocka_unit_test(test_write_ids),
-        cmocka_unit_test(test_write_arrays),   cmocka_unit_test(test_write_structures),
-        cmocka_unit_test(test_write_nested),   cmocka_unit_test(test_write_limits),
-        cmocka_unit_test(test_data_value),     cmocka_unit_test(test_decoded_bytes),
-        cmocka_unit_test(test_read_scalars),   cmocka_unit_test(test_read_arrays),
-        cmocka_unit_test(test_read_errors),    cmocka_unit_test(test_read_alloc_failures),
+        cmocka_unit_test(test_json_string),         cmocka_unit_test(test_write_numbers),
+        cmocka_unit_test(test_write_strings),       cmocka_unit_test(test_write_datetime),
+        cmocka_unit_test(test_write_ids),           cmocka_unit_test(test_write_arrays),
+        cmocka_unit_test(test_write_structures),    cmocka_unit_test(test_write_nested),
+        cmocka_unit_test(test_write_limits),        cmocka_unit_test(test_data_value),
+        cmocka_unit_test(test_decoded_bytes),       cmocka_unit_test(test_read_scalars),
+        cmocka_unit_test(test_read_arrays),         cmocka_unit_test(test_read_errors),
+        cmocka_unit_test(test_read_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
