@@ -23,7 +23,9 @@ run: bootstrap
 	@cmake --build --preset $(PRESET_RUN) -j $(JOBS)
 	@exec build/$(PRESET_RUN)/cli/fieldplane up --data $(DATA) --listen $(LISTEN) $(UP_ARGS)
 
-# Every test under ASan+UBSan, then each libFuzzer harness for FUZZ_SECONDS.
+# Every test under ASan+UBSan, then each libFuzzer harness for FUZZ_SECONDS. The release
+# build that `make run` uses is compiled too: gcc -O2 warns (as errors) about things the
+# sanitizer build does not see, such as format truncation.
 FUZZ_SECONDS ?= 10
 
 test: bootstrap
@@ -31,6 +33,8 @@ test: bootstrap
 	@cmake --preset $(PRESET_TEST) >/dev/null
 	@cmake --build --preset $(PRESET_TEST) -j $(JOBS)
 	@cd build/$(PRESET_TEST) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@cmake --preset $(PRESET_RUN) >/dev/null
+	@cmake --build --preset $(PRESET_RUN) -j $(JOBS)
 	@cmake --preset fuzz -DFP_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 	@cd build/fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz --timeout 300
