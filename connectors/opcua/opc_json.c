@@ -498,6 +498,18 @@ static void put_structure(jw *w, const void *p, const ua_type *t)
 }
 
 /* One value *p of type t. */
+/* True when the name starts as the reader takes a namespace prefix: 1 to 5 digits up to the
+ * first colon, at most 65535. A QualifiedName of namespace 0 with such a name is written with
+ * "0:" so that it reads back the same. */
+static bool qname_has_prefix(const uint8_t *p, size_t n)
+{
+    size_t d = 0;
+    unsigned long v = 0;
+    while (d < n && d < 6 && p[d] >= '0' && p[d] <= '9')
+        v = v * 10 + (unsigned long)(p[d++] - '0');
+    return d >= 1 && d <= 5 && d < n && p[d] == ':' && v <= 65535;
+}
+
 static void put_value(jw *w, const void *p, const ua_type *t)
 {
     char tmp[48];
@@ -572,9 +584,9 @@ static void put_value(jw *w, const void *p, const ua_type *t)
         const ua_qualified_name *q = p;
         if (q->name.data == NULL) {
             put_z(w, "null");
-        } else if (q->ns == 0) {
+        } else if (q->ns == 0 && !qname_has_prefix(q->name.data, q->name.length)) {
             put_str(w, q->name.data, q->name.length);
-        } else {
+        } else { /* "0:" too when the name itself would read as "ns:name" */
             snprintf(tmp, sizeof tmp, "%u:", (unsigned)q->ns);
             put_str_pre(w, tmp, q->name.data, q->name.length);
         }

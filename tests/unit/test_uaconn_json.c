@@ -369,6 +369,13 @@ static void test_write_ids(void **state)
     expect_scalar(&q, UA_TYPE(QUALIFIED_NAME), "\"2:Temperature\"");
     q.name = ua_string_view("a\"b");
     expect_scalar(&q, UA_TYPE(QUALIFIED_NAME), "\"2:a\\\"b\"");
+    /* Namespace 0 with a name that would read as "ns:name" keeps its "0:" (found by the
+     * fuzzer: "0:y" was written as it is and read back as namespace 0, name "y"). */
+    q.ns = 0;
+    q.name = ua_string_view("0:y");
+    expect_scalar(&q, UA_TYPE(QUALIFIED_NAME), "\"0:0:y\"");
+    q.name = ua_string_view("70000:y"); /* no namespace index: as it is */
+    expect_scalar(&q, UA_TYPE(QUALIFIED_NAME), "\"70000:y\"");
 
     ua_localized_text lt = {ua_string_view("en"), ua_string_view("Pump 1")};
     expect_scalar(&lt, UA_TYPE(LOCALIZED_TEXT), "\"Pump 1\"");
