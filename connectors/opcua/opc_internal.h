@@ -182,9 +182,9 @@ void opc_action_call(fp_action *ac, fp_action_req *req);
 /* ---- opc_trust.c: `fieldplane-connector-opcua trust add|list|remove [--data DIR] ...`;
  * main() in opcua.c calls it when argv[1] is "trust". Returns the exit code. */
 int opc_trust_main(int argc, char **argv);
-/* The parameters of the connector's own application instance certificate (host: its DNS
- * name, filled here). */
-void opc_own_params(ua_cert_params *params, char host[256]);
+/* The connector's own application instance certificate in pki_dir/own, made when missing
+ * (ApplicationUri urn:fieldplane:opcua-client, this host's name). The caller frees both. */
+uint32_t opc_own_certificate(const char *pki_dir, ua_cert **cert, ua_key **key);
 
 /* ---- opc_json.c: values <-> JSON (pure, no client) ------------------------------------ */
 

@@ -459,33 +459,36 @@ static int cmd_remove(const char *dir, const char *tp)
     return rc;
 }
 
-void opc_own_params(ua_cert_params *params, char host[256])
+uint32_t opc_own_certificate(const char *pki_dir, ua_cert **cert, ua_key **key)
 {
-    snprintf(host, 256, "localhost");
-    gethostname(host, 255);
-    host[255] = '\0';
-    memset(params, 0, sizeof *params);
-    params->application_uri = "urn:fieldplane:opcua-client"; /* the client's default */
-    params->common_name = "Fieldplane OPC UA connector";
-    params->organization = "Fieldplane";
-    params->dns_name = host;
+    ua_pki *pki = NULL;
+    ua_cert_params params;
+    char host[256] = "localhost";
+
+    *cert = NULL;
+    *key = NULL;
+    uint32_t st = ua_pki_open(pki_dir, NULL, &pki);
+    if (st)
+        return st;
+    gethostname(host, sizeof host - 1);
+    memset(&params, 0, sizeof params);
+    params.application_uri = "urn:fieldplane:opcua-client"; /* the client's default */
+    params.common_name = "Fieldplane OPC UA connector";
+    params.organization = "Fieldplane";
+    params.dns_name = host;
+    st = ua_pki_own_certificate(pki, &params, cert, key);
+    ua_pki_free(pki);
+    return st;
 }
 
 /* `trust own`: the application instance certificate, made when missing. */
 static int cmd_own(const char *dir)
 {
-    ua_pki *pki = NULL;
-    ua_cert *cert = NULL;
-    ua_key *key = NULL;
-    ua_cert_params params;
-    char host[256], tp[TP_HEX + 1], uri[1024] = "";
+    ua_cert *cert;
+    ua_key *key;
+    char tp[TP_HEX + 1], uri[1024] = "";
 
-    uint32_t st = ua_pki_open(dir, NULL, &pki);
-    if (!st) {
-        opc_own_params(&params, host);
-        st = ua_pki_own_certificate(pki, &params, &cert, &key);
-    }
-    ua_pki_free(pki);
+    uint32_t st = opc_own_certificate(dir, &cert, &key);
     if (st) {
         fprintf(stderr, "error: the application instance certificate in %s/own: %s\n", dir,
                 ua_status_name(st));

@@ -122,25 +122,6 @@ static const fp_config_key k_config[] = {
     {0},
 };
 
-/* Make the certificate in this process (when no child could be started). */
-static uint32_t own_in_process(const char *dir)
-{
-    ua_pki *pki = NULL;
-    ua_cert *cert = NULL;
-    ua_key *key = NULL;
-    ua_cert_params params;
-    char host[256];
-    uint32_t st = ua_pki_open(dir, NULL, &pki);
-    if (!st) {
-        opc_own_params(&params, host);
-        st = ua_pki_own_certificate(pki, &params, &cert, &key);
-    }
-    ua_cert_free(cert);
-    ua_key_free(key);
-    ua_pki_free(pki);
-    return st;
-}
-
 /* Every endpoint shares one application instance certificate in <data>/pki/own; it is made
  * here, before endpoint threads could race to make it. It is made by a child process
  * (`trust own`): generating a key initialises OpenSSL's providers, about 2.4 MB that a
@@ -183,7 +164,12 @@ static int opcua_init(fp_rt *rt)
         }
         return 0;
     }
-    st = own_in_process(dir);
+    /* No child could be started: made here. */
+    ua_cert *own_cert;
+    ua_key *own_key;
+    st = opc_own_certificate(dir, &own_cert, &own_key);
+    ua_cert_free(own_cert);
+    ua_key_free(own_key);
     if (st) {
         fp_log_error(LOG_MOD, "application instance certificate in %s: %s", dir,
                      ua_status_name(st));
