@@ -12,13 +12,17 @@
  * fp_connector_main(). See docs/connector-sdk.md and examples/connector-counter/.
  *
  * Threads. The runtime owns every thread. Callbacks for one asset (its datasets,
- * event groups, streams and actions) and for the endpoint it is on run one at a time,
- * never concurrently with each other: each endpoint and its assets form one "strand"
- * that a pool of worker threads serves in order. Callbacks of different endpoints run
- * in parallel. A callback may block for a short time (a poll of a few hundred
- * milliseconds); anything long-running (a stream held open) belongs in a task
- * (fp_task_start), which runs on its own thread and is stopped by the runtime or by
- * the connector.
+ * event groups, streams and actions), its sample calls and timer ticks, and those of the
+ * endpoint it is on run one at a time, never concurrently with each other: each endpoint
+ * and its assets form one "strand" that a pool of worker threads serves in order.
+ * Callbacks of different endpoints run in parallel. A callback may block for as long as
+ * the device's own timeout (a request, a read, a connect): when every worker is held by a
+ * blocked strand and another strand is ready, the pool grows by a thread (up to
+ * --max-threads), so one device that hangs delays only its own endpoint, never another.
+ * Anything that never ends by itself (a stream held open) belongs in a task
+ * (fp_task_start), which runs on its own thread; a task hands work back to its endpoint's
+ * strand with fp_endpoint_post(). Non-blocking I/O can instead watch a descriptor
+ * (fp_fd_watch), whose readiness runs a callback on the strand. See docs/connector-sdk.md.
  *
  * Ownership. Every object handed to a callback is owned by the runtime and lives
  * until the matching remove callback returns. A connector keeps its own state in the
@@ -53,6 +57,8 @@ typedef struct fp_action fp_action;
 typedef struct fp_action_req fp_action_req;
 typedef struct fp_task fp_task;
 typedef struct fp_timer fp_timer;
+typedef struct fp_payload fp_payload;
+typedef struct fp_fd_watch fp_fd_watch;
 
 /* ---------------------------------------------------------------------------------------
  * Configuration keys
@@ -277,6 +283,18 @@ typedef struct fp_connector {
      * thread, with fp_action_reply() or fp_action_fail(); the runtime answers a timeout
      * itself when neither came within the action's timeout. */
     void (*action_call)(fp_action *ac, fp_action_req *req);
+
+    /* Sampling owned by the runtime. When both are set, each started dataset whose
+     * FP_CFG_DATASET INT row `sampling_key` (milliseconds) is > 0 gets dataset_sample() on
+     * its strand every that many ms, the first right after dataset_add (and again after
+     * dataset_update, at the new interval). A tick that comes while the previous sample is
+     * still running or queued is skipped, never queued, and counted in /metrics
+     * (fieldplane_connector_samples_skipped_total). The callback fills `p` (an empty object,
+     * see fp_payload_*) and returns 0 to publish it to the dataset's destinations, or
+     * non-zero when there is nothing to publish (it set the dataset's health to say why).
+     * It may block up to the device's timeout. */
+    const char *sampling_key;
+    int (*dataset_sample)(fp_dataset *ds, fp_payload *p);
 } fp_connector;
 
 /* Parse the command line (see --help), connect to the registry and the broker, run until
@@ -311,6 +329,48 @@ int fp_event_group_publish(fp_event_group *eg, const char *payload, size_t len,
                            const char *time_iso);
 int fp_stream_publish(fp_stream *st, const char *payload, size_t len, const char *content_type,
                       const char *time_iso);
+
+/* ---------------------------------------------------------------------------------------
+ * The payload builder
+ *
+ * One JSON object, {"<name>": <value>, ...}, with every name and string value escaped
+ * (names and values from the registry and from devices may hold any character; invalid
+ * UTF-8 becomes U+FFFD, so the message is always valid JSON). Members keep the order they
+ * were added in. The builder has a size limit; once a member does not fit, or memory runs
+ * out, every later call fails and fp_payload_text() answers NULL, so a message is never
+ * published cut short. Not thread-safe: one builder per thread or strand.
+ * Adders return 0, or -1 when the member did not fit (the builder is then failed).
+ * ------------------------------------------------------------------------------------ */
+
+/* A new empty builder holding at most max_bytes of text (0: 16 MiB). NULL when out of
+ * memory. */
+fp_payload *fp_payload_new(size_t max_bytes);
+void fp_payload_free(fp_payload *p); /* safe on NULL */
+/* Empty it again (and clear a failure), keeping its memory. */
+void fp_payload_reset(fp_payload *p);
+int fp_payload_add_int(fp_payload *p, const char *name, int64_t v);
+/* A non-finite double (NaN, infinity) has no JSON form and is written as null. */
+int fp_payload_add_double(fp_payload *p, const char *name, double v);
+int fp_payload_add_bool(fp_payload *p, const char *name, bool v);
+int fp_payload_add_null(fp_payload *p, const char *name);
+/* s[0..len) escaped as a JSON string; len (size_t)-1 means strlen(s). */
+int fp_payload_add_string(fp_payload *p, const char *name, const char *s, size_t len);
+/* Any jansson value, written compactly. */
+int fp_payload_add_json(fp_payload *p, const char *name, const json_t *v);
+/* A value that is already JSON text (the caller vouches for it: it is copied as is). */
+int fp_payload_add_raw(fp_payload *p, const char *name, const char *json, size_t len);
+/* The number of members added. */
+size_t fp_payload_count(const fp_payload *p);
+/* The finished text ("{...}", NUL-terminated, owned by p until its next change) and its
+ * length; NULL when the builder failed (too large, out of memory). */
+const char *fp_payload_text(fp_payload *p, size_t *len);
+/* fp_dataset_publish of the finished text; -1 when the builder failed. */
+int fp_dataset_publish_payload(fp_dataset *ds, fp_payload *p, const char *time_iso);
+int fp_event_publish_payload(fp_event *ev, fp_payload *p, const char *time_iso);
+/* One JSON string, quotes included, of s[0..len) escaped as above into out (out_size
+ * bytes). Returns the length it needs (without the NUL); when that is >= out_size, out
+ * holds a truncated, unterminated prefix: call again with more room. */
+size_t fp_json_quote(char *out, size_t out_size, const char *s, size_t len);
 
 /* ---------------------------------------------------------------------------------------
  * Status and health
@@ -349,6 +409,33 @@ fp_timer *fp_timer_every(fp_asset *as, uint64_t first_ms, uint64_t interval_ms,
                          void (*fn)(void *arg), void *arg);
 /* Cancel; when this returns fn is not running and will not run again. Safe on NULL. */
 void fp_timer_cancel(fp_timer *t);
+
+/* The same for endpoint-level work (a keep-alive, a reconnect): fn(arg) on the endpoint's
+ * strand. Cancelled by fp_timer_cancel() or when the endpoint goes away. */
+fp_timer *fp_endpoint_timer_every(fp_endpoint *ep, uint64_t first_ms, uint64_t interval_ms,
+                                  void (*fn)(void *arg), void *arg);
+/* Queue fn(arg) on the endpoint's strand, from any thread (a task handing a result back):
+ * it runs after what is queued before it, never at the same time as the endpoint's and its
+ * assets' callbacks. Returns 0, or -1 when the endpoint is being removed or out of memory
+ * (fn will not run). Posting from a task is safe as long as the task is stopped before the
+ * endpoint_remove / *_remove callback that owns it returns. */
+int fp_endpoint_post(fp_endpoint *ep, void (*fn)(void *arg), void *arg);
+
+/* Watch a descriptor for connectors that do non-blocking I/O: when fd is ready for
+ * `events` (FP_FD_READ, FP_FD_WRITE), cb(arg, revents) runs on the endpoint's strand.
+ * The watch is one-shot until cb returns: a descriptor that stays ready does not queue a
+ * second call behind the first. revents may carry FP_FD_ERROR (error or hang-up). The
+ * descriptor stays the connector's; fp_fd_unwatch before closing it. NULL on failure. */
+#define FP_FD_READ 0x1u
+#define FP_FD_WRITE 0x4u
+#define FP_FD_ERROR 0x8u
+fp_fd_watch *fp_fd_watch_add(fp_endpoint *ep, int fd, uint32_t events,
+                             void (*cb)(void *arg, uint32_t revents), void *arg);
+/* Change the events watched. 0, or -1 on failure. */
+int fp_fd_watch_modify(fp_fd_watch *w, uint32_t events);
+/* Stop watching; when it returns cb is not running (unless called from cb itself) and will
+ * not run again. Safe on NULL. */
+void fp_fd_unwatch(fp_fd_watch *w);
 
 /* Run fn(task, arg) on a thread of its own (for a stream held open, a blocking read).
  * fn should return soon after fp_task_stopping() becomes true. */
