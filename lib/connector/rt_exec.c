@@ -106,6 +106,8 @@ struct rt_exec {
     int base;        /* --workers: threads kept, and how many may run unblocked */
     int max_threads; /* --max-threads */
     int n_threads, n_idle, peak_threads;
+    int n_busy;       /* workers running an item */
+    int n_ready;      /* strands in the ready list */
     uint64_t grown;   /* threads added for blocked work */
     int last_blocked; /* blocked workers at the monitor's last look */
     rt_worker *workers_list;
@@ -168,8 +170,11 @@ static void ready_push(struct rt_exec *ex, rt_strand *s)
     else
         ex->ready_head = s;
     ex->ready_tail = s;
+    ex->n_ready++;
     pthread_cond_signal(&ex->work);
-    if (ex->n_idle == 0 && ex->mwaiting)
+    /* More strands wait than workers are free (idle, or woken and not yet running): one may
+     * wait behind blocked workers, so the monitor looks. */
+    if (ex->mwaiting && ex->n_ready > ex->n_threads - ex->n_busy)
         pthread_cond_signal(&ex->mcond);
 }
 
@@ -245,6 +250,7 @@ static void *worker_main(void *arg)
         ex->ready_head = s->next_ready;
         if (!ex->ready_head)
             ex->ready_tail = NULL;
+        ex->n_ready--;
         rt_item *it = s->head;
         s->head = it->next;
         if (!s->head)
@@ -252,6 +258,7 @@ static void *worker_main(void *arg)
         s->running = true;
         s->runner = pthread_self();
         w->busy = true;
+        ex->n_busy++;
         w->item_seq++;
         pthread_mutex_unlock(&ex->lock);
 
@@ -260,6 +267,7 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&ex->lock);
         w->busy = false;
+        ex->n_busy--;
         s->running = false;
         if (s->head)
             ready_push(ex, s); /* behind the other ready strands: fairness */
@@ -312,7 +320,7 @@ static void *monitor_main(void *arg)
 
     pthread_mutex_lock(&ex->lock);
     while (!ex->stop) {
-        if (!ex->ready_head || ex->n_idle > 0) {
+        if (!ex->ready_head) {
             ex->mwaiting = true;
             pthread_cond_wait(&ex->mcond, &ex->lock);
             ex->mwaiting = false;
@@ -323,9 +331,11 @@ static void *monitor_main(void *arg)
         ex->last_blocked = blocked;
         /* Strands wait, no worker is free, and too few workers are left to run: a thread
          * for the strands that wait, since the blocked ones may hold theirs for seconds. */
-        if (ex->n_threads - blocked < ex->base && ex->n_threads < ex->max_threads &&
-            now - ex->ready_head->ready_ms >= MONITOR_PERIOD_MS && worker_spawn_locked(ex) == 0)
-            ex->grown++;
+        if (now - ex->ready_head->ready_ms >= MONITOR_PERIOD_MS) {
+            int need = ex->base - (ex->n_threads - blocked);
+            while (need-- > 0 && ex->n_threads < ex->max_threads && worker_spawn_locked(ex) == 0)
+                ex->grown++;
+        }
         struct timespec ts;
         abs_mono(&ts, now + MONITOR_PERIOD_MS);
         pthread_cond_timedwait(&ex->mcond, &ex->lock, &ts);

@@ -2,7 +2,10 @@
  * test_connector_exec.c - strands, timers and tasks of the connector runtime: a strand's
  * items run in order and never two at once, different strands run in parallel, a timer
  * stops when cancelled (also from its own tick, also while a tick is running), a slow
- * timer skips ticks, and a sleeping task stops at once.
+ * timer skips ticks, and a sleeping task stops at once. The pool grows past its base size
+ * when every worker is blocked (strands that wait are served within a few tens of ms) but
+ * not for work that computes; a descriptor watch calls back on its endpoint's strand, once
+ * per readiness, and never after fp_fd_unwatch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +16,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../../lib/connector/rt_internal.h"
 #include "test_time.h"
@@ -299,6 +303,169 @@ static void task_fn(fp_task *t, void *arg)
     }
 }
 
+/* ---- the pool grows for blocked work ----------------------------------------------------- */
+
+static int setup_two(void **state)
+{
+    memset(&g_rt, 0, sizeof g_rt);
+    pthread_mutex_init(&g_rt.lock, NULL);
+    return rt_exec_start(&g_rt, 2);
+}
+
+static atomic_int g_release; /* blocked items wait for it */
+
+static void block_fn(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&g_release))
+        sleep_ms(5); /* waiting, as on a device that does not answer: no CPU */
+}
+
+typedef struct lat {
+    uint64_t posted_ms;
+    atomic_ullong ran_ms;
+} lat;
+
+static void lat_fn(void *arg)
+{
+    lat *l = arg;
+    atomic_store(&l->ran_ms, now_ms());
+}
+
+/* Two workers, five strands blocked on their devices: a sixth strand's items still run
+ * within a few tens of milliseconds (a thread is added per blocked worker), and the pool
+ * says so in its statistics. */
+static void test_pool_grows_for_blocked_work(void **state)
+{
+    enum { N_BLOCKED = 5, N_QUICK = 20 };
+    rt_strand *blocked[N_BLOCKED];
+    atomic_store(&g_release, 0);
+    for (int i = 0; i < N_BLOCKED; i++) {
+        blocked[i] = rt_strand_new(&g_rt);
+        assert_int_equal(rt_strand_post(blocked[i], block_fn, NULL), 0);
+    }
+    rt_strand *quick = rt_strand_new(&g_rt);
+    uint64_t worst = 0;
+    for (int i = 0; i < N_QUICK; i++) {
+        lat l = {.posted_ms = now_ms()};
+        atomic_init(&l.ran_ms, 0);
+        assert_int_equal(rt_strand_post(quick, lat_fn, &l), 0);
+        while (!atomic_load(&l.ran_ms) && now_ms() - l.posted_ms < 5000)
+            sleep_ms(1);
+        if (!atomic_load(&l.ran_ms)) { /* did not run at all while 5 strands block */
+            worst = UINT64_MAX;
+            atomic_store(&g_release, 1); /* so that the item runs before l goes away */
+            while (!atomic_load(&l.ran_ms))
+                sleep_ms(1);
+            break;
+        }
+        uint64_t d = atomic_load(&l.ran_ms) - l.posted_ms;
+        if (d > worst)
+            worst = d;
+        sleep_ms(10);
+    }
+    rt_exec_stats st;
+    rt_exec_stats_get(&g_rt, &st);
+    atomic_store(&g_release, 1);
+    for (int i = 0; i < N_BLOCKED; i++)
+        rt_strand_free(blocked[i]);
+    rt_strand_free(quick);
+    print_message("worst wait of a quick item: %llu ms; threads %llu (peak %llu, added %llu)\n",
+                  (unsigned long long)worst, (unsigned long long)st.threads,
+                  (unsigned long long)st.peak_threads, (unsigned long long)st.grown);
+    assert_true(st.peak_threads >= N_BLOCKED + 1);
+    assert_true(st.grown >= N_BLOCKED - 1);
+    /* The first item may wait for the monitor's look (10 ms) plus the 20 ms that tell a
+     * blocked worker; later ones find a free thread. 1 s leaves room for a loaded machine. */
+    assert_true(worst < 1000);
+}
+
+static void spin_fn(void *arg)
+{
+    uint64_t until = now_ms() + 300;
+    volatile uint64_t x = 0;
+    (void)arg;
+    while (now_ms() < until)
+        x++;
+}
+
+/* Work that computes holds its workers but is not blocked: the pool stays at its size. */
+static void test_pool_does_not_grow_for_cpu_work(void **state)
+{
+    rt_strand *s[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = rt_strand_new(&g_rt);
+        assert_int_equal(rt_strand_post(s[i], spin_fn, NULL), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        rt_strand_free(s[i]);
+    rt_exec_stats st;
+    rt_exec_stats_get(&g_rt, &st);
+    assert_int_equal(st.grown, 0);
+    assert_int_equal(st.peak_threads, 2);
+}
+
+/* ---- descriptor watches ------------------------------------------------------------------ */
+
+typedef struct watch_rec {
+    rt_endpoint ep;
+    int rfd;
+    atomic_int calls;
+    atomic_int on_strand;
+} watch_rec;
+
+static void watch_cb(void *arg, uint32_t revents)
+{
+    watch_rec *w = arg;
+    char c;
+    if (rt_strand_current(w->ep.strand))
+        atomic_fetch_add(&w->on_strand, 1);
+    if ((revents & FP_FD_READ) && read(w->rfd, &c, 1) == 1)
+        atomic_fetch_add(&w->calls, 1);
+}
+
+static void wait_calls(watch_rec *w, int n)
+{
+    for (int i = 0; i < 500 && atomic_load(&w->calls) < n; i++)
+        sleep_ms(5);
+}
+
+static void test_fd_watch(void **state)
+{
+    static watch_rec w;
+    int p[2];
+    memset(&w, 0, sizeof w);
+    assert_int_equal(pipe(p), 0);
+    w.rfd = p[0];
+    w.ep.strand = rt_strand_new(&g_rt);
+    w.ep.pub.device = "dev";
+    w.ep.pub.name = "ep";
+    fp_fd_watch *fw = fp_fd_watch_add(&w.ep.pub, p[0], FP_FD_READ, watch_cb, &w);
+    assert_non_null(fw);
+    assert_int_equal(write(p[1], "a", 1), 1);
+    wait_calls(&w, 1);
+    assert_int_equal(atomic_load(&w.calls), 1);
+    /* Three bytes ready at once, one read per call: the watch is re-armed after each call,
+     * and never two calls run at once (the strand), so exactly three calls. */
+    assert_int_equal(write(p[1], "bcd", 3), 3);
+    wait_calls(&w, 4);
+    assert_int_equal(atomic_load(&w.calls), 4);
+    assert_int_equal(atomic_load(&w.on_strand), 4);
+    fp_fd_unwatch(fw);
+    assert_int_equal(write(p[1], "e", 1), 1);
+    sleep_ms(100);
+    assert_int_equal(atomic_load(&w.calls), 4);
+    /* A watch the connector left behind is dropped when its endpoint goes. */
+    fw = fp_fd_watch_add(&w.ep.pub, p[0], FP_FD_READ, watch_cb, &w);
+    assert_non_null(fw);
+    wait_calls(&w, 5);
+    rt_watches_cancel_endpoint(&w.ep.pub);
+    assert_null(w.ep.watches);
+    rt_strand_free(w.ep.strand);
+    close(p[0]);
+    close(p[1]);
+}
+
 static void test_task_stop_is_fast(void **state)
 {
     atomic_int loops = 0;
@@ -323,6 +490,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_skips_and_asset_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_once, setup, teardown),
         cmocka_unit_test(test_task_stop_is_fast),
+        cmocka_unit_test_setup_teardown(test_pool_grows_for_blocked_work, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_does_not_grow_for_cpu_work, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_fd_watch, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
