@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../lib/common/fp_log.h"
+#include "fp_log.h"
 #include "../../lib/connector/fpc_mqtt.h"
 #include "../../lib/connector/fpc_queue.h"
 

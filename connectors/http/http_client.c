@@ -9,8 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fp_alloc.h"
-#include "fp_status.h"
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_status.h>
 
 /* fp_strdup of a string that may be NULL; *ok turns false when a copy failed. */
 static char *dup_opt(const char *z, bool *ok)

@@ -25,9 +25,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "fieldplane/connector.h"
-#include "fp_buf.h"
-#include "fp_status.h"
+#include <fieldplane/connector.h>
+#include <fieldplane/fp_buf.h>
+#include <fieldplane/fp_status.h>
 
 typedef enum fp_httpc_auth {
     FP_HTTPC_AUTH_NONE = 0,

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fp_alloc.h"
-#include "fp_status.h"
-#include "fp_buf.h"
-#include "fp_json.h"
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_status.h>
+#include <fieldplane/fp_buf.h>
+#include <fieldplane/fp_json.h>
 
 /* More digits than this cannot be a sensible index and could overflow. */
 #define JSONSEL_MAX_INDEX_DIGITS 15

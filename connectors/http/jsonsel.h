@@ -20,8 +20,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "fp_buf.h"
-#include "fp_status.h"
+#include <fieldplane/fp_buf.h>
+#include <fieldplane/fp_status.h>
 
 typedef struct fp_jsonsel fp_jsonsel;
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fp_alloc.h"
-#include "fp_log.h"
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_log.h>
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
 

@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fp_alloc.h"
-#include "fp_buf.h"
-#include "fp_log.h"
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_buf.h>
+#include <fieldplane/fp_log.h>
 #include "opc_internal.h"
 
 #define LOG_MOD "opcua"

@@ -34,9 +34,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fp_status.h"
-#include "fp_alloc.h"
-#include "fp_log.h"
+#include <fieldplane/fp_status.h>
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_log.h>
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
 #include "opcua/ua_nodeids.h"

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fp_alloc.h"
-#include "fp_log.h"
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_log.h>
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
 

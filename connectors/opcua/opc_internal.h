@@ -31,7 +31,7 @@
 
 #include <fieldplane/connector.h>
 
-#include "fp_buf.h"
+#include <fieldplane/fp_buf.h>
 #include "opcua/ua_client.h"
 #include "opcua/ua_pki.h"
 

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fp_alloc.h"
-#include "fp_json.h"
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_json.h>
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
 

@@ -30,7 +30,7 @@
 #include <openssl/bio.h>
 #include <openssl/x509.h>
 
-#include "fp_alloc.h"
+#include <fieldplane/fp_alloc.h>
 #include "opc_internal.h"
 #include "opcua/ua_pki.h"
 

@@ -21,7 +21,7 @@
 
 extern char **environ;
 
-#include "fp_log.h"
+#include <fieldplane/fp_log.h>
 #include "opc_internal.h"
 #include "opcua/ua_pki.h"
 

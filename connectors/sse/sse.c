@@ -21,11 +21,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fieldplane/connector.h"
-#include "fp_alloc.h"
-#include "fp_buf.h"
-#include "fp_json.h"
-#include "fp_log.h"
+#include <fieldplane/connector.h>
+#include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_buf.h>
+#include <fieldplane/fp_json.h>
+#include <fieldplane/fp_log.h>
 #include "http_client.h"
 #include "jsonsel.h"
 #include "sse_parse.h"

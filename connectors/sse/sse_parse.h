@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fp_buf.h"
-#include "fp_status.h"
+#include <fieldplane/fp_buf.h>
+#include <fieldplane/fp_status.h>
 
 #define FP_SSE_DEFAULT_MAX_LINE (1024u * 1024u)
 #define FP_SSE_DEFAULT_MAX_EVENT (4u * 1024u * 1024u)

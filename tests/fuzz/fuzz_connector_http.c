@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/common/fp_buf.h"
+#include "fp_buf.h"
 #include "../../lib/connector/fpc_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../lib/common/fp_log.h"
+#include "fp_log.h"
 #include "../../lib/connector/fpc_queue.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

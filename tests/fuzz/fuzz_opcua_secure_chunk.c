@@ -20,7 +20,7 @@
  *
  * Built with -DFP_FUZZ_WRITE_SEEDS and linked without libFuzzer, the file is a
  * program that writes valid seeds for every mode into the folder it is given:
- *   cc -DFP_FUZZ_WRITE_SEEDS -Ilib/opcua/include -Ilib/common \
+ *   cc -DFP_FUZZ_WRITE_SEEDS -Ilib/opcua/include -Iinclude/fieldplane \
  *      tests/fuzz/fuzz_opcua_secure_chunk.c build/dev/lib/opcua/libfpopcua.a \
  *      build/dev/lib/common/libfpcommon.a -lcrypto -o /tmp/seeds && /tmp/seeds DIR
  */

@@ -1,5 +1,6 @@
 /*
- * fp_status.h - the one status enum of Fieldplane, its names and HTTP mapping.
+ * fieldplane/fp_status.h - the one status enum of Fieldplane, its names and HTTP mapping
+ * (part of the connector SDK: the fp_buf functions return it).
  *
  * Functions named as actions return an fp_status; FP_OK is zero so that
  * `if (rc)` reads as "if it failed".
@@ -8,6 +9,10 @@
 #define FP_STATUS_H
 
 #include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum fp_status {
     FP_OK = 0,
@@ -36,5 +41,9 @@ int fp_status_http(fp_status st);
  * the common way functions here explain a failure to their caller. */
 void fp_set_err(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * fp_json.h - small helpers around jansson shared by the modules that read JSON, and the
+ * fieldplane/fp_json.h - small helpers around jansson shared by the modules that read JSON
+ * (part of the connector SDK), and the
  * one JSON string escaper of the tree (the payload builder, the OPC UA values and every
  * other writer of JSON text by hand use it).
  */
@@ -10,7 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fp_buf.h"
+#include <fieldplane/fp_buf.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* What kind of value v is, for error messages: "an object", "an array", "a string",
  * "a number", "a boolean" or "null". */
@@ -37,5 +42,9 @@ fp_status fp_json_quote_buf(fp_buf *b, const char *p, size_t n);
 fp_status fp_json_dump_compact(fp_buf *out, const json_t *v);
 /* One real number as fp_json_dump_compact writes it (non-finite: null). Returns out->err. */
 fp_status fp_json_dump_real(fp_buf *out, double d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
