@@ -10,7 +10,13 @@
  * answers at all, the dataset's health why its last poll gave nothing, and each data
  * point whose path is missing carries its own error. See docs/connector-http.md.
  *
- * All callbacks and timer ticks of an endpoint run on its strand, so a dataset's curl
+ * The runtime owns the polling: it calls http_sample() on the asset's strand every
+ * samplingIntervalInMilliseconds (the connector's sampling_key) and publishes the payload
+ * it fills. A poll blocks for up to timeoutMilliseconds; that holds a worker of the
+ * runtime's pool, which grows when every worker is blocked, so a device that never answers
+ * delays only its own endpoint, and its skipped ticks show in /metrics.
+ *
+ * All callbacks and sample calls of an endpoint run on its strand, so a dataset's curl
  * handle and buffers are used by one thread at a time and need no lock. The endpoint's
  * connection settings live in a reference-counted snapshot (http_client.h); a changed
  * endpoint takes effect at each dataset's next poll.
@@ -22,6 +28,7 @@
 #include "fieldplane/connector.h"
 #include "fp_alloc.h"
 #include "fp_buf.h"
+#include "fp_json.h"
 #include "fp_log.h"
 #include "http_client.h"
 #include "jsonsel.h"
@@ -65,7 +72,6 @@ typedef struct http_ep {
 typedef struct http_ds {
     fp_dataset *ds;
     http_ep *ep;
-    fp_timer *timer;
     CURL *curl;
     struct curl_slist *headers;
     fp_httpc_cfg *cfg; /* the snapshot applied to curl (NULL: apply before the next poll) */
@@ -73,7 +79,6 @@ typedef struct http_ds {
     fp_jsonsel **sel; /* per data point; NULL for a malformed selector */
     size_t n_sel;
     fp_buf body;
-    fp_buf payload;
     char errbuf[CURL_ERROR_SIZE];
 } http_ds;
 
@@ -218,82 +223,79 @@ static bool is_tls_error(CURLcode rc)
            rc == CURLE_SSL_CLIENTCERT;
 }
 
-/* Select every data point from doc and publish; report what was missing. */
-static void publish_points(http_ds *d, json_t *doc)
+/* Select every data point from doc into p; report what was missing. Returns 0 when p is to
+ * be published. A dataset without data points publishes the whole document itself. */
+static int select_points(http_ds *d, json_t *doc, fp_payload *p)
 {
     fp_dataset *ds = d->ds;
     size_t found = 0, usable = 0;
 
-    fp_buf_reset(&d->payload);
     if (ds->n_points == 0) {
-        fp_json_dump_compact(&d->payload, doc);
-        found = usable = 1;
-    } else {
-        fp_buf_append(&d->payload, "{", 1);
-        for (size_t i = 0; i < ds->n_points && i < d->n_sel; i++) {
-            fp_datapoint *dp = &ds->points[i];
-            char err[512];
-            json_t *v;
-            json_t *key;
-            if (!d->sel[i])
-                continue; /* malformed: its error was set when it was added */
-            usable++;
-            v = fp_jsonsel_eval(d->sel[i], doc, err, sizeof err);
-            if (!v) {
-                fp_datapoint_error(dp, "PathNotFound", "dataSource \"%s\": %s", dp->data_source,
-                                   err);
-                continue;
-            }
-            fp_datapoint_error(dp, NULL, NULL);
-            if (found++)
-                fp_buf_append(&d->payload, ",", 1);
-            /* The name through jansson's string escaping, then the value. */
-            key = json_string(dp->name);
-            if (key) {
-                char *k = json_dumps(key, JSON_ENCODE_ANY);
-                if (k)
-                    fp_buf_append_str(&d->payload, k);
-                free(k);
-                json_decref(key);
-            }
-            fp_buf_append(&d->payload, ":", 1);
-            fp_json_dump_compact(&d->payload, v);
+        fp_buf whole;
+        int rc;
+        fp_buf_init(&whole, (size_t)d->ep->max_response_bytes * 2 + 1024);
+        fp_json_dump_compact(&whole, doc);
+        if (whole.err) {
+            fp_dataset_health(ds, false, "PublishFailed", "GET %s: the message is too large (%s)",
+                              d->url, fp_status_name(whole.err));
+            fp_buf_clear(&whole);
+            return -1;
         }
-        fp_buf_append(&d->payload, "}", 1);
+        rc = fp_dataset_publish(ds, whole.data, whole.len, NULL);
+        fp_buf_clear(&whole);
+        if (rc == 0)
+            fp_dataset_health(ds, true, "Ok", "GET %s: the whole document", d->url);
+        return -1; /* published here */
     }
-    if (d->payload.err) {
-        fp_dataset_health(ds, false, "PublishFailed", "GET %s: the message is too large (%s)",
-                          d->url, fp_status_name(d->payload.err));
-        return;
+    for (size_t i = 0; i < ds->n_points && i < d->n_sel; i++) {
+        fp_datapoint *dp = &ds->points[i];
+        char err[512];
+        json_t *v;
+        if (!d->sel[i])
+            continue; /* malformed: its error was set when it was added */
+        usable++;
+        v = fp_jsonsel_eval(d->sel[i], doc, err, sizeof err);
+        if (!v) {
+            fp_datapoint_error(dp, "PathNotFound", "dataSource \"%s\": %s", dp->data_source, err);
+            continue;
+        }
+        fp_datapoint_error(dp, NULL, NULL);
+        found++;
+        if (fp_payload_add_json(p, dp->name, v) != 0) {
+            fp_dataset_health(ds, false, "PublishFailed",
+                              "GET %s: the message is too large (at data point %s)", d->url,
+                              dp->name);
+            return -1;
+        }
     }
     if (found == 0) {
         fp_dataset_health(ds, false, usable ? "PathNotFound" : "BadSelector",
                           "GET %s: none of the %zu data points could be selected from the response",
                           d->url, ds->n_points);
-        return;
+        return -1;
     }
-    if (fp_dataset_publish(ds, d->payload.data, d->payload.len, NULL) == 0)
-        fp_dataset_health(ds, true, "Ok", "GET %s: %zu of %zu data points", d->url, found,
-                          ds->n_points ? ds->n_points : 1);
+    fp_dataset_health(ds, true, "Ok", "GET %s: %zu of %zu data points", d->url, found,
+                      ds->n_points);
+    return 0;
 }
 
-/* One poll (a timer tick on the asset's strand). */
-static void poll_dataset(void *arg)
+/* One poll (the runtime's sample call, on the asset's strand). */
+static int http_sample(fp_dataset *ds, fp_payload *p)
 {
-    http_ds *d = arg;
-    fp_dataset *ds = d->ds;
+    http_ds *d = ds->user;
     fp_endpoint *ep = ds->asset->endpoint;
     fp_httpc_cfg *cfg = fp_httpc_slot_get(&d->ep->slot);
     json_error_t jerr;
     json_t *doc;
     CURLcode rc;
     long code = 0;
+    int out = -1;
 
-    if (!cfg)
-        return;
+    if (!cfg || !d)
+        return -1;
     if (cfg != d->cfg) {
         if (apply_settings(d, cfg))
-            return;
+            return -1;
     } else {
         fp_httpc_cfg_unref(cfg);
     }
@@ -336,29 +338,22 @@ static void poll_dataset(void *arg)
                           d->url, jerr.line, jerr.column, jerr.text);
         goto out;
     }
-    publish_points(d, doc);
+    out = select_points(d, doc, p);
     json_decref(doc);
 out:
     fp_buf_clear(&d->body);
-}
-
-static uint64_t interval_of(const fp_dataset *ds)
-{
-    const http_ds_conf *conf = ds->config;
-    return conf ? (uint64_t)conf->sampling_ms : 1000;
+    return out;
 }
 
 static void http_ds_free(http_ds *d)
 {
     if (!d)
         return;
-    fp_timer_cancel(d->timer);
     drop_settings(d);
     if (d->curl)
         curl_easy_cleanup(d->curl);
     free_selectors(d);
     fp_buf_clear(&d->body);
-    fp_buf_clear(&d->payload);
     fp_free(d);
 }
 
@@ -374,13 +369,8 @@ static int http_dataset_add(fp_dataset *ds)
         return -1;
     d->ds = ds;
     d->ep = ep;
-    /* The message can hold every point of a maximal response, with names and commas. */
-    fp_buf_init(&d->payload, (size_t)ep->max_response_bytes * 2 + 1024);
     d->curl = curl_easy_init();
     if (!d->curl || compile_selectors(d, ds))
-        goto out_free;
-    d->timer = fp_timer_every(ds->asset, 0, interval_of(ds), poll_dataset, d);
-    if (!d->timer)
         goto out_free;
     ds->user = d;
     return 0;
@@ -395,17 +385,12 @@ static int http_dataset_update(fp_dataset *ds, const fp_dataset *old)
     http_ds *d = ds->user;
 
     (void)old;
-    /* We are on the strand, so the old timer's tick is not running; stop it before the
-     * old dataset goes away, then start over with the new definition. */
-    fp_timer_cancel(d->timer);
-    d->timer = NULL;
+    /* On the strand, so no poll runs; the runtime restarts the sampling at the new interval
+     * when this returns. */
     free_selectors(d);
     drop_settings(d);
     d->ds = ds;
-    if (compile_selectors(d, ds))
-        return -1;
-    d->timer = fp_timer_every(ds->asset, 0, interval_of(ds), poll_dataset, d);
-    return d->timer ? 0 : -1;
+    return compile_selectors(d, ds);
 }
 
 static void http_dataset_remove(fp_dataset *ds)
@@ -432,6 +417,8 @@ static const fp_connector k_http = {
     .dataset_add = http_dataset_add,
     .dataset_update = http_dataset_update,
     .dataset_remove = http_dataset_remove,
+    .sampling_key = "samplingIntervalInMilliseconds",
+    .dataset_sample = http_sample,
 };
 
 int main(int argc, char **argv)

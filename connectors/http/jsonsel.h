@@ -39,10 +39,4 @@ const char *fp_jsonsel_text(const fp_jsonsel *sel);
 /* Free; NULL is a no-op. */
 void fp_jsonsel_free(fp_jsonsel *sel);
 
-/* Append v as compact JSON text to out: object members in document order, and each real
- * number in the shortest form that reads back as the same double (21.1 stays "21.1", not
- * "21.100000000000001"), so that a value is published as the device sent it. Returns
- * out->err. */
-fp_status fp_json_dump_compact(fp_buf *out, const json_t *v);
-
 #endif

@@ -70,101 +70,18 @@ static void leave(jw *w)
     w->depth--;
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes available), 0 when it is not one:
- * overlong forms, surrogates and code points past U+10FFFF are invalid (RFC 3629). */
-static size_t utf8_seq_len(const uint8_t *p, size_t n)
+static void put_sink(void *ctx, const void *p, size_t n)
 {
-    uint8_t c = p[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
+    put(ctx, p, n);
 }
 
-/* A JSON string of n bytes: quotes, backslashes and control characters escaped, each byte
- * that does not start a valid UTF-8 sequence replaced by U+FFFD. Runs of plain bytes are
- * appended at once. */
+/* A JSON string of n bytes, after the prefix pre, escaped by the tree's one escaper
+ * (fp_json_escape: invalid UTF-8 becomes U+FFFD). */
 static void put_str_pre(jw *w, const char *pre, const uint8_t *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t run = 0; /* start of the pending run of bytes copied as they are */
-    size_t i = 0;
     put(w, "\"", 1);
     put_z(w, pre);
-    while (i < n) {
-        uint8_t c = p[i];
-        char esc[8];
-        size_t esc_len = 0, adv = 1;
-        if (c >= 0x80) {
-            adv = utf8_seq_len(p + i, n - i);
-            if (adv > 0) {
-                i += adv;
-                continue;
-            }
-            adv = 1;
-            memcpy(esc, "\xEF\xBF\xBD", 3);
-            esc_len = 3;
-        } else if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            esc_len = 2;
-        } else if (c < 0x20) {
-            esc[0] = '\\';
-            esc_len = 2;
-            switch (c) {
-            case '\n':
-                esc[1] = 'n';
-                break;
-            case '\r':
-                esc[1] = 'r';
-                break;
-            case '\t':
-                esc[1] = 't';
-                break;
-            case '\b':
-                esc[1] = 'b';
-                break;
-            case '\f':
-                esc[1] = 'f';
-                break;
-            default:
-                memcpy(esc + 1, "u00", 3);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                esc_len = 6;
-            }
-        } else {
-            i++;
-            continue;
-        }
-        put(w, p + run, i - run);
-        put(w, esc, esc_len);
-        i += adv;
-        run = i;
-    }
-    put(w, p + run, n - run);
+    fp_json_escape((const char *)p, n, put_sink, w);
     put(w, "\"", 1);
 }
 

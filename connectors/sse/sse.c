@@ -24,6 +24,7 @@
 #include "fieldplane/connector.h"
 #include "fp_alloc.h"
 #include "fp_buf.h"
+#include "fp_json.h"
 #include "fp_log.h"
 #include "http_client.h"
 #include "jsonsel.h"

@@ -2,8 +2,10 @@
  * counter.c - a complete custom connector, the example of docs/connector-sdk.md.
  *
  * It serves device endpoints of the custom type "Example.Counter". The "device" is
- * simulated inside the connector: each dataset ticks every intervalMilliseconds and
- * publishes one message whose data points are chosen by their dataSource:
+ * simulated inside the connector: the runtime samples each dataset every
+ * intervalMilliseconds (the table's sampling_key) by calling counter_sample(), which fills
+ * the message with the payload builder (names escaped, values typed), and the runtime
+ * publishes it. Data points are chosen by their dataSource:
  *
  *   counter   a number that grows by `step` on every tick (1..n, per dataset)
  *   time      milliseconds since the Unix epoch
@@ -39,7 +41,6 @@ typedef struct counter_ep_cfg {
 } counter_ep_cfg;
 
 typedef struct counter_ds {
-    fp_timer *timer;
     int64_t count;
 } counter_ds;
 
@@ -56,52 +57,37 @@ static const fp_config_key counter_config[] = {
 
 static char boot_id[32];
 
-static void counter_tick(void *arg)
+/* One sample (the runtime calls it on the asset's strand every intervalMilliseconds): one
+ * member per data point; returning 0 has the runtime publish p. */
+static int counter_sample(fp_dataset *ds, fp_payload *p)
 {
-    fp_dataset *ds = arg;
     counter_ds *st = ds->user;
     const counter_ds_cfg *cfg = ds->config;
     struct timespec ts;
-    char payload[4096];
-    size_t len = 0;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     st->count += cfg->step;
-    len += (size_t)snprintf(payload + len, sizeof payload - len, "{");
     for (size_t i = 0; i < ds->n_points; i++) {
         const fp_datapoint *dp = &ds->points[i];
-        char value[64];
 
         if (strcmp(dp->data_source, "counter") == 0)
-            snprintf(value, sizeof value, "%" PRId64, st->count);
+            fp_payload_add_int(p, dp->name, st->count);
         else if (strcmp(dp->data_source, "time") == 0)
-            snprintf(value, sizeof value, "%lld",
-                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+            fp_payload_add_int(p, dp->name, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
         else if (strcmp(dp->data_source, "boot") == 0)
-            snprintf(value, sizeof value, "\"%s\"", boot_id);
-        else
-            continue; /* reported by dataset_add */
-        int n = snprintf(payload + len, sizeof payload - len, "%s\"%s\":%s", len > 1 ? "," : "",
-                         dp->name, value);
-        if (n < 0 || (size_t)n >= sizeof payload - len) {
-            fp_dataset_health(ds, false, "TooLarge", "the message is over %zu bytes",
-                              sizeof payload);
-            return;
-        }
-        len += (size_t)n;
+            fp_payload_add_string(p, dp->name, boot_id, (size_t)-1);
+        /* else: reported by dataset_add */
     }
-    if (len + 2 > sizeof payload)
-        return;
-    payload[len++] = '}';
-    payload[len] = '\0';
-    if (fp_dataset_publish(ds, payload, len, NULL) == 0)
-        fp_dataset_health(ds, true, "Publishing", "sampling every %" PRId64 " ms",
-                          cfg->interval_ms);
+    if (!fp_payload_text(p, NULL)) {
+        fp_dataset_health(ds, false, "TooLarge", "the message does not fit the payload builder");
+        return -1;
+    }
+    fp_dataset_health(ds, true, "Publishing", "sampling every %" PRId64 " ms", cfg->interval_ms);
+    return 0;
 }
 
 static int counter_dataset_add(fp_dataset *ds)
 {
-    const counter_ds_cfg *cfg = ds->config;
     counter_ds *st = calloc(1, sizeof *st);
 
     if (!st)
@@ -115,23 +101,15 @@ static int counter_dataset_add(fp_dataset *ds)
                                dp->data_source);
     }
     ds->user = st;
-    st->timer = fp_timer_every(ds->asset, (uint64_t)cfg->interval_ms, (uint64_t)cfg->interval_ms,
-                               counter_tick, ds);
-    return st->timer ? 0 : -1;
+    return 0;
 }
 
-/* The dataset changed (points, interval): keep the count, restart the timer on the new
- * object. The old object is freed when this returns. */
+/* The dataset changed (points, interval): the count is kept (ds->user carries it over), and
+ * the runtime samples the new definition at its interval. Nothing else to do. */
 static int counter_dataset_update(fp_dataset *ds, const fp_dataset *old)
 {
-    counter_ds *st = ds->user;
-    const counter_ds_cfg *cfg = ds->config;
-
-    (void)old;
-    fp_timer_cancel(st->timer);
-    st->timer = fp_timer_every(ds->asset, (uint64_t)cfg->interval_ms, (uint64_t)cfg->interval_ms,
-                               counter_tick, ds);
-    return st->timer ? 0 : -1;
+    (void)ds, (void)old;
+    return 0;
 }
 
 static void counter_dataset_remove(fp_dataset *ds)
@@ -140,7 +118,6 @@ static void counter_dataset_remove(fp_dataset *ds)
 
     if (!st)
         return;
-    fp_timer_cancel(st->timer);
     free(st);
     ds->user = NULL;
 }
@@ -210,6 +187,8 @@ static const fp_connector counter_connector = {
     .dataset_update = counter_dataset_update,
     .dataset_remove = counter_dataset_remove,
     .action_call = counter_action_call,
+    .sampling_key = "intervalMilliseconds",
+    .dataset_sample = counter_sample,
 };
 
 int main(int argc, char **argv)

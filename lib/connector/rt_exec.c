@@ -7,6 +7,15 @@
  * the ready list at most once; the worker that runs an item puts it back when more items
  * wait, so a busy strand cannot starve the others.
  *
+ * The pool grows for blocked work. An item may block for as long as its device's timeout
+ * (a connect, a request): a monitor thread, awake only while strands wait for a worker,
+ * counts the workers whose current item has run for GROW_BLOCKED_MS while using less than a
+ * quarter of that in CPU time (they wait on a device, not compute), and when fewer than
+ * `workers` of the pool are left to run, adds a thread, up to --max-threads. So a hung
+ * device holds one thread and delays only its own strand; CPU-bound work never grows the
+ * pool past `workers`. Threads above `workers` leave after IDLE_EXIT_MS without work.
+ * Workers run on small stacks (WORKER_STACK), since a thousand of them may exist.
+ *
  * Timers live in one binary min-heap by due time (ties in the order they were queued),
  * served by one thread that only posts ticks to strands: with a thousand periodic timers a
  * sorted list cost the timer thread a walk of the whole list per tick. A periodic timer whose
@@ -20,7 +29,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
@@ -38,13 +49,42 @@ struct rt_strand {
     bool queued;  /* in the ready list, or an item of it is running */
     bool running; /* an item is running now, on thread `runner` */
     pthread_t runner;
+    uint64_t ready_ms; /* when it last entered the ready list */
     rt_strand *next_ready;
 };
+
+/* An item that has run this long with little CPU time is blocked on a device. */
+#define GROW_BLOCKED_MS 20
+/* How often the monitor looks while strands wait for a worker. */
+#define MONITOR_PERIOD_MS 10
+/* A thread above the pool's base size leaves after this long without work. */
+#define IDLE_EXIT_MS 10000
+/* Stack of a worker thread: items are callbacks, not deep recursions; the sanitizers' shadow
+ * frames need more. */
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKER_STACK (4u << 20)
+#else
+#define WORKER_STACK (512u << 10)
+#endif
+
+/* One worker thread, as the monitor sees it (all fields under ex->lock). */
+typedef struct rt_worker {
+    struct rt_exec *ex;
+    clockid_t cpu;     /* its CPU-time clock */
+    bool busy;         /* running an item */
+    uint64_t item_seq; /* +1 per item taken */
+    uint64_t mon_seq;  /* the item the monitor measured from */
+    uint64_t mon_ms;   /* when the monitor first saw that item */
+    uint64_t mon_cpu_ns;
+    struct rt_worker *next, *prev;
+} rt_worker;
 
 struct fp_timer {
     struct rt_exec *ex;
     rt_strand *strand;
-    fp_asset *asset; /* NULL for the runtime's own one-shot timers */
+    fp_asset *asset;       /* the owning asset, else NULL */
+    fp_endpoint *endpoint; /* the owning endpoint (fp_endpoint_timer_every), else NULL */
+    atomic_ullong *skips;  /* counts skipped ticks, or NULL */
     uint64_t due_ms, interval_ms;
     bool once;
     void (*fn)(void *arg);
@@ -61,9 +101,27 @@ struct rt_exec {
     pthread_cond_t work;  /* workers wait for a ready strand */
     pthread_cond_t idle;  /* an item finished (strand_run, strand_free wait) */
     rt_strand *ready_head, *ready_tail;
-    bool stop, stopped;
-    int n_workers;
-    pthread_t *workers;
+    pthread_cond_t gone; /* a worker left (stop waits for the last) */
+    bool stop;
+    int base;        /* --workers: threads kept, and how many may run unblocked */
+    int max_threads; /* --max-threads */
+    int n_threads, n_idle, peak_threads;
+    uint64_t grown;   /* threads added for blocked work */
+    int last_blocked; /* blocked workers at the monitor's last look */
+    rt_worker *workers_list;
+    pthread_attr_t attr; /* small stacks, detached */
+
+    pthread_cond_t mcond; /* the monitor waits for strands that wait */
+    bool mwaiting;
+    bool mstarted;
+    pthread_t monitor;
+
+    pthread_mutex_t wlock; /* fd watches */
+    int epfd;              /* -1 until the first watch */
+    bool io_started;
+    pthread_t io_thread;
+    pthread_cond_t wdone;      /* a watch callback finished (unwatch waits) */
+    struct fp_fd_watch *grave; /* removed, freed by the I/O thread after its batch */
 
     pthread_mutex_t tlock; /* the timer list and every timer's state */
     pthread_cond_t tcond;  /* the timer thread waits for the next due time */
@@ -99,27 +157,88 @@ static void abs_mono(struct timespec *ts, uint64_t at_ms)
     ts->tv_nsec = (long)(at_ms % 1000u) * 1000000L;
 }
 
-/* ---- strands ------------------------------------------------------------------------------- */
+/* ---- strands and the growing pool ------------------------------------------------------- */
 
 static void ready_push(struct rt_exec *ex, rt_strand *s)
 {
     s->next_ready = NULL;
+    s->ready_ms = rt_mono_ms();
     if (ex->ready_tail)
         ex->ready_tail->next_ready = s;
     else
         ex->ready_head = s;
     ex->ready_tail = s;
     pthread_cond_signal(&ex->work);
+    if (ex->n_idle == 0 && ex->mwaiting)
+        pthread_cond_signal(&ex->mcond);
+}
+
+static void *worker_main(void *arg);
+
+/* Start one more worker (ex->lock held). 0, or -1 when the thread could not be made. */
+static int worker_spawn_locked(struct rt_exec *ex)
+{
+    rt_worker *w = fp_calloc(1, sizeof *w);
+    pthread_t th;
+    if (!w)
+        return -1;
+    w->ex = ex;
+    w->next = ex->workers_list;
+    if (w->next)
+        w->next->prev = w;
+    ex->workers_list = w;
+    ex->n_threads++;
+    if (pthread_create(&th, &ex->attr, worker_main, w) != 0) {
+        int e = errno;
+        ex->n_threads--;
+        ex->workers_list = w->next;
+        if (w->next)
+            w->next->prev = NULL;
+        fp_free(w);
+        fp_log_error("runtime", "cannot start a worker thread (%d running): %s", ex->n_threads,
+                     strerror(e));
+        return -1;
+    }
+    if (pthread_getcpuclockid(th, &w->cpu) != 0)
+        w->cpu = (clockid_t)-1;
+    if (ex->n_threads > ex->peak_threads)
+        ex->peak_threads = ex->n_threads;
+    return 0;
+}
+
+static void worker_unlink_locked(struct rt_exec *ex, rt_worker *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        ex->workers_list = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    ex->n_threads--;
+    pthread_cond_broadcast(&ex->gone);
 }
 
 static void *worker_main(void *arg)
 {
-    struct rt_exec *ex = arg;
+    rt_worker *w = arg;
+    struct rt_exec *ex = w->ex;
 
     pthread_mutex_lock(&ex->lock);
     for (;;) {
-        while (!ex->ready_head && !ex->stop)
-            pthread_cond_wait(&ex->work, &ex->lock);
+        while (!ex->ready_head && !ex->stop) {
+            ex->n_idle++;
+            if (ex->n_threads > ex->base) {
+                struct timespec ts;
+                abs_mono(&ts, rt_mono_ms() + IDLE_EXIT_MS);
+                int rc = pthread_cond_timedwait(&ex->work, &ex->lock, &ts);
+                ex->n_idle--;
+                if (rc == ETIMEDOUT && !ex->ready_head && ex->n_threads > ex->base)
+                    goto out; /* grown for blocked work that is over */
+            } else {
+                pthread_cond_wait(&ex->work, &ex->lock);
+                ex->n_idle--;
+            }
+        }
         if (!ex->ready_head)
             break; /* stopping and nothing left to run */
         rt_strand *s = ex->ready_head;
@@ -132,18 +251,84 @@ static void *worker_main(void *arg)
             s->tail = NULL;
         s->running = true;
         s->runner = pthread_self();
+        w->busy = true;
+        w->item_seq++;
         pthread_mutex_unlock(&ex->lock);
 
         it->fn(it->arg);
         fp_free(it);
 
         pthread_mutex_lock(&ex->lock);
+        w->busy = false;
         s->running = false;
         if (s->head)
             ready_push(ex, s); /* behind the other ready strands: fairness */
         else
             s->queued = false;
         pthread_cond_broadcast(&ex->idle);
+    }
+out:
+    worker_unlink_locked(ex, w);
+    pthread_mutex_unlock(&ex->lock);
+    fp_free(w);
+    return NULL;
+}
+
+static uint64_t cpu_ns(clockid_t c)
+{
+    struct timespec ts;
+    if (c == (clockid_t)-1 || clock_gettime(c, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Workers whose item has waited on something, not computed, for GROW_BLOCKED_MS (lock held;
+ * reading another thread's CPU clock is a system call, a few per look). */
+static int count_blocked_locked(struct rt_exec *ex, uint64_t now)
+{
+    int blocked = 0;
+    for (rt_worker *w = ex->workers_list; w; w = w->next) {
+        if (!w->busy)
+            continue;
+        if (w->mon_seq != w->item_seq) {
+            w->mon_seq = w->item_seq;
+            w->mon_ms = now;
+            w->mon_cpu_ns = cpu_ns(w->cpu);
+            continue;
+        }
+        uint64_t wall_ms = now - w->mon_ms;
+        if (wall_ms < GROW_BLOCKED_MS)
+            continue;
+        uint64_t used_ns = cpu_ns(w->cpu) - w->mon_cpu_ns;
+        if (used_ns < wall_ms * 1000000u / 4)
+            blocked++;
+    }
+    return blocked;
+}
+
+static void *monitor_main(void *arg)
+{
+    struct rt_exec *ex = arg;
+
+    pthread_mutex_lock(&ex->lock);
+    while (!ex->stop) {
+        if (!ex->ready_head || ex->n_idle > 0) {
+            ex->mwaiting = true;
+            pthread_cond_wait(&ex->mcond, &ex->lock);
+            ex->mwaiting = false;
+            continue;
+        }
+        uint64_t now = rt_mono_ms();
+        int blocked = count_blocked_locked(ex, now);
+        ex->last_blocked = blocked;
+        /* Strands wait, no worker is free, and too few workers are left to run: a thread
+         * for the strands that wait, since the blocked ones may hold theirs for seconds. */
+        if (ex->n_threads - blocked < ex->base && ex->n_threads < ex->max_threads &&
+            now - ex->ready_head->ready_ms >= MONITOR_PERIOD_MS && worker_spawn_locked(ex) == 0)
+            ex->grown++;
+        struct timespec ts;
+        abs_mono(&ts, now + MONITOR_PERIOD_MS);
+        pthread_cond_timedwait(&ex->mcond, &ex->lock, &ts);
     }
     pthread_mutex_unlock(&ex->lock);
     return NULL;
@@ -158,39 +343,52 @@ int rt_exec_start(fp_rt *rt, int workers)
         return -1;
     if (workers < 1)
         workers = 1;
+    ex->base = workers;
+    ex->max_threads = rt->opt.max_threads > 0 ? rt->opt.max_threads : RT_MAX_THREADS_DEFAULT;
+    if (ex->max_threads < workers)
+        ex->max_threads = workers;
+    ex->epfd = -1;
     pthread_mutex_init(&ex->lock, NULL);
-    pthread_cond_init(&ex->work, NULL);
+    cond_init_mono(&ex->work);
     pthread_cond_init(&ex->idle, NULL);
+    pthread_cond_init(&ex->gone, NULL);
+    cond_init_mono(&ex->mcond);
     pthread_mutex_init(&ex->tlock, NULL);
     cond_init_mono(&ex->tcond);
     pthread_cond_init(&ex->tdone, NULL);
-    ex->workers = fp_calloc((size_t)workers, sizeof *ex->workers);
-    if (!ex->workers)
-        goto out_free;
-    for (int i = 0; i < workers; i++) {
-        if (pthread_create(&ex->workers[i], NULL, worker_main, ex) != 0) {
-            fp_log_error("runtime", "cannot start worker thread %d: %s", i, strerror(errno));
+    pthread_mutex_init(&ex->wlock, NULL);
+    pthread_cond_init(&ex->wdone, NULL);
+    pthread_attr_init(&ex->attr);
+    pthread_attr_setstacksize(&ex->attr, WORKER_STACK);
+    pthread_attr_setdetachstate(&ex->attr, PTHREAD_CREATE_DETACHED);
+    rt->exec = ex;
+
+    pthread_mutex_lock(&ex->lock);
+    for (int i = 0; i < workers; i++)
+        if (worker_spawn_locked(ex) != 0)
             break;
-        }
-        ex->n_workers++;
+    int started = ex->n_threads;
+    pthread_mutex_unlock(&ex->lock);
+    if (started == 0)
+        goto out_stop;
+    if (pthread_create(&ex->monitor, NULL, monitor_main, ex) != 0) {
+        fp_log_error("runtime", "cannot start the worker monitor thread");
+        goto out_stop;
     }
-    if (ex->n_workers == 0)
-        goto out_free;
+    ex->mstarted = true;
     if (pthread_create(&ex->tthread, NULL, timer_main, ex) != 0) {
         fp_log_error("runtime", "cannot start the timer thread");
-        rt->exec = ex;
-        rt_exec_stop(rt);
-        return -1;
+        goto out_stop;
     }
     ex->tstarted = true;
-    rt->exec = ex;
     return 0;
 
-out_free:
-    fp_free(ex->workers);
-    fp_free(ex);
+out_stop:
+    rt_exec_stop(rt);
     return -1;
 }
+
+static void io_stop(struct rt_exec *ex);
 
 void rt_exec_stop(fp_rt *rt)
 {
@@ -203,27 +401,52 @@ void rt_exec_stop(fp_rt *rt)
     pthread_mutex_unlock(&ex->tlock);
     if (ex->tstarted)
         pthread_join(ex->tthread, NULL);
+    io_stop(ex);
 
     pthread_mutex_lock(&ex->lock);
     ex->stop = true;
     pthread_cond_broadcast(&ex->work);
+    pthread_cond_broadcast(&ex->mcond);
+    while (ex->n_threads > 0)
+        pthread_cond_wait(&ex->gone, &ex->lock);
     pthread_mutex_unlock(&ex->lock);
-    for (int i = 0; i < ex->n_workers; i++)
-        pthread_join(ex->workers[i], NULL);
+    if (ex->mstarted)
+        pthread_join(ex->monitor, NULL);
 
     /* Timers the connector never cancelled (their assets are gone by now). */
     for (size_t i = 0; i < ex->n_heap; i++)
         fp_free(ex->heap[i]);
     fp_free(ex->heap);
+    pthread_attr_destroy(&ex->attr);
     pthread_mutex_destroy(&ex->lock);
     pthread_cond_destroy(&ex->work);
     pthread_cond_destroy(&ex->idle);
+    pthread_cond_destroy(&ex->gone);
+    pthread_cond_destroy(&ex->mcond);
     pthread_mutex_destroy(&ex->tlock);
     pthread_cond_destroy(&ex->tcond);
     pthread_cond_destroy(&ex->tdone);
-    fp_free(ex->workers);
+    pthread_mutex_destroy(&ex->wlock);
+    pthread_cond_destroy(&ex->wdone);
     fp_free(ex);
     rt->exec = NULL;
+}
+
+void rt_exec_stats_get(fp_rt *rt, rt_exec_stats *st)
+{
+    struct rt_exec *ex = rt->exec;
+    memset(st, 0, sizeof *st);
+    if (!ex)
+        return;
+    pthread_mutex_lock(&ex->lock);
+    st->threads = (uint64_t)ex->n_threads;
+    st->peak_threads = (uint64_t)ex->peak_threads;
+    st->idle = (uint64_t)ex->n_idle;
+    st->blocked = (uint64_t)ex->last_blocked;
+    st->grown = ex->grown;
+    st->base = (uint64_t)ex->base;
+    st->max_threads = (uint64_t)ex->max_threads;
+    pthread_mutex_unlock(&ex->lock);
 }
 
 rt_strand *rt_strand_new(fp_rt *rt)
@@ -472,7 +695,9 @@ static void *timer_main(void *arg)
                 t->posted = false;
                 t->refs--;
             }
-        } /* else: the previous tick has not run yet; skip this one */
+        } else if (t->skips) {
+            atomic_fetch_add(t->skips, 1); /* the previous tick has not run yet: skip */
+        }
         if (!t->once) {
             t->due_ms += t->interval_ms;
             if (t->due_ms <= now)
@@ -484,8 +709,9 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-static fp_timer *timer_new(rt_strand *s, fp_asset *as, uint64_t first_ms, uint64_t interval_ms,
-                           bool once, void (*fn)(void *arg), void *arg)
+static fp_timer *timer_new(rt_strand *s, fp_asset *as, fp_endpoint *ep, uint64_t first_ms,
+                           uint64_t interval_ms, bool once, void (*fn)(void *arg), void *arg,
+                           atomic_ullong *skips)
 {
     if (!s || !fn)
         return NULL;
@@ -496,6 +722,8 @@ static fp_timer *timer_new(rt_strand *s, fp_asset *as, uint64_t first_ms, uint64
     t->ex = ex;
     t->strand = s;
     t->asset = as;
+    t->endpoint = ep;
+    t->skips = skips;
     t->once = once;
     t->interval_ms = interval_ms ? interval_ms : 1;
     t->fn = fn;
@@ -522,12 +750,40 @@ fp_timer *fp_timer_every(fp_asset *as, uint64_t first_ms, uint64_t interval_ms,
     rt_asset *ra = rt_asset_of(as);
     if (!ra->ep || !ra->ep->strand)
         return NULL;
-    return timer_new(ra->ep->strand, as, first_ms, interval_ms, false, fn, arg);
+    return timer_new(ra->ep->strand, as, NULL, first_ms, interval_ms, false, fn, arg, NULL);
+}
+
+fp_timer *fp_endpoint_timer_every(fp_endpoint *ep, uint64_t first_ms, uint64_t interval_ms,
+                                  void (*fn)(void *arg), void *arg)
+{
+    if (!ep)
+        return NULL;
+    rt_endpoint *re = rt_endpoint_of(ep);
+    return timer_new(re->strand, NULL, ep, first_ms, interval_ms, false, fn, arg, NULL);
+}
+
+fp_timer *rt_timer_sample(fp_asset *as, uint64_t interval_ms, void (*fn)(void *arg), void *arg,
+                          atomic_ullong *skips)
+{
+    rt_asset *ra = rt_asset_of(as);
+    if (!ra->ep || !ra->ep->strand)
+        return NULL;
+    return timer_new(ra->ep->strand, as, NULL, 0, interval_ms, false, fn, arg, skips);
 }
 
 fp_timer *rt_timer_after(rt_strand *s, uint64_t ms, void (*fn)(void *arg), void *arg)
 {
-    return timer_new(s, NULL, ms, 0, true, fn, arg);
+    return timer_new(s, NULL, NULL, ms, 0, true, fn, arg, NULL);
+}
+
+int fp_endpoint_post(fp_endpoint *ep, void (*fn)(void *arg), void *arg)
+{
+    if (!ep || !fn)
+        return -1;
+    rt_endpoint *re = rt_endpoint_of(ep);
+    if (atomic_load(&re->closing) || !re->strand)
+        return -1;
+    return rt_strand_post(re->strand, fn, arg);
 }
 
 /* Cancel with tlock held; waits (releasing tlock) for a tick running on another thread. */
@@ -552,23 +808,284 @@ void fp_timer_cancel(fp_timer *t)
     pthread_mutex_unlock(&ex->tlock);
 }
 
-void rt_timers_cancel_asset(fp_asset *as)
+/* Cancel every timer that belongs to the asset or the endpoint (one of them NULL). */
+static void timers_cancel_owned(struct rt_exec *ex, const fp_asset *as, const fp_endpoint *ep)
 {
-    rt_asset *ra = rt_asset_of(as);
-    if (!ra->ep || !ra->ep->strand)
-        return;
-    struct rt_exec *ex = ra->ep->strand->ex;
     pthread_mutex_lock(&ex->tlock);
     for (;;) {
         fp_timer *t = NULL;
         for (size_t i = 0; i < ex->n_heap && !t; i++)
-            if (ex->heap[i]->asset == as)
+            if ((as && ex->heap[i]->asset == as) || (ep && ex->heap[i]->endpoint == ep))
                 t = ex->heap[i];
         if (!t)
             break;
         timer_cancel_locked(ex, t); /* unlinks it, so the scan ends */
     }
     pthread_mutex_unlock(&ex->tlock);
+}
+
+void rt_timers_cancel_asset(fp_asset *as)
+{
+    rt_asset *ra = rt_asset_of(as);
+    if (!ra->ep || !ra->ep->strand)
+        return;
+    timers_cancel_owned(ra->ep->strand->ex, as, NULL);
+}
+
+void rt_timers_cancel_endpoint(fp_endpoint *ep)
+{
+    rt_endpoint *re = rt_endpoint_of(ep);
+    if (!re->strand)
+        return;
+    timers_cancel_owned(re->strand->ex, NULL, ep);
+}
+
+/* ---- descriptor watches ---------------------------------------------------------------------- */
+
+struct fp_fd_watch {
+    struct rt_exec *ex;
+    rt_strand *strand;
+    fp_endpoint *endpoint;
+    int fd;
+    uint32_t events;  /* FP_FD_* asked for */
+    uint32_t revents; /* what the last readiness carried */
+    void (*cb)(void *arg, uint32_t revents);
+    void *arg;
+    bool posted, running, removed;
+    pthread_t runner;
+    int refs;                  /* the owner's, and one while a call is posted */
+    struct fp_fd_watch *next;  /* in the endpoint's list */
+    struct fp_fd_watch *gnext; /* in ex->grave after removal */
+};
+
+static uint32_t to_epoll(uint32_t ev)
+{
+    return (ev & FP_FD_READ ? (uint32_t)EPOLLIN : 0) | (ev & FP_FD_WRITE ? (uint32_t)EPOLLOUT : 0) |
+           (uint32_t)EPOLLONESHOT;
+}
+
+static uint32_t from_epoll(uint32_t ev)
+{
+    return (ev & (EPOLLIN | EPOLLPRI) ? FP_FD_READ : 0) | (ev & EPOLLOUT ? FP_FD_WRITE : 0) |
+           (ev & (EPOLLERR | EPOLLHUP) ? FP_FD_ERROR : 0);
+}
+
+static void watch_unref_locked(fp_fd_watch *w)
+{
+    if (--w->refs == 0)
+        fp_free(w);
+}
+
+/* The callback on the strand; re-arms the descriptor afterwards. */
+static void watch_run(void *arg)
+{
+    fp_fd_watch *w = arg;
+    struct rt_exec *ex = w->ex;
+
+    pthread_mutex_lock(&ex->wlock);
+    if (w->removed) {
+        w->posted = false;
+        watch_unref_locked(w);
+        pthread_mutex_unlock(&ex->wlock);
+        return;
+    }
+    w->running = true;
+    w->runner = pthread_self();
+    uint32_t rev = w->revents;
+    pthread_mutex_unlock(&ex->wlock);
+
+    w->cb(w->arg, rev);
+
+    pthread_mutex_lock(&ex->wlock);
+    w->running = false;
+    w->posted = false;
+    if (!w->removed) {
+        struct epoll_event e = {.events = to_epoll(w->events), .data.ptr = w};
+        if (epoll_ctl(ex->epfd, EPOLL_CTL_MOD, w->fd, &e) != 0)
+            fp_log_warn("runtime", "cannot watch descriptor %d again: %s", w->fd, strerror(errno));
+    }
+    pthread_cond_broadcast(&ex->wdone);
+    watch_unref_locked(w);
+    pthread_mutex_unlock(&ex->wlock);
+}
+
+/* A removed watch is kept until the I/O thread has handled the batch of events it may be
+ * in (a batch is read without the lock), then its owner's reference goes (wlock held). */
+static void grave_free_locked(struct rt_exec *ex)
+{
+    while (ex->grave) {
+        fp_fd_watch *w = ex->grave;
+        ex->grave = w->gnext;
+        watch_unref_locked(w);
+    }
+}
+
+static void *io_main(void *arg)
+{
+    struct rt_exec *ex = arg;
+    struct epoll_event evs[64];
+
+    for (;;) {
+        int n = epoll_wait(ex->epfd, evs, 64, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fp_log_error("runtime", "descriptor watch failed: %s", strerror(errno));
+            return NULL;
+        }
+        pthread_mutex_lock(&ex->wlock);
+        for (int i = 0; i < n; i++) {
+            fp_fd_watch *w = evs[i].data.ptr;
+            if (!w) { /* the stop descriptor */
+                pthread_mutex_unlock(&ex->wlock);
+                return NULL;
+            }
+            if (w->removed || w->posted)
+                continue;
+            w->revents = from_epoll(evs[i].events);
+            w->posted = true;
+            w->refs++;
+            if (rt_strand_post(w->strand, watch_run, w) != 0) {
+                w->posted = false;
+                w->refs--;
+            }
+        }
+        /* Watches removed up to now cannot be in a later batch: free them. */
+        grave_free_locked(ex);
+        pthread_mutex_unlock(&ex->wlock);
+    }
+}
+
+/* The epoll set and its thread, on first use (wlock held). */
+static int io_start_locked(struct rt_exec *ex)
+{
+    if (ex->io_started)
+        return 0;
+    ex->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (ex->epfd < 0)
+        return -1;
+    if (pthread_create(&ex->io_thread, NULL, io_main, ex) != 0) {
+        close(ex->epfd);
+        ex->epfd = -1;
+        return -1;
+    }
+    ex->io_started = true;
+    return 0;
+}
+
+static void io_stop(struct rt_exec *ex)
+{
+    if (!ex->io_started)
+        return;
+    /* An eventfd-free stop: a pipe whose read end is readable (NULL data) ends the thread. */
+    int p[2];
+    if (pipe(p) == 0) {
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = NULL};
+        if (write(p[1], "x", 1) == 1 && epoll_ctl(ex->epfd, EPOLL_CTL_ADD, p[0], &e) == 0)
+            pthread_join(ex->io_thread, NULL);
+        close(p[0]);
+        close(p[1]);
+    }
+    close(ex->epfd);
+    ex->epfd = -1;
+    ex->io_started = false;
+    pthread_mutex_lock(&ex->wlock);
+    grave_free_locked(ex);
+    pthread_mutex_unlock(&ex->wlock);
+}
+
+fp_fd_watch *fp_fd_watch_add(fp_endpoint *ep, int fd, uint32_t events,
+                             void (*cb)(void *arg, uint32_t revents), void *arg)
+{
+    if (!ep || fd < 0 || !cb)
+        return NULL;
+    rt_endpoint *re = rt_endpoint_of(ep);
+    if (!re->strand)
+        return NULL;
+    struct rt_exec *ex = re->strand->ex;
+    fp_fd_watch *w = fp_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->ex = ex;
+    w->strand = re->strand;
+    w->endpoint = ep;
+    w->fd = fd;
+    w->events = events;
+    w->cb = cb;
+    w->arg = arg;
+    w->refs = 1;
+    pthread_mutex_lock(&ex->wlock);
+    struct epoll_event e = {.events = to_epoll(events), .data.ptr = w};
+    if (io_start_locked(ex) != 0 || epoll_ctl(ex->epfd, EPOLL_CTL_ADD, fd, &e) != 0) {
+        fp_log_error("runtime", "cannot watch descriptor %d: %s", fd, strerror(errno));
+        pthread_mutex_unlock(&ex->wlock);
+        fp_free(w);
+        return NULL;
+    }
+    w->next = re->watches;
+    re->watches = w;
+    pthread_mutex_unlock(&ex->wlock);
+    return w;
+}
+
+int fp_fd_watch_modify(fp_fd_watch *w, uint32_t events)
+{
+    if (!w)
+        return -1;
+    struct rt_exec *ex = w->ex;
+    int rc = 0;
+    pthread_mutex_lock(&ex->wlock);
+    w->events = events;
+    /* While a call is posted or running, the re-arm after it applies the new events. */
+    if (!w->posted && !w->removed) {
+        struct epoll_event e = {.events = to_epoll(events), .data.ptr = w};
+        rc = epoll_ctl(ex->epfd, EPOLL_CTL_MOD, w->fd, &e) == 0 ? 0 : -1;
+    }
+    pthread_mutex_unlock(&ex->wlock);
+    return rc;
+}
+
+/* wlock held. */
+static void watch_remove_locked(struct rt_exec *ex, fp_fd_watch *w)
+{
+    rt_endpoint *re = rt_endpoint_of(w->endpoint);
+    for (fp_fd_watch **pp = &re->watches; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    w->removed = true;
+    epoll_ctl(ex->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    while (w->running && !pthread_equal(w->runner, pthread_self()))
+        pthread_cond_wait(&ex->wdone, &ex->wlock);
+    w->gnext = ex->grave;
+    ex->grave = w;
+}
+
+void fp_fd_unwatch(fp_fd_watch *w)
+{
+    if (!w)
+        return;
+    struct rt_exec *ex = w->ex;
+    pthread_mutex_lock(&ex->wlock);
+    if (!w->removed)
+        watch_remove_locked(ex, w);
+    pthread_mutex_unlock(&ex->wlock);
+}
+
+void rt_watches_cancel_endpoint(fp_endpoint *ep)
+{
+    rt_endpoint *re = rt_endpoint_of(ep);
+    if (!re->strand || !re->watches)
+        return;
+    struct rt_exec *ex = re->strand->ex;
+    pthread_mutex_lock(&ex->wlock);
+    while (re->watches) {
+        fp_log_warn("runtime", "endpoint %s/%s: descriptor %d was still watched at its removal",
+                    ep->device, ep->name, re->watches->fd);
+        watch_remove_locked(ex, re->watches);
+    }
+    pthread_mutex_unlock(&ex->wlock);
 }
 
 /* ---- tasks ------------------------------------------------------------------------------------

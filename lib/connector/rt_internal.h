@@ -112,11 +112,13 @@ typedef struct rt_dataset {
     /* n_points entries, by index of pub.points; each NULL until that point has an error
      * (an rt_error is 577 bytes, and most points never have one). */
     rt_error **point_errors;
-    char *point_cfgs; /* the points' config structs, one block (pub.points[i].config) */
-    bool started;     /* dataset_add succeeded */
-    bool cfg_bad;     /* configuration error: never started until it changes */
-    json_t *json;     /* this dataset's element of the asset document (a reference) */
-    json_t *keep;     /* references the parsed configurations and configs borrow */
+    char *point_cfgs;       /* the points' config structs, one block (pub.points[i].config) */
+    bool started;           /* dataset_add succeeded */
+    fp_timer *sample_timer; /* the runtime's sampling (dataset_sample), or NULL */
+    fp_payload *payload;    /* the builder handed to dataset_sample (on the strand) */
+    bool cfg_bad;           /* configuration error: never started until it changes */
+    json_t *json;           /* this dataset's element of the asset document (a reference) */
+    json_t *keep;           /* references the parsed configurations and configs borrow */
 } rt_dataset;
 
 typedef struct rt_event_group {
@@ -188,10 +190,13 @@ struct rt_endpoint {
     rt_endpoint *next;
     uint64_t published, failed; /* counters for /metrics */
     fp_rt *rt;
-    char *ns;               /* owned; pub.ns */
-    struct rt_secrets *sec; /* owned resolved secrets; pub's secret strings point here */
-    fp_timer *retry_timer;  /* pending retry of failed adds (on the strand), or NULL */
-    uint64_t retry_ms;      /* back-off of the next retry: 5 s doubling to 60 s */
+    char *ns;                    /* owned; pub.ns */
+    struct rt_secrets *sec;      /* owned resolved secrets; pub's secret strings point here */
+    fp_timer *retry_timer;       /* pending retry of failed adds (on the strand), or NULL */
+    atomic_bool closing;         /* being removed: fp_endpoint_post refuses */
+    struct fp_fd_watch *watches; /* its descriptor watches (the exec's wlock) */
+    atomic_ullong samples, samples_skipped; /* its datasets' sample calls, skipped ticks */
+    uint64_t retry_ms;                      /* back-off of the next retry: 5 s doubling to 60 s */
 };
 
 /* ---- the runtime -------------------------------------------------------------------------- */
@@ -208,7 +213,11 @@ typedef struct rt_options {
     const char *namespace_only; /* NULL: every namespace */
     const char *instance;       /* instance id (client id, discoveryId) */
     int workers;
+    int max_threads; /* most worker threads the pool grows to for blocked work (0: default) */
 } rt_options;
+
+/* The default of --max-threads: a thread per endpoint blocked at once, for a thousand. */
+#define RT_MAX_THREADS_DEFAULT 1024
 
 struct fp_rt {
     const fp_connector *conn;
@@ -255,6 +264,20 @@ bool rt_strand_current(const rt_strand *s);
 fp_timer *rt_timer_after(rt_strand *s, uint64_t ms, void (*fn)(void *arg), void *arg);
 /* Milliseconds of a monotonic clock. */
 uint64_t rt_mono_ms(void);
+/* The runtime's sampling timer of a dataset: fn(arg) on the asset's strand now and every
+ * interval_ms; a tick that finds the previous one not yet run is skipped and counted in
+ * *skips. Belongs to the asset like fp_timer_every's. */
+fp_timer *rt_timer_sample(fp_asset *as, uint64_t interval_ms, void (*fn)(void *arg), void *arg,
+                          atomic_ullong *skips);
+/* Cancel the endpoint's own timers (fp_endpoint_timer_every) and drop the descriptor watches
+ * it left (on the strand, after endpoint_remove). */
+void rt_timers_cancel_endpoint(fp_endpoint *ep);
+void rt_watches_cancel_endpoint(fp_endpoint *ep);
+/* The worker pool, for /metrics. */
+typedef struct rt_exec_stats {
+    uint64_t threads, peak_threads, idle, blocked, grown, base, max_threads;
+} rt_exec_stats;
+void rt_exec_stats_get(fp_rt *rt, rt_exec_stats *st);
 
 /* ---- rt_publish.c ---------------------------------------------------------------------------- */
 /* Build out from the destination list chosen by the model (JSON array of destinations,
@@ -335,7 +358,11 @@ int rt_ops_port(fp_rt *rt);
 typedef struct rt_ep_count {
     const char *label; /* "<ns>/<device>/<endpoint>" */
     uint64_t published, failed;
+    uint64_t samples, samples_skipped; /* the runtime's sample calls, ticks skipped */
 } rt_ep_count;
+/* The worker pool's part of /metrics into b (after rt_ops_metrics_text). */
+void rt_ops_metrics_exec_text(fp_buf *b, const char *connector, const rt_exec_stats *x,
+                              const rt_ep_count *eps, size_t n_eps);
 /* The /metrics text (Prometheus exposition format 0.0.4) into b. */
 void rt_ops_metrics_text(fp_buf *b, const char *connector, const fpc_mqtt_stats *st,
                          const rt_ep_count *eps, size_t n_eps, uint64_t published_total,

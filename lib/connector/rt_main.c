@@ -112,6 +112,7 @@ enum {
     OPT_NAMESPACE,
     OPT_INSTANCE,
     OPT_WORKERS,
+    OPT_MAX_THREADS,
     OPT_LOG_LEVEL,
     OPT_HELP,
     OPT_HELP_CONFIG,
@@ -139,6 +140,7 @@ static const struct option LONG_OPTS[] = {
     {"namespace", required_argument, NULL, OPT_NAMESPACE},
     {"instance", required_argument, NULL, OPT_INSTANCE},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
     {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
@@ -179,7 +181,9 @@ static void usage(const fp_connector *conn, FILE *f)
             "  --listen ADDR:PORT        serve /metrics and /healthz (default: off)\n"
             "  --namespace NS            serve only namespace NS\n"
             "  --instance ID             instance id (default %s-<hostname>)\n"
-            "  --workers N               callback worker threads (default 4)\n"
+            "  --workers N               callback worker threads kept running (default 4)\n"
+            "  --max-threads N           most worker threads while devices block them: a\n"
+            "                            hung device holds one (default 1024)\n"
             "  --log-level L             error, warn, info or debug [FIELDPLANE_LOG]\n"
             "  --help                    this text\n"
             "  --help-config             the configuration keys the connector reads\n"
@@ -345,7 +349,7 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
 {
     const char *token = NULL, *token_file = NULL, *pass_file = NULL, *drop = "oldest";
     const char *data = NULL, *log_level = NULL;
-    long queue_kb = 64 * 1024, workers = 4;
+    long queue_kb = 64 * 1024, workers = 4, max_threads = RT_MAX_THREADS_DEFAULT;
     memset(o, 0, sizeof *o);
     o->registry_url = getenv("FIELDPLANE_REGISTRY");
     o->broker_url = getenv("FIELDPLANE_BROKER");
@@ -439,6 +443,10 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
             break;
         case OPT_WORKERS:
             if (parse_int("--workers", optarg, 1, 256, &workers))
+                return -1;
+            break;
+        case OPT_MAX_THREADS:
+            if (parse_int("--max-threads", optarg, 1, 16384, &max_threads))
                 return -1;
             break;
         case OPT_LOG_LEVEL:
@@ -568,6 +576,7 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
         o->instance = b->instance;
     }
     o->workers = (int)workers;
+    o->max_threads = (int)(max_threads < workers ? workers : max_threads);
     o->mqtt.client_id = o->instance;
     o->mqtt.queue_dir = b->queue_dir;
     o->mqtt.queue_max_bytes = (uint64_t)queue_kb * 1024u;
@@ -589,6 +598,26 @@ int fp_connector_main(const fp_connector *conn, int argc, char **argv)
         fprintf(stderr, "error: the connector table needs a name and at least one endpoint "
                         "type\n");
         return 1;
+    }
+    if (!conn->dataset_sample != !conn->sampling_key) {
+        fprintf(stderr, "error: the connector table sets %s without %s\n",
+                conn->dataset_sample ? "dataset_sample" : "sampling_key",
+                conn->dataset_sample ? "sampling_key" : "dataset_sample");
+        return 1;
+    }
+    if (conn->sampling_key) {
+        const fp_config_key *k = conn->config;
+        while (k && k->key &&
+               !(k->scope == FP_CFG_DATASET && k->type == FP_CFG_INT &&
+                 !strcmp(k->key, conn->sampling_key)))
+            k++;
+        if (!k || !k->key) {
+            fprintf(stderr,
+                    "error: the connector table's sampling_key \"%s\" is not an FP_CFG_DATASET "
+                    "FP_CFG_INT row of its config\n",
+                    conn->sampling_key);
+            return 1;
+        }
     }
     /* glibc gives each thread that allocates an arena of its own, up to 8 per core; with a
      * dozen threads (workers, timers, MQTT, status, endpoint tasks) handing buffers to each

@@ -655,6 +655,8 @@ static void dataset_free(fp_rt *rt, rt_dataset *d)
 {
     if (!d)
         return;
+    fp_timer_cancel(d->sample_timer);
+    fp_payload_free(d->payload);
     rt_out_clear(&d->out);
     for (size_t i = 0; i < d->pub.n_points; i++)
         config_clear(rt->conn, FP_CFG_DATAPOINT, d->pub.points[i].config);
@@ -1360,6 +1362,57 @@ static void kid_mark_started(int kind, void *o)
     }
 }
 
+/* ---- sampling owned by the runtime ---------------------------------------------------------- */
+
+/* One tick of a dataset's sampling (on its strand): the connector fills the payload, the
+ * runtime publishes it. */
+static void sample_tick(void *arg)
+{
+    rt_dataset *d = arg;
+    rt_endpoint *ep = rt_endpoint_of(d->pub.asset->endpoint);
+    fp_rt *rt = ep->rt;
+
+    atomic_fetch_add(&ep->samples, 1);
+    fp_payload_reset(d->payload);
+    if (rt->conn->dataset_sample(&d->pub, d->payload) == 0)
+        fp_dataset_publish_payload(&d->pub, d->payload, NULL);
+}
+
+/* The interval of the dataset's sampling in ms, from the connector's sampling_key row; 0 when
+ * the connector samples itself or the interval is not positive. */
+static uint64_t sample_interval_ms(const fp_connector *c, const rt_dataset *d)
+{
+    if (!c->dataset_sample || !c->sampling_key || !d->pub.config)
+        return 0;
+    for (const fp_config_key *k = c->config; k && k->key; k++)
+        if (k->scope == FP_CFG_DATASET && k->type == FP_CFG_INT &&
+            !strcmp(k->key, c->sampling_key)) {
+            int64_t v;
+            memcpy(&v, (const char *)d->pub.config + k->offset, sizeof v);
+            return v > 0 ? (uint64_t)v : 0;
+        }
+    return 0;
+}
+
+/* Start the runtime's sampling of a started dataset (on the strand). -1 when out of memory. */
+static int sample_start(fp_rt *rt, rt_dataset *d)
+{
+    uint64_t interval = sample_interval_ms(rt->conn, d);
+    if (!interval)
+        return 0;
+    if (!d->payload && !(d->payload = fp_payload_new(0)))
+        return -1;
+    rt_endpoint *ep = rt_endpoint_of(d->pub.asset->endpoint);
+    d->sample_timer = rt_timer_sample(d->pub.asset, interval, sample_tick, d, &ep->samples_skipped);
+    return d->sample_timer ? 0 : -1;
+}
+
+static void sample_stop(rt_dataset *d)
+{
+    fp_timer_cancel(d->sample_timer);
+    d->sample_timer = NULL;
+}
+
 /* The add callback (a missing callback succeeds). */
 static int kid_add(fp_rt *rt, int kind, void *o)
 {
@@ -1368,6 +1421,11 @@ static int kid_add(fp_rt *rt, int kind, void *o)
     switch (kind) {
     case K_DS:
         rc = c->dataset_add ? c->dataset_add(&((rt_dataset *)o)->pub) : 0;
+        if (rc == 0 && sample_start(rt, o) != 0) {
+            if (c->dataset_remove)
+                c->dataset_remove(&((rt_dataset *)o)->pub);
+            rc = -1;
+        }
         break;
     case K_EG:
         rc = c->event_group_add ? c->event_group_add(&((rt_event_group *)o)->pub) : 0;
@@ -1397,6 +1455,7 @@ static void kid_remove(fp_rt *rt, int kind, void *o)
         return;
     switch (kind) {
     case K_DS:
+        sample_stop(o);
         if (c->dataset_remove)
             c->dataset_remove(&((rt_dataset *)o)->pub);
         break;
@@ -1445,7 +1504,14 @@ static int kid_update(fp_rt *rt, int kind, void *nw, void *old)
                 if (!strcmp(n->pub.points[i].name, o->pub.points[j].name))
                     n->pub.points[i].user = o->pub.points[j].user;
         rt_out_take_state(&n->out, &o->out);
-        return c->dataset_update(&n->pub, &o->pub);
+        sample_stop(o);
+        int rc = c->dataset_update(&n->pub, &o->pub);
+        if (rc == 0 && sample_start(rt, n) != 0) {
+            if (c->dataset_remove)
+                c->dataset_remove(&n->pub);
+            rc = -1;
+        }
+        return rc;
     }
     case K_EG: {
         rt_event_group *n = nw, *o = old;
@@ -2048,6 +2114,8 @@ static void ep_change_run(void *arg)
             if (c->endpoint_remove)
                 c->endpoint_remove(&ep->pub);
             ep->started = false;
+            rt_timers_cancel_endpoint(&ep->pub);
+            rt_watches_cancel_endpoint(&ep->pub);
         }
         pthread_mutex_lock(&rt->lock);
         ep_swap_content(ep, nw);
@@ -2108,11 +2176,14 @@ static void ep_teardown_run(void *arg)
     if (ep->started && ep->rt->conn->endpoint_remove)
         ep->rt->conn->endpoint_remove(&ep->pub);
     ep->started = false;
+    rt_timers_cancel_endpoint(&ep->pub);
+    rt_watches_cancel_endpoint(&ep->pub);
 }
 
 void rt_model_endpoint_remove(rt_endpoint *ep)
 {
     fp_rt *rt = ep->rt;
+    atomic_store(&ep->closing, true);
     rt_strand_run(ep->strand, ep_teardown_run, ep);
     pthread_mutex_lock(&rt->lock);
     for (rt_endpoint **pp = &rt->endpoints; *pp; pp = &(*pp)->next)

@@ -186,6 +186,47 @@ void rt_ops_metrics_text(fp_buf *b, const char *connector, const fpc_mqtt_stats 
     sample(b, "fieldplane_connector_registry_connected", connector, NULL, registry_ok ? 1 : 0);
 }
 
+void rt_ops_metrics_exec_text(fp_buf *b, const char *connector, const rt_exec_stats *x,
+                              const rt_ep_count *eps, size_t n_eps)
+{
+    uint64_t samples = 0, skipped = 0;
+    for (size_t i = 0; i < n_eps; i++) {
+        samples += eps[i].samples;
+        skipped += eps[i].samples_skipped;
+    }
+    head(b, "fieldplane_connector_samples_total", "counter",
+         "Dataset samples the runtime asked for (dataset_sample calls); without the endpoint "
+         "label, every endpoint's together.");
+    sample(b, "fieldplane_connector_samples_total", connector, NULL, samples);
+    for (size_t i = 0; i < n_eps; i++)
+        sample(b, "fieldplane_connector_samples_total", connector, eps[i].label, eps[i].samples);
+
+    head(b, "fieldplane_connector_samples_skipped_total", "counter",
+         "Sampling ticks skipped because the previous sample of the dataset had not finished "
+         "(a slow or hung device); without the endpoint label, every endpoint's together.");
+    sample(b, "fieldplane_connector_samples_skipped_total", connector, NULL, skipped);
+    for (size_t i = 0; i < n_eps; i++)
+        sample(b, "fieldplane_connector_samples_skipped_total", connector, eps[i].label,
+               eps[i].samples_skipped);
+
+    head(b, "fieldplane_connector_worker_threads", "gauge",
+         "Worker threads serving the endpoints' strands now (--workers kept, more while devices "
+         "block workers).");
+    sample(b, "fieldplane_connector_worker_threads", connector, NULL, x->threads);
+    head(b, "fieldplane_connector_worker_threads_peak", "gauge",
+         "The most worker threads there were at once since the start.");
+    sample(b, "fieldplane_connector_worker_threads_peak", connector, NULL, x->peak_threads);
+    head(b, "fieldplane_connector_worker_threads_blocked", "gauge",
+         "Workers whose current callback waits on a device (seen at the pool's last look).");
+    sample(b, "fieldplane_connector_worker_threads_blocked", connector, NULL, x->blocked);
+    head(b, "fieldplane_connector_worker_threads_max", "gauge",
+         "The most worker threads the pool may grow to (--max-threads).");
+    sample(b, "fieldplane_connector_worker_threads_max", connector, NULL, x->max_threads);
+    head(b, "fieldplane_connector_worker_threads_added_total", "counter",
+         "Worker threads added because every running worker was blocked by a device.");
+    sample(b, "fieldplane_connector_worker_threads_added_total", connector, NULL, x->grown);
+}
+
 /* Snapshot of the endpoints' counters (labels copied, so no lock is held while
  * formatting). */
 static rt_ep_count *snapshot_endpoints(fp_rt *rt, size_t *n_out, char **labels_out)
@@ -214,6 +255,8 @@ static rt_ep_count *snapshot_endpoints(fp_rt *rt, size_t *n_out, char **labels_o
         eps[i].label = l;
         eps[i].published = __atomic_load_n(&ep->published, __ATOMIC_RELAXED);
         eps[i].failed = __atomic_load_n(&ep->failed, __ATOMIC_RELAXED);
+        eps[i].samples = atomic_load(&ep->samples);
+        eps[i].samples_skipped = atomic_load(&ep->samples_skipped);
     }
     pthread_mutex_unlock(&rt->lock);
     *n_out = i;
@@ -521,6 +564,9 @@ static bool answer_request(struct rt_ops *ops, ops_conn *c, const rt_ops_request
         fp_buf_init(&b, MAX_BODY);
         rt_ops_metrics_text(&b, name, &st, eps, n_eps, atomic_load(&rt->published_total),
                             atomic_load(&rt->failed_total), atomic_load(&rt->registry_ok));
+        rt_exec_stats xs;
+        rt_exec_stats_get(rt, &xs);
+        rt_ops_metrics_exec_text(&b, name, &xs, eps, n_eps);
         fp_free(eps);
         fp_free(labels);
         if (b.err) {

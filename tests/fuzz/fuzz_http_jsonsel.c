@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fp_json.h"
 #include "fp_alloc.h"
 #include "jsonsel.h"
 

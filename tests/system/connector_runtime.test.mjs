@@ -176,6 +176,8 @@ test('configuration errors are written to status by name; the rest keeps flowing
     const moved = await sub.waitFor((x) => x.topic === 'rt-b/press/ticks2', 'messages on the new topic');
     assert.ok(moved.json.n > 1, 'the counter state was kept across the update');
     await sub.waitFor((x) => x.topic === 'rt-b/press/broken', 'the fixed dataset starts');
+    // The fixed dataset is sampled at once, so "slow" may not have ticked yet: wait for it.
+    await sub.waitFor((x) => x.topic === 'rt-b/press/slow' && x.json.n > slowBefore, 'slow ticks on');
     const slowAfter = sub.messages.filter((x) => x.topic === 'rt-b/press/slow').map((x) => x.json.n);
     assert.ok(slowAfter[slowAfter.length - 1] > slowBefore, 'the untouched dataset kept counting');
     assert.ok(slowAfter.every((n, i) => i === 0 || n === slowAfter[i - 1] + 1), 'and was not restarted');

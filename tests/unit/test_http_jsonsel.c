@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fp_json.h"
 #include "jsonsel.h"
 
 static const char *k_doc = "{\"a\":{\"b\":[10,20,{\"c\":true}]},\"a/b\":1,\"m~n\":2,\"\":3,"
