@@ -1,12 +1,14 @@
 /*
  * opc_actions.c - management actions of the OPC UA connector: Call, Read and Write.
  *
- * A request arrives on the runtime's strand; what it needs from the fp_action (target,
- * object, type) is copied there, and the rest runs on the endpoint thread as a chain of
- * asynchronous service calls (TranslateBrowsePaths -> Read -> Call, Read, or Read -> Write),
- * each answered in the client's callback. The endpoint thread is never blocked by an action,
- * so data and events keep flowing while a slow method runs; each step is bounded by the
- * client's request timeout, and the runtime answers the action's own timeout itself.
+ * A request arrives on the endpoint's strand; what it needs from the fp_action (target,
+ * object, type) is copied, and the rest runs as a chain of asynchronous service calls
+ * (TranslateBrowsePaths -> Read -> Call, Read, or Read -> Write), each answered in the
+ * client's callback during a later pass of the endpoint's loop (on the same strand). The
+ * strand is never held by an action, so data and events keep flowing while a slow method
+ * runs; each step is bounded by the client's request timeout, and the runtime answers the
+ * action's own timeout itself. A request still in flight when the session goes is answered
+ * from its callback, which the client calls with BadShutdown.
  *
  * Request and response shapes: docs/connector-opcua-events.md.
  */
@@ -706,9 +708,9 @@ static void act_parse_fail(opc_act *a, ua_status st, const char *what, const cha
     act_free(a);
 }
 
-static void job_start(opc_ep *ep, void *arg)
+/* The first step (or the answer when there is no session). */
+static void act_start(opc_ep *ep, opc_act *a)
 {
-    opc_act *a = arg;
     if (!ep->connected || !ep->client) {
         fp_action_fail(a->req, 503, "BadNotConnected", "%s: the endpoint is not connected%s%s",
                        a->name, ep->last_error[0] ? ": " : "", ep->last_error);
@@ -838,11 +840,8 @@ void opc_action_call(fp_action *ac, fp_action_req *req)
             return;
         }
     }
-    if (opc_ep_run(ep, job_start, a, false) < 0) {
-        fp_action_fail(req, 503, "BadNotConnected", "%s: the endpoint is shutting down", a->name);
-        a->req = NULL;
-        act_free(a);
-    }
+    act_start(ep, a);
+    opc_ep_settle(ep);
     return;
 out_nomem:
     fp_action_fail(req, 500, "BadOutOfMemory", "out of memory");

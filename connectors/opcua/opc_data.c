@@ -4,18 +4,19 @@
  * Each data point of a dataset is one monitored item (attribute Value) in a subscription of
  * the dataset's publishing interval, shared with other datasets of that interval
  * (opc_sub_get). A data change stores the point's last DataValue and marks the dataset
- * dirty; after every loop iteration opc_data_flush publishes one message per dirty dataset
+ * dirty; once the strand callback that ran the loop is done, opc_data_flush (from
+ * opc_ep_settle) publishes one message per dirty dataset
  * with only the changed points, and every keyFrameCount-th message all of them, so a reader
  * that joins late gets the whole dataset within a few messages. A point that changes again
  * before its message went out (queueSize > 1) first sends the pending message: every value
  * the server reports reaches MQTT.
  *
- * Everything here runs on the endpoint thread. The runtime's callbacks (on the strand) hand
- * their dataset over with opc_ep_run(wait): the fp_dataset they name lives until they
- * return, and its points only until the next update, so the thread keeps its own copy of
- * what it needs (names, sources, asked intervals) and re-points at the new fp_dataset in
- * the update job. Each point's state is its own allocation, and the monitored item's ctx
- * points into it, so a notification reaches the right point however the dataset changes.
+ * Everything here runs on the endpoint's strand, the runtime's callbacks and the client's
+ * alike (opc_ep.c). The fp_dataset a callback names lives until its remove callback
+ * returns, and its points only until the next update, so the state keeps what it needs
+ * (asked intervals) and re-points at the new fp_dataset in the update. Each point's state is its
+ * own allocation, and the monitored item's ctx points into it, so a notification reaches the right
+ * point however the dataset changes.
  *
  * An update applies in place: points added get items, points gone are unmonitored, points
  * with a new sampling interval or queue size get ModifyMonitoredItems, and a new publishing
@@ -420,30 +421,23 @@ void opc_data_free_all(opc_ep *ep)
 
 /* ------------------------------------------------------------- callbacks */
 
-typedef struct ds_job {
-    fp_dataset *ds;
-    const fp_dataset *old;
-    int rc;
-} ds_job;
-
-static void add_job(opc_ep *ep, void *arg)
+/* The dataset's state, and its items when connected. 0, or -1 when out of memory. */
+static int ds_add(opc_ep *ep, fp_dataset *ds)
 {
-    ds_job *j = arg;
     opc_ds *st = fp_calloc(1, sizeof *st);
 
-    j->rc = -1;
     if (!st)
-        return;
+        return -1;
     st->ep = ep;
-    st->ds = j->ds;
-    st->publishing_ms = publishing_of(ep, j->ds);
-    st->key_frame_count = key_frames_of(ep, j->ds);
+    st->ds = ds;
+    st->publishing_ms = publishing_of(ep, ds);
+    st->key_frame_count = key_frames_of(ep, ds);
     fp_buf_init(&st->buf, MSG_MAX);
-    st->pts = fp_calloc(j->ds->n_points ? j->ds->n_points : 1, sizeof *st->pts);
+    st->pts = fp_calloc(ds->n_points ? ds->n_points : 1, sizeof *st->pts);
     if (!st->pts)
         goto out_free;
-    for (size_t i = 0; i < j->ds->n_points; i++) {
-        st->pts[i] = pt_new(st, &j->ds->points[i]);
+    for (size_t i = 0; i < ds->n_points; i++) {
+        st->pts[i] = pt_new(st, &ds->points[i]);
         if (!st->pts[i])
             goto out_free;
         st->pts[i]->ref.index = (uint32_t)i;
@@ -451,25 +445,24 @@ static void add_job(opc_ep *ep, void *arg)
     }
     st->next = ep->datasets;
     ep->datasets = st;
-    j->ds->user = st;
-    j->rc = 0;
+    ds->user = st;
     monitor_missing(st);
-    return;
+    return 0;
 
 out_free:
     ds_free(st);
+    return -1;
 }
 
 int opc_dataset_add(fp_dataset *ds)
 {
     opc_ep *ep = ds->asset->endpoint->user;
-    ds_job j = {ds, NULL, -1};
 
     if (!ep)
         return -1;
-    if (opc_ep_run(ep, add_job, &j, true) != 0)
-        return -1;
-    return j.rc;
+    int rc = ds_add(ep, ds);
+    opc_ep_settle(ep);
+    return rc;
 }
 
 /* The old point (of st->ds, the dataset object before the change) with this name and node
@@ -485,17 +478,16 @@ static long find_old(const opc_ds *st, opc_pt **old, const bool *taken, size_t n
     return -1;
 }
 
-static void update_job(opc_ep *ep, void *arg)
+/* Apply a change of the dataset in place (see the top of the file). 0, or -1 when out of
+ * memory (nothing changed then). */
+static int ds_update(opc_ep *ep, fp_dataset *ds)
 {
-    ds_job *j = arg;
-    fp_dataset *ds = j->ds;
     opc_ds *st = ds->user;
     opc_pt **old = st->pts, **pts;
     size_t n_old = st->n;
     double pub = publishing_of(ep, ds);
     bool *taken;
 
-    j->rc = -1;
     pts = fp_calloc(ds->n_points ? ds->n_points : 1, sizeof *pts);
     taken = fp_calloc(n_old ? n_old : 1, sizeof *taken);
     if (!pts || !taken)
@@ -578,32 +570,32 @@ static void update_job(opc_ep *ep, void *arg)
     st->dirty = true;
     for (size_t i = 0; i < st->n; i++)
         st->pts[i]->changed = st->pts[i]->have_last;
-    j->rc = 0;
-    return;
+    return 0;
 
 out_free:
     fp_free(pts);
     fp_free(taken);
+    return -1;
 }
 
 int opc_dataset_update(fp_dataset *ds, const fp_dataset *old)
 {
     opc_ep *ep = ds->asset->endpoint->user;
-    ds_job j = {ds, old, -1};
 
+    (void)old;
     if (!ep || !ds->user)
         return -1;
-    if (opc_ep_run(ep, update_job, &j, true) != 0)
-        return -1;
-    return j.rc;
+    int rc = ds_update(ep, ds);
+    opc_ep_settle(ep);
+    return rc;
 }
 
-static void remove_job(opc_ep *ep, void *arg)
+void opc_dataset_remove(fp_dataset *ds)
 {
-    ds_job *j = arg;
-    opc_ds *st = j->ds->user;
+    opc_ep *ep = ds->asset->endpoint->user;
+    opc_ds *st = ds->user;
 
-    if (!st)
+    if (!ep || !st)
         return;
     for (opc_ds **pp = &ep->datasets; *pp; pp = &(*pp)->next)
         if (*pp == st) {
@@ -612,16 +604,6 @@ static void remove_job(opc_ep *ep, void *arg)
         }
     unmonitor(ep, st->pts, st->n);
     ds_free(st);
-    j->ds->user = NULL;
-}
-
-void opc_dataset_remove(fp_dataset *ds)
-{
-    opc_ep *ep = ds->asset->endpoint->user;
-    ds_job j = {ds, NULL, 0};
-
-    if (!ep || !ds->user)
-        return;
-    if (opc_ep_run(ep, remove_job, &j, true) != 0)
-        remove_job(ep, &j); /* the thread is gone: nothing else touches the model */
+    ds->user = NULL;
+    opc_ep_settle(ep);
 }

@@ -16,11 +16,11 @@
  * without a session, and reports one discovered device per server with one inbound
  * endpoint per security policy and mode it offers.
  *
- * Everything here runs on the endpoint thread and never blocks it: every service call is
+ * Everything here runs on the endpoint's strand and never holds it: every service call is
  * asynchronous (ua_client_service with a callback) and at most one call of the walk is
- * outstanding at a time, so data changes and jobs keep flowing between the pages of a
- * large browse, and nothing here runs a nested loop inside another module's *_sync call.
- * A walk is restarted on every new session (opc_discovery_on_connected) and repeated every
+ * outstanding at a time, so data changes and the runtime's callbacks keep flowing between
+ * the pages of a large browse, and nothing here runs a nested loop inside another module's *_sync
+ * call. A walk is restarted on every new session (opc_discovery_on_connected) and repeated every
  * discovery.intervalMilliseconds; answers of an older walk are recognised by a generation
  * number and dropped.
  */

@@ -1,11 +1,17 @@
 /*
- * opc_ep.c - the endpoint thread of the OPC UA connector: one loop, one session.
+ * opc_ep.c - an OPC UA endpoint of the connector: its loop, its session, its strand.
  *
- * Each device endpoint of type Microsoft.OpcUa gets one thread (an fp_task) that owns a
- * ua_loop and one ua_client. The runtime's callbacks run on the endpoint's strand, never on
- * this thread, so they hand work over with opc_ep_run(): a job queue under a mutex and an
- * eventfd in the loop that wakes it. Jobs run between loop iterations only, never nested in a
- * *_sync call, so a job sees the model of opc_data/opc_events whole.
+ * Each device endpoint of type Microsoft.OpcUa owns a ua_loop and one ua_client. It has no
+ * thread of its own: everything that touches them runs on the endpoint's strand, which the
+ * runtime's worker pool serves one callback at a time. The runtime watches the loop's
+ * descriptor (ua_loop_fd: readable on socket events and when one of its timers is due) and
+ * runs on_loop_ready on the strand, which does one non-blocking pass of the loop and then
+ * opc_ep_settle. The runtime's other callbacks (datasets, event groups, actions, endpoint
+ * update and remove) are on the same strand, so they call into the client directly and end
+ * with opc_ep_settle too; a *_sync call inside them runs the loop nested, which is allowed
+ * because a strand callback may block (the pool grows) and no other callback of the
+ * endpoint runs meanwhile. Connect retries and the session keep-alive are ua_loop timers,
+ * so they too arrive through the descriptor.
  *
  * The first connection is retried by this file with a delay that starts at
  * session.reconnectPeriodMilliseconds and doubles up to
@@ -16,7 +22,9 @@
  * only what was never on the server, so no item or subscription is ever doubled.
  *
  * The client's state callback can fire inside any *_sync call (they run the loop), so it only
- * records what happened; the loop acts on it between iterations.
+ * records what happened (and clears ep->connected, which the modules check between calls);
+ * opc_ep_settle acts on it once the outermost callback is done, so the modules' hooks
+ * (on_connected, on_lost) never run in the middle of their own work.
  *
  * Subscriptions are shared: opc_sub_get hands out a subscription of the asked publishing
  * interval with room left under subscription.maxItems, creating one when needed.
@@ -29,8 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,17 +48,6 @@
 #include "opcua/ua_nodeids.h"
 
 #define LOG_MOD "opcua"
-/* The longest the loop sleeps without a job or an event: bounds how late a stop is seen
- * if a wake-up were ever lost. */
-#define EP_MAX_WAIT_MS 1000
-
-typedef struct opc_job {
-    void (*fn)(opc_ep *ep, void *arg);
-    void *arg;
-    bool wait;
-    bool done;
-    struct opc_job *next;
-} opc_job;
 
 /* What a client is made from: copied out of the fp_endpoint, whose strings the runtime
  * swaps on an update. */
@@ -75,15 +70,14 @@ typedef struct ep_priv {
     char data_dir[512];
     ep_settings set;
     char why[1024]; /* why the endpoint is down (ep->last_error holds its start) */
-    bool have_thread_id;
-    /* Connect state (endpoint thread). */
+    /* Connect state. */
     bool client_up_once; /* this client had a session: it reconnects by itself */
     uint64_t retry_delay_ms;
     bool retry_due;
     ua_loop_timer retry_timer;
     ua_loop_timer keepalive_timer;
     bool keepalive_outstanding;
-    /* What the state callback saw, handled between iterations. */
+    /* What the state callback saw, acted on by opc_ep_settle. */
     bool ev_up, ev_down, ev_failed;
     ua_status ev_status;
 } ep_priv;
@@ -309,7 +303,7 @@ static void file_tag(const fp_endpoint *pub, char *out, size_t cap)
 }
 
 /* The device's trust list into <pki>/trusted/certs, and Certificate authentication's secrets
- * into files only we can read. On the endpoint thread or before it starts. */
+ * into files only we can read. On the strand. */
 static int write_endpoint_files(ep_priv *p, const fp_endpoint *pub, char *err, size_t err_len)
 {
     opc_ep *ep = &p->ep;
@@ -623,142 +617,38 @@ static void handle_events(ep_priv *p)
     }
 }
 
-/* ---------------------------------------------------------------------------- jobs */
+/* ---------------------------------------------------------------------- the strand */
 
-static void wake(opc_ep *ep)
-{
-    uint64_t one = 1;
-    ssize_t n = write(ep->wake_fd, &one, sizeof one);
-    (void)n; /* a full counter still wakes the loop */
-}
-
-static void on_wake(void *ctx, uint32_t events)
-{
-    opc_ep *ep = ctx;
-    uint64_t v;
-    ssize_t n = read(ep->wake_fd, &v, sizeof v);
-    (void)events, (void)n;
-}
-
-/* Run every queued job; wait-jobs are signalled when done, others freed. */
-static void run_jobs(opc_ep *ep)
-{
-    for (;;) {
-        pthread_mutex_lock(&ep->lock);
-        opc_job *j = ep->jobs;
-        if (j) {
-            ep->jobs = j->next;
-            if (!ep->jobs)
-                ep->jobs_tail = NULL;
-        }
-        pthread_mutex_unlock(&ep->lock);
-        if (!j)
-            return;
-        j->fn(ep, j->arg);
-        if (j->wait) {
-            pthread_mutex_lock(&ep->lock);
-            j->done = true;
-            pthread_cond_broadcast(&ep->cond);
-            pthread_mutex_unlock(&ep->lock);
-        } else {
-            fp_free(j);
-        }
-    }
-}
-
-static bool on_thread(opc_ep *ep)
+void opc_ep_settle(opc_ep *ep)
 {
     ep_priv *p = (ep_priv *)ep;
-    bool yes;
-    pthread_mutex_lock(&ep->lock);
-    yes = p->have_thread_id && ep->thread_alive && pthread_equal(ep->thread, pthread_self());
-    pthread_mutex_unlock(&ep->lock);
-    return yes;
+
+    /* Acting on one record can run the loop again (the modules' *_sync calls when a session
+     * comes up) and record the next; each pass clears what it saw, and a session that came
+     * up and went is seen as down, so this ends. */
+    while (p->ev_failed || p->ev_down || p->ev_up)
+        handle_events(p);
+    if (p->retry_due && !ep->client) {
+        connect_start(p);
+        while (p->ev_failed || p->ev_down || p->ev_up)
+            handle_events(p);
+    }
+    opc_data_flush(ep);
 }
 
-int opc_ep_run(opc_ep *ep, void (*fn)(opc_ep *ep, void *arg), void *arg, bool wait)
-{
-    opc_job local, *j;
-
-    if (!ep)
-        return -1;
-    if (on_thread(ep)) {
-        fn(ep, arg);
-        return 0;
-    }
-    if (wait) {
-        j = &local;
-    } else {
-        j = fp_malloc(sizeof *j);
-        if (!j)
-            return -1;
-    }
-    j->fn = fn;
-    j->arg = arg;
-    j->wait = wait;
-    j->done = false;
-    j->next = NULL;
-    pthread_mutex_lock(&ep->lock);
-    if (!ep->thread_alive) {
-        pthread_mutex_unlock(&ep->lock);
-        if (!wait)
-            fp_free(j);
-        return -1;
-    }
-    if (ep->jobs_tail)
-        ep->jobs_tail->next = j;
-    else
-        ep->jobs = j;
-    ep->jobs_tail = j;
-    wake(ep);
-    while (wait && !j->done)
-        pthread_cond_wait(&ep->cond, &ep->lock);
-    pthread_mutex_unlock(&ep->lock);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- the thread */
-
-static bool should_stop(opc_ep *ep, fp_task *t)
-{
-    bool stop;
-    pthread_mutex_lock(&ep->lock);
-    stop = ep->stopping;
-    pthread_mutex_unlock(&ep->lock);
-    return stop || fp_task_stopping(t);
-}
-
-static void ep_main(fp_task *t, void *arg)
+/* The loop's descriptor is readable: one pass of the loop without waiting. The watch is
+ * one-shot until this returns, and the strand keeps every other callback of the endpoint
+ * out meanwhile. */
+static void on_loop_ready(void *arg, uint32_t revents)
 {
     ep_priv *p = arg;
-    opc_ep *ep = &p->ep;
+    int rc;
 
-    pthread_mutex_lock(&ep->lock);
-    ep->thread = pthread_self();
-    p->have_thread_id = true;
-    pthread_mutex_unlock(&ep->lock);
-
-    if (!ep->client)
-        connect_start(p);
-    for (;;) {
-        run_jobs(ep);
-        if (should_stop(ep, t))
-            break;
-        handle_events(p);
-        if (p->retry_due && !ep->client)
-            connect_start(p);
-        int rc = ua_loop_run_once(ep->loop, EP_MAX_WAIT_MS);
-        if (rc < 0 && rc != -EINTR) {
-            fp_log_error(LOG_MOD, "%s: event loop failed: %s", p->label, strerror(-rc));
-            break;
-        }
-        handle_events(p);
-        opc_data_flush(ep);
-    }
-    session_stop(p, true);
-    pthread_mutex_lock(&ep->lock);
-    p->have_thread_id = false;
-    pthread_mutex_unlock(&ep->lock);
+    (void)revents;
+    rc = ua_loop_run_once(p->ep.loop, 0);
+    if (rc < 0)
+        fp_log_error(LOG_MOD, "%s: event loop failed: %s", p->label, strerror(-rc));
+    opc_ep_settle(&p->ep);
 }
 
 /* --------------------------------------------------------------- subscriptions */
@@ -880,47 +770,24 @@ ua_status opc_parse_node_id(opc_ep *ep, const char *z, ua_node_id *out)
 
 /* -------------------------------------------------------- endpoint callbacks */
 
-static int ep_start_thread(ep_priv *p)
-{
-    opc_ep *ep = &p->ep;
-    char name[64];
-
-    pthread_mutex_lock(&ep->lock);
-    ep->thread_alive = true;
-    ep->stopping = false;
-    pthread_mutex_unlock(&ep->lock);
-    snprintf(name, sizeof name, "opcua:%.50s", ep->pub->device);
-    ep->task = fp_task_start(name, ep_main, p);
-    if (!ep->task) {
-        pthread_mutex_lock(&ep->lock);
-        ep->thread_alive = false;
-        pthread_mutex_unlock(&ep->lock);
-        return -1;
-    }
-    return 0;
-}
-
 static void ep_free(ep_priv *p)
 {
     opc_ep *ep = &p->ep;
 
+    /* The watch goes first: it names the loop's descriptor, which ua_loop_free closes. */
+    fp_fd_unwatch(ep->watch);
+    ep->watch = NULL;
     if (ep->loop) {
         ua_loop_timer_stop(ep->loop, &p->retry_timer);
         ua_loop_timer_stop(ep->loop, &p->keepalive_timer);
-        if (ep->wake_fd >= 0)
-            ua_loop_io_remove(ep->loop, &ep->wake_io);
         ua_loop_free(ep->loop);
     }
-    if (ep->wake_fd >= 0)
-        close(ep->wake_fd);
     while (ep->subs) {
         opc_sub *s = ep->subs;
         ep->subs = s->next;
         fp_free(s);
     }
     settings_clear(&p->set);
-    pthread_mutex_destroy(&ep->lock);
-    pthread_cond_destroy(&ep->cond);
     fp_free(p);
 }
 
@@ -930,15 +797,13 @@ int opc_endpoint_add(fp_endpoint *pub)
     char err[512];
     ep_priv *p = fp_calloc(1, sizeof *p);
     opc_ep *ep;
+    int fd;
 
     if (!p)
         return -1;
     ep = &p->ep;
     ep->pub = pub;
     ep->cfg = pub->config;
-    ep->wake_fd = -1;
-    pthread_mutex_init(&ep->lock, NULL);
-    pthread_cond_init(&ep->cond, NULL);
     ua_loop_timer_init(&p->retry_timer, retry_timer_cb, p);
     ua_loop_timer_init(&p->keepalive_timer, keepalive_timer_cb, p);
     snprintf(p->label, sizeof p->label, "%s/%s/%s", pub->ns, pub->device, pub->name);
@@ -955,20 +820,18 @@ int opc_endpoint_add(fp_endpoint *pub)
         goto out_free;
     }
     ep->loop = ua_loop_new();
-    ep->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!ep->loop || ep->wake_fd < 0 ||
-        ua_loop_io_add(ep->loop, &ep->wake_io, ep->wake_fd, EPOLLIN, on_wake, ep)) {
-        fp_log_error(LOG_MOD, "%s: cannot create the event loop", p->label);
-        if (ep->wake_fd >= 0 && ep->loop) {
-            close(ep->wake_fd); /* not in the loop */
-            ep->wake_fd = -1;
-        }
+    fd = ep->loop ? ua_loop_fd(ep->loop) : -ENOMEM;
+    if (fd >= 0)
+        ep->watch = fp_fd_watch_add(pub, fd, FP_FD_READ, on_loop_ready, p);
+    if (!ep->watch) {
+        fp_log_error(LOG_MOD, "%s: cannot create the event loop%s%s", p->label,
+                     fd < 0 ? ": " : " (no fd watch)", fd < 0 ? strerror(-fd) : "");
         goto out_free;
     }
     fp_endpoint_health(pub, false, "Connecting", "connecting to %s", p->set.url);
-    if (ep_start_thread(p))
-        goto out_free;
     pub->user = ep;
+    connect_start(p);
+    opc_ep_settle(ep);
     return 0;
 
 out_free:
@@ -976,43 +839,21 @@ out_free:
     return -1;
 }
 
-/* Stop the thread and wait for it; the session is closed on the way out. */
-static void ep_stop_thread(ep_priv *p)
+/* Drop the session, take the new settings, connect again. The datasets and event groups stay
+ * in their modules and are created again on the new session by the on_connected hooks. */
+static void restart(ep_priv *p, ep_settings *set, const opc_ep_cfg *cfg)
 {
     opc_ep *ep = &p->ep;
-
-    pthread_mutex_lock(&ep->lock);
-    ep->stopping = true;
-    wake(ep);
-    pthread_mutex_unlock(&ep->lock);
-    fp_task_stop(ep->task);
-    ep->task = NULL;
-    pthread_mutex_lock(&ep->lock);
-    ep->thread_alive = false;
-    pthread_mutex_unlock(&ep->lock);
-}
-
-typedef struct restart_ctx {
-    ep_priv *p;
-    ep_settings set;
-    const opc_ep_cfg *cfg;
-} restart_ctx;
-
-/* On the endpoint thread: drop the session, take the new settings, connect again. The
- * datasets and event groups stay in their modules and are created again on the new session
- * by the on_connected hooks. */
-static void restart_job(opc_ep *ep, void *arg)
-{
-    restart_ctx *rc = arg;
-    ep_priv *p = rc->p;
     char err[512];
 
     session_stop(p, true);
     settings_clear(&p->set);
-    p->set = rc->set;
-    memset(&rc->set, 0, sizeof rc->set);
-    ep->cfg = rc->cfg;
+    p->set = *set;
+    memset(set, 0, sizeof *set);
+    ep->cfg = cfg;
     p->retry_delay_ms = 0;
+    /* What the old client recorded is about a session that no longer exists. */
+    p->ev_up = p->ev_down = p->ev_failed = false;
     if (write_endpoint_files(p, ep->pub, err, sizeof err)) {
         fp_endpoint_health(ep->pub, false, "BadConfiguration", "%s", err);
         set_why(p, "%s", err);
@@ -1026,25 +867,24 @@ static void restart_job(opc_ep *ep, void *arg)
 int opc_endpoint_update(fp_endpoint *pub, const fp_endpoint *old)
 {
     ep_priv *p = pub->user;
-    restart_ctx rc;
+    ep_settings set;
     char err[512];
 
     (void)old;
     if (!p)
         return opc_endpoint_add(pub);
-    if (settings_load(pub, &rc.set, err, sizeof err)) {
-        fp_endpoint_health(pub, false, "BadConfiguration", "%s", err);
+    if (settings_load(pub, &set, err, sizeof err)) {
         fp_log_error(LOG_MOD, "%s: %s", p->label, err);
-        return -1; /* the runtime removes it and adds it again after a change */
-    }
-    rc.p = p;
-    rc.cfg = pub->config;
-    fp_log_info(LOG_MOD, "%s: settings changed: new session", p->label);
-    if (opc_ep_run(&p->ep, restart_job, &rc, true) != 0) {
-        settings_clear(&rc.set);
+        /* The runtime adds the endpoint again after a change: let go of this one (its
+         * session used the old settings) so that the add starts from nothing. */
+        opc_endpoint_remove(pub);
+        fp_endpoint_health(pub, false, "BadConfiguration", "%s", err);
         return -1;
     }
-    settings_clear(&rc.set);
+    fp_log_info(LOG_MOD, "%s: settings changed: new session", p->label);
+    restart(p, &set, pub->config);
+    settings_clear(&set);
+    opc_ep_settle(&p->ep);
     return 0;
 }
 
@@ -1056,9 +896,11 @@ void opc_endpoint_remove(fp_endpoint *pub)
     if (!p)
         return;
     ep = &p->ep;
-    ep_stop_thread(p);
-    /* Jobs queued after the thread's last round: run them here, without a client. */
-    run_jobs(ep);
+    /* Nothing of the endpoint runs from here on: on_loop_ready is not running (we are on the
+     * strand) and will not run again. */
+    fp_fd_unwatch(ep->watch);
+    ep->watch = NULL;
+    session_stop(p, true);
     opc_data_free_all(ep);
     opc_events_free_all(ep);
     opc_discovery_free(ep);

@@ -7,10 +7,11 @@
  * and typeDefinitionId adds an OfType where clause. Every notification becomes one message,
  * {"<field>": <value>, ...}, published with the event's Time as its CloudEvents time.
  *
- * The configuration is turned into field names on the runtime's strand (so that a mistake is
- * reported at once, by name); the items are created, deleted and fed on the endpoint thread,
- * which owns every opc_eg once it is linked into ep->event_groups. A remove waits until the
- * endpoint thread has deleted the group's items, so no notification can reach a freed event.
+ * Everything runs on the endpoint's strand (opc_ep.c): the configuration is turned into
+ * field names first (so that a mistake is reported at once, by name), then the items are
+ * created; notifications arrive on the same strand. An opc_eg linked into ep->event_groups is
+ * the endpoint's to create items for on every new session; a remove deletes the group's items
+ * and unlinks it before it returns, so no notification can reach a freed event.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,7 +372,7 @@ out_free:
     return NULL;
 }
 
-/* ---------------------------------------------------------------- the endpoint thread */
+/* ---------------------------------------------------------------- items */
 
 /* Create the item of one event if it is not on the server yet. */
 static void evitem_create(opc_ep *ep, opc_evitem *it)
@@ -515,9 +516,8 @@ static void eg_report_config(opc_eg *st)
     }
 }
 
-static void job_add(opc_ep *ep, void *arg)
+static void eg_start(opc_ep *ep, opc_eg *st)
 {
-    opc_eg *st = arg;
     eg_link(ep, st);
     if (!ep->connected) {
         for (size_t i = 0; i < st->n; i++)
@@ -530,25 +530,12 @@ static void job_add(opc_ep *ep, void *arg)
     eg_create_all(ep, st);
 }
 
-static void job_remove(opc_ep *ep, void *arg)
+static void eg_stop(opc_ep *ep, opc_eg *st)
 {
-    opc_eg *st = arg;
     if (st->linked) {
         eg_delete_all(ep, st);
         eg_unlink(ep, st);
     }
-}
-
-typedef struct opc_eg_swap {
-    opc_eg *old_st, *new_st;
-} opc_eg_swap;
-
-static void job_update(opc_ep *ep, void *arg)
-{
-    opc_eg_swap *sw = arg;
-    if (sw->old_st)
-        job_remove(ep, sw->old_st);
-    job_add(ep, sw->new_st);
 }
 
 /* ---------------------------------------------------------------- the strand */
@@ -566,12 +553,9 @@ int opc_event_group_add(fp_event_group *eg)
         return -1;
     }
     eg_report_config(st);
-    if (opc_ep_run(ep, job_add, st, true) < 0) {
-        eg_state_free(st);
-        fp_event_group_health(eg, false, "NotConnected", "the endpoint's thread is not running");
-        return -1;
-    }
+    eg_start(ep, st);
     eg->user = st;
+    opc_ep_settle(ep);
     return 0;
 }
 
@@ -588,19 +572,14 @@ int opc_event_group_update(fp_event_group *eg, const fp_event_group *old)
         return -1;
     }
     eg_report_config(st);
-    /* The items of the old configuration are replaced at once on the endpoint thread: the
-     * old fp_event objects are freed when this returns. */
-    opc_eg_swap sw = {old_st, st};
-    if (opc_ep_run(ep, job_update, &sw, true) < 0) {
-        eg_state_free(st);
-        eg->user = old_st && !old_st->linked ? old_st : NULL;
-        if (old_st && old_st->linked)
-            fp_log_error(OPC_EV_LOG, "event group %s: endpoint thread gone during update",
-                         eg->name);
-        return -1;
-    }
+    /* The items of the old configuration are replaced at once: the old fp_event objects are
+     * freed when this returns. */
+    if (old_st)
+        eg_stop(ep, old_st);
     eg_state_free(old_st);
+    eg_start(ep, st);
     eg->user = st;
+    opc_ep_settle(ep);
     return 0;
 }
 
@@ -610,10 +589,11 @@ void opc_event_group_remove(fp_event_group *eg)
     if (!st)
         return;
     opc_ep *ep = eg_endpoint(eg);
-    if (st->linked && ep && opc_ep_run(ep, job_remove, st, true) < 0) {
-        /* The endpoint thread is gone: its client, and with it every item, went first (see
-         * opc_events_free_all), so nothing can reach the state any more. */
-        st->linked = false;
+    /* Without the endpoint (removed first), its client and every item went with it (see
+     * opc_events_free_all): nothing can reach the state any more. */
+    if (st->linked && ep) {
+        eg_stop(ep, st);
+        opc_ep_settle(ep);
     }
     eg_state_free(st);
     eg->user = NULL;

@@ -1,15 +1,18 @@
 /*
  * opc_internal.h - the OPC UA connector (fieldplane-connector-opcua): shared internals.
  *
- * The connector serves device endpoints of type Microsoft.OpcUa. Each endpoint gets one
- * thread (an fp_task) that owns a ua_loop and one ua_client (one session); everything that
- * touches the client runs on that thread. The runtime's callbacks (on the endpoint's strand)
- * hand work to it with opc_ep_run(); data changes and events arrive on it from the client
- * and are published with the thread-safe fp_*_publish calls.
+ * The connector serves device endpoints of type Microsoft.OpcUa. Each endpoint owns a
+ * ua_loop and one ua_client (one session) and has no thread of its own: everything that
+ * touches them runs on the endpoint's strand, the runtime's guarantee that no two callbacks
+ * of the endpoint and its assets run at once. The runtime watches the loop's descriptor and
+ * runs a pass of the loop on the strand when it is readable (opc_ep.c); the dataset, event
+ * group and action callbacks call into the client directly and end with opc_ep_settle. Data
+ * changes and events arrive from the client during those passes (or nested in a *_sync call)
+ * and are published with the fp_*_publish calls.
  *
  * Files:
  *   opcua.c          the connector table, configuration rows, endpoint callbacks, main()
- *   opc_ep.c         the endpoint thread: loop, jobs, connect with back-off, security and
+ *   opc_ep.c         the endpoint: its loop on the strand, connect with back-off, security and
  *                    identity, trust list, subscriptions shared by publishing interval
  *   opc_data.c       datasets: monitored items, one message per publish, key frames, point errors
  *   opc_events.c     event groups: event items with EventFilters from select clauses
@@ -19,13 +22,12 @@
  *   opc_trust.c      `fieldplane-connector-opcua trust add|list|remove`
  *
  * Lifetimes: an fp_dataset / fp_event_group passed to the connector is valid until its
- * remove callback returns; the remove callbacks wait (opc_ep_run with wait) until the
- * endpoint thread has dropped every reference to it.
+ * remove callback returns; the remove callbacks delete its items and drop every reference to
+ * it before they return, and nothing of the endpoint runs between two strand callbacks.
  */
 #ifndef OPC_INTERNAL_H
 #define OPC_INTERNAL_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -103,43 +105,32 @@ struct opc_sub {
 struct opc_ep {
     fp_endpoint *pub;
     const opc_ep_cfg *cfg;
-    fp_task *task;
     ua_loop *loop;
+    fp_fd_watch *watch; /* the loop's descriptor, watched on the strand */
     ua_client *client;
     bool connected; /* session usable */
     bool ever_connected;
     char last_error[256];
-    /* jobs handed from other threads (opc_ep_run) */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct opc_job *jobs, *jobs_tail;
-    int wake_fd; /* eventfd in the loop */
-    ua_loop_io wake_io;
-    /* model, touched only on the endpoint thread */
+    /* the model (on the strand, like everything here) */
     opc_sub *subs;
     struct opc_ds *datasets;     /* opc_data.c */
     struct opc_eg *event_groups; /* opc_events.c */
     struct opc_disc *disc;       /* opc_discovery.c */
     char pki_dir[512];
-    /* Added by opc_ep.c (o-uacore). */
-    pthread_t thread;         /* the endpoint thread, while thread_alive */
-    bool thread_alive;        /* under lock: opc_ep_run queues jobs */
-    bool stopping;            /* under lock: the thread should return */
     uint64_t connects;        /* sessions established (first connect and reconnects) */
     char user_cert_file[600]; /* Certificate authentication: the secrets written 0600 */
     char user_key_file[600];
 };
 
-/* Run fn(ep, arg) on the endpoint thread, between loop iterations (never nested inside a
- * *_sync call). wait: return only after fn returned. Returns 0, -1 when the thread is gone
- * (fn not run). From the endpoint thread itself fn runs at once. Jobs still queued when the
- * endpoint is removed run on the removing thread after the endpoint thread has ended, with
- * ep->client NULL and ep->connected false, so that each fn can answer or free its arg. */
-int opc_ep_run(opc_ep *ep, void (*fn)(opc_ep *ep, void *arg), void *arg, bool wait);
+/* Act on what the loop recorded while the calling strand callback ran it (directly, or
+ * nested in a *_sync call): a session that came up or went, a connect retry that is due, and
+ * one message per changed dataset. Every strand callback that touches the client ends with
+ * it; never call it from a client callback (it may run *_sync calls itself). */
+void opc_ep_settle(opc_ep *ep);
 
 /* A subscription at publishing_ms with room for n more items (creating one as needed,
  * bounded by subscription.maxItems); NULL when not connected or the server refused (err
- * says why). On the endpoint thread. */
+ * says why). */
 opc_sub *opc_sub_get(opc_ep *ep, double publishing_ms, size_t n, char *err, size_t err_len);
 /* n items were removed from sub; an empty subscription is deleted. */
 void opc_sub_release(opc_ep *ep, opc_sub *sub, size_t n);
@@ -148,11 +139,11 @@ void opc_sub_release(opc_ep *ep, opc_sub *sub, size_t n);
  * session (nsu= needs the server's namespace table). */
 ua_status opc_parse_node_id(opc_ep *ep, const char *z, ua_node_id *out);
 
-/* Hooks the endpoint thread calls (each module implements its own). */
+/* Hooks opc_ep.c calls on the strand (each module implements its own). */
 void opc_data_on_connected(opc_ep *ep); /* (re)create items of datasets not yet on the server */
 void opc_data_on_lost(opc_ep *ep, const char *why);
 void opc_data_on_change(opc_ep *ep, opc_item_ref *ref, const ua_data_value *v);
-void opc_data_flush(opc_ep *ep); /* after each loop iteration: one message per changed dataset */
+void opc_data_flush(opc_ep *ep); /* in opc_ep_settle: one message per changed dataset */
 void opc_data_free_all(opc_ep *ep);
 void opc_events_on_connected(opc_ep *ep);
 void opc_events_on_lost(opc_ep *ep, const char *why);

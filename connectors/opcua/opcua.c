@@ -123,7 +123,8 @@ static const fp_config_key k_config[] = {
 };
 
 /* Every endpoint shares one application instance certificate in <data>/pki/own; it is made
- * here, before endpoint threads could race to make it. It is made by a child process
+ * here, before the endpoints (served in parallel) could race to make it. It is made by a child
+ * process
  * (`trust own`): generating a key initialises OpenSSL's providers, about 2.4 MB that a
  * connector whose sessions are all without security would otherwise keep for nothing. A
  * session with security loads the certificate when it connects. */

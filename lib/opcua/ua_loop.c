@@ -10,10 +10,17 @@
  * An owner may remove its socket, or free itself, from inside a callback: the loop keeps
  * a short list of the sockets removed during the current batch of epoll events and skips
  * their pending events.
+ *
+ * A loop can also be run from another event loop (ua_loop_fd): its epoll descriptor is then
+ * the one thing to watch. Sockets make it readable by themselves; for the timers, the loop
+ * adds a timerfd to its own epoll set and keeps it armed at the earliest deadline, so the
+ * descriptor also becomes readable when a timer is due. Loops that are never asked for their
+ * descriptor have no timerfd and make no extra system call per timer.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +40,11 @@ struct ua_loop {
     bool in_batch;
     bool removed_overflow; /* more removals than fit: drop the rest of the batch */
     bool stop;
+    /* ua_loop_fd: a timerfd in the epoll set, armed at the earliest deadline. */
+    int timer_fd;        /* -1 until ua_loop_fd */
+    ua_loop_io timer_io; /* its place in the epoll set */
+    uint64_t armed_ms;   /* the deadline it is armed at (0: disarmed) */
+    bool in_timers;      /* run_timers is firing: it arms once when done */
 };
 
 uint64_t ua_loop_now_ms(void)
@@ -47,6 +59,7 @@ ua_loop *ua_loop_new(void)
     ua_loop *loop = fp_calloc(1, sizeof(*loop));
     if (!loop)
         return NULL;
+    loop->timer_fd = -1;
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
         fp_free(loop);
@@ -62,6 +75,8 @@ void ua_loop_free(ua_loop *loop)
     for (size_t i = 0; i < loop->n_heap; i++)
         loop->heap[i]->heap_index = 0;
     fp_free(loop->heap);
+    if (loop->timer_fd >= 0)
+        close(loop->timer_fd);
     close(loop->epfd);
     fp_free(loop);
 }
@@ -154,6 +169,30 @@ static void heap_down(ua_loop *loop, size_t i)
     }
 }
 
+/* Keep the timerfd (when there is one) armed at the earliest deadline. Re-arming also
+ * clears an expiry not yet read, so the descriptor is readable only while a timer is due. */
+static void arm_timer_fd(ua_loop *loop)
+{
+    struct itimerspec its;
+    uint64_t due;
+
+    if (loop->timer_fd < 0 || loop->in_timers)
+        return;
+    due = loop->n_heap > 0 ? loop->heap[0]->due_ms : 0;
+    if (due == loop->armed_ms)
+        return;
+    memset(&its, 0, sizeof(its));
+    if (due) {
+        its.it_value.tv_sec = (time_t)(due / 1000u);
+        its.it_value.tv_nsec = (long)(due % 1000u) * 1000000L;
+    }
+    /* Absolute on CLOCK_MONOTONIC, the clock of ua_loop_now_ms: a deadline already past
+     * fires at once. It cannot fail with these arguments; were it to, run_once still runs
+     * due timers whenever the loop is run for another reason. */
+    if (timerfd_settime(loop->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        loop->armed_ms = due;
+}
+
 void ua_loop_timer_init(ua_loop_timer *t, ua_loop_timer_cb cb, void *ctx)
 {
     memset(t, 0, sizeof(*t));
@@ -166,7 +205,8 @@ bool ua_loop_timer_active(const ua_loop_timer *t)
     return t->heap_index != 0;
 }
 
-void ua_loop_timer_stop(ua_loop *loop, ua_loop_timer *t)
+/* Take t off the heap (the timerfd is left for the caller to re-arm). */
+static void heap_remove(ua_loop *loop, ua_loop_timer *t)
 {
     if (t->heap_index == 0)
         return;
@@ -183,14 +223,22 @@ void ua_loop_timer_stop(ua_loop *loop, ua_loop_timer *t)
     t->heap_index = 0;
 }
 
+void ua_loop_timer_stop(ua_loop *loop, ua_loop_timer *t)
+{
+    heap_remove(loop, t);
+    arm_timer_fd(loop);
+}
+
 int ua_loop_timer_start(ua_loop *loop, ua_loop_timer *t, uint64_t delay_ms)
 {
-    ua_loop_timer_stop(loop, t);
+    heap_remove(loop, t);
     if (loop->n_heap == loop->cap_heap) {
         size_t cap = loop->cap_heap ? loop->cap_heap * 2 : 16;
         ua_loop_timer **heap = fp_realloc(loop->heap, cap * sizeof(*heap));
-        if (!heap)
+        if (!heap) {
+            arm_timer_fd(loop);
             return -ENOMEM;
+        }
         loop->heap = heap;
         loop->cap_heap = cap;
     }
@@ -198,24 +246,65 @@ int ua_loop_timer_start(ua_loop *loop, ua_loop_timer *t, uint64_t delay_ms)
     loop->heap[loop->n_heap] = t;
     t->heap_index = ++loop->n_heap;
     heap_up(loop, loop->n_heap - 1);
+    arm_timer_fd(loop);
     return 0;
 }
 
-/* Fire the timers that are due; returns the number fired. */
+/* Fire the timers that are due; returns the number fired. The timerfd is re-armed once,
+ * when the outermost call is done (a callback may run the loop again in a *_sync call, and
+ * may start timers of its own). */
 static int run_timers(ua_loop *loop)
 {
     int n = 0;
     uint64_t now = ua_loop_now_ms();
+    bool outer = !loop->in_timers;
+
+    loop->in_timers = true;
     while (loop->n_heap > 0 && loop->heap[0]->due_ms <= now) {
         ua_loop_timer *t = loop->heap[0];
-        ua_loop_timer_stop(loop, t);
+        heap_remove(loop, t);
         t->cb(t->ctx);
         n++;
+    }
+    if (outer) {
+        loop->in_timers = false;
+        arm_timer_fd(loop);
     }
     return n;
 }
 
 /* ------------------------------------------------------------------------------ running */
+
+/* The timerfd expired: take the expiry off it; run_once then fires what is due and re-arms
+ * it at the next deadline. */
+static void on_timer_fd(void *ctx, uint32_t events)
+{
+    ua_loop *loop = ctx;
+    uint64_t ticks;
+    ssize_t n = read(loop->timer_fd, &ticks, sizeof(ticks));
+
+    (void)events, (void)n; /* EAGAIN: already re-armed */
+    loop->armed_ms = 0;    /* an expired timerfd is disarmed */
+}
+
+int ua_loop_fd(ua_loop *loop)
+{
+    if (loop->timer_fd >= 0)
+        return loop->epfd;
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    loop->timer_fd = fd;
+    int rc = ua_loop_io_add(loop, &loop->timer_io, fd, EPOLLIN, on_timer_fd, loop);
+    if (rc < 0) {
+        loop->timer_fd = -1;
+        close(fd);
+        return rc;
+    }
+    loop->armed_ms = 0;
+    arm_timer_fd(loop);
+    return loop->epfd;
+}
 
 int ua_loop_run_once(ua_loop *loop, int max_wait_ms)
 {

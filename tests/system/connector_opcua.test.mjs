@@ -2,7 +2,8 @@
 // (tests/peers/opcua) and fieldplane-connector-opcua. Assets created through the API become
 // subscriptions whose data changes arrive as dataset messages; the checks cover value types,
 // timestamps, CloudEvents properties, key frames, the registered schema, point errors, in-place
-// asset changes, the peer and the broker restarted, and security with a username.
+// asset changes, the peer and the broker restarted, security with a username, and endpoints
+// that hold no thread of their own (settings changed, removed with their sessions closed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -365,6 +366,41 @@ test('Certificate authentication with an intermediate CA: the identity token car
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// Endpoints are served on their strands through a watch of their loop's descriptor: more
+// endpoints add no threads, a settings change opens a new session on the same watch, and a
+// removed endpoint closes its session and leaves no watch behind.
+test('endpoints hold no thread of their own: eight connect, one changes settings, all go cleanly', { skip }, async () => {
+  const { readdirSync } = await import('node:fs');
+  const threads = () => readdirSync(`/proc/${conn.proc.pid}/task`).length;
+  const sessions = async () => {
+    const r = await runTool(['read', peer.url, 'i=2277']); // CurrentSessionCount
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    return Number(r.stdout.trim());
+  };
+  const names = Array.from({ length: 8 }, (_, i) => `idle${i}`);
+  const before = threads();
+  const sessionsBefore = await sessions();
+  try {
+    for (const n of names) await put(`${API}/devices/${n}`, device());
+    for (const n of names)
+      await waitFor(async () => (await endpointHealth(n))?.status === 'Available', `${n} Available`, 30000);
+    assert.equal(await sessions(), sessionsBefore + names.length);
+    // A thread per endpoint would add eight; the pool grows only while every worker blocks.
+    assert.ok(threads() < before + 4, `threads ${before} -> ${threads()}`);
+
+    await put(`${API}/devices/idle0`, device({}, { session: { timeoutMilliseconds: 30000, reconnectPeriodMilliseconds: 200 } }));
+    await waitFor(async () => conn.log.includes(`${NS}/idle0/opc: session up on ${peer.url} (2)`), 'idle0 on a new session', 30000);
+    assert.equal((await endpointHealth('idle0'))?.status, 'Available');
+  } finally {
+    for (const n of names) await reg.req('DELETE', `${API}/devices/${n}`);
+  }
+  for (const n of names)
+    await waitFor(async () => conn.log.includes(`endpoint ${NS}/${n}/opc removed`), `${n} removed`, 20000);
+  await waitFor(async () => (await sessions()) === sessionsBefore, 'the sessions closed', 20000);
+  assert.ok(!conn.log.includes('still watched'), 'every watch was removed by its endpoint');
+  assert.equal(conn.proc.exitCode, null);
 });
 
 test('the connector stops cleanly', { skip }, async () => {

@@ -1,9 +1,10 @@
 /*
  * test_opcua_client.c - unit tests of the client transport of libfieldplane-opcua: the event
- * loop's timers, the wire helpers over truncated input, and the connection against a hostile
- * fake server on a loopback socket (bad sizes, unknown message types, ERR, truncated and
- * forged OPN responses, wrong channel ids, sequence gaps, random bytes). Each case must end in
- * a clean close with a status that names the problem; under ASan nothing may crash or leak.
+ * loop's timers and its descriptor for running it from another loop, the wire helpers over
+ * truncated input, and the connection against a hostile fake server on a loopback socket (bad
+ * sizes, unknown message types, ERR, truncated and forged OPN responses, wrong channel ids,
+ * sequence gaps, random bytes). Each case must end in a clean close with a status that names the
+ * problem; under ASan nothing may crash or leak.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +71,99 @@ static void test_loop_timers(void **state)
     assert_int_equal(log.order[0], 2);
     assert_int_equal(log.order[1], 1);
     assert_int_equal(log.order[2], 0);
+    ua_loop_free(loop);
+}
+
+/* Is fd readable within wait_ms? */
+static bool fd_readable(int fd, int wait_ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, wait_ms) == 1 && (pfd.revents & POLLIN);
+}
+
+typedef struct chain_timer {
+    ua_loop_timer t;
+    ua_loop *loop;
+    int fired;
+} chain_timer;
+
+/* Fires twice: the first firing starts the timer again from inside run_timers. */
+static void chain_cb(void *ctx)
+{
+    chain_timer *c = ctx;
+    if (++c->fired == 1)
+        ua_loop_timer_start(c->loop, &c->t, 20);
+}
+
+static void pipe_cb(void *ctx, uint32_t events)
+{
+    int *fds = ctx;
+    char b[8];
+    (void)events;
+    assert_true(read(fds[0], b, sizeof b) > 0);
+    fds[2]++;
+}
+
+/* The loop run from another event loop: its descriptor is readable exactly while a socket
+ * is ready or a timer is due. */
+static void test_loop_fd(void **state)
+{
+    (void)state;
+    ua_loop *loop = ua_loop_new();
+    assert_non_null(loop);
+    chain_timer c = {.loop = loop};
+    ua_loop_timer other;
+    ua_loop_timer_init(&c.t, chain_cb, &c);
+    ua_loop_timer_init(&other, chain_cb, &c);
+
+    /* A timer started before the descriptor was asked for is armed when it is. */
+    assert_int_equal(ua_loop_timer_start(loop, &c.t, 30), 0);
+    int fd = ua_loop_fd(loop);
+    assert_true(fd >= 0);
+    assert_int_equal(ua_loop_fd(loop), fd);
+    assert_false(fd_readable(fd, 0));
+    uint64_t t0 = ua_loop_now_ms();
+    assert_true(fd_readable(fd, 2000));
+    assert_true(ua_loop_now_ms() - t0 >= 25);
+    assert_true(ua_loop_run_once(loop, 0) >= 1);
+    assert_int_equal(c.fired, 1);
+    /* Re-armed from its own callback: quiet now, readable again when due. */
+    assert_false(fd_readable(fd, 0));
+    assert_true(fd_readable(fd, 2000));
+    ua_loop_run_once(loop, 0);
+    assert_int_equal(c.fired, 2);
+    assert_false(ua_loop_timer_active(&c.t));
+    assert_false(fd_readable(fd, 0));
+
+    /* A stopped timer leaves the descriptor quiet; an earlier one moves the deadline. */
+    assert_int_equal(ua_loop_timer_start(loop, &other, 40), 0);
+    ua_loop_timer_stop(loop, &other);
+    assert_false(fd_readable(fd, 80));
+    assert_int_equal(ua_loop_timer_start(loop, &other, 5000), 0);
+    assert_int_equal(ua_loop_timer_start(loop, &c.t, 10), 0);
+    t0 = ua_loop_now_ms();
+    assert_true(fd_readable(fd, 2000));
+    assert_true(ua_loop_now_ms() - t0 < 1000);
+    ua_loop_run_once(loop, 0);
+    assert_int_equal(c.fired, 3);
+    assert_false(fd_readable(fd, 0));
+    ua_loop_timer_stop(loop, &c.t);
+    ua_loop_timer_stop(loop, &other);
+
+    /* A socket makes it readable by itself. */
+    int fds[3] = {-1, -1, 0};
+    assert_int_equal(pipe(fds), 0);
+    ua_loop_io io;
+    assert_int_equal(ua_loop_io_add(loop, &io, fds[0], EPOLLIN, pipe_cb, fds), 0);
+    assert_false(fd_readable(fd, 0));
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    assert_true(fd_readable(fd, 1000));
+    assert_int_equal(ua_loop_run_once(loop, 0), 1);
+    assert_int_equal(fds[2], 1);
+    assert_false(fd_readable(fd, 0));
+    ua_loop_io_remove(loop, &io);
+    close(fds[0]);
+    close(fds[1]);
     ua_loop_free(loop);
 }
 
@@ -676,19 +772,13 @@ static void test_client_hostile_responses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loop_timers),
-        cmocka_unit_test(test_rbuf_truncated),
-        cmocka_unit_test(test_wbuf_limit),
-        cmocka_unit_test(test_ack_too_small),
-        cmocka_unit_test(test_chunk_too_large),
-        cmocka_unit_test(test_unknown_type),
-        cmocka_unit_test(test_err_message),
-        cmocka_unit_test(test_opn_truncated),
-        cmocka_unit_test(test_opn_wrong_request_id),
-        cmocka_unit_test(test_msg_checks),
-        cmocka_unit_test(test_too_many_chunks),
-        cmocka_unit_test(test_random_bytes),
-        cmocka_unit_test(test_client_hostile_responses),
+        cmocka_unit_test(test_loop_timers),    cmocka_unit_test(test_loop_fd),
+        cmocka_unit_test(test_rbuf_truncated), cmocka_unit_test(test_wbuf_limit),
+        cmocka_unit_test(test_ack_too_small),  cmocka_unit_test(test_chunk_too_large),
+        cmocka_unit_test(test_unknown_type),   cmocka_unit_test(test_err_message),
+        cmocka_unit_test(test_opn_truncated),  cmocka_unit_test(test_opn_wrong_request_id),
+        cmocka_unit_test(test_msg_checks),     cmocka_unit_test(test_too_many_chunks),
+        cmocka_unit_test(test_random_bytes),   cmocka_unit_test(test_client_hostile_responses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,13 @@ int ua_loop_run(ua_loop *loop);
 void ua_loop_stop(ua_loop *loop);
 /* Run until *done becomes true; -ETIMEDOUT after timeout_ms. */
 int ua_loop_run_until(ua_loop *loop, const bool *done, uint64_t timeout_ms);
+/* For running the loop from another event loop: a descriptor (the loop's epoll descriptor,
+ * owned by the loop) that is readable whenever ua_loop_run_once(loop, 0) has something to
+ * do, a socket event or a due timer. Watch it for reading and call ua_loop_run_once(loop, 0)
+ * when it is; nothing else is needed. From the first call on, the loop keeps a timerfd in
+ * its epoll set armed at its earliest timer. The descriptor, or -errno when no timerfd can
+ * be made. */
+int ua_loop_fd(ua_loop *loop);
 
 /* ========================================================================= the client */
 
