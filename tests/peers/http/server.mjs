@@ -9,7 +9,9 @@
 //                   dev.sse('/events').push({event: 'alarm', id: '1', data: 'a\nb'});
 //   TLS:            new DeviceServer({ tls: { key, cert, ca, requestCert: true } }) serves
 //                   https (with requestCert, only clients with a certificate from ca).
-//   - as a process: node server.mjs [--port N] [--url-file F]
+//   Load:           new DeviceServer({ record: false }) keeps no request log, for
+//                   benchmarks that send it hundreds of requests a second for minutes.
+//   - as a process: node server.mjs [--port N] [--url-file F] [--no-record]
 //                   prints its URL on stdout; POST /_control with a JSON body
 //                   {"op": "setJson"|"setStatus"|"setBody"|"setAuth"|"push"|"closeStreams"|
 //                    "down"|"requests"|"reset", ...the method's arguments by name}.
@@ -84,8 +86,9 @@ class SseChannel {
 }
 
 export class DeviceServer {
-  constructor({ tls = null } = {}) {
+  constructor({ tls = null, record = true } = {}) {
     this.tls = tls; // null for plain http, else node:https options (key, cert, ca, requestCert)
+    this.record = record; // keep every request in this.requests
     this.port = 0;
     this.routes = new Map(); // path -> {status, body, type}
     this.channels = new Map(); // path -> SseChannel
@@ -236,14 +239,16 @@ export class DeviceServer {
   handle(req, res) {
     const path = new URL(req.url, 'http://x').pathname;
     if (path === '/_control' && req.method === 'POST') return this.control(req, res);
-    const peer = req.socket.getPeerCertificate ? req.socket.getPeerCertificate() : null;
-    this.requests.push({
-      method: req.method,
-      path,
-      url: req.url,
-      headers: req.headers,
-      clientCert: peer && peer.subject ? peer.subject.CN : null,
-    });
+    if (this.record) {
+      const peer = req.socket.getPeerCertificate ? req.socket.getPeerCertificate() : null;
+      this.requests.push({
+        method: req.method,
+        path,
+        url: req.url,
+        headers: req.headers,
+        clientCert: peer && peer.subject ? peer.subject.CN : null,
+      });
+    }
     if (!this.authorized(req)) {
       res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Basic realm="device"' });
       res.end('{"error":"unauthorized"}');
@@ -278,6 +283,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] || '').href) {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--port') dev.port = Number(args[++i]);
     else if (args[i] === '--url-file') dev.urlFile = args[++i];
+    else if (args[i] === '--no-record') dev.record = false;
   }
   await dev.start();
   if (dev.urlFile) fs.writeFileSync(dev.urlFile, `${dev.url}\n`);

@@ -98,7 +98,8 @@ export function metric(text, name, labels = '') {
 const SEP = '\x1f';
 
 // A mosquitto_sub (MQTT 5, QoS 1, retain-as-published) collecting messages as
-// {topic, qos, retain, contentType, expiry, props, responseTopic, correlation, payload, json}.
+// {topic, qos, retain, contentType, expiry, props, responseTopic, correlation, payload, json, at}
+// (at: Date.now() when the line was read, for tests that measure a rate).
 // With `id`, the session is persistent (survives a broker restart with persistence).
 export class MqttSub {
   constructor(port, topic, { id } = {}) {
@@ -156,7 +157,7 @@ export class MqttSub {
       this.messages.push({
         topic: f[0], qos: Number(f[1]), retain: f[2] === '1', contentType: f[3],
         expiry: f[4] === '' ? undefined : Number(f[4]), props, responseTopic: f[6],
-        correlation: f[7], payload, json,
+        correlation: f[7], payload, json, at: Date.now(),
       });
     }
   }
