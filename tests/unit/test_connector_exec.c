@@ -5,7 +5,8 @@
  * timer skips ticks, and a sleeping task stops at once. The pool grows past its base size
  * when every worker is blocked (strands that wait are served within a few tens of ms) but
  * not for work that computes; a descriptor watch calls back on its endpoint's strand, once
- * per readiness, and never after fp_fd_unwatch.
+ * per readiness, and never after fp_fd_unwatch; an endpoint's timers tick on its strand and
+ * end with it, and a task's posts run on the strand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -466,6 +467,58 @@ static void test_fd_watch(void **state)
     close(p[1]);
 }
 
+/* ---- endpoint timers and posts from tasks ------------------------------------------------- */
+
+typedef struct ep_rec {
+    rt_endpoint ep;
+    atomic_int ticks, posted_on_strand, posted;
+} ep_rec;
+
+static void ep_tick(void *arg)
+{
+    ep_rec *r = arg;
+    atomic_fetch_add(&r->ticks, 1);
+}
+
+static void ep_posted(void *arg)
+{
+    ep_rec *r = arg;
+    if (rt_strand_current(r->ep.strand))
+        atomic_fetch_add(&r->posted_on_strand, 1);
+    atomic_fetch_add(&r->posted, 1);
+}
+
+static void poster_task(fp_task *t, void *arg)
+{
+    ep_rec *r = arg;
+    for (int i = 0; i < 10 && !fp_task_stopping(t); i++)
+        assert_int_equal(fp_endpoint_post(&r->ep.pub, ep_posted, r), 0);
+}
+
+static void test_endpoint_timer_and_post(void **state)
+{
+    static ep_rec r;
+    memset(&r, 0, sizeof r);
+    r.ep.strand = rt_strand_new(&g_rt);
+    fp_timer *t = fp_endpoint_timer_every(&r.ep.pub, 0, 10, ep_tick, &r);
+    assert_non_null(t);
+    fp_task *task = fp_task_start("poster", poster_task, &r);
+    for (int i = 0; i < 200 && (atomic_load(&r.posted) < 10 || atomic_load(&r.ticks) < 3); i++)
+        sleep_ms(5);
+    fp_task_stop(task);
+    assert_int_equal(atomic_load(&r.posted), 10);
+    assert_int_equal(atomic_load(&r.posted_on_strand), 10); /* on the endpoint's strand */
+    assert_true(atomic_load(&r.ticks) >= 3);
+    /* The endpoint goes: its timers end with it, and posts are refused. */
+    rt_timers_cancel_endpoint(&r.ep.pub);
+    int ticks = atomic_load(&r.ticks);
+    sleep_ms(50);
+    assert_int_equal(atomic_load(&r.ticks), ticks);
+    atomic_store(&r.ep.closing, true);
+    assert_int_equal(fp_endpoint_post(&r.ep.pub, ep_posted, &r), -1);
+    rt_strand_free(r.ep.strand);
+}
+
 static void test_task_stop_is_fast(void **state)
 {
     atomic_int loops = 0;
@@ -493,6 +546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pool_grows_for_blocked_work, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_pool_does_not_grow_for_cpu_work, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_fd_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_timer_and_post, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
