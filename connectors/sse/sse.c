@@ -10,6 +10,12 @@
  * `retry` time (default retryMilliseconds), doubled after each failed attempt up to
  * maxBackoffMilliseconds, and reconnects with Last-Event-ID. See docs/connector-sse.md.
  *
+ * An attempt that has no complete block of response headers within the endpoint's
+ * connectTimeoutMilliseconds is abandoned: curl's own connect timeout covers only the
+ * connection, so on_progress, which curl calls at least once a second while it waits,
+ * ends the wait once curl's count of time spent passes the limit. After the headers an
+ * open stream may stay silent for as long as the server likes.
+ *
  * Threads. The task only touches its own sse_group, the endpoint's settings through a
  * locked snapshot (http_client.h) and the runtime's thread-safe publish and health
  * calls. An event group change stops the task (fp_task_stop waits for it) before the
@@ -84,8 +90,10 @@ typedef struct sse_group {
     CURL *curl;
     fp_task *running;
     const char *url;
-    bool connected;  /* the response was 200 text/event-stream */
-    char reason[32]; /* why the response was refused ("" when it was not) */
+    curl_off_t header_timeout_us; /* connectTimeoutMilliseconds of this attempt */
+    bool connected;               /* the response was 200 text/event-stream */
+    bool timed_out;               /* on_progress gave up waiting for the headers */
+    char reason[32];              /* why the response was refused ("" when it was not) */
     char message[512];
     char errbuf[CURL_ERROR_SIZE];
 } sse_group;
@@ -264,13 +272,28 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* Abort a transfer (connecting, or idle on an open stream) when the task is stopped. */
+/* Abort a transfer (connecting, or idle on an open stream) when the task is stopped, and
+ * one whose headers have not all come within the connect timeout. curl calls this at least
+ * once a second while it waits (its poll never sleeps longer), so the wait ends within a
+ * second of the limit; curl also wakes when the connect timeout it armed expires, which
+ * makes it end at the limit in practice. The time is curl's own, counted from the start
+ * of the transfer as its connect timeout is. */
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     sse_group *g = arg;
+    curl_off_t spent_us = 0;
 
     (void)dt, (void)dn, (void)ut, (void)un;
-    return fp_task_stopping(g->running) ? 1 : 0;
+    if (fp_task_stopping(g->running))
+        return 1;
+    if (g->connected)
+        return 0; /* the headers are in: an open stream has no time limit */
+    if (curl_easy_getinfo(g->curl, CURLINFO_TOTAL_TIME_T, &spent_us) == CURLE_OK &&
+        spent_us >= g->header_timeout_us) {
+        g->timed_out = true;
+        return 1;
+    }
+    return 0;
 }
 
 /* One connection: open the stream and read it until it ends. Returns true when the
@@ -307,7 +330,9 @@ static bool run_stream(sse_group *g, fp_task *t)
         goto out;
     }
     g->url = url;
+    g->header_timeout_us = (curl_off_t)cfg->connect_timeout_ms * 1000;
     g->connected = false;
+    g->timed_out = false;
     g->reason[0] = g->message[0] = g->errbuf[0] = '\0';
     g->running = t;
     fp_sse_new_stream(&g->parser);
@@ -336,8 +361,14 @@ static bool run_stream(sse_group *g, fp_task *t)
                               fp_sse_error(&g->parser));
     } else if (!connected) {
         char msg[CURL_ERROR_SIZE + 600];
-        snprintf(msg, sizeof msg, "GET %s: %s", url,
-                 g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));
+        if (g->timed_out)
+            snprintf(msg, sizeof msg,
+                     "GET %s: timed out: no response headers within %ld ms "
+                     "(connectTimeoutMilliseconds)",
+                     url, cfg->connect_timeout_ms);
+        else
+            snprintf(msg, sizeof msg, "GET %s: %s", url,
+                     g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));
         fp_event_group_health(g->eg, false, "Unreachable", "%s", msg);
         endpoint_health(g->ep, false, "Unreachable", msg);
     } else {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry, Mosquitto, tempDir, waitFor } from './lib/registry.mjs';
+import { Registry, Mosquitto, tempDir, waitFor, sleep } from './lib/registry.mjs';
 import { DeviceServer } from '../peers/http/server.mjs';
 
 const BUILD = process.env.FP_BUILD_DIR ?? '';
@@ -151,12 +151,24 @@ test('HTTP: selected values arrive, errors show in status and clear', { skip: !e
   await conn.stopClean();
 });
 
-test('SSE: events arrive on their topics, and the stream resumes after the device was down', { skip: !existsSync(SSE_BIN) && 'connector not built' }, async () => {
+test('SSE: events arrive on their topics, a quiet stream stays open, and the stream resumes after the device was down', { skip: !existsSync(SSE_BIN) && 'connector not built' }, async () => {
   const { dir, reg, mqtt, dev } = await setup();
   const ch = dev.sse('/events');
   ch.push({ id: '1', event: 'alarm', data: { code: 'OVERTEMP' } });
   const d = await reg.req('PUT', `${NS}/devices/oven-sse`, {
-    properties: { endpoints: { inbound: { events: { endpointType: 'Microsoft.SSEHttp', address: dev.url, authentication: { method: 'Anonymous' } } } } },
+    properties: {
+      endpoints: {
+        inbound: {
+          events: {
+            endpointType: 'Microsoft.SSEHttp',
+            address: dev.url,
+            authentication: { method: 'Anonymous' },
+            // Short, so that the quiet time below passes it several times over.
+            additionalConfiguration: '{"connectTimeoutMilliseconds": 300}',
+          },
+        },
+      },
+    },
   });
   assert.equal(d.status, 201, d.text);
   const a = await reg.req('PUT', `${NS}/assets/oven-sse`, {
@@ -178,6 +190,12 @@ test('SSE: events arrive on their topics, and the stream resumes after the devic
   const conn = startConnector(SSE_BIN, reg, mqtt, dir);
   await waitFor(() => msgs.find((m) => m.topic === 'plant/sse/alarm'), `the alarm (log: ${conn.log.slice(-2000)})`, 20000);
   assert.deepEqual(JSON.parse(msgs.find((m) => m.topic === 'plant/sse/alarm').payload), { code: 'OVERTEMP' });
+  // The timeout ends the wait for the headers only: an accepted stream that stays silent
+  // for longer is kept, not reopened.
+  await sleep(2000);
+  const opened = dev.requests.filter((r) => r.path === '/events').length;
+  assert.equal(opened, 1, `the quiet stream was opened ${opened} times (log: ${conn.log.slice(-2000)})`);
+  assert.match(await statusText(reg, `${NS}/assets/oven-sse`), /streaming/);
   ch.push({ id: '2', data: 'door\nopen' });
   await waitFor(() => msgs.find((m) => m.topic === 'plant/sse/other'), 'the plain event');
   assert.equal(JSON.parse(msgs.find((m) => m.topic === 'plant/sse/other').payload), 'door\nopen');
