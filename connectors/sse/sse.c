@@ -16,9 +16,16 @@
  * ends the wait once curl's count of time spent passes the limit. After the headers an
  * open stream may stay silent for as long as the server likes.
  *
- * Threads. The task only touches its own sse_group, the endpoint's settings through a
- * locked snapshot (http_client.h) and the runtime's thread-safe publish and health
- * calls. An event group change stops the task (fp_task_stop waits for it) before the
+ * Threads. The add, update and remove callbacks run on the endpoint's strand, one at a
+ * time. Everything else (curl's callbacks, the parser's events) runs in a group's task,
+ * which touches only its own sse_group, the endpoint's settings through a locked
+ * snapshot (http_client.h), and the runtime's publish and health calls. Those are
+ * thread-safe, so the task reports the endpoint's health itself, on eg->asset->endpoint:
+ * that is the object endpoint_add got, changed in place by updates until endpoint_remove,
+ * and it outlives the task, whose group is removed (the task stopped) before the
+ * endpoint. Handing the report to the strand with fp_endpoint_post would add an
+ * allocation and a rule for an item that runs after its task has stopped, and buy
+ * nothing. An event group change stops the task (fp_task_stop waits for it) before the
  * old definition is freed, and starts it again with the new one, keeping the last
  * event id.
  */
@@ -72,9 +79,7 @@ static const fp_config_key k_config[] = {
 
 /* Per endpoint (fp_endpoint.user). */
 typedef struct sse_ep {
-    fp_httpc_slot slot;
-    pthread_mutex_t lock; /* guards ep */
-    fp_endpoint *ep;      /* the current object, for health calls from tasks */
+    fp_httpc_slot slot; /* the current settings, read by the tasks at each attempt */
 } sse_ep;
 
 /* Per event group (fp_event_group.user). */
@@ -110,15 +115,6 @@ static void sse_exit(fp_rt *rt)
     curl_global_cleanup();
 }
 
-/* Endpoint health from a task: under the lock so that the object is current. */
-static void endpoint_health(sse_ep *e, bool ok, const char *reason, const char *msg)
-{
-    pthread_mutex_lock(&e->lock);
-    if (e->ep)
-        fp_endpoint_health(e->ep, ok, reason, "%s", msg);
-    pthread_mutex_unlock(&e->lock);
-}
-
 static int load_endpoint(fp_endpoint *ep, sse_ep *e)
 {
     const sse_ep_conf *conf = ep->config;
@@ -133,9 +129,6 @@ static int load_endpoint(fp_endpoint *ep, sse_ep *e)
         return -1;
     }
     fp_httpc_slot_set(&e->slot, cfg);
-    pthread_mutex_lock(&e->lock);
-    e->ep = ep;
-    pthread_mutex_unlock(&e->lock);
     return 0;
 }
 
@@ -146,10 +139,8 @@ static int sse_endpoint_add(fp_endpoint *ep)
     if (!e)
         return -1;
     fp_httpc_slot_init(&e->slot);
-    pthread_mutex_init(&e->lock, NULL);
     if (load_endpoint(ep, e)) {
         fp_httpc_slot_clear(&e->slot);
-        pthread_mutex_destroy(&e->lock);
         fp_free(e);
         return -1;
     }
@@ -159,17 +150,9 @@ static int sse_endpoint_add(fp_endpoint *ep)
 
 static int sse_endpoint_update(fp_endpoint *ep, const fp_endpoint *old)
 {
-    sse_ep *e = ep->user;
-    int rc;
-
     (void)old;
-    /* Point tasks at the new object even if the settings are refused: the old one is
-     * freed when this returns. Streams use the new settings when they reconnect. */
-    pthread_mutex_lock(&e->lock);
-    e->ep = ep;
-    pthread_mutex_unlock(&e->lock);
-    rc = load_endpoint(ep, e);
-    return rc;
+    /* Streams use the new settings when they reconnect. */
+    return load_endpoint(ep, ep->user);
 }
 
 static void sse_endpoint_remove(fp_endpoint *ep)
@@ -179,7 +162,6 @@ static void sse_endpoint_remove(fp_endpoint *ep)
     if (!e)
         return;
     fp_httpc_slot_clear(&e->slot);
-    pthread_mutex_destroy(&e->lock);
     fp_free(e);
     ep->user = NULL;
 }
@@ -257,7 +239,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
     g->connected = true;
     snprintf(g->message, sizeof g->message, "GET %s: streaming", g->url);
     fp_event_group_health(g->eg, true, "Ok", "%s", g->message);
-    endpoint_health(g->ep, true, "Ok", g->message);
+    fp_endpoint_health(g->eg->asset->endpoint, true, "Ok", "%s", g->message);
     return len;
 }
 
@@ -355,7 +337,8 @@ static bool run_stream(sse_group *g, fp_task *t)
         goto out;
     if (g->reason[0]) {
         fp_event_group_health(g->eg, false, g->reason, "%s", g->message);
-        endpoint_health(g->ep, true, "Ok", g->message); /* the device answered */
+        /* The device answered. */
+        fp_endpoint_health(g->eg->asset->endpoint, true, "Ok", "%s", g->message);
     } else if (fp_sse_error(&g->parser)[0]) {
         fp_event_group_health(g->eg, false, "BadStream", "GET %s: %s", url,
                               fp_sse_error(&g->parser));
@@ -370,7 +353,7 @@ static bool run_stream(sse_group *g, fp_task *t)
             snprintf(msg, sizeof msg, "GET %s: %s", url,
                      g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));
         fp_event_group_health(g->eg, false, "Unreachable", "%s", msg);
-        endpoint_health(g->ep, false, "Unreachable", msg);
+        fp_endpoint_health(g->eg->asset->endpoint, false, "Unreachable", "%s", msg);
     } else {
         /* The stream ended or broke after it was accepted: reconnect after the retry time,
          * and say so only if that fails. */
