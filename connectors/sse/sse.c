@@ -77,8 +77,10 @@ static const fp_config_key k_config[] = {
     {0},
 };
 
-/* Per endpoint (fp_endpoint.user). */
+/* Per endpoint (fp_endpoint.user), shared with its groups: each holds a reference, so
+ * that an endpoint whose update failed can let go of it while the tasks still run. */
 typedef struct sse_ep {
+    int refs;           /* changed on the strand only */
     fp_httpc_slot slot; /* the current settings, read by the tasks at each attempt */
 } sse_ep;
 
@@ -115,6 +117,14 @@ static void sse_exit(fp_rt *rt)
     curl_global_cleanup();
 }
 
+static void sse_ep_unref(sse_ep *e)
+{
+    if (!e || --e->refs > 0)
+        return;
+    fp_httpc_slot_clear(&e->slot);
+    fp_free(e);
+}
+
 static int load_endpoint(fp_endpoint *ep, sse_ep *e)
 {
     const sse_ep_conf *conf = ep->config;
@@ -138,10 +148,10 @@ static int sse_endpoint_add(fp_endpoint *ep)
 
     if (!e)
         return -1;
+    e->refs = 1;
     fp_httpc_slot_init(&e->slot);
     if (load_endpoint(ep, e)) {
-        fp_httpc_slot_clear(&e->slot);
-        fp_free(e);
+        sse_ep_unref(e);
         return -1;
     }
     ep->user = e;
@@ -150,20 +160,28 @@ static int sse_endpoint_add(fp_endpoint *ep)
 
 static int sse_endpoint_update(fp_endpoint *ep, const fp_endpoint *old)
 {
+    sse_ep *e = ep->user;
+
     (void)old;
+    if (!e)
+        return sse_endpoint_add(ep);
     /* Streams use the new settings when they reconnect. */
-    return load_endpoint(ep, ep->user);
+    if (!load_endpoint(ep, e))
+        return 0;
+    /* Refused: the runtime removes the groups and later adds the endpoint again, from
+     * nothing and without endpoint_remove, so let go of it now; the groups' references
+     * keep it for their tasks until their remove. */
+    ep->user = NULL;
+    sse_ep_unref(e);
+    return -1;
 }
 
 static void sse_endpoint_remove(fp_endpoint *ep)
 {
     sse_ep *e = ep->user;
 
-    if (!e)
-        return;
-    fp_httpc_slot_clear(&e->slot);
-    fp_free(e);
     ep->user = NULL;
+    sse_ep_unref(e);
 }
 
 /* True when the n bytes at z equal the C string name. */
@@ -437,6 +455,7 @@ static int sse_event_group_add(fp_event_group *eg)
         eg->user = NULL;
         return -1;
     }
+    e->refs++;
     return 0;
 }
 
@@ -466,6 +485,7 @@ static void sse_event_group_remove(fp_event_group *eg)
     if (!g)
         return;
     fp_task_stop(g->task);
+    sse_ep_unref(g->ep);
     fp_sse_clear(&g->parser);
     fp_buf_clear(&g->payload);
     fp_free(g);

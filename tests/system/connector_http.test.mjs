@@ -155,22 +155,14 @@ test('SSE: events arrive on their topics, a quiet stream stays open, and the str
   const { dir, reg, mqtt, dev } = await setup();
   const ch = dev.sse('/events');
   ch.push({ id: '1', event: 'alarm', data: { code: 'OVERTEMP' } });
-  const d = await reg.req('PUT', `${NS}/devices/oven-sse`, {
-    properties: {
-      endpoints: {
-        inbound: {
-          events: {
-            endpointType: 'Microsoft.SSEHttp',
-            address: dev.url,
-            authentication: { method: 'Anonymous' },
-            // Short, so that the quiet time below passes it several times over.
-            additionalConfiguration: '{"connectTimeoutMilliseconds": 300}',
-          },
-        },
-      },
-    },
-  });
-  assert.equal(d.status, 201, d.text);
+  // connectTimeoutMilliseconds is short, so that the quiet time below passes it several
+  // times over.
+  const putDevice = async (config) => {
+    const events = { endpointType: 'Microsoft.SSEHttp', address: dev.url, authentication: { method: 'Anonymous' }, additionalConfiguration: JSON.stringify(config) };
+    const d = await reg.req('PUT', `${NS}/devices/oven-sse`, { properties: { endpoints: { inbound: { events } } } });
+    assert.ok(d.status === 200 || d.status === 201, d.text);
+  };
+  await putDevice({ connectTimeoutMilliseconds: 300 });
   const a = await reg.req('PUT', `${NS}/assets/oven-sse`, {
     properties: {
       deviceRef: { deviceName: 'oven-sse', endpointName: 'events' },
@@ -208,6 +200,14 @@ test('SSE: events arrive on their topics, a quiet stream stays open, and the str
   const resumed = dev.requests.filter((r) => r.path === '/events').pop();
   assert.equal(resumed.headers['last-event-id'], '2');
   assert.equal(msgs.filter((m) => m.payload === '{"code":"OVERTEMP"}').length, 1, 'no replay of old events');
+
+  // A refused endpoint change shows in status; the next good one starts the stream again
+  // (and the clean stop below finds nothing leaked on the way).
+  await putDevice({ connectTimeoutMilliseconds: 300, authentication: 'bogus' });
+  await waitFor(async () => (await statusText(reg, `${NS}/devices/oven-sse`)).includes('BadConfiguration'), 'BadConfiguration in status');
+  await putDevice({ connectTimeoutMilliseconds: 400 });
+  ch.push({ id: '4', event: 'alarm', data: '{"code": "AGAIN"}' });
+  await waitFor(() => msgs.some((m) => m.payload === '{"code":"AGAIN"}'), 'the event after the endpoint was fixed', 20000);
   await conn.stopClean();
 });
 
