@@ -875,9 +875,9 @@ int opc_endpoint_update(fp_endpoint *pub, const fp_endpoint *old)
         return opc_endpoint_add(pub);
     if (settings_load(pub, &set, err, sizeof err)) {
         fp_log_error(LOG_MOD, "%s: %s", p->label, err);
-        /* The runtime adds the endpoint again after a change: let go of this one (its
-         * session used the old settings) so that the add starts from nothing. */
-        opc_endpoint_remove(pub);
+        /* Refused: the runtime removes the datasets, events and actions, then the endpoint
+         * (opc_endpoint_remove closes the session of the old settings), and adds it again
+         * later from nothing. */
         fp_endpoint_health(pub, false, "BadConfiguration", "%s", err);
         return -1;
     }

@@ -10,9 +10,22 @@
  * `retry` time (default retryMilliseconds), doubled after each failed attempt up to
  * maxBackoffMilliseconds, and reconnects with Last-Event-ID. See docs/connector-sse.md.
  *
- * Threads. The task only touches its own sse_group, the endpoint's settings through a
- * locked snapshot (http_client.h) and the runtime's thread-safe publish and health
- * calls. An event group change stops the task (fp_task_stop waits for it) before the
+ * An attempt that has no complete block of response headers within the endpoint's
+ * connectTimeoutMilliseconds is abandoned: curl's own connect timeout covers only the
+ * connection, so on_progress, which curl calls at least once a second while it waits,
+ * ends the wait once curl's count of time spent passes the limit. After the headers an
+ * open stream may stay silent for as long as the server likes.
+ *
+ * Threads. The add, update and remove callbacks run on the endpoint's strand, one at a
+ * time. Everything else (curl's callbacks, the parser's events) runs in a group's task,
+ * which touches only its own sse_group, the endpoint's settings through a locked
+ * snapshot (http_client.h), and the runtime's publish and health calls. Those are
+ * thread-safe, so the task reports the endpoint's health itself, on eg->asset->endpoint:
+ * that is the object endpoint_add got, changed in place by updates until endpoint_remove,
+ * and it outlives the task, whose group is removed (the task stopped) before the
+ * endpoint. Handing the report to the strand with fp_endpoint_post would add an
+ * allocation and a rule for an item that runs after its task has stopped, and buy
+ * nothing. An event group change stops the task (fp_task_stop waits for it) before the
  * old definition is freed, and starts it again with the new one, keeping the last
  * event id.
  */
@@ -64,11 +77,11 @@ static const fp_config_key k_config[] = {
     {0},
 };
 
-/* Per endpoint (fp_endpoint.user). */
+/* Per endpoint (fp_endpoint.user), shared with its groups: each holds a reference, so
+ * that an endpoint whose update failed can let go of it while the tasks still run. */
 typedef struct sse_ep {
-    fp_httpc_slot slot;
-    pthread_mutex_t lock; /* guards ep */
-    fp_endpoint *ep;      /* the current object, for health calls from tasks */
+    int refs;           /* changed on the strand only */
+    fp_httpc_slot slot; /* the current settings, read by the tasks at each attempt */
 } sse_ep;
 
 /* Per event group (fp_event_group.user). */
@@ -84,8 +97,10 @@ typedef struct sse_group {
     CURL *curl;
     fp_task *running;
     const char *url;
-    bool connected;  /* the response was 200 text/event-stream */
-    char reason[32]; /* why the response was refused ("" when it was not) */
+    curl_off_t header_timeout_us; /* connectTimeoutMilliseconds of this attempt */
+    bool connected;               /* the response was 200 text/event-stream */
+    bool timed_out;               /* on_progress gave up waiting for the headers */
+    char reason[32];              /* why the response was refused ("" when it was not) */
     char message[512];
     char errbuf[CURL_ERROR_SIZE];
 } sse_group;
@@ -102,13 +117,12 @@ static void sse_exit(fp_rt *rt)
     curl_global_cleanup();
 }
 
-/* Endpoint health from a task: under the lock so that the object is current. */
-static void endpoint_health(sse_ep *e, bool ok, const char *reason, const char *msg)
+static void sse_ep_unref(sse_ep *e)
 {
-    pthread_mutex_lock(&e->lock);
-    if (e->ep)
-        fp_endpoint_health(e->ep, ok, reason, "%s", msg);
-    pthread_mutex_unlock(&e->lock);
+    if (!e || --e->refs > 0)
+        return;
+    fp_httpc_slot_clear(&e->slot);
+    fp_free(e);
 }
 
 static int load_endpoint(fp_endpoint *ep, sse_ep *e)
@@ -125,9 +139,6 @@ static int load_endpoint(fp_endpoint *ep, sse_ep *e)
         return -1;
     }
     fp_httpc_slot_set(&e->slot, cfg);
-    pthread_mutex_lock(&e->lock);
-    e->ep = ep;
-    pthread_mutex_unlock(&e->lock);
     return 0;
 }
 
@@ -137,12 +148,10 @@ static int sse_endpoint_add(fp_endpoint *ep)
 
     if (!e)
         return -1;
+    e->refs = 1;
     fp_httpc_slot_init(&e->slot);
-    pthread_mutex_init(&e->lock, NULL);
     if (load_endpoint(ep, e)) {
-        fp_httpc_slot_clear(&e->slot);
-        pthread_mutex_destroy(&e->lock);
-        fp_free(e);
+        sse_ep_unref(e);
         return -1;
     }
     ep->user = e;
@@ -152,28 +161,24 @@ static int sse_endpoint_add(fp_endpoint *ep)
 static int sse_endpoint_update(fp_endpoint *ep, const fp_endpoint *old)
 {
     sse_ep *e = ep->user;
-    int rc;
 
     (void)old;
-    /* Point tasks at the new object even if the settings are refused: the old one is
-     * freed when this returns. Streams use the new settings when they reconnect. */
-    pthread_mutex_lock(&e->lock);
-    e->ep = ep;
-    pthread_mutex_unlock(&e->lock);
-    rc = load_endpoint(ep, e);
-    return rc;
+    if (!e)
+        return sse_endpoint_add(ep);
+    /* Streams use the new settings when they reconnect. */
+    if (!load_endpoint(ep, e))
+        return 0;
+    /* Refused: the runtime removes the groups, then the endpoint (endpoint_remove lets go
+     * of it), and adds it again later from nothing. */
+    return -1;
 }
 
 static void sse_endpoint_remove(fp_endpoint *ep)
 {
     sse_ep *e = ep->user;
 
-    if (!e)
-        return;
-    fp_httpc_slot_clear(&e->slot);
-    pthread_mutex_destroy(&e->lock);
-    fp_free(e);
     ep->user = NULL;
+    sse_ep_unref(e);
 }
 
 /* True when the n bytes at z equal the C string name. */
@@ -249,7 +254,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
     g->connected = true;
     snprintf(g->message, sizeof g->message, "GET %s: streaming", g->url);
     fp_event_group_health(g->eg, true, "Ok", "%s", g->message);
-    endpoint_health(g->ep, true, "Ok", g->message);
+    fp_endpoint_health(g->eg->asset->endpoint, true, "Ok", "%s", g->message);
     return len;
 }
 
@@ -264,13 +269,28 @@ static size_t on_body(char *buf, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* Abort a transfer (connecting, or idle on an open stream) when the task is stopped. */
+/* Abort a transfer (connecting, or idle on an open stream) when the task is stopped, and
+ * one whose headers have not all come within the connect timeout. curl calls this at least
+ * once a second while it waits (its poll never sleeps longer), so the wait ends within a
+ * second of the limit; curl also wakes when the connect timeout it armed expires, which
+ * makes it end at the limit in practice. The time is curl's own, counted from the start
+ * of the transfer as its connect timeout is. */
 static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     sse_group *g = arg;
+    curl_off_t spent_us = 0;
 
     (void)dt, (void)dn, (void)ut, (void)un;
-    return fp_task_stopping(g->running) ? 1 : 0;
+    if (fp_task_stopping(g->running))
+        return 1;
+    if (g->connected)
+        return 0; /* the headers are in: an open stream has no time limit */
+    if (curl_easy_getinfo(g->curl, CURLINFO_TOTAL_TIME_T, &spent_us) == CURLE_OK &&
+        spent_us >= g->header_timeout_us) {
+        g->timed_out = true;
+        return 1;
+    }
+    return 0;
 }
 
 /* One connection: open the stream and read it until it ends. Returns true when the
@@ -307,7 +327,9 @@ static bool run_stream(sse_group *g, fp_task *t)
         goto out;
     }
     g->url = url;
+    g->header_timeout_us = (curl_off_t)cfg->connect_timeout_ms * 1000;
     g->connected = false;
+    g->timed_out = false;
     g->reason[0] = g->message[0] = g->errbuf[0] = '\0';
     g->running = t;
     fp_sse_new_stream(&g->parser);
@@ -330,16 +352,23 @@ static bool run_stream(sse_group *g, fp_task *t)
         goto out;
     if (g->reason[0]) {
         fp_event_group_health(g->eg, false, g->reason, "%s", g->message);
-        endpoint_health(g->ep, true, "Ok", g->message); /* the device answered */
+        /* The device answered. */
+        fp_endpoint_health(g->eg->asset->endpoint, true, "Ok", "%s", g->message);
     } else if (fp_sse_error(&g->parser)[0]) {
         fp_event_group_health(g->eg, false, "BadStream", "GET %s: %s", url,
                               fp_sse_error(&g->parser));
     } else if (!connected) {
         char msg[CURL_ERROR_SIZE + 600];
-        snprintf(msg, sizeof msg, "GET %s: %s", url,
-                 g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));
+        if (g->timed_out)
+            snprintf(msg, sizeof msg,
+                     "GET %s: timed out: no response headers within %ld ms "
+                     "(connectTimeoutMilliseconds)",
+                     url, cfg->connect_timeout_ms);
+        else
+            snprintf(msg, sizeof msg, "GET %s: %s", url,
+                     g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));
         fp_event_group_health(g->eg, false, "Unreachable", "%s", msg);
-        endpoint_health(g->ep, false, "Unreachable", msg);
+        fp_endpoint_health(g->eg->asset->endpoint, false, "Unreachable", "%s", msg);
     } else {
         /* The stream ended or broke after it was accepted: reconnect after the retry time,
          * and say so only if that fails. */
@@ -423,6 +452,7 @@ static int sse_event_group_add(fp_event_group *eg)
         eg->user = NULL;
         return -1;
     }
+    e->refs++;
     return 0;
 }
 
@@ -452,6 +482,7 @@ static void sse_event_group_remove(fp_event_group *eg)
     if (!g)
         return;
     fp_task_stop(g->task);
+    sse_ep_unref(g->ep);
     fp_sse_clear(&g->parser);
     fp_buf_clear(&g->payload);
     fp_free(g);

@@ -237,11 +237,17 @@ struct fp_asset {
  * Updates. An `*_update(new, old)` callback gets a new object that already carries
  * old->user; `old` is freed when the callback returns, so the connector must not keep
  * pointers to it (re-point timers and tasks at `new`). The fp_endpoint and fp_asset
- * objects themselves stay the same across changes of their children.
+ * objects themselves stay the same across changes of their children. An endpoint's own
+ * change is made in place: endpoint_update's `new` is the object endpoint_add got (`old`
+ * is a copy of its previous fields), so a pointer to the fp_endpoint (asset->endpoint, as
+ * a task holds it for fp_endpoint_post or a health call) stays valid until
+ * endpoint_remove returns.
  *
  * Every callback is optional. A callback that returns non-zero has failed: the runtime
  * marks the object Unavailable (with the message set through fp_*_error if any) and
- * retries the add after a back-off. When an `*_update` callback is NULL, a change is
+ * retries the add after a back-off. A failed endpoint_update is followed by the removes of
+ * the endpoint's children and by endpoint_remove, so the connector's state is released
+ * once before that add. When an `*_update` callback is NULL, a change is
  * applied as remove + add of that object only; nothing else restarts.
  *
  * Order: endpoint_add before any of its assets' callbacks; the children of an asset

@@ -2103,7 +2103,14 @@ static void ep_change_run(void *arg)
                         "endpoint %s/%s/%s: endpoint_update failed; adding it again "
                         "later",
                         ep->ns, ep->pub.device, ep->pub.name);
+            /* The connector's state is released once, through the usual removes, before
+             * the add is retried from nothing (an add over a kept `user` would leak it). */
             ep_stop_all_kids(ep);
+            if (c->endpoint_remove)
+                c->endpoint_remove(&ep->pub);
+            ep->pub.user = NULL;
+            rt_timers_cancel_endpoint(&ep->pub);
+            rt_watches_cancel_endpoint(&ep->pub);
             ep->started = false;
             health_failed(&ep->lock, &ep->health, "endpoint_update");
             update_failed = true;

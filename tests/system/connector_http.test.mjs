@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry, Mosquitto, tempDir, waitFor } from './lib/registry.mjs';
+import { Registry, Mosquitto, tempDir, waitFor, sleep } from './lib/registry.mjs';
 import { DeviceServer } from '../peers/http/server.mjs';
 
 const BUILD = process.env.FP_BUILD_DIR ?? '';
@@ -151,14 +151,18 @@ test('HTTP: selected values arrive, errors show in status and clear', { skip: !e
   await conn.stopClean();
 });
 
-test('SSE: events arrive on their topics, and the stream resumes after the device was down', { skip: !existsSync(SSE_BIN) && 'connector not built' }, async () => {
+test('SSE: events arrive on their topics, a quiet stream stays open, and the stream resumes after the device was down', { skip: !existsSync(SSE_BIN) && 'connector not built' }, async () => {
   const { dir, reg, mqtt, dev } = await setup();
   const ch = dev.sse('/events');
   ch.push({ id: '1', event: 'alarm', data: { code: 'OVERTEMP' } });
-  const d = await reg.req('PUT', `${NS}/devices/oven-sse`, {
-    properties: { endpoints: { inbound: { events: { endpointType: 'Microsoft.SSEHttp', address: dev.url, authentication: { method: 'Anonymous' } } } } },
-  });
-  assert.equal(d.status, 201, d.text);
+  // connectTimeoutMilliseconds is short, so that the quiet time below passes it several
+  // times over.
+  const putDevice = async (config) => {
+    const events = { endpointType: 'Microsoft.SSEHttp', address: dev.url, authentication: { method: 'Anonymous' }, additionalConfiguration: JSON.stringify(config) };
+    const d = await reg.req('PUT', `${NS}/devices/oven-sse`, { properties: { endpoints: { inbound: { events } } } });
+    assert.ok(d.status === 200 || d.status === 201, d.text);
+  };
+  await putDevice({ connectTimeoutMilliseconds: 300 });
   const a = await reg.req('PUT', `${NS}/assets/oven-sse`, {
     properties: {
       deviceRef: { deviceName: 'oven-sse', endpointName: 'events' },
@@ -178,6 +182,12 @@ test('SSE: events arrive on their topics, and the stream resumes after the devic
   const conn = startConnector(SSE_BIN, reg, mqtt, dir);
   await waitFor(() => msgs.find((m) => m.topic === 'plant/sse/alarm'), `the alarm (log: ${conn.log.slice(-2000)})`, 20000);
   assert.deepEqual(JSON.parse(msgs.find((m) => m.topic === 'plant/sse/alarm').payload), { code: 'OVERTEMP' });
+  // The timeout ends the wait for the headers only: an accepted stream that stays silent
+  // for longer is kept, not reopened.
+  await sleep(2000);
+  const opened = dev.requests.filter((r) => r.path === '/events').length;
+  assert.equal(opened, 1, `the quiet stream was opened ${opened} times (log: ${conn.log.slice(-2000)})`);
+  assert.match(await statusText(reg, `${NS}/assets/oven-sse`), /streaming/);
   ch.push({ id: '2', data: 'door\nopen' });
   await waitFor(() => msgs.find((m) => m.topic === 'plant/sse/other'), 'the plain event');
   assert.equal(JSON.parse(msgs.find((m) => m.topic === 'plant/sse/other').payload), 'door\nopen');
@@ -190,6 +200,14 @@ test('SSE: events arrive on their topics, and the stream resumes after the devic
   const resumed = dev.requests.filter((r) => r.path === '/events').pop();
   assert.equal(resumed.headers['last-event-id'], '2');
   assert.equal(msgs.filter((m) => m.payload === '{"code":"OVERTEMP"}').length, 1, 'no replay of old events');
+
+  // A refused endpoint change shows in status; the next good one starts the stream again
+  // (and the clean stop below finds nothing leaked on the way).
+  await putDevice({ connectTimeoutMilliseconds: 300, authentication: 'bogus' });
+  await waitFor(async () => (await statusText(reg, `${NS}/devices/oven-sse`)).includes('BadConfiguration'), 'BadConfiguration in status');
+  await putDevice({ connectTimeoutMilliseconds: 400 });
+  ch.push({ id: '4', event: 'alarm', data: '{"code": "AGAIN"}' });
+  await waitFor(() => msgs.some((m) => m.payload === '{"code":"AGAIN"}'), 'the event after the endpoint was fixed', 20000);
   await conn.stopClean();
 });
 
