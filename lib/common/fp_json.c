@@ -129,8 +129,27 @@ static void put_buf(void *ctx, const void *b, size_t len)
     fp_buf_append(ctx, b, len);
 }
 
+/* True when p[0..n) is printable ASCII without '"' and '\\': written as it is. */
+static bool plain_ascii(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 fp_status fp_json_quote_buf(fp_buf *b, const char *p, size_t n)
 {
+    /* Names and most values are plain: one copy with the quotes instead of a walk. */
+    char small[128];
+    if (n + 2 <= sizeof small && plain_ascii(p, n)) {
+        small[0] = '"';
+        memcpy(small + 1, p, n);
+        small[n + 1] = '"';
+        return fp_buf_append(b, small, n + 2);
+    }
     fp_buf_append(b, "\"", 1);
     fp_json_escape(p, n, put_buf, b);
     fp_buf_append(b, "\"", 1);

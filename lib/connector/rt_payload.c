@@ -97,9 +97,17 @@ static int add_text(fp_payload *p, const char *name, const char *text, size_t le
 
 int fp_payload_add_int(fp_payload *p, const char *name, int64_t v)
 {
-    char t[32];
-    int n = snprintf(t, sizeof t, "%" PRId64, v);
-    return add_text(p, name, t, (size_t)n);
+    /* Digits from the end (no snprintf: this runs for every point of every message). */
+    char t[24];
+    size_t i = sizeof t;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        t[--i] = '-';
+    return add_text(p, name, t + i, sizeof t - i);
 }
 
 int fp_payload_add_double(fp_payload *p, const char *name, double v)
