@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_json.h>
 #include <fieldplane/fp_log.h>
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
@@ -434,11 +435,11 @@ static void call_done(ua_client *c, ua_status status, void *response, void *ctx)
         if (i)
             fp_buf_append(&b, ",", 1);
         if (arg && arg->name.length && arg->name.data) {
-            opc_json_string(&b, (const char *)arg->name.data, arg->name.length);
+            fp_json_quote_buf(&b, (const char *)arg->name.data, arg->name.length);
         } else {
             char key[32];
             int n = snprintf(key, sizeof(key), "output%zu", i);
-            opc_json_string(&b, key, (size_t)n);
+            fp_json_quote_buf(&b, key, (size_t)n);
         }
         fp_buf_append(&b, ":", 1);
         json_append_value(&b, &res->output_arguments[i]);

@@ -59,7 +59,7 @@ typedef struct opc_ds {
     int64_t key_frame_count;
     uint64_t messages;
     bool dirty;
-    fp_buf buf;
+    fp_payload *msg; /* the message being built (the SDK's payload builder) */
 } opc_ds;
 
 /* ------------------------------------------------------------------- settings */
@@ -312,36 +312,33 @@ static void ds_publish(opc_ds *st)
     char time_iso[40];
     size_t count = 0;
 
-    fp_buf_reset(&st->buf);
-    fp_buf_append(&st->buf, "{", 1);
+    fp_payload_reset(st->msg);
     for (size_t i = 0; i < st->n; i++) {
         opc_pt *pt = st->pts[i];
         if (!pt->have_last || !(pt->changed || full))
             continue;
         pt->changed = false;
-        if (count++)
-            fp_buf_append(&st->buf, ",", 1);
-        const char *name = pt_dp(st, pt)->name;
-        opc_json_string(&st->buf, name, strlen(name));
-        fp_buf_append(&st->buf, ":", 1);
-        opc_json_data_value(&st->buf, &pt->last);
+        count++;
+        /* The value is written by the OPC UA encoder straight into the message. */
+        fp_buf *b = fp_payload_member_begin(st->msg, pt_dp(st, pt)->name);
+        if (b)
+            opc_json_data_value(b, &pt->last);
+        fp_payload_member_end(st->msg);
         ua_datetime t = pt->last.has & UA_DV_SOURCE_TIMESTAMP ? pt->last.source_timestamp
                                                               : pt->last.server_timestamp;
         if (t > latest)
             latest = t;
     }
-    fp_buf_append(&st->buf, "}", 1);
     st->dirty = false;
     if (count == 0)
         return;
-    if (st->buf.err) {
+    if (!fp_payload_text(st->msg, NULL)) {
         fp_dataset_health(st->ds, false, "TooLarge", "the dataset message is over %u bytes",
                           MSG_MAX);
-        fp_buf_init(&st->buf, MSG_MAX); /* the failed buffer freed itself */
         return;
     }
     opc_json_datetime(time_iso, latest);
-    fp_dataset_publish(st->ds, st->buf.data, st->buf.len, latest ? time_iso : NULL);
+    fp_dataset_publish_payload(st->ds, st->msg, latest ? time_iso : NULL);
     st->messages++;
 }
 
@@ -404,7 +401,7 @@ static void ds_free(opc_ds *st)
     for (size_t i = 0; i < st->n; i++)
         pt_free(st->pts[i]);
     fp_free(st->pts);
-    fp_buf_clear(&st->buf);
+    fp_payload_free(st->msg);
     fp_free(st);
 }
 
@@ -432,9 +429,9 @@ static int ds_add(opc_ep *ep, fp_dataset *ds)
     st->ds = ds;
     st->publishing_ms = publishing_of(ep, ds);
     st->key_frame_count = key_frames_of(ep, ds);
-    fp_buf_init(&st->buf, MSG_MAX);
+    st->msg = fp_payload_new(MSG_MAX);
     st->pts = fp_calloc(ds->n_points ? ds->n_points : 1, sizeof *st->pts);
-    if (!st->pts)
+    if (!st->pts || !st->msg)
         goto out_free;
     for (size_t i = 0; i < ds->n_points; i++) {
         st->pts[i] = pt_new(st, &ds->points[i]);

@@ -646,41 +646,40 @@ void opc_events_on_event(opc_ep *ep, opc_item_ref *ref, const ua_variant *fields
     opc_evitem *it = &st->items[ref->index];
     if (!it->handle)
         return;
-    fp_buf b;
-    fp_buf_init(&b, OPC_EV_MAX_MESSAGE);
-    fp_buf_append(&b, "{", 1);
+    fp_payload *p = fp_payload_new(OPC_EV_MAX_MESSAGE);
+    if (!p)
+        return;
     size_t k = n < it->n_fields ? n : it->n_fields;
     for (size_t i = 0; i < k; i++) {
-        if (i)
-            fp_buf_append(&b, ",", 1);
-        opc_json_string(&b, it->keys[i], strlen(it->keys[i]));
-        fp_buf_append(&b, ":", 1);
         if (ua_variant_is_empty(&fields[i])) {
-            fp_buf_append(&b, "null", 4);
-        } else {
-            size_t mark = b.len;
-            if (opc_json_variant(&b, &fields[i]) != FP_OK && b.err == FP_OK) {
-                /* A value the converter refuses: null rather than a broken message. */
-                b.len = mark;
-                fp_buf_append(&b, "null", 4);
-            }
+            fp_payload_add_null(p, it->keys[i]);
+            continue;
         }
+        fp_buf *b = fp_payload_member_begin(p, it->keys[i]);
+        if (!b)
+            break;
+        size_t mark = b->len;
+        if (opc_json_variant(b, &fields[i]) != FP_OK && b->err == FP_OK) {
+            /* A value the converter refuses: null rather than a broken message. */
+            b->len = mark;
+            fp_buf_append(b, "null", 4);
+        }
+        fp_payload_member_end(p);
     }
-    fp_buf_append(&b, "}", 1);
     char time_iso[40] = "";
     if (it->time_field >= 0 && (size_t)it->time_field < k) {
         const ua_variant *t = &fields[it->time_field];
         if (ua_variant_is_scalar(t) && t->type->kind == UA_KIND_DATETIME)
             opc_json_datetime(time_iso, *(const ua_datetime *)ua_variant_data(t));
     }
-    if (b.err != FP_OK) {
+    if (!fp_payload_text(p, NULL)) {
         fp_event_health(it->ev, false, "MessageTooLarge",
                         "an event of %s did not fit in a message (%zu bytes at most)", it->source,
                         (size_t)OPC_EV_MAX_MESSAGE);
-    } else if (fp_event_publish(it->ev, b.data, b.len, time_iso[0] ? time_iso : NULL) < 0) {
+    } else if (fp_event_publish_payload(it->ev, p, time_iso[0] ? time_iso : NULL) < 0) {
         fp_log_debug(OPC_EV_LOG, "event %s: publish refused", it->ev->name);
     }
-    fp_buf_clear(&b);
+    fp_payload_free(p);
 }
 
 void opc_events_free_all(opc_ep *ep)

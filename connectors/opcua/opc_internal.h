@@ -192,9 +192,6 @@ uint32_t opc_own_certificate(const char *pki_dir, ua_cert **cert, ua_key **key);
  * objects by member name, enumerations as their number, undecoded ExtensionObjects as
  * {"TypeId", "Body" (base64)}. Returns FP_OK or the fp_buf error. */
 int opc_json_variant(fp_buf *b, const ua_variant *v);
-/* Append the n bytes at z as a JSON string: quotes, backslashes and control characters
- * escaped, invalid UTF-8 replaced by U+FFFD, plain runs copied at once. */
-void opc_json_string(fp_buf *b, const char *z, size_t n);
 /* {"SourceTimestamp": "...", "Value": ...} plus "StatusCode": {"Code", "Symbol"} when the
  * status is not Good. */
 int opc_json_data_value(fp_buf *b, const ua_data_value *dv);

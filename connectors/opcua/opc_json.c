@@ -593,12 +593,6 @@ int opc_json_variant(fp_buf *b, const ua_variant *v)
     return finish(&w, start);
 }
 
-void opc_json_string(fp_buf *b, const char *z, size_t n)
-{
-    jw w = {b, 0, false, false};
-    put_str_pre(&w, "", (const uint8_t *)z, n);
-}
-
 int opc_json_data_value(fp_buf *b, const ua_data_value *dv)
 {
     jw w = {b, 0, false, false};

@@ -59,6 +59,7 @@ typedef struct fp_task fp_task;
 typedef struct fp_timer fp_timer;
 typedef struct fp_payload fp_payload;
 typedef struct fp_fd_watch fp_fd_watch;
+typedef struct fp_buf fp_buf; /* fieldplane/fp_buf.h */
 
 /* ---------------------------------------------------------------------------------------
  * Configuration keys
@@ -365,6 +366,12 @@ int fp_payload_add_string(fp_payload *p, const char *name, const char *s, size_t
 int fp_payload_add_json(fp_payload *p, const char *name, const json_t *v);
 /* A value that is already JSON text (the caller vouches for it: it is copied as is). */
 int fp_payload_add_raw(fp_payload *p, const char *name, const char *json, size_t len);
+/* A member whose value the connector writes itself (a protocol's own value encoder): the
+ * builder's buffer, positioned after `"name":`, or NULL when the builder failed. Append
+ * exactly one JSON value to it, then call fp_payload_member_end(), which checks the buffer
+ * (a value that did not fit fails the builder) and returns 0 or -1. */
+fp_buf *fp_payload_member_begin(fp_payload *p, const char *name);
+int fp_payload_member_end(fp_payload *p);
 /* The number of members added. */
 size_t fp_payload_count(const fp_payload *p);
 /* The finished text ("{...}", NUL-terminated, owned by p until its next change) and its

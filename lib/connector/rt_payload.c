@@ -155,6 +155,18 @@ int fp_payload_add_raw(fp_payload *p, const char *name, const char *json, size_t
     return add_text(p, name, json, len);
 }
 
+fp_buf *fp_payload_member_begin(fp_payload *p, const char *name)
+{
+    return member(p, name) ? &p->b : NULL;
+}
+
+int fp_payload_member_end(fp_payload *p)
+{
+    if (!p || p->failed)
+        return -1;
+    return done(p);
+}
+
 size_t fp_payload_count(const fp_payload *p)
 {
     return p ? p->count : 0;

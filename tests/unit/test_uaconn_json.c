@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "fp_alloc.h"
+#include "fp_json.h"
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
 
@@ -909,7 +910,7 @@ static void test_json_string(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fp_buf b;
         fp_buf_init(&b, 1024);
-        opc_json_string(&b, cases[i].in, cases[i].n);
+        fp_json_quote_buf(&b, cases[i].in, cases[i].n);
         assert_int_equal(b.err, FP_OK);
         fp_buf_append(&b, "", 1);
         assert_string_equal(b.data, cases[i].out);
