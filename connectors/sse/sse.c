@@ -206,10 +206,9 @@ static void on_event(void *arg, const fp_sse_event *sev)
         fp_json_dump_compact(&g->payload, doc);
         json_decref(doc);
     } else {
-        json_t *s = json_stringn(sev->data, sev->data_len);
-        if (s)
-            fp_json_dump_compact(&g->payload, s);
-        json_decref(s);
+        /* Not JSON: the data as a JSON string, through the one escaper (a byte that is not
+         * UTF-8 becomes U+FFFD; jansson would refuse the whole event). */
+        fp_json_quote_buf(&g->payload, sev->data, sev->data_len);
     }
     if (g->payload.err || !g->payload.data) {
         fp_log_warn(LOG_MOD, "%s/%s: event \"%s\" (id \"%s\") dropped: out of memory",
