@@ -154,6 +154,22 @@ test('HTTP: 8 hung devices do not slow a healthy one polled every 200 ms', async
   assert.ok(hung.accepted >= HUNG, `every hung device was polled (${hung.accepted} connections)`);
   assert.equal(sub.messages.filter((m) => m.topic.startsWith('plant/hung-')).length, 0, 'nothing published for hung devices');
 
+  // The runtime owns the polling: the hung datasets' ticks were skipped, not queued, and
+  // /metrics counts them per endpoint; the healthy one skipped none worth speaking of; the
+  // pool grew past its 4 workers for the blocked polls.
+  const metrics = await (await fetch(`${conn.url}/metrics`)).text();
+  const metric = (name, ep) => {
+    const re = new RegExp(`^${name}\\{connector="http",endpoint="plant/${ep}/main"\\} (\\d+)$`, 'm');
+    const m = metrics.match(re);
+    assert.ok(m, `${name} for ${ep} in /metrics:\n${metrics}`);
+    return Number(m[1]);
+  };
+  assert.ok(metric('fieldplane_connector_samples_skipped_total', 'hung-0') >= 20, 'a hung dataset skips its ticks');
+  assert.ok(metric('fieldplane_connector_samples_total', 'healthy') >= 45, 'the healthy dataset was sampled');
+  assert.ok(metric('fieldplane_connector_samples_skipped_total', 'healthy') <= 5, 'the healthy dataset skipped (almost) nothing');
+  const peak = Number(metrics.match(/^fieldplane_connector_worker_threads_peak\{connector="http"\} (\d+)$/m)?.[1]);
+  assert.ok(peak >= HUNG + 1, `the pool grew for the blocked polls (peak ${peak} threads)`);
+
   // A poll in flight holds a clean stop for up to its timeout: let the hung host go first,
   // so the polls end at once and the stop stays quick.
   await hung.stop();
