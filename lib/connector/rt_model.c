@@ -1218,150 +1218,6 @@ static void kids_build(const build_ctx *b, kids *k)
     }
 }
 
-/* ---- the children, generically -----------------------------------------------------------------
- */
-
-static const char *kid_key(int kind, void *o)
-{
-    switch (kind) {
-    case K_DS:
-        return ((rt_dataset *)o)->pub.name;
-    case K_EG:
-        return ((rt_event_group *)o)->pub.name;
-    case K_ST:
-        return ((rt_stream *)o)->pub.name;
-    default:
-        return ((rt_action *)o)->key;
-    }
-}
-
-static const rt_canon *kid_canon(int kind, void *o)
-{
-    switch (kind) {
-    case K_DS:
-        return ((rt_dataset *)o)->canon;
-    case K_EG:
-        return ((rt_event_group *)o)->canon;
-    case K_ST:
-        return ((rt_stream *)o)->canon;
-    default:
-        return ((rt_action *)o)->canon;
-    }
-}
-
-static bool *kid_started(int kind, void *o)
-{
-    switch (kind) {
-    case K_DS:
-        return &((rt_dataset *)o)->started;
-    case K_EG:
-        return &((rt_event_group *)o)->started;
-    case K_ST:
-        return &((rt_stream *)o)->started;
-    default:
-        return &((rt_action *)o)->started;
-    }
-}
-
-static bool kid_cfg_bad(int kind, void *o)
-{
-    switch (kind) {
-    case K_DS:
-        return ((rt_dataset *)o)->cfg_bad;
-    case K_EG:
-        return ((rt_event_group *)o)->cfg_bad;
-    case K_ST:
-        return ((rt_stream *)o)->cfg_bad;
-    default:
-        return ((rt_action *)o)->cfg_bad;
-    }
-}
-
-static void kid_free(fp_rt *rt, int kind, void *o)
-{
-    switch (kind) {
-    case K_DS:
-        dataset_free(rt, o);
-        break;
-    case K_EG:
-        group_free(rt, o);
-        break;
-    case K_ST:
-        stream_free(rt, o);
-        break;
-    default:
-        action_free(rt, o);
-        break;
-    }
-}
-
-static void kids_free(fp_rt *rt, kids *k)
-{
-    for (int kind = 0; kind < K_COUNT; kind++) {
-        for (size_t i = 0; i < k->n[kind]; i++)
-            kid_free(rt, kind, k->v[kind][i]);
-        fp_free(k->v[kind]);
-        k->v[kind] = NULL;
-        k->n[kind] = 0;
-    }
-}
-
-static void kid_mark_failed(int kind, void *o)
-{
-    switch (kind) {
-    case K_DS: {
-        rt_dataset *d = o;
-        health_failed(&d->out.lock, &d->out.health, "dataset_add");
-        break;
-    }
-    case K_EG: {
-        rt_event_group *g = o;
-        health_failed(&g->out.lock, &g->out.health, "event_group_add");
-        for (size_t j = 0; j < g->pub.n_events; j++)
-            health_failed(&g->ev_out[j].lock, &g->ev_out[j].health, "event_group_add");
-        break;
-    }
-    case K_ST: {
-        rt_stream *s = o;
-        health_failed(&s->out.lock, &s->out.health, "stream_add");
-        break;
-    }
-    default: {
-        rt_action *a = o;
-        health_failed(&a->lock, &a->health, "action_add");
-        break;
-    }
-    }
-}
-
-static void kid_mark_started(int kind, void *o)
-{
-    switch (kind) {
-    case K_DS:
-        health_started(&((rt_dataset *)o)->out.lock, &((rt_dataset *)o)->out.health);
-        break;
-    case K_EG: {
-        rt_event_group *g = o;
-        health_started(&g->out.lock, &g->out.health);
-        for (size_t j = 0; j < g->pub.n_events; j++)
-            health_started(&g->ev_out[j].lock, &g->ev_out[j].health);
-        break;
-    }
-    case K_ST:
-        health_started(&((rt_stream *)o)->out.lock, &((rt_stream *)o)->out.health);
-        break;
-    default: {
-        /* Added and subscribed: an error left by an earlier failed subscribe is over. */
-        rt_action *a = o;
-        pthread_mutex_lock(&a->lock);
-        rt_error_set(&a->error, NULL, NULL);
-        pthread_mutex_unlock(&a->lock);
-        health_started(&a->lock, &a->health);
-        break;
-    }
-    }
-}
-
 /* ---- sampling owned by the runtime ---------------------------------------------------------- */
 
 /* One tick of a dataset's sampling (on its strand): the connector fills the payload, the
@@ -1413,127 +1269,312 @@ static void sample_stop(rt_dataset *d)
     d->sample_timer = NULL;
 }
 
-/* The add callback (a missing callback succeeds). */
-static int kid_add(fp_rt *rt, int kind, void *o)
+/* ---- the children, generically ------------------------------------------------------------
+ *
+ * The lifecycle (asset_diff, asset_start_kids, asset_stop_kids) treats datasets, event groups,
+ * streams and actions alike through one row per kind: where each keeps its key, diff inputs
+ * and flags, and what adding, removing, updating and marking it means. A new kind is a row,
+ * not a case in every function.
+ */
+
+/* Each kind's own steps. */
+static void ds_mark(void *o, bool started)
+{
+    rt_dataset *d = o;
+    if (started)
+        health_started(&d->out.lock, &d->out.health);
+    else
+        health_failed(&d->out.lock, &d->out.health, "dataset_add");
+}
+
+static int ds_add(fp_rt *rt, void *o)
 {
     const fp_connector *c = rt->conn;
-    int rc = 0;
-    switch (kind) {
-    case K_DS:
-        rc = c->dataset_add ? c->dataset_add(&((rt_dataset *)o)->pub) : 0;
-        if (rc == 0 && sample_start(rt, o) != 0) {
-            if (c->dataset_remove)
-                c->dataset_remove(&((rt_dataset *)o)->pub);
-            rc = -1;
-        }
-        break;
-    case K_EG:
-        rc = c->event_group_add ? c->event_group_add(&((rt_event_group *)o)->pub) : 0;
-        break;
-    case K_ST:
-        rc = c->stream_add ? c->stream_add(&((rt_stream *)o)->pub) : 0;
-        break;
-    default: {
-        rt_action *a = o;
-        rc = c->action_add ? c->action_add(&a->pub) : 0;
-        if (rc == 0 && rt_action_subscribe(a) != 0) {
-            if (c->action_remove)
-                c->action_remove(&a->pub);
-            rc = -1;
-        }
-        break;
-    }
+    rt_dataset *d = o;
+    int rc = c->dataset_add ? c->dataset_add(&d->pub) : 0;
+    if (rc == 0 && sample_start(rt, d) != 0) {
+        if (c->dataset_remove)
+            c->dataset_remove(&d->pub);
+        rc = -1;
     }
     return rc;
 }
 
-static void kid_remove(fp_rt *rt, int kind, void *o)
+static void ds_remove(fp_rt *rt, void *o)
+{
+    rt_dataset *d = o;
+    sample_stop(d);
+    if (rt->conn->dataset_remove)
+        rt->conn->dataset_remove(&d->pub);
+}
+
+static bool ds_has_update(const fp_connector *c)
+{
+    return c->dataset_update != NULL;
+}
+
+static int ds_update(fp_rt *rt, void *nw, void *old)
 {
     const fp_connector *c = rt->conn;
+    rt_dataset *n = nw, *o = old;
+    n->pub.user = o->pub.user;
+    for (size_t i = 0; i < n->pub.n_points; i++)
+        for (size_t j = 0; j < o->pub.n_points; j++)
+            if (!strcmp(n->pub.points[i].name, o->pub.points[j].name))
+                n->pub.points[i].user = o->pub.points[j].user;
+    rt_out_take_state(&n->out, &o->out);
+    sample_stop(o);
+    int rc = c->dataset_update(&n->pub, &o->pub);
+    if (rc == 0 && sample_start(rt, n) != 0) {
+        if (c->dataset_remove)
+            c->dataset_remove(&n->pub);
+        rc = -1;
+    }
+    return rc;
+}
+
+static void eg_mark(void *o, bool started)
+{
+    rt_event_group *g = o;
+    if (started)
+        health_started(&g->out.lock, &g->out.health);
+    else
+        health_failed(&g->out.lock, &g->out.health, "event_group_add");
+    for (size_t j = 0; j < g->pub.n_events; j++) {
+        if (started)
+            health_started(&g->ev_out[j].lock, &g->ev_out[j].health);
+        else
+            health_failed(&g->ev_out[j].lock, &g->ev_out[j].health, "event_group_add");
+    }
+}
+
+static int eg_add(fp_rt *rt, void *o)
+{
+    const fp_connector *c = rt->conn;
+    return c->event_group_add ? c->event_group_add(&((rt_event_group *)o)->pub) : 0;
+}
+
+static void eg_remove(fp_rt *rt, void *o)
+{
+    if (rt->conn->event_group_remove)
+        rt->conn->event_group_remove(&((rt_event_group *)o)->pub);
+}
+
+static bool eg_has_update(const fp_connector *c)
+{
+    return c->event_group_update != NULL;
+}
+
+static int eg_update(fp_rt *rt, void *nw, void *old)
+{
+    rt_event_group *n = nw, *o = old;
+    n->pub.user = o->pub.user;
+    rt_out_take_state(&n->out, &o->out);
+    for (size_t i = 0; i < n->pub.n_events; i++)
+        for (size_t j = 0; j < o->pub.n_events; j++)
+            if (!strcmp(n->pub.events[i].name, o->pub.events[j].name)) {
+                n->pub.events[i].user = o->pub.events[j].user;
+                rt_out_take_state(&n->ev_out[i], &o->ev_out[j]);
+            }
+    return rt->conn->event_group_update(&n->pub, &o->pub);
+}
+
+static void st_mark(void *o, bool started)
+{
+    rt_stream *st = o;
+    if (started)
+        health_started(&st->out.lock, &st->out.health);
+    else
+        health_failed(&st->out.lock, &st->out.health, "stream_add");
+}
+
+static int st_add(fp_rt *rt, void *o)
+{
+    const fp_connector *c = rt->conn;
+    return c->stream_add ? c->stream_add(&((rt_stream *)o)->pub) : 0;
+}
+
+static void st_remove(fp_rt *rt, void *o)
+{
+    if (rt->conn->stream_remove)
+        rt->conn->stream_remove(&((rt_stream *)o)->pub);
+}
+
+static bool st_has_update(const fp_connector *c)
+{
+    return c->stream_update != NULL;
+}
+
+static int st_update(fp_rt *rt, void *nw, void *old)
+{
+    rt_stream *n = nw, *o = old;
+    n->pub.user = o->pub.user;
+    rt_out_take_state(&n->out, &o->out);
+    return rt->conn->stream_update(&n->pub, &o->pub);
+}
+
+static void ac_mark(void *o, bool started)
+{
+    rt_action *a = o;
+    if (!started) {
+        health_failed(&a->lock, &a->health, "action_add");
+        return;
+    }
+    /* Added and subscribed: an error left by an earlier failed subscribe is over. */
+    pthread_mutex_lock(&a->lock);
+    rt_error_set(&a->error, NULL, NULL);
+    pthread_mutex_unlock(&a->lock);
+    health_started(&a->lock, &a->health);
+}
+
+static int ac_add(fp_rt *rt, void *o)
+{
+    const fp_connector *c = rt->conn;
+    rt_action *a = o;
+    int rc = c->action_add ? c->action_add(&a->pub) : 0;
+    if (rc == 0 && rt_action_subscribe(a) != 0) {
+        if (c->action_remove)
+            c->action_remove(&a->pub);
+        rc = -1;
+    }
+    return rc;
+}
+
+static void ac_remove(fp_rt *rt, void *o)
+{
+    rt_action_unsubscribe(o);
+    if (rt->conn->action_remove)
+        rt->conn->action_remove(&((rt_action *)o)->pub);
+}
+
+static bool ac_has_update(const fp_connector *c)
+{
+    (void)c;
+    return false; /* actions have no update: remove + add */
+}
+
+static void ds_free_v(fp_rt *rt, void *o)
+{
+    dataset_free(rt, o);
+}
+
+static void eg_free_v(fp_rt *rt, void *o)
+{
+    group_free(rt, o);
+}
+
+static void st_free_v(fp_rt *rt, void *o)
+{
+    stream_free(rt, o);
+}
+
+static void ac_free_v(fp_rt *rt, void *o)
+{
+    action_free(rt, o);
+}
+
+/* One row per kind. */
+typedef struct kid_ops {
+    size_t key_off;     /* its key (const char *): the name; an action's "group/name" */
+    size_t canon_off;   /* rt_canon *: the inputs a change is compared by */
+    size_t started_off; /* bool: its add succeeded */
+    size_t cfg_bad_off; /* bool: a configuration error keeps it from starting */
+    void (*free)(fp_rt *rt, void *o);
+    void (*mark)(void *o, bool started); /* health after an add or update */
+    int (*add)(fp_rt *rt, void *o);      /* the add callback (a missing one succeeds) */
+    void (*remove)(fp_rt *rt, void *o);
+    bool (*has_update)(const fp_connector *c);
+    /* Hand old's connector and output state to nw, then call the update callback. */
+    int (*update)(fp_rt *rt, void *nw, void *old);
+} kid_ops;
+
+#define KID_OFFSETS(type, key)                                                                     \
+    offsetof(type, key), offsetof(type, canon), offsetof(type, started), offsetof(type, cfg_bad)
+
+static const kid_ops k_kid_ops[K_COUNT] = {
+    [K_DS] = {KID_OFFSETS(rt_dataset, pub.name), ds_free_v, ds_mark, ds_add, ds_remove,
+              ds_has_update, ds_update},
+    [K_EG] = {KID_OFFSETS(rt_event_group, pub.name), eg_free_v, eg_mark, eg_add, eg_remove,
+              eg_has_update, eg_update},
+    [K_ST] = {KID_OFFSETS(rt_stream, pub.name), st_free_v, st_mark, st_add, st_remove,
+              st_has_update, st_update},
+    [K_AC] = {KID_OFFSETS(rt_action, key), ac_free_v, ac_mark, ac_add, ac_remove, ac_has_update,
+              NULL},
+};
+
+static void *field(void *o, size_t off)
+{
+    return (char *)o + off;
+}
+
+static const char *kid_key(int kind, void *o)
+{
+    return *(const char **)field(o, k_kid_ops[kind].key_off);
+}
+
+static const rt_canon *kid_canon(int kind, void *o)
+{
+    return *(rt_canon **)field(o, k_kid_ops[kind].canon_off);
+}
+
+static bool *kid_started(int kind, void *o)
+{
+    return field(o, k_kid_ops[kind].started_off);
+}
+
+static bool kid_cfg_bad(int kind, void *o)
+{
+    return *(bool *)field(o, k_kid_ops[kind].cfg_bad_off);
+}
+
+static void kid_free(fp_rt *rt, int kind, void *o)
+{
+    k_kid_ops[kind].free(rt, o);
+}
+
+static void kids_free(fp_rt *rt, kids *k)
+{
+    for (int kind = 0; kind < K_COUNT; kind++) {
+        for (size_t i = 0; i < k->n[kind]; i++)
+            kid_free(rt, kind, k->v[kind][i]);
+        fp_free(k->v[kind]);
+        k->v[kind] = NULL;
+        k->n[kind] = 0;
+    }
+}
+
+static void kid_mark_failed(int kind, void *o)
+{
+    k_kid_ops[kind].mark(o, false);
+}
+
+static void kid_mark_started(int kind, void *o)
+{
+    k_kid_ops[kind].mark(o, true);
+}
+
+static int kid_add(fp_rt *rt, int kind, void *o)
+{
+    return k_kid_ops[kind].add(rt, o);
+}
+
+static void kid_remove(fp_rt *rt, int kind, void *o)
+{
     bool *started = kid_started(kind, o);
     if (!*started)
         return;
-    switch (kind) {
-    case K_DS:
-        sample_stop(o);
-        if (c->dataset_remove)
-            c->dataset_remove(&((rt_dataset *)o)->pub);
-        break;
-    case K_EG:
-        if (c->event_group_remove)
-            c->event_group_remove(&((rt_event_group *)o)->pub);
-        break;
-    case K_ST:
-        if (c->stream_remove)
-            c->stream_remove(&((rt_stream *)o)->pub);
-        break;
-    default:
-        rt_action_unsubscribe(o);
-        if (c->action_remove)
-            c->action_remove(&((rt_action *)o)->pub);
-        break;
-    }
+    k_kid_ops[kind].remove(rt, o);
     *started = false;
 }
 
 static bool kid_has_update(fp_rt *rt, int kind)
 {
-    const fp_connector *c = rt->conn;
-    switch (kind) {
-    case K_DS:
-        return c->dataset_update != NULL;
-    case K_EG:
-        return c->event_group_update != NULL;
-    case K_ST:
-        return c->stream_update != NULL;
-    default:
-        return false; /* actions have no update: remove + add */
-    }
+    return k_kid_ops[kind].has_update(rt->conn);
 }
 
-/* Hand old's connector state and output state to nw, then call the update callback. */
 static int kid_update(fp_rt *rt, int kind, void *nw, void *old)
 {
-    const fp_connector *c = rt->conn;
-    switch (kind) {
-    case K_DS: {
-        rt_dataset *n = nw, *o = old;
-        n->pub.user = o->pub.user;
-        for (size_t i = 0; i < n->pub.n_points; i++)
-            for (size_t j = 0; j < o->pub.n_points; j++)
-                if (!strcmp(n->pub.points[i].name, o->pub.points[j].name))
-                    n->pub.points[i].user = o->pub.points[j].user;
-        rt_out_take_state(&n->out, &o->out);
-        sample_stop(o);
-        int rc = c->dataset_update(&n->pub, &o->pub);
-        if (rc == 0 && sample_start(rt, n) != 0) {
-            if (c->dataset_remove)
-                c->dataset_remove(&n->pub);
-            rc = -1;
-        }
-        return rc;
-    }
-    case K_EG: {
-        rt_event_group *n = nw, *o = old;
-        n->pub.user = o->pub.user;
-        rt_out_take_state(&n->out, &o->out);
-        for (size_t i = 0; i < n->pub.n_events; i++)
-            for (size_t j = 0; j < o->pub.n_events; j++)
-                if (!strcmp(n->pub.events[i].name, o->pub.events[j].name)) {
-                    n->pub.events[i].user = o->pub.events[j].user;
-                    rt_out_take_state(&n->ev_out[i], &o->ev_out[j]);
-                }
-        return c->event_group_update(&n->pub, &o->pub);
-    }
-    case K_ST: {
-        rt_stream *n = nw, *o = old;
-        n->pub.user = o->pub.user;
-        rt_out_take_state(&n->out, &o->out);
-        return c->stream_update(&n->pub, &o->pub);
-    }
-    default:
-        return -1;
-    }
+    return k_kid_ops[kind].update ? k_kid_ops[kind].update(rt, nw, old) : -1;
 }
 
 /* Point the asset's public arrays at k (with the asset lock: the status writer reads them). */
