@@ -8,9 +8,15 @@
  *
  * Split of the runtime into files:
  *   rt_main.c      fp_connector_main: flags, start, signals, shutdown
- *   rt_model.c     building objects from device/asset documents, config rows, diffs
+ *   rt_model.c     the objects' lifecycle: endpoints, assets, the child kinds' table, diffs,
+ *                  retries, runtime-owned sampling
+ *   rt_build.c     building the children from an asset document, schema names, destinations
+ *   rt_config.c    configuration rows filled from the ...Configuration strings
+ *   rt_secrets.c   secret references resolved through the registry
+ *   rt_payload.c   the payload builder
  *   rt_sync.c      list + watch of the registry, resume, relist on 410
- *   rt_exec.c      strands, worker pool, timers, tasks
+ *   rt_exec.c      strands, the worker pool that grows for blocked work, timers, descriptor
+ *                  watches, endpoint posts, tasks
  *   rt_publish.c   destinations, CloudEvents, Storage, BrokerStateStore, schemas
  *   rt_status.c    errors and health, coalesced status writes
  *   rt_actions.c   management action requests and replies over MQTT 5
@@ -445,6 +451,75 @@ rt_asset *rt_model_asset_set(rt_endpoint *ep, json_t *doc);
 void rt_model_asset_remove(rt_asset *as);
 /* Remove every endpoint (reverse order). */
 void rt_model_shutdown(fp_rt *rt);
+
+/* ---- rt_config.c and rt_secrets.c: what rt_model.c uses of them --------------------------------
+ */
+/* Free the STRING values of a filled struct (not the struct). */
+void rt_config_clear(const fp_connector *conn, fp_cfg_scope scope, char *cfg);
+/* rt_config_fill into a struct the caller allocated (conn->config_size[scope] bytes). */
+int rt_config_fill_into(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_level *chain,
+                        size_t n_chain, char *cfg, char *err, size_t err_len);
+/* The one shared empty object that stands for absent or empty configurations. */
+json_t *rt_config_empty(void);
+/* Keep a reference to cfg in the array keep (what a config struct borrows from). */
+void rt_keep_add(json_t *keep, json_t *cfg);
+/* What kind of value v is for messages: "an integer", else fp_json_kind's words. */
+const char *rt_json_kind(const json_t *v);
+/* The SHA-256 of the resolved secret values (hex), for the endpoint's diff inputs. */
+void rt_secrets_digest(const rt_secrets *sec, char hex[65]);
+/* A string member of o, or NULL. */
+static inline const char *rt_jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* ---- rt_build.c: the children of an asset built from its document --------------------------- */
+/* The kinds of children, in the order they are added (and removed in reverse). */
+enum { K_DS = 0, K_EG, K_ST, K_AC, K_COUNT };
+
+/* The children of one asset by kind (arrays of rt_dataset *, rt_event_group *, ...). */
+typedef struct kids {
+    size_t n[K_COUNT];
+    void **v[K_COUNT];
+} kids;
+
+/* What the children of one asset are built from. */
+typedef struct build_ctx {
+    fp_rt *rt;
+    rt_asset *as;
+    const json_t *doc;
+    const json_t *props;
+    const char *asset_name;
+    const char *subject;
+    const char *ep_source;
+    json_t *const *def_cfg; /* [4] */
+} build_ctx;
+
+/* Build every child of the asset document into k (zeroed first). What could not be built for
+ * want of memory is left out and logged; the next change tries again. */
+void rt_kids_build(const build_ctx *b, kids *k);
+/* Append o to k's array of kind; -1 when out of memory. */
+int rt_kids_push(kids *k, int kind, void *o);
+/* Free every child in k and its arrays (rt_model.c: through the kind table). */
+void rt_kids_free(fp_rt *rt, kids *k);
+void rt_dataset_free(fp_rt *rt, rt_dataset *d);
+void rt_group_free(fp_rt *rt, rt_event_group *g);
+void rt_stream_free(fp_rt *rt, rt_stream *s);
+void rt_action_free(fp_rt *rt, rt_action *a);
+void rt_canon_free(rt_canon *c);
+/* Whether two children were built from the same inputs (nothing to do on a change). */
+bool rt_canon_equal(const rt_canon *a, const rt_canon *b);
+/* Set the configuration or runtime error of a publishing object. */
+void rt_out_error(rt_out *o, const char *code, const char *msg);
+/* Small helpers of the model files: a non-empty string member else def; a formatted heap
+ * string (NULL when out of memory); canonical JSON text (caller frees; "" on failure); a new
+ * reference (NULL-safe). */
+const char *rt_jstr_or(const json_t *o, const char *key, const char *def);
+char *rt_str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *rt_canon_of(json_t *v);
+json_t *rt_jref(const json_t *v);
+/* The default timeout of an action without one, in seconds (the resource model's). */
+#define RT_DEFAULT_ACTION_TIMEOUT_S 100
 
 /* ---- helpers shared by the files (rt_model.c) ------------------------------------------------ */
 /* Current time as RFC 3339 with milliseconds, UTC. */

@@ -1,11 +1,11 @@
 /*
- * rt_model.c - the connector runtime's objects, built from device and asset documents.
+ * rt_model.c - the lifecycle of the connector runtime's objects.
  *
- * The sync thread (rt_sync.c) decides what exists; this file turns documents into the
- * objects of connector.h, fills the connector's configuration structs from its rows, and
- * applies changes as the smallest set of callbacks: a child whose inputs did not change
- * (equal JSON, rt_canon) is left alone, a changed one is updated (or removed and added),
- * and nothing else restarts. Every callback runs on the endpoint's strand; the sync
+ * The sync thread (rt_sync.c) decides what exists; rt_build.c turns documents into the
+ * objects of connector.h (with their config structs from rt_config.c and secrets from
+ * rt_secrets.c), and this file applies changes as the smallest set of callbacks: a child whose
+ * inputs did not change (equal JSON, rt_canon) is left alone, a changed one is updated (or removed
+ * and added), and nothing else restarts. Every callback runs on the endpoint's strand; the sync
  * thread hands work over with rt_strand_run and waits, so the model is only ever changed
  * from one strand at a time and the connector sees changes in order.
  *
@@ -35,7 +35,6 @@
 
 #define RETRY_FIRST_MS 5000u
 #define RETRY_MAX_MS 60000u
-#define DEFAULT_ACTION_TIMEOUT_S 100
 
 /* ---- small helpers ----------------------------------------------------------------------------
  */
@@ -61,20 +60,14 @@ rt_asset *rt_asset_of(fp_asset *as)
     return as ? RT_OF(as, rt_asset, pub) : NULL;
 }
 
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
 /* A non-empty string member, else def. */
-static const char *jstr_or(const json_t *o, const char *key, const char *def)
+const char *rt_jstr_or(const json_t *o, const char *key, const char *def)
 {
-    const char *s = jstr(o, key);
+    const char *s = rt_jstr(o, key);
     return s && *s ? s : def;
 }
 
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str_printf(const char *fmt, ...)
+char *rt_str_printf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -92,13 +85,9 @@ static char *str_printf(const char *fmt, ...)
 }
 
 /* fp_json_kind, telling integers apart: configuration keys are typed that finely. */
-static const char *json_kind(const json_t *v)
-{
-    return json_is_integer(v) ? "an integer" : fp_json_kind(v);
-}
 
 /* Canonical text of a JSON value for comparisons (NULL-safe; "" on failure). */
-static char *canon_of(json_t *v)
+char *rt_canon_of(json_t *v)
 {
     char *z = v ? json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     char *out = fp_strdup(z ? z : "");
@@ -106,499 +95,15 @@ static char *canon_of(json_t *v)
     return out;
 }
 
-static json_t *jref(const json_t *v)
+json_t *rt_jref(const json_t *v)
 {
     return v ? json_incref((json_t *)v) : json_null();
-}
-
-/* ---- configuration rows -----------------------------------------------------------------------
- */
-
-/* The value at a dotted key ("session.timeoutMilliseconds") of obj, or NULL. */
-static const json_t *lookup_dotted(const json_t *obj, const char *key)
-{
-    const json_t *cur = obj;
-    const char *p = key;
-    char part[128];
-    while (json_is_object(cur)) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof part)
-            return NULL;
-        memcpy(part, p, n);
-        part[n] = '\0';
-        cur = json_object_get(cur, part);
-        if (!dot)
-            return cur;
-        p = dot + 1;
-    }
-    return NULL;
-}
-
-static size_t cfg_type_size(fp_cfg_type t)
-{
-    switch (t) {
-    case FP_CFG_INT:
-        return sizeof(int64_t);
-    case FP_CFG_DOUBLE:
-        return sizeof(double);
-    case FP_CFG_BOOL:
-        return sizeof(bool);
-    case FP_CFG_STRING:
-        return sizeof(char *);
-    default:
-        return sizeof(json_t *);
-    }
-}
-
-/* Fill one row from v (NULL: from the default). `where` names the level for errors. */
-static int fill_row(const fp_config_key *row, const json_t *v, const char *where, char *dst,
-                    char *err, size_t err_len)
-{
-    switch (row->type) {
-    case FP_CFG_INT: {
-        int64_t x = 0;
-        if (v) {
-            if (!json_is_integer(v)) {
-                snprintf(err, err_len, "%s: %s must be an integer, not %s", where, row->key,
-                         json_kind(v));
-                return -1;
-            }
-            x = (int64_t)json_integer_value(v);
-        } else if (row->def) {
-            char *end;
-            errno = 0;
-            long long ll = strtoll(row->def, &end, 10);
-            if (errno || end == row->def || *end) {
-                snprintf(err, err_len, "configuration row %s: bad default \"%s\"", row->key,
-                         row->def);
-                return -1;
-            }
-            x = ll;
-        }
-        if ((row->min || row->max) && (v || row->def) && (x < row->min || x > row->max)) {
-            snprintf(err, err_len,
-                     "%s: %s = %" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]", where,
-                     row->key, x, row->min, row->max);
-            return -1;
-        }
-        memcpy(dst, &x, sizeof x);
-        return 0;
-    }
-    case FP_CFG_DOUBLE: {
-        double x = 0;
-        if (v) {
-            if (!json_is_number(v)) {
-                snprintf(err, err_len, "%s: %s must be a number, not %s", where, row->key,
-                         json_kind(v));
-                return -1;
-            }
-            x = json_number_value(v);
-        } else if (row->def) {
-            char *end;
-            x = strtod(row->def, &end);
-            if (end == row->def || *end) {
-                snprintf(err, err_len, "configuration row %s: bad default \"%s\"", row->key,
-                         row->def);
-                return -1;
-            }
-        }
-        if ((row->min || row->max) && (v || row->def) &&
-            (x < (double)row->min || x > (double)row->max)) {
-            snprintf(err, err_len, "%s: %s = %g is out of range [%" PRId64 ", %" PRId64 "]", where,
-                     row->key, x, row->min, row->max);
-            return -1;
-        }
-        memcpy(dst, &x, sizeof x);
-        return 0;
-    }
-    case FP_CFG_BOOL: {
-        bool x = false;
-        if (v) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, err_len, "%s: %s must be true or false, not %s", where, row->key,
-                         json_kind(v));
-                return -1;
-            }
-            x = json_is_true(v);
-        } else if (row->def) {
-            if (!strcmp(row->def, "true"))
-                x = true;
-            else if (strcmp(row->def, "false") != 0) {
-                snprintf(err, err_len, "configuration row %s: bad default \"%s\"", row->key,
-                         row->def);
-                return -1;
-            }
-        }
-        memcpy(dst, &x, sizeof x);
-        return 0;
-    }
-    case FP_CFG_STRING: {
-        const char *s = NULL;
-        if (v) {
-            if (!json_is_string(v)) {
-                snprintf(err, err_len, "%s: %s must be a string, not %s", where, row->key,
-                         json_kind(v));
-                return -1;
-            }
-            s = json_string_value(v);
-        } else {
-            s = row->def;
-        }
-        char *copy = NULL;
-        if (s && !(copy = fp_strdup(s))) {
-            snprintf(err, err_len, "%s: out of memory", row->key);
-            return -1;
-        }
-        memcpy(dst, &copy, sizeof copy);
-        return 0;
-    }
-    case FP_CFG_JSON: {
-        /* Borrowed; a JSON row has no default (the connector sees NULL when unset). */
-        const json_t *x = v;
-        memcpy(dst, &x, sizeof x);
-        return 0;
-    }
-    }
-    snprintf(err, err_len, "configuration row %s: unknown type", row->key);
-    return -1;
-}
-
-/* Free the strings of the config struct at cfg (not the struct itself). */
-static void config_clear(const fp_connector *conn, fp_cfg_scope scope, char *cfg)
-{
-    if (!cfg)
-        return;
-    for (const fp_config_key *row = conn->config; row && row->key; row++) {
-        if (row->scope != scope || row->type != FP_CFG_STRING)
-            continue;
-        char *s;
-        memcpy(&s, cfg + row->offset, sizeof s);
-        fp_free(s);
-    }
-}
-
-void rt_config_free(const fp_connector *conn, fp_cfg_scope scope, void *cfg)
-{
-    config_clear(conn, scope, cfg);
-    fp_free(cfg);
-}
-
-/* Fill the zeroed config struct at cfg (conn->config_size[scope] bytes) from the chain. On
- * failure its strings are freed again and err says why. */
-static int config_fill_into(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_level *chain,
-                            size_t n_chain, char *cfg, char *err, size_t err_len)
-{
-    size_t size = conn->config_size[scope];
-    for (const fp_config_key *row = conn->config; row && row->key; row++) {
-        if (row->scope != scope)
-            continue;
-        if (row->offset + cfg_type_size(row->type) > size) {
-            snprintf(err, err_len, "configuration row %s: offset beyond the struct's size",
-                     row->key);
-            goto out_fail;
-        }
-        const json_t *v = NULL;
-        const char *where = "default";
-        for (size_t i = 0; i < n_chain; i++) {
-            const json_t *x = chain[i].json ? lookup_dotted(chain[i].json, row->key) : NULL;
-            if (!x || json_is_null(x))
-                continue;
-            if (row->type == FP_CFG_INT && json_is_integer(x) && json_integer_value(x) == -1)
-                continue; /* -1: "not set" in the resource model */
-            v = x;
-            where = chain[i].label;
-            break;
-        }
-        if (fill_row(row, v, where, cfg + row->offset, err, err_len) != 0)
-            goto out_fail;
-    }
-    return 0;
-
-out_fail:
-    config_clear(conn, scope, cfg);
-    memset(cfg, 0, size);
-    return -1;
-}
-
-int rt_config_fill(const fp_connector *conn, fp_cfg_scope scope, const rt_cfg_level *chain,
-                   size_t n_chain, void **cfg_out, char *err, size_t err_len)
-{
-    *cfg_out = NULL;
-    size_t size = conn->config_size[scope];
-    if (size == 0)
-        return 0;
-    char *cfg = fp_calloc(1, size);
-    if (!cfg) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    if (config_fill_into(conn, scope, chain, n_chain, cfg, err, err_len) != 0) {
-        fp_free(cfg);
-        return -1;
-    }
-    *cfg_out = cfg;
-    return 0;
-}
-
-/* Configurations that are absent or empty (the usual case for data points and the asset's
- * defaults) share one empty object, never modified (config_json is const to connectors),
- * rather than an empty object each: about 200 bytes each. A reference for the caller, or
- * NULL. */
-static json_t *g_empty_cfg;
-static pthread_once_t g_empty_once = PTHREAD_ONCE_INIT;
-
-static void empty_cfg_init(void)
-{
-    g_empty_cfg = json_object();
-}
-
-static json_t *shared_empty(void)
-{
-    pthread_once(&g_empty_once, empty_cfg_init);
-    return g_empty_cfg ? json_incref(g_empty_cfg) : json_object();
-}
-
-/* Append the reference cfg to a child's keep array. The shared empty object lives as long
- * as the process, so its reference is dropped instead of kept (a slot per data point). */
-static void keep_add(json_t *keep, json_t *cfg)
-{
-    if (cfg && cfg == g_empty_cfg)
-        json_decref(cfg);
-    else
-        json_array_append_new(keep, cfg);
-}
-
-json_t *rt_config_parse(const json_t *obj, const char *field, const char *label, char *err,
-                        size_t err_len)
-{
-    const json_t *v = json_object_get(obj, field);
-    if (!v || json_is_null(v))
-        return shared_empty();
-    if (json_is_object(v))
-        return json_deep_copy(v); /* already parsed by whoever wrote the document */
-    if (!json_is_string(v)) {
-        snprintf(err, err_len, "%s is not a JSON object: it is %s", label, json_kind(v));
-        return NULL;
-    }
-    const char *s = json_string_value(v);
-    if (!*s)
-        return shared_empty();
-    json_error_t je;
-    json_t *j = json_loads(s, 0, &je);
-    if (!j) {
-        snprintf(err, err_len, "%s is not a JSON object: %s", label, je.text);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        snprintf(err, err_len, "%s is not a JSON object: it is %s", label, json_kind(j));
-        json_decref(j);
-        return NULL;
-    }
-    return j;
-}
-
-/* ---- names, destinations ----------------------------------------------------------------------
- */
-
-static uint32_t fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
-void rt_schema_name(const char *a, const char *b, const char *c, char out[65])
-{
-    char raw[1024];
-    snprintf(raw, sizeof raw, "%s-%s%s%s", a ? a : "", b ? b : "", c ? "-" : "", c ? c : "");
-    char buf[1024];
-    size_t n = 0;
-    for (const char *p = raw; *p && n < sizeof buf - 1; p++) {
-        char ch = (char)tolower((unsigned char)*p);
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-        if (!ok)
-            ch = '-';
-        if (ch == '-' && (n == 0 || buf[n - 1] == '-'))
-            continue; /* no leading or doubled dashes */
-        buf[n++] = ch;
-    }
-    while (n > 0 && buf[n - 1] == '-')
-        n--;
-    buf[n] = '\0';
-    if (n >= 3 && n <= 64) {
-        memcpy(out, buf, n + 1);
-        return;
-    }
-    /* Too long or too short: keep what fits and tell names apart by a hash of the input. */
-    char hash[9];
-    snprintf(hash, sizeof hash, "%08x", (unsigned)fnv1a(raw));
-    if (n > 55)
-        n = 55;
-    while (n > 0 && buf[n - 1] == '-')
-        n--;
-    buf[n] = '\0';
-    if (n)
-        buf[n++] = '-';
-    memcpy(buf + n, hash, sizeof hash);
-    memcpy(out, buf, n + sizeof hash);
-}
-
-static const json_t *nonempty_array(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-    return json_is_array(v) && json_array_size(v) > 0 ? v : NULL;
-}
-
-const json_t *rt_dests_dataset(const json_t *asset_props, const json_t *ds)
-{
-    const json_t *d = nonempty_array(ds, "destinations");
-    return d ? d : nonempty_array(asset_props, "defaultDatasetsDestinations");
-}
-
-const json_t *rt_dests_group(const json_t *asset_props, const json_t *group)
-{
-    const json_t *d = nonempty_array(group, "defaultDestinations");
-    return d ? d : nonempty_array(asset_props, "defaultEventsDestinations");
-}
-
-const json_t *rt_dests_event(const json_t *asset_props, const json_t *group, const json_t *ev)
-{
-    const json_t *d = nonempty_array(ev, "destinations");
-    return d ? d : rt_dests_group(asset_props, group);
-}
-
-const json_t *rt_dests_stream(const json_t *asset_props, const json_t *st)
-{
-    const json_t *d = nonempty_array(st, "destinations");
-    return d ? d : nonempty_array(asset_props, "defaultStreamsDestinations");
-}
-
-/* ---- secrets ----------------------------------------------------------------------------------
- */
-
-void rt_secrets_free(rt_secrets *sec)
-{
-    if (!sec)
-        return;
-    char **all[] = {&sec->username, &sec->password,     &sec->cert,
-                    &sec->key,      &sec->intermediate, &sec->trust};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (*all[i]) {
-            /* Secrets do not linger in freed memory. */
-            volatile char *p = *all[i];
-            while (*p)
-                *p++ = 0;
-            fp_free(*all[i]);
-        }
-    }
-    fp_free(sec);
-}
-
-/* The secret references of an endpoint, by the slot they resolve into. */
-typedef struct secret_ref {
-    const char *ref;
-    const char *field;
-    char **slot;
-} secret_ref;
-
-static size_t secret_refs(const json_t *ep_json, rt_secrets *sec, secret_ref refs[6])
-{
-    const json_t *auth = json_object_get(ep_json, "authentication");
-    const char *method = jstr(auth, "method");
-    size_t n = 0;
-    rt_secrets dummy;
-    if (!sec)
-        sec = &dummy;
-    if (method && !strcasecmp(method, "UsernamePassword")) {
-        const json_t *up = json_object_get(auth, "usernamePasswordCredentials");
-        refs[n++] = (secret_ref){jstr(up, "usernameSecretName"),
-                                 "usernamePasswordCredentials.usernameSecretName", &sec->username};
-        refs[n++] = (secret_ref){jstr(up, "passwordSecretName"),
-                                 "usernamePasswordCredentials.passwordSecretName", &sec->password};
-    } else if (method && !strcasecmp(method, "Certificate")) {
-        const json_t *x = json_object_get(auth, "x509Credentials");
-        refs[n++] = (secret_ref){jstr(x, "certificateSecretName"),
-                                 "x509Credentials.certificateSecretName", &sec->cert};
-        refs[n++] =
-            (secret_ref){jstr(x, "keySecretName"), "x509Credentials.keySecretName", &sec->key};
-        refs[n++] =
-            (secret_ref){jstr(x, "intermediateCertificatesSecretName"),
-                         "x509Credentials.intermediateCertificatesSecretName", &sec->intermediate};
-    }
-    refs[n++] = (secret_ref){jstr(json_object_get(ep_json, "trustSettings"), "trustList"),
-                             "trustSettings.trustList", &sec->trust};
-    return n;
-}
-
-bool rt_secrets_refer(const json_t *ep_json, const char *name)
-{
-    secret_ref refs[6];
-    size_t n = secret_refs(ep_json, NULL, refs);
-    size_t len = strlen(name);
-    for (size_t i = 0; i < n; i++) {
-        const char *r = refs[i].ref;
-        if (r && !strncmp(r, name, len) && (r[len] == '\0' || r[len] == '/'))
-            return true;
-    }
-    return false;
-}
-
-fp_status rt_secrets_resolve(fp_rt *rt, const char *ns, const json_t *ep_json, rt_secrets **out)
-{
-    rt_secrets *sec = fp_calloc(1, sizeof *sec);
-    if (!sec)
-        return FP_ERR_NOMEM;
-    secret_ref refs[6];
-    size_t n = secret_refs(ep_json, sec, refs);
-    for (size_t i = 0; i < n; i++) {
-        if (!refs[i].ref || !*refs[i].ref)
-            continue;
-        char err[512] = "";
-        fp_status st = fpc_reg_secret(rt->reg, ns, refs[i].ref, refs[i].slot, err, sizeof err);
-        if (st == FP_OK)
-            continue;
-        if (st == FP_ERR_UNAVAILABLE || st == FP_ERR_NOMEM) {
-            rt_secrets_free(sec);
-            return st;
-        }
-        char msg[700];
-        snprintf(msg, sizeof msg, "%s: secret \"%s\" %s (%s)", refs[i].field, refs[i].ref,
-                 st == FP_ERR_NOT_FOUND ? "not found" : "cannot be read", err);
-        rt_error_set(&sec->error, st == FP_ERR_NOT_FOUND ? "SecretNotFound" : "SecretError", msg);
-        break;
-    }
-    *out = sec;
-    return FP_OK;
-}
-
-/* A digest of the resolved values, so a changed secret changes the endpoint's canon
- * without the canon holding the secret itself. */
-static void secrets_digest(const rt_secrets *sec, char hex[65])
-{
-    unsigned char md[32];
-    fp_sha256_ctx ctx;
-    fp_sha256_init(&ctx);
-    const char *all[] = {sec->username, sec->password,     sec->cert,
-                         sec->key,      sec->intermediate, sec->trust};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        const char *v = all[i] ? all[i] : "";
-        uint64_t len = all[i] ? strlen(v) + 1 : 0; /* NULL and "" differ */
-        fp_sha256_update(&ctx, &len, sizeof len);
-        fp_sha256_update(&ctx, v, strlen(v));
-    }
-    fp_sha256_final(&ctx, md);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
 /* ---- health and errors of the objects -----------------------------------------------------------
  */
 
-static void out_error(rt_out *o, const char *code, const char *msg)
+void rt_out_error(rt_out *o, const char *code, const char *msg)
 {
     pthread_mutex_lock(&o->lock);
     if (!o->error.set)
@@ -625,597 +130,6 @@ static void health_started(pthread_mutex_t *lock, rt_health *h)
     if (h->set && !h->available && !strcmp(h->reason, "StartFailed"))
         rt_health_set(h, true, "", "");
     pthread_mutex_unlock(lock);
-}
-
-/* ---- building children --------------------------------------------------------------------------
- */
-
-enum { K_DS = 0, K_EG, K_ST, K_AC, K_COUNT };
-
-typedef struct kids {
-    size_t n[K_COUNT];
-    void **v[K_COUNT];
-} kids;
-
-/* What the children of one asset are built from. */
-typedef struct build_ctx {
-    fp_rt *rt;
-    rt_asset *as;
-    const json_t *doc;
-    const json_t *props;
-    const char *asset_name;
-    const char *subject;
-    const char *ep_source;
-    json_t *const *def_cfg; /* [4] */
-} build_ctx;
-
-static void canon_free(rt_canon *c);
-
-static void dataset_free(fp_rt *rt, rt_dataset *d)
-{
-    if (!d)
-        return;
-    fp_timer_cancel(d->sample_timer);
-    fp_payload_free(d->payload);
-    rt_out_clear(&d->out);
-    for (size_t i = 0; i < d->pub.n_points; i++)
-        config_clear(rt->conn, FP_CFG_DATAPOINT, d->pub.points[i].config);
-    fp_free(d->point_cfgs);
-    fp_free(d->pub.points);
-    for (size_t i = 0; d->point_errors && i < d->pub.n_points; i++)
-        fp_free(d->point_errors[i]);
-    fp_free(d->point_errors);
-    rt_config_free(rt->conn, FP_CFG_DATASET, d->pub.config);
-    json_decref(d->json);
-    json_decref(d->keep);
-    canon_free(d->canon);
-    fp_free(d);
-}
-
-static void group_free(fp_rt *rt, rt_event_group *g)
-{
-    if (!g)
-        return;
-    rt_out_clear(&g->out);
-    for (size_t i = 0; i < g->pub.n_events; i++) {
-        if (g->ev_out)
-            rt_out_clear(&g->ev_out[i]);
-        rt_config_free(rt->conn, FP_CFG_EVENT, g->pub.events[i].config);
-    }
-    fp_free(g->ev_out);
-    fp_free(g->pub.events);
-    rt_config_free(rt->conn, FP_CFG_EVENT_GROUP, g->pub.config);
-    json_decref(g->json);
-    json_decref(g->keep);
-    canon_free(g->canon);
-    fp_free(g);
-}
-
-static void stream_free(fp_rt *rt, rt_stream *s)
-{
-    if (!s)
-        return;
-    rt_out_clear(&s->out);
-    rt_config_free(rt->conn, FP_CFG_STREAM, s->pub.config);
-    json_decref(s->json);
-    json_decref(s->keep);
-    canon_free(s->canon);
-    fp_free(s);
-}
-
-static void action_free(fp_rt *rt, rt_action *a)
-{
-    if (!a)
-        return;
-    rt_config_free(rt->conn, FP_CFG_ACTION, a->pub.config);
-    pthread_mutex_destroy(&a->lock);
-    json_decref(a->json);
-    json_decref(a->keep);
-    fp_free(a->key);
-    canon_free(a->canon);
-    fp_free(a);
-}
-
-static char *out_type(const char *base, const char *type_ref)
-{
-    return type_ref && *type_ref ? str_printf("%s/%s", base, type_ref) : fp_strdup(base);
-}
-
-static char *out_source(const char *ep_source, const char *data_source)
-{
-    return data_source && *data_source ? str_printf("ms-aio:%s/%s", ep_source, data_source)
-                                       : str_printf("ms-aio:%s", ep_source);
-}
-
-/* Canon of a child: its own JSON plus the asset-level inputs it depends on. The parts are
- * kept as references and compared with json_equal rather than serialized: a dataset's
- * text would be a few kB for each dataset, and the parts live in the document anyway.
- * NULL when out of memory. */
-static rt_canon *child_canon(const build_ctx *b, const json_t *self, const char *def_cfg_key,
-                             const char *def_dest_key, const json_t *extra)
-{
-    size_t n_subject = strlen(b->subject) + 1, n_source = strlen(b->ep_source) + 1;
-    rt_canon *c = fp_malloc(sizeof *c + n_subject + n_source);
-    if (!c)
-        return NULL;
-    c->self = jref(self);
-    c->def_cfg = jref(json_object_get(b->props, def_cfg_key));
-    c->def_dests = def_dest_key ? jref(json_object_get(b->props, def_dest_key)) : NULL;
-    c->extra = extra ? jref(extra) : NULL;
-    memcpy(c->names, b->subject, n_subject);
-    memcpy(c->names + n_subject, b->ep_source, n_source);
-    return c;
-}
-
-static void canon_free(rt_canon *c)
-{
-    if (!c)
-        return;
-    json_decref(c->self);
-    json_decref(c->def_cfg);
-    json_decref(c->def_dests);
-    json_decref(c->extra);
-    fp_free(c);
-}
-
-/* Both absent, or equal values (json_equal answers false for two NULLs). */
-static bool jeq(const json_t *a, const json_t *b)
-{
-    return a == b || (a && b && json_equal(a, b));
-}
-
-static bool canon_equal(const rt_canon *a, const rt_canon *b)
-{
-    const char *src_a = a->names + strlen(a->names) + 1, *src_b = b->names + strlen(b->names) + 1;
-    return !strcmp(a->names, b->names) && !strcmp(src_a, src_b) && jeq(a->self, b->self) &&
-           jeq(a->def_cfg, b->def_cfg) && jeq(a->def_dests, b->def_dests) &&
-           jeq(a->extra, b->extra);
-}
-
-static rt_dataset *dataset_build(const build_ctx *b, size_t idx, json_t *ds_json)
-{
-    fp_rt *rt = b->rt;
-    rt_dataset *d = fp_calloc(1, sizeof *d);
-    if (!d)
-        return NULL;
-    d->json = json_incref(ds_json);
-    d->keep = json_array();
-    d->pub.asset = &b->as->pub;
-    d->pub.name = jstr_or(ds_json, "name", "");
-    d->pub.data_source = jstr_or(ds_json, "dataSource", "");
-    d->pub.type_ref = jstr_or(ds_json, "typeRef", NULL);
-    d->canon = child_canon(b, ds_json, "defaultDatasetsConfiguration",
-                           "defaultDatasetsDestinations", NULL);
-
-    const json_t *points = json_object_get(ds_json, "dataPoints");
-    size_t n_points = json_is_array(points) ? json_array_size(points) : 0;
-    d->pub.points = fp_calloc(n_points ? n_points : 1, sizeof *d->pub.points);
-    d->point_errors = fp_calloc(n_points ? n_points : 1, sizeof *d->point_errors);
-    const char **names = fp_calloc(n_points ? n_points : 1, sizeof *names);
-    char *type = out_type("DataSet", d->pub.type_ref);
-    char *source = out_source(b->ep_source, d->pub.data_source);
-    char *subject = str_printf("%s/%s", b->subject, d->pub.name);
-    char *topic = str_printf("fieldplane/data/%s/%s/%s", b->as->ns, b->asset_name, d->pub.name);
-    char schema[65];
-    rt_schema_name(b->asset_name, d->pub.name, NULL, schema);
-    if (!d->pub.points || !d->point_errors || !names || !type || !source || !subject || !topic ||
-        !d->keep || !d->canon) {
-        fp_free(names);
-        fp_free(type);
-        fp_free(source);
-        fp_free(subject);
-        fp_free(topic);
-        json_decref(d->json);
-        json_decref(d->keep);
-        fp_free(d->pub.points);
-        fp_free(d->point_errors);
-        canon_free(d->canon);
-        fp_free(d);
-        return NULL;
-    }
-    d->pub.n_points = n_points;
-    for (size_t j = 0; j < n_points; j++) {
-        const json_t *p = json_array_get(points, j);
-        fp_datapoint *dp = &d->pub.points[j];
-        dp->dataset = &d->pub;
-        dp->name = jstr_or(p, "name", "");
-        dp->data_source = jstr_or(p, "dataSource", "");
-        dp->type_ref = jstr_or(p, "typeRef", NULL);
-        names[j] = dp->name;
-    }
-    if (rt_out_init(&d->out, rt, rt_dests_dataset(b->props, ds_json), type, source, subject, schema,
-                    names, n_points, topic) != 0)
-        d->cfg_bad = true;
-    fp_free(names);
-    fp_free(type);
-    fp_free(source);
-    fp_free(subject);
-    fp_free(topic);
-
-    char label[160], err[700];
-    snprintf(label, sizeof label, "datasets[%zu].datasetConfiguration", idx);
-    json_t *cfg = rt_config_parse(ds_json, "datasetConfiguration", label, err, sizeof err);
-    if (!cfg) {
-        out_error(&d->out, "InvalidConfiguration", err);
-        d->cfg_bad = true;
-        return d;
-    }
-    keep_add(d->keep, cfg);
-    keep_add(d->keep, jref(b->def_cfg[0]));
-    d->pub.config_json = cfg;
-    rt_cfg_level chain[3] = {
-        {cfg, label},
-        {b->def_cfg[0], "defaultDatasetsConfiguration"},
-    };
-    if (rt_config_fill(rt->conn, FP_CFG_DATASET, chain, 2, &d->pub.config, err, sizeof err) != 0) {
-        out_error(&d->out, "InvalidConfiguration", err);
-        d->cfg_bad = true;
-        return d;
-    }
-    /* The points' config structs in one block: one allocation instead of one per point. */
-    size_t pt_size = rt->conn->config_size[FP_CFG_DATAPOINT];
-    if (pt_size && n_points) {
-        d->point_cfgs = fp_calloc(n_points, pt_size);
-        if (!d->point_cfgs) {
-            out_error(&d->out, "InvalidConfiguration", "out of memory");
-            d->cfg_bad = true;
-            return d;
-        }
-    }
-    for (size_t j = 0; j < n_points; j++) {
-        const json_t *p = json_array_get(points, j);
-        fp_datapoint *dp = &d->pub.points[j];
-        char plabel[200];
-        snprintf(plabel, sizeof plabel, "datasets[%zu].dataPoints[%zu].dataPointConfiguration", idx,
-                 j);
-        const json_t *pv = json_object_get(p, "dataPointConfiguration");
-        bool none = !pv || json_is_null(pv) || (json_is_string(pv) && !*json_string_value(pv));
-        json_t *pcfg = none ? shared_empty() : NULL;
-        if (!pcfg)
-            pcfg = rt_config_parse(p, "dataPointConfiguration", plabel, err, sizeof err);
-        if (pcfg) {
-            keep_add(d->keep, pcfg);
-            dp->config_json = pcfg;
-            chain[0] = (rt_cfg_level){pcfg, plabel};
-            chain[1] = (rt_cfg_level){cfg, label};
-            chain[2] = (rt_cfg_level){b->def_cfg[0], "defaultDatasetsConfiguration"};
-            char *slot = d->point_cfgs ? d->point_cfgs + j * pt_size : NULL;
-            if (!slot || config_fill_into(rt->conn, FP_CFG_DATAPOINT, chain, 3, slot, err,
-                                          sizeof err) == 0) {
-                dp->config = slot;
-                continue;
-            }
-        }
-        /* A point's bad configuration stops its dataset: the connector never sees a point
-         * without its config struct. */
-        rt_error_set_alloc(&d->point_errors[j], "InvalidConfiguration", err);
-        out_error(&d->out, "InvalidConfiguration", err);
-        d->cfg_bad = true;
-    }
-    return d;
-}
-
-static rt_event_group *group_build(const build_ctx *b, size_t idx, json_t *g_json)
-{
-    fp_rt *rt = b->rt;
-    rt_event_group *g = fp_calloc(1, sizeof *g);
-    if (!g)
-        return NULL;
-    g->json = json_incref(g_json);
-    g->keep = json_array();
-    g->pub.asset = &b->as->pub;
-    g->pub.name = jstr_or(g_json, "name", "");
-    g->pub.data_source = jstr_or(g_json, "dataSource", "");
-    g->pub.type_ref = jstr_or(g_json, "typeRef", NULL);
-    g->canon =
-        child_canon(b, g_json, "defaultEventsConfiguration", "defaultEventsDestinations", NULL);
-    const json_t *events = json_object_get(g_json, "events");
-    size_t n_ev = json_is_array(events) ? json_array_size(events) : 0;
-    g->pub.events = fp_calloc(n_ev ? n_ev : 1, sizeof *g->pub.events);
-    g->ev_out = fp_calloc(n_ev ? n_ev : 1, sizeof *g->ev_out);
-    if (!g->pub.events || !g->ev_out || !g->keep || !g->canon) {
-        json_decref(g->json);
-        json_decref(g->keep);
-        fp_free(g->pub.events);
-        fp_free(g->ev_out);
-        canon_free(g->canon);
-        fp_free(g);
-        return NULL;
-    }
-    g->pub.n_events = n_ev;
-
-    char err[700], label[160];
-    char schema[65];
-    bool oom = false;
-    {
-        char *type = out_type("Event", g->pub.type_ref);
-        char *source = out_source(b->ep_source, g->pub.data_source);
-        char *subject = str_printf("%s/%s", b->subject, g->pub.name);
-        char *topic = str_printf("fieldplane/data/%s/%s/%s", b->as->ns, b->asset_name, g->pub.name);
-        rt_schema_name(b->asset_name, g->pub.name, NULL, schema);
-        oom = !type || !source || !subject || !topic;
-        if (rt_out_init(&g->out, rt, rt_dests_group(b->props, g_json), type ? type : "",
-                        source ? source : "", subject ? subject : "", schema, NULL, 0,
-                        topic ? topic : "") != 0)
-            g->cfg_bad = true;
-        fp_free(type);
-        fp_free(source);
-        fp_free(subject);
-        fp_free(topic);
-    }
-    for (size_t j = 0; j < n_ev; j++) {
-        const json_t *e = json_array_get(events, j);
-        fp_event *ev = &g->pub.events[j];
-        ev->group = &g->pub;
-        ev->name = jstr_or(e, "name", "");
-        ev->data_source = jstr_or(e, "dataSource", "");
-        ev->type_ref = jstr_or(e, "typeRef", NULL);
-        char *type = out_type("Event", ev->type_ref);
-        /* An event without a data source of its own comes from the group's. */
-        char *source =
-            out_source(b->ep_source, *ev->data_source ? ev->data_source : g->pub.data_source);
-        char *subject = str_printf("%s/%s/%s", b->subject, g->pub.name, ev->name);
-        char *topic = str_printf("fieldplane/data/%s/%s/%s/%s", b->as->ns, b->asset_name,
-                                 g->pub.name, ev->name);
-        rt_schema_name(b->asset_name, g->pub.name, ev->name, schema);
-        oom = oom || !type || !source || !subject || !topic;
-        if (rt_out_init(&g->ev_out[j], rt, rt_dests_event(b->props, g_json, e), type ? type : "",
-                        source ? source : "", subject ? subject : "", schema, NULL, 0,
-                        topic ? topic : "") != 0) {
-            out_error(&g->out, "InvalidConfiguration", g->ev_out[j].error.message);
-            g->cfg_bad = true;
-        }
-        fp_free(type);
-        fp_free(source);
-        fp_free(subject);
-        fp_free(topic);
-    }
-    if (oom) {
-        out_error(&g->out, "OutOfMemory", "out of memory building the event group");
-        g->cfg_bad = true;
-        return g;
-    }
-
-    snprintf(label, sizeof label, "eventGroups[%zu].eventGroupConfiguration", idx);
-    json_t *cfg = rt_config_parse(g_json, "eventGroupConfiguration", label, err, sizeof err);
-    if (!cfg) {
-        out_error(&g->out, "InvalidConfiguration", err);
-        g->cfg_bad = true;
-        return g;
-    }
-    keep_add(g->keep, cfg);
-    keep_add(g->keep, jref(b->def_cfg[1]));
-    g->pub.config_json = cfg;
-    rt_cfg_level chain[3] = {
-        {cfg, label},
-        {b->def_cfg[1], "defaultEventsConfiguration"},
-    };
-    if (rt_config_fill(rt->conn, FP_CFG_EVENT_GROUP, chain, 2, &g->pub.config, err, sizeof err) !=
-        0) {
-        out_error(&g->out, "InvalidConfiguration", err);
-        g->cfg_bad = true;
-        return g;
-    }
-    for (size_t j = 0; j < n_ev; j++) {
-        const json_t *e = json_array_get(events, j);
-        fp_event *ev = &g->pub.events[j];
-        char elabel[200];
-        snprintf(elabel, sizeof elabel, "eventGroups[%zu].events[%zu].eventConfiguration", idx, j);
-        json_t *ecfg = rt_config_parse(e, "eventConfiguration", elabel, err, sizeof err);
-        if (ecfg) {
-            keep_add(g->keep, ecfg);
-            ev->config_json = ecfg;
-            chain[0] = (rt_cfg_level){ecfg, elabel};
-            chain[1] = (rt_cfg_level){cfg, label};
-            chain[2] = (rt_cfg_level){b->def_cfg[1], "defaultEventsConfiguration"};
-            if (rt_config_fill(rt->conn, FP_CFG_EVENT, chain, 3, &ev->config, err, sizeof err) == 0)
-                continue;
-        }
-        out_error(&g->ev_out[j], "InvalidConfiguration", err);
-        out_error(&g->out, "InvalidConfiguration", err);
-        g->cfg_bad = true;
-    }
-    return g;
-}
-
-static rt_stream *stream_build(const build_ctx *b, size_t idx, json_t *s_json)
-{
-    fp_rt *rt = b->rt;
-    rt_stream *s = fp_calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    s->json = json_incref(s_json);
-    s->keep = json_array();
-    s->pub.asset = &b->as->pub;
-    s->pub.name = jstr_or(s_json, "name", "");
-    s->pub.type_ref = jstr_or(s_json, "typeRef", NULL);
-    s->canon =
-        child_canon(b, s_json, "defaultStreamsConfiguration", "defaultStreamsDestinations", NULL);
-    char *source = out_source(b->ep_source, NULL);
-    char *subject = str_printf("%s/%s", b->subject, s->pub.name);
-    char *topic = str_printf("fieldplane/data/%s/%s/%s", b->as->ns, b->asset_name, s->pub.name);
-    if (!s->keep || !s->canon || !source || !subject || !topic) {
-        fp_free(source);
-        fp_free(subject);
-        fp_free(topic);
-        json_decref(s->json);
-        json_decref(s->keep);
-        canon_free(s->canon);
-        fp_free(s);
-        return NULL;
-    }
-    if (rt_out_init(&s->out, rt, rt_dests_stream(b->props, s_json), "Stream", source, subject, NULL,
-                    NULL, 0, topic) != 0)
-        s->cfg_bad = true;
-    fp_free(source);
-    fp_free(subject);
-    fp_free(topic);
-
-    char label[160], err[700];
-    snprintf(label, sizeof label, "streams[%zu].streamConfiguration", idx);
-    json_t *cfg = rt_config_parse(s_json, "streamConfiguration", label, err, sizeof err);
-    if (!cfg) {
-        out_error(&s->out, "InvalidConfiguration", err);
-        s->cfg_bad = true;
-        return s;
-    }
-    keep_add(s->keep, cfg);
-    keep_add(s->keep, jref(b->def_cfg[2]));
-    s->pub.config_json = cfg;
-    rt_cfg_level chain[2] = {{cfg, label}, {b->def_cfg[2], "defaultStreamsConfiguration"}};
-    if (rt_config_fill(rt->conn, FP_CFG_STREAM, chain, 2, &s->pub.config, err, sizeof err) != 0) {
-        out_error(&s->out, "InvalidConfiguration", err);
-        s->cfg_bad = true;
-    }
-    return s;
-}
-
-static void action_error(rt_action *a, const char *code, const char *msg)
-{
-    pthread_mutex_lock(&a->lock);
-    if (!a->error.set)
-        rt_error_set(&a->error, code, msg);
-    pthread_mutex_unlock(&a->lock);
-    a->cfg_bad = true;
-}
-
-static rt_action *action_build(const build_ctx *b, size_t gi, json_t *g_json, size_t ai,
-                               json_t *a_json)
-{
-    fp_rt *rt = b->rt;
-    rt_action *a = fp_calloc(1, sizeof *a);
-    if (!a)
-        return NULL;
-    pthread_mutex_init(&a->lock, NULL);
-    a->json = json_incref(a_json);
-    a->keep = json_array();
-    json_array_append(a->keep, g_json); /* group name and defaultTopic are borrowed */
-    a->pub.asset = &b->as->pub;
-    a->pub.group = jstr_or(g_json, "name", "");
-    a->pub.name = jstr_or(a_json, "name", "");
-    a->pub.target_uri = jstr_or(a_json, "targetUri", "");
-    a->pub.action_type = jstr_or(a_json, "actionType", "Call");
-    a->key = str_printf("%s/%s", a->pub.group, a->pub.name);
-    /* The group without its actions: a sibling's change does not touch this action. */
-    json_t *group = json_deep_copy(g_json);
-    json_object_del(group, "actions");
-    a->canon = child_canon(b, a_json, "defaultManagementGroupsConfiguration", NULL, group);
-    json_decref(group);
-    if (!a->keep || !a->key || !a->canon) {
-        action_free(rt, a);
-        return NULL;
-    }
-    char prefix[160], err[700];
-    snprintf(prefix, sizeof prefix, "managementGroups[%zu].actions[%zu]", gi, ai);
-    a->pub.topic = jstr_or(a_json, "topic", jstr_or(g_json, "defaultTopic", NULL));
-    const json_t *to = json_object_get(a_json, "timeoutInSeconds");
-    if (!json_is_integer(to) || json_integer_value(to) <= 0)
-        to = json_object_get(g_json, "defaultTimeoutInSeconds");
-    a->pub.timeout_s =
-        json_is_integer(to) && json_integer_value(to) > 0 && json_integer_value(to) <= 86400
-            ? (int)json_integer_value(to)
-            : DEFAULT_ACTION_TIMEOUT_S;
-    if (!a->pub.topic) {
-        a->pub.topic = "";
-        snprintf(err, sizeof err,
-                 "%s: no request topic (set topic, or defaultTopic on managementGroups[%zu])",
-                 prefix, gi);
-        action_error(a, "MissingTopic", err);
-        return a;
-    }
-    char label[200], glabel[200];
-    snprintf(label, sizeof label, "%s.actionConfiguration", prefix);
-    snprintf(glabel, sizeof glabel, "managementGroups[%zu].managementGroupConfiguration", gi);
-    json_t *cfg = rt_config_parse(a_json, "actionConfiguration", label, err, sizeof err);
-    json_t *gcfg =
-        cfg ? rt_config_parse(g_json, "managementGroupConfiguration", glabel, err, sizeof err)
-            : NULL;
-    if (!cfg || !gcfg) {
-        json_decref(cfg);
-        action_error(a, "InvalidConfiguration", err);
-        return a;
-    }
-    keep_add(a->keep, cfg);
-    keep_add(a->keep, gcfg);
-    keep_add(a->keep, jref(b->def_cfg[3]));
-    a->pub.config_json = cfg;
-    rt_cfg_level chain[3] = {
-        {cfg, label},
-        {gcfg, glabel},
-        {b->def_cfg[3], "defaultManagementGroupsConfiguration"},
-    };
-    if (rt_config_fill(rt->conn, FP_CFG_ACTION, chain, 3, &a->pub.config, err, sizeof err) != 0)
-        action_error(a, "InvalidConfiguration", err);
-    return a;
-}
-
-static void kids_free(fp_rt *rt, kids *k);
-
-static int kids_push(kids *k, int kind, void *o)
-{
-    void **v = fp_realloc(k->v[kind], (k->n[kind] + 1) * sizeof *v);
-    if (!v)
-        return -1;
-    v[k->n[kind]++] = o;
-    k->v[kind] = v;
-    return 0;
-}
-
-/* Build every child of the asset document. On allocation failure what could not be built
- * is left out (and logged); the next change tries again. */
-static void kids_build(const build_ctx *b, kids *k)
-{
-    memset(k, 0, sizeof *k);
-    const json_t *arr;
-    size_t i;
-    json_t *x;
-
-    arr = json_object_get(b->props, "datasets");
-    json_array_foreach(arr, i, x)
-    {
-        rt_dataset *d = dataset_build(b, i, x);
-        if (!d || kids_push(k, K_DS, d) != 0) {
-            dataset_free(b->rt, d);
-            fp_log_error("runtime", "asset %s: out of memory building datasets[%zu]", b->asset_name,
-                         i);
-        }
-    }
-    arr = json_object_get(b->props, "eventGroups");
-    json_array_foreach(arr, i, x)
-    {
-        rt_event_group *g = group_build(b, i, x);
-        if (!g || kids_push(k, K_EG, g) != 0) {
-            group_free(b->rt, g);
-            fp_log_error("runtime", "asset %s: out of memory building eventGroups[%zu]",
-                         b->asset_name, i);
-        }
-    }
-    arr = json_object_get(b->props, "streams");
-    json_array_foreach(arr, i, x)
-    {
-        rt_stream *s = stream_build(b, i, x);
-        if (!s || kids_push(k, K_ST, s) != 0) {
-            stream_free(b->rt, s);
-            fp_log_error("runtime", "asset %s: out of memory building streams[%zu]", b->asset_name,
-                         i);
-        }
-    }
-    arr = json_object_get(b->props, "managementGroups");
-    json_array_foreach(arr, i, x)
-    {
-        size_t j;
-        json_t *a_json;
-        json_array_foreach(json_object_get(x, "actions"), j, a_json)
-        {
-            rt_action *a = action_build(b, i, x, j, a_json);
-            if (!a || kids_push(k, K_AC, a) != 0) {
-                action_free(b->rt, a);
-                fp_log_error("runtime",
-                             "asset %s: out of memory building managementGroups[%zu].actions[%zu]",
-                             b->asset_name, i, j);
-            }
-        }
-    }
 }
 
 /* ---- sampling owned by the runtime ---------------------------------------------------------- */
@@ -1455,22 +369,22 @@ static bool ac_has_update(const fp_connector *c)
 
 static void ds_free_v(fp_rt *rt, void *o)
 {
-    dataset_free(rt, o);
+    rt_dataset_free(rt, o);
 }
 
 static void eg_free_v(fp_rt *rt, void *o)
 {
-    group_free(rt, o);
+    rt_group_free(rt, o);
 }
 
 static void st_free_v(fp_rt *rt, void *o)
 {
-    stream_free(rt, o);
+    rt_stream_free(rt, o);
 }
 
 static void ac_free_v(fp_rt *rt, void *o)
 {
-    action_free(rt, o);
+    rt_action_free(rt, o);
 }
 
 /* One row per kind. */
@@ -1532,7 +446,7 @@ static void kid_free(fp_rt *rt, int kind, void *o)
     k_kid_ops[kind].free(rt, o);
 }
 
-static void kids_free(fp_rt *rt, kids *k)
+void rt_kids_free(fp_rt *rt, kids *k)
 {
     for (int kind = 0; kind < K_COUNT; kind++) {
         for (size_t i = 0; i < k->n[kind]; i++)
@@ -1678,7 +592,7 @@ static void asset_diff(fp_rt *rt, rt_asset *as, kids *nk)
             void *o = cur.v[kind][i];
             if (!kid_find(nk, kind, kid_key(kind, o), NULL)) {
                 kid_remove(rt, kind, o);
-                kids_push(&dead, kind, o);
+                rt_kids_push(&dead, kind, o);
             }
         }
     /* 2. same: keep the old object; changed: update, or remove (the add comes later). */
@@ -1688,9 +602,9 @@ static void asset_diff(fp_rt *rt, rt_asset *as, kids *nk)
             void *old = kid_find(&cur, kind, kid_key(kind, nw), NULL);
             if (!old)
                 continue;
-            if (canon_equal(kid_canon(kind, old), kid_canon(kind, nw))) {
+            if (rt_canon_equal(kid_canon(kind, old), kid_canon(kind, nw))) {
                 nk->v[kind][i] = old;
-                kids_push(&dead, kind, nw);
+                rt_kids_push(&dead, kind, nw);
                 continue;
             }
             bool *old_started = kid_started(kind, old);
@@ -1707,11 +621,11 @@ static void asset_diff(fp_rt *rt, rt_asset *as, kids *nk)
             } else {
                 kid_remove(rt, kind, old);
             }
-            kids_push(&dead, kind, old);
+            rt_kids_push(&dead, kind, old);
         }
     /* 3. the new arrays go live; then what they replaced is freed. */
     asset_publish_kids(as, nk); /* frees the old arrays (cur) under the lock */
-    kids_free(rt, &dead);
+    rt_kids_free(rt, &dead);
 }
 
 /* ---- endpoints
@@ -1881,11 +795,11 @@ static rt_endpoint *ep_build(fp_rt *rt, const char *ns, json_t *device_doc, cons
     const json_t *ep_json = it ? json_object_iter_value(it) : NULL;
 
     ep->pub.ns = ep->ns;
-    ep->pub.device = jstr_or(device_doc, "name", "");
+    ep->pub.device = rt_jstr_or(device_doc, "name", "");
     ep->pub.name = it ? json_object_iter_key(it) : "";
-    ep->pub.type = jstr_or(ep_json, "endpointType", "");
-    ep->pub.address = jstr_or(ep_json, "address", "");
-    ep->pub.source = jstr_or(props, "externalDeviceId", ep->pub.device);
+    ep->pub.type = rt_jstr_or(ep_json, "endpointType", "");
+    ep->pub.address = rt_jstr_or(ep_json, "address", "");
+    ep->pub.source = rt_jstr_or(props, "externalDeviceId", ep->pub.device);
     ep->pub.device_doc = device_doc;
     ep->pub.username = ep->sec->username;
     ep->pub.password = ep->sec->password;
@@ -1896,13 +810,13 @@ static rt_endpoint *ep_build(fp_rt *rt, const char *ns, json_t *device_doc, cons
     ep->device_version = json_integer_value(json_object_get(props, "version"));
 
     char digest[65];
-    secrets_digest(ep->sec, digest);
+    rt_secrets_digest(ep->sec, digest);
     json_t *c = json_object();
-    json_object_set_new(c, "endpoint", jref(ep_json));
+    json_object_set_new(c, "endpoint", rt_jref(ep_json));
     json_object_set_new(c, "device", json_string(ep->pub.device));
     json_object_set_new(c, "source", json_string(ep->pub.source));
     json_object_set_new(c, "secrets", json_string(digest));
-    ep->canon = canon_of(c);
+    ep->canon = rt_canon_of(c);
     json_decref(c);
 
     char label[300], err[700];
@@ -1910,7 +824,7 @@ static rt_endpoint *ep_build(fp_rt *rt, const char *ns, json_t *device_doc, cons
         snprintf(err, sizeof err, "device %s has no inbound endpoint %s", ep->pub.device, name);
         ep_error_set(ep, "InvalidConfiguration", err);
     }
-    const char *method = jstr(json_object_get(ep_json, "authentication"), "method");
+    const char *method = rt_jstr(json_object_get(ep_json, "authentication"), "method");
     if (!method || !strcasecmp(method, "Anonymous"))
         ep->pub.auth = FP_AUTH_ANONYMOUS;
     else if (!strcasecmp(method, "UsernamePassword"))
@@ -1986,19 +900,19 @@ static void asset_apply(fp_rt *rt, rt_asset *as, json_t *doc)
 
     kids nk;
     memset(&nk, 0, sizeof nk);
-    const char *name = jstr_or(doc, "name", "");
+    const char *name = rt_jstr_or(doc, "name", "");
     build_ctx b = {
         .rt = rt,
         .as = as,
         .doc = doc,
         .props = props,
         .asset_name = name,
-        .subject = jstr_or(props, "externalAssetId", name),
+        .subject = rt_jstr_or(props, "externalAssetId", name),
         .ep_source = as->ep->pub.source,
         .def_cfg = def_cfg,
     };
     if (!bad)
-        kids_build(&b, &nk);
+        rt_kids_build(&b, &nk);
     else
         fp_log_warn("runtime", "asset %s/%s: %s", as->ns, name, err);
 
@@ -2035,7 +949,7 @@ static void asset_free(fp_rt *rt, rt_asset *as)
 {
     kids cur;
     asset_kids(as, &cur);
-    kids_free(rt, &cur);
+    rt_kids_free(rt, &cur);
     json_decref(as->doc);
     for (int i = 0; i < 4; i++)
         json_decref(as->def_cfg[i]);
@@ -2269,7 +1183,7 @@ static void asset_apply_run(void *arg)
 rt_asset *rt_model_asset_set(rt_endpoint *ep, json_t *doc)
 {
     fp_rt *rt = ep->rt;
-    const char *name = jstr_or(doc, "name", "");
+    const char *name = rt_jstr_or(doc, "name", "");
     rt_asset *as = NULL;
     pthread_mutex_lock(&rt->lock);
     for (rt_asset *a = ep->assets; a && !as; a = a->next)
@@ -2295,7 +1209,7 @@ rt_asset *rt_model_asset_set(rt_endpoint *ep, json_t *doc)
         as->doc = json_incref(doc);
         as->pub.doc = doc;
         as->pub.name = name;
-        as->pub.subject = jstr_or(json_object_get(doc, "properties"), "externalAssetId", name);
+        as->pub.subject = rt_jstr_or(json_object_get(doc, "properties"), "externalAssetId", name);
         pthread_mutex_lock(&rt->lock);
         rt_asset **pp = &ep->assets;
         while (*pp)
