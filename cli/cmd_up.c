@@ -14,8 +14,10 @@
  * role connector (made offline once, kept in DATA/connectors/<name>.token) and data
  * directory. --demo adds `fieldplane simulate` as one more child and registers a demo
  * device and two assets on it through the REST API, so data flows at once.
+ *
+ * This file is the command and its supervision loop; the children and ports are
+ * up_children.c, finding and starting connectors up_connectors.c, the demo up_demo.c.
  */
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,35 +38,11 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "up.h"
 #include "fp_buf.h"
 #include "fp_log.h"
 #include "registry.h"
 #include "store.h"
-
-/* The longest argv is a connector's: 11 words and the NULL. Children: mosquitto, the
- * registry, the simulator and up to MAX_CONNECTORS connectors. */
-#define MAX_ARGS 16
-#define MAX_CONNECTORS 12
-#define MAX_CHILDREN (3 + MAX_CONNECTORS)
-#define CONNECTOR_PREFIX "fieldplane-connector-"
-
-typedef struct child {
-    const char *name;
-    char *argv[MAX_ARGS];
-    char str[4][1200]; /* strings of argv this row owns (connectors, simulator) */
-    pid_t pid;
-    double started;    /* monotonic seconds of the last start */
-    double restart_at; /* when to start again after an exit (0 = not waiting) */
-    double backoff_s;
-    int restarts;
-} child;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f)
 {
@@ -101,524 +79,43 @@ static void usage(FILE *f)
             "  mosquitto_sub -h 127.0.0.1 -p 1883 -t 'demo/#' -v\n");
 }
 
-/* Start (or restart) one child. */
-static int start_child(child *c, const char *log_dir)
+/* The supervision loop: a child that exits is started again after its back-off (1 s
+ * doubling to 30 s, reset after a minute of good running); SIGINT or SIGTERM (blocked in
+ * set) stops every child and ends up. */
+static int supervise(child *kids, int n_kids, const sigset_t *set, const char *abs_data)
 {
-    char log_path[1200];
-    pid_t pid;
-    int fd;
+    for (;;) {
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+        int sig = sigtimedwait(set, NULL, &tick);
+        double now = up_mono_s();
 
-    snprintf(log_path, sizeof log_path, "%s/%s.log", log_dir, c->name);
-    pid = fork();
-    if (pid < 0) {
-        fp_log_error("up", "cannot start %s: fork: %s", c->name, strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        setpgid(0, 0); /* Ctrl-C reaches up, which stops the children in order */
-        if (strcmp(c->name, "mosquitto") == 0) {
-            /* mosquitto logs to stderr; keep it in a file next to the data. */
-            fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-            if (fd >= 0) {
-                dup2(fd, STDERR_FILENO);
-                dup2(fd, STDOUT_FILENO);
-                close(fd);
-            }
+        if (sig == SIGINT || sig == SIGTERM) {
+            fp_log_info("up", "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            up_stop_children(kids, n_kids);
+            return FP_EXIT_OK;
         }
-        execv(c->argv[0], c->argv);
-        fprintf(stderr, "fieldplane up: cannot run %s: %s\n", c->argv[0], strerror(errno));
-        _exit(127);
-    }
-    c->pid = pid;
-    c->started = mono_s();
-    c->restart_at = 0;
-    fp_log_info("up", "started %s (pid %d)", c->name, (int)pid);
-    return 0;
-}
-
-/* Parse "ADDR:PORT"; returns the port or -1. */
-static int split_addr(const char *z, char *host, size_t host_len)
-{
-    const char *colon = strrchr(z, ':');
-    char *end;
-    long port;
-
-    if (!colon || (size_t)(colon - z) >= host_len)
-        return -1;
-    memcpy(host, z, (size_t)(colon - z));
-    host[colon - z] = '\0';
-    port = strtol(colon + 1, &end, 10);
-    return *end || port < 0 || port > 65535 ? -1 : (int)port;
-}
-
-/* A free TCP port on host (bind to 0 and read it back). */
-static int free_port(const char *host)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    if (fd < 0)
-        return -1;
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    close(fd);
-    return port;
-}
-
-/* Is something listening on host:port already? */
-static int port_in_use(const char *host, int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0), used;
-
-    if (fd < 0)
-        return 0;
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    used = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-    close(fd);
-    return used;
-}
-
-/* Write the mosquitto configuration into DIR/mosquitto/mosquitto.conf. */
-static int write_mosquitto_conf(const char *data, const char *host, int port, char *conf,
-                                size_t conf_len)
-{
-    char dir[1100];
-    FILE *f;
-
-    snprintf(dir, sizeof dir, "%s/mosquitto", data);
-    mkdir(dir, 0700);
-    snprintf(conf, conf_len, "%s/mosquitto.conf", dir);
-    f = fopen(conf, "w");
-    if (!f) {
-        fp_log_error("up", "cannot write %s: %s", conf, strerror(errno));
-        return -1;
-    }
-    fprintf(f,
-            "# Generated by fieldplane up; edits are overwritten at the next start.\n"
-            "# Point fieldplane up at your own broker with --broker mqtt://HOST:PORT.\n"
-            "listener %d %s\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            "persistence_location %s/\n"
-            "autosave_interval 60\n"
-            "max_queued_messages 100000\n"
-            "log_dest stderr\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
-            "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n",
-            port, host, dir);
-    fclose(f);
-    return 0;
-}
-
-/* Wait until DATA/registry.url exists (the registry is serving) or timeout. */
-static int wait_registry(const char *data, child *reg, char *url, size_t url_len, int timeout_s)
-{
-    char path[1200];
-    double deadline = mono_s() + timeout_s;
-
-    snprintf(path, sizeof path, "%s/registry.url", data);
-    while (mono_s() < deadline) {
-        FILE *f = fopen(path, "r");
-        int status;
-        if (f) {
-            int ok = fgets(url, (int)url_len, f) != NULL;
-            fclose(f);
-            if (ok) {
-                url[strcspn(url, "\r\n")] = '\0';
-                return 0;
-            }
-        }
-        if (waitpid(reg->pid, &status, WNOHANG) == reg->pid) {
-            reg->pid = 0;
-            return -1;
-        }
-        usleep(50 * 1000);
-    }
-    return -1;
-}
-
-/* ---------------------------------------------------------------------------
- * Connectors
- * ------------------------------------------------------------------------- */
-
-typedef struct found_connector {
-    char name[64];
-    char exe[1100];
-} found_connector;
-
-static bool is_executable_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-/* Add exe as connector name unless that name is known already or the list is full. */
-static void add_connector(found_connector *list, int *n, const char *name, const char *exe)
-{
-    char real[PATH_MAX];
-
-    if (!*name || strlen(name) >= sizeof list[0].name || !is_executable_file(exe))
-        return;
-    for (int i = 0; i < *n; i++)
-        if (strcmp(list[i].name, name) == 0)
-            return;
-    if (*n >= MAX_CONNECTORS) {
-        fp_log_warn("up", "more than %d connectors found; not starting %s", MAX_CONNECTORS, exe);
-        return;
-    }
-    if (!realpath(exe, real))
-        snprintf(real, sizeof real, "%s", exe);
-    snprintf(list[*n].name, sizeof list[*n].name, "%s", name);
-    if (strlen(real) >= sizeof list[*n].exe) {
-        fp_log_warn("up", "connector path too long, not starting it: %s", real);
-        return;
-    }
-    memcpy(list[*n].exe, real, strlen(real) + 1);
-    (*n)++;
-}
-
-/* Every fieldplane-connector-NAME in dir, and dir/NAME/fieldplane-connector-NAME. */
-static void scan_connectors_dir(const char *dir, found_connector *list, int *n)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char path[2400];
-
-    if (!d) {
-        fp_log_warn("up", "cannot read --connectors-dir %s: %s", dir, strerror(errno));
-        return;
-    }
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (strncmp(e->d_name, CONNECTOR_PREFIX, strlen(CONNECTOR_PREFIX)) == 0) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            add_connector(list, n, e->d_name + strlen(CONNECTOR_PREFIX), path);
-        } else {
-            snprintf(path, sizeof path, "%s/%s/" CONNECTOR_PREFIX "%s", dir, e->d_name, e->d_name);
-            add_connector(list, n, e->d_name, path);
-        }
-    }
-    closedir(d);
-}
-
-/* The connectors to start: --connectors-dir first, then ours next to this binary and in
- * the build tree (<bin dir>/../connectors/<name>/). */
-static int find_connectors(const char *extra_dir, found_connector *list)
-{
-    static const char *const k_ours[] = {"http", "sse", "opcua"};
-    char self[PATH_MAX], path[PATH_MAX + 200];
-    const char *bin_dir;
-    int n = 0;
-
-    if (extra_dir)
-        scan_connectors_dir(extra_dir, list, &n);
-    snprintf(self, sizeof self, "%s", fp_self_exe());
-    bin_dir = dirname(self);
-    for (size_t i = 0; i < sizeof k_ours / sizeof k_ours[0]; i++) {
-        snprintf(path, sizeof path, "%s/" CONNECTOR_PREFIX "%s", bin_dir, k_ours[i]);
-        add_connector(list, &n, k_ours[i], path);
-        snprintf(path, sizeof path, "%s/../connectors/%s/" CONNECTOR_PREFIX "%s", bin_dir,
-                 k_ours[i], k_ours[i]);
-        add_connector(list, &n, k_ours[i], path);
-    }
-    return n;
-}
-
-/* Read the first line of path into out; false when missing or empty. */
-static bool read_line_file(const char *path, char *out, size_t out_len)
-{
-    FILE *f = fopen(path, "r");
-    bool ok;
-
-    if (!f)
-        return false;
-    ok = fgets(out, (int)out_len, f) != NULL;
-    fclose(f);
-    if (ok)
-        out[strcspn(out, "\r\n")] = '\0';
-    return ok && out[0];
-}
-
-/* Write text to path, mode 0600, through a temporary file and a rename. */
-static int write_secret_file(const char *path, const char *text)
-{
-    char tmp[1300];
-    int fd;
-    size_t len = strlen(text);
-
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    unlink(tmp);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    return rename(tmp, path);
-}
-
-/* Make sure DATA/connectors/<name>.token holds a valid connector token: reuse the one
- * there while the store still accepts it (kept across restarts), else make a new one. */
-static int connector_token(fp_store *st, const char *data, const char *name, char *path,
-                           size_t path_len)
-{
-    char text[256], desc[128];
-    fp_token tok;
-
-    if ((size_t)snprintf(path, path_len, "%s/connectors/%s.token", data, name) >= path_len) {
-        fp_log_error("up", "the path of connector %s's token is too long", name);
-        return -1;
-    }
-    if (read_line_file(path, text, sizeof text) && fp_store_token_check(st, text, &tok) == FP_OK &&
-        strcmp(tok.role, "connector") == 0)
-        return 0;
-    if ((size_t)snprintf(desc, sizeof desc, "fieldplane up: connector %s", name) >= sizeof desc)
-        desc[sizeof desc - 1] = '\0'; /* a description: cut is fine */
-    if (fp_store_token_create(st, "connector", NULL, desc, text, sizeof text, &tok) != FP_OK) {
-        fp_log_error("up", "cannot create a token for connector %s", name);
-        return -1;
-    }
-    if (write_secret_file(path, text) != 0) {
-        fp_log_error("up", "cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
-    fp_log_info("up", "created connector token %s for %s in %s", tok.id, name, path);
-    return 0;
-}
-
-/* Fill a child row for connector c. */
-static int connector_child(child *k, const found_connector *c, fp_store *st, const char *data,
-                           const char *registry_url, const char *broker_url)
-{
-    char **a = k->argv;
-
-    memset(k, 0, sizeof *k);
-    if ((size_t)snprintf(k->str[0], sizeof k->str[0], "connector-%s", c->name) >=
-            sizeof k->str[0] ||
-        (size_t)snprintf(k->str[1], sizeof k->str[1], "%s", c->exe) >= sizeof k->str[1] ||
-        (size_t)snprintf(k->str[3], sizeof k->str[3], "%s/connectors/%s", data, c->name) >=
-            sizeof k->str[3]) {
-        fp_log_error("up", "the paths of connector %s are too long", c->name);
-        return -1;
-    }
-    if (mkdir(k->str[3], 0700) != 0 && errno != EEXIST) {
-        fp_log_error("up", "cannot create %s: %s", k->str[3], strerror(errno));
-        return -1;
-    }
-    if (connector_token(st, data, c->name, k->str[2], sizeof k->str[2]) != 0)
-        return -1;
-    k->name = k->str[0];
-    a[0] = k->str[1];
-    a[1] = "--registry";
-    a[2] = (char *)registry_url;
-    a[3] = "--token-file";
-    a[4] = k->str[2];
-    a[5] = "--broker";
-    a[6] = (char *)broker_url;
-    a[7] = "--data";
-    a[8] = k->str[3];
-    a[9] = "--listen";
-    a[10] = "127.0.0.1:0";
-    a[11] = NULL;
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------
- * The demo
- * ------------------------------------------------------------------------- */
-
-static size_t demo_sink(char *p, size_t size, size_t n, void *arg)
-{
-    fp_buf *b = arg;
-    fp_buf_append(b, p, size * n); /* only for the error message: truncation is fine */
-    return size * n;
-}
-
-/* PUT (create-only) or PATCH one demo resource; 412 on a create means it is there. */
-static long demo_request(CURL *curl, const char *method, const char *base, const char *auth,
-                         const char *path, json_t *body)
-{
-    struct curl_slist *h = NULL;
-    char url[600], *text = json_dumps(body, JSON_COMPACT);
-    long http = 0;
-    fp_buf resp;
-    CURLcode cc;
-
-    json_decref(body);
-    if (!text)
-        return -1;
-    fp_buf_init(&resp, 8192);
-    snprintf(url, sizeof url, "%s%s", base, path);
-    h = curl_slist_append(h, auth);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    if (strcmp(method, "PUT") == 0)
-        h = curl_slist_append(h, "If-None-Match: *");
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, demo_sink);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    cc = curl_easy_perform(curl);
-    if (cc != CURLE_OK) {
-        fprintf(stderr, "fieldplane up: demo: %s %s: %s\n", method, url, curl_easy_strerror(cc));
-        http = -1;
-    } else {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
-        if ((http < 200 || http >= 300) && http != 412)
-            fprintf(stderr, "fieldplane up: demo: %s %s: %ld %s\n", method, url, http,
-                    resp.data ? resp.data : "");
-    }
-    curl_slist_free_all(h);
-    fp_buf_clear(&resp);
-    free(text);
-    return http;
-}
-
-static json_t *mqtt_destination(const char *topic)
-{
-    return json_pack("[{s:s,s:{s:s,s:s}}]", "target", "Mqtt", "configuration", "topic", topic,
-                     "qos", "Qos1");
-}
-
-/* Register namespace demo, device demo-sim and the assets oven and line. Resources that
- * exist are left as they are, except the device's addresses when the simulator had to
- * move to another port (moved). Returns 0 when everything is in place. */
-static int demo_setup(const char *registry_url, const char *admin_token, int sim_port, bool moved)
-{
-    char addr[64], auth[400];
-    CURL *curl = curl_easy_init();
-    json_t *endpoints;
-    long http;
-    int rc = -1;
-
-    if (!curl)
-        return -1;
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", admin_token);
-    snprintf(addr, sizeof addr, "http://127.0.0.1:%d", sim_port);
-
-    http = demo_request(
-        curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo",
-        json_pack("{s:s,s:{s:s}}", "location", "demo", "tags", "purpose", "fieldplane up --demo"));
-    if (http != 412 && (http < 200 || http >= 300))
-        goto out;
-    endpoints = json_pack("{s:{s:s,s:s,s:{s:s}},s:{s:s,s:s,s:{s:s}}}", "rest", "endpointType",
-                          "Microsoft.Http", "address", addr, "authentication", "method",
-                          "Anonymous", "events", "endpointType", "Microsoft.SSEHttp", "address",
-                          addr, "authentication", "method", "Anonymous");
-    http = demo_request(curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo/devices/demo-sim",
-                        json_pack("{s:{s:b,s:s,s:s,s:{s:O}}}", "properties", "enabled", 1,
-                                  "manufacturer", "Fieldplane", "model", "simulator", "endpoints",
-                                  "inbound", endpoints));
-    if (http == 412 && moved)
-        http = demo_request(
-            curl, "PATCH", registry_url, auth, "/api/v1/namespaces/demo/devices/demo-sim",
-            json_pack("{s:{s:{s:{s:{s:s},s:{s:s}}}}}", "properties", "endpoints", "inbound", "rest",
-                      "address", addr, "events", "address", addr));
-    json_decref(endpoints);
-    if (http != 412 && (http < 200 || http >= 300))
-        goto out;
-
-    http = demo_request(
-        curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo/assets/oven",
-        json_pack("{s:{s:s,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}],s:o}]}}",
-                  "properties", "displayName", "Demo oven (simulated, HTTP)", "deviceRef",
-                  "deviceName", "demo-sim", "endpointName", "rest", "datasets", "name", "telemetry",
-                  "dataSource", "/api/oven", "datasetConfiguration",
-                  "{\"samplingIntervalInMilliseconds\":1000}", "dataPoints", "name", "temperature",
-                  "dataSource", "$.temperature", "name", "pressure", "dataSource", "/pressure",
-                  "name", "running", "dataSource", "$.status.running", "destinations",
-                  mqtt_destination("demo/oven/telemetry")));
-    if (http != 412 && (http < 200 || http >= 300))
-        goto out;
-    http = demo_request(curl, "PUT", registry_url, auth, "/api/v1/namespaces/demo/assets/line",
-                        json_pack("{s:{s:s,s:{s:s,s:s},s:[{s:s,s:s,s:[{s:s,s:s},{s:s,s:s}],s:o}]}}",
-                                  "properties", "displayName", "Demo line (simulated, SSE)",
-                                  "deviceRef", "deviceName", "demo-sim", "endpointName", "events",
-                                  "eventGroups", "name", "alarms", "dataSource", "/events",
-                                  "events", "name", "alarm", "dataSource", "alarm", "name", "cycle",
-                                  "dataSource", "cycle", "defaultDestinations",
-                                  mqtt_destination("demo/line/events")));
-    if (http != 412 && (http < 200 || http >= 300))
-        goto out;
-    rc = 0;
-out:
-    curl_easy_cleanup(curl);
-    return rc;
-}
-
-/* The simulator's port: the one of the last run (DATA/simulator.port) while it is free, so
- * the registered device keeps its address; else a new one (*moved). */
-static int demo_port(const char *data, bool *moved)
-{
-    char path[1200], line[32];
-    int port = 0;
-
-    *moved = false;
-    snprintf(path, sizeof path, "%s/simulator.port", data);
-    if (read_line_file(path, line, sizeof line))
-        port = atoi(line);
-    if (port > 0 && port < 65536 && !port_in_use("127.0.0.1", port))
-        return port;
-    *moved = port > 0;
-    port = free_port("127.0.0.1");
-    if (port > 0) {
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f, "%d\n", port);
-            fclose(f);
-        }
-    }
-    return port;
-}
-
-/* Stop every running child: SIGTERM, then SIGKILL after 10 s. */
-static void stop_children(child *kids, int n)
-{
-    double deadline = mono_s() + 10;
-    int left;
-
-    for (int i = n - 1; i >= 0; i--)
-        if (kids[i].pid > 0)
-            kill(kids[i].pid, SIGTERM);
-    do {
-        left = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n_kids; i++) {
+            child *k = &kids[i];
             int status;
-            if (kids[i].pid <= 0)
-                continue;
-            if (waitpid(kids[i].pid, &status, WNOHANG) == kids[i].pid) {
-                fp_log_info("up", "%s stopped", kids[i].name);
-                kids[i].pid = 0;
-            } else {
-                left++;
+            if (k->pid > 0 && waitpid(k->pid, &status, WNOHANG) == k->pid) {
+                if (now - k->started > 60)
+                    k->backoff_s = 1;
+                if (WIFEXITED(status))
+                    fp_log_warn("up", "%s exited with status %d; restarting in %.0f s", k->name,
+                                WEXITSTATUS(status), k->backoff_s);
+                else
+                    fp_log_warn("up", "%s was killed by signal %d; restarting in %.0f s", k->name,
+                                WTERMSIG(status), k->backoff_s);
+                k->pid = 0;
+                k->restart_at = now + k->backoff_s;
+                k->backoff_s = k->backoff_s * 2 > 30 ? 30 : k->backoff_s * 2;
+            }
+            if (k->pid == 0 && k->restart_at > 0 && now >= k->restart_at) {
+                k->restarts++;
+                up_start_child(k, abs_data);
             }
         }
-        if (left)
-            usleep(50 * 1000);
-    } while (left && mono_s() < deadline);
-    for (int i = 0; i < n; i++)
-        if (kids[i].pid > 0) {
-            fp_log_warn("up", "%s did not stop in 10 s; killing it", kids[i].name);
-            kill(kids[i].pid, SIGKILL);
-            waitpid(kids[i].pid, NULL, 0);
-        }
+    }
 }
 
 int fp_cmd_up(int argc, char **argv)
@@ -699,13 +196,13 @@ int fp_cmd_up(int argc, char **argv)
     }
     /* Connectors and the demo device are given the registry's address once: a port 0 is
      * resolved here so that it stays the same when the registry is restarted. */
-    reg_port = split_addr(listen, reg_host, sizeof reg_host);
+    reg_port = up_split_addr(listen, reg_host, sizeof reg_host);
     if (reg_port < 0) {
         fprintf(stderr, "fieldplane up: --listen must be ADDR:PORT\n");
         return FP_EXIT_USAGE;
     }
     if (reg_port == 0) {
-        reg_port = free_port(reg_host);
+        reg_port = up_free_port(reg_host);
         snprintf(listen_buf, sizeof listen_buf, "%s:%d", reg_host, reg_port);
         listen = listen_buf;
     }
@@ -718,14 +215,14 @@ int fp_cmd_up(int argc, char **argv)
 
     memset(kids, 0, sizeof kids);
     if (!broker) {
-        mqtt_port = split_addr(mqtt_listen, mqtt_host, sizeof mqtt_host);
+        mqtt_port = up_split_addr(mqtt_listen, mqtt_host, sizeof mqtt_host);
         if (mqtt_port < 0) {
             fprintf(stderr, "fieldplane up: --mqtt-listen must be ADDR:PORT\n");
             return FP_EXIT_USAGE;
         }
         if (mqtt_port == 0)
-            mqtt_port = free_port(mqtt_host);
-        if (port_in_use(mqtt_host, mqtt_port)) {
+            mqtt_port = up_free_port(mqtt_host);
+        if (up_port_in_use(mqtt_host, mqtt_port)) {
             fprintf(stderr,
                     "fieldplane up: something already listens on %s:%d; use it with --broker "
                     "mqtt://%s:%d, or pick another port with --mqtt-listen %s:0\n",
@@ -739,7 +236,7 @@ int fp_cmd_up(int argc, char **argv)
                     mosquitto);
             return FP_EXIT_ERROR;
         }
-        if (write_mosquitto_conf(abs_data, mqtt_host, mqtt_port, conf, sizeof conf) != 0)
+        if (up_write_mosquitto_conf(abs_data, mqtt_host, mqtt_port, conf, sizeof conf) != 0)
             return FP_EXIT_ERROR;
         snprintf(broker_url, sizeof broker_url, "mqtt://%s:%d", mqtt_host, mqtt_port);
         snprintf(mqtt_port_s, sizeof mqtt_port_s, "%d", mqtt_port);
@@ -768,7 +265,7 @@ int fp_cmd_up(int argc, char **argv)
 
     if (demo) {
         child *k = &kids[n_kids];
-        sim_port = demo_port(abs_data, &sim_moved);
+        sim_port = up_demo_port(abs_data, &sim_moved);
         if (sim_port <= 0) {
             fprintf(stderr, "fieldplane up: --demo: no free loopback port for the simulator\n");
             return FP_EXIT_ERROR;
@@ -786,7 +283,7 @@ int fp_cmd_up(int argc, char **argv)
         n_kids++;
     }
     if (!no_connectors)
-        n_found = find_connectors(connectors_dir, found);
+        n_found = up_find_connectors(connectors_dir, found);
     if (n_found > 0) {
         char db[1200], err[256];
         fp_store *st = NULL;
@@ -803,7 +300,7 @@ int fp_cmd_up(int argc, char **argv)
             return FP_EXIT_ERROR;
         }
         for (int i = 0; i < n_found; i++) {
-            if (connector_child(&kids[n_kids], &found[i], st, abs_data, url, broker_url) != 0) {
+            if (up_connector_child(&kids[n_kids], &found[i], st, abs_data, url, broker_url) != 0) {
                 fprintf(stderr, "fieldplane up: cannot prepare connector %s (%s)\n", found[i].name,
                         found[i].exe);
                 fp_store_close(st);
@@ -823,14 +320,14 @@ int fp_cmd_up(int argc, char **argv)
     for (int i = 0; i < n_kids; i++)
         kids[i].backoff_s = 1;
     for (int i = 0; i < n_base; i++) {
-        if (start_child(&kids[i], abs_data) != 0) {
-            stop_children(kids, n_kids);
+        if (up_start_child(&kids[i], abs_data) != 0) {
+            up_stop_children(kids, n_kids);
             return FP_EXIT_ERROR;
         }
     }
-    if (wait_registry(abs_data, &kids[n_base - 1], url, sizeof url, 15) != 0) {
+    if (up_wait_registry(abs_data, &kids[n_base - 1], url, sizeof url, 15) != 0) {
         fprintf(stderr, "fieldplane up: the registry did not start; its messages are above\n");
-        stop_children(kids, n_kids);
+        up_stop_children(kids, n_kids);
         return FP_EXIT_ERROR;
     }
     token[0] = '\0';
@@ -844,23 +341,23 @@ int fp_cmd_up(int argc, char **argv)
     }
     /* Connectors and the simulator: their argv point at url, which is known now. */
     for (int i = n_base; i < n_kids; i++) {
-        if (start_child(&kids[i], abs_data) != 0) {
-            stop_children(kids, n_kids);
+        if (up_start_child(&kids[i], abs_data) != 0) {
+            up_stop_children(kids, n_kids);
             return FP_EXIT_ERROR;
         }
     }
     if (demo) {
         /* The banner says where the simulator is: wait until it serves (its port file). */
         char sim_url[256];
-        double until = mono_s() + 10;
+        double until = up_mono_s() + 10;
         snprintf(path, sizeof path, "%s/simulator.url", abs_data);
-        while (!read_line_file(path, sim_url, sizeof sim_url) && mono_s() < until)
+        while (!up_read_line_file(path, sim_url, sizeof sim_url) && up_mono_s() < until)
             usleep(50 * 1000);
         snprintf(path, sizeof path, "%s/admin.token", abs_data);
         if (!token[0])
             fprintf(stderr, "fieldplane up: --demo needs %s to register the demo device\n", path);
         else
-            demo_ok = demo_setup(url, token, sim_port, sim_moved) == 0;
+            demo_ok = up_demo_setup(url, token, sim_port, sim_moved) == 0;
     }
     printf("\nFieldplane is up.\n\n"
            "  Web UI and REST API  %s\n"
@@ -883,7 +380,7 @@ int fp_cmd_up(int argc, char **argv)
     if (demo) {
         const char *hp = strstr(broker_url, "://");
         char bhost[256] = "127.0.0.1";
-        int bport = split_addr(hp ? hp + 3 : broker_url, bhost, sizeof bhost);
+        int bport = up_split_addr(hp ? hp + 3 : broker_url, bhost, sizeof bhost);
         printf("\nDemo: a simulated device at http://127.0.0.1:%d, registered as namespace demo, "
                "device demo-sim,\nassets oven (HTTP) and line (SSE)%s. See its messages with:\n\n"
                "  mosquitto_sub -h %s -p %d -t 'demo/#' -v\n",
@@ -895,36 +392,5 @@ int fp_cmd_up(int argc, char **argv)
     }
     fflush(stdout);
 
-    for (;;) {
-        struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
-        int sig = sigtimedwait(&set, NULL, &tick);
-        double now = mono_s();
-
-        if (sig == SIGINT || sig == SIGTERM) {
-            fp_log_info("up", "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            stop_children(kids, n_kids);
-            return FP_EXIT_OK;
-        }
-        for (int i = 0; i < n_kids; i++) {
-            child *k = &kids[i];
-            int status;
-            if (k->pid > 0 && waitpid(k->pid, &status, WNOHANG) == k->pid) {
-                if (now - k->started > 60)
-                    k->backoff_s = 1;
-                if (WIFEXITED(status))
-                    fp_log_warn("up", "%s exited with status %d; restarting in %.0f s", k->name,
-                                WEXITSTATUS(status), k->backoff_s);
-                else
-                    fp_log_warn("up", "%s was killed by signal %d; restarting in %.0f s", k->name,
-                                WTERMSIG(status), k->backoff_s);
-                k->pid = 0;
-                k->restart_at = now + k->backoff_s;
-                k->backoff_s = k->backoff_s * 2 > 30 ? 30 : k->backoff_s * 2;
-            }
-            if (k->pid == 0 && k->restart_at > 0 && now >= k->restart_at) {
-                k->restarts++;
-                start_child(k, abs_data);
-            }
-        }
-    }
+    return supervise(kids, n_kids, &set, abs_data);
 }
