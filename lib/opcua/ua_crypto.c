@@ -27,56 +27,6 @@
 #include "ua_crypto_internal.h"
 
 /* ------------------------------------------------------------------------ */
-/* Status names                                                              */
-/* ------------------------------------------------------------------------ */
-
-static const struct {
-    uint32_t code;
-    const char *name;
-} status_names[] = {
-    {UA_SC_GOOD, "Good"},
-    {UA_SC_BAD_UNEXPECTED_ERROR, "BadUnexpectedError"},
-    {UA_SC_BAD_INTERNAL_ERROR, "BadInternalError"},
-    {UA_SC_BAD_OUT_OF_MEMORY, "BadOutOfMemory"},
-    {UA_SC_BAD_ENCODING_ERROR, "BadEncodingError"},
-    {UA_SC_BAD_DECODING_ERROR, "BadDecodingError"},
-    {UA_SC_BAD_CERTIFICATE_INVALID, "BadCertificateInvalid"},
-    {UA_SC_BAD_SECURITY_CHECKS_FAILED, "BadSecurityChecksFailed"},
-    {UA_SC_BAD_CERTIFICATE_POLICY_CHECK_FAILED, "BadCertificatePolicyCheckFailed"},
-    {UA_SC_BAD_CERTIFICATE_TIME_INVALID, "BadCertificateTimeInvalid"},
-    {UA_SC_BAD_CERTIFICATE_ISSUER_TIME_INVALID, "BadCertificateIssuerTimeInvalid"},
-    {UA_SC_BAD_CERTIFICATE_HOST_NAME_INVALID, "BadCertificateHostNameInvalid"},
-    {UA_SC_BAD_CERTIFICATE_URI_INVALID, "BadCertificateUriInvalid"},
-    {UA_SC_BAD_CERTIFICATE_USE_NOT_ALLOWED, "BadCertificateUseNotAllowed"},
-    {UA_SC_BAD_CERTIFICATE_ISSUER_USE_NOT_ALLOWED, "BadCertificateIssuerUseNotAllowed"},
-    {UA_SC_BAD_CERTIFICATE_UNTRUSTED, "BadCertificateUntrusted"},
-    {UA_SC_BAD_CERTIFICATE_REVOCATION_UNKNOWN, "BadCertificateRevocationUnknown"},
-    {UA_SC_BAD_CERTIFICATE_ISSUER_REVOCATION_UNKNOWN, "BadCertificateIssuerRevocationUnknown"},
-    {UA_SC_BAD_CERTIFICATE_REVOKED, "BadCertificateRevoked"},
-    {UA_SC_BAD_CERTIFICATE_ISSUER_REVOKED, "BadCertificateIssuerRevoked"},
-    {UA_SC_BAD_CERTIFICATE_CHAIN_INCOMPLETE, "BadCertificateChainIncomplete"},
-    {UA_SC_BAD_IDENTITY_TOKEN_INVALID, "BadIdentityTokenInvalid"},
-    {UA_SC_BAD_NONCE_INVALID, "BadNonceInvalid"},
-    {UA_SC_BAD_NOT_SUPPORTED, "BadNotSupported"},
-    {UA_SC_BAD_NOT_FOUND, "BadNotFound"},
-    {UA_SC_BAD_SECURITY_MODE_REJECTED, "BadSecurityModeRejected"},
-    {UA_SC_BAD_SECURITY_POLICY_REJECTED, "BadSecurityPolicyRejected"},
-    {UA_SC_BAD_USER_SIGNATURE_INVALID, "BadUserSignatureInvalid"},
-    {UA_SC_BAD_APPLICATION_SIGNATURE_INVALID, "BadApplicationSignatureInvalid"},
-    {UA_SC_BAD_TCP_MESSAGE_TOO_LARGE, "BadTcpMessageTooLarge"},
-    {UA_SC_BAD_CONFIGURATION_ERROR, "BadConfigurationError"},
-    {UA_SC_BAD_INVALID_ARGUMENT, "BadInvalidArgument"},
-};
-
-const char *ua_crypto_status_name(uint32_t status)
-{
-    for (size_t i = 0; i < sizeof status_names / sizeof status_names[0]; i++)
-        if (status_names[i].code == status)
-            return status_names[i].name;
-    return "Unknown";
-}
-
-/* ------------------------------------------------------------------------ */
 /* Keys                                                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -107,13 +57,13 @@ uint32_t ua_key_generate_rsa(unsigned bits, ua_key **out)
     EVP_PKEY *pkey;
 
     if (!out || bits < 1024 || bits > 8192)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     pkey = EVP_RSA_gen(bits);
     if (!pkey)
-        return UA_SC_BAD_INTERNAL_ERROR;
+        return UA_STATUS_BAD_INTERNAL_ERROR;
     *out = key_wrap(pkey, true);
-    return *out ? UA_SC_GOOD : UA_SC_BAD_OUT_OF_MEMORY;
+    return *out ? UA_STATUS_GOOD : UA_STATUS_BAD_OUT_OF_MEMORY;
 }
 
 /* Password callback for PEM reading: keys are stored unencrypted, and an
@@ -133,11 +83,11 @@ uint32_t ua_key_from_bytes(const uint8_t *p, size_t len, ua_key **out)
     BIO *bio;
 
     if (!out || !p || len == 0 || len > INT32_MAX)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     bio = BIO_new_mem_buf(p, (int)len);
     if (!bio)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     pkey = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
     if (!pkey) {
         const unsigned char *q = p;
@@ -147,13 +97,13 @@ uint32_t ua_key_from_bytes(const uint8_t *p, size_t len, ua_key **out)
     BIO_free(bio);
     ERR_clear_error();
     if (!pkey)
-        return UA_SC_BAD_DECODING_ERROR;
+        return UA_STATUS_BAD_DECODING_ERROR;
     if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
         EVP_PKEY_free(pkey);
-        return UA_SC_BAD_NOT_SUPPORTED;
+        return UA_STATUS_BAD_NOT_SUPPORTED;
     }
     *out = key_wrap(pkey, true);
-    return *out ? UA_SC_GOOD : UA_SC_BAD_OUT_OF_MEMORY;
+    return *out ? UA_STATUS_GOOD : UA_STATUS_BAD_OUT_OF_MEMORY;
 }
 
 uint32_t ua_key_to_bytes(const ua_key *key, bool pem, uint8_t **out, size_t *out_len)
@@ -163,12 +113,12 @@ uint32_t ua_key_to_bytes(const ua_key *key, bool pem, uint8_t **out, size_t *out
     int ok;
 
     if (!key || !key->has_private || !out || !out_len)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     *out_len = 0;
     bio = BIO_new(BIO_s_mem());
     if (!bio)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     if (pem)
         ok = PEM_write_bio_PKCS8PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL);
     else
@@ -176,18 +126,18 @@ uint32_t ua_key_to_bytes(const ua_key *key, bool pem, uint8_t **out, size_t *out
     if (ok != 1 || BIO_get_mem_ptr(bio, &mem) != 1 || !mem) {
         BIO_free(bio);
         ERR_clear_error();
-        return UA_SC_BAD_ENCODING_ERROR;
+        return UA_STATUS_BAD_ENCODING_ERROR;
     }
     *out = fp_malloc(mem->length);
     if (!*out) {
         BIO_free(bio);
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     }
     memcpy(*out, mem->data, mem->length);
     *out_len = mem->length;
     OPENSSL_cleanse(mem->data, mem->length);
     BIO_free(bio);
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 void ua_key_free(ua_key *key)
@@ -272,10 +222,10 @@ static uint32_t cert_from_der(const uint8_t *p, size_t len, ua_cert **out)
 
     x = d2i_X509(NULL, &q, (long)len);
     if (!x)
-        return UA_SC_BAD_CERTIFICATE_INVALID;
+        return UA_STATUS_BAD_CERTIFICATE_INVALID;
     cert = ua_cert_wrap(x);
     if (!cert)
-        return UA_SC_BAD_CERTIFICATE_INVALID;
+        return UA_STATUS_BAD_CERTIFICATE_INVALID;
     while (q < end) {
         X509 *extra = d2i_X509(NULL, &q, (long)(end - q));
         if (!extra)
@@ -285,15 +235,15 @@ static uint32_t cert_from_der(const uint8_t *p, size_t len, ua_cert **out)
         if (!cert->chain || !sk_X509_push(cert->chain, extra)) {
             X509_free(extra);
             ua_cert_free(cert);
-            return UA_SC_BAD_OUT_OF_MEMORY;
+            return UA_STATUS_BAD_OUT_OF_MEMORY;
         }
     }
     *out = cert;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 
 out_invalid:
     ua_cert_free(cert);
-    return UA_SC_BAD_CERTIFICATE_INVALID;
+    return UA_STATUS_BAD_CERTIFICATE_INVALID;
 }
 
 /* Parse one or more PEM certificates. */
@@ -304,12 +254,12 @@ static uint32_t cert_from_pem(const uint8_t *p, size_t len, ua_cert **out)
     ua_cert *cert;
 
     if (!bio)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     cert = ua_cert_wrap(x);
     if (!cert) {
         BIO_free(bio);
-        return UA_SC_BAD_CERTIFICATE_INVALID;
+        return UA_STATUS_BAD_CERTIFICATE_INVALID;
     }
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
         if (!cert->chain)
@@ -318,12 +268,12 @@ static uint32_t cert_from_pem(const uint8_t *p, size_t len, ua_cert **out)
             X509_free(x);
             ua_cert_free(cert);
             BIO_free(bio);
-            return UA_SC_BAD_OUT_OF_MEMORY;
+            return UA_STATUS_BAD_OUT_OF_MEMORY;
         }
     }
     BIO_free(bio);
     *out = cert;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_cert_from_bytes(const uint8_t *p, size_t len, ua_cert **out)
@@ -332,7 +282,7 @@ uint32_t ua_cert_from_bytes(const uint8_t *p, size_t len, ua_cert **out)
     uint32_t rc;
 
     if (!out || !p || len == 0 || len > INT32_MAX)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     /* DER always starts with a SEQUENCE tag; PEM is text (maybe with a
      * comment before the block). Received certificates are DER, so bytes from
@@ -342,7 +292,7 @@ uint32_t ua_cert_from_bytes(const uint8_t *p, size_t len, ua_cert **out)
     else if (memmem(p, len, pem_tag, sizeof pem_tag - 1))
         rc = cert_from_pem(p, len, out);
     else
-        rc = UA_SC_BAD_CERTIFICATE_INVALID;
+        rc = UA_STATUS_BAD_CERTIFICATE_INVALID;
     ERR_clear_error();
     return rc;
 }
@@ -361,7 +311,7 @@ void ua_cert_free(ua_cert *cert)
 uint32_t ua_cert_chain_der(const ua_cert *cert, uint8_t **out, size_t *len)
 {
     if (!cert || !out || !len)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     *len = 0;
     size_t total = cert->der_len;
@@ -369,22 +319,22 @@ uint32_t ua_cert_chain_der(const ua_cert *cert, uint8_t **out, size_t *len)
     for (int i = 0; i < n; i++) {
         int k = i2d_X509(sk_X509_value(cert->chain, i), NULL);
         if (k <= 0)
-            return UA_SC_BAD_CERTIFICATE_INVALID;
+            return UA_STATUS_BAD_CERTIFICATE_INVALID;
         total += (size_t)k;
     }
     uint8_t *buf = fp_malloc(total ? total : 1), *p = buf;
     if (!buf)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     memcpy(p, cert->der, cert->der_len);
     p += cert->der_len;
     for (int i = 0; i < n; i++)
         if (i2d_X509(sk_X509_value(cert->chain, i), &p) <= 0) {
             fp_free(buf);
-            return UA_SC_BAD_CERTIFICATE_INVALID;
+            return UA_STATUS_BAD_CERTIFICATE_INVALID;
         }
     *out = buf;
     *len = (size_t)(p - buf);
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 const uint8_t *ua_cert_der(const ua_cert *cert, size_t *len)
@@ -409,25 +359,25 @@ uint32_t ua_thumbprint(const uint8_t *der, size_t len, uint8_t out[UA_THUMBPRINT
     unsigned int n = 0;
 
     if (!der || !out)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (EVP_Digest(der, len, out, &n, EVP_sha1(), NULL) != 1 || n != UA_THUMBPRINT_LEN)
-        return UA_SC_BAD_INTERNAL_ERROR;
-    return UA_SC_GOOD;
+        return UA_STATUS_BAD_INTERNAL_ERROR;
+    return UA_STATUS_GOOD;
 }
 
 void ua_cert_thumbprint(const ua_cert *cert, uint8_t out[UA_THUMBPRINT_LEN])
 {
-    if (!cert || ua_thumbprint(cert->der, cert->der_len, out) != UA_SC_GOOD)
+    if (!cert || ua_thumbprint(cert->der, cert->der_len, out) != UA_STATUS_GOOD)
         memset(out, 0, UA_THUMBPRINT_LEN);
 }
 
 uint32_t ua_cert_application_uri(const ua_cert *cert, char *buf, size_t buf_len)
 {
     GENERAL_NAMES *names;
-    uint32_t rc = UA_SC_BAD_NOT_FOUND;
+    uint32_t rc = UA_STATUS_BAD_NOT_FOUND;
 
     if (!cert || !buf || buf_len == 0)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     buf[0] = '\0';
     names = X509_get_ext_d2i(cert->x509, NID_subject_alt_name, NULL, NULL);
     for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
@@ -440,12 +390,12 @@ uint32_t ua_cert_application_uri(const ua_cert *cert, char *buf, size_t buf_len)
         s = gn->d.uniformResourceIdentifier;
         n = ASN1_STRING_length(s);
         if (n < 0 || (size_t)n >= buf_len) {
-            rc = UA_SC_BAD_INVALID_ARGUMENT;
+            rc = UA_STATUS_BAD_INVALID_ARGUMENT;
             break;
         }
         memcpy(buf, ASN1_STRING_get0_data(s), (size_t)n);
         buf[n] = '\0';
-        rc = strlen(buf) == (size_t)n ? UA_SC_GOOD : UA_SC_BAD_CERTIFICATE_INVALID;
+        rc = strlen(buf) == (size_t)n ? UA_STATUS_GOOD : UA_STATUS_BAD_CERTIFICATE_INVALID;
         break;
     }
     GENERAL_NAMES_free(names);
@@ -463,7 +413,7 @@ bool ua_cert_matches_key(const ua_cert *cert, const ua_key *key)
 uint32_t ua_random_bytes(uint8_t *buf, size_t len)
 {
     if (!buf && len)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     /* The kernel's CSPRNG, not RAND_bytes: a session without security then never initialises
      * OpenSSL's providers, which costs a connector about 2 MB of memory. */
     while (len) {
@@ -471,11 +421,11 @@ uint32_t ua_random_bytes(uint8_t *buf, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return UA_SC_BAD_INTERNAL_ERROR;
+            return UA_STATUS_BAD_INTERNAL_ERROR;
         buf += n;
         len -= (size_t)n;
     }
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -514,16 +464,16 @@ static uint32_t rsa_sign(const ua_key *key, const uint8_t *data, size_t len, uin
 {
     EVP_MD_CTX *md;
     size_t sig_len = ua_key_bytes(key);
-    uint32_t rc = UA_SC_BAD_INTERNAL_ERROR;
+    uint32_t rc = UA_STATUS_BAD_INTERNAL_ERROR;
 
     if (!key || !key->has_private || !sig || (!data && len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     md = EVP_MD_CTX_new();
     if (!md)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     if (rsa_sig_init(md, key, kind, true) && EVP_DigestSign(md, sig, &sig_len, data, len) == 1 &&
         sig_len == ua_key_bytes(key))
-        rc = UA_SC_GOOD;
+        rc = UA_STATUS_GOOD;
     EVP_MD_CTX_free(md);
     ERR_clear_error();
     return rc;
@@ -533,17 +483,17 @@ static uint32_t rsa_verify(const ua_key *key, const uint8_t *data, size_t len, c
                            size_t sig_len, enum rsa_sig_kind kind)
 {
     EVP_MD_CTX *md;
-    uint32_t rc = UA_SC_BAD_SECURITY_CHECKS_FAILED;
+    uint32_t rc = UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
 
     if (!key || !sig || (!data && len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (sig_len != ua_key_bytes(key))
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     md = EVP_MD_CTX_new();
     if (!md)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     if (rsa_sig_init(md, key, kind, false) && EVP_DigestVerify(md, sig, sig_len, data, len) == 1)
-        rc = UA_SC_GOOD;
+        rc = UA_STATUS_GOOD;
     EVP_MD_CTX_free(md);
     ERR_clear_error();
     return rc;
@@ -569,17 +519,17 @@ static uint32_t rsa_encrypt(const ua_key *key, const uint8_t *in, size_t in_len,
 {
     size_t k = ua_key_bytes(key), pb, n_block, done = 0;
     EVP_PKEY_CTX *pctx;
-    uint32_t rc = UA_SC_BAD_INTERNAL_ERROR;
+    uint32_t rc = UA_STATUS_BAD_INTERNAL_ERROR;
 
     if (!key || !out || !out_len || (!in && in_len) || k <= rsa_enc_overhead(kind))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     pb = k - rsa_enc_overhead(kind);
     n_block = in_len == 0 ? 1 : (in_len + pb - 1) / pb;
     if (n_block > SIZE_MAX / k || out_cap < n_block * k)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
     if (!pctx)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     if (EVP_PKEY_encrypt_init(pctx) != 1 || !rsa_enc_setup(pctx, kind))
         goto out;
     for (size_t i = 0; i < n_block; i++) {
@@ -590,7 +540,7 @@ static uint32_t rsa_encrypt(const ua_key *key, const uint8_t *in, size_t in_len,
         done += n;
     }
     *out_len = done;
-    rc = UA_SC_GOOD;
+    rc = UA_STATUS_GOOD;
 out:
     EVP_PKEY_CTX_free(pctx);
     ERR_clear_error();
@@ -605,17 +555,17 @@ static uint32_t rsa_decrypt(const ua_key *key, const uint8_t *in, size_t in_len,
     size_t k = ua_key_bytes(key), done = 0;
     EVP_PKEY_CTX *pctx;
     uint8_t block[UA_MAX_KEY_BYTES];
-    uint32_t rc = UA_SC_BAD_SECURITY_CHECKS_FAILED;
+    uint32_t rc = UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
 
     if (!key || !key->has_private || !in || !out || !out_len || k == 0 || k > sizeof block)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (in_len == 0 || in_len % k != 0)
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
     if (!pctx)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     if (EVP_PKEY_decrypt_init(pctx) != 1 || !rsa_enc_setup(pctx, kind)) {
-        rc = UA_SC_BAD_INTERNAL_ERROR;
+        rc = UA_STATUS_BAD_INTERNAL_ERROR;
         goto out;
     }
     for (size_t off = 0; off < in_len; off += k) {
@@ -628,7 +578,7 @@ static uint32_t rsa_decrypt(const ua_key *key, const uint8_t *in, size_t in_len,
         done += n;
     }
     *out_len = done;
-    rc = UA_SC_GOOD;
+    rc = UA_STATUS_GOOD;
 out:
     OPENSSL_cleanse(block, sizeof block);
     EVP_PKEY_CTX_free(pctx);
@@ -688,10 +638,10 @@ static uint32_t hmac_sha256_sign(const uint8_t *key, const uint8_t *data, size_t
     unsigned int n = 0;
 
     if (!key || !sig || (!data && len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (!HMAC(EVP_sha256(), key, 32, data ? data : (const uint8_t *)"", len, sig, &n) || n != 32)
-        return UA_SC_BAD_INTERNAL_ERROR;
-    return UA_SC_GOOD;
+        return UA_STATUS_BAD_INTERNAL_ERROR;
+    return UA_STATUS_GOOD;
 }
 
 static uint32_t hmac_sha256_verify(const uint8_t *key, const uint8_t *data, size_t len,
@@ -700,9 +650,10 @@ static uint32_t hmac_sha256_verify(const uint8_t *key, const uint8_t *data, size
     uint8_t mac[32];
     uint32_t rc = hmac_sha256_sign(key, data, len, mac);
 
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
-    rc = CRYPTO_memcmp(mac, sig, sizeof mac) == 0 ? UA_SC_GOOD : UA_SC_BAD_SECURITY_CHECKS_FAILED;
+    rc = CRYPTO_memcmp(mac, sig, sizeof mac) == 0 ? UA_STATUS_GOOD
+                                                  : UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     OPENSSL_cleanse(mac, sizeof mac);
     return rc;
 }
@@ -713,22 +664,22 @@ static uint32_t aes_cbc(const EVP_CIPHER *cipher, const uint8_t *key, const uint
 {
     EVP_CIPHER_CTX *ctx;
     int n1 = 0, n2 = 0;
-    uint32_t rc = UA_SC_BAD_INTERNAL_ERROR;
+    uint32_t rc = UA_STATUS_BAD_INTERNAL_ERROR;
 
     if (!key || !iv || (!data && len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (len % 16 != 0 || len > INT32_MAX)
-        return enc ? UA_SC_BAD_INVALID_ARGUMENT : UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return enc ? UA_STATUS_BAD_INVALID_ARGUMENT : UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     if (len == 0)
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     ctx = EVP_CIPHER_CTX_new();
     if (!ctx)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     if (EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, enc) == 1 &&
         EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
         EVP_CipherUpdate(ctx, data, &n1, data, (int)len) == 1 &&
         EVP_CipherFinal_ex(ctx, data + n1, &n2) == 1 && (size_t)(n1 + n2) == len)
-        rc = UA_SC_GOOD;
+        rc = UA_STATUS_GOOD;
     EVP_CIPHER_CTX_free(ctx);
     ERR_clear_error();
     return rc;
@@ -765,11 +716,11 @@ uint32_t ua_p_sha256(const uint8_t *secret, size_t secret_len, const uint8_t *se
     uint8_t a[32], buf[32 + UA_PRF_MAX_SEED], block[32];
     unsigned int n;
     size_t done = 0;
-    uint32_t rc = UA_SC_BAD_INTERNAL_ERROR;
+    uint32_t rc = UA_STATUS_BAD_INTERNAL_ERROR;
 
     if ((!secret && secret_len) || (!seed && seed_len) || (!out && out_len) ||
         seed_len > UA_PRF_MAX_SEED || secret_len > INT32_MAX)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (!secret)
         secret = (const uint8_t *)"";
     if (seed_len)
@@ -789,7 +740,7 @@ uint32_t ua_p_sha256(const uint8_t *secret, size_t secret_len, const uint8_t *se
         if (!HMAC(EVP_sha256(), secret, (int)secret_len, a, 32, a, &n) || n != 32)
             goto out;
     }
-    rc = UA_SC_GOOD;
+    rc = UA_STATUS_GOOD;
 out:
     OPENSSL_cleanse(a, sizeof a);
     OPENSSL_cleanse(buf, sizeof buf);
@@ -961,14 +912,14 @@ uint32_t ua_policy_check_key(const ua_security_policy *policy, const ua_key *key
     unsigned bits;
 
     if (!policy)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (policy->id == UA_POLICY_NONE)
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     bits = ua_key_bits(key);
     if (bits < policy->min_key_bits || bits > policy->max_key_bits ||
         ua_key_bytes(key) > UA_MAX_KEY_BYTES)
-        return UA_SC_BAD_CERTIFICATE_POLICY_CHECK_FAILED;
-    return UA_SC_GOOD;
+        return UA_STATUS_BAD_CERTIFICATE_POLICY_CHECK_FAILED;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_policy_check_cert(const ua_security_policy *policy, const ua_cert *cert)
@@ -977,31 +928,31 @@ uint32_t ua_policy_check_cert(const ua_security_policy *policy, const ua_cert *c
     uint32_t rc;
 
     if (!policy || !cert)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (policy->id == UA_POLICY_NONE)
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     rc = ua_policy_check_key(policy, &cert->key);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     if (!OBJ_find_sigid_algs(X509_get_signature_nid(cert->x509), &md_nid, &pk_nid))
-        return UA_SC_BAD_CERTIFICATE_INVALID;
+        return UA_STATUS_BAD_CERTIFICATE_INVALID;
     if (md_nid == NID_undef && pk_nid == NID_rsassaPss) {
         /* RSA-PSS certificate signatures name their digest in the parameters. */
         int sec_bits = 0;
         if (!X509_get_signature_info(cert->x509, &md_nid, NULL, &sec_bits, NULL)) {
             ERR_clear_error();
-            return UA_SC_BAD_CERTIFICATE_INVALID;
+            return UA_STATUS_BAD_CERTIFICATE_INVALID;
         }
     }
     switch (md_nid) {
     case NID_sha256:
-        return policy->cert_min_digest_bits <= 256 ? UA_SC_GOOD
-                                                   : UA_SC_BAD_CERTIFICATE_POLICY_CHECK_FAILED;
+        return policy->cert_min_digest_bits <= 256 ? UA_STATUS_GOOD
+                                                   : UA_STATUS_BAD_CERTIFICATE_POLICY_CHECK_FAILED;
     case NID_sha384:
     case NID_sha512:
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     default:
-        return UA_SC_BAD_CERTIFICATE_POLICY_CHECK_FAILED;
+        return UA_STATUS_BAD_CERTIFICATE_POLICY_CHECK_FAILED;
     }
 }
 

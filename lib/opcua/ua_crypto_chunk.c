@@ -49,20 +49,20 @@ static uint32_t read_bytes_field(const uint8_t *p, size_t len, size_t *off, cons
     int32_t n;
 
     if (len - *off < 4)
-        return UA_SC_BAD_DECODING_ERROR;
+        return UA_STATUS_BAD_DECODING_ERROR;
     n = (int32_t)get_u32(p + *off);
     *off += 4;
     if (n == -1) {
         *out = NULL;
         *out_len = 0;
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     }
     if (n < 0 || n > ASYM_HEADER_FIELD_MAX || (size_t)n > len - *off)
-        return UA_SC_BAD_DECODING_ERROR;
+        return UA_STATUS_BAD_DECODING_ERROR;
     *out = p + *off;
     *out_len = (size_t)n;
     *off += (size_t)n;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_asym_header_parse(const uint8_t *chunk, size_t len, ua_asym_header *out)
@@ -71,22 +71,22 @@ uint32_t ua_asym_header_parse(const uint8_t *chunk, size_t len, ua_asym_header *
     uint32_t rc;
 
     if (!chunk || !out)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     if (len < UA_CHUNK_HEADER_LEN)
-        return UA_SC_BAD_DECODING_ERROR;
+        return UA_STATUS_BAD_DECODING_ERROR;
     rc = read_bytes_field(chunk, len, &off, &out->policy_uri, &out->policy_uri_len);
-    if (rc == UA_SC_GOOD)
+    if (rc == UA_STATUS_GOOD)
         rc = read_bytes_field(chunk, len, &off, &out->sender_cert, &out->sender_cert_len);
-    if (rc == UA_SC_GOOD)
+    if (rc == UA_STATUS_GOOD)
         rc = read_bytes_field(chunk, len, &off, &out->receiver_thumbprint,
                               &out->receiver_thumbprint_len);
-    if (rc != UA_SC_GOOD) {
+    if (rc != UA_STATUS_GOOD) {
         memset(out, 0, sizeof *out);
         return rc;
     }
     out->end = off;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -99,14 +99,14 @@ static uint32_t asym_sizes(const ua_security_policy *policy, const ua_key *sign_
                            const ua_key *enc_key, size_t *k, size_t *pb, size_t *sig)
 {
     if (!sign_key || !enc_key)
-        return UA_SC_BAD_INVALID_ARGUMENT;
-    if (ua_policy_check_key(policy, sign_key) != UA_SC_GOOD ||
-        ua_policy_check_key(policy, enc_key) != UA_SC_GOOD)
-        return UA_SC_BAD_SECURITY_POLICY_REJECTED;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
+    if (ua_policy_check_key(policy, sign_key) != UA_STATUS_GOOD ||
+        ua_policy_check_key(policy, enc_key) != UA_STATUS_GOOD)
+        return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
     *k = ua_key_bytes(enc_key);
     *pb = *k - policy->asym_enc_overhead;
     *sig = ua_key_bytes(sign_key);
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* Padding for n bytes to encrypt (sequence header + body) followed by the
@@ -138,22 +138,22 @@ uint32_t ua_asym_chunk_layout(const ua_security_policy *policy, const ua_key *lo
 
     if (!policy_ok(policy) || !out || sec_hdr_end < UA_CHUNK_HEADER_LEN ||
         body_end < sec_hdr_end + UA_SEQUENCE_HEADER_LEN || body_end > INT32_MAX)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     if (policy->id == UA_POLICY_NONE) {
         out->plain_len = body_end - sec_hdr_end;
         out->chunk_len = body_end;
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     }
     rc = asym_sizes(policy, local_key, remote_key, &k, &pb, &sig);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     n = body_end - sec_hdr_end;
     out->sig_len = sig;
     out->padding_len = padding_len(n, sig, pb, k > 256);
     out->plain_len = n + out->padding_len + sig;
     out->chunk_len = sec_hdr_end + out->plain_len / pb * k;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_asym_chunk_max_body(const ua_security_policy *policy, const ua_key *local_key,
@@ -164,23 +164,23 @@ uint32_t ua_asym_chunk_max_body(const ua_security_policy *policy, const ua_key *
     uint32_t rc;
 
     if (!policy_ok(policy) || !max_body || sec_hdr_end < UA_CHUNK_HEADER_LEN)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *max_body = 0;
     if (chunk_max < sec_hdr_end + UA_SEQUENCE_HEADER_LEN)
-        return UA_SC_BAD_TCP_MESSAGE_TOO_LARGE;
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
     if (policy->id == UA_POLICY_NONE) {
         *max_body = chunk_max - sec_hdr_end - UA_SEQUENCE_HEADER_LEN;
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     }
     rc = asym_sizes(policy, local_key, remote_key, &k, &pb, &sig);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     room = (chunk_max - sec_hdr_end) / k * pb;
     fixed = UA_SEQUENCE_HEADER_LEN + 1 + (k > 256 ? 1 : 0) + sig;
     if (room < fixed)
-        return UA_SC_BAD_TCP_MESSAGE_TOO_LARGE;
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
     *max_body = room - fixed;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_asym_chunk_secure(const ua_security_policy *policy, const ua_key *local_key,
@@ -193,25 +193,25 @@ uint32_t ua_asym_chunk_secure(const ua_security_policy *policy, const ua_key *lo
     uint32_t rc;
 
     if (!chunk || !chunk_len || body_end > cap)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     rc = ua_asym_chunk_layout(policy, local_key, remote_key, sec_hdr_end, body_end, &lay);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     if (lay.chunk_len > cap || lay.chunk_len > UINT32_MAX)
-        return UA_SC_BAD_TCP_MESSAGE_TOO_LARGE;
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
     put_u32(chunk + 4, (uint32_t)lay.chunk_len);
     if (policy->id == UA_POLICY_NONE) {
         *chunk_len = lay.chunk_len;
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     }
     if (!local_key->has_private)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     k = ua_key_bytes(remote_key);
     pb = k - policy->asym_enc_overhead;
     write_padding(chunk + body_end, lay.padding_len, k > 256);
     sig_off = body_end + lay.padding_len;
     rc = policy->asym_sign(local_key, chunk, sig_off, chunk + sig_off);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     /* Encrypt from the last block backwards: ciphertext block i lands at
      * sec_hdr_end + i*k, which only overlaps plaintext blocks >= i, all of
@@ -221,14 +221,14 @@ uint32_t ua_asym_chunk_secure(const ua_security_policy *policy, const ua_key *lo
         size_t out_len = 0;
         memcpy(block, chunk + sec_hdr_end + i * pb, pb);
         rc = policy->asym_encrypt(remote_key, block, pb, chunk + sec_hdr_end + i * k, k, &out_len);
-        if (rc != UA_SC_GOOD || out_len != k) {
+        if (rc != UA_STATUS_GOOD || out_len != k) {
             OPENSSL_cleanse(block, sizeof block);
-            return rc != UA_SC_GOOD ? rc : UA_SC_BAD_INTERNAL_ERROR;
+            return rc != UA_STATUS_GOOD ? rc : UA_STATUS_BAD_INTERNAL_ERROR;
         }
     }
     OPENSSL_cleanse(block, sizeof block);
     *chunk_len = lay.chunk_len;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* Check the padding field that ends at end (exclusive) in the plaintext that
@@ -242,7 +242,7 @@ static uint32_t check_padding(const uint8_t *chunk, size_t start, size_t end, bo
     uint8_t lo;
 
     if (avail < 1 + (extra ? 1u : 0u))
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     if (extra) {
         lo = chunk[end - 2];
         pad = (size_t)chunk[end - 1] << 8 | lo;
@@ -253,12 +253,12 @@ static uint32_t check_padding(const uint8_t *chunk, size_t start, size_t end, bo
         field = pad + 1;
     }
     if (field > avail)
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     for (size_t i = end - field; i < end - 1 - (extra ? 1u : 0u); i++)
         if (chunk[i] != lo)
-            return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+            return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     *pad_len = field;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_asym_chunk_open(const ua_security_policy *policy, const ua_key *local_key,
@@ -269,38 +269,38 @@ uint32_t ua_asym_chunk_open(const ua_security_policy *policy, const ua_key *loca
     uint32_t rc;
 
     if (!policy_ok(policy) || !chunk || !body_end || sec_hdr_end < UA_CHUNK_HEADER_LEN)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *body_end = 0;
     if (len < sec_hdr_end + UA_SEQUENCE_HEADER_LEN || get_u32(chunk + 4) != len)
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     if (policy->id == UA_POLICY_NONE) {
         *body_end = len;
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     }
     rc = asym_sizes(policy, remote_key, local_key, &k, &pb, &sig);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     if (!local_key->has_private)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if ((len - sec_hdr_end) % k != 0)
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     rc = policy->asym_decrypt(local_key, chunk + sec_hdr_end, len - sec_hdr_end,
                               chunk + sec_hdr_end, len - sec_hdr_end, &plain_len);
-    if (rc != UA_SC_GOOD)
-        return rc == UA_SC_BAD_OUT_OF_MEMORY ? rc : UA_SC_BAD_SECURITY_CHECKS_FAILED;
+    if (rc != UA_STATUS_GOOD)
+        return rc == UA_STATUS_BAD_OUT_OF_MEMORY ? rc : UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     /* Each block must have carried a full plaintext block. */
     if (plain_len != (len - sec_hdr_end) / k * pb || plain_len < UA_SEQUENCE_HEADER_LEN + sig + 1)
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     plain_end = sec_hdr_end + plain_len;
     rc = policy->asym_verify(remote_key, chunk, plain_end - sig, chunk + plain_end - sig, sig);
-    if (rc != UA_SC_GOOD)
-        return rc == UA_SC_BAD_OUT_OF_MEMORY ? rc : UA_SC_BAD_SECURITY_CHECKS_FAILED;
+    if (rc != UA_STATUS_GOOD)
+        return rc == UA_STATUS_BAD_OUT_OF_MEMORY ? rc : UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     rc = check_padding(chunk, sec_hdr_end + UA_SEQUENCE_HEADER_LEN, plain_end - sig, k > 256,
                        &pad_len);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     *body_end = plain_end - sig - pad_len;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -316,21 +316,21 @@ uint32_t ua_sym_keys_derive(const ua_security_policy *policy, const uint8_t *sec
     uint32_t rc;
 
     if (!policy_ok(policy) || !out)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     if (policy->id == UA_POLICY_NONE)
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     n = policy->sym_sig_key_len + policy->sym_enc_key_len + policy->sym_block_len;
     if (n > sizeof buf)
-        return UA_SC_BAD_INTERNAL_ERROR;
+        return UA_STATUS_BAD_INTERNAL_ERROR;
     rc = policy->prf(secret, secret_len, seed, seed_len, buf, n);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     memcpy(out->sig_key, buf, policy->sym_sig_key_len);
     memcpy(out->enc_key, buf + policy->sym_sig_key_len, policy->sym_enc_key_len);
     memcpy(out->iv, buf + policy->sym_sig_key_len + policy->sym_enc_key_len, policy->sym_block_len);
     OPENSSL_cleanse(buf, sizeof buf);
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_channel_keys_derive(const ua_security_policy *policy, const uint8_t *client_nonce,
@@ -341,14 +341,14 @@ uint32_t ua_channel_keys_derive(const ua_security_policy *policy, const uint8_t 
     uint32_t rc;
 
     if (!policy_ok(policy) || !client_keys || !server_keys)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (policy->id != UA_POLICY_NONE &&
         (!client_nonce || !server_nonce || client_nonce_len != policy->nonce_len ||
          server_nonce_len != policy->nonce_len))
-        return UA_SC_BAD_NONCE_INVALID;
+        return UA_STATUS_BAD_NONCE_INVALID;
     rc = ua_sym_keys_derive(policy, server_nonce, server_nonce_len, client_nonce, client_nonce_len,
                             client_keys);
-    if (rc == UA_SC_GOOD)
+    if (rc == UA_STATUS_GOOD)
         rc = ua_sym_keys_derive(policy, client_nonce, client_nonce_len, server_nonce,
                                 server_nonce_len, server_keys);
     return rc;
@@ -371,10 +371,10 @@ uint32_t ua_sym_chunk_layout(const ua_security_policy *policy, ua_security_mode 
 
     if (!policy_ok(policy) || !out || body_end < UA_SYM_SEC_HDR_END + UA_SEQUENCE_HEADER_LEN ||
         body_end > INT32_MAX)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
     if (!sym_mode_ok(policy, mode))
-        return UA_SC_BAD_SECURITY_MODE_REJECTED;
+        return UA_STATUS_BAD_SECURITY_MODE_REJECTED;
     n = body_end - UA_SYM_SEC_HDR_END;
     if (mode == UA_SECURITY_MODE_NONE) {
         out->plain_len = n;
@@ -385,7 +385,7 @@ uint32_t ua_sym_chunk_layout(const ua_security_policy *policy, ua_security_mode 
         out->plain_len = n + out->padding_len + out->sig_len;
     }
     out->chunk_len = UA_SYM_SEC_HDR_END + out->plain_len;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_sym_chunk_max_body(const ua_security_policy *policy, ua_security_mode mode,
@@ -394,12 +394,12 @@ uint32_t ua_sym_chunk_max_body(const ua_security_policy *policy, ua_security_mod
     size_t room, fixed = UA_SEQUENCE_HEADER_LEN;
 
     if (!policy_ok(policy) || !max_body)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *max_body = 0;
     if (!sym_mode_ok(policy, mode))
-        return UA_SC_BAD_SECURITY_MODE_REJECTED;
+        return UA_STATUS_BAD_SECURITY_MODE_REJECTED;
     if (chunk_max < UA_SYM_SEC_HDR_END)
-        return UA_SC_BAD_TCP_MESSAGE_TOO_LARGE;
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
     room = chunk_max - UA_SYM_SEC_HDR_END;
     if (mode != UA_SECURITY_MODE_NONE)
         fixed += policy->sym_sig_len;
@@ -408,9 +408,9 @@ uint32_t ua_sym_chunk_max_body(const ua_security_policy *policy, ua_security_mod
         fixed += 1;
     }
     if (room < fixed)
-        return UA_SC_BAD_TCP_MESSAGE_TOO_LARGE;
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
     *max_body = room - fixed;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_sym_chunk_secure(const ua_security_policy *policy, ua_security_mode mode,
@@ -422,25 +422,25 @@ uint32_t ua_sym_chunk_secure(const ua_security_policy *policy, ua_security_mode 
     uint32_t rc;
 
     if (!chunk || !chunk_len || body_end > cap)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     rc = ua_sym_chunk_layout(policy, mode, body_end, &lay);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     if (lay.chunk_len > cap)
-        return UA_SC_BAD_TCP_MESSAGE_TOO_LARGE;
+        return UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE;
     put_u32(chunk + 4, (uint32_t)lay.chunk_len);
     *chunk_len = lay.chunk_len;
     if (mode == UA_SECURITY_MODE_NONE)
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     if (!keys)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     write_padding(chunk + body_end, lay.padding_len, false);
     sig_off = body_end + lay.padding_len;
     rc = policy->sym_sign(keys->sig_key, chunk, sig_off, chunk + sig_off);
-    if (rc == UA_SC_GOOD && mode == UA_SECURITY_MODE_SIGN_AND_ENCRYPT)
+    if (rc == UA_STATUS_GOOD && mode == UA_SECURITY_MODE_SIGN_AND_ENCRYPT)
         rc =
             policy->sym_encrypt(keys->enc_key, keys->iv, chunk + UA_SYM_SEC_HDR_END, lay.plain_len);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         *chunk_len = 0;
     return rc;
 }
@@ -452,41 +452,41 @@ uint32_t ua_sym_chunk_open(const ua_security_policy *policy, ua_security_mode mo
     uint32_t rc;
 
     if (!policy_ok(policy) || !chunk || !body_end)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *body_end = 0;
     if (!sym_mode_ok(policy, mode))
-        return UA_SC_BAD_SECURITY_MODE_REJECTED;
+        return UA_STATUS_BAD_SECURITY_MODE_REJECTED;
     if (len < UA_SYM_SEC_HDR_END + UA_SEQUENCE_HEADER_LEN || get_u32(chunk + 4) != len)
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     if (mode == UA_SECURITY_MODE_NONE) {
         *body_end = len;
-        return UA_SC_GOOD;
+        return UA_STATUS_GOOD;
     }
     if (!keys)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     sig = policy->sym_sig_len;
     if (len < UA_SYM_SEC_HDR_END + UA_SEQUENCE_HEADER_LEN + sig)
-        return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     if (mode == UA_SECURITY_MODE_SIGN_AND_ENCRYPT) {
         if ((len - UA_SYM_SEC_HDR_END) % policy->sym_block_len != 0)
-            return UA_SC_BAD_SECURITY_CHECKS_FAILED;
+            return UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
         rc = policy->sym_decrypt(keys->enc_key, keys->iv, chunk + UA_SYM_SEC_HDR_END,
                                  len - UA_SYM_SEC_HDR_END);
-        if (rc != UA_SC_GOOD)
-            return rc == UA_SC_BAD_OUT_OF_MEMORY ? rc : UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        if (rc != UA_STATUS_GOOD)
+            return rc == UA_STATUS_BAD_OUT_OF_MEMORY ? rc : UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     }
     sig_off = len - sig;
     rc = policy->sym_verify(keys->sig_key, chunk, sig_off, chunk + sig_off);
-    if (rc != UA_SC_GOOD)
-        return rc == UA_SC_BAD_OUT_OF_MEMORY ? rc : UA_SC_BAD_SECURITY_CHECKS_FAILED;
+    if (rc != UA_STATUS_GOOD)
+        return rc == UA_STATUS_BAD_OUT_OF_MEMORY ? rc : UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
     if (mode == UA_SECURITY_MODE_SIGN_AND_ENCRYPT) {
         rc = check_padding(chunk, UA_SYM_SEC_HDR_END + UA_SEQUENCE_HEADER_LEN, sig_off, false,
                            &pad_len);
-        if (rc != UA_SC_GOOD)
+        if (rc != UA_STATUS_GOOD)
             return rc;
     }
     *body_end = sig_off - pad_len;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -519,31 +519,31 @@ uint32_t ua_session_sign(const ua_security_policy *policy, const ua_key *key, co
 
     if (!policy_ok(policy) || !key || !sig || !sig_len || (!cert && cert_len) ||
         (!nonce && nonce_len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *sig = NULL;
     *sig_len = 0;
     if (policy->id == UA_POLICY_NONE)
-        return UA_SC_BAD_SECURITY_POLICY_REJECTED;
+        return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
     if (!key->has_private)
-        return UA_SC_BAD_INVALID_ARGUMENT;
-    if (ua_policy_check_key(policy, key) != UA_SC_GOOD)
-        return UA_SC_BAD_SECURITY_POLICY_REJECTED;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
+    if (ua_policy_check_key(policy, key) != UA_STATUS_GOOD)
+        return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
     data = concat(cert, cert_len, nonce, nonce_len);
     out = fp_malloc(ua_key_bytes(key));
     if (!data || !out) {
         fp_free(data);
         fp_free(out);
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     }
     rc = policy->asym_sign(key, data, cert_len + nonce_len, out);
     fp_free(data);
-    if (rc != UA_SC_GOOD) {
+    if (rc != UA_STATUS_GOOD) {
         fp_free(out);
         return rc;
     }
     *sig = out;
     *sig_len = ua_key_bytes(key);
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_session_verify(const ua_security_policy *policy, const ua_key *key, const uint8_t *cert,
@@ -554,19 +554,19 @@ uint32_t ua_session_verify(const ua_security_policy *policy, const ua_key *key, 
     uint32_t rc;
 
     if (!policy_ok(policy) || !key || (!cert && cert_len) || (!nonce && nonce_len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (policy->id == UA_POLICY_NONE)
-        return UA_SC_GOOD;
-    if (!sig || sig_len != ua_key_bytes(key) || ua_policy_check_key(policy, key) != UA_SC_GOOD)
-        return UA_SC_BAD_APPLICATION_SIGNATURE_INVALID;
+        return UA_STATUS_GOOD;
+    if (!sig || sig_len != ua_key_bytes(key) || ua_policy_check_key(policy, key) != UA_STATUS_GOOD)
+        return UA_STATUS_BAD_APPLICATION_SIGNATURE_INVALID;
     data = concat(cert, cert_len, nonce, nonce_len);
     if (!data)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     rc = policy->asym_verify(key, data, cert_len + nonce_len, sig, sig_len);
     fp_free(data);
-    if (rc == UA_SC_BAD_OUT_OF_MEMORY)
+    if (rc == UA_STATUS_BAD_OUT_OF_MEMORY)
         return rc;
-    return rc == UA_SC_GOOD ? UA_SC_GOOD : UA_SC_BAD_APPLICATION_SIGNATURE_INVALID;
+    return rc == UA_STATUS_GOOD ? UA_STATUS_GOOD : UA_STATUS_BAD_APPLICATION_SIGNATURE_INVALID;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -583,17 +583,17 @@ uint32_t ua_password_encrypt(const ua_security_policy *policy, const ua_key *ser
 
     if (!policy_ok(policy) || !server_key || !out || !out_len || (!password && password_len) ||
         (!nonce && nonce_len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     *out_len = 0;
     if (policy->id == UA_POLICY_NONE)
-        return UA_SC_BAD_SECURITY_POLICY_REJECTED;
+        return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
     if (nonce_len == 0)
-        return UA_SC_BAD_NONCE_INVALID;
-    if (ua_policy_check_key(policy, server_key) != UA_SC_GOOD)
-        return UA_SC_BAD_SECURITY_POLICY_REJECTED;
+        return UA_STATUS_BAD_NONCE_INVALID;
+    if (ua_policy_check_key(policy, server_key) != UA_STATUS_GOOD)
+        return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
     if (password_len > INT32_MAX - 4 - nonce_len)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     plain_len = 4 + password_len + nonce_len;
     plain = fp_malloc(plain_len);
     cipher_len = ua_asym_cipher_len(policy, server_key, plain_len);
@@ -601,7 +601,7 @@ uint32_t ua_password_encrypt(const ua_security_policy *policy, const ua_key *ser
     if (!plain || !cipher) {
         fp_free(plain);
         fp_free(cipher);
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     }
     put_u32(plain, (uint32_t)(password_len + nonce_len));
     if (password_len)
@@ -610,13 +610,13 @@ uint32_t ua_password_encrypt(const ua_security_policy *policy, const ua_key *ser
     rc = policy->asym_encrypt(server_key, plain, plain_len, cipher, cipher_len, &n);
     OPENSSL_cleanse(plain, plain_len);
     fp_free(plain);
-    if (rc != UA_SC_GOOD) {
+    if (rc != UA_STATUS_GOOD) {
         fp_free(cipher);
         return rc;
     }
     *out = cipher;
     *out_len = n;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_password_decrypt(const ua_security_policy *policy, const ua_key *server_key,
@@ -629,44 +629,44 @@ uint32_t ua_password_decrypt(const ua_security_policy *policy, const ua_key *ser
 
     if (!policy_ok(policy) || !server_key || !cipher || !password || !password_len ||
         (!nonce && nonce_len))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *password = NULL;
     *password_len = 0;
     if (policy->id == UA_POLICY_NONE)
-        return UA_SC_BAD_SECURITY_POLICY_REJECTED;
+        return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
     if (!server_key->has_private)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (nonce_len == 0)
-        return UA_SC_BAD_NONCE_INVALID;
-    if (ua_policy_check_key(policy, server_key) != UA_SC_GOOD)
-        return UA_SC_BAD_SECURITY_POLICY_REJECTED;
+        return UA_STATUS_BAD_NONCE_INVALID;
+    if (ua_policy_check_key(policy, server_key) != UA_STATUS_GOOD)
+        return UA_STATUS_BAD_SECURITY_POLICY_REJECTED;
     plain = fp_malloc(cipher_len ? cipher_len : 1);
     if (!plain)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     rc = policy->asym_decrypt(server_key, cipher, cipher_len, plain, cipher_len, &plain_len);
-    if (rc != UA_SC_GOOD) {
-        rc = rc == UA_SC_BAD_OUT_OF_MEMORY ? rc : UA_SC_BAD_IDENTITY_TOKEN_INVALID;
+    if (rc != UA_STATUS_GOOD) {
+        rc = rc == UA_STATUS_BAD_OUT_OF_MEMORY ? rc : UA_STATUS_BAD_IDENTITY_TOKEN_INVALID;
         goto out;
     }
-    rc = UA_SC_BAD_IDENTITY_TOKEN_INVALID;
+    rc = UA_STATUS_BAD_IDENTITY_TOKEN_INVALID;
     if (plain_len < 4)
         goto out;
     n = get_u32(plain);
     if (n != plain_len - 4 || n < nonce_len)
         goto out;
     if (CRYPTO_memcmp(plain + 4 + n - nonce_len, nonce, nonce_len) != 0) {
-        rc = UA_SC_BAD_NONCE_INVALID;
+        rc = UA_STATUS_BAD_NONCE_INVALID;
         goto out;
     }
     pw = fp_malloc(n - nonce_len ? n - nonce_len : 1);
     if (!pw) {
-        rc = UA_SC_BAD_OUT_OF_MEMORY;
+        rc = UA_STATUS_BAD_OUT_OF_MEMORY;
         goto out;
     }
     memcpy(pw, plain + 4, n - nonce_len);
     *password = pw;
     *password_len = n - nonce_len;
-    rc = UA_SC_GOOD;
+    rc = UA_STATUS_GOOD;
 out:
     OPENSSL_cleanse(plain, cipher_len ? cipher_len : 1);
     fp_free(plain);

@@ -67,22 +67,22 @@ static uint32_t read_file(const char *path, uint8_t **out, size_t *out_len)
     *out_len = 0;
     f = fopen(path, "rb");
     if (!f)
-        return errno == ENOENT ? UA_SC_BAD_NOT_FOUND : UA_SC_BAD_CONFIGURATION_ERROR;
+        return errno == ENOENT ? UA_STATUS_BAD_NOT_FOUND : UA_STATUS_BAD_CONFIGURATION_ERROR;
     buf = fp_malloc(PKI_FILE_MAX);
     if (!buf) {
         fclose(f);
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     }
     n = fread(buf, 1, PKI_FILE_MAX, f);
     if (ferror(f) || (n == PKI_FILE_MAX && fgetc(f) != EOF) || n == 0) {
         fclose(f);
         fp_free(buf);
-        return UA_SC_BAD_CONFIGURATION_ERROR;
+        return UA_STATUS_BAD_CONFIGURATION_ERROR;
     }
     fclose(f);
     *out = buf;
     *out_len = n;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* Write p[0..len) to path through a temporary file and rename. */
@@ -94,11 +94,11 @@ static uint32_t write_file(const char *path, const uint8_t *p, size_t len, mode_
 
     n = snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
     if (n <= 0 || (size_t)n >= sizeof tmp)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
         fp_log_warn("opcua", "cannot create %s: %s", tmp, strerror(errno));
-        return UA_SC_BAD_CONFIGURATION_ERROR;
+        return UA_STATUS_BAD_CONFIGURATION_ERROR;
     }
     while (done < len) {
         ssize_t w = write(fd, p + done, len - done);
@@ -108,16 +108,16 @@ static uint32_t write_file(const char *path, const uint8_t *p, size_t len, mode_
             fp_log_warn("opcua", "cannot write %s: %s", tmp, strerror(errno));
             close(fd);
             unlink(tmp);
-            return UA_SC_BAD_CONFIGURATION_ERROR;
+            return UA_STATUS_BAD_CONFIGURATION_ERROR;
         }
         done += (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
         fp_log_warn("opcua", "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
-        return UA_SC_BAD_CONFIGURATION_ERROR;
+        return UA_STATUS_BAD_CONFIGURATION_ERROR;
     }
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 static bool ends_with(const char *z, const char *suffix)
@@ -133,10 +133,10 @@ uint32_t ua_cert_load(const char *path, ua_cert **out)
     uint32_t rc;
 
     if (!path || !out)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     rc = read_file(path, &buf, &len);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     rc = ua_cert_from_bytes(buf, len, out);
     fp_free(buf);
@@ -150,10 +150,10 @@ uint32_t ua_key_load(const char *path, ua_key **out)
     uint32_t rc;
 
     if (!path || !out)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     rc = read_file(path, &buf, &len);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     rc = ua_key_from_bytes(buf, len, out);
     OPENSSL_cleanse(buf, len);
@@ -168,16 +168,16 @@ uint32_t ua_cert_save(const ua_cert *cert, const char *path)
     uint32_t rc;
 
     if (!cert || !path)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (!ends_with(path, ".pem"))
         return write_file(path, cert->der, cert->der_len, 0644);
     bio = BIO_new(BIO_s_mem());
     if (!bio)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     if (PEM_write_bio_X509(bio, cert->x509) != 1 || BIO_get_mem_ptr(bio, &mem) != 1 || !mem) {
         BIO_free(bio);
         ERR_clear_error();
-        return UA_SC_BAD_ENCODING_ERROR;
+        return UA_STATUS_BAD_ENCODING_ERROR;
     }
     rc = write_file(path, (const uint8_t *)mem->data, mem->length, 0644);
     BIO_free(bio);
@@ -191,9 +191,9 @@ uint32_t ua_key_save(const ua_key *key, const char *path)
     uint32_t rc;
 
     if (!key || !path)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     rc = ua_key_to_bytes(key, !ends_with(path, ".der"), &buf, &len);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     rc = write_file(path, buf, len, 0600);
     OPENSSL_cleanse(buf, len);
@@ -294,16 +294,16 @@ uint32_t ua_cert_create_self_signed(const ua_cert_params *params, ua_cert **cert
 
     if (!params || !cert || !key || !params->application_uri || !*params->application_uri ||
         !params->common_name || !*params->common_name)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *cert = NULL;
     *key = NULL;
     days = params->valid_days ? params->valid_days : 5 * 365;
     if (days < 0 || days > 100 * 366)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     rc = ua_key_generate_rsa(params->key_bits ? params->key_bits : 2048, &k);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
-    rc = UA_SC_BAD_INTERNAL_ERROR;
+    rc = UA_STATUS_BAD_INTERNAL_ERROR;
     x = X509_new();
     name = X509_NAME_new();
     serial = BN_new();
@@ -334,12 +334,12 @@ uint32_t ua_cert_create_self_signed(const ua_cert_params *params, ua_cert **cert
     *cert = ua_cert_wrap(x);
     x = NULL; /* taken, or freed on failure */
     if (!*cert) {
-        rc = UA_SC_BAD_OUT_OF_MEMORY;
+        rc = UA_STATUS_BAD_OUT_OF_MEMORY;
         goto out;
     }
     *key = k;
     k = NULL;
-    rc = UA_SC_GOOD;
+    rc = UA_STATUS_GOOD;
 out:
     BN_free(serial);
     X509_NAME_free(name);
@@ -359,7 +359,7 @@ static uint32_t mkdir_p(const char *path)
     size_t n = strlen(path);
 
     if (n == 0 || n >= sizeof buf)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (buf[i] != '/' && buf[i] != '\0')
@@ -367,11 +367,11 @@ static uint32_t mkdir_p(const char *path)
         buf[i] = '\0';
         if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
             fp_log_warn("opcua", "cannot create %s: %s", buf, strerror(errno));
-            return UA_SC_BAD_CONFIGURATION_ERROR;
+            return UA_STATUS_BAD_CONFIGURATION_ERROR;
         }
         buf[i] = i == n ? '\0' : '/';
     }
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_pki_open(const char *dir, const ua_pki_options *options, ua_pki **out)
@@ -381,29 +381,30 @@ uint32_t ua_pki_open(const char *dir, const ua_pki_options *options, ua_pki **ou
     uint32_t rc;
 
     if (!dir || !*dir || !out || strlen(dir) > PKI_PATH_MAX - 64)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *out = NULL;
     rc = mkdir_p(dir);
-    for (size_t i = 0; rc == UA_SC_GOOD && i < sizeof pki_subdirs / sizeof pki_subdirs[0]; i++) {
+    for (size_t i = 0; rc == UA_STATUS_GOOD && i < sizeof pki_subdirs / sizeof pki_subdirs[0];
+         i++) {
         if (!join_path(path, sizeof path, dir, pki_subdirs[i]))
-            return UA_SC_BAD_INVALID_ARGUMENT;
+            return UA_STATUS_BAD_INVALID_ARGUMENT;
         rc = mkdir_p(path);
     }
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     pki = fp_calloc(1, sizeof *pki);
     if (!pki)
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     pki->dir = fp_strdup(dir);
     if (!pki->dir) {
         fp_free(pki);
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     }
     if (options)
         pki->opt = *options;
     pki->opt.version = UA_PKI_OPTIONS_VERSION;
     *out = pki;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 void ua_pki_free(ua_pki *pki)
@@ -428,51 +429,51 @@ uint32_t ua_pki_own_certificate(ua_pki *pki, const ua_cert_params *params, ua_ce
     uint32_t rc_c, rc_k, rc;
 
     if (!pki || !params || !cert || !key || !params->application_uri)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     *cert = NULL;
     *key = NULL;
     if (!join_path(cert_path, sizeof cert_path, pki->dir, OWN_CERT) ||
         !join_path(key_path, sizeof key_path, pki->dir, OWN_KEY))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     rc_c = ua_cert_load(cert_path, &c);
     rc_k = ua_key_load(key_path, &k);
-    if (rc_c == UA_SC_BAD_NOT_FOUND && rc_k == UA_SC_BAD_NOT_FOUND) {
+    if (rc_c == UA_STATUS_BAD_NOT_FOUND && rc_k == UA_STATUS_BAD_NOT_FOUND) {
         rc = ua_cert_create_self_signed(params, &c, &k);
-        if (rc == UA_SC_GOOD)
+        if (rc == UA_STATUS_GOOD)
             rc = ua_key_save(k, key_path);
-        if (rc == UA_SC_GOOD)
+        if (rc == UA_STATUS_GOOD)
             rc = ua_cert_save(c, cert_path);
-        if (rc == UA_SC_GOOD)
+        if (rc == UA_STATUS_GOOD)
             fp_log_info("opcua", "created application instance certificate %s for %s", cert_path,
                         params->application_uri);
         goto out;
     }
-    if (rc_c != UA_SC_GOOD || rc_k != UA_SC_GOOD) {
+    if (rc_c != UA_STATUS_GOOD || rc_k != UA_STATUS_GOOD) {
         fp_log_error("opcua", "own certificate %s or key %s unusable (%s, %s)", cert_path, key_path,
-                     ua_crypto_status_name(rc_c), ua_crypto_status_name(rc_k));
-        rc = UA_SC_BAD_CONFIGURATION_ERROR;
+                     ua_status_name(rc_c), ua_status_name(rc_k));
+        rc = UA_STATUS_BAD_CONFIGURATION_ERROR;
         goto out;
     }
     if (!ua_cert_matches_key(c, k)) {
         fp_log_error("opcua", "own certificate %s does not belong to key %s", cert_path, key_path);
-        rc = UA_SC_BAD_CONFIGURATION_ERROR;
+        rc = UA_STATUS_BAD_CONFIGURATION_ERROR;
         goto out;
     }
     rc = ua_cert_application_uri(c, uri, sizeof uri);
-    if (rc != UA_SC_GOOD || strcmp(uri, params->application_uri) != 0) {
+    if (rc != UA_STATUS_GOOD || strcmp(uri, params->application_uri) != 0) {
         fp_log_error("opcua", "own certificate %s is for another application URI", cert_path);
-        rc = UA_SC_BAD_CERTIFICATE_URI_INVALID;
+        rc = UA_STATUS_BAD_CERTIFICATE_URI_INVALID;
         goto out;
     }
 out:
-    if (rc != UA_SC_GOOD) {
+    if (rc != UA_STATUS_GOOD) {
         ua_cert_free(c);
         ua_key_free(k);
         return rc;
     }
     *cert = c;
     *key = k;
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 /* Store cert as <dir>/<sub>/<thumbprint>.der. */
@@ -483,16 +484,16 @@ static uint32_t store_cert(ua_pki *pki, const char *sub, const ua_cert *cert)
     size_t off;
 
     if (!pki || !cert)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     ua_cert_thumbprint(cert, tp);
     off = (size_t)snprintf(name, sizeof name, "%s/", sub);
     for (size_t i = 0; i < sizeof tp && off + 3 < sizeof name; i++)
         off += (size_t)snprintf(name + off, sizeof name - off, "%02x", tp[i]);
     if (off + 5 >= sizeof name)
-        return UA_SC_BAD_INTERNAL_ERROR;
+        return UA_STATUS_BAD_INTERNAL_ERROR;
     memcpy(name + off, ".der", 5);
     if (!join_path(path, sizeof path, pki->dir, name))
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     return write_file(path, cert->der, cert->der_len, 0644);
 }
 
@@ -521,13 +522,13 @@ static int count_entries(const ua_pki *pki, const char *sub, int limit)
 uint32_t ua_pki_reject(ua_pki *pki, const ua_cert *cert)
 {
     if (!pki || !cert)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     /* A server presenting a new certificate on every attempt must not fill
      * the disk. */
     if (count_entries(pki, "rejected", UA_PKI_REJECTED_MAX) >= UA_PKI_REJECTED_MAX) {
         fp_log_warn("opcua", "%s/rejected holds %d certificates; not adding more", pki->dir,
                     UA_PKI_REJECTED_MAX);
-        return UA_SC_BAD_CONFIGURATION_ERROR;
+        return UA_STATUS_BAD_CONFIGURATION_ERROR;
     }
     return store_cert(pki, "rejected", cert);
 }
@@ -616,7 +617,7 @@ static void load_folder(const ua_pki *pki, const char *sub, STACK_OF(X509) * cer
             continue;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (read_file(path, &buf, &len) != UA_SC_GOOD) {
+        if (read_file(path, &buf, &len) != UA_STATUS_GOOD) {
             fp_log_warn("opcua", "skipping unreadable %s", path);
             continue;
         }
@@ -637,13 +638,13 @@ static uint32_t trust_list_load(const ua_pki *pki, trust_list *tl)
     tl->crls = sk_X509_CRL_new_null();
     if (!tl->trusted || !tl->issuers || !tl->crls) {
         trust_list_clear(tl);
-        return UA_SC_BAD_OUT_OF_MEMORY;
+        return UA_STATUS_BAD_OUT_OF_MEMORY;
     }
     load_folder(pki, "trusted/certs", tl->trusted, NULL);
     load_folder(pki, "issuers/certs", tl->issuers, NULL);
     load_folder(pki, "trusted/crl", NULL, tl->crls);
     load_folder(pki, "issuers/crl", NULL, tl->crls);
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 static bool in_list(STACK_OF(X509) * list, X509 *x)
@@ -680,35 +681,35 @@ static uint32_t map_x509_error(int err, int depth)
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_CERT_UNTRUSTED:
     case X509_V_ERR_CERT_REJECTED:
-        return UA_SC_BAD_CERTIFICATE_UNTRUSTED;
+        return UA_STATUS_BAD_CERTIFICATE_UNTRUSTED;
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        return UA_SC_BAD_CERTIFICATE_CHAIN_INCOMPLETE;
+        return UA_STATUS_BAD_CERTIFICATE_CHAIN_INCOMPLETE;
     case X509_V_ERR_CERT_NOT_YET_VALID:
     case X509_V_ERR_CERT_HAS_EXPIRED:
     case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
     case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
-        return leaf ? UA_SC_BAD_CERTIFICATE_TIME_INVALID
-                    : UA_SC_BAD_CERTIFICATE_ISSUER_TIME_INVALID;
+        return leaf ? UA_STATUS_BAD_CERTIFICATE_TIME_INVALID
+                    : UA_STATUS_BAD_CERTIFICATE_ISSUER_TIME_INVALID;
     case X509_V_ERR_CERT_REVOKED:
-        return leaf ? UA_SC_BAD_CERTIFICATE_REVOKED : UA_SC_BAD_CERTIFICATE_ISSUER_REVOKED;
+        return leaf ? UA_STATUS_BAD_CERTIFICATE_REVOKED : UA_STATUS_BAD_CERTIFICATE_ISSUER_REVOKED;
     case X509_V_ERR_UNABLE_TO_GET_CRL:
     case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
     case X509_V_ERR_CRL_HAS_EXPIRED:
     case X509_V_ERR_CRL_NOT_YET_VALID:
     case X509_V_ERR_CRL_SIGNATURE_FAILURE:
     case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
-        return leaf ? UA_SC_BAD_CERTIFICATE_REVOCATION_UNKNOWN
-                    : UA_SC_BAD_CERTIFICATE_ISSUER_REVOCATION_UNKNOWN;
+        return leaf ? UA_STATUS_BAD_CERTIFICATE_REVOCATION_UNKNOWN
+                    : UA_STATUS_BAD_CERTIFICATE_ISSUER_REVOCATION_UNKNOWN;
     case X509_V_ERR_INVALID_CA:
     case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
     case X509_V_ERR_INVALID_PURPOSE:
     case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-        return leaf ? UA_SC_BAD_CERTIFICATE_USE_NOT_ALLOWED
-                    : UA_SC_BAD_CERTIFICATE_ISSUER_USE_NOT_ALLOWED;
+        return leaf ? UA_STATUS_BAD_CERTIFICATE_USE_NOT_ALLOWED
+                    : UA_STATUS_BAD_CERTIFICATE_ISSUER_USE_NOT_ALLOWED;
     default:
-        return UA_SC_BAD_CERTIFICATE_INVALID;
+        return UA_STATUS_BAD_CERTIFICATE_INVALID;
     }
 }
 
@@ -722,7 +723,7 @@ static uint32_t verify_chain(const ua_pki *pki, const ua_cert *cert, const trust
     X509_STORE_CTX *ctx = NULL;
     STACK_OF(X509) * chain;
     unsigned long flags = 0;
-    uint32_t rc = UA_SC_BAD_OUT_OF_MEMORY;
+    uint32_t rc = UA_STATUS_BAD_OUT_OF_MEMORY;
 
     store = X509_STORE_new();
     if (!store)
@@ -767,12 +768,12 @@ static uint32_t verify_chain(const ua_pki *pki, const ua_cert *cert, const trust
         rc = map_x509_error(X509_STORE_CTX_get_error(ctx), X509_STORE_CTX_get_error_depth(ctx));
         goto out;
     }
-    rc = UA_SC_BAD_CERTIFICATE_UNTRUSTED;
+    rc = UA_STATUS_BAD_CERTIFICATE_UNTRUSTED;
     chain = X509_STORE_CTX_get0_chain(ctx);
     for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *x = sk_X509_value(chain, i);
         if (in_list(tl->trusted, x) || (extra_anchor && X509_cmp(x, extra_anchor) == 0)) {
-            rc = UA_SC_GOOD;
+            rc = UA_STATUS_GOOD;
             break;
         }
     }
@@ -793,25 +794,25 @@ static uint32_t verify_leaf(const ua_cert *cert, const ua_pki_verify_params *par
     if (params && params->host_name && *params->host_name &&
         X509_check_host(x, params->host_name, 0, 0, NULL) != 1 &&
         X509_check_ip_asc(x, params->host_name, 0) != 1)
-        return UA_SC_BAD_CERTIFICATE_HOST_NAME_INVALID;
+        return UA_STATUS_BAD_CERTIFICATE_HOST_NAME_INVALID;
     if (params && params->application_uri) {
-        if (ua_cert_application_uri(cert, uri, sizeof uri) != UA_SC_GOOD ||
+        if (ua_cert_application_uri(cert, uri, sizeof uri) != UA_STATUS_GOOD ||
             strcmp(uri, params->application_uri) != 0)
-            return UA_SC_BAD_CERTIFICATE_URI_INVALID;
+            return UA_STATUS_BAD_CERTIFICATE_URI_INVALID;
     }
     if (flags & EXFLAG_KUSAGE) {
         uint32_t ku = X509_get_key_usage(x);
         if (!(ku & KU_DIGITAL_SIGNATURE) || !(ku & (KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT)))
-            return UA_SC_BAD_CERTIFICATE_USE_NOT_ALLOWED;
+            return UA_STATUS_BAD_CERTIFICATE_USE_NOT_ALLOWED;
     }
     if (flags & EXFLAG_XKUSAGE) {
         uint32_t xku = X509_get_extended_key_usage(x);
         uint32_t need =
             params && params->role == UA_CERT_ROLE_CLIENT ? XKU_SSL_CLIENT : XKU_SSL_SERVER;
         if (!(xku & need))
-            return UA_SC_BAD_CERTIFICATE_USE_NOT_ALLOWED;
+            return UA_STATUS_BAD_CERTIFICATE_USE_NOT_ALLOWED;
     }
-    return UA_SC_GOOD;
+    return UA_STATUS_GOOD;
 }
 
 uint32_t ua_pki_verify(ua_pki *pki, const ua_cert *cert, const ua_pki_verify_params *params)
@@ -821,44 +822,46 @@ uint32_t ua_pki_verify(ua_pki *pki, const ua_cert *cert, const ua_pki_verify_par
     char uri[256];
 
     if (!pki || !cert)
-        return UA_SC_BAD_INVALID_ARGUMENT;
+        return UA_STATUS_BAD_INVALID_ARGUMENT;
     if (params && params->policy) {
         rc = ua_policy_check_cert(params->policy, cert);
-        if (rc != UA_SC_GOOD)
+        if (rc != UA_STATUS_GOOD)
             return rc;
     }
     rc = trust_list_load(pki, &tl);
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     rc = verify_chain(pki, cert, &tl, NULL);
-    if (rc == UA_SC_BAD_CERTIFICATE_UNTRUSTED && pki->opt.auto_accept) {
+    if (rc == UA_STATUS_BAD_CERTIFICATE_UNTRUSTED && pki->opt.auto_accept) {
         /* Accept it only if it passes every other check with itself as anchor. */
         rc = verify_chain(pki, cert, &tl, cert->x509);
-        if (rc == UA_SC_GOOD)
+        if (rc == UA_STATUS_GOOD)
             rc = verify_leaf(cert, params);
-        if (rc == UA_SC_GOOD) {
+        if (rc == UA_STATUS_GOOD) {
             rc = ua_pki_trust(pki, cert);
-            if (rc == UA_SC_GOOD)
-                fp_log_warn(
-                    "opcua", "auto-accepted certificate of %s into %s/trusted/certs",
-                    ua_cert_application_uri(cert, uri, sizeof uri) == UA_SC_GOOD ? uri : "(no URI)",
-                    pki->dir);
+            if (rc == UA_STATUS_GOOD)
+                fp_log_warn("opcua", "auto-accepted certificate of %s into %s/trusted/certs",
+                            ua_cert_application_uri(cert, uri, sizeof uri) == UA_STATUS_GOOD
+                                ? uri
+                                : "(no URI)",
+                            pki->dir);
         }
         trust_list_clear(&tl);
         return rc;
     }
     trust_list_clear(&tl);
-    if (rc == UA_SC_BAD_CERTIFICATE_UNTRUSTED || rc == UA_SC_BAD_CERTIFICATE_CHAIN_INCOMPLETE) {
-        if (ua_pki_reject(pki, cert) == UA_SC_GOOD)
-            fp_log_warn("opcua",
-                        "certificate of %s is not trusted (%s); copied to %s/rejected, move it "
-                        "to trusted/certs to trust it",
-                        ua_cert_application_uri(cert, uri, sizeof uri) == UA_SC_GOOD ? uri
-                                                                                     : "(no URI)",
-                        ua_crypto_status_name(rc), pki->dir);
+    if (rc == UA_STATUS_BAD_CERTIFICATE_UNTRUSTED ||
+        rc == UA_STATUS_BAD_CERTIFICATE_CHAIN_INCOMPLETE) {
+        if (ua_pki_reject(pki, cert) == UA_STATUS_GOOD)
+            fp_log_warn(
+                "opcua",
+                "certificate of %s is not trusted (%s); copied to %s/rejected, move it "
+                "to trusted/certs to trust it",
+                ua_cert_application_uri(cert, uri, sizeof uri) == UA_STATUS_GOOD ? uri : "(no URI)",
+                ua_status_name(rc), pki->dir);
         return rc;
     }
-    if (rc != UA_SC_GOOD)
+    if (rc != UA_STATUS_GOOD)
         return rc;
     return verify_leaf(cert, params);
 }

@@ -193,7 +193,7 @@ bool ua_session_certificate_uri(ua_client *c, char *buf, size_t len)
 {
     ua_session_sec *s = c->security;
     return s && s->own_cert && s->policy->id != UA_POLICY_NONE &&
-           ua_cert_application_uri(s->own_cert, buf, len) == UA_SC_GOOD;
+           ua_cert_application_uri(s->own_cert, buf, len) == UA_STATUS_GOOD;
 }
 
 void ua_session_client_certificate(ua_client *c, ua_bytestring *out)

@@ -159,7 +159,7 @@ static void sym_raw(const ua_security_policy *p, int pi, ua_security_mode mode, 
     if (n > MAX_CHUNK)
         return;
     memcpy(g_buf, d, n);
-    if (ua_sym_chunk_open(p, mode, &g_sym[pi], g_buf, n, &body_end) == UA_SC_GOOD &&
+    if (ua_sym_chunk_open(p, mode, &g_sym[pi], g_buf, n, &body_end) == UA_STATUS_GOOD &&
         (body_end > n || body_end < UA_SYM_SEC_HDR_END + UA_SEQUENCE_HEADER_LEN))
         abort();
 }
@@ -173,14 +173,14 @@ static void asym_raw(const ua_security_policy *p, ua_key *local, const uint8_t *
     if (n > MAX_CHUNK)
         return;
     memcpy(g_buf, d, n);
-    if (ua_asym_header_parse(g_buf, n, &hdr) != UA_SC_GOOD)
+    if (ua_asym_header_parse(g_buf, n, &hdr) != UA_STATUS_GOOD)
         return;
     if (hdr.sender_cert && hdr.sender_cert_len) {
         ua_cert *cert = NULL;
-        if (ua_cert_from_bytes(hdr.sender_cert, hdr.sender_cert_len, &cert) == UA_SC_GOOD)
+        if (ua_cert_from_bytes(hdr.sender_cert, hdr.sender_cert_len, &cert) == UA_STATUS_GOOD)
             ua_cert_free(cert);
     }
-    if (ua_asym_chunk_open(p, local, g_key2048, g_buf, n, hdr.end, &body_end) == UA_SC_GOOD &&
+    if (ua_asym_chunk_open(p, local, g_key2048, g_buf, n, hdr.end, &body_end) == UA_STATUS_GOOD &&
         (body_end > n || body_end < hdr.end + UA_SEQUENCE_HEADER_LEN))
         abort();
 }
@@ -207,7 +207,7 @@ static void sym_authentic(const ua_security_policy *p, int pi, ua_security_mode 
         p->sym_encrypt(g_sym[pi].enc_key, g_sym[pi].iv, g_buf + UA_SYM_SEC_HDR_END,
                        len - UA_SYM_SEC_HDR_END))
         abort();
-    if (ua_sym_chunk_open(p, mode, &g_sym[pi], g_buf, len, &body_end) == UA_SC_GOOD &&
+    if (ua_sym_chunk_open(p, mode, &g_sym[pi], g_buf, len, &body_end) == UA_STATUS_GOOD &&
         (body_end > len - p->sym_sig_len || body_end < UA_SYM_SEC_HDR_END + 8))
         abort();
 }
@@ -239,7 +239,7 @@ static void asym_authentic(const ua_security_policy *p, ua_key *local, const uin
     if (p->asym_encrypt(local, plain, plain_len, g_buf + sec_end, n_block * k, &out_len) ||
         out_len != n_block * k)
         abort();
-    if (ua_asym_chunk_open(p, local, g_key2048, g_buf, len, sec_end, &body_end) == UA_SC_GOOD &&
+    if (ua_asym_chunk_open(p, local, g_key2048, g_buf, len, sec_end, &body_end) == UA_STATUS_GOOD &&
         (body_end > sec_end + plain_len - sig || body_end < sec_end + 8))
         abort();
 }

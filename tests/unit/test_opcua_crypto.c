@@ -87,15 +87,15 @@ static void test_p_sha256_vector(void **state)
     hex(seed_hex, seed + 10, 16);
     hex(expect_hex, expect, sizeof expect);
     assert_int_equal(ua_p_sha256(secret, sizeof secret, seed, sizeof seed, out, sizeof out),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_memory_equal(out, expect, sizeof expect);
     /* A shorter output is a prefix of the longer one. */
     assert_int_equal(ua_p_sha256(secret, sizeof secret, seed, sizeof seed, part, sizeof part),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_memory_equal(part, expect, sizeof part);
-    assert_int_equal(ua_p_sha256(secret, sizeof secret, seed, sizeof seed, out, 0), UA_SC_GOOD);
+    assert_int_equal(ua_p_sha256(secret, sizeof secret, seed, sizeof seed, out, 0), UA_STATUS_GOOD);
     assert_int_equal(ua_p_sha256(secret, sizeof secret, NULL, 5, out, 4),
-                     UA_SC_BAD_INVALID_ARGUMENT);
+                     UA_STATUS_BAD_INVALID_ARGUMENT);
 }
 
 static void test_policy_table(void **state)
@@ -142,9 +142,8 @@ static void test_policy_table(void **state)
     assert_null(ua_policy_by_uri("http://opcfoundation.org/UA/SecurityPolicy#Basic256"));
     assert_null(ua_policy_by_uri_len("http://opcfoundation.org/UA/SecurityPolicy#None", 10));
     assert_null(ua_policy_by_id(UA_POLICY_COUNT));
-    assert_string_equal(ua_crypto_status_name(UA_SC_BAD_SECURITY_CHECKS_FAILED),
+    assert_string_equal(ua_status_name(UA_STATUS_BAD_SECURITY_CHECKS_FAILED),
                         "BadSecurityChecksFailed");
-    assert_string_equal(ua_crypto_status_name(0x12345678), "Unknown");
     assert_int_equal(ua_security_mode_from_name("SignAndEncrypt"),
                      UA_SECURITY_MODE_SIGN_AND_ENCRYPT);
     assert_int_equal(ua_security_mode_from_name("sign"), UA_SECURITY_MODE_INVALID);
@@ -162,21 +161,21 @@ static void test_channel_keys(void **state)
         const ua_security_policy *p = ua_policy_by_id(secure_ids[i]);
         size_t n = p->sym_sig_key_len + p->sym_enc_key_len + p->sym_block_len;
 
-        assert_int_equal(ua_random_bytes(cn, sizeof cn), UA_SC_GOOD);
-        assert_int_equal(ua_random_bytes(sn, sizeof sn), UA_SC_GOOD);
-        assert_int_equal(ua_channel_keys_derive(p, cn, 32, sn, 32, &ck, &sk), UA_SC_GOOD);
+        assert_int_equal(ua_random_bytes(cn, sizeof cn), UA_STATUS_GOOD);
+        assert_int_equal(ua_random_bytes(sn, sizeof sn), UA_STATUS_GOOD);
+        assert_int_equal(ua_channel_keys_derive(p, cn, 32, sn, 32, &ck, &sk), UA_STATUS_GOOD);
         /* Client keys: secret = server nonce, seed = client nonce. */
-        assert_int_equal(ua_p_sha256(sn, 32, cn, 32, expect, n), UA_SC_GOOD);
+        assert_int_equal(ua_p_sha256(sn, 32, cn, 32, expect, n), UA_STATUS_GOOD);
         assert_memory_equal(ck.sig_key, expect, p->sym_sig_key_len);
         assert_memory_equal(ck.enc_key, expect + p->sym_sig_key_len, p->sym_enc_key_len);
         assert_memory_equal(ck.iv, expect + p->sym_sig_key_len + p->sym_enc_key_len, 16);
-        assert_int_equal(ua_p_sha256(cn, 32, sn, 32, expect, n), UA_SC_GOOD);
+        assert_int_equal(ua_p_sha256(cn, 32, sn, 32, expect, n), UA_STATUS_GOOD);
         assert_memory_equal(sk.sig_key, expect, p->sym_sig_key_len);
         assert_memory_equal(sk.iv, expect + p->sym_sig_key_len + p->sym_enc_key_len, 16);
         assert_int_equal(ua_channel_keys_derive(p, cn, 31, sn, 32, &ck, &sk),
-                         UA_SC_BAD_NONCE_INVALID);
+                         UA_STATUS_BAD_NONCE_INVALID);
         assert_int_equal(ua_channel_keys_derive(p, cn, 32, NULL, 0, &ck, &sk),
-                         UA_SC_BAD_NONCE_INVALID);
+                         UA_STATUS_BAD_NONCE_INVALID);
     }
 }
 
@@ -202,9 +201,9 @@ static void derive_pair(const ua_security_policy *p, ua_sym_keys *ck, ua_sym_key
 {
     uint8_t cn[32], sn[32];
 
-    assert_int_equal(ua_random_bytes(cn, sizeof cn), UA_SC_GOOD);
-    assert_int_equal(ua_random_bytes(sn, sizeof sn), UA_SC_GOOD);
-    assert_int_equal(ua_channel_keys_derive(p, cn, 32, sn, 32, ck, sk), UA_SC_GOOD);
+    assert_int_equal(ua_random_bytes(cn, sizeof cn), UA_STATUS_GOOD);
+    assert_int_equal(ua_random_bytes(sn, sizeof sn), UA_STATUS_GOOD);
+    assert_int_equal(ua_channel_keys_derive(p, cn, 32, sn, 32, ck, sk), UA_STATUS_GOOD);
 }
 
 static void test_sym_roundtrip(void **state)
@@ -223,9 +222,9 @@ static void test_sym_roundtrip(void **state)
                 ua_chunk_layout lay;
 
                 memcpy(orig, buf, end);
-                assert_int_equal(ua_sym_chunk_layout(p, modes[m], end, &lay), UA_SC_GOOD);
+                assert_int_equal(ua_sym_chunk_layout(p, modes[m], end, &lay), UA_STATUS_GOOD);
                 assert_int_equal(ua_sym_chunk_secure(p, modes[m], &ck, buf, sizeof buf, end, &len),
-                                 UA_SC_GOOD);
+                                 UA_STATUS_GOOD);
                 assert_int_equal(len, lay.chunk_len);
                 assert_int_equal(buf[4] | buf[5] << 8, len);
                 if (modes[m] == UA_SECURITY_MODE_SIGN_AND_ENCRYPT) {
@@ -239,7 +238,7 @@ static void test_sym_roundtrip(void **state)
                 }
                 /* The receiver opens with the sender's keys. */
                 assert_int_equal(ua_sym_chunk_open(p, modes[m], &ck, buf, len, &body_end),
-                                 UA_SC_GOOD);
+                                 UA_STATUS_GOOD);
                 assert_int_equal(body_end, end);
                 assert_memory_equal(buf + 8, orig + 8, end - 8);
             }
@@ -261,30 +260,30 @@ static void test_sym_tampered(void **state)
 
             derive_pair(p, &ck, &sk);
             assert_int_equal(ua_sym_chunk_secure(p, m, &ck, buf, sizeof buf, end, &len),
-                             UA_SC_GOOD);
+                             UA_STATUS_GOOD);
             memcpy(good, buf, len);
             /* Every single bit flip anywhere is detected. */
             for (size_t pos = 0; pos < len; pos++) {
                 memcpy(buf, good, len);
                 buf[pos] ^= 0x10;
                 assert_int_equal(ua_sym_chunk_open(p, m, &ck, buf, len, &body_end),
-                                 UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                                 UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
             }
             /* Wrong keys (the other direction). */
             memcpy(buf, good, len);
             assert_int_equal(ua_sym_chunk_open(p, m, &sk, buf, len, &body_end),
-                             UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                             UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
             /* Truncated, with a matching MessageSize. */
             for (size_t cut = 1; cut < len; cut += 5) {
                 memcpy(buf, good, len);
                 put_u32(buf + 4, (uint32_t)(len - cut));
                 assert_int_equal(ua_sym_chunk_open(p, m, &ck, buf, len - cut, &body_end),
-                                 UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                                 UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
             }
             /* Mode mismatches. */
             memcpy(buf, good, len);
             assert_int_equal(ua_sym_chunk_open(p, UA_SECURITY_MODE_NONE, &ck, buf, len, &body_end),
-                             UA_SC_BAD_SECURITY_MODE_REJECTED);
+                             UA_STATUS_BAD_SECURITY_MODE_REJECTED);
         }
     }
 }
@@ -309,23 +308,23 @@ static void test_sym_forged_padding(void **state)
         /* 16 header, 8 sequence header, 8 body, a 16-byte padding field and
          * 32 signature bytes = 80; PaddingSize is byte 47. */
         size_t len = 80, expect_end = 0;
-        uint32_t expect = UA_SC_BAD_SECURITY_CHECKS_FAILED;
+        uint32_t expect = UA_STATUS_BAD_SECURITY_CHECKS_FAILED;
 
         make_msg(buf, 8);
         memset(buf + 32, cases[c].fill, 16);
         buf[47] = cases[c].pad_byte;
         put_u32(buf + 4, (uint32_t)len);
-        assert_int_equal(p->sym_sign(ck.sig_key, buf, 48, buf + 48), UA_SC_GOOD);
-        assert_int_equal(p->sym_encrypt(ck.enc_key, ck.iv, buf + 16, len - 16), UA_SC_GOOD);
+        assert_int_equal(p->sym_sign(ck.sig_key, buf, 48, buf + 48), UA_STATUS_GOOD);
+        assert_int_equal(p->sym_encrypt(ck.enc_key, ck.iv, buf + 16, len - 16), UA_STATUS_GOOD);
         if (cases[c].pad_byte == cases[c].fill && cases[c].pad_byte <= 15) {
             /* Well-formed, if not minimal: the body ends before the padding. */
-            expect = UA_SC_GOOD;
+            expect = UA_STATUS_GOOD;
             expect_end = 47 - cases[c].pad_byte;
         }
         assert_int_equal(
             ua_sym_chunk_open(p, UA_SECURITY_MODE_SIGN_AND_ENCRYPT, &ck, buf, len, &body_end),
             expect);
-        if (expect == UA_SC_GOOD)
+        if (expect == UA_STATUS_GOOD)
             assert_int_equal(body_end, expect_end);
     }
 }
@@ -343,35 +342,36 @@ static void test_sym_sizes(void **state)
     for (size_t chunk_max = 8192; chunk_max > 8150; chunk_max--) {
         assert_int_equal(
             ua_sym_chunk_max_body(p, UA_SECURITY_MODE_SIGN_AND_ENCRYPT, chunk_max, &max_body),
-            UA_SC_GOOD);
+            UA_STATUS_GOOD);
         make_msg(buf, max_body);
         assert_int_equal(ua_sym_chunk_secure(p, UA_SECURITY_MODE_SIGN_AND_ENCRYPT, &ck, buf,
                                              chunk_max, 24 + max_body, &len),
-                         UA_SC_GOOD);
+                         UA_STATUS_GOOD);
         assert_true(len <= chunk_max);
         make_msg(buf, max_body + 16);
         assert_int_equal(ua_sym_chunk_secure(p, UA_SECURITY_MODE_SIGN_AND_ENCRYPT, &ck, buf,
                                              chunk_max, 24 + max_body + 16, &len),
-                         UA_SC_BAD_TCP_MESSAGE_TOO_LARGE);
+                         UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE);
     }
-    assert_int_equal(ua_sym_chunk_max_body(p, UA_SECURITY_MODE_SIGN, 8192, &max_body), UA_SC_GOOD);
+    assert_int_equal(ua_sym_chunk_max_body(p, UA_SECURITY_MODE_SIGN, 8192, &max_body),
+                     UA_STATUS_GOOD);
     assert_int_equal(max_body, 8192 - 16 - 8 - 32);
     assert_int_equal(ua_sym_chunk_max_body(p, UA_SECURITY_MODE_SIGN, 40, &max_body),
-                     UA_SC_BAD_TCP_MESSAGE_TOO_LARGE);
+                     UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE);
     /* None: pass-through, MessageSize set. */
     len = make_msg(buf, 10);
     assert_int_equal(
         ua_sym_chunk_secure(none, UA_SECURITY_MODE_NONE, NULL, buf, sizeof buf, len, &len),
-        UA_SC_GOOD);
+        UA_STATUS_GOOD);
     assert_int_equal(len, 34);
     assert_int_equal(ua_sym_chunk_open(none, UA_SECURITY_MODE_NONE, NULL, buf, len, &body_end),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_int_equal(body_end, 34);
     /* No silent downgrade: a secure policy with mode None and None with Sign are refused. */
     assert_int_equal(ua_sym_chunk_secure(p, UA_SECURITY_MODE_NONE, &ck, buf, sizeof buf, 34, &len),
-                     UA_SC_BAD_SECURITY_MODE_REJECTED);
+                     UA_STATUS_BAD_SECURITY_MODE_REJECTED);
     assert_int_equal(ua_sym_chunk_open(none, UA_SECURITY_MODE_SIGN, &ck, buf, 34, &body_end),
-                     UA_SC_BAD_SECURITY_MODE_REJECTED);
+                     UA_STATUS_BAD_SECURITY_MODE_REJECTED);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -417,7 +417,7 @@ static void asym_roundtrip(const ua_security_policy *p, ua_key *sender, ua_key *
     size_t k = ua_key_bytes(receiver), pb = k - p->asym_enc_overhead;
 
     memcpy(orig, buf, end);
-    assert_int_equal(ua_asym_chunk_layout(p, sender, receiver, sec_end, end, &lay), UA_SC_GOOD);
+    assert_int_equal(ua_asym_chunk_layout(p, sender, receiver, sec_end, end, &lay), UA_STATUS_GOOD);
     assert_int_equal(lay.plain_len % pb, 0);
     assert_int_equal(lay.sig_len, ua_key_bytes(sender));
     if (k > 256)
@@ -425,14 +425,14 @@ static void asym_roundtrip(const ua_security_policy *p, ua_key *sender, ua_key *
     else
         assert_true(lay.padding_len >= 1 && lay.padding_len <= 256);
     assert_int_equal(ua_asym_chunk_secure(p, sender, receiver, buf, sizeof buf, sec_end, end, &len),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_int_equal(len, lay.chunk_len);
     assert_int_equal((len - sec_end) % k, 0);
-    assert_int_equal(ua_asym_header_parse(buf, len, &hdr), UA_SC_GOOD);
+    assert_int_equal(ua_asym_header_parse(buf, len, &hdr), UA_STATUS_GOOD);
     assert_int_equal(hdr.end, sec_end);
     assert_int_equal(hdr.policy_uri_len, strlen(p->uri));
     assert_int_equal(ua_asym_chunk_open(p, receiver, sender, buf, len, sec_end, &body_end),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_int_equal(body_end, end);
     assert_memory_equal(buf + 8, orig + 8, end - 8);
 }
@@ -465,7 +465,8 @@ static void test_asym_extra_padding(void **state)
         uint8_t buf[2048];
         size_t end = make_opn(buf, p, body, &sec_end);
         ua_chunk_layout lay;
-        assert_int_equal(ua_asym_chunk_layout(p, g_key_a, g_key_c, sec_end, end, &lay), UA_SC_GOOD);
+        assert_int_equal(ua_asym_chunk_layout(p, g_key_a, g_key_c, sec_end, end, &lay),
+                         UA_STATUS_GOOD);
         if (lay.padding_len - 2 > 255)
             saw_high = true;
         asym_roundtrip(p, g_key_a, g_key_c, body);
@@ -497,44 +498,44 @@ static void test_asym_tampered(void **state)
 
         assert_int_equal(
             ua_asym_chunk_secure(p, g_key_a, g_key_b, buf, sizeof buf, sec_end, end, &len),
-            UA_SC_GOOD);
+            UA_STATUS_GOOD);
         memcpy(good, buf, len);
         for (size_t j = 0; j < sizeof positions / sizeof positions[0]; j++) {
             memcpy(buf, good, len);
             buf[positions[j]] ^= 0x01;
             assert_int_equal(ua_asym_chunk_open(p, g_key_b, g_key_a, buf, len, sec_end, &body_end),
-                             UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                             UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
         }
         /* The last byte as well. */
         memcpy(buf, good, len);
         buf[len - 1] ^= 0x80;
         assert_int_equal(ua_asym_chunk_open(p, g_key_b, g_key_a, buf, len, sec_end, &body_end),
-                         UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                         UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
         /* Wrong receiver key, wrong sender key. */
         memcpy(buf, good, len);
         assert_int_equal(ua_asym_chunk_open(p, g_key_a, g_key_a, buf, len, sec_end, &body_end),
-                         UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                         UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
         memcpy(buf, good, len);
         assert_int_equal(ua_asym_chunk_open(p, g_key_b, g_key_b, buf, len, sec_end, &body_end),
-                         UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                         UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
         /* Not a whole number of blocks. */
         memcpy(buf, good, len);
         put_u32(buf + 4, (uint32_t)(len - 1));
         assert_int_equal(ua_asym_chunk_open(p, g_key_b, g_key_a, buf, len - 1, sec_end, &body_end),
-                         UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                         UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
         /* MessageSize disagreeing with the length. */
         memcpy(buf, good, len);
         put_u32(buf + 4, (uint32_t)(len + 1));
         assert_int_equal(ua_asym_chunk_open(p, g_key_b, g_key_a, buf, len, sec_end, &body_end),
-                         UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                         UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
         /* Keys outside the policy. */
         memcpy(buf, good, len);
         assert_int_equal(ua_asym_chunk_open(p, g_key_b, g_key_weak, buf, len, sec_end, &body_end),
-                         UA_SC_BAD_SECURITY_POLICY_REJECTED);
+                         UA_STATUS_BAD_SECURITY_POLICY_REJECTED);
         end = make_opn(buf, p, 10, &sec_end);
         assert_int_equal(
             ua_asym_chunk_secure(p, g_key_a, g_key_weak, buf, sizeof buf, sec_end, end, &len),
-            UA_SC_BAD_SECURITY_POLICY_REJECTED);
+            UA_STATUS_BAD_SECURITY_POLICY_REJECTED);
     }
 }
 
@@ -554,15 +555,15 @@ static void test_asym_forged_padding(void **state)
     put_u32(buf + 4, (uint32_t)(sec_end + 2 * 256));
     assert_int_equal(
         p->asym_sign(g_key_a, buf, sec_end + n_plain - sig, buf + sec_end + n_plain - sig),
-        UA_SC_GOOD);
+        UA_STATUS_GOOD);
     memcpy(plain, buf + sec_end, n_plain);
     assert_int_equal(p->asym_encrypt(g_key_b, plain, n_plain, buf + sec_end, 512, &out_len),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_int_equal(out_len, 512);
     /* 0xff padding of 172 bytes: PaddingSize 255 > available. */
     assert_int_equal(
         ua_asym_chunk_open(p, g_key_b, g_key_a, buf, sec_end + 512, sec_end, &body_end),
-        UA_SC_BAD_SECURITY_CHECKS_FAILED);
+        UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
 }
 
 static void test_asym_header_parse(void **state)
@@ -577,18 +578,18 @@ static void test_asym_header_parse(void **state)
     memcpy(buf + 16, "abcd", 4);
     put_u32(buf + 20, 0xffffffffu); /* null certificate */
     put_u32(buf + 24, 0);           /* empty thumbprint */
-    assert_int_equal(ua_asym_header_parse(buf, 28, &hdr), UA_SC_GOOD);
+    assert_int_equal(ua_asym_header_parse(buf, 28, &hdr), UA_STATUS_GOOD);
     assert_int_equal(hdr.end, 28);
     assert_null(hdr.sender_cert);
     assert_int_equal(hdr.policy_uri_len, 4);
     for (size_t n = 0; n < 28; n++)
-        assert_int_equal(ua_asym_header_parse(buf, n, &hdr), UA_SC_BAD_DECODING_ERROR);
+        assert_int_equal(ua_asym_header_parse(buf, n, &hdr), UA_STATUS_BAD_DECODING_ERROR);
     put_u32(buf + 12, 0x7fffffff);
-    assert_int_equal(ua_asym_header_parse(buf, 28, &hdr), UA_SC_BAD_DECODING_ERROR);
+    assert_int_equal(ua_asym_header_parse(buf, 28, &hdr), UA_STATUS_BAD_DECODING_ERROR);
     put_u32(buf + 12, 0xfffffffe); /* -2 */
-    assert_int_equal(ua_asym_header_parse(buf, 28, &hdr), UA_SC_BAD_DECODING_ERROR);
+    assert_int_equal(ua_asym_header_parse(buf, 28, &hdr), UA_STATUS_BAD_DECODING_ERROR);
     put_u32(buf + 12, 25);
-    assert_int_equal(ua_asym_header_parse(buf, 40, &hdr), UA_SC_BAD_DECODING_ERROR);
+    assert_int_equal(ua_asym_header_parse(buf, 40, &hdr), UA_STATUS_BAD_DECODING_ERROR);
 }
 
 static void test_asym_none_and_sizes(void **state)
@@ -601,27 +602,27 @@ static void test_asym_none_and_sizes(void **state)
     (void)state;
     end = make_opn(buf, none, 20, &sec_end);
     assert_int_equal(ua_asym_chunk_secure(none, NULL, NULL, buf, sizeof buf, sec_end, end, &len),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_int_equal(len, end);
     assert_int_equal(ua_asym_chunk_open(none, NULL, NULL, buf, len, sec_end, &body_end),
-                     UA_SC_GOOD);
+                     UA_STATUS_GOOD);
     assert_int_equal(body_end, end);
 
     for (size_t chunk_max = 8192; chunk_max > 7000; chunk_max -= 97) {
         assert_int_equal(ua_asym_chunk_max_body(p, g_key_a, g_key_c, sec_end, chunk_max, &max_body),
-                         UA_SC_GOOD);
+                         UA_STATUS_GOOD);
         end = make_opn(buf, p, max_body, &sec_end);
         assert_int_equal(
             ua_asym_chunk_secure(p, g_key_a, g_key_c, buf, chunk_max, sec_end, end, &len),
-            UA_SC_GOOD);
+            UA_STATUS_GOOD);
         assert_true(len <= chunk_max);
         end = make_opn(buf, p, max_body + 1, &sec_end);
         assert_int_equal(
             ua_asym_chunk_secure(p, g_key_a, g_key_c, buf, chunk_max, sec_end, end, &len),
-            UA_SC_BAD_TCP_MESSAGE_TOO_LARGE);
+            UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE);
     }
     assert_int_equal(ua_asym_chunk_max_body(p, g_key_a, g_key_b, sec_end, sec_end + 100, &max_body),
-                     UA_SC_BAD_TCP_MESSAGE_TOO_LARGE);
+                     UA_STATUS_BAD_TCP_MESSAGE_TOO_LARGE);
 }
 
 /* Random bytes into both open paths must fail cleanly, never crash. */
@@ -641,20 +642,21 @@ static void test_open_garbage(void **state)
                 put_u32(buf + 4, (uint32_t)len);
             assert_int_not_equal(
                 ua_sym_chunk_open(p, UA_SECURITY_MODE_SIGN_AND_ENCRYPT, &ck, buf, len, &body_end),
-                UA_SC_GOOD);
+                UA_STATUS_GOOD);
             assert_int_not_equal(
-                ua_sym_chunk_open(p, UA_SECURITY_MODE_SIGN, &ck, buf, len, &body_end), UA_SC_GOOD);
+                ua_sym_chunk_open(p, UA_SECURITY_MODE_SIGN, &ck, buf, len, &body_end),
+                UA_STATUS_GOOD);
         }
         for (size_t len = 12; len < 12 + 3 * 256 + 1; len += 64) {
             ua_random_bytes(buf, len);
             put_u32(buf + 4, (uint32_t)len);
             assert_int_not_equal(ua_asym_chunk_open(p, g_key_b, g_key_a, buf, len, 12, &body_end),
-                                 UA_SC_GOOD);
+                                 UA_STATUS_GOOD);
         }
         ua_random_bytes(buf, 12 + 512);
         put_u32(buf + 4, 12 + 512);
         assert_int_equal(ua_asym_chunk_open(p, g_key_b, g_key_a, buf, 12 + 512, 12, &body_end),
-                         UA_SC_BAD_SECURITY_CHECKS_FAILED);
+                         UA_STATUS_BAD_SECURITY_CHECKS_FAILED);
     }
 }
 
@@ -677,38 +679,38 @@ static void test_session_signature(void **state)
         const ua_security_policy *p = ua_policy_by_id(secure_ids[i]);
         assert_int_equal(
             ua_session_sign(p, g_key_a, cert, sizeof cert, nonce, sizeof nonce, &sig, &sig_len),
-            UA_SC_GOOD);
+            UA_STATUS_GOOD);
         assert_int_equal(sig_len, 256);
         assert_int_equal(
             ua_session_verify(p, g_key_a, cert, sizeof cert, nonce, sizeof nonce, sig, sig_len),
-            UA_SC_GOOD);
+            UA_STATUS_GOOD);
         nonce[0] ^= 1;
         assert_int_equal(
             ua_session_verify(p, g_key_a, cert, sizeof cert, nonce, sizeof nonce, sig, sig_len),
-            UA_SC_BAD_APPLICATION_SIGNATURE_INVALID);
+            UA_STATUS_BAD_APPLICATION_SIGNATURE_INVALID);
         nonce[0] ^= 1;
         assert_int_equal(
             ua_session_verify(p, g_key_b, cert, sizeof cert, nonce, sizeof nonce, sig, sig_len),
-            UA_SC_BAD_APPLICATION_SIGNATURE_INVALID);
+            UA_STATUS_BAD_APPLICATION_SIGNATURE_INVALID);
         assert_int_equal(
             ua_session_verify(p, g_key_a, cert, sizeof cert, nonce, sizeof nonce, sig, sig_len - 1),
-            UA_SC_BAD_APPLICATION_SIGNATURE_INVALID);
+            UA_STATUS_BAD_APPLICATION_SIGNATURE_INVALID);
         fp_free(sig);
     }
     /* PSS and PKCS#1 v1.5 signatures are not interchangeable. */
     assert_int_equal(
         ua_session_sign(pss, g_key_a, cert, sizeof cert, nonce, sizeof nonce, &sig, &sig_len),
-        UA_SC_GOOD);
+        UA_STATUS_GOOD);
     assert_int_equal(
         ua_session_verify(pkcs, g_key_a, cert, sizeof cert, nonce, sizeof nonce, sig, sig_len),
-        UA_SC_BAD_APPLICATION_SIGNATURE_INVALID);
+        UA_STATUS_BAD_APPLICATION_SIGNATURE_INVALID);
     fp_free(sig);
     assert_int_equal(ua_session_sign(ua_policy_by_id(UA_POLICY_NONE), g_key_a, cert, sizeof cert,
                                      nonce, sizeof nonce, &sig, &sig_len),
-                     UA_SC_BAD_SECURITY_POLICY_REJECTED);
+                     UA_STATUS_BAD_SECURITY_POLICY_REJECTED);
     assert_int_equal(
         ua_session_sign(pkcs, g_key_weak, cert, sizeof cert, nonce, sizeof nonce, &sig, &sig_len),
-        UA_SC_BAD_SECURITY_POLICY_REJECTED);
+        UA_STATUS_BAD_SECURITY_POLICY_REJECTED);
 }
 
 static void test_password(void **state)
@@ -730,12 +732,12 @@ static void test_password(void **state)
         for (size_t c = 0; c < 3; c++) {
             assert_int_equal(ua_password_encrypt(p, g_key_b, cases[c].pw, cases[c].len, nonce,
                                                  sizeof nonce, &ct, &ct_len),
-                             UA_SC_GOOD);
+                             UA_STATUS_GOOD);
             assert_int_equal(ct_len % 256, 0);
             assert_int_equal(ct_len, ua_asym_cipher_len(p, g_key_b, 4 + cases[c].len + 32));
             assert_int_equal(
                 ua_password_decrypt(p, g_key_b, ct, ct_len, nonce, sizeof nonce, &pw, &pw_len),
-                UA_SC_GOOD);
+                UA_STATUS_GOOD);
             assert_int_equal(pw_len, cases[c].len);
             if (pw_len)
                 assert_memory_equal(pw, cases[c].pw, pw_len);
@@ -745,19 +747,19 @@ static void test_password(void **state)
             nonce[5] ^= 1;
             assert_int_equal(
                 ua_password_decrypt(p, g_key_b, ct, ct_len, nonce, sizeof nonce, &pw, &pw_len),
-                UA_SC_BAD_NONCE_INVALID);
+                UA_STATUS_BAD_NONCE_INVALID);
             nonce[5] ^= 1;
             /* The wrong private key, and tampering. */
             assert_int_equal(
                 ua_password_decrypt(p, g_key_a, ct, ct_len, nonce, sizeof nonce, &pw, &pw_len),
-                UA_SC_BAD_IDENTITY_TOKEN_INVALID);
+                UA_STATUS_BAD_IDENTITY_TOKEN_INVALID);
             ct[10] ^= 1;
             assert_int_equal(
                 ua_password_decrypt(p, g_key_b, ct, ct_len, nonce, sizeof nonce, &pw, &pw_len),
-                UA_SC_BAD_IDENTITY_TOKEN_INVALID);
+                UA_STATUS_BAD_IDENTITY_TOKEN_INVALID);
             assert_int_equal(
                 ua_password_decrypt(p, g_key_b, ct, ct_len - 3, nonce, sizeof nonce, &pw, &pw_len),
-                UA_SC_BAD_IDENTITY_TOKEN_INVALID);
+                UA_STATUS_BAD_IDENTITY_TOKEN_INVALID);
             fp_free(ct);
             ct = NULL;
         }
@@ -771,16 +773,16 @@ static void test_password(void **state)
         memcpy(plain + 4, "abc", 3);
         memcpy(plain + 7, nonce, 32);
         assert_int_equal(p->asym_encrypt(g_key_b, plain, sizeof plain, cbuf, sizeof cbuf, &n),
-                         UA_SC_GOOD);
+                         UA_STATUS_GOOD);
         assert_int_equal(ua_password_decrypt(p, g_key_b, cbuf, n, nonce, 32, &pw, &pw_len),
-                         UA_SC_BAD_IDENTITY_TOKEN_INVALID);
+                         UA_STATUS_BAD_IDENTITY_TOKEN_INVALID);
     }
     assert_int_equal(ua_password_encrypt(ua_policy_by_id(UA_POLICY_NONE), g_key_b,
                                          (const uint8_t *)"a", 1, nonce, 32, &ct, &ct_len),
-                     UA_SC_BAD_SECURITY_POLICY_REJECTED);
+                     UA_STATUS_BAD_SECURITY_POLICY_REJECTED);
     assert_int_equal(ua_password_encrypt(ua_policy_by_name("Basic256Sha256"), g_key_b,
                                          (const uint8_t *)"a", 1, nonce, 0, &ct, &ct_len),
-                     UA_SC_BAD_NONCE_INVALID);
+                     UA_STATUS_BAD_NONCE_INVALID);
 }
 
 static void test_alloc_failures(void **state)
@@ -796,17 +798,17 @@ static void test_alloc_failures(void **state)
         fp_alloc_fail_after(n);
         rc = ua_password_encrypt(p, g_key_b, (const uint8_t *)"pw", 2, nonce, 32, &out, &out_len);
         fp_alloc_fail_after(-1);
-        if (rc == UA_SC_GOOD)
+        if (rc == UA_STATUS_GOOD)
             fp_free(out);
         else
-            assert_int_equal(rc, UA_SC_BAD_OUT_OF_MEMORY);
+            assert_int_equal(rc, UA_STATUS_BAD_OUT_OF_MEMORY);
         fp_alloc_fail_after(n);
         rc = ua_session_sign(p, g_key_a, nonce, 32, nonce, 32, &out, &out_len);
         fp_alloc_fail_after(-1);
-        if (rc == UA_SC_GOOD)
+        if (rc == UA_STATUS_GOOD)
             fp_free(out);
         else
-            assert_int_equal(rc, UA_SC_BAD_OUT_OF_MEMORY);
+            assert_int_equal(rc, UA_STATUS_BAD_OUT_OF_MEMORY);
     }
 }
 
@@ -817,15 +819,15 @@ static void test_key_bytes(void **state)
     ua_key *k1 = NULL, *k2 = NULL;
 
     (void)state;
-    assert_int_equal(ua_key_to_bytes(g_key_a, true, &pem, &pem_len), UA_SC_GOOD);
-    assert_int_equal(ua_key_to_bytes(g_key_a, false, &der, &der_len), UA_SC_GOOD);
-    assert_int_equal(ua_key_from_bytes(pem, pem_len, &k1), UA_SC_GOOD);
-    assert_int_equal(ua_key_from_bytes(der, der_len, &k2), UA_SC_GOOD);
+    assert_int_equal(ua_key_to_bytes(g_key_a, true, &pem, &pem_len), UA_STATUS_GOOD);
+    assert_int_equal(ua_key_to_bytes(g_key_a, false, &der, &der_len), UA_STATUS_GOOD);
+    assert_int_equal(ua_key_from_bytes(pem, pem_len, &k1), UA_STATUS_GOOD);
+    assert_int_equal(ua_key_from_bytes(der, der_len, &k2), UA_STATUS_GOOD);
     assert_int_equal(ua_key_bits(k1), 2048);
     assert_true(ua_key_has_private(k2));
     ua_key_free(k1);
     assert_int_equal(ua_key_from_bytes((const uint8_t *)"nonsense", 8, &k1),
-                     UA_SC_BAD_DECODING_ERROR);
+                     UA_STATUS_BAD_DECODING_ERROR);
     assert_null(k1);
     ua_key_free(k2);
     fp_free(pem);

@@ -170,7 +170,7 @@ static ua_cert *to_ua(X509 *x, X509 *extra)
     memcpy(buf, d1, (size_t)n1);
     if (n2)
         memcpy(buf + n1, d2, (size_t)n2);
-    assert_int_equal(ua_cert_from_bytes(buf, (size_t)(n1 + n2), &c), UA_SC_GOOD);
+    assert_int_equal(ua_cert_from_bytes(buf, (size_t)(n1 + n2), &c), UA_STATUS_GOOD);
     OPENSSL_free(d1);
     OPENSSL_free(d2);
     free(buf);
@@ -233,13 +233,14 @@ static void test_create_self_signed(void **state)
     time_t now = time(NULL);
 
     (void)state;
-    assert_int_equal(ua_cert_create_self_signed(&params, &cert, &key), UA_SC_GOOD);
+    assert_int_equal(ua_cert_create_self_signed(&params, &cert, &key), UA_STATUS_GOOD);
     assert_true(ua_cert_matches_key(cert, key));
     assert_int_equal(ua_key_bits(key), 2048);
-    assert_int_equal(ua_cert_application_uri(cert, uri, sizeof uri), UA_SC_GOOD);
+    assert_int_equal(ua_cert_application_uri(cert, uri, sizeof uri), UA_STATUS_GOOD);
     assert_string_equal(uri, params.application_uri);
     for (int i = 1; i < UA_POLICY_COUNT; i++)
-        assert_int_equal(ua_policy_check_cert(ua_policy_by_id((ua_policy_id)i), cert), UA_SC_GOOD);
+        assert_int_equal(ua_policy_check_cert(ua_policy_by_id((ua_policy_id)i), cert),
+                         UA_STATUS_GOOD);
 
     der = ua_cert_der(cert, &der_len);
     q = der;
@@ -290,7 +291,8 @@ static void test_create_self_signed(void **state)
     X509_free(x);
 
     params.application_uri = NULL;
-    assert_int_equal(ua_cert_create_self_signed(&params, &cert, &key), UA_SC_BAD_INVALID_ARGUMENT);
+    assert_int_equal(ua_cert_create_self_signed(&params, &cert, &key),
+                     UA_STATUS_BAD_INVALID_ARGUMENT);
     ua_cert_free(cert);
     ua_key_free(key);
 }
@@ -307,14 +309,14 @@ static void test_save_load(void **state)
 
     (void)state;
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_cert_create_self_signed(&params, &cert, &key), UA_SC_GOOD);
+    assert_int_equal(ua_cert_create_self_signed(&params, &cert, &key), UA_STATUS_GOOD);
     for (int i = 0; i < 2; i++) {
         size_t a_len, b_len;
         const uint8_t *a, *b;
 
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        assert_int_equal(ua_cert_save(cert, path), UA_SC_GOOD);
-        assert_int_equal(ua_cert_load(path, &c2), UA_SC_GOOD);
+        assert_int_equal(ua_cert_save(cert, path), UA_STATUS_GOOD);
+        assert_int_equal(ua_cert_load(path, &c2), UA_STATUS_GOOD);
         a = ua_cert_der(cert, &a_len);
         b = ua_cert_der(c2, &b_len);
         assert_int_equal(a_len, b_len);
@@ -322,10 +324,10 @@ static void test_save_load(void **state)
         ua_cert_free(c2);
 
         snprintf(path, sizeof path, "%s/%s", dir, knames[i]);
-        assert_int_equal(ua_key_save(key, path), UA_SC_GOOD);
+        assert_int_equal(ua_key_save(key, path), UA_STATUS_GOOD);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
-        assert_int_equal(ua_key_load(path, &k2), UA_SC_GOOD);
+        assert_int_equal(ua_key_load(path, &k2), UA_STATUS_GOOD);
         assert_true(ua_cert_matches_key(cert, k2));
         ua_key_free(k2);
     }
@@ -339,13 +341,13 @@ static void test_save_load(void **state)
             1);
         n = BIO_get_mem_data(bio, &mem);
         assert_int_equal(ua_key_from_bytes((const uint8_t *)mem, (size_t)n, &k2),
-                         UA_SC_BAD_DECODING_ERROR);
+                         UA_STATUS_BAD_DECODING_ERROR);
         BIO_free(bio);
     }
     snprintf(path, sizeof path, "%s/missing.der", dir);
-    assert_int_equal(ua_cert_load(path, &c2), UA_SC_BAD_NOT_FOUND);
+    assert_int_equal(ua_cert_load(path, &c2), UA_STATUS_BAD_NOT_FOUND);
     snprintf(path, sizeof path, "%s/k.pem", dir);
-    assert_int_equal(ua_cert_load(path, &c2), UA_SC_BAD_CERTIFICATE_INVALID);
+    assert_int_equal(ua_cert_load(path, &c2), UA_STATUS_BAD_CERTIFICATE_INVALID);
     ua_cert_free(cert);
     ua_key_free(key);
     rm_rf(dir);
@@ -362,9 +364,9 @@ static void test_own_certificate(void **state)
 
     (void)state;
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
-    assert_int_equal(ua_pki_own_certificate(pki, &params, &c1, &k1), UA_SC_GOOD);
-    assert_int_equal(ua_pki_own_certificate(pki, &params, &c2, &k2), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_own_certificate(pki, &params, &c1, &k1), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_own_certificate(pki, &params, &c2, &k2), UA_STATUS_GOOD);
     ua_cert_thumbprint(c1, t1);
     ua_cert_thumbprint(c2, t2);
     assert_memory_equal(t1, t2, sizeof t1); /* created once, then reused */
@@ -374,12 +376,13 @@ static void test_own_certificate(void **state)
 
     params.application_uri = "urn:fieldplane:other";
     assert_int_equal(ua_pki_own_certificate(pki, &params, &c2, &k2),
-                     UA_SC_BAD_CERTIFICATE_URI_INVALID);
+                     UA_STATUS_BAD_CERTIFICATE_URI_INVALID);
     assert_null(c2);
     params.application_uri = "urn:fieldplane:me";
     snprintf(path, sizeof path, "%s/own/private/key.pem", dir);
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(ua_pki_own_certificate(pki, &params, &c2, &k2), UA_SC_BAD_CONFIGURATION_ERROR);
+    assert_int_equal(ua_pki_own_certificate(pki, &params, &c2, &k2),
+                     UA_STATUS_BAD_CONFIGURATION_ERROR);
     ua_cert_free(c1);
     ua_key_free(k1);
     ua_pki_free(pki);
@@ -399,8 +402,8 @@ static void test_untrusted_then_trusted(void **state)
 
     (void)state;
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_BAD_CERTIFICATE_UNTRUSTED);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_BAD_CERTIFICATE_UNTRUSTED);
     assert_int_equal(count_files(dir, "rejected"), 1);
     assert_int_equal(count_files(dir, "trusted/certs"), 0);
 
@@ -411,19 +414,19 @@ static void test_untrusted_then_trusted(void **state)
     snprintf(from, sizeof from, "%s/rejected/%s.der", dir, name);
     snprintf(to, sizeof to, "%s/trusted/certs/%s.der", dir, name);
     assert_int_equal(rename(from, to), 0);
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_GOOD);
 
     vp.application_uri = "urn:test:other";
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_BAD_CERTIFICATE_URI_INVALID);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_BAD_CERTIFICATE_URI_INVALID);
     vp.application_uri = SERVER_URI;
     vp.host_name = "plc1.example";
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_GOOD);
     vp.host_name = "plc2.example";
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_BAD_CERTIFICATE_HOST_NAME_INVALID);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_BAD_CERTIFICATE_HOST_NAME_INVALID);
     vp.host_name = NULL;
     vp.role = UA_CERT_ROLE_CLIENT; /* has clientAuth too */
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_GOOD);
 
     /* rejected/ stops growing at its limit. */
     for (int i = 0; i < 300; i++) {
@@ -434,7 +437,7 @@ static void test_untrusted_then_trusted(void **state)
         assert_non_null(f);
         fclose(f);
     }
-    assert_int_equal(ua_pki_reject(pki, c), UA_SC_BAD_CONFIGURATION_ERROR);
+    assert_int_equal(ua_pki_reject(pki, c), UA_STATUS_BAD_CONFIGURATION_ERROR);
     assert_int_equal(count_files(dir, "rejected"), 300);
 
     ua_cert_free(c);
@@ -462,20 +465,20 @@ static void test_time_invalid(void **state)
     c_future = to_ua(x_future, NULL);
     c_ok = to_ua(x_ok, NULL);
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
     put_cert(dir, "trusted/certs", "old.der", x_old);
     put_cert(dir, "trusted/certs", "future.der", x_future);
     put_cert(dir, "trusted/certs", "ok.der", x_ok);
-    assert_int_equal(ua_pki_verify(pki, c_old, NULL), UA_SC_BAD_CERTIFICATE_TIME_INVALID);
-    assert_int_equal(ua_pki_verify(pki, c_future, NULL), UA_SC_BAD_CERTIFICATE_TIME_INVALID);
-    assert_int_equal(ua_pki_verify(pki, c_ok, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_old, NULL), UA_STATUS_BAD_CERTIFICATE_TIME_INVALID);
+    assert_int_equal(ua_pki_verify(pki, c_future, NULL), UA_STATUS_BAD_CERTIFICATE_TIME_INVALID);
+    assert_int_equal(ua_pki_verify(pki, c_ok, NULL), UA_STATUS_GOOD);
     assert_int_equal(count_files(dir, "rejected"), 0);
     ua_pki_free(pki);
 
     /* The same folder checked as of a time two years ahead. */
     opt.verify_time = time(NULL) + 2 * 365 * 86400L;
-    assert_int_equal(ua_pki_open(dir, &opt, &pki), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c_ok, NULL), UA_SC_BAD_CERTIFICATE_TIME_INVALID);
+    assert_int_equal(ua_pki_open(dir, &opt, &pki), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_ok, NULL), UA_STATUS_BAD_CERTIFICATE_TIME_INVALID);
     ua_pki_free(pki);
 
     ua_cert_free(c_old);
@@ -502,22 +505,22 @@ static void test_auto_accept(void **state)
     x_old = make_cert(&old, g_leaf_key, NULL, NULL);
     c_old = to_ua(x_old, NULL);
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, &opt, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, &opt, &pki), UA_STATUS_GOOD);
     /* An expired certificate is not accepted, automatically or not. */
-    assert_int_equal(ua_pki_verify(pki, c_old, &vp), UA_SC_BAD_CERTIFICATE_TIME_INVALID);
+    assert_int_equal(ua_pki_verify(pki, c_old, &vp), UA_STATUS_BAD_CERTIFICATE_TIME_INVALID);
     assert_int_equal(count_files(dir, "trusted/certs"), 0);
     /* Nor one for another application. */
     vp.application_uri = "urn:wrong";
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_BAD_CERTIFICATE_URI_INVALID);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_BAD_CERTIFICATE_URI_INVALID);
     assert_int_equal(count_files(dir, "trusted/certs"), 0);
     vp.application_uri = SERVER_URI;
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_GOOD);
     assert_int_equal(count_files(dir, "trusted/certs"), 1);
     assert_int_equal(count_files(dir, "rejected"), 0);
     ua_pki_free(pki);
     /* Remembered: trusted without auto-accept from now on. */
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, &vp), UA_STATUS_GOOD);
     ua_pki_free(pki);
 
     ua_cert_free(c);
@@ -545,47 +548,48 @@ static void test_issuer_chain(void **state)
     c_old = to_ua(leaf_of_old, NULL);
 
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
     /* Issuer unknown. */
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_BAD_CERTIFICATE_CHAIN_INCOMPLETE);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_BAD_CERTIFICATE_CHAIN_INCOMPLETE);
     assert_int_equal(count_files(dir, "rejected"), 1);
     /* The CA in issuers/ builds the chain but trusts nothing. */
     put_cert(dir, "issuers/certs", "ca.der", ca);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_BAD_CERTIFICATE_UNTRUSTED);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_BAD_CERTIFICATE_UNTRUSTED);
     /* Trusting the leaf with its CA in issuers/ is enough. */
     put_cert(dir, "trusted/certs", "leaf.der", leaf);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_GOOD);
     ua_pki_free(pki);
     rm_rf(dir);
 
     /* Trusting the CA trusts what it issued, also when the server sends its chain. */
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
     put_cert(dir, "trusted/certs", "ca.der", ca);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_STATUS_GOOD);
     ua_pki_free(pki);
     rm_rf(dir);
 
     /* A trusted leaf whose server sends its CA along: complete and trusted.
      * The same chain with the leaf not trusted: untrusted. */
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_SC_BAD_CERTIFICATE_UNTRUSTED);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_STATUS_BAD_CERTIFICATE_UNTRUSTED);
     put_cert(dir, "trusted/certs", "leaf.der", leaf);
-    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_chain, NULL), UA_STATUS_GOOD);
     ua_pki_free(pki);
     rm_rf(dir);
 
     /* A trusted leaf whose CA is neither trusted nor an issuer: incomplete. */
 
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
     put_cert(dir, "trusted/certs", "leaf.der", leaf);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_BAD_CERTIFICATE_CHAIN_INCOMPLETE);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_BAD_CERTIFICATE_CHAIN_INCOMPLETE);
     /* An expired CA. */
     put_cert(dir, "trusted/certs", "ca_old.der", ca_old);
-    assert_int_equal(ua_pki_verify(pki, c_old, NULL), UA_SC_BAD_CERTIFICATE_ISSUER_TIME_INVALID);
+    assert_int_equal(ua_pki_verify(pki, c_old, NULL),
+                     UA_STATUS_BAD_CERTIFICATE_ISSUER_TIME_INVALID);
     ua_pki_free(pki);
     rm_rf(dir);
 
@@ -596,27 +600,27 @@ static void test_issuer_chain(void **state)
     int ca_len = i2d_X509(ca, &ca_der);
     const uint8_t *leaf_der = ua_cert_der(c, &leaf_len);
     assert_true(ca_len > 0);
-    assert_int_equal(ua_cert_chain_der(c_chain, &der, &der_len), UA_SC_GOOD);
+    assert_int_equal(ua_cert_chain_der(c_chain, &der, &der_len), UA_STATUS_GOOD);
     assert_int_equal(der_len, leaf_len + (size_t)ca_len);
     assert_memory_equal(der, leaf_der, leaf_len);
     assert_memory_equal(der + leaf_len, ca_der, (size_t)ca_len);
     ua_cert *back = NULL;
-    assert_int_equal(ua_cert_from_bytes(der, der_len, &back), UA_SC_GOOD);
+    assert_int_equal(ua_cert_from_bytes(der, der_len, &back), UA_STATUS_GOOD);
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
     put_cert(dir, "issuers/certs", "unrelated.der", leaf_of_old);
     put_cert(dir, "trusted/certs", "leaf.der", leaf);
-    assert_int_equal(ua_pki_verify(pki, back, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, back, NULL), UA_STATUS_GOOD);
     ua_pki_free(pki);
     rm_rf(dir);
     ua_cert_free(back);
     fp_free(der);
-    assert_int_equal(ua_cert_chain_der(c, &der, &der_len), UA_SC_GOOD);
+    assert_int_equal(ua_cert_chain_der(c, &der, &der_len), UA_STATUS_GOOD);
     assert_int_equal(der_len, leaf_len);
     assert_memory_equal(der, leaf_der, leaf_len);
     fp_free(der);
     OPENSSL_free(ca_der);
-    assert_int_equal(ua_cert_chain_der(NULL, &der, &der_len), UA_SC_BAD_INVALID_ARGUMENT);
+    assert_int_equal(ua_cert_chain_der(NULL, &der, &der_len), UA_STATUS_BAD_INVALID_ARGUMENT);
 
     ua_cert_free(c);
     ua_cert_free(c_chain);
@@ -669,28 +673,28 @@ static void test_revocation(void **state)
 
     (void)state;
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, &opt, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, &opt, &pki), UA_STATUS_GOOD);
     put_cert(dir, "trusted/certs", "ca.der", ca);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_BAD_CERTIFICATE_REVOCATION_UNKNOWN);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_BAD_CERTIFICATE_REVOCATION_UNKNOWN);
     snprintf(path, sizeof path, "%s/trusted/crl/ca.crl", dir);
     write_crl(path, ca, g_ca_key, leaf);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_BAD_CERTIFICATE_REVOKED);
-    assert_int_equal(ua_pki_verify(pki, c_other, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_BAD_CERTIFICATE_REVOKED);
+    assert_int_equal(ua_pki_verify(pki, c_other, NULL), UA_STATUS_GOOD);
     /* Self-signed certificates need no CRL, even with require_crl. */
     {
         X509 *self = make_cert(&leaf_spec, g_leaf_key, NULL, NULL);
         ua_cert *c_self = to_ua(self, NULL);
         put_cert(dir, "trusted/certs", "self.der", self);
-        assert_int_equal(ua_pki_verify(pki, c_self, NULL), UA_SC_GOOD);
+        assert_int_equal(ua_pki_verify(pki, c_self, NULL), UA_STATUS_GOOD);
         ua_cert_free(c_self);
         X509_free(self);
     }
     ua_pki_free(pki);
     /* Without require_crl a missing CRL is no error, a present one still counts. */
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_BAD_CERTIFICATE_REVOKED);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_BAD_CERTIFICATE_REVOKED);
     unlink(path);
-    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c, NULL), UA_STATUS_GOOD);
     ua_pki_free(pki);
 
     ua_cert_free(c);
@@ -725,18 +729,20 @@ static void test_usage_and_policy(void **state)
     c_small = to_ua(x_small, NULL);
 
     tmp_dir(dir, sizeof dir);
-    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_SC_GOOD);
+    assert_int_equal(ua_pki_open(dir, NULL, &pki), UA_STATUS_GOOD);
     put_cert(dir, "trusted/certs", "client.der", x_client);
     put_cert(dir, "trusted/certs", "nosig.der", x_nosig);
     put_cert(dir, "trusted/certs", "small.der", x_small);
-    assert_int_equal(ua_pki_verify(pki, c_client, &vp), UA_SC_BAD_CERTIFICATE_USE_NOT_ALLOWED);
+    assert_int_equal(ua_pki_verify(pki, c_client, &vp), UA_STATUS_BAD_CERTIFICATE_USE_NOT_ALLOWED);
     vp.role = UA_CERT_ROLE_CLIENT;
-    assert_int_equal(ua_pki_verify(pki, c_client, &vp), UA_SC_GOOD);
-    assert_int_equal(ua_pki_verify(pki, c_nosig, &vp), UA_SC_BAD_CERTIFICATE_USE_NOT_ALLOWED);
+    assert_int_equal(ua_pki_verify(pki, c_client, &vp), UA_STATUS_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_nosig, &vp), UA_STATUS_BAD_CERTIFICATE_USE_NOT_ALLOWED);
     vp.policy = pol;
-    assert_int_equal(ua_pki_verify(pki, c_small, &vp), UA_SC_BAD_CERTIFICATE_POLICY_CHECK_FAILED);
-    assert_int_equal(ua_policy_check_cert(pol, c_sha1), UA_SC_BAD_CERTIFICATE_POLICY_CHECK_FAILED);
-    assert_int_equal(ua_policy_check_cert(ua_policy_by_id(UA_POLICY_NONE), c_sha1), UA_SC_GOOD);
+    assert_int_equal(ua_pki_verify(pki, c_small, &vp),
+                     UA_STATUS_BAD_CERTIFICATE_POLICY_CHECK_FAILED);
+    assert_int_equal(ua_policy_check_cert(pol, c_sha1),
+                     UA_STATUS_BAD_CERTIFICATE_POLICY_CHECK_FAILED);
+    assert_int_equal(ua_policy_check_cert(ua_policy_by_id(UA_POLICY_NONE), c_sha1), UA_STATUS_GOOD);
     /* Policy failures are not trust failures: nothing lands in rejected/. */
     assert_int_equal(count_files(dir, "rejected"), 0);
     ua_pki_free(pki);
@@ -764,20 +770,21 @@ static void test_cert_parsing(void **state)
 
     (void)state;
     memset(junk, 0x30, sizeof junk);
-    assert_int_equal(ua_cert_from_bytes(junk, sizeof junk, &c), UA_SC_BAD_CERTIFICATE_INVALID);
-    assert_int_equal(ua_cert_from_bytes(junk, 0, &c), UA_SC_BAD_INVALID_ARGUMENT);
+    assert_int_equal(ua_cert_from_bytes(junk, sizeof junk, &c), UA_STATUS_BAD_CERTIFICATE_INVALID);
+    assert_int_equal(ua_cert_from_bytes(junk, 0, &c), UA_STATUS_BAD_INVALID_ARGUMENT);
     /* Truncated DER, and DER with trailing garbage. */
     for (int cut = 1; cut < n; cut += 97)
         assert_int_equal(ua_cert_from_bytes(der, (size_t)(n - cut), &c),
-                         UA_SC_BAD_CERTIFICATE_INVALID);
+                         UA_STATUS_BAD_CERTIFICATE_INVALID);
     {
         uint8_t *buf = malloc((size_t)n + 5);
         memcpy(buf, der, (size_t)n);
         memcpy(buf + n, "\x30\x82\xff\xff\x00", 5);
-        assert_int_equal(ua_cert_from_bytes(buf, (size_t)n + 5, &c), UA_SC_BAD_CERTIFICATE_INVALID);
+        assert_int_equal(ua_cert_from_bytes(buf, (size_t)n + 5, &c),
+                         UA_STATUS_BAD_CERTIFICATE_INVALID);
         free(buf);
     }
-    assert_int_equal(ua_cert_from_bytes(der, (size_t)n, &c), UA_SC_GOOD);
+    assert_int_equal(ua_cert_from_bytes(der, (size_t)n, &c), UA_STATUS_GOOD);
     ua_cert_thumbprint(c, tp);
     EVP_Digest(der, (size_t)n, tp2, &md_len, EVP_sha1(), NULL);
     assert_memory_equal(tp, tp2, sizeof tp);
@@ -805,16 +812,16 @@ static void test_alloc_failures(void **state)
 
         fp_alloc_fail_after(n);
         rc = ua_pki_open(dir, NULL, &pki);
-        if (rc == UA_SC_GOOD)
+        if (rc == UA_STATUS_GOOD)
             rc = ua_pki_own_certificate(pki, &params, &own, &key);
-        if (rc == UA_SC_GOOD) {
+        if (rc == UA_STATUS_GOOD) {
             rc = ua_pki_verify(pki, c, NULL);
-            saw_good = rc == UA_SC_BAD_CERTIFICATE_UNTRUSTED;
+            saw_good = rc == UA_STATUS_BAD_CERTIFICATE_UNTRUSTED;
         }
         fp_alloc_fail_after(-1);
-        assert_true(rc == UA_SC_BAD_OUT_OF_MEMORY || rc == UA_SC_BAD_CONFIGURATION_ERROR ||
-                    rc == UA_SC_BAD_CERTIFICATE_UNTRUSTED || rc == UA_SC_BAD_CERTIFICATE_INVALID ||
-                    rc == UA_SC_BAD_INTERNAL_ERROR);
+        assert_true(rc == UA_STATUS_BAD_OUT_OF_MEMORY || rc == UA_STATUS_BAD_CONFIGURATION_ERROR ||
+                    rc == UA_STATUS_BAD_CERTIFICATE_UNTRUSTED ||
+                    rc == UA_STATUS_BAD_CERTIFICATE_INVALID || rc == UA_STATUS_BAD_INTERNAL_ERROR);
         ua_cert_free(own);
         ua_key_free(key);
         ua_pki_free(pki);

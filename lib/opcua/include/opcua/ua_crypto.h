@@ -18,7 +18,7 @@
  *     encryption.
  *
  * Every function that can fail returns an OPC UA StatusCode value (uint32_t,
- * UA_SC_GOOD = 0). Received bytes are untrusted: every length is checked before
+ * UA_STATUS_GOOD = 0). Received bytes are untrusted: every length is checked before
  * it is used and a failure never reads outside the given buffer.
  */
 #ifndef UA_CRYPTO_H
@@ -28,46 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ------------------------------------------------------------------------ */
-/* Status codes returned here (values of OPC 10000-6 StatusCode.csv)          */
-/* ------------------------------------------------------------------------ */
+#include "opcua/ua_status.h"
+#include "opcua/ua_statuscodes.h"
 
-#define UA_SC_GOOD 0x00000000u
-#define UA_SC_BAD_UNEXPECTED_ERROR 0x80010000u
-#define UA_SC_BAD_INTERNAL_ERROR 0x80020000u
-#define UA_SC_BAD_OUT_OF_MEMORY 0x80030000u
-#define UA_SC_BAD_ENCODING_ERROR 0x80060000u
-#define UA_SC_BAD_DECODING_ERROR 0x80070000u
-#define UA_SC_BAD_CERTIFICATE_INVALID 0x80120000u
-#define UA_SC_BAD_SECURITY_CHECKS_FAILED 0x80130000u
-#define UA_SC_BAD_CERTIFICATE_POLICY_CHECK_FAILED 0x81140000u
-#define UA_SC_BAD_CERTIFICATE_TIME_INVALID 0x80140000u
-#define UA_SC_BAD_CERTIFICATE_ISSUER_TIME_INVALID 0x80150000u
-#define UA_SC_BAD_CERTIFICATE_HOST_NAME_INVALID 0x80160000u
-#define UA_SC_BAD_CERTIFICATE_URI_INVALID 0x80170000u
-#define UA_SC_BAD_CERTIFICATE_USE_NOT_ALLOWED 0x80180000u
-#define UA_SC_BAD_CERTIFICATE_ISSUER_USE_NOT_ALLOWED 0x80190000u
-#define UA_SC_BAD_CERTIFICATE_UNTRUSTED 0x801A0000u
-#define UA_SC_BAD_CERTIFICATE_REVOCATION_UNKNOWN 0x801B0000u
-#define UA_SC_BAD_CERTIFICATE_ISSUER_REVOCATION_UNKNOWN 0x801C0000u
-#define UA_SC_BAD_CERTIFICATE_REVOKED 0x801D0000u
-#define UA_SC_BAD_CERTIFICATE_ISSUER_REVOKED 0x801E0000u
-#define UA_SC_BAD_CERTIFICATE_CHAIN_INCOMPLETE 0x810D0000u
-#define UA_SC_BAD_IDENTITY_TOKEN_INVALID 0x80200000u
-#define UA_SC_BAD_NONCE_INVALID 0x80240000u
-#define UA_SC_BAD_NOT_SUPPORTED 0x803D0000u
-#define UA_SC_BAD_NOT_FOUND 0x803E0000u
-#define UA_SC_BAD_SECURITY_MODE_REJECTED 0x80540000u
-#define UA_SC_BAD_SECURITY_POLICY_REJECTED 0x80550000u
-#define UA_SC_BAD_USER_SIGNATURE_INVALID 0x80570000u
-#define UA_SC_BAD_APPLICATION_SIGNATURE_INVALID 0x80580000u
-#define UA_SC_BAD_TCP_MESSAGE_TOO_LARGE 0x80800000u
-#define UA_SC_BAD_CONFIGURATION_ERROR 0x80890000u
-#define UA_SC_BAD_INVALID_ARGUMENT 0x80AB0000u
-
-/* The symbolic name of one of the codes above ("BadSecurityChecksFailed"), or
- * "Unknown" for any other value. The string is static. */
-const char *ua_crypto_status_name(uint32_t status);
+/* Status codes returned here are the library's one vocabulary, generated from
+ * StatusCode.csv (opcua/ua_statuscodes.h); ua_status_name() (opcua/ua_status.h) names them. */
 
 /* ------------------------------------------------------------------------ */
 /* Keys and certificates                                                      */
