@@ -22,6 +22,7 @@
 #include <fieldplane/fp_log.h>
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
+#include "opcua/ua_nodeids.h"
 
 #define OPC_ACT_LOG "opcua-actions"
 #define OPC_ACT_MAX_ANSWER (16u << 20)
@@ -231,7 +232,7 @@ static void act_read(opc_ep *ep, opc_act *a)
     ua_read_request_init(&req);
     memset(&id, 0, sizeof(id));
     id.node_id = a->node;
-    id.attribute_id = 13;
+    id.attribute_id = UA_ATTR_VALUE;
     req.nodes_to_read = &id;
     req.nodes_to_read_count = 1;
     req.timestamps_to_return = UA_TIMESTAMPS_TO_RETURN_BOTH;
@@ -338,7 +339,7 @@ static void write_meta_done(ua_client *c, ua_status status, void *response, void
         return;
     }
     wv.node_id = a->node;
-    wv.attribute_id = 13;
+    wv.attribute_id = UA_ATTR_VALUE;
     wv.value.has = UA_DV_VALUE;
     req.nodes_to_write = &wv;
     req.nodes_to_write_count = 1;
@@ -360,7 +361,7 @@ static void act_write(opc_ep *ep, opc_act *a)
     ua_read_value_id ids[3];
     ua_read_request_init(&req);
     memset(ids, 0, sizeof(ids));
-    static const uint32_t attrs[3] = {14, 15, 13}; /* DataType, ValueRank, Value */
+    static const uint32_t attrs[3] = {UA_ATTR_DATA_TYPE, UA_ATTR_VALUE_RANK, UA_ATTR_VALUE};
     for (int i = 0; i < 3; i++) {
         ids[i].node_id = a->node;
         ids[i].attribute_id = attrs[i];
@@ -660,7 +661,7 @@ static void call_translate_done(ua_client *c, ua_status status, void *response, 
     for (int i = 0; i < 2; i++)
         if (a->has_arg_prop[i]) {
             ids[n].node_id = a->arg_prop[i];
-            ids[n].attribute_id = 13;
+            ids[n].attribute_id = UA_ATTR_VALUE;
             n++;
         }
     req.nodes_to_read = ids;
@@ -682,7 +683,7 @@ static void act_call(opc_ep *ep, opc_act *a)
     memset(el, 0, sizeof(el));
     memset(paths, 0, sizeof(paths));
     for (int i = 0; i < 2; i++) {
-        el[i].reference_type_id = ua_node_id_numeric(0, 46); /* HasProperty */
+        el[i].reference_type_id = ua_node_id_numeric(0, UA_NS0ID_HAS_PROPERTY);
         el[i].target_name.name = ua_string_view(props[i]);
         paths[i].starting_node = a->node;
         paths[i].relative_path.elements = &el[i];

@@ -478,7 +478,7 @@ static void keepalive_timer_cb(void *ctx)
         ua_read_value_id_init(&id);
         id.node_id.id_type = UA_NODEID_NUMERIC;
         id.node_id.id.numeric = UA_NS0ID_SERVER_SERVER_STATUS_STATE;
-        id.attribute_id = 13;
+        id.attribute_id = UA_ATTR_VALUE;
         req.nodes_to_read = &id;
         req.nodes_to_read_count = 1;
         if (ua_client_service(ep->client, &req, UA_TYPE(READ_REQUEST), UA_TYPE(READ_RESPONSE),

@@ -427,7 +427,7 @@ static void evitem_create(opc_ep *ep, opc_evitem *it)
     ua_monitor_item mi;
     memset(&mi, 0, sizeof(mi));
     mi.node_id = node;
-    mi.attribute_id = 12; /* EventNotifier */
+    mi.attribute_id = UA_ATTR_EVENT_NOTIFIER;
     mi.sampling_interval_ms = 0;
     mi.queue_size = it->queue_size;
     mi.discard_oldest = true;

@@ -33,7 +33,7 @@ static ua_status read_plain(ua_client *c, const uint32_t *ids, size_t n, ua_read
     memset(nodes, 0, sizeof(nodes));
     for (size_t i = 0; i < n; i++) {
         nodes[i].node_id = ua_node_id_numeric(0, ids[i]);
-        nodes[i].attribute_id = 13;
+        nodes[i].attribute_id = UA_ATTR_VALUE;
     }
     req.nodes_to_read = nodes;
     req.nodes_to_read_count = n;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opcua/ua_nodeid.h"
+#include "opcua/ua_nodeids.h"
 #include "fp_alloc.h"
 #include "fp_log.h"
 #include "ua_client_internal.h"
@@ -468,9 +470,9 @@ static ua_status item_filter(const ua_monitor_item *it, ua_extension_object *eo)
                 if (rc)
                     break;
             } else {
-                op->type_definition_id = ua_node_id_numeric(0, 2041); /* BaseEventType */
+                op->type_definition_id = ua_node_id_numeric(0, UA_NS0ID_BASE_EVENT_TYPE);
             }
-            op->attribute_id = 13;
+            op->attribute_id = UA_ATTR_VALUE;
             op->browse_path = ua_array_new(n_el, UA_TYPE(QUALIFIED_NAME));
             if (!op->browse_path) {
                 rc = UA_STATUS_BAD_OUT_OF_MEMORY;

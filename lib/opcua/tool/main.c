@@ -25,6 +25,7 @@
 #include "fp_alloc.h"
 #include "fp_log.h"
 #include "opcua/ua_nodeid.h"
+#include "opcua/ua_nodeids.h"
 #include "tool.h"
 
 #define EXIT_FAILED 1
@@ -287,8 +288,8 @@ static int cmd_read(ua_client *c, tool_opts *o, char **args, size_t n)
     int rc = 0;
     ua_status st = nodes && values ? UA_STATUS_GOOD : UA_STATUS_BAD_OUT_OF_MEMORY;
     for (size_t i = 0; !st && i < n; i++) {
-        nodes[i].node_id = ids[i];  /* borrowed */
-        nodes[i].attribute_id = 13; /* Value */
+        nodes[i].node_id = ids[i]; /* borrowed */
+        nodes[i].attribute_id = UA_ATTR_VALUE;
     }
     if (!st)
         st = ua_client_read_sync(c, nodes, n, values);
@@ -440,7 +441,7 @@ static int cmd_browse(ua_client *c, char **args, size_t n, size_t max)
     for (size_t i = 0; i < n; i++) {
         descs[i].node_id = ids[i]; /* borrowed */
         descs[i].browse_direction = UA_BROWSE_DIRECTION_FORWARD;
-        descs[i].reference_type_id = ua_node_id_numeric(0, 33); /* HierarchicalReferences */
+        descs[i].reference_type_id = ua_node_id_numeric(0, UA_NS0ID_HIERARCHICAL_REFERENCES);
         descs[i].include_subtypes = true;
         descs[i].result_mask = UA_BROWSE_RESULT_MASK_ALL;
     }
@@ -481,7 +482,7 @@ static ua_status parse_browse_path(ua_client *c, const char *z, ua_browse_path *
         return UA_STATUS_BAD_BROWSE_NAME_INVALID;
     ua_status st;
     if (slash == z) {
-        p->starting_node = ua_node_id_numeric(0, 84); /* Root */
+        p->starting_node = ua_node_id_numeric(0, UA_NS0ID_ROOT_FOLDER);
     } else {
         char start[512];
         if ((size_t)(slash - z) >= sizeof(start))
@@ -504,7 +505,7 @@ static ua_status parse_browse_path(ua_client *c, const char *z, ua_browse_path *
         const char *end = strchr(q, '/');
         size_t len = end ? (size_t)(end - q) : strlen(q);
         ua_relative_path_element *el = &p->relative_path.elements[i];
-        el->reference_type_id = ua_node_id_numeric(0, 33); /* HierarchicalReferences */
+        el->reference_type_id = ua_node_id_numeric(0, UA_NS0ID_HIERARCHICAL_REFERENCES);
         el->include_subtypes = true;
         const char *colon = memchr(q, ':', len);
         if (colon && colon > q && strspn(q, "0123456789") == (size_t)(colon - q)) {
@@ -608,7 +609,7 @@ static int cmd_write(ua_client *c, char **args, size_t n)
     ua_read_response_clear(&cur);
     if (!st) {
         wv.node_id = id;
-        wv.attribute_id = 13;
+        wv.attribute_id = UA_ATTR_VALUE;
         wv.value.has = UA_DV_VALUE;
         req.nodes_to_write = &wv;
         req.nodes_to_write_count = 1;
@@ -638,7 +639,7 @@ static ua_status method_arguments(ua_client *c, const ua_node_id *method, ua_rea
     ua_translate_browse_paths_to_node_ids_request_init(&req);
     memset(&el, 0, sizeof(el));
     memset(&path, 0, sizeof(path));
-    el.reference_type_id = ua_node_id_numeric(0, 46); /* HasProperty */
+    el.reference_type_id = ua_node_id_numeric(0, UA_NS0ID_HAS_PROPERTY);
     el.target_name.name = ua_string_view("InputArguments");
     path.starting_node = *method;
     path.relative_path.elements = &el;

@@ -84,7 +84,7 @@ int tool_cmd_read_sessions(ua_loop *loop, const ua_client_config *cfg, const cha
             rc = 2;
             goto out;
         }
-        nodes[i].attribute_id = 13;
+        nodes[i].attribute_id = UA_ATTR_VALUE;
     }
     uint64_t t0 = ua_loop_now_ms();
     for (size_t i = 0; i < n_sessions; i++) {

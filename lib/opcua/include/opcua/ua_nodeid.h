@@ -53,4 +53,31 @@ size_t ua_base64_encode(const uint8_t *p, size_t len, char *buf, size_t cap);
 }
 #endif
 
+/* Attribute ids of Read, Write and monitored items (OPC 10000-6, AttributeIds.csv): named
+ * here once, so no call site writes 13 for Value. */
+enum {
+    UA_ATTR_NODE_ID = 1,
+    UA_ATTR_NODE_CLASS = 2,
+    UA_ATTR_BROWSE_NAME = 3,
+    UA_ATTR_DISPLAY_NAME = 4,
+    UA_ATTR_DESCRIPTION = 5,
+    UA_ATTR_WRITE_MASK = 6,
+    UA_ATTR_USER_WRITE_MASK = 7,
+    UA_ATTR_IS_ABSTRACT = 8,
+    UA_ATTR_SYMMETRIC = 9,
+    UA_ATTR_INVERSE_NAME = 10,
+    UA_ATTR_CONTAINS_NO_LOOPS = 11,
+    UA_ATTR_EVENT_NOTIFIER = 12,
+    UA_ATTR_VALUE = 13,
+    UA_ATTR_DATA_TYPE = 14,
+    UA_ATTR_VALUE_RANK = 15,
+    UA_ATTR_ARRAY_DIMENSIONS = 16,
+    UA_ATTR_ACCESS_LEVEL = 17,
+    UA_ATTR_USER_ACCESS_LEVEL = 18,
+    UA_ATTR_MINIMUM_SAMPLING_INTERVAL = 19,
+    UA_ATTR_HISTORIZING = 20,
+    UA_ATTR_EXECUTABLE = 21,
+    UA_ATTR_USER_EXECUTABLE = 22,
+};
+
 #endif
