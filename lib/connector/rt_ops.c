@@ -114,6 +114,22 @@ static void sample(fp_buf *b, const char *name, const char *connector, const cha
     fp_buf_printf(b, "\"} %llu\n", v);
 }
 
+/* A counter with its total and one sample per endpoint (the uint64_t at `off` in each
+ * rt_ep_count): "; without the endpoint label, every endpoint's together." ends its help. */
+static void per_endpoint(fp_buf *b, const char *name, const char *help, const char *connector,
+                         uint64_t total, const rt_ep_count *eps, size_t n_eps, size_t off)
+{
+    fp_buf_printf(b, "# HELP %s %s; without the endpoint label, every endpoint's together.\n", name,
+                  help);
+    fp_buf_printf(b, "# TYPE %s counter\n", name);
+    sample(b, name, connector, NULL, total);
+    for (size_t i = 0; i < n_eps; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&eps[i] + off, sizeof v);
+        sample(b, name, connector, eps[i].label, v);
+    }
+}
+
 void rt_ops_metrics_text(fp_buf *b, const char *connector, const fpc_mqtt_stats *st,
                          const rt_ep_count *eps, size_t n_eps, uint64_t published_total,
                          uint64_t failed_total, bool registry_ok)
@@ -124,21 +140,12 @@ void rt_ops_metrics_text(fp_buf *b, const char *connector, const fpc_mqtt_stats 
          "Messages received on subscriptions (management action requests).");
     sample(b, "fieldplane_connector_messages_received_total", connector, NULL, st->received);
 
-    head(b, "fieldplane_connector_messages_published_total", "counter",
-         "Messages handed to a destination (queued for the broker or stored); without the "
-         "endpoint label, every endpoint's together.");
-    sample(b, "fieldplane_connector_messages_published_total", connector, NULL, published_total);
-    for (size_t i = 0; i < n_eps; i++)
-        sample(b, "fieldplane_connector_messages_published_total", connector, eps[i].label,
-               eps[i].published);
-
-    head(b, "fieldplane_connector_messages_failed_total", "counter",
-         "Messages that could not be handed to a destination; without the endpoint label, "
-         "every endpoint's together.");
-    sample(b, "fieldplane_connector_messages_failed_total", connector, NULL, failed_total);
-    for (size_t i = 0; i < n_eps; i++)
-        sample(b, "fieldplane_connector_messages_failed_total", connector, eps[i].label,
-               eps[i].failed);
+    per_endpoint(b, "fieldplane_connector_messages_published_total",
+                 "Messages handed to a destination (queued for the broker or stored)", connector,
+                 published_total, eps, n_eps, offsetof(rt_ep_count, published));
+    per_endpoint(b, "fieldplane_connector_messages_failed_total",
+                 "Messages that could not be handed to a destination", connector, failed_total, eps,
+                 n_eps, offsetof(rt_ep_count, failed));
 
     head(b, "fieldplane_connector_messages_acknowledged_total", "counter",
          "Messages the broker acknowledged (QoS 1) or that were sent (QoS 0).");
@@ -194,20 +201,13 @@ void rt_ops_metrics_exec_text(fp_buf *b, const char *connector, const rt_exec_st
         samples += eps[i].samples;
         skipped += eps[i].samples_skipped;
     }
-    head(b, "fieldplane_connector_samples_total", "counter",
-         "Dataset samples the runtime asked for (dataset_sample calls); without the endpoint "
-         "label, every endpoint's together.");
-    sample(b, "fieldplane_connector_samples_total", connector, NULL, samples);
-    for (size_t i = 0; i < n_eps; i++)
-        sample(b, "fieldplane_connector_samples_total", connector, eps[i].label, eps[i].samples);
-
-    head(b, "fieldplane_connector_samples_skipped_total", "counter",
-         "Sampling ticks skipped because the previous sample of the dataset had not finished "
-         "(a slow or hung device); without the endpoint label, every endpoint's together.");
-    sample(b, "fieldplane_connector_samples_skipped_total", connector, NULL, skipped);
-    for (size_t i = 0; i < n_eps; i++)
-        sample(b, "fieldplane_connector_samples_skipped_total", connector, eps[i].label,
-               eps[i].samples_skipped);
+    per_endpoint(b, "fieldplane_connector_samples_total",
+                 "Dataset samples the runtime asked for (dataset_sample calls)", connector, samples,
+                 eps, n_eps, offsetof(rt_ep_count, samples));
+    per_endpoint(b, "fieldplane_connector_samples_skipped_total",
+                 "Sampling ticks skipped because the previous sample of the dataset had not "
+                 "finished (a slow or hung device)",
+                 connector, skipped, eps, n_eps, offsetof(rt_ep_count, samples_skipped));
 
     head(b, "fieldplane_connector_worker_threads", "gauge",
          "Worker threads serving the endpoints' strands now (--workers kept, more while devices "
