@@ -9,8 +9,9 @@
  *
  * The pool grows for blocked work. An item may block for as long as its device's timeout
  * (a connect, a request): a monitor thread, awake only while strands wait for a worker,
- * counts the workers whose current item has run for GROW_BLOCKED_MS while using less than a
- * quarter of that in CPU time (they wait on a device, not compute), and when fewer than
+ * counts the workers whose current item has run for GROW_BLOCKED_MS, used less than half of
+ * that in CPU time and sleeps in the kernel (they wait on a device, they do not compute or
+ * wait for a CPU), and when fewer than
  * `workers` of the pool are left to run, adds a thread, up to --max-threads. So a hung
  * device holds one thread and delays only its own strand; CPU-bound work never grows the
  * pool past `workers`. Threads above `workers` leave after IDLE_EXIT_MS without work.
@@ -29,7 +30,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,12 +73,14 @@ struct rt_strand {
 /* One worker thread, as the monitor sees it (all fields under ex->lock). */
 typedef struct rt_worker {
     struct rt_exec *ex;
+    pid_t tid;         /* its kernel thread id (0 until it runs) */
     clockid_t cpu;     /* its CPU-time clock */
     bool busy;         /* running an item */
     uint64_t item_seq; /* +1 per item taken */
     uint64_t mon_seq;  /* the item the monitor measured from */
     uint64_t mon_ms;   /* when the monitor first saw that item */
     uint64_t mon_cpu_ns;
+    int mon_sleeps; /* looks in a row that found it asleep with little CPU */
     struct rt_worker *next, *prev;
 } rt_worker;
 
@@ -227,8 +232,10 @@ static void *worker_main(void *arg)
 {
     rt_worker *w = arg;
     struct rt_exec *ex = w->ex;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
 
     pthread_mutex_lock(&ex->lock);
+    w->tid = tid;
     for (;;) {
         while (!ex->ready_head && !ex->stop) {
             ex->n_idle++;
@@ -290,6 +297,26 @@ static uint64_t cpu_ns(clockid_t c)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether the thread sleeps in the kernel (state S or D in /proc): blocked on I/O, a lock or
+ * a timer, not running or waiting for a CPU. False when it cannot be told. */
+static bool thread_sleeping(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+    if (!p || p[1] != ' ')
+        return false;
+    return p[2] == 'S' || p[2] == 'D';
+}
+
 /* Workers whose item has waited on something, not computed, for GROW_BLOCKED_MS (lock held;
  * reading another thread's CPU clock is a system call, a few per look). */
 static int count_blocked_locked(struct rt_exec *ex, uint64_t now)
@@ -300,6 +327,7 @@ static int count_blocked_locked(struct rt_exec *ex, uint64_t now)
             continue;
         if (w->mon_seq != w->item_seq) {
             w->mon_seq = w->item_seq;
+            w->mon_sleeps = 0;
             w->mon_ms = now;
             w->mon_cpu_ns = cpu_ns(w->cpu);
             continue;
@@ -307,8 +335,16 @@ static int count_blocked_locked(struct rt_exec *ex, uint64_t now)
         uint64_t wall_ms = now - w->mon_ms;
         if (wall_ms < GROW_BLOCKED_MS)
             continue;
+        /* Asleep in the kernel now, and little CPU since the item began: waiting on a
+         * device. A thread that computes but gets no CPU on a loaded machine is runnable
+         * (R), not asleep, so a busy box does not grow the pool. */
         uint64_t used_ns = cpu_ns(w->cpu) - w->mon_cpu_ns;
-        if (used_ns < wall_ms * 1000000u / 4)
+        /* Twice in a row: a computing thread caught once in a page fault (D) is not blocked. */
+        if (used_ns < wall_ms * 1000000u / 2 && thread_sleeping(w->tid))
+            w->mon_sleeps++;
+        else
+            w->mon_sleeps = 0;
+        if (w->mon_sleeps >= 2)
             blocked++;
     }
     return blocked;
