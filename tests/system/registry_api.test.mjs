@@ -144,6 +144,22 @@ test('validation names the exact field, and a rejected request changes nothing',
   const badName = await reg.req('PUT', '/api/v1/namespaces/Bad_Name', { properties: {} });
   assert.equal(badName.status, 400);
   assert.equal(badName.body.error.code, 'InvalidName');
+  assert.equal(badName.body.error.target, 'name');
+  assert.equal(badName.body.error.message,
+    "namespace name \"Bad_Name\" may hold only lowercase letters, digits and '-' (not 'B')");
+
+  // A discovered device named "-plc": the connector runtime used to report it and the
+  // registry refused it. Both now check with lib/model, and the runtime logs these very
+  // words (tests/unit/test_connector_ops.c expects the same string).
+  const plc = await reg.req('PUT', `${NS}/discoveredDevices/-plc`, {
+    properties: { discoveryId: 'scan-1', version: 1 },
+  });
+  assert.equal(plc.status, 400, plc.text);
+  assert.equal(plc.body.error.code, 'InvalidName');
+  assert.equal(plc.body.error.target, 'name');
+  assert.equal(plc.body.error.message,
+    'discovered device name "-plc" must start with a lowercase letter or digit');
+  assert.equal((await reg.req('GET', `${NS}/discoveredDevices/-plc`)).status, 404);
 });
 
 test('malformed JSON reports line and column; bodies over the limit get 413', async () => {
