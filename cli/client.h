@@ -27,6 +27,7 @@
 
 #include "commands.h"
 #include "fp_buf.h"
+#include "fp_model.h"
 
 /* ---------------------------------------------------------------------------
  * Command tables and parsing
@@ -332,17 +333,20 @@ int fp_json_find_named(const json_t *arr, const char *name);
  * what is left is what a user wrote. Returns a new reference. */
 json_t *fp_doc_spec(const json_t *doc);
 
-/* Resource kinds the client writes declaratively. */
+/* Resource kinds the client writes declaratively: the first three kinds of the model
+ * (lib/model), with their numbers, so that its names and types serve here too. */
 typedef enum fp_rkind {
-    FP_RK_NAMESPACE = 0,
-    FP_RK_DEVICE,
-    FP_RK_ASSET,
-    FP_RK_UNKNOWN,
+    FP_RK_NAMESPACE = FP_KIND_NAMESPACE,
+    FP_RK_DEVICE = FP_KIND_DEVICE,
+    FP_RK_ASSET = FP_KIND_ASSET,
+    FP_RK_UNKNOWN = FP_KIND_COUNT, /* fp_kind_* answer "Unknown" and "" for it */
 } fp_rkind;
 
-const char *fp_rkind_name(fp_rkind k);       /* "Namespace", "Device", "Asset" */
-const char *fp_rkind_collection(fp_rkind k); /* "namespaces", "devices", "assets" */
-const char *fp_rkind_arm_type(fp_rkind k);   /* "Microsoft.DeviceRegistry/namespaces/assets" */
+/* fp_kind_name, fp_kind_collection and fp_kind_arm_type of lib/model: "Namespace",
+ * "namespaces", "Microsoft.DeviceRegistry/namespaces/assets" ... */
+const char *fp_rkind_name(fp_rkind k);
+const char *fp_rkind_collection(fp_rkind k);
+const char *fp_rkind_arm_type(fp_rkind k);
 
 /* One document normalised for apply: the kind, the namespace and name, and the
  * ARM document to PUT. */

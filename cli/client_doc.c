@@ -380,37 +380,29 @@ json_t *fp_msg_endpoint_parse(const char *spec, char **name_out, char *err, size
  * Kinds and conversions
  * ------------------------------------------------------------------------- */
 
-static const struct {
-    const char *name, *coll, *arm;
-} g_kinds[] = {
-    {"Namespace", "namespaces", "Microsoft.DeviceRegistry/namespaces"},
-    {"Device", "devices", "Microsoft.DeviceRegistry/namespaces/devices"},
-    {"Asset", "assets", "Microsoft.DeviceRegistry/namespaces/assets"},
-    {"Unknown", "", ""},
-};
-
 const char *fp_rkind_name(fp_rkind k)
 {
-    return g_kinds[k].name;
+    return fp_kind_name((fp_kind)k);
 }
 
 const char *fp_rkind_collection(fp_rkind k)
 {
-    return g_kinds[k].coll;
+    return fp_kind_collection((fp_kind)k);
 }
 
 const char *fp_rkind_arm_type(fp_rkind k)
 {
-    return g_kinds[k].arm;
+    return fp_kind_arm_type((fp_kind)k);
 }
 
-/* The kind of a Kubernetes kind or ARM type string. */
+/* The kind of a Kubernetes kind or ARM type string, among those the client writes. */
 static fp_rkind kind_of(const char *z)
 {
     if (!z)
         return FP_RK_UNKNOWN;
-    for (int k = 0; k < FP_RK_UNKNOWN; k++)
-        if (!strcasecmp(z, g_kinds[k].name) || !strcasecmp(z, g_kinds[k].arm))
+    for (int k = FP_RK_NAMESPACE; k <= FP_RK_ASSET; k++)
+        if (!strcasecmp(z, fp_rkind_name((fp_rkind)k)) ||
+            !strcasecmp(z, fp_rkind_arm_type((fp_rkind)k)))
             return (fp_rkind)k;
     return FP_RK_UNKNOWN;
 }

@@ -42,7 +42,8 @@ static bool is_default(const char *key, const json_t *v)
     return (!strcmp(key, "enabled") && json_is_true(v)) ||
            (!strcmp(key, "actionType") && json_is_string(v) &&
             !strcmp(json_string_value(v), "Call")) ||
-           (!strcmp(key, "defaultTimeoutInSeconds") && json_integer_value(v) == 100);
+           (!strcmp(key, "defaultTimeoutInSeconds") &&
+            json_integer_value(v) == FP_MODEL_ACTION_TIMEOUT_DEFAULT_S);
 }
 
 /* True when writing want over have changes nothing: the same fields with the

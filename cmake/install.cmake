@@ -1,7 +1,8 @@
 # Install rules: `cmake --install build/<preset> --prefix DIR` puts in place
 #
 #   DIR/include/fieldplane/*.h                 the connector SDK's public headers
-#   DIR/lib/libfieldplane-connector.a          the SDK runtime with the common library
+#   DIR/lib/libfieldplane-connector.a          the SDK runtime with the common library and
+#                                              the model's rules (lib/model)
 #   DIR/lib/pkgconfig/fieldplane-connector.pc  from cmake/fieldplane-connector.pc.in
 #   DIR/bin/fieldplane                         the CLI (registry, up, client commands)
 #   DIR/bin/fieldplane-connector-<name>        each connector under connectors/

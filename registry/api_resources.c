@@ -202,7 +202,7 @@ static fp_status check_ref(void *ctx, const fp_ref *ref, fp_verr *err)
 /* The parent of t must exist: its namespace, and for versions its schema. */
 static bool parent_exists(fp_req *q, fp_resp *r, const target *t)
 {
-    if (t->kind == FP_KIND_NAMESPACE)
+    if (!fp_kind_namespaced(t->kind))
         return true;
     if (!fp_store_exists(q->reg->store, FP_KIND_NAMESPACE, "", t->ns)) {
         fp_resp_error(r, 404, "NotFound", NULL, NULL, "namespace '%s' not found", t->ns);
@@ -798,7 +798,7 @@ static void list_resources(fp_req *q, fp_resp *r, const target *t)
     }
     lq.device_ref = fp_req_arg(q, "deviceRef");
     lq.after = skip;
-    if (t->kind != FP_KIND_NAMESPACE && !parent_exists(q, r, t))
+    if (!parent_exists(q, r, t))
         return;
     MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, collect_tag, &c);
     if (c.too_many_tags) {

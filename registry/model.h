@@ -1,6 +1,10 @@
 /*
- * model.h - the resource model of the registry: kinds, names, normalisation,
+ * model.h - the resource model of the registry: names as errors, normalisation,
  * validation, create-only rules, references and JSON merge patch.
+ *
+ * The kinds (fp_kind, fp_kind_name, ...), the name rules and the limits shared with the
+ * connector runtime and the CLI are in lib/model/fp_model.h, which this header includes;
+ * what is here applies them to the registry's documents and errors.
  *
  * Everything here is pure: it looks at one JSON document (jansson) at a time and
  * never at the store. The API layer (api_*.c) calls, for a write:
@@ -22,33 +26,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "fp_model.h"
 #include "fp_status.h"
-
-/* ---------------------------------------------------------------------------
- * Kinds
- * ------------------------------------------------------------------------- */
-
-typedef enum fp_kind {
-    FP_KIND_NAMESPACE = 0,
-    FP_KIND_DEVICE,
-    FP_KIND_ASSET,
-    FP_KIND_DISCOVERED_DEVICE,
-    FP_KIND_DISCOVERED_ASSET,
-    FP_KIND_SCHEMA,
-    FP_KIND_SCHEMA_VERSION,
-    FP_KIND_COUNT
-} fp_kind;
-
-/* "Namespace", "Device", "Asset", "DiscoveredDevice", "DiscoveredAsset", "Schema",
- * "SchemaVersion": the Kubernetes kind and the kind name in watch events. */
-const char *fp_kind_name(fp_kind kind);
-/* The URL segment of the collection: "namespaces", "devices", "assets",
- * "discoveredDevices", "discoveredAssets", "schemas", "versions". */
-const char *fp_kind_collection(fp_kind kind);
-/* ARM type, e.g. "Microsoft.DeviceRegistry/namespaces/assets". */
-const char *fp_kind_arm_type(fp_kind kind);
-/* Parse a collection segment or a kind name (case-insensitive); false if unknown. */
-bool fp_kind_parse(const char *z, fp_kind *out);
 
 /* ---------------------------------------------------------------------------
  * Validation errors
@@ -69,11 +48,12 @@ fp_status fp_verr_set(fp_verr *err, fp_status st, const char *code, const char *
  * Names
  * ------------------------------------------------------------------------- */
 
-/* Check a resource name for kind (namespaces: ^[a-z0-9][a-z0-9-]*[a-z0-9]$, 3-64;
- * other kinds their own rule; schema versions a positive integer). */
+/* Check a resource name for kind by its rule in lib/model (fp_model_name_check); on
+ * failure err holds InvalidName, target "name" and lib/model's message, so the answer
+ * says what the connector runtime logs for the same name. */
 bool fp_model_name_valid(fp_kind kind, const char *name, fp_verr *err);
 
-/* Secret names: ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$, 1-253 characters. */
+/* The same for secret names (FP_KIND_SECRET's rule). */
 bool fp_model_secret_name_valid(const char *name, fp_verr *err);
 
 /* ---------------------------------------------------------------------------

@@ -46,8 +46,4 @@ bool fp_json_text_is_object(const char *z, size_t n);
  * (discovered resources) rather than by the server. */
 bool fp_model_kind_client_version(fp_kind kind);
 
-/* Check a secret reference "name" or "name/key": name a valid secret name,
- * key 1-253 characters of [-._a-zA-Z0-9]. */
-bool fp_model_secret_ref_valid(const char *ref);
-
 #endif

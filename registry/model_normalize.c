@@ -158,7 +158,8 @@ static fp_status default_management_groups(json_t *props, fp_verr *err)
         if (!json_is_object(g))
             continue;
         if (lacks(g, "defaultTimeoutInSeconds")) {
-            rc = set_default(g, "defaultTimeoutInSeconds", json_integer(100), err);
+            rc = set_default(g, "defaultTimeoutInSeconds",
+                             json_integer(FP_MODEL_ACTION_TIMEOUT_DEFAULT_S), err);
             if (rc)
                 return rc;
         }

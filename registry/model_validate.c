@@ -486,11 +486,28 @@ static fp_status check_topic(vctx *c, const field *f, const json_t *v)
         return fail(c, "InvalidField", f->key, "must be a string");
     z = json_string_value(v);
     n = json_string_length(v);
-    if (n == 0 || n > 65535)
-        return fail(c, "InvalidField", f->key, "must be an MQTT topic of 1 to 65535 bytes");
+    if (n == 0 || n > FP_MODEL_TOPIC_MAX)
+        return fail(c, "InvalidField", f->key, "must be an MQTT topic of 1 to %d bytes",
+                    FP_MODEL_TOPIC_MAX);
     if (strlen(z) != n || strpbrk(z, "+#"))
         return fail(c, "InvalidField", f->key,
                     "must be an MQTT topic name without the wildcards '+' and '#'");
+    return FP_OK;
+}
+
+/* "name" or "name/key" by lib/model's secret rules, whose message says what is wrong. */
+static fp_status check_secret_ref(vctx *c, const field *f, const json_t *v)
+{
+    char why[256];
+
+    if (!json_is_string(v))
+        return fail(c, "InvalidField", f->key, "must be a string");
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return fail(c, "InvalidField", f->key,
+                    "must name a secret as 'name' or 'name/key' (it holds a NUL byte)");
+    if (fp_model_secret_ref_check(json_string_value(v), why, sizeof why) != FP_OK)
+        return fail(c, "InvalidField", f->key, "must name a secret as 'name' or 'name/key': %s",
+                    why);
     return FP_OK;
 }
 
@@ -642,15 +659,7 @@ static fp_status check_field(vctx *c, const field *f, const json_t *v)
             return fail(c, "InvalidField", f->key, "must be a string holding a JSON object");
         return FP_OK;
     case FT_SECRET:
-        if (!json_is_string(v))
-            return fail(c, "InvalidField", f->key, "must be a string");
-        if (strlen(json_string_value(v)) != json_string_length(v) ||
-            !fp_model_secret_ref_valid(json_string_value(v)))
-            return fail(
-                c, "InvalidField", f->key,
-                "must name a secret as 'name' or 'name/key' (a name of lowercase "
-                "letters, digits, '-' and '.'; a key of letters, digits, '-', '_' and '.')");
-        return FP_OK;
+        return check_secret_ref(c, f, v);
     case FT_TOPIC:
         return check_topic(c, f, v);
     case FT_ENDPOINT_TYPE:

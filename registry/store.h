@@ -29,8 +29,8 @@
 #include "fp_status.h"
 #include "model.h"
 
-/* Pseudo-kind for change rows about secrets (documents carry no values). */
-#define FP_KIND_SECRET FP_KIND_COUNT
+/* Change rows about secrets (documents carry no values) have the kind FP_KIND_SECRET,
+ * defined beside the kinds in lib/model/fp_model.h. */
 
 typedef struct fp_store fp_store;
 

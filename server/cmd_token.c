@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "model.h"
+#include "fp_model.h"
 #include "registry.h"
 #include "store.h"
 
@@ -48,7 +48,7 @@ int fp_cmd_token(int argc, char **argv)
     char db[1200], err[512], text[128];
     fp_store *st;
     fp_token tok;
-    fp_verr verr;
+    char why[256];
     int c, rc = FP_EXIT_OK;
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -96,8 +96,8 @@ int fp_cmd_token(int argc, char **argv)
                             "connector\n");
             return FP_EXIT_USAGE;
         }
-        if (ns && !fp_model_name_valid(FP_KIND_NAMESPACE, ns, &verr)) {
-            fprintf(stderr, "fieldplane token create: --namespace: %s\n", verr.message);
+        if (ns && fp_model_name_check(FP_KIND_NAMESPACE, ns, why, sizeof why) != FP_OK) {
+            fprintf(stderr, "fieldplane token create: --namespace: %s\n", why);
             return FP_EXIT_USAGE;
         }
     }

@@ -479,7 +479,10 @@ void fp_action_fail(fp_action_req *req, int http_status, const char *code, const
  * DiscoveredDevice / DiscoveredAsset (without discoveryId and version, which the runtime
  * sets). The runtime writes it to the registry under `name` in `ns`; a repeat report with
  * the same content changes nothing, a changed one bumps `version`. Thread-safe; the
- * write happens in the background. Returns 0, or -1 for an invalid name.
+ * write happens in the background. Returns 0, or -1 (with a log line saying why) for a
+ * name or namespace the registry would refuse (the rules of docs/resource-model.md:
+ * discovered names are 3 to 63 lowercase letters, digits and '-', starting and ending
+ * with a letter or digit) or properties that are not an object.
  * ------------------------------------------------------------------------------------ */
 int fp_discovered_device_report(fp_rt *rt, const char *ns, const char *name,
                                 const json_t *properties);

@@ -21,6 +21,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_model.h"
 #include "rt_internal.h"
 
 #define MOD "actions"
@@ -332,7 +333,9 @@ static void on_request_locked(struct rt_actions *A, topic_sub *ts, const fpc_msg
                                ? RT_OF(ac->pub.asset, rt_asset, pub)->ep->strand
                                : NULL;
             r->ac = ac;
-            r->deadline_ms = mono_ms() + 1000LL * (ac->pub.timeout_s > 0 ? ac->pub.timeout_s : 100);
+            r->deadline_ms =
+                mono_ms() + 1000LL * (ac->pub.timeout_s > 0 ? ac->pub.timeout_s
+                                                            : FP_MODEL_ACTION_TIMEOUT_DEFAULT_S);
             r->next = A->pending;
             A->pending = r;
             /* Posted under the lock so unsubscribe (which takes it) cannot slip between. */

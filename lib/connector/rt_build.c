@@ -21,6 +21,7 @@
 #include "fp_alloc.h"
 #include "fp_json.h"
 #include "fp_log.h"
+#include "fp_model.h"
 #include "rt_internal.h"
 
 /* ---- names, destinations ----------------------------------------------------------------------
@@ -54,15 +55,15 @@ void rt_schema_name(const char *a, const char *b, const char *c, char out[65])
     while (n > 0 && buf[n - 1] == '-')
         n--;
     buf[n] = '\0';
-    if (n >= 3 && n <= 64) {
+    if (fp_model_name_check(FP_KIND_SCHEMA, buf, NULL, 0) == FP_OK) {
         memcpy(out, buf, n + 1);
         return;
     }
     /* Too long or too short: keep what fits and tell names apart by a hash of the input. */
     char hash[9];
     snprintf(hash, sizeof hash, "%08x", (unsigned)fnv1a(raw));
-    if (n > 55)
-        n = 55;
+    if (n > fp_model_name_rule(FP_KIND_SCHEMA)->max_len - 9) /* room for "-" and the hash */
+        n = fp_model_name_rule(FP_KIND_SCHEMA)->max_len - 9;
     while (n > 0 && buf[n - 1] == '-')
         n--;
     buf[n] = '\0';

@@ -9,13 +9,13 @@
  * to learn both, so a restart neither duplicates nor rewrites what is there.
  * Failed writes are retried with back-off (1 s doubling to 60 s).
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_model.h"
 #include "fp_sha256.h"
 #include "rt_internal.h"
 
@@ -55,38 +55,12 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool rt_discovery_name_ok(bool asset, const char *name)
+/* The registry's own rules (lib/model): a name it would refuse is refused here, at the
+ * call, with the same words, rather than retried in the background for ever. */
+bool rt_discovery_name_ok(bool asset, const char *name, char *why, size_t why_len)
 {
-    size_t n = name ? strlen(name) : 0;
-
-    if (asset) {
-        if (n < 3 || n > 63 || name[0] == '-' || name[n - 1] == '-')
-            return false;
-        for (size_t i = 0; i < n; i++)
-            if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) ||
-                  name[i] == '-'))
-                return false;
-        return true;
-    }
-    if (n < 1 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(isalnum((unsigned char)name[i]) || name[i] == '-'))
-            return false;
-    return true;
-}
-
-/* The namespace rule of the model: lowercase letters, digits, '-' inside, 3..64. */
-static bool ns_ok(const char *ns)
-{
-    size_t n = ns ? strlen(ns) : 0;
-
-    if (n < 3 || n > 64 || ns[0] == '-' || ns[n - 1] == '-')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)ns[i]) || isdigit((unsigned char)ns[i]) || ns[i] == '-'))
-            return false;
-    return true;
+    return fp_model_name_check(asset ? FP_KIND_DISCOVERED_ASSET : FP_KIND_DISCOVERED_DEVICE, name,
+                               why, why_len) == FP_OK;
 }
 
 /* The properties as compared: without what the server or the runtime sets. */
@@ -156,7 +130,8 @@ static void known_set(struct rt_discovery *D, const char *key, const char *hash,
 static int write_report(struct rt_discovery *D, report *r)
 {
     fp_rt *rt = D->rt;
-    const char *coll = r->asset ? "discoveredAssets" : "discoveredDevices";
+    const char *coll =
+        fp_kind_collection(r->asset ? FP_KIND_DISCOVERED_ASSET : FP_KIND_DISCOVERED_DEVICE);
     char key[600], path[700], hash[65], err[512] = "";
     known *k;
     int64_t version;
@@ -303,20 +278,15 @@ static int report_queue(fp_rt *rt, bool asset, const char *ns, const char *name,
                         const json_t *properties)
 {
     struct rt_discovery *D = rt ? rt->discovery : NULL;
+    char why[256];
     report *r;
 
-    if (!ns_ok(ns)) {
-        fp_log_warn(MOD, "discovered %s '%s': namespace '%s' is not a valid namespace name",
-                    asset ? "asset" : "device", name ? name : "", ns ? ns : "");
+    if (fp_model_name_check(FP_KIND_NAMESPACE, ns, why, sizeof why) != FP_OK) {
+        fp_log_warn(MOD, "%s; discovered %s not reported", why, asset ? "asset" : "device");
         return -1;
     }
-    if (!rt_discovery_name_ok(asset, name)) {
-        fp_log_warn(MOD,
-                    asset ? "discovered asset name '%s' is invalid: lowercase letters, digits "
-                            "and '-' (not first or last), 3 to 63 characters"
-                          : "discovered device name '%s' is invalid: letters, digits and '-', "
-                            "1 to 63 characters",
-                    name ? name : "");
+    if (!rt_discovery_name_ok(asset, name, why, sizeof why)) {
+        fp_log_warn(MOD, "%s; not reported", why);
         return -1;
     }
     if (properties && !json_is_object(properties)) {

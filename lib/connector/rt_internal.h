@@ -348,8 +348,9 @@ void rt_action_unsubscribe(rt_action *ac); /* before action_remove; pending requ
 /* ---- rt_discovery.c -------------------------------------------------------------------------- */
 int rt_discovery_start(fp_rt *rt);
 void rt_discovery_stop(fp_rt *rt); /* writes what is pending */
-/* Names: assets are lowercase DNS labels of 3..63; devices letters, digits and '-' (1..63). */
-bool rt_discovery_name_ok(bool asset, const char *name);
+/* Whether the registry would take name for a discovered asset or device (the rules of
+ * lib/model); if not, why (may be NULL) says what is wrong. */
+bool rt_discovery_name_ok(bool asset, const char *name, char *why, size_t why_len);
 /* Whether the stored properties (server-set uuid, provisioningState, status, discoveryId
  * and version ignored) hold the same content as the reported ones. */
 bool rt_discovery_same_content(const json_t *stored_props, const json_t *props);

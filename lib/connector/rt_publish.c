@@ -34,6 +34,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_model.h"
 #include "rt_internal.h"
 
 #define MOD "publish"
@@ -54,11 +55,12 @@ static int dest_fail(rt_out *out, const char *fmt, ...)
     return -1;
 }
 
-/* A topic name we publish to: not empty, no wildcards, no NUL, at most 65535 bytes. */
+/* A topic name we publish to: not empty, no wildcards, no NUL, at most
+ * FP_MODEL_TOPIC_MAX bytes (the registry's limit too). */
 static bool topic_ok(const char *t)
 {
     size_t n = strlen(t);
-    return n > 0 && n < 65536 && !strpbrk(t, "+#");
+    return n > 0 && n <= FP_MODEL_TOPIC_MAX && !strpbrk(t, "+#");
 }
 
 /* A relative path that stays below the root: no leading '/', no ".." component. */

@@ -254,6 +254,7 @@ test('errors: the documented exit codes and the server field path', async () => 
   assert.match(r.err, /field: properties\.deviceRef/);
   r = cli.run(['device', 'create', 'Bad_Name', ...NS]);
   assert.equal(r.code, 7);
+  assert.match(r.err, /device name "Bad_Name" may hold only letters, digits and '-' \(not '_'\)/);
   // Unauthorized: unknown token, and a viewer writing.
   r = cli.run(['device', 'list', ...NS], { env: { FIELDPLANE_TOKEN: 'fpt_0000_nope' } });
   assert.equal(r.code, 5);

@@ -35,6 +35,29 @@ test('healthz is open, everything else needs a valid token', async () => {
   assert.equal(who.body.role, 'admin');
 });
 
+test('the web UI gets the name rules the registry enforces as /ui/model.js', async () => {
+  const res = await reg.req('GET', '/ui/model.js', undefined, { token: null });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^text\/javascript/);
+  const { nameRules } = await import('data:text/javascript,' + encodeURIComponent(res.text));
+  assert.deepEqual(Object.keys(nameRules),
+    ['Namespace', 'Device', 'Asset', 'DiscoveredDevice', 'DiscoveredAsset', 'Schema', 'SchemaVersion', 'Secret']);
+  assert.deepEqual(nameRules.Device, {
+    minLength: 3, maxLength: 63, pattern: '^[0-9a-zA-Z][a-zA-Z0-9-]*$',
+    text: "letters, digits and '-', starting with a letter or digit",
+  });
+  // The pattern says what the registry does: try it on names both ways.
+  for (const [name, ok] of [['plc-1', true], ['-plc', false], ['PLC', false], ['ab', false]]) {
+    const r = nameRules.DiscoveredDevice;
+    assert.equal(new RegExp(r.pattern).test(name) && name.length >= r.minLength, ok, name);
+    const put = await reg.req('PUT', `${NS}/discoveredDevices/${name}`, {
+      properties: { discoveryId: 'scan-1', version: 1 },
+    });
+    assert.equal(put.status === 400, !ok, `${name}: ${put.text}`);
+    if (ok) assert.equal((await reg.req('DELETE', `${NS}/discoveredDevices/${name}`)).status, 204);
+  }
+});
+
 test('a device exported from Azure is accepted unchanged and echoed with server fields', async () => {
   const doc = readFixture('device-opcua-userpass.json');
   const got = await reg.req('GET', `${NS}/devices/plc-c01`);
@@ -144,6 +167,22 @@ test('validation names the exact field, and a rejected request changes nothing',
   const badName = await reg.req('PUT', '/api/v1/namespaces/Bad_Name', { properties: {} });
   assert.equal(badName.status, 400);
   assert.equal(badName.body.error.code, 'InvalidName');
+  assert.equal(badName.body.error.target, 'name');
+  assert.equal(badName.body.error.message,
+    "namespace name \"Bad_Name\" may hold only lowercase letters, digits and '-' (not 'B')");
+
+  // A discovered device named "-plc": the connector runtime used to report it and the
+  // registry refused it. Both now check with lib/model, and the runtime logs these very
+  // words (tests/unit/test_connector_ops.c expects the same string).
+  const plc = await reg.req('PUT', `${NS}/discoveredDevices/-plc`, {
+    properties: { discoveryId: 'scan-1', version: 1 },
+  });
+  assert.equal(plc.status, 400, plc.text);
+  assert.equal(plc.body.error.code, 'InvalidName');
+  assert.equal(plc.body.error.target, 'name');
+  assert.equal(plc.body.error.message,
+    'discovered device name "-plc" must start with a lowercase letter or digit');
+  assert.equal((await reg.req('GET', `${NS}/discoveredDevices/-plc`)).status, 404);
 });
 
 test('malformed JSON reports line and column; bodies over the limit get 413', async () => {

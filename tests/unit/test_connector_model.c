@@ -19,6 +19,7 @@
 
 #include "../../lib/connector/rt_internal.h"
 #include "fp_alloc.h"
+#include "fp_model.h"
 
 /* ---- a test connector that records its callbacks ---------------------------------------- */
 
@@ -363,6 +364,18 @@ static void test_schema_name(void **state)
     assert_string_not_equal(a, b); /* cut, but told apart by the hash */
     for (const char *p = a; *p; p++)
         assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-');
+
+    /* Whatever goes in, the registry takes the name (its rule is lib/model's). */
+    static const char *const k_inputs[] = {"", "-", "--x--", "A", "Oven 1", "ü-ß", "a_b.c/d"};
+    for (size_t i = 0; i < sizeof k_inputs / sizeof k_inputs[0]; i++) {
+        char why[256];
+        rt_schema_name(k_inputs[i], k_inputs[i], NULL, a);
+        if (fp_model_name_check(FP_KIND_SCHEMA, a, why, sizeof why) != FP_OK)
+            fail_msg("input \"%s\": %s", k_inputs[i], why);
+        rt_schema_name(long1, k_inputs[i], long2, a);
+        if (fp_model_name_check(FP_KIND_SCHEMA, a, why, sizeof why) != FP_OK)
+            fail_msg("long input with \"%s\": %s", k_inputs[i], why);
+    }
 }
 
 /* ---- the model: add, diff, remove ------------------------------------------------------ */

@@ -489,6 +489,59 @@ static void test_discovery_thread(void **state)
     pthread_mutex_destroy(&rt.lock);
 }
 
+/* The words the registry answers a PUT of discoveredDevices/-plc with (registry_api.test.mjs
+ * checks the same string there): the runtime must refuse the report with them. */
+#define PLC_REFUSED "discovered device name \"-plc\" must start with a lowercase letter or digit"
+
+/* Regression: the runtime kept its own name rules and queued "-plc", "PLC-1" and "ab", which
+ * the registry refuses, to retry them for ever. Now a report the registry would refuse
+ * returns -1 at once and the log says why, in the registry's words. */
+static void test_discovery_refuses_registry_invalid_names(void **state)
+{
+    (void)state;
+    fp_rt rt;
+    char path[] = "/tmp/fp-disc-log-XXXXXX";
+    int fd = mkstemp(path), saved;
+    char logged[4096] = "";
+    ssize_t n;
+
+    assert_true(fd >= 0);
+    unlink(path);
+    rt_init(&rt);
+    assert_int_equal(rt_discovery_start(&rt), 0);
+
+    saved = dup(STDERR_FILENO);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    int plc = fp_discovered_device_report(&rt, "plant", "-plc", NULL);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    n = pread(fd, logged, sizeof logged - 1, 0);
+    close(fd);
+    assert_int_equal(plc, -1);
+    assert_true(n > 0);
+    logged[n] = '\0';
+    /* The log line escapes the quotes of the message: look for it as written there. */
+    if (!strstr(logged, "discovered device name \\\"-plc\\\" must start with a lowercase "
+                        "letter or digit; not reported"))
+        fail_msg("log line without the reason: %s", logged);
+
+    {
+        char why[256];
+        assert_false(rt_discovery_name_ok(false, "-plc", why, sizeof why));
+        assert_string_equal(why, PLC_REFUSED);
+    }
+    assert_int_equal(fp_discovered_device_report(&rt, "plant", "PLC-1", NULL), -1);
+    assert_int_equal(fp_discovered_device_report(&rt, "plant", "ab", NULL), -1);
+    assert_int_equal(fp_discovered_device_report(&rt, "plant", "plc-", NULL), -1);
+    assert_int_equal(fp_discovered_device_report(&rt, "Plant", "plc-1", NULL), -1);
+    assert_int_equal(fp_discovered_asset_report(&rt, "plant", "-press", NULL), -1);
+    /* What the registry takes is queued. */
+    assert_int_equal(fp_discovered_device_report(&rt, "plant", "plc-1", NULL), 0);
+    assert_int_equal(fp_discovered_device_report(&rt, "plant", "plc", NULL), 0);
+    rt_discovery_stop(&rt);
+    pthread_mutex_destroy(&rt.lock);
+}
+
 static void test_actions_thread(void **state)
 {
     (void)state;
@@ -515,9 +568,13 @@ static void test_actions_thread(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ops_parse),        cmocka_unit_test(test_ops_server),
-        cmocka_unit_test(test_ops_healthz_ok),   cmocka_unit_test(test_status_threads),
-        cmocka_unit_test(test_discovery_thread), cmocka_unit_test(test_actions_thread),
+        cmocka_unit_test(test_ops_parse),
+        cmocka_unit_test(test_ops_server),
+        cmocka_unit_test(test_ops_healthz_ok),
+        cmocka_unit_test(test_status_threads),
+        cmocka_unit_test(test_discovery_thread),
+        cmocka_unit_test(test_discovery_refuses_registry_invalid_names),
+        cmocka_unit_test(test_actions_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

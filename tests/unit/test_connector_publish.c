@@ -494,24 +494,31 @@ static void test_status_endpoint_doc(void **state)
 
 static void test_discovery_names(void **state)
 {
-    assert_true(rt_discovery_name_ok(true, "press-01"));
-    assert_false(rt_discovery_name_ok(true, "Press"));
-    assert_false(rt_discovery_name_ok(true, "ab"));
-    assert_false(rt_discovery_name_ok(true, "-abc"));
-    assert_false(rt_discovery_name_ok(true, "abc-"));
-    assert_false(rt_discovery_name_ok(true, "a_bc"));
-    assert_false(rt_discovery_name_ok(true, NULL));
-    assert_true(rt_discovery_name_ok(false, "Dev-1"));
-    assert_false(rt_discovery_name_ok(false, ""));
-    assert_false(rt_discovery_name_ok(false, "dev.1"));
+    /* The registry's rules for discovered names (lib/model), not a copy of them. */
+    assert_true(rt_discovery_name_ok(true, "press-01", NULL, 0));
+    assert_false(rt_discovery_name_ok(true, "Press", NULL, 0));
+    assert_false(rt_discovery_name_ok(true, "ab", NULL, 0));
+    assert_false(rt_discovery_name_ok(true, "-abc", NULL, 0));
+    assert_false(rt_discovery_name_ok(true, "abc-", NULL, 0));
+    assert_false(rt_discovery_name_ok(true, "a_bc", NULL, 0));
+    assert_false(rt_discovery_name_ok(true, NULL, NULL, 0));
+    assert_true(rt_discovery_name_ok(false, "dev-1", NULL, 0));
+    /* Discovered devices are lowercase DNS labels like discovered assets; the runtime's
+     * old rule let these three through and the registry refused them. */
+    assert_false(rt_discovery_name_ok(false, "Dev-1", NULL, 0));
+    assert_false(rt_discovery_name_ok(false, "-plc", NULL, 0));
+    assert_false(rt_discovery_name_ok(false, "d1", NULL, 0));
+    assert_false(rt_discovery_name_ok(false, "", NULL, 0));
+    assert_false(rt_discovery_name_ok(false, "dev.1", NULL, 0));
     {
-        char long_name[70];
+        char long_name[70], why[256];
         memset(long_name, 'a', 64);
         long_name[64] = '\0';
-        assert_false(rt_discovery_name_ok(true, long_name));
-        assert_false(rt_discovery_name_ok(false, long_name));
+        assert_false(rt_discovery_name_ok(true, long_name, why, sizeof why));
+        assert_non_null(strstr(why, "must be 3 to 63 characters long (it has 64)"));
+        assert_false(rt_discovery_name_ok(false, long_name, NULL, 0));
         long_name[63] = '\0';
-        assert_true(rt_discovery_name_ok(true, long_name));
+        assert_true(rt_discovery_name_ok(true, long_name, NULL, 0));
     }
     /* Reports with an invalid name are refused before anything is queued. */
     assert_int_equal(fp_discovered_asset_report(&g_rt, "plant", "Bad_Name", NULL), -1);

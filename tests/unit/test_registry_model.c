@@ -1,7 +1,8 @@
 /*
- * test_registry_model.c - kinds, names, normalisation (with the legacy event
- * mapping), the fixture documents, create-only fields, spec changes,
- * references, index values and JSON merge patch (RFC 7396 appendix A).
+ * test_registry_model.c - names as registry errors (and the OpenAPI document's copy of
+ * the rules), normalisation (with the legacy event mapping), the fixture documents,
+ * create-only fields, spec changes, references, index values and JSON merge patch
+ * (RFC 7396 appendix A).
  *
  * Fixtures are read from tests/fixtures/model beside this file; the path is
  * derived from __FILE__, which CMake passes as an absolute path.
@@ -68,37 +69,8 @@ static const json_t *at(const json_t *v, const char *path)
 }
 
 /* ---------------------------------------------------------------------------
- * Kinds and names
+ * Names (the rules and kinds themselves: tests/unit/test_model_names.c)
  * ------------------------------------------------------------------------- */
-
-static void test_kinds(void **state)
-{
-    fp_kind k;
-
-    (void)state;
-    assert_string_equal(fp_kind_name(FP_KIND_DISCOVERED_ASSET), "DiscoveredAsset");
-    assert_string_equal(fp_kind_collection(FP_KIND_DISCOVERED_DEVICE), "discoveredDevices");
-    assert_string_equal(fp_kind_collection(FP_KIND_SCHEMA_VERSION), "versions");
-    assert_string_equal(fp_kind_arm_type(FP_KIND_DEVICE),
-                        "Microsoft.DeviceRegistry/namespaces/devices");
-    assert_string_equal(fp_kind_arm_type(FP_KIND_NAMESPACE), "Microsoft.DeviceRegistry/namespaces");
-    for (int i = 0; i < FP_KIND_COUNT; i++) {
-        assert_true(fp_kind_parse(fp_kind_name((fp_kind)i), &k));
-        assert_int_equal(k, i);
-        assert_true(fp_kind_parse(fp_kind_collection((fp_kind)i), &k));
-        assert_int_equal(k, i);
-    }
-    assert_true(fp_kind_parse("ASSETS", &k));
-    assert_int_equal(k, FP_KIND_ASSET);
-    assert_true(fp_kind_parse("discoveredasset", &k));
-    assert_int_equal(k, FP_KIND_DISCOVERED_ASSET);
-    assert_true(fp_kind_parse("schemaVersions", &k));
-    assert_int_equal(k, FP_KIND_SCHEMA_VERSION);
-    assert_false(fp_kind_parse("secrets", &k));
-    assert_false(fp_kind_parse("", &k));
-    assert_false(fp_kind_parse(NULL, &k));
-    assert_string_equal(fp_kind_name((fp_kind)99), "Unknown");
-}
 
 static void test_names(void **state)
 {
@@ -121,6 +93,7 @@ static void test_names(void **state)
         {FP_KIND_DEVICE, "PLC-C01", true},
         {FP_KIND_DEVICE, "plc-", true},
         {FP_KIND_DEVICE, "-plc", false},
+        {FP_KIND_DISCOVERED_DEVICE, "-plc", false},
         {FP_KIND_DEVICE, "pl", false},
         {FP_KIND_DEVICE, "plc.c01", false},
         {FP_KIND_DEVICE, "a23456789012345678901234567890123456789012345678901234567890123", true},
@@ -153,11 +126,20 @@ static void test_names(void **state)
                      k_names[i].name ? k_names[i].name : "(null)",
                      k_names[i].ok ? "valid" : "invalid");
         if (!k_names[i].ok) {
+            char why[sizeof err.message];
             assert_string_equal(err.code, "InvalidName");
             assert_string_equal(err.target, "name");
             assert_int_equal(err.status, FP_ERR_INVALID);
+            /* The registry answers in lib/model's words, which the runtime logs too. */
+            assert_int_equal(fp_model_name_check(k_names[i].kind, k_names[i].name, why, sizeof why),
+                             FP_ERR_INVALID);
+            assert_string_equal(err.message, why);
         }
     }
+    memset(&err, 0, sizeof err);
+    assert_false(fp_model_name_valid(FP_KIND_DISCOVERED_DEVICE, "-plc", &err));
+    assert_string_equal(
+        err.message, "discovered device name \"-plc\" must start with a lowercase letter or digit");
     assert_true(fp_model_secret_name_valid("plc-c01", &err));
     assert_true(fp_model_secret_name_valid("a", &err));
     assert_true(fp_model_secret_name_valid("ca.plant3", &err));
@@ -166,6 +148,80 @@ static void test_names(void **state)
     assert_false(fp_model_secret_name_valid("plc-", &err));
     assert_false(fp_model_secret_name_valid("plc/key", &err));
     assert_string_equal(err.code, "InvalidName");
+}
+
+/* The OpenAPI document the registry serves (docs/openapi.json, embedded at build time). */
+extern const unsigned char fp_openapi_json[];
+extern const size_t fp_openapi_json_len;
+
+static const char *str_or_empty(const json_t *v)
+{
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* docs/openapi.json restates each name rule as a path parameter's schema: every "{x}" that
+ * follows a collection segment must carry lib/model's pattern and lengths for that kind. */
+static void test_openapi_names(void **state)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)fp_openapi_json, fp_openapi_json_len, 0, &jerr);
+    const json_t *params = json_object_get(json_object_get(doc, "components"), "parameters");
+    const char *path;
+    json_t *item;
+    int checked = 0;
+
+    (void)state;
+    if (!doc)
+        fail_msg("docs/openapi.json: %s at %d:%d", jerr.text, jerr.line, jerr.column);
+    json_object_foreach(json_object_get(doc, "paths"), path, item)
+    {
+        char segs[16][64], prev[64] = "";
+        int n = 0;
+        for (const char *p = path; *p && n < 16;) {
+            size_t len = strcspn(++p, "/");
+            snprintf(segs[n++], sizeof segs[0], "%.*s", (int)len, p);
+            p += len;
+        }
+        for (int i = 0; i < n; snprintf(prev, sizeof prev, "%s", segs[i]), i++) {
+            fp_kind kind = FP_KIND_COUNT;
+            char want[64];
+            size_t j;
+            json_t *ref;
+            const json_t *schema = NULL;
+            const fp_name_rule *rule;
+
+            if (segs[i][0] != '{')
+                continue;
+            if (!strcmp(prev, "secrets"))
+                kind = FP_KIND_SECRET;
+            else if (!fp_kind_parse(prev, &kind))
+                fail_msg("%s: {%s} follows no collection", path, segs[i]);
+            snprintf(want, sizeof want, "%.*s", (int)strlen(segs[i]) - 2, segs[i] + 1);
+            json_array_foreach(json_object_get(item, "parameters"), j, ref)
+            {
+                const char *r = json_string_value(json_object_get(ref, "$ref"));
+                const char *pname = r && strrchr(r, '/') ? strrchr(r, '/') + 1 : "";
+                const json_t *param = json_object_get(params, pname);
+                if (!strcmp(str_or_empty(json_object_get(param, "name")), want))
+                    schema = json_object_get(param, "schema");
+            }
+            if (!schema)
+                fail_msg("%s: no parameter describes {%s}", path, want);
+            rule = fp_model_name_rule(kind);
+            if (strcmp(str_or_empty(json_object_get(schema, "pattern")), rule->pattern))
+                fail_msg("%s {%s}: pattern %s, lib/model says %s", path, want,
+                         str_or_empty(json_object_get(schema, "pattern")), rule->pattern);
+            if (json_object_get(schema, "minLength"))
+                assert_int_equal(json_integer_value(json_object_get(schema, "minLength")),
+                                 rule->min_len);
+            if (json_object_get(schema, "maxLength"))
+                assert_int_equal(json_integer_value(json_object_get(schema, "maxLength")),
+                                 rule->max_len);
+            checked++;
+        }
+    }
+    assert_true(checked >= 20);
+    json_decref(doc);
 }
 
 /* ---------------------------------------------------------------------------
@@ -784,8 +840,8 @@ static void test_validation_cost(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_openapi_names),
         cmocka_unit_test(test_legacy_events),
         cmocka_unit_test(test_defaults_and_server_fields),
         cmocka_unit_test(test_fixtures_validate),

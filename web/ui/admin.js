@@ -5,6 +5,7 @@ import { api, nsPath, listPage, can } from './api.js';
 import { h, clear, banner, toast, explain, confirmDialog, dialog, newId, timeEl } from './dom.js';
 import { detailText } from './editor.js';
 import { nsHref } from './app.js';
+import { nameInputAttrs } from './names.js';
 
 // A paged table: head labels, row(item) -> <tr>, first(): the first page.
 function pagedTable(caption, head, row, emptyText) {
@@ -128,7 +129,7 @@ export async function secretsPage(root, { ns }) {
             rows.append(r);
         };
         (keys.length ? keys : ['value']).forEach((k) => addRow(k));
-        const nameIn = h('input', { id: nid, value: name || '', readonly: !!name, required: true, autocomplete: 'off', pattern: '[a-z0-9]([a-z0-9.\\-]*[a-z0-9])?' });
+        const nameIn = h('input', { id: nid, value: name || '', readonly: !!name, required: true, autocomplete: 'off', ...nameInputAttrs('Secret') });
         const form = h('form.card', {
             onsubmit: async (e) => {
                 e.preventDefault();

@@ -12,6 +12,7 @@ import { devicesPage, deviceEditPage } from './devices.js';
 import { assetsPage, assetEditPage } from './assets.js';
 import { discoveryPage } from './discovery.js';
 import { schemasPage, schemaPage, secretsPage, auditPage } from './admin.js';
+import { nameHelp, nameInputAttrs } from './names.js';
 
 const NS_KEY = 'fieldplane.namespace';
 const main = () => document.getElementById('main');
@@ -213,7 +214,7 @@ async function namespacesPage(root) {
     if (can('namespaces')) {
         const nid = newId('ns');
         const nameIn = h('input', {
-            id: nid, required: true, pattern: '[a-z0-9][a-z0-9\\-]*[a-z0-9]', minlength: 3, maxlength: 64,
+            id: nid, required: true, ...nameInputAttrs('Namespace'),
             placeholder: 'plant-a', autocomplete: 'off',
         });
         nameIn.dataset.path = 'name';
@@ -237,7 +238,7 @@ async function namespacesPage(root) {
             },
         }, h('h2', 'Create a namespace'),
         h('div.row', h('div.field', h('label', { for: nid }, 'Name'), nameIn,
-            h('p.help', '3 to 64 characters: lower-case letters, digits and dashes.')),
+            h('p.help', nameHelp('Namespace'))),
         h('button.primary', { type: 'submit' }, 'Create namespace')));
         root.append(form);
     }

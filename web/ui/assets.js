@@ -12,6 +12,7 @@ import { nsHref, go, guard, trackDirty } from './app.js';
 import { typeLabel } from './devices.js';
 import { livePanel } from './live.js';
 import { takeDraft } from './discovery.js';
+import { nameHelp } from './names.js';
 
 // ---------------------------------------------------------------------------
 // Health: errors in the status, runtime health entries, or nothing yet.
@@ -349,7 +350,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
             h('section.card', { dataset: { section: 'asset' } }, h('h2', 'Asset'),
                 h('div.grid',
                     field(doc, 'name', {
-                        label: 'Name', required: true, readonly: !create || readonly, help: create ? 'Cannot be changed later.' : null,
+                        label: 'Name', required: true, readonly: !create || readonly, help: create ? `${nameHelp('Asset')} Cannot be changed later.` : null,
                         onChange: renameFollower(doc.name, (prev, next) => {
                             const names = [...(p.datasets || []), ...(p.eventGroups || []), ...(p.streams || [])].filter(Boolean).map((x) => x.name);
                             return [...names, 'datasets', 'events', 'streams'].map((n) => [[ns, prev || 'asset', n].join('/'), [ns, next || 'asset', n].join('/')]);

@@ -8,6 +8,7 @@ import { field, configEditor, mapEditor } from './form.js';
 import { saveResource, editorHead, detailText, reportError } from './editor.js';
 import { nsHref, go, hasError, trackDirty } from './app.js';
 import { takeDraft } from './discovery.js';
+import { nameHelp } from './names.js';
 
 export const ENDPOINT_TYPES = [
     ['Microsoft.OpcUa', 'OPC UA'],
@@ -271,7 +272,7 @@ export async function deviceEditPage(root, { ns, name, create }) {
             !create ? statusPanel(doc) : null,
             h('section.card', h('h2', 'Device'),
                 h('div.grid',
-                    field(doc, 'name', { label: 'Name', required: true, readonly: !create || readonly, help: create ? 'Lower-case letters, digits and dashes. Cannot be changed later.' : null }),
+                    field(doc, 'name', { label: 'Name', required: true, readonly: !create || readonly, help: create ? `${nameHelp('Device')} Cannot be changed later.` : null }),
                     field(doc, 'properties.enabled', { label: 'Enabled', type: 'checkbox', def: true, readonly }),
                     field(doc, 'properties.manufacturer', { label: 'Manufacturer', readonly }),
                     field(doc, 'properties.model', { label: 'Model', readonly }),
