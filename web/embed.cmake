@@ -1,6 +1,10 @@
 # embed.cmake - write the C table of the web UI's files (registry/web_assets.h).
 #
-#   cmake -DWEB_DIR=<web/> -DFILES=<a;b;c relative paths> -DOUT=<file.c> -P embed.cmake
+#   cmake -DWEB_DIR=<web/> -DFILES=<a;b;c relative paths> -DOUT=<file.c>
+#         [-DGEN_DIR=<dir> -DGEN_FILES=<relative paths>] -P embed.cmake
+#
+# GEN_FILES are files made by the build (ui/connectors.json), read from GEN_DIR
+# and served like the others, at "/<relative path>".
 #
 # Each file becomes a byte array with a trailing NUL (so an empty file still has
 # an array, and text is NUL-terminated); len excludes that NUL.
@@ -38,9 +42,17 @@ string(APPEND body "#include \"web_assets.h\"\n\n")
 string(REPEAT "0x[0-9a-f][0-9a-f]," 16 line16)
 set(rows "")
 set(i 0)
+set(paths "")
 foreach(f ${FILES})
-  file(READ "${WEB_DIR}/${f}" hex HEX)
-  file(SIZE "${WEB_DIR}/${f}" n)
+  list(APPEND paths "${WEB_DIR}/${f}")
+endforeach()
+foreach(f ${GEN_FILES})
+  list(APPEND paths "${GEN_DIR}/${f}")
+endforeach()
+set(names ${FILES} ${GEN_FILES})
+foreach(f path IN ZIP_LISTS names paths)
+  file(READ "${path}" hex HEX)
+  file(SIZE "${path}" n)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   # 16 bytes a line keeps the generated file readable.
   string(REGEX REPLACE "(${line16})" "\\1\n    " hex "${hex}")

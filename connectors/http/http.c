@@ -53,7 +53,8 @@ static const fp_config_key k_config[] = {
     {FP_CFG_ENDPOINT, FP_CFG_STRING, "authentication", "auto",
      offsetof(http_ep_conf, authentication), 0, 0,
      "With UsernamePassword: \"basic\", \"bearer\" (token in the password secret) or \"auto\" "
-     "(bearer when the username is empty)"},
+     "(bearer when the username is empty)",
+     fp_httpc_auth_modes},
     {FP_CFG_ENDPOINT, FP_CFG_INT, "maxResponseBytes", "16777216",
      offsetof(http_ep_conf, max_response_bytes), 1024, 1073741824,
      "Largest response body accepted, in bytes"},

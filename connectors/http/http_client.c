@@ -12,6 +12,8 @@
 #include <fieldplane/fp_alloc.h>
 #include <fieldplane/fp_status.h>
 
+const char *const fp_httpc_auth_modes[] = {"auto", "basic", "bearer", NULL};
+
 /* fp_strdup of a string that may be NULL; *ok turns false when a copy failed. */
 static char *dup_opt(const char *z, bool *ok)
 {
@@ -65,11 +67,15 @@ fp_httpc_cfg *fp_httpc_cfg_new(const fp_endpoint *ep, const char *auth_mode, lon
     const char *mode = empty(auth_mode) ? "auto" : auth_mode;
     fp_httpc_cfg *c;
     bool ok = true;
+    size_t i = 0;
 
-    if (strcasecmp(mode, "auto") && strcasecmp(mode, "basic") && strcasecmp(mode, "bearer")) {
+    while (fp_httpc_auth_modes[i] && strcasecmp(mode, fp_httpc_auth_modes[i]))
+        i++;
+    if (!fp_httpc_auth_modes[i]) {
+        char modes[64];
+        fp_choices_text(fp_httpc_auth_modes, modes, sizeof modes);
         fp_set_err(err, err_len,
-                   "additionalConfiguration.authentication: expected \"auto\", \"basic\" or "
-                   "\"bearer\", found \"%s\"",
+                   "additionalConfiguration.authentication: expected %s, found \"%s\"", modes,
                    mode);
         return NULL;
     }

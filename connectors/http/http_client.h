@@ -48,6 +48,10 @@ typedef struct fp_httpc_cfg {
     long connect_timeout_ms; /* connection set-up */
 } fp_httpc_cfg;
 
+/* The values of the endpoint key "authentication" (NULL-terminated): the HTTP and SSE
+ * connectors' rows offer them (their `choices`) and fp_httpc_cfg_new accepts exactly these. */
+extern const char *const fp_httpc_auth_modes[];
+
 /* The connection settings of ep. auth_mode is the "authentication" key of the endpoint's
  * additionalConfiguration: NULL/"" or "auto" (bearer when there is no username), "basic"
  * or "bearer". Returns NULL with a message in err for an unusable combination (an

@@ -102,22 +102,16 @@ static void settings_clear(ep_settings *s)
     memset(s, 0, sizeof *s);
 }
 
-static const char *const k_policies[] = {"None", "Basic256Sha256", "Aes128_Sha256_RsaOaep",
-                                         "Aes256_Sha256_RsaPss", NULL};
-
-/* Accept a policy URI (http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256) or its
- * short name, in any case; the canonical short name, or NULL. */
+/* Accept a policy's URI (http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256) or its
+ * short name, the part after '#', in any case; the canonical short name, or NULL. */
 static const char *policy_name(const char *z)
 {
-    const char *hash = strrchr(z, '#');
-    const char *name = hash ? hash + 1 : z;
-
-    if (hash && strncasecmp(z, "http://opcfoundation.org/UA/SecurityPolicy#",
-                            strlen("http://opcfoundation.org/UA/SecurityPolicy#")) != 0)
-        return NULL;
-    for (size_t i = 0; k_policies[i]; i++)
-        if (!strcasecmp(name, k_policies[i]))
-            return k_policies[i];
+    for (size_t i = 0; opc_security_policies[i]; i++) {
+        const char *uri = opc_security_policies[i];
+        const char *name = strrchr(uri, '#') + 1;
+        if (!strcasecmp(z, uri) || !strcasecmp(z, name))
+            return name;
+    }
     return NULL;
 }
 
@@ -136,6 +130,7 @@ static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size
 {
     const opc_ep_cfg *cfg = pub->config;
     const char *policy = NULL;
+    char names[256];
     bool oom = false;
 
     memset(s, 0, sizeof *s);
@@ -146,27 +141,25 @@ static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size
     if (cfg && cfg->security_policy && cfg->security_policy[0]) {
         policy = policy_name(cfg->security_policy);
         if (!policy) {
+            fp_choices_text(opc_security_policies, names, sizeof names);
             fp_set_err(err, err_len,
-                       "security.securityPolicy \"%s\" is not one of None, Basic256Sha256, "
-                       "Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss (or their "
-                       "http://opcfoundation.org/UA/SecurityPolicy# URIs)",
-                       cfg->security_policy);
+                       "security.securityPolicy \"%s\" is not one of %s (or the name after "
+                       "'#')",
+                       cfg->security_policy, names);
             return -1;
         }
     }
     if (cfg && cfg->security_mode && cfg->security_mode[0]) {
-        if (!strcasecmp(cfg->security_mode, "none"))
-            s->mode = 1;
-        else if (!strcasecmp(cfg->security_mode, "sign"))
-            s->mode = 2;
-        else if (!strcasecmp(cfg->security_mode, "signAndEncrypt"))
-            s->mode = 3;
-        else {
-            fp_set_err(err, err_len,
-                       "security.securityMode \"%s\" is not one of none, sign, signAndEncrypt",
-                       cfg->security_mode);
+        size_t i = 0;
+        while (opc_security_modes[i] && strcasecmp(cfg->security_mode, opc_security_modes[i]))
+            i++;
+        if (!opc_security_modes[i]) {
+            fp_choices_text(opc_security_modes, names, sizeof names);
+            fp_set_err(err, err_len, "security.securityMode \"%s\" is not one of %s",
+                       cfg->security_mode, names);
             return -1;
         }
+        s->mode = (int)i + 1; /* MessageSecurityMode */
     }
     bool none = !policy || !strcmp(policy, "None");
     if (none && s->mode > 1) {

@@ -65,7 +65,8 @@ static const fp_config_key k_config[] = {
     {FP_CFG_ENDPOINT, FP_CFG_STRING, "authentication", "auto",
      offsetof(sse_ep_conf, authentication), 0, 0,
      "With UsernamePassword: \"basic\", \"bearer\" (token in the password secret) or \"auto\" "
-     "(bearer when the username is empty)"},
+     "(bearer when the username is empty)",
+     fp_httpc_auth_modes},
     {FP_CFG_EVENT_GROUP, FP_CFG_INT, "retryMilliseconds", "3000", offsetof(sse_eg_conf, retry_ms),
      100, 3600000, "Reconnection time until the server sends its own (retry:), in ms"},
     {FP_CFG_EVENT_GROUP, FP_CFG_INT, "maxBackoffMilliseconds", "60000",

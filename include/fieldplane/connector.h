@@ -83,7 +83,9 @@ typedef struct fp_buf fp_buf; /* fieldplane/fp_buf.h */
  * An INT key set to -1 in a document means "not set" and falls through to the next
  * level, as in the resource model. A value of the wrong type or out of [min, max] is a
  * configuration error: the object is not started and the error, naming the key, is
- * written to its status. The same rows generate the connector's `--help-config` text.
+ * written to its status. The same rows are the connector's documentation: `--help-config`
+ * prints them as text and `--help-config --json` exports them for the web UI's forms and
+ * for the check of the docs' key tables (docs/connector-sdk.md), so a key is described once.
  * ------------------------------------------------------------------------------------ */
 
 typedef enum fp_cfg_scope {
@@ -113,6 +115,11 @@ typedef struct fp_config_key {
     size_t offset;           /* offsetof(your_struct, field) */
     int64_t min, max;        /* INT range; both 0 = unbounded */
     const char *description; /* one line, for --help-config and docs */
+    /* The values a STRING key takes, NULL-terminated; NULL: any string. They are offered by
+     * --help-config and the web UI. The runtime does not check them: the connector validates
+     * the value with the same list, since it may accept more spellings (any case, a security
+     * policy's URI); keep the list in one place that both the row and the check name. */
+    const char *const *choices;
 } fp_config_key;
 
 /* ---------------------------------------------------------------------------------------

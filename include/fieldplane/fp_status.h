@@ -42,6 +42,11 @@ int fp_status_http(fp_status st);
 void fp_set_err(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The strings of a NULL-terminated list (a configuration row's choices) as they are named in
+ * a message: `"auto", "basic" or "bearer"`, cut to fit out[out_len]. An empty or NULL list
+ * gives "". So a message that lists the accepted values is made from the list it checks. */
+void fp_choices_text(const char *const *choices, char *out, size_t out_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /*
- * fp_status.c - names and HTTP statuses of fp_status, from one table.
+ * fp_status.c - names and HTTP statuses of fp_status, from one table, and the helpers that
+ * write a failure's message (fp_set_err, fp_choices_text).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,4 +49,22 @@ void fp_set_err(char *err, size_t err_len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, err_len, fmt, ap);
     va_end(ap);
+}
+
+void fp_choices_text(const char *const *choices, char *out, size_t out_len)
+{
+    size_t n = 0, len = 0;
+
+    if (!out || out_len == 0)
+        return;
+    out[0] = '\0';
+    while (choices && choices[n])
+        n++;
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(out + len, out_len - len, "%s\"%s\"", sep, choices[i]);
+        if (w < 0 || (size_t)w >= out_len - len)
+            return; /* cut: snprintf left it NUL-terminated */
+        len += (size_t)w;
+    }
 }

@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_status.h"
 #include "rt_internal.h"
 
 #define EXIT_USAGE 2
@@ -116,6 +118,7 @@ enum {
     OPT_LOG_LEVEL,
     OPT_HELP,
     OPT_HELP_CONFIG,
+    OPT_JSON,
     OPT_VERSION,
 };
 
@@ -144,6 +147,7 @@ static const struct option LONG_OPTS[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
     {"help-config", no_argument, NULL, OPT_HELP_CONFIG},
+    {"json", no_argument, NULL, OPT_JSON},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
@@ -186,10 +190,18 @@ static void usage(const fp_connector *conn, FILE *f)
             "                            hung device holds one (default 1024)\n"
             "  --log-level L             error, warn, info or debug [FIELDPLANE_LOG]\n"
             "  --help                    this text\n"
-            "  --help-config             the configuration keys the connector reads\n"
+            "  --help-config [--json]    the configuration keys the connector reads (--json:\n"
+            "                            as the JSON document the web UI's forms are built from)\n"
             "  --version                 print the version\n",
             conn->name, conn->name);
 }
+
+/* ---------------------------------------------------------------------------------------
+ * --help-config [--json]: the configuration rows as text for a person, or as the JSON
+ * document that the web UI's forms are built from (web/CMakeLists.txt embeds it) and that
+ * tests/system/config_docs.test.mjs checks the docs' key tables against. Both are made from
+ * conn->config alone, so the rows stay the one description of a key.
+ * ------------------------------------------------------------------------------------ */
 
 static const char *scope_name(fp_cfg_scope s)
 {
@@ -198,14 +210,17 @@ static const char *scope_name(fp_cfg_scope s)
     return (unsigned)s < FP_CFG_SCOPE_COUNT ? names[s] : "?";
 }
 
-static const char *type_name(fp_cfg_type t)
+/* Short for the text table; the JSON names are JSON Schema's, which the UI and tests read. */
+static const char *type_name(fp_cfg_type t, bool json)
 {
-    static const char *const names[] = {"int", "double", "bool", "string", "json"};
-    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+    static const char *const text[] = {"int", "double", "bool", "string", "json"};
+    static const char *const schema[] = {"integer", "number", "boolean", "string", "json"};
+    if ((unsigned)t >= sizeof text / sizeof text[0])
+        return "?";
+    return json ? schema[t] : text[t];
 }
 
-/* Where each scope's keys are read from, for the table's header. */
-static void help_config(const fp_connector *conn)
+static void help_config_text(const fp_connector *conn)
 {
     printf("Configuration keys of fieldplane-connector-%s (JSON in the resource model's\n"
            "...Configuration strings; a dataset key falls back to the asset's\n"
@@ -214,14 +229,161 @@ static void help_config(const fp_connector *conn)
     printf("%-11s %-40s %-7s %-10s %s\n", "SCOPE", "KEY", "TYPE", "DEFAULT", "DESCRIPTION");
     int n = 0;
     for (const fp_config_key *row = conn->config; row && row->key; row++, n++) {
-        printf("%-11s %-40s %-7s %-10s %s", scope_name(row->scope), row->key, type_name(row->type),
-               row->def ? row->def : "-", row->description ? row->description : "");
+        printf("%-11s %-40s %-7s %-10s %s", scope_name(row->scope), row->key,
+               type_name(row->type, false), row->def ? row->def : "-",
+               row->description ? row->description : "");
         if (row->min || row->max)
             printf(" [%lld..%lld]", (long long)row->min, (long long)row->max);
+        if (row->choices) {
+            char choices[1024];
+            fp_choices_text(row->choices, choices, sizeof choices);
+            printf(" (one of %s)", choices);
+        }
         printf("\n");
     }
     if (n == 0)
         printf("(none)\n");
+}
+
+/* A row's default as a JSON value of the row's type (null when it has none). A default that
+ * does not read as its type, or a STRING default that is not one of the row's choices, is a
+ * mistake in the table: NULL, with the reason in err, so that the build step that embeds the
+ * export for the UI fails instead of shipping it. */
+static json_t *row_default(const fp_config_key *row, char *err, size_t err_len)
+{
+    char *end;
+
+    if (!row->def)
+        return json_null();
+    switch (row->type) {
+    case FP_CFG_INT: {
+        errno = 0;
+        long long x = strtoll(row->def, &end, 10);
+        if (!errno && end != row->def && !*end)
+            return json_integer((json_int_t)x);
+        break;
+    }
+    case FP_CFG_DOUBLE: {
+        double x = strtod(row->def, &end);
+        if (end != row->def && !*end)
+            return json_real(x);
+        break;
+    }
+    case FP_CFG_BOOL:
+        if (!strcmp(row->def, "true") || !strcmp(row->def, "false"))
+            return json_boolean(!strcmp(row->def, "true"));
+        break;
+    case FP_CFG_STRING:
+        for (const char *const *c = row->choices; c && *c; c++)
+            if (!strcasecmp(*c, row->def))
+                return json_string(row->def);
+        if (!row->choices)
+            return json_string(row->def);
+        fp_set_err(err, err_len, "configuration row %s: default \"%s\" is not one of its choices",
+                   row->key, row->def);
+        return NULL;
+    case FP_CFG_JSON: {
+        json_t *x = json_loads(row->def, JSON_DECODE_ANY, NULL);
+        if (x)
+            return x;
+        break;
+    }
+    }
+    fp_set_err(err, err_len, "configuration row %s: default \"%s\" is not a %s", row->key, row->def,
+               type_name(row->type, true));
+    return NULL;
+}
+
+/* The rows as {connector, description, endpointTypes, keys: [{scope, key, type, default, min,
+ * max, description, enum?}]}; min and max are null for an unbounded key. NULL with a reason in
+ * err for a row that is wrong (see row_default; choices on a key that is not a string; a key
+ * twice in one scope, which the UI and the docs could only show once). */
+static json_t *config_export(const fp_connector *conn, char *err, size_t err_len)
+{
+    json_t *doc = json_object(), *types = json_array(), *keys = json_array();
+
+    if (err_len)
+        err[0] = '\0';
+    if (!doc || !types || !keys)
+        goto fail_nomem;
+    if (json_object_set_new(doc, "connector", json_string(conn->name)) ||
+        json_object_set_new(doc, "description",
+                            conn->description ? json_string(conn->description) : json_null()) ||
+        json_object_set(doc, "endpointTypes", types) || json_object_set(doc, "keys", keys))
+        goto fail_nomem;
+    for (const char *const *t = conn->endpoint_types; t && *t; t++)
+        if (json_array_append_new(types, json_string(*t)))
+            goto fail_nomem;
+    for (const fp_config_key *row = conn->config; row && row->key; row++) {
+        bool bounded = row->min || row->max;
+        json_t *def, *k;
+
+        for (const fp_config_key *prev = conn->config; prev < row; prev++) {
+            if (prev->scope == row->scope && !strcmp(prev->key, row->key)) {
+                fp_set_err(err, err_len, "configuration row %s: two rows of scope %s", row->key,
+                           scope_name(row->scope));
+                goto fail;
+            }
+        }
+        if (row->choices && row->type != FP_CFG_STRING) {
+            fp_set_err(err, err_len, "configuration row %s: choices on a key of type %s", row->key,
+                       type_name(row->type, true));
+            goto fail;
+        }
+        if (!(def = row_default(row, err, err_len))) {
+            if (!err[0])
+                fp_set_err(err, err_len, "configuration row %s: out of memory", row->key);
+            goto fail;
+        }
+        k = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "scope", scope_name(row->scope), "key",
+                      row->key, "type", type_name(row->type, true), "default", def, "min",
+                      bounded ? json_integer(row->min) : json_null(), "max",
+                      bounded ? json_integer(row->max) : json_null(), "description",
+                      row->description ? row->description : "");
+        if (!k || json_array_append_new(keys, k))
+            goto fail_nomem;
+        if (row->choices) {
+            json_t *e = json_array();
+            if (!e || json_object_set_new(k, "enum", e))
+                goto fail_nomem;
+            for (const char *const *c = row->choices; *c; c++)
+                if (json_array_append_new(e, json_string(*c)))
+                    goto fail_nomem;
+        }
+    }
+    json_decref(types);
+    json_decref(keys);
+    return doc;
+fail_nomem:
+    fp_set_err(err, err_len, "out of memory");
+fail:
+    json_decref(types);
+    json_decref(keys);
+    json_decref(doc);
+    return NULL;
+}
+
+/* --help-config: the exit status of the process. */
+static int help_config(const fp_connector *conn, bool json)
+{
+    char err[512] = "";
+
+    if (!json) {
+        help_config_text(conn);
+        return 0;
+    }
+    json_t *doc = config_export(conn, err, sizeof err);
+    if (!doc) {
+        fprintf(stderr, "error: --help-config --json: %s\n", err);
+        return 1;
+    }
+    int rc = json_dumpf(doc, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF ? 0 : 1;
+    json_decref(doc);
+    if (fflush(stdout) != 0)
+        rc = 1;
+    if (rc)
+        fprintf(stderr, "error: --help-config --json: writing the document failed\n");
+    return rc;
 }
 
 /* Read a whole small file (a token, a password), without the trailing newline. */
@@ -350,6 +512,7 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
     const char *token = NULL, *token_file = NULL, *pass_file = NULL, *drop = "oldest";
     const char *data = NULL, *log_level = NULL;
     long queue_kb = 64 * 1024, workers = 4, max_threads = RT_MAX_THREADS_DEFAULT;
+    bool want_help_config = false, json_out = false;
     memset(o, 0, sizeof *o);
     o->registry_url = getenv("FIELDPLANE_REGISTRY");
     o->broker_url = getenv("FIELDPLANE_BROKER");
@@ -464,9 +627,11 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
             *exit_code = 0;
             return -1;
         case OPT_HELP_CONFIG:
-            help_config(conn);
-            *exit_code = 0;
-            return -1;
+            want_help_config = true;
+            break;
+        case OPT_JSON:
+            json_out = true;
+            break;
         case OPT_VERSION:
             printf("fieldplane-connector-%s %s\n", conn->name, FP_VERSION);
             *exit_code = 0;
@@ -487,6 +652,15 @@ static int parse_flags(const fp_connector *conn, int argc, char **argv, rt_optio
     if (optind < argc) {
         fprintf(stderr, "error: unexpected argument \"%s\" (flags only; see --help)\n",
                 argv[optind]);
+        return -1;
+    }
+    /* After the loop, so that --json may come before or after --help-config. */
+    if (want_help_config) {
+        *exit_code = help_config(conn, json_out);
+        return -1;
+    }
+    if (json_out) {
+        fprintf(stderr, "error: --json goes with --help-config\n");
         return -1;
     }
     if (log_level)

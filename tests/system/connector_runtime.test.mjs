@@ -421,3 +421,31 @@ test('--registry-cafile is checked before anything starts', async () => {
   const help = spawnSync(connectorBin('counter'), ['--help'], { encoding: 'utf8' });
   assert.match(help.stdout, /--registry-cafile F/);
 });
+
+// The export the web UI's forms and the docs check are built from (docs/connector-sdk.md):
+// every row, with its default typed and its range, in the order of the table.
+test('--help-config --json exports the configuration rows', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { connectorBin } = await import('./lib/connector.mjs');
+  const run = (...args) => spawnSync(connectorBin('counter'), args, { encoding: 'utf8', timeout: 10000 });
+  for (const args of [['--help-config', '--json'], ['--json', '--help-config']]) {
+    const r = run(...args);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.connector, 'counter');
+    assert.equal(doc.description, 'Example connector: simulated counters, one message per dataset tick');
+    assert.deepEqual(doc.endpointTypes, ['Example.Counter']);
+    assert.deepEqual(doc.keys.map((k) => `${k.scope} ${k.key}`), ['endpoint discoverAssets', 'dataset intervalMilliseconds', 'dataset step']);
+    assert.deepEqual(doc.keys[1], {
+      scope: 'dataset', key: 'intervalMilliseconds', type: 'integer', default: 1000, min: 10, max: 3600000,
+      description: 'How often the dataset is sampled and published.',
+    });
+    assert.equal(doc.keys[0].default, 0);
+  }
+  const alone = run('--json');
+  assert.equal(alone.status, 2);
+  assert.match(alone.stderr, /--json goes with --help-config/);
+  const text = run('--help-config');
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^dataset +intervalMilliseconds +int +1000 +How often/m);
+});

@@ -3,12 +3,13 @@
 // Starts a real registry (FP_BIN) with a real mosquitto on loopback ports
 // chosen at run time, drives Debian's chromium through playwright-core (from
 // tests/web/node_modules; never downloads a browser), and checks what an
-// operator does: sign in, create a device with an OPC UA endpoint and an asset
-// with a dataset of three points, edit a point, see the server's validation
-// error next to the field, see a concurrent edit refused, import 500 points
-// from CSV, onboard a discovered asset, watch a live value arrive, and that a
-// viewer token gets no editing controls. Screenshots go to
-// tests/artifacts/web/ (ignored by git).
+// operator does: sign in, create a device with an OPC UA endpoint (its form
+// offering exactly the keys the OPC UA connector's rows export, served as
+// /ui/connectors.json) and an asset with a dataset of three points, edit a
+// point, see the server's validation error next to the field, see a concurrent
+// edit refused, import 500 points from CSV, onboard a discovered asset, watch a
+// live value arrive, and that a viewer token gets no editing controls.
+// Screenshots go to tests/artifacts/web/ (ignored by git).
 
 import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 
 const SRC = process.env.FP_SOURCE_DIR || path.resolve(import.meta.dirname, '../..');
 const BIN = process.env.FP_BIN || path.join(SRC, 'build/dev/cli/fieldplane');
+const BUILD_DIR = process.env.FP_BUILD_DIR || path.resolve(path.dirname(BIN), '..');
 const CHROMIUM = process.env.FP_CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(SRC, 'tests/artifacts/web');
 const NS = 'plant-a';
@@ -192,6 +194,25 @@ test('sign in, create a namespace, see the empty state', async () => {
     await shot('overview-empty');
 });
 
+// The UI's configuration forms are built from this file: it has to be what
+// every connector of the tree prints itself, not a copy that went stale.
+test('the registry serves every connector\'s configuration rows', async () => {
+    const res = await fetch(`${url}/ui/connectors.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type'), /^application\/json/);
+    const served = await res.json();
+    const names = fs.readdirSync(path.join(SRC, 'connectors'), { withFileTypes: true })
+        .filter((d) => d.isDirectory() && fs.existsSync(path.join(SRC, 'connectors', d.name, 'CMakeLists.txt')))
+        .map((d) => d.name).sort();
+    assert.deepEqual(served.connectors.map((c) => c.connector), names);
+    for (const name of names) {
+        const exe = path.join(BUILD_DIR, 'connectors', name, `fieldplane-connector-${name}`);
+        const own = JSON.parse(execFileSync(exe, ['--help-config', '--json'], { encoding: 'utf8' }));
+        assert.deepEqual(served.connectors.find((c) => c.connector === name), own,
+            `the registry's /ui/connectors.json differs from ${exe} --help-config --json`);
+    }
+});
+
 test('create a device with an OPC UA endpoint', async () => {
     await page.getByRole('link', { name: 'Add a device' }).first().click();
     await page.getByRole('heading', { name: 'Add a device' }).waitFor();
@@ -199,10 +220,25 @@ test('create a device with an OPC UA endpoint', async () => {
     await field('properties.manufacturer').fill('Contoso');
     const ep = 'properties.endpoints.inbound.opcua';
     await field(`${ep}.address`).fill('opc.tcp://127.0.0.1:4840');
-    await page.getByLabel('Security policy').selectOption({ label: 'Basic256Sha256' });
-    await page.getByLabel('Security mode').selectOption('sign');
-    // The OPC UA defaults are shown where nothing is set.
-    assert.equal(await page.getByLabel('Publishing interval (ms)').getAttribute('placeholder'), 'default: 1000');
+    // The form is the OPC UA connector's endpoint rows, in their order: the keys it
+    // reads (discovery.* too) and no other (no session.enableTracingHeaders), and for
+    // the security policy the values it accepts (no Basic256, no Basic128Rsa15).
+    const opc = (await (await fetch(`${url}/ui/connectors.json`)).json()).connectors.find((c) => c.connector === 'opcua');
+    const endpointKeys = opc.keys.filter((k) => k.scope === 'endpoint' && k.type !== 'json');
+    const offered = await page.locator('fieldset.endpoint [data-cfg]').evaluateAll((els) => els.map((e) => e.dataset.cfg));
+    assert.deepEqual(offered, endpointKeys.map((k) => k.key));
+    assert.ok(offered.includes('discovery.maxDepth') && offered.includes('discovery.discoveryUrl'), offered.join(' '));
+    assert.ok(!offered.includes('session.enableTracingHeaders'));
+    const policy = page.getByLabel('security.securityPolicy', { exact: true });
+    const policies = await policy.locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(policies, endpointKeys.find((k) => k.key === 'security.securityPolicy').enum);
+    assert.ok(!policies.some((p) => /#(Basic256|Basic128Rsa15)$/.test(p)), policies.join(' '));
+    await policy.selectOption('http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256');
+    await page.getByLabel('security.securityMode', { exact: true }).selectOption('sign');
+    // The OPC UA defaults and ranges are shown where nothing is set.
+    const publishing = page.getByLabel('defaults.publishingIntervalMilliseconds', { exact: true });
+    assert.equal(await publishing.getAttribute('placeholder'), 'default: 1000');
+    assert.equal(await publishing.getAttribute('max'), '86400000');
     await shot('device-new');
     await page.getByRole('button', { name: 'Create device' }).click();
     await page.getByRole('heading', { name: 'Device oven-plc' }).waitFor();
@@ -250,7 +286,7 @@ test('create an asset with a dataset of three points', async () => {
 
 test('edit a point', async () => {
     await field('properties.datasets[0].dataPoints[1].dataSource').fill('ns=3;s=Pressure2');
-    await page.getByLabel('Sampling interval of data point 2').fill('500');
+    await page.getByLabel('samplingInterval of data point 2').fill('500');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('version 2 ·').waitFor();
     const { data } = await rest('GET', `/api/v1/namespaces/${NS}/assets/oven-1`);

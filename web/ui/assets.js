@@ -13,6 +13,7 @@ import { typeLabel } from './devices.js';
 import { livePanel } from './live.js';
 import { takeDraft } from './discovery.js';
 import { nameHelp } from './names.js';
+import { loadConnectors, configSpec } from './connectors.js';
 
 // ---------------------------------------------------------------------------
 // Health: errors in the status, runtime health entries, or nothing yet.
@@ -153,39 +154,18 @@ export async function assetsPage(root, { ns, device }) {
 }
 
 // ---------------------------------------------------------------------------
-// Configuration keys per endpoint type (strings holding JSON)
+// Configuration keys: the rows of the connector that serves the asset's
+// endpoint (connectors.js). Each string feeds the scopes the runtime reads it
+// for (docs/connector-sdk.md): a datasetConfiguration is also where a data
+// point's keys fall back to, an eventGroupConfiguration an event's.
 
-// dev: the device endpoint's "defaults" (its additionalConfiguration).
-const opcuaDataset = (dev = {}) => [
-    { key: 'publishingInterval', label: 'Publishing interval (ms)', type: 'number', def: dev.publishingIntervalMilliseconds ?? 1000 },
-    { key: 'samplingInterval', label: 'Sampling interval (ms)', type: 'number', def: dev.samplingIntervalMilliseconds ?? 1000 },
-    { key: 'queueSize', label: 'Queue size', type: 'number', def: dev.queueSize ?? 1 },
-    { key: 'keyFrameCount', label: 'Key frame count', type: 'number', def: dev.keyFrameCount ?? 0, help: '-1 connector default, 0 off, n: a full dataset every n messages' },
-];
-const OPCUA_EVENT = [
-    { key: 'publishingInterval', label: 'Publishing interval (ms)', type: 'number', def: 1000 },
-    { key: 'queueSize', label: 'Queue size', type: 'number', def: 1 },
-];
-const REST_DATASET = [
-    { key: 'samplingIntervalInMilliseconds', label: 'Sampling interval (ms)', type: 'number', def: 1000 },
-];
-const MEDIA_STREAM = [
-    { key: 'taskType', label: 'Task', type: 'select', defLabel: 'none',
-        options: ['snapshot-to-mqtt', 'snapshot-to-fs', 'clip-to-fs', 'stream-to-rtsp', 'stream-to-rtsps'].map((t) => [t, t]) },
-    { key: 'format', label: 'Format', type: 'text' },
-    { key: 'snapshotsPerSecond', label: 'Snapshots per second', type: 'number' },
-    { key: 'path', label: 'Path', type: 'text' },
-    { key: 'duration', label: 'Clip duration (s)', type: 'number' },
-    { key: 'mediaServerAddress', label: 'Media server address', type: 'text' },
-    { key: 'mediaServerPort', label: 'Media server port', type: 'number', def: 8554 },
-    { key: 'mediaServerPath', label: 'Media server path', type: 'text' },
-];
-
-function datasetSpec(t, dev) {
-    if (t === 'microsoft.opcua') return opcuaDataset(dev);
-    if (t === 'microsoft.http') return REST_DATASET;
-    return [];
-}
+const SCOPES = {
+    dataset: ['dataset', 'datapoint'],
+    eventGroup: ['eventGroup', 'event'],
+    event: ['event'],
+    stream: ['stream'],
+    action: ['action'],
+};
 
 // ---------------------------------------------------------------------------
 // The editor
@@ -206,6 +186,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
     try {
         devices = await listAll(nsPath(ns, 'devices'));
     } catch { /* free text then */ }
+    await loadConnectors();
     const endpointOf = () => {
         const ref = (doc.properties && doc.properties.deviceRef) || {};
         const d = devices.find((x) => x.name === ref.deviceName);
@@ -295,17 +276,26 @@ export async function assetEditPage(root, { ns, name, create, device }) {
         const ep = endpointOf();
         const t = String((ep && ep.endpointType) || '').toLowerCase();
         const opcua = t === 'microsoft.opcua';
+        const spec = (scope) => configSpec(ep && ep.endpointType, SCOPES[scope]);
+        // The event filter (a JSON key) has an editor of its own where the connector reads one.
+        const eventFilter = spec('event').some((r) => r.key === 'eventFilter');
         const topicFor = (...parts) => () => [ns, doc.name || 'asset', ...parts].join('/');
-        const devCfg = (() => {
-            try { return JSON.parse((ep && ep.additionalConfiguration) || '{}').defaults || {}; } catch { return {}; }
-        })();
+        // The data point keys the points table gives a column, and what a point
+        // that sets none gets: its dataset's value, the asset's, else the row's
+        // default (-1, "not set", says nothing and is left out).
+        const pointKeys = configSpec(ep && ep.endpointType, ['datapoint']).filter((r) => r.type === 'number');
+        const parsed = (s) => {
+            try { return JSON.parse(s || '{}') || {}; } catch { return {}; }
+        };
         const dsDefaults = (ds) => {
-            let c = {};
-            try { c = JSON.parse(ds.datasetConfiguration || '{}'); } catch { c = {}; }
-            return {
-                samplingInterval: c.samplingInterval ?? devCfg.samplingIntervalMilliseconds ?? 1000,
-                queueSize: c.queueSize ?? devCfg.queueSize ?? 1,
-            };
+            const c = parsed(ds.datasetConfiguration);
+            const a = parsed(p.defaultDatasetsConfiguration);
+            const out = {};
+            for (const k of pointKeys) {
+                const v = [getPath(c, k.key), getPath(a, k.key), k.def].find((x) => x !== undefined && x !== null && x !== -1);
+                if (v !== undefined) out[k.key] = v;
+            }
+            return out;
         };
 
         // Device endpoint picker (create only: deviceRef cannot change).
@@ -395,9 +385,9 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                             }),
                             field(doc, `${dp}.dataSource`, { label: 'Data source', readonly, help: opcua ? 'Optional OPC UA node the points are relative to.' : null }),
                             field(doc, `${dp}.typeRef`, { label: 'Type reference', readonly })),
-                        configEditor(doc, `${dp}.datasetConfiguration`, datasetSpec(t, devCfg), { legend: 'Dataset settings', readonly }),
+                        configEditor(doc, `${dp}.datasetConfiguration`, spec('dataset'), { legend: 'Dataset settings', readonly }),
                         destinationsEditor(doc, `${dp}.destinations`, { readonly, defaultTopic: topicFor(ds.name || 'dataset') }),
-                        pointsTable(doc, dp, { readonly, opcua, defaults: dsDefaults(ds) }),
+                        pointsTable(doc, dp, { readonly, opcua, keys: pointKeys, defaults: dsDefaults(ds) }),
                     ],
                 })),
 
@@ -412,7 +402,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                             field(doc, `${gp}.name`, { label: 'Event group name', required: true, readonly }),
                             field(doc, `${gp}.dataSource`, { label: 'Data source (event notifier)', readonly, placeholder: opcua ? 'i=2253' : '' }),
                             field(doc, `${gp}.typeRef`, { label: 'Type reference', readonly })),
-                        configEditor(doc, `${gp}.eventGroupConfiguration`, opcua ? OPCUA_EVENT : [], { legend: 'Event group settings', readonly }),
+                        configEditor(doc, `${gp}.eventGroupConfiguration`, spec('eventGroup'), { legend: 'Event group settings', readonly }),
                         destinationsEditor(doc, `${gp}.defaultDestinations`, { legend: 'Default destinations', readonly, targets: ['Mqtt', 'Storage'], defaultTopic: topicFor(g.name || 'events') }),
                         h('h4', 'Events'),
                         listEditor(doc, `${gp}.events`, {
@@ -424,8 +414,8 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                                     field(doc, `${ep2}.name`, { label: 'Event name', required: true, readonly }),
                                     field(doc, `${ep2}.dataSource`, { label: 'Data source', readonly }),
                                     field(doc, `${ep2}.typeRef`, { label: 'Type reference', readonly })),
-                                configEditor(doc, `${ep2}.eventConfiguration`, opcua ? OPCUA_EVENT : [], { legend: 'Event settings', readonly }),
-                                opcua ? eventFilterEditor(doc, `${ep2}.eventConfiguration`, readonly) : null,
+                                configEditor(doc, `${ep2}.eventConfiguration`, spec('event'), { legend: 'Event settings', readonly, handled: ['eventFilter'] }),
+                                eventFilter ? eventFilterEditor(doc, `${ep2}.eventConfiguration`, readonly) : null,
                                 destinationsEditor(doc, `${ep2}.destinations`, { readonly, targets: ['Mqtt', 'Storage'], defaultTopic: topicFor(g.name || 'events', ev.name || 'event'), emptyText: 'No destination: the group\'s default is used.' }),
                             ],
                         }),
@@ -441,7 +431,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                         h('div.grid',
                             field(doc, `${sp}.name`, { label: 'Stream name', required: true, readonly }),
                             field(doc, `${sp}.typeRef`, { label: 'Type reference', readonly })),
-                        configEditor(doc, `${sp}.streamConfiguration`, t === 'microsoft.media' || t === 'microsoft.onvif' ? MEDIA_STREAM : [], { legend: 'Stream settings', readonly }),
+                        configEditor(doc, `${sp}.streamConfiguration`, spec('stream'), { legend: 'Stream settings', readonly }),
                         destinationsEditor(doc, `${sp}.destinations`, { readonly, targets: ['Mqtt', 'Storage'], defaultTopic: topicFor(s.name || 'stream') }),
                     ],
                 })),
@@ -459,7 +449,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                             field(doc, `${mp}.defaultTopic`, { label: 'Default topic', readonly, placeholder: [ns, doc.name || 'asset', g.name || 'management'].join('/') }),
                             field(doc, `${mp}.defaultTimeoutInSeconds`, { label: 'Default timeout (s)', type: 'number', def: 100, readonly }),
                             field(doc, `${mp}.typeRef`, { label: 'Type reference', readonly })),
-                        configEditor(doc, `${mp}.managementGroupConfiguration`, [], { legend: 'Group settings', readonly }),
+                        configEditor(doc, `${mp}.managementGroupConfiguration`, spec('action'), { legend: 'Group settings', readonly }),
                         h('h4', 'Actions'),
                         listEditor(doc, `${mp}.actions`, {
                             readonly, itemNoun: 'action', addLabel: 'Add an action', emptyText: 'No action.',
@@ -473,7 +463,7 @@ export async function assetEditPage(root, { ns, name, create, device }) {
                                     field(doc, `${ap}.topic`, { label: 'Topic', readonly, placeholder: 'group default' }),
                                     field(doc, `${ap}.timeoutInSeconds`, { label: 'Timeout (s)', type: 'number', readonly, placeholder: 'group default' }),
                                     field(doc, `${ap}.typeRef`, { label: 'Type reference', readonly })),
-                                configEditor(doc, `${ap}.actionConfiguration`, [], { legend: 'Action settings', readonly }),
+                                configEditor(doc, `${ap}.actionConfiguration`, spec('action'), { legend: 'Action settings', readonly }),
                             ],
                         }),
                     ],
@@ -481,13 +471,13 @@ export async function assetEditPage(root, { ns, name, create, device }) {
 
             h('section.card', { dataset: { section: 'defaults' } }, h('h2', 'Defaults for the whole asset'),
                 h('p.muted', 'Used by every dataset, event and stream that does not set its own.'),
-                configEditor(doc, 'properties.defaultDatasetsConfiguration', datasetSpec(t, devCfg), { legend: 'Default dataset settings', readonly }),
+                configEditor(doc, 'properties.defaultDatasetsConfiguration', spec('dataset'), { legend: 'Default dataset settings', readonly }),
                 destinationsEditor(doc, 'properties.defaultDatasetsDestinations', { legend: 'Default dataset destinations', readonly, defaultTopic: topicFor('datasets'), emptyText: 'None.' }),
-                configEditor(doc, 'properties.defaultEventsConfiguration', opcua ? OPCUA_EVENT : [], { legend: 'Default event settings', readonly }),
+                configEditor(doc, 'properties.defaultEventsConfiguration', spec('eventGroup'), { legend: 'Default event settings', readonly }),
                 destinationsEditor(doc, 'properties.defaultEventsDestinations', { legend: 'Default event destinations', readonly, targets: ['Mqtt', 'Storage'], defaultTopic: topicFor('events'), emptyText: 'None.' }),
-                configEditor(doc, 'properties.defaultStreamsConfiguration', [], { legend: 'Default stream settings', readonly }),
+                configEditor(doc, 'properties.defaultStreamsConfiguration', spec('stream'), { legend: 'Default stream settings', readonly }),
                 destinationsEditor(doc, 'properties.defaultStreamsDestinations', { legend: 'Default stream destinations', readonly, targets: ['Mqtt', 'Storage'], defaultTopic: topicFor('streams'), emptyText: 'None.' }),
-                configEditor(doc, 'properties.defaultManagementGroupsConfiguration', [], { legend: 'Default management settings', readonly })),
+                configEditor(doc, 'properties.defaultManagementGroupsConfiguration', spec('action'), { legend: 'Default management settings', readonly })),
 
             readonly ? null : h('div.actions.sticky',
                 h('button.primary', { type: 'submit' }, create ? 'Create asset' : 'Save changes'),

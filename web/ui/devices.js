@@ -1,6 +1,7 @@
 // devices.js - the device list (search, filters, status at a glance,
 // enable/disable, delete with the conflict explained) and the device editor
-// (a form per endpoint type with the type's defaults shown).
+// (a form per endpoint type: the keys, defaults and ranges of the connector that
+// serves the type, from connectors.js).
 
 import { api, nsPath, listPage, listAll, can } from './api.js';
 import { h, clear, banner, toast, explain, dialog, confirmDialog, newId, timeEl, fmtTime } from './dom.js';
@@ -9,6 +10,7 @@ import { saveResource, editorHead, detailText, reportError } from './editor.js';
 import { nsHref, go, hasError, trackDirty } from './app.js';
 import { takeDraft } from './discovery.js';
 import { nameHelp } from './names.js';
+import { loadConnectors, configSpec } from './connectors.js';
 
 export const ENDPOINT_TYPES = [
     ['Microsoft.OpcUa', 'OPC UA'],
@@ -31,42 +33,6 @@ const ADDRESS_HINT = {
     'microsoft.http': 'http://192.168.1.40:8080',
     'microsoft.ssehttp': 'http://192.168.1.40:8080/events',
     'microsoft.mqtt': 'mqtt://192.168.1.50:1883',
-};
-
-const POLICY = 'http://opcfoundation.org/UA/SecurityPolicy#';
-
-// The additionalConfiguration keys of each endpoint type, with their defaults.
-export const ENDPOINT_CONFIG = {
-    'microsoft.opcua': [
-        { key: 'security.securityPolicy', label: 'Security policy', type: 'select', defLabel: 'None',
-            options: ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss', 'Basic256', 'Basic128Rsa15']
-                .map((p) => [POLICY + p, p]) },
-        { key: 'security.securityMode', label: 'Security mode', type: 'select', defLabel: 'none',
-            options: [['none', 'None'], ['sign', 'Sign'], ['signAndEncrypt', 'Sign and encrypt']] },
-        { key: 'security.autoAcceptUntrustedServerCertificates', label: 'Accept untrusted server certificates', type: 'bool', def: false },
-        { key: 'applicationName', label: 'Application name', type: 'text' },
-        { key: 'keepAliveMilliseconds', label: 'Keep-alive (ms)', type: 'number', def: 10000 },
-        { key: 'defaults.publishingIntervalMilliseconds', label: 'Publishing interval (ms)', type: 'number', def: 1000 },
-        { key: 'defaults.samplingIntervalMilliseconds', label: 'Sampling interval (ms)', type: 'number', def: 1000 },
-        { key: 'defaults.queueSize', label: 'Queue size', type: 'number', def: 1 },
-        { key: 'defaults.keyFrameCount', label: 'Key frame count', type: 'number', def: 0 },
-        { key: 'session.timeoutMilliseconds', label: 'Session timeout (ms)', type: 'number', def: 60000 },
-        { key: 'session.keepAliveIntervalMilliseconds', label: 'Session keep-alive (ms)', type: 'number', def: 10000 },
-        { key: 'session.reconnectPeriodMilliseconds', label: 'Reconnect period (ms)', type: 'number', def: 2000 },
-        { key: 'session.reconnectExponentialBackOffMilliseconds', label: 'Reconnect back-off (ms)', type: 'number', def: 10000 },
-        { key: 'session.enableTracingHeaders', label: 'Tracing headers', type: 'bool', def: false },
-        { key: 'subscription.maxItems', label: 'Items per subscription', type: 'number', def: 1000 },
-        { key: 'subscription.lifeTimeMilliseconds', label: 'Subscription lifetime (ms)', type: 'number', def: 60000 },
-        { key: 'runAssetDiscovery', label: 'Discover assets', type: 'bool', def: false },
-    ],
-    'microsoft.onvif': [
-        { key: 'acceptInvalidHostnames', label: 'Accept invalid host names', type: 'bool', def: false },
-        { key: 'acceptInvalidCertificates', label: 'Accept invalid certificates', type: 'bool', def: false },
-    ],
-    'microsoft.mqtt': [
-        { key: 'topicFilter', label: 'Topic filter', type: 'text' },
-        { key: 'topicMappingPrefix', label: 'Topic mapping prefix', type: 'text' },
-    ],
 };
 
 // The health of a device for the list: errors first, then disabled.
@@ -252,6 +218,7 @@ export async function deviceEditPage(root, { ns, name, create }) {
     try {
         secrets = await listAll(nsPath(ns, 'secrets'));
     } catch { /* secret names are only suggestions */ }
+    await loadConnectors();
     const secretList = newId('secrets');
     const readonly = !can('write');
     const statusBox = h('div.form-status', { 'aria-live': 'polite' });
@@ -395,7 +362,7 @@ function endpointForm(doc, epName, ep, { readonly, secretList, rerender }) {
                     field(doc, `${base}.authentication.x509Credentials.intermediateCertificatesSecretName`, { label: 'Intermediate certificates secret', readonly, list: secretList }),
                 ] : null,
                 field(doc, `${base}.trustSettings.trustList`, { label: 'Trust list (secret)', readonly, list: secretList }))),
-        configEditor(doc, `${base}.additionalConfiguration`, ENDPOINT_CONFIG[t] || [], {
+        configEditor(doc, `${base}.additionalConfiguration`, configSpec(ep.endpointType, ['endpoint']), {
             legend: `${typeLabel(ep.endpointType)} settings`, readonly,
         }),
         readonly ? null : h('button.danger.small', {

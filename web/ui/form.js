@@ -65,8 +65,11 @@ export function field(doc, path, opts = {}) {
 // "...Configuration" strings: JSON objects stored as a string. The known keys
 // get fields with their defaults shown; "Edit as JSON" shows the whole string.
 //
-// spec rows: {key: 'defaults.publishingIntervalMilliseconds', label, type:
-// 'number' | 'text' | 'bool' | 'select', def, options, help}
+// spec rows (connectors.js makes them from the connectors' own rows): {key:
+// 'defaults.publishingIntervalMilliseconds', label, type: 'number' | 'text' |
+// 'bool' | 'select' | 'json', def, options, min, max, integer, help}. A 'json'
+// row gets no field of its own (it is edited under "Edit as JSON", or by an
+// editor of its own: opts.handled lists those keys) and is named in a note.
 
 function readJson(s) {
     if (s === undefined || s === null || s === '') return {};
@@ -89,6 +92,14 @@ function prune(o) {
     return o;
 }
 
+// A select's current value may be a spelling the connector accepts but does
+// not offer (another case, a policy's short name): it is kept, and shown.
+function selectValue(input, v) {
+    const s = v === undefined || v === null ? '' : String(v);
+    if (s !== '' && ![...input.options].some((o) => o.value === s)) input.append(h('option', { value: s }, s));
+    input.value = s;
+}
+
 export function configEditor(doc, path, spec, opts = {}) {
     const root = h('fieldset.config', h('legend', opts.legend || 'Configuration'));
     const inputs = [];
@@ -101,28 +112,36 @@ export function configEditor(doc, path, spec, opts = {}) {
         const cfg = readJson(cur) || {};
         for (const { row, input } of inputs) {
             const v = getPath(cfg, row.key);
-            if (row.type === 'bool' || row.type === 'select') input.value = v === undefined || v === null ? '' : String(v);
+            if (input.tagName === 'SELECT') selectValue(input, v);
             else input.value = v === undefined || v === null ? '' : String(v);
         }
     };
     const grid = h('div.grid');
+    const other = [];
     for (const row of spec) {
+        if (row.type === 'json') {
+            if (!(opts.handled || []).includes(row.key)) other.push(row);
+            continue;
+        }
         const id = newId('cfg');
+        const helpId = row.help ? newId('help') : null;
         let input;
         if (row.type === 'bool') {
             input = h('select', { id, disabled: opts.readonly },
-                h('option', { value: '' }, `default (${row.def ? 'yes' : 'no'})`),
+                h('option', { value: '' }, row.def === undefined ? 'not set' : `default (${row.def ? 'yes' : 'no'})`),
                 h('option', { value: 'true' }, 'yes'), h('option', { value: 'false' }, 'no'));
         } else if (row.type === 'select') {
             input = h('select', { id, disabled: opts.readonly },
-                h('option', { value: '' }, `default (${row.defLabel || row.def || 'none'})`),
+                h('option', { value: '' }, row.def === undefined ? 'not set' : `default (${row.def})`),
                 row.options.map(([v, l]) => h('option', { value: v }, l)));
         } else {
             input = h('input', {
-                id, type: row.type === 'number' ? 'number' : 'text', readonly: opts.readonly, step: 'any',
+                id, type: row.type === 'number' ? 'number' : 'text', readonly: opts.readonly,
+                step: row.integer ? '1' : 'any', min: row.min, max: row.max,
                 placeholder: row.def !== undefined ? `default: ${row.def}` : '',
             });
         }
+        if (helpId) input.setAttribute('aria-describedby', helpId);
         input.dataset.cfg = row.key;
         input.addEventListener(input.tagName === 'SELECT' ? 'change' : 'input', () => {
             const cfg = readJson(getPath(doc, path)) || {};
@@ -136,15 +155,18 @@ export function configEditor(doc, path, spec, opts = {}) {
             raw.value = getPath(doc, path) || '';
         });
         inputs.push({ row, input });
-        grid.append(h('div.field', h('label', { for: id }, row.label), input,
-            row.help ? h('p.help', row.help) : null));
+        grid.append(h('div.field', h('label', { for: id }, h('code', row.label)), input,
+            helpId ? h('p.help', { id: helpId }, row.help) : null));
     }
     raw.addEventListener('input', () => {
         setPath(doc, path, raw.value.trim() === '' ? undefined : raw.value);
         if (readJson(raw.value) !== null) refresh();
     });
-    root.append(grid, h('details.raw', h('summary', 'Edit as JSON'),
-        h('div.field', h('label', { for: raw.id }, `${opts.legend || 'Configuration'} (JSON object)`), raw)));
+    root.append(grid,
+        other.length ? h('p.help', 'Also read, as JSON (set under "Edit as JSON"): ',
+            other.map((row, i) => [i ? '; ' : '', h('code', row.key), row.help ? ` (${row.help})` : ''])) : null,
+        h('details.raw', h('summary', 'Edit as JSON'),
+            h('div.field', h('label', { for: raw.id }, `${opts.legend || 'Configuration'} (JSON object)`), raw)));
     refresh();
     return root;
 }

@@ -1,7 +1,8 @@
 // points.js - the data points of a dataset as an editable table: add, remove,
 // select and remove many, paste rows from a spreadsheet, import a CSV file,
-// and each point's configuration (sampling interval and queue size for OPC UA,
-// the configuration JSON for other endpoint types).
+// and each point's configuration: a column per numeric data point key of the
+// connector that serves the endpoint (its rows, from connectors.js; for OPC UA
+// samplingInterval and queueSize), else the configuration JSON.
 
 import { h, newId, getPath, setPath, dialog, toast } from './dom.js';
 
@@ -94,8 +95,10 @@ function cfgOf(pt) {
     }
 }
 
-// doc: the asset; path: "properties.datasets[i]". opts.opcua: OPC UA columns;
-// opts.defaults: {samplingInterval, queueSize} shown as placeholders.
+// doc: the asset; path: "properties.datasets[i]". opts.keys: the data point
+// keys that get a column ([{key, def}], numbers); opts.defaults: {key: value}
+// shown as placeholders; opts.opcua: name the data source column "Node ID".
+// Without keys the column is the point's configuration JSON.
 export function pointsTable(doc, path, opts = {}) {
     const listPath = `${path}.dataPoints`;
     const readonly = !!opts.readonly;
@@ -123,6 +126,7 @@ export function pointsTable(doc, path, opts = {}) {
         });
         return h('td', input);
     };
+    const keys = opts.keys || [];
     const cfgCell = (i, key, label) => {
         const pt = points()[i];
         const cfg = cfgOf(pt) || {};
@@ -154,7 +158,7 @@ export function pointsTable(doc, path, opts = {}) {
                 h('td.num', String(i + 1)),
                 cell(i, 'name', 'Name'),
                 cell(i, 'dataSource', 'Data source'),
-                opts.opcua ? [cfgCell(i, 'samplingInterval', 'Sampling interval'), cfgCell(i, 'queueSize', 'Queue size')]
+                keys.length ? keys.map((k) => cfgCell(i, k.key, k.key))
                     : (() => {
                         const c = cell(i, 'dataPointConfiguration', 'Configuration');
                         c.firstChild.placeholder = '{"key": value}';
@@ -273,7 +277,7 @@ export function pointsTable(doc, path, opts = {}) {
                 h('th.num', { scope: 'col' }, '#'),
                 h('th.c-name', { scope: 'col' }, 'Name *'),
                 h('th.c-src', { scope: 'col' }, opts.opcua ? 'Node ID *' : 'Data source *'),
-                opts.opcua ? [h('th.c-n', { scope: 'col' }, 'Sampling (ms)'), h('th.c-n', { scope: 'col' }, 'Queue size')] : h('th.c-cfg', { scope: 'col' }, 'Configuration (JSON)'),
+                keys.length ? keys.map((k) => h('th.c-n', { scope: 'col' }, h('code', k.key))) : h('th.c-cfg', { scope: 'col' }, 'Configuration (JSON)'),
                 h('th.c-type', { scope: 'col' }, 'Type reference'),
                 readonly ? null : h('th.c-rm', { scope: 'col' }, h('span.sr-only', 'Remove')))),
             tbody)));
