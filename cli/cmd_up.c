@@ -38,6 +38,7 @@
 #include "commands.h"
 #include "fp_buf.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "registry.h"
 #include "store.h"
 
@@ -58,13 +59,6 @@ typedef struct child {
     double backoff_s;
     int restarts;
 } child;
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f)
 {
@@ -134,7 +128,7 @@ static int start_child(child *c, const char *log_dir)
         _exit(127);
     }
     c->pid = pid;
-    c->started = mono_s();
+    c->started = fp_mono_s();
     c->restart_at = 0;
     fp_log_info("up", "started %s (pid %d)", c->name, (int)pid);
     return 0;
@@ -222,10 +216,10 @@ static int write_mosquitto_conf(const char *data, const char *host, int port, ch
 static int wait_registry(const char *data, child *reg, char *url, size_t url_len, int timeout_s)
 {
     char path[1200];
-    double deadline = mono_s() + timeout_s;
+    double deadline = fp_mono_s() + timeout_s;
 
     snprintf(path, sizeof path, "%s/registry.url", data);
-    while (mono_s() < deadline) {
+    while (fp_mono_s() < deadline) {
         FILE *f = fopen(path, "r");
         int status;
         if (f) {
@@ -591,7 +585,7 @@ static int demo_port(const char *data, bool *moved)
 /* Stop every running child: SIGTERM, then SIGKILL after 10 s. */
 static void stop_children(child *kids, int n)
 {
-    double deadline = mono_s() + 10;
+    double deadline = fp_mono_s() + 10;
     int left;
 
     for (int i = n - 1; i >= 0; i--)
@@ -612,7 +606,7 @@ static void stop_children(child *kids, int n)
         }
         if (left)
             usleep(50 * 1000);
-    } while (left && mono_s() < deadline);
+    } while (left && fp_mono_s() < deadline);
     for (int i = 0; i < n; i++)
         if (kids[i].pid > 0) {
             fp_log_warn("up", "%s did not stop in 10 s; killing it", kids[i].name);
@@ -852,9 +846,9 @@ int fp_cmd_up(int argc, char **argv)
     if (demo) {
         /* The banner says where the simulator is: wait until it serves (its port file). */
         char sim_url[256];
-        double until = mono_s() + 10;
+        double until = fp_mono_s() + 10;
         snprintf(path, sizeof path, "%s/simulator.url", abs_data);
-        while (!read_line_file(path, sim_url, sizeof sim_url) && mono_s() < until)
+        while (!read_line_file(path, sim_url, sizeof sim_url) && fp_mono_s() < until)
             usleep(50 * 1000);
         snprintf(path, sizeof path, "%s/admin.token", abs_data);
         if (!token[0])
@@ -898,7 +892,7 @@ int fp_cmd_up(int argc, char **argv)
     for (;;) {
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
         int sig = sigtimedwait(&set, NULL, &tick);
-        double now = mono_s();
+        double now = fp_mono_s();
 
         if (sig == SIGINT || sig == SIGTERM) {
             fp_log_info("up", "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -21,6 +21,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "rt_internal.h"
 
 #define MOD "actions"
@@ -68,13 +69,6 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static struct rt_actions *g_A;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void req_free(fp_action_req *r)
 {
     fp_free(r->payload);
@@ -117,8 +111,8 @@ static void send_response(fp_action_req *r, int status, const char *status_msg, 
     fpc_prop props[4];
     fpc_msg m = {0};
 
-    rt_uuid4(id);
-    rt_now_iso(now);
+    fp_uuid4(id);
+    fp_time_now_rfc3339(now);
     snprintf(st, sizeof st, "%d", status);
     props[0] = (fpc_prop){"status", st};
     props[1] = (fpc_prop){"statusMessage", status_msg ? status_msg : ""};
@@ -332,7 +326,8 @@ static void on_request_locked(struct rt_actions *A, topic_sub *ts, const fpc_msg
                                ? RT_OF(ac->pub.asset, rt_asset, pub)->ep->strand
                                : NULL;
             r->ac = ac;
-            r->deadline_ms = mono_ms() + 1000LL * (ac->pub.timeout_s > 0 ? ac->pub.timeout_s : 100);
+            r->deadline_ms =
+                fp_mono_ms() + 1000LL * (ac->pub.timeout_s > 0 ? ac->pub.timeout_s : 100);
             r->next = A->pending;
             A->pending = r;
             /* Posted under the lock so unsubscribe (which takes it) cannot slip between. */
@@ -363,7 +358,7 @@ static void *timer_main(void *arg)
 
     pthread_mutex_lock(&A->mu);
     while (!A->stop) {
-        int64_t now = mono_ms(), next = now + 1000;
+        int64_t now = fp_mono_ms(), next = now + 1000;
         fp_action_req *expired = NULL;
         struct timespec ts;
 

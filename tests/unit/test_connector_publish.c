@@ -188,20 +188,6 @@ static void test_ce_props(void **state)
     assert_string_equal(p[6].value, "image/jpeg");
 }
 
-static void test_uuid4(void **state)
-{
-    char a[37], b[37];
-
-    rt_uuid4(a);
-    rt_uuid4(b);
-    assert_int_equal(strlen(a), 36);
-    assert_int_equal(a[8], '-');
-    assert_int_equal(a[13], '-');
-    assert_int_equal(a[14], '4');
-    assert_true(strchr("89ab", a[19]) != NULL);
-    assert_string_not_equal(a, b);
-}
-
 /* Publishing to a Storage destination appends lines; a file that cannot be written sets
  * health Unavailable StorageError, and the next good write clears it. */
 static void test_storage_publish(void **state)
@@ -614,12 +600,17 @@ static void test_metrics_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dest_default),     cmocka_unit_test(test_dest_all_targets),
-        cmocka_unit_test(test_dest_errors),      cmocka_unit_test(test_dest_alloc_failures),
-        cmocka_unit_test(test_ce_props),         cmocka_unit_test(test_uuid4),
-        cmocka_unit_test(test_storage_publish),  cmocka_unit_test(test_mqtt_without_broker),
-        cmocka_unit_test(test_status_asset_doc), cmocka_unit_test(test_status_endpoint_doc),
-        cmocka_unit_test(test_discovery_names),  cmocka_unit_test(test_discovery_content),
+        cmocka_unit_test(test_dest_default),
+        cmocka_unit_test(test_dest_all_targets),
+        cmocka_unit_test(test_dest_errors),
+        cmocka_unit_test(test_dest_alloc_failures),
+        cmocka_unit_test(test_ce_props),
+        cmocka_unit_test(test_storage_publish),
+        cmocka_unit_test(test_mqtt_without_broker),
+        cmocka_unit_test(test_status_asset_doc),
+        cmocka_unit_test(test_status_endpoint_doc),
+        cmocka_unit_test(test_discovery_names),
+        cmocka_unit_test(test_discovery_content),
         cmocka_unit_test(test_metrics_text),
     };
 
