@@ -24,6 +24,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 
 #define LIVE_MAX_TOPICS 64
 #define LIVE_MAX_PAYLOAD (256 * 1024)
@@ -143,7 +144,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     live_state *ls = obj;
     char now[40];
 
-    fp_now_rfc3339(now, sizeof now);
+    fp_time_now_rfc3339(now);
     pthread_mutex_lock(&ls->lock);
     for (live_topic *t = ls->topics; t; t = t->next) {
         bool match = false;

@@ -14,7 +14,6 @@
 #include "api.h"
 #include "etag.h"
 
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 
 #define MAX_PAGE 1000
 #define DEFAULT_PAGE 100
@@ -134,19 +134,6 @@ static bool preconditions_ok(fp_req *q, fp_resp *r, const fp_rec *cur, const tar
     return true;
 }
 
-/* A new random UUID (version 4) into out (37 bytes). */
-static void new_uuid(char out[37])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        memset(b, 0, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-}
-
 /* Does kind carry a server-maintained properties.version? */
 static bool has_spec_version(fp_kind kind)
 {
@@ -239,8 +226,8 @@ static void stamp(fp_req *q, const target *t, json_t *doc, const json_t *old, bo
         if (json_is_string(u)) {
             json_object_set(props, "uuid", u);
         } else {
-            char uuid[37];
-            new_uuid(uuid);
+            char uuid[FP_UUID_LEN];
+            fp_uuid4(uuid);
             json_object_set_new(props, "uuid", json_string(uuid));
         }
     }
@@ -414,7 +401,7 @@ static void write_resource(fp_req *q, fp_resp *r, const target *t, json_t *body,
         }
     }
     changed = !old || fp_model_spec_changed(t->kind, old, doc);
-    fp_now_rfc3339(now, sizeof now);
+    fp_time_now_rfc3339(now);
     out.kind = t->kind;
     out.ns = (char *)t->ns;
     out.name = (char *)t->key;

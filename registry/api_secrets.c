@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "fp_alloc.h"
+#include "fp_time.h"
 
 /* Parse ?top= (1..1000, default 100); false with r filled when out of range. */
 static bool page_size(fp_req *q, fp_resp *r, int *out)
@@ -249,7 +250,7 @@ void fp_api_secret(fp_req *q, fp_resp *r)
                 return;
             text = json_dumps(sdata, JSON_COMPACT);
         }
-        fp_now_rfc3339(now, sizeof now);
+        fp_time_now_rfc3339(now);
         if (fp_store_begin(st)) {
             json_decref(sdata);
             free(text);

@@ -20,11 +20,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "web_assets.h"
 
 #ifndef FP_HAVE_WEB
@@ -82,13 +82,6 @@ static atomic_int g_watch_clients;
 void fp_metrics_watch_clients(int delta)
 {
     atomic_fetch_add(&g_watch_clients, delta);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Count one finished request. */
@@ -683,7 +676,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         q->conn = conn;
         q->method = method;
         q->url = url;
-        q->t_start = now_s();
+        q->t_start = fp_mono_s();
         fp_buf_init(&q->body, reg->opts.max_body);
         split_path(q);
         q->route = q->path_copy ? classify(q) : FP_ROUTE_OTHER;
@@ -702,7 +695,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r.status)
         fp_resp_error(&r, 500, "InternalError", NULL, NULL, "no response was produced");
     ret = send_resp(q, &r);
-    metrics_count(q->route, r.status, now_s() - q->t_start);
+    metrics_count(q->route, r.status, fp_mono_s() - q->t_start);
     if (r.status >= 500)
         fp_log_warn("api", "%s %s -> %d", method, url, r.status);
     else

@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 
 #define WATCH_BATCH 256
 
@@ -30,20 +30,13 @@ typedef struct watch {
     int keepalive_ms;
     fp_buf pending;
     size_t off;
-    struct timespec last_write;
+    uint64_t last_write_ms; /* fp_mono_ms() when bytes last went out */
     bool ended;
 } watch;
 
 static const char *change_type(int type)
 {
     return type == FP_CHANGE_ADDED ? "ADDED" : type == FP_CHANGE_DELETED ? "DELETED" : "MODIFIED";
-}
-
-static long ms_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_nsec - t->tv_nsec) / 1000000L;
 }
 
 /* Append one change as an event line (if it passes the filters). */
@@ -103,7 +96,7 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
                 n = max;
             memcpy(buf, w->pending.data + w->off, n);
             w->off += n;
-            clock_gettime(CLOCK_MONOTONIC, &w->last_write);
+            w->last_write_ms = fp_mono_ms();
             return (ssize_t)n;
         }
         fp_buf_reset(&w->pending);
@@ -121,7 +114,7 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
         if (w->pending.len)
             continue;
         {
-            long left = w->keepalive_ms - ms_since(&w->last_write);
+            long left = w->keepalive_ms - (long)(fp_mono_ms() - w->last_write_ms);
             int64_t rev;
             if (left <= 0) {
                 fp_buf_printf(&w->pending, "{\"type\":\"BOOKMARK\",\"revision\":%lld}\n",
@@ -229,7 +222,7 @@ void fp_api_watch(fp_req *q, fp_resp *r)
     if (zns)
         snprintf(w->ns, sizeof w->ns, "%s", zns);
     fp_buf_init(&w->pending, 64u << 20);
-    clock_gettime(CLOCK_MONOTONIC, &w->last_write);
+    w->last_write_ms = fp_mono_ms();
     /* The first line tells the client where the stream starts. */
     fp_buf_printf(&w->pending, "{\"type\":\"BOOKMARK\",\"revision\":%lld}\n", (long long)since);
     r->stream =

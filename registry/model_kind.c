@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fp_json.h"
 #include "model.h"
 #include "model_internal.h"
 
@@ -128,6 +129,38 @@ static void put(char *out, size_t out_len, size_t *pos, const char *z)
     out[*pos] = '\0';
 }
 
+/* Where put_run appends: out at *pos, as put does. */
+typedef struct path_out {
+    char *out;
+    size_t out_len;
+    size_t *pos;
+} path_out;
+
+/* One run of fp_json_escape's output; a run that does not fit is cut between two UTF-8
+ * characters, so a cut path is still valid text for a JSON error body. After a cut the
+ * buffer counts as full: a closing quote appended in the room left would read as the end
+ * of a shorter key. */
+static void put_run(void *ctx, const void *b, size_t len)
+{
+    path_out *o = ctx;
+    const char *z = b;
+    size_t room = o->out_len - 1 - *o->pos;
+    bool cut = len > room;
+
+    if (cut) {
+        len = room;
+        while (len > 0 && ((unsigned char)z[len] & 0xC0) == 0x80)
+            len--;
+    }
+    memcpy(o->out + *o->pos, z, len);
+    *o->pos += len;
+    o->out[*o->pos] = '\0';
+    if (cut)
+        *o->pos = o->out_len - 1;
+}
+
+/* A key as `.key`, or `["key"]` with the key quoted as a JSON string by the tree's one
+ * escaper when it holds anything else, so the path reads as JSONPath. */
 static void put_key(char *out, size_t out_len, size_t *pos, const char *key)
 {
     if (plain_key(key)) {
@@ -137,14 +170,7 @@ static void put_key(char *out, size_t out_len, size_t *pos, const char *key)
         return;
     }
     put(out, out_len, pos, "[\"");
-    for (const char *c = key; *c; c++) {
-        char one[3] = {*c, 0, 0};
-        if (*c == '"' || *c == '\\') {
-            one[0] = '\\';
-            one[1] = *c;
-        }
-        put(out, out_len, pos, one);
-    }
+    fp_json_escape(key, strlen(key), put_run, &(path_out){out, out_len, pos});
     put(out, out_len, pos, "\"]");
 }
 

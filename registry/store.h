@@ -216,7 +216,4 @@ fp_status fp_store_token_list(fp_store *st, fp_token_cb cb, void *ctx);
 /* Check a presented token; FP_ERR_UNAUTHORIZED if unknown, malformed or revoked. */
 fp_status fp_store_token_check(fp_store *st, const char *text, fp_token *out);
 
-/* Current time as RFC 3339 UTC with milliseconds. */
-void fp_now_rfc3339(char *out, size_t out_len);
-
 #endif

@@ -25,6 +25,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 
 enum {
     STMT_GET,
@@ -134,18 +135,6 @@ void fp_rec_clear(fp_rec *rec)
     fp_free(rec->name);
     fp_free(rec->doc);
     memset(rec, 0, sizeof *rec);
-}
-
-void fp_now_rfc3339(char *out, size_t out_len)
-{
-    struct timespec ts;
-    struct tm tm;
-    char base[32];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, out_len, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }
 
 /* Log and map a SQLite failure. */
@@ -459,7 +448,7 @@ static fp_status put_change(fp_store *st, int64_t rev, int kind, const char *ns,
     char now[40];
     fp_status rc = FP_OK;
 
-    fp_now_rfc3339(now, sizeof now);
+    fp_time_now_rfc3339(now);
     if (kind == FP_KIND_NAMESPACE)
         ns = name; /* a namespace's own changes belong to it (audit and watch filters) */
     sqlite3_bind_int64(s, 1, rev);
@@ -912,7 +901,7 @@ fp_status fp_store_token_create(fp_store *st, const char *role, const char *ns,
     if (random_hex(id, 8) || random_hex(secret, 24))
         return FP_ERR_INTERNAL;
     sha256_hex(secret, hash);
-    fp_now_rfc3339(now, sizeof now);
+    fp_time_now_rfc3339(now);
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO tokens(id, hash, role, ns, created, description) "

@@ -37,6 +37,7 @@
 #include "fp_alloc.h"
 #include "fp_buf.h"
 #include "fp_log.h"
+#include "fp_time.h"
 
 #define SIM_EVENT_PERIOD_MS 1000
 #define SIM_STOP_CHECK_MS 100
@@ -61,18 +62,6 @@ static void sim_usage(FILE *f)
                "  curl http://127.0.0.1:8099/api/oven\n");
 }
 
-/* RFC 3339 UTC time with milliseconds into out. */
-static void now_rfc3339(char out[64])
-{
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
-}
-
 /* A value rounded to 2 decimals, so payloads read well. */
 static double round2(double v)
 {
@@ -88,9 +77,9 @@ static double jitter(long long n)
 
 static json_t *oven_reading(long long n)
 {
-    char t[64];
+    char t[FP_RFC3339_LEN];
 
-    now_rfc3339(t);
+    fp_time_now_rfc3339(t);
     return json_pack("{s:f,s:f,s:{s:b,s:s},s:[I,I],s:s}", "temperature",
                      round2(180.0 + 6.0 * sin((double)n / 6.0) + jitter(n)), "pressure",
                      round2(1.01 + 0.04 * cos((double)n / 9.0)), "status", "running", 1, "mode",
@@ -99,9 +88,9 @@ static json_t *oven_reading(long long n)
 
 static json_t *press_reading(long long n)
 {
-    char t[64];
+    char t[FP_RFC3339_LEN];
 
-    now_rfc3339(t);
+    fp_time_now_rfc3339(t);
     return json_pack("{s:f,s:f,s:I,s:{s:f,s:f},s:s,s:s}", "force",
                      round2(240.0 + 15.0 * sin((double)n / 3.0)), "position",
                      round2(50.0 + 49.0 * sin((double)n / 2.0)), "strokes", (json_int_t)(n * 2),
@@ -145,38 +134,21 @@ static enum MHD_Result answer_error(struct MHD_Connection *conn, unsigned code, 
 
 typedef struct sse_state {
     long long next_id;
-    struct timespec next_at; /* monotonic time of the next event */
-    fp_buf out;              /* text produced but not yet handed to MHD */
+    uint64_t next_at_ms; /* fp_mono_ms() of the next event */
+    fp_buf out;          /* text produced but not yet handed to MHD */
     size_t off;
     bool sent_retry;
 } sse_state;
-
-static void ts_add_ms(struct timespec *t, long ms)
-{
-    t->tv_sec += ms / 1000;
-    t->tv_nsec += (ms % 1000) * 1000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_sec++;
-        t->tv_nsec -= 1000000000L;
-    }
-}
-
-static long ms_until(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)((t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000L);
-}
 
 /* Append event id to s->out: an alarm every third event, a cycle otherwise. */
 static void sse_event(sse_state *s, long long id)
 {
     bool alarm = id % 3 == 0;
-    char t[64];
+    char t[FP_RFC3339_LEN];
     json_t *doc;
     char *text;
 
-    now_rfc3339(t);
+    fp_time_now_rfc3339(t);
     if (alarm)
         doc = json_pack("{s:s,s:s,s:s,s:f,s:s}", "severity", id % 2 ? "warning" : "critical",
                         "code", id % 2 ? "TEMP_HIGH" : "DOOR_OPEN", "message",
@@ -222,7 +194,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             s->sent_retry = true;
             break;
         }
-        wait = ms_until(&s->next_at);
+        wait = (long)((int64_t)s->next_at_ms - (int64_t)fp_mono_ms());
         if (wait > 0) {
             struct timespec nap = {0, (wait < SIM_STOP_CHECK_MS ? wait : SIM_STOP_CHECK_MS) *
                                           1000000L};
@@ -230,7 +202,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
             continue;
         }
         sse_event(s, s->next_id++);
-        ts_add_ms(&s->next_at, SIM_EVENT_PERIOD_MS);
+        s->next_at_ms += SIM_EVENT_PERIOD_MS;
         if (s->out.err)
             return MHD_CONTENT_READER_END_WITH_ERROR;
     }
@@ -268,7 +240,7 @@ static enum MHD_Result answer_events(struct MHD_Connection *conn)
             s->next_id = v + 1;
     }
     /* The first event goes out at once, the next ones every period. */
-    clock_gettime(CLOCK_MONOTONIC, &s->next_at);
+    s->next_at_ms = fp_mono_ms();
     r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
     if (!r) {
         sse_free(s);

@@ -41,6 +41,7 @@
 #include "up.h"
 #include "fp_buf.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "registry.h"
 #include "store.h"
 
@@ -87,7 +88,7 @@ static int supervise(child *kids, int n_kids, const sigset_t *set, const char *a
     for (;;) {
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
         int sig = sigtimedwait(set, NULL, &tick);
-        double now = up_mono_s();
+        double now = fp_mono_s();
 
         if (sig == SIGINT || sig == SIGTERM) {
             fp_log_info("up", "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -349,9 +350,9 @@ int fp_cmd_up(int argc, char **argv)
     if (demo) {
         /* The banner says where the simulator is: wait until it serves (its port file). */
         char sim_url[256];
-        double until = up_mono_s() + 10;
+        double until = fp_mono_s() + 10;
         snprintf(path, sizeof path, "%s/simulator.url", abs_data);
-        while (!up_read_line_file(path, sim_url, sizeof sim_url) && up_mono_s() < until)
+        while (!up_read_line_file(path, sim_url, sizeof sim_url) && fp_mono_s() < until)
             usleep(50 * 1000);
         snprintf(path, sizeof path, "%s/admin.token", abs_data);
         if (!token[0])

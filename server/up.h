@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-
 /* The longest argv is a connector's: 11 words and the NULL. Children: mosquitto, the
  * registry, the simulator and up to MAX_CONNECTORS connectors. */
 #define MAX_ARGS 16
@@ -39,7 +38,6 @@ typedef struct found_connector {
 } found_connector;
 
 /* ---- up_children.c ---- */
-double up_mono_s(void);
 /* Start c (its output to log_dir/<name>.log is not used: children inherit up's stderr). */
 int up_start_child(child *c, const char *log_dir);
 /* Stop every running child: SIGTERM, then SIGKILL after 10 s. */

@@ -23,16 +23,10 @@
 
 #include "fp_buf.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "registry.h"
 #include "store.h"
 #include "up.h"
-
-double up_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Start (or restart) one child. */
 int up_start_child(child *c, const char *log_dir)
@@ -67,7 +61,7 @@ int up_start_child(child *c, const char *log_dir)
         _exit(127);
     }
     c->pid = pid;
-    c->started = up_mono_s();
+    c->started = fp_mono_s();
     c->restart_at = 0;
     fp_log_info("up", "started %s (pid %d)", c->name, (int)pid);
     return 0;
@@ -76,7 +70,7 @@ int up_start_child(child *c, const char *log_dir)
 /* Stop every running child: SIGTERM, then SIGKILL after 10 s. */
 void up_stop_children(child *kids, int n)
 {
-    double deadline = up_mono_s() + 10;
+    double deadline = fp_mono_s() + 10;
     int left;
 
     for (int i = n - 1; i >= 0; i--)
@@ -97,7 +91,7 @@ void up_stop_children(child *kids, int n)
         }
         if (left)
             usleep(50 * 1000);
-    } while (left && up_mono_s() < deadline);
+    } while (left && fp_mono_s() < deadline);
     for (int i = 0; i < n; i++)
         if (kids[i].pid > 0) {
             fp_log_warn("up", "%s did not stop in 10 s; killing it", kids[i].name);
@@ -188,10 +182,10 @@ int up_write_mosquitto_conf(const char *data, const char *host, int port, char *
 int up_wait_registry(const char *data, child *reg, char *url, size_t url_len, int timeout_s)
 {
     char path[1200];
-    double deadline = up_mono_s() + timeout_s;
+    double deadline = fp_mono_s() + timeout_s;
 
     snprintf(path, sizeof path, "%s/registry.url", data);
-    while (up_mono_s() < deadline) {
+    while (fp_mono_s() < deadline) {
         FILE *f = fopen(path, "r");
         int status;
         if (f) {

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "fp_log.h"
+#include "fp_time.h"
 #include "../../lib/connector/fpc_mqtt.h"
 #include "../../lib/connector/fpc_queue.h"
 
@@ -49,13 +50,6 @@ static char g_dir[64];
 static pid_t g_broker = -1;
 static char *g_payload;
 static size_t g_len = 200;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static double cpu_s(int who)
 {
@@ -170,14 +164,14 @@ static void bench_queue(long n, bool sync)
                  .content_type = "application/json",
                  .props = props,
                  .n_props = 2};
-    double c0 = cpu_s(RUSAGE_SELF), t0 = now_s();
+    double c0 = cpu_s(RUSAGE_SELF), t0 = fp_mono_s();
     for (long i = 0; i < n; i++) {
         if (fpc_queue_append(q, &m, 0, NULL) != 0) {
             fprintf(stderr, "queue append failed\n");
             exit(1);
         }
     }
-    double t1 = now_s(), c1 = cpu_s(RUSAGE_SELF);
+    double t1 = fp_mono_s(), c1 = cpu_s(RUSAGE_SELF);
     fpc_queue_close(q);
     row(sync ? "queue append + fdatasync" : "queue append", n, t1 - t0, c1 - c0,
         sync ? "disk write + fdatasync per message" : "one write() per message");
@@ -230,14 +224,14 @@ static void bench_fpc(long n, int qos)
                    .props = props,
                    .n_props = 2};
     long fails = 0;
-    double c0 = cpu_s(RUSAGE_SELF), t0 = now_s();
+    double c0 = cpu_s(RUSAGE_SELF), t0 = fp_mono_s();
     for (long i = 0; i < n; i++)
         fails += fpc_mqtt_publish(m, &msg) != 0;
-    double t_pub = now_s();
+    double t_pub = fp_mono_s();
     fpc_msg marker = {.topic = "bench/marker", .payload = "end", .len = 3, .qos = 1};
     fpc_mqtt_publish(m, &marker);
     wait_drained(m);
-    double t1 = now_s(), c1 = cpu_s(RUSAGE_SELF);
+    double t1 = fp_mono_s(), c1 = cpu_s(RUSAGE_SELF);
     fpc_mqtt_get_stats(m, &st);
     char note[200];
     if (qos)
@@ -305,7 +299,7 @@ static void bench_raw(long n, int qos)
     mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "application/json");
     mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "specversion", "1.0");
     mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "type", "DataSet");
-    double c0 = cpu_s(RUSAGE_SELF), t0 = now_s();
+    double c0 = cpu_s(RUSAGE_SELF), t0 = fp_mono_s();
     for (long i = 0; i < n; i++)
         mosquitto_publish_v5(mosq, NULL, qos ? "bench/raw1" : "bench/raw0", (int)g_len, g_payload,
                              qos, false, props);
@@ -322,7 +316,7 @@ static void bench_raw(long n, int qos)
             break;
         sleep_ms(1);
     }
-    double t1 = now_s(), c1 = cpu_s(RUSAGE_SELF);
+    double t1 = fp_mono_s(), c1 = cpu_s(RUSAGE_SELF);
     mosquitto_property_free_all(&props);
     row(qos ? "libmosquitto qos1" : "libmosquitto qos0", n, t1 - t0, c1 - c0,
         qos ? "no queue, 100 in flight, until the last PUBACK" : "no queue, + QoS 1 marker");
@@ -347,7 +341,7 @@ static void bench_pub(long n, int qos)
     fclose(f);
     snprintf(port, sizeof port, "%d", g_port);
     snprintf(q, sizeof q, "%d", qos);
-    double c0 = cpu_s(RUSAGE_CHILDREN), t0 = now_s();
+    double c0 = cpu_s(RUSAGE_CHILDREN), t0 = fp_mono_s();
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(file, O_RDONLY);
@@ -358,7 +352,7 @@ static void bench_pub(long n, int qos)
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    double t1 = now_s(), c1 = cpu_s(RUSAGE_CHILDREN);
+    double t1 = fp_mono_s(), c1 = cpu_s(RUSAGE_CHILDREN);
     row(qos ? "mosquitto_pub -l qos1" : "mosquitto_pub -l qos0", n, t1 - t0, c1 - c0,
         WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "the command-line client, one process"
                                                       : "mosquitto_pub FAILED");

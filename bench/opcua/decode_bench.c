@@ -11,16 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "fp_time.h"
 #include "opcua/ua_types.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Encode a PublishResponse with n values of the given kind into *out. */
 static void build(size_t n, int kind, ua_bytestring *out)
@@ -75,7 +68,7 @@ static void run(const char *label, size_t n, int kind, double seconds)
     build(n, kind, &msg);
     ua_publish_response pr;
     size_t rounds = 0;
-    double t0 = now_s(), t;
+    double t0 = fp_mono_s(), t;
     do {
         for (int k = 0; k < 16; k++) {
             if (ua_decode_buf(msg.data, msg.length, &pr, UA_TYPE(PUBLISH_RESPONSE), NULL) !=
@@ -86,7 +79,7 @@ static void run(const char *label, size_t n, int kind, double seconds)
             ua_publish_response_clear(&pr);
         }
         rounds += 16;
-        t = now_s();
+        t = fp_mono_s();
     } while (t - t0 < seconds);
     double values = (double)rounds * (double)n / (t - t0);
     printf("%-8s %6zu values/notification %8zu bytes  %6.2f M values/s  %6.1f MB/s\n", label, n,

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "fp_buf.h"
+#include "fp_time.h" /* fp_mono_s, the clock every measurement here reads */
 
 /* ---------------------------------------------------------------------------
  * HTTP client
@@ -65,8 +66,6 @@ void bench_device_doc(fp_buf *b, long i);
  * Measuring
  * ------------------------------------------------------------------------- */
 
-/* Monotonic clock in seconds. */
-double bench_now(void);
 /* User + system CPU seconds of this process. */
 double bench_self_cpu(void);
 /* User + system CPU seconds of process pid from /proc/PID/stat, -1 if unreadable. */

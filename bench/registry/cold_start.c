@@ -146,7 +146,7 @@ int main(int argc, char **argv)
         int fd = -1;
         long rss;
 
-        t0 = bench_now();
+        t0 = fp_mono_s();
         g_child = spawn(bin, data, log, &fd);
         if (g_child < 0 || read_url(fd, url, sizeof url)) {
             fprintf(stderr, "bench: the registry did not print its URL (log in %s)\n", log);
@@ -163,14 +163,14 @@ int main(int argc, char **argv)
             int st = bench_http_request(&h, "GET", "/healthz", NULL, NULL, 0);
             if (st == 200)
                 break;
-            if (bench_now() - t0 > 30) {
+            if (fp_mono_s() - t0 > 30) {
                 fprintf(stderr, "bench: /healthz did not answer 200 within 30 s\n");
                 stop_child();
                 return 1;
             }
             nanosleep(&ms, NULL);
         }
-        t1 = bench_now();
+        t1 = fp_mono_s();
         rss = bench_proc_status_kb(g_child, "VmRSS");
         bench_http_close(&h);
         stop_child();

@@ -120,7 +120,7 @@ int main(int argc, char **argv)
         check(db, sqlite3_prepare_v2(db, k_insert_change, -1, &chg, NULL), "prepare");
 
     fp_buf_init(&doc, 1 << 20);
-    t0 = bench_now();
+    t0 = fp_mono_s();
     cpu0 = bench_self_cpu();
     wq0 = bench_proc_runq_wait(0);
     for (long i = 0; i < n_rows; i++) {
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
             step(db, chg, "INSERT change");
         step(db, commit, "COMMIT");
     }
-    t1 = bench_now();
+    t1 = fp_mono_s();
     cpu1 = bench_self_cpu();
     wq1 = bench_proc_runq_wait(0);
     printf("sqlite_%s_rows %ld\n", shape, n_rows);

@@ -26,6 +26,7 @@
 
 #include <fieldplane/fp_alloc.h>
 #include <fieldplane/fp_json.h>
+#include <fieldplane/fp_time.h>
 #include "opc_internal.h"
 #include "opcua/ua_nodeid.h"
 
@@ -601,8 +602,8 @@ int opc_json_data_value(fp_buf *b, const ua_data_value *dv)
     return finish(&w, start);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's
- * algorithms, exact for every year the formats here allow). */
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm, exact for
+ * every year the formats here allow); fp_time_rfc3339 goes the other way. */
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
 {
     y -= m <= 2;
@@ -611,28 +612,6 @@ static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
     int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t days, int64_t *y, int64_t *m, int64_t *d)
-{
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-/* v (0 <= v < 10^width) as exactly width decimal digits, zero padded. */
-static void put_fixed(char *out, int64_t v, int width)
-{
-    for (int i = width - 1; i >= 0; i--) {
-        out[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
 }
 
 void opc_json_datetime(char out[40], ua_datetime t)
@@ -651,35 +630,10 @@ void opc_json_datetime(char out[40], ua_datetime t)
         memcpy(out, last_out, sizeof last_out);
         return;
     }
-    /* floor division: instants before 1970 are negative here */
+    /* Unix milliseconds, rounded down (instants before 1970 are negative here); with t in
+     * (0, OPC_MAX_DATETIME] the year is 1601..9999, which the RFC 3339 form holds. */
     int64_t u = t - UA_DATETIME_UNIX_EPOCH;
-    int64_t secs = u >= 0 ? u / TICKS_PER_SEC : -((-u + TICKS_PER_SEC - 1) / TICKS_PER_SEC);
-    int64_t ms = (u - secs * TICKS_PER_SEC) / 10000;
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400, y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    /* Fixed width for every year 1601..9999 (t > 0 and the clamp above): the digits are
-     * written directly, as "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" would, without the cost
-     * of snprintf on every value of every message. */
-    if (y < 0 || y > 9999) { /* cannot happen; never a wrong text */
-        out[0] = '\0';
-        return;
-    }
-    put_fixed(out, y, 4);
-    out[4] = '-';
-    put_fixed(out + 5, m, 2);
-    out[7] = '-';
-    put_fixed(out + 8, d, 2);
-    out[10] = 'T';
-    put_fixed(out + 11, rem / 3600, 2);
-    out[13] = ':';
-    put_fixed(out + 14, rem / 60 % 60, 2);
-    out[16] = ':';
-    put_fixed(out + 17, rem % 60, 2);
-    out[19] = '.';
-    put_fixed(out + 20, ms, 3);
-    out[23] = 'Z';
-    out[24] = '\0';
+    fp_time_rfc3339(out, u / 10000 - (u % 10000 < 0));
     last_t = t;
     memcpy(last_out, out, sizeof last_out);
 }

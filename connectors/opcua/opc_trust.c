@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 
 #include <fieldplane/fp_alloc.h>
+#include <fieldplane/fp_time.h>
 #include "opc_internal.h"
 #include "opcua/ua_pki.h"
 
@@ -91,7 +92,7 @@ typedef struct cert_entry {
     char path[PATH_LEN];
     char tp[TP_HEX + 1]; /* "" when the file is not a certificate */
     char subject[512];
-    char not_after[32];
+    char not_after[FP_RFC3339_LEN];
     bool expired;
     char error[96];
 } cert_entry;
@@ -125,7 +126,8 @@ static void describe(const ua_cert *cert, cert_entry *e)
     }
     BIO_free(bio);
     if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
-        strftime(e->not_after, sizeof e->not_after, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        /* The tree's one RFC 3339 form (a certificate's time has whole seconds: ".000"). */
+        fp_time_rfc3339(e->not_after, (int64_t)timegm(&tm) * 1000);
         e->expired = X509_cmp_current_time(X509_get0_notAfter(x)) < 0;
     }
     X509_free(x);
@@ -252,13 +254,13 @@ static int cmd_list(const char *pki, bool json)
         free(text);
         json_decref(arr);
     } else {
-        printf("%-9s %-40s %-20s %s\n", "FOLDER", "THUMBPRINT", "NOT-AFTER", "SUBJECT");
+        printf("%-9s %-40s %-24s %s\n", "FOLDER", "THUMBPRINT", "NOT-AFTER", "SUBJECT");
         for (size_t i = 0; i < n; i++) {
             if (v[i].tp[0])
-                printf("%-9s %-40s %-20s %s%s\n", v[i].folder, v[i].tp, v[i].not_after,
+                printf("%-9s %-40s %-24s %s%s\n", v[i].folder, v[i].tp, v[i].not_after,
                        v[i].subject, v[i].expired ? " (expired)" : "");
             else
-                printf("%-9s %-40s %-20s (not a certificate: %s) %s\n", v[i].folder, "-", "-",
+                printf("%-9s %-40s %-24s (not a certificate: %s) %s\n", v[i].folder, "-", "-",
                        v[i].error, v[i].path);
         }
         if (n == 0)

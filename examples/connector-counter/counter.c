@@ -25,10 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fieldplane/connector.h>
+#include <fieldplane/fp_time.h>
 
 /* Configuration structs filled by the runtime from the rows below. */
 typedef struct counter_ds_cfg {
@@ -63,9 +63,8 @@ static int counter_sample(fp_dataset *ds, fp_payload *p)
 {
     counter_ds *st = ds->user;
     const counter_ds_cfg *cfg = ds->config;
-    struct timespec ts;
+    int64_t now_ms = fp_time_now_ms();
 
-    clock_gettime(CLOCK_REALTIME, &ts);
     st->count += cfg->step;
     for (size_t i = 0; i < ds->n_points; i++) {
         const fp_datapoint *dp = &ds->points[i];
@@ -73,7 +72,7 @@ static int counter_sample(fp_dataset *ds, fp_payload *p)
         if (strcmp(dp->data_source, "counter") == 0)
             fp_payload_add_int(p, dp->name, st->count);
         else if (strcmp(dp->data_source, "time") == 0)
-            fp_payload_add_int(p, dp->name, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+            fp_payload_add_int(p, dp->name, now_ms);
         else if (strcmp(dp->data_source, "boot") == 0)
             fp_payload_add_string(p, dp->name, boot_id, (size_t)-1);
         /* else: reported by dataset_add */
@@ -193,9 +192,7 @@ static const fp_connector counter_connector = {
 
 int main(int argc, char **argv)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(boot_id, sizeof boot_id, "%llx-%x", (long long)ts.tv_sec, (unsigned)getpid());
+    snprintf(boot_id, sizeof boot_id, "%llx-%x", (long long)(fp_time_now_ms() / 1000),
+             (unsigned)getpid());
     return fp_connector_main(&counter_connector, argc, argv);
 }

@@ -3,7 +3,8 @@
  *
  * Every heap allocation of the project goes through these functions so that tests
  * can inject failures (fp_alloc_fail_after) and check that each error path frees
- * what it took. They behave like their libc counterparts: they return NULL when
+ * what it took; jansson's allocations do too (the library sets json_set_alloc_funcs to
+ * these at process start). They behave like their libc counterparts: they return NULL when
  * allocation fails (or is made to fail), and fp_free(NULL) does nothing. Memory the SDK
  * hands to a connector to free (fp_buf_take) comes from here, so free it with fp_free.
  */

@@ -3,11 +3,23 @@
  */
 #include "fp_alloc.h"
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 static atomic_long g_fail_after = -1;
+
+/* jansson allocates through this wrapper too, so that failure injection reaches every JSON
+ * value the project parses or builds, and the paths that handle a NULL from json_loads,
+ * json_pack or json_object are tested like any other. It is set in a constructor, before
+ * main and so before any jansson call of the process: no binary, test or fuzz harness can
+ * forget it, and no value is allocated by one allocator and freed by the other. Every
+ * program that links fpcommon and allocates with it gets this object, hence the hook. */
+__attribute__((constructor)) static void jansson_through_fp_alloc(void)
+{
+    json_set_alloc_funcs(fp_malloc, fp_free);
+}
 
 void fp_alloc_fail_after(long n)
 {

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "fp_json.h"
+#include "fp_time.h"
 
 static const char *const k_level_name[] = {"error", "warn", "info", "debug"};
 static int g_level = -1;
@@ -67,35 +69,52 @@ static void put(line *l, const char *z, size_t n)
     l->n += n;
 }
 
-/* Append z escaped as the inside of a JSON / quoted string; "..." ends a cut message. */
+/* The escaped message goes to l up to stop; once a run of it does not fit, the rest is
+ * dropped and the caller ends the line with "..." (room for it is kept past stop). */
+typedef struct cut_sink {
+    line *l;
+    size_t stop;
+    int cut;
+} cut_sink;
+
+/* One run from fp_json_escape: an escape (a backslash sequence) is kept whole or not at
+ * all; plain text, always valid UTF-8 there, is cut between two characters, so the line
+ * stays valid JSON and valid UTF-8 whatever the message held. */
+static void put_run(void *ctx, const void *b, size_t len)
+{
+    cut_sink *s = ctx;
+    const unsigned char *z = b;
+
+    if (s->cut)
+        return;
+    if (s->l->n + len > s->stop) {
+        size_t keep = 0;
+        if (z[0] != '\\') {
+            keep = s->stop - s->l->n;
+            while (keep > 0 && (z[keep] & 0xC0) == 0x80)
+                keep--;
+        }
+        put(s->l, b, keep);
+        s->cut = 1;
+        return;
+    }
+    put(s->l, b, len);
+}
+
+/* Append z escaped by the tree's one JSON string escaper (a quoted string of the text
+ * format is the same); "..." ends a message cut to fit room bytes. */
 static void put_escaped(line *l, const char *z, size_t room)
 {
-    size_t stop = l->n + room;
-    for (; *z; z++) {
-        unsigned char c = (unsigned char)*z;
-        char e[8];
-        size_t n = 1;
-        if (c == '"' || c == '\\')
-            n = (size_t)snprintf(e, sizeof e, "\\%c", c);
-        else if (c == '\n')
-            n = (size_t)snprintf(e, sizeof e, "\\n");
-        else if (c < 0x20)
-            n = (size_t)snprintf(e, sizeof e, "\\u%04x", c);
-        else
-            e[0] = (char)c;
-        if (l->n + n > stop - 3) {
-            put(l, "...", 3);
-            return;
-        }
-        put(l, e, n);
-    }
+    cut_sink s = {l, l->n + room - 3, 0};
+
+    fp_json_escape(z, strlen(z), put_run, &s);
+    if (s.cut)
+        put(l, "...", 3);
 }
 
 void fp_log(fp_log_level level, const char *mod, const char *fmt, ...)
 {
-    char msg[2048], ts[40], head[160];
-    struct timespec now;
-    struct tm tm;
+    char msg[2048], ts[FP_RFC3339_LEN], head[160];
     va_list ap;
     line l;
     int hn;
@@ -105,17 +124,15 @@ void fp_log(fp_log_level level, const char *mod, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    fp_time_now_rfc3339(ts);
 
     if (g_json)
         hn = snprintf(head, sizeof head,
-                      "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"mod\":\"%.40s\",\"msg\":\"", ts,
-                      now.tv_nsec / 1000000, k_level_name[level], mod);
+                      "{\"time\":\"%s\",\"level\":\"%s\",\"mod\":\"%.40s\",\"msg\":\"", ts,
+                      k_level_name[level], mod);
     else
-        hn = snprintf(head, sizeof head, "%s.%03ldZ level=%s mod=%.40s msg=\"", ts,
-                      now.tv_nsec / 1000000, k_level_name[level], mod);
+        hn = snprintf(head, sizeof head, "%s level=%s mod=%.40s msg=\"", ts, k_level_name[level],
+                      mod);
     l.n = 0;
     put(&l, head, hn < 0 ? 0 : (size_t)hn < sizeof head ? (size_t)hn : sizeof head - 1);
     put_escaped(&l, msg, sizeof l.b - 1 - l.n - 3);

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "fp_alloc.h"
+#include "fp_time.h"
 
 #define FPC_HTTP_CONNECT_TIMEOUT_MS 5000
 #define FPC_HTTP_STOP_POLL_MS 100
@@ -616,13 +617,6 @@ void fpc_http_free(fpc_http *h)
  * Waiting
  * ------------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The clocks of one request. */
 typedef struct xfer {
     int64_t deadline;   /* whole request, 0 = none */
@@ -639,7 +633,7 @@ enum { W_READY = 0, W_STOPPED, W_TIMEOUT, W_IDLE, W_CONNECT_TIMEOUT, W_ERROR };
 static int wait_fd(int fd, bool want_write, xfer *x)
 {
     for (;;) {
-        int64_t now = now_ms(), t = -1;
+        int64_t now = fp_mono_ms(), t = -1;
         struct pollfd pfd = {.fd = fd, .events = want_write ? POLLOUT : POLLIN};
         int rc;
 
@@ -870,7 +864,7 @@ static fp_status conn_open(fpc_http *h, xfer *x, int connect_ms, fpc_conn **out,
                 close(fd);
                 continue;
             }
-            x->connect_by = now_ms() + connect_ms;
+            x->connect_by = fp_mono_ms() + connect_ms;
             w = wait_fd(fd, true, x);
             x->connect_by = 0;
             if (w != W_READY) {
@@ -906,7 +900,7 @@ static fp_status conn_open(fpc_http *h, xfer *x, int connect_ms, fpc_conn **out,
     }
     if (h->tls) {
         /* The handshake counts as connecting. */
-        x->connect_by = now_ms() + connect_ms;
+        x->connect_by = fp_mono_ms() + connect_ms;
         st = tls_handshake(h, c, x, err, err_len);
         x->connect_by = 0;
         if (st)
@@ -1153,14 +1147,14 @@ static int attempt(fpc_http *h, const fpc_http_req *req, const fp_buf *wire, xfe
         st = FP_ERR_UNAVAILABLE;
         goto out;
     }
-    x->last_rx = now_ms();
+    x->last_rx = fp_mono_ms();
     for (;;) {
         bool want_write;
         ssize_t n = conn_read(c, buf, sizeof buf, &want_write, err, err_len);
 
         if (n > 0) {
             size_t used = 0;
-            x->last_rx = now_ms();
+            x->last_rx = fp_mono_ms();
             st = fpc_http_parser_feed(p, buf, (size_t)n, &used);
             if (st) {
                 /* A streaming callback that refuses has said why itself. */
@@ -1259,9 +1253,9 @@ fp_status fpc_http_do(fpc_http *h, const fpc_http_req *req, int *status, fp_buf 
         return st;
     memset(&x, 0, sizeof x);
     x.total_ms = req->total_timeout_ms;
-    x.deadline = req->total_timeout_ms ? now_ms() + req->total_timeout_ms : 0;
+    x.deadline = req->total_timeout_ms ? fp_mono_ms() + req->total_timeout_ms : 0;
     x.idle_ms = req->idle_timeout_ms;
-    x.last_rx = now_ms();
+    x.last_rx = fp_mono_ms();
     x.stop = req->stop;
 
     outcome = attempt(h, req, &wire, &x, status, body, &stop_seen, &st, err, err_len, true);

@@ -67,6 +67,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "fpc_queue.h"
 
 #define MOD "mqtt"
@@ -145,22 +146,6 @@ static void lib_init(void)
     mosquitto_lib_init();
 }
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Make the network thread's poll return (a packet is waiting to be written). */
 static void wake_net(fpc_mqtt *m)
 {
@@ -187,7 +172,7 @@ static void wait_ms(fpc_mqtt *m, uint64_t ms)
 
 static void observe_latency(fpc_mqtt *m, uint64_t enq_ms)
 {
-    uint64_t now = wall_ms();
+    uint64_t now = (uint64_t)fp_time_now_ms();
     double s = now > enq_ms ? (double)(now - enq_ms) / 1000.0 : 0.0;
 
     for (int i = 0; i < 8; i++) {
@@ -243,7 +228,7 @@ static void pump(fpc_mqtt *m)
             break;
         uint32_t expiry = it->msg.expiry_s;
         if (expiry) {
-            uint64_t now = wall_ms();
+            uint64_t now = (uint64_t)fp_time_now_ms();
             uint64_t age_s = now > it->enq_ms ? (now - it->enq_ms) / 1000 : 0;
             if (age_s >= expiry) {
                 /* Expired while queued: the broker would discard it anyway. */
@@ -543,7 +528,7 @@ static int loop_step(fpc_mqtt *m, struct mosquitto *mosq, int timeout_ms, uint64
     struct pollfd pf[2] = {{.fd = mosquitto_socket(mosq), .events = POLLIN},
                            {.fd = m->wake_fd, .events = POLLIN}};
     int rc = MOSQ_ERR_SUCCESS;
-    uint64_t now = mono_ms();
+    uint64_t now = fp_mono_ms();
 
     if (pf[0].fd < 0)
         return MOSQ_ERR_NO_CONN;
@@ -564,7 +549,7 @@ static int loop_step(fpc_mqtt *m, struct mosquitto *mosq, int timeout_ms, uint64
             fp_log_debug(MOD, "cannot read the wake event: %s", strerror(errno));
     }
     if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-        *next_read = mono_ms() + READ_GAP_MS;
+        *next_read = fp_mono_ms() + READ_GAP_MS;
         /* mosquitto_loop_read stops early when errno says EAGAIN, and a PUBACK callback
          * that publishes leaves exactly that behind (libmosquitto's wake-up write to its
          * full socket pair): read on while the socket holds bytes, or the gap would let
@@ -621,7 +606,7 @@ static void *net_main(void *arg)
             m->mosq = mosq;
             m->refused = false;
             pthread_mutex_unlock(&m->mu);
-            uint64_t next_pump = 0, connect_deadline = mono_ms() + CONNECT_TIMEOUT_MS;
+            uint64_t next_pump = 0, connect_deadline = fp_mono_ms() + CONNECT_TIMEOUT_MS;
             bool own = false;     /* connected: our own poll loop */
             int timeout_ms = 100; /* of the next loop_step */
             uint64_t next_read = 0;
@@ -637,7 +622,7 @@ static void *net_main(void *arg)
                              m->host, m->port,
                              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
                 if (!was_connected && !refused && rc == MOSQ_ERR_SUCCESS &&
-                    mono_ms() > connect_deadline) {
+                    fp_mono_ms() > connect_deadline) {
                     snprintf(m->last_error, sizeof m->last_error,
                              "cannot connect to %s:%d: no CONNACK within %d s", m->host, m->port,
                              CONNECT_TIMEOUT_MS / 1000);
@@ -646,14 +631,14 @@ static void *net_main(void *arg)
                 settle_acks(m);
                 /* Acks and publishes pump by themselves; this catches a deferred publish
                  * now and then without taking the lock on every packet. */
-                if (rc == MOSQ_ERR_SUCCESS && !stop && !refused && mono_ms() >= next_pump) {
+                if (rc == MOSQ_ERR_SUCCESS && !stop && !refused && fp_mono_ms() >= next_pump) {
                     pump(m);
-                    next_pump = mono_ms() + 100;
+                    next_pump = fp_mono_ms() + 100;
                 }
                 /* Acks the marker does not hold yet: written within about ACK_DELAY_MS. */
                 timeout_ms = IDLE_POLL_MS;
                 if (fpc_queue_flush_due(m->q)) {
-                    uint64_t now = mono_ms();
+                    uint64_t now = fp_mono_ms();
                     if (now >= next_flush) {
                         fpc_queue_flush(m->q);
                         next_flush = now + ACK_DELAY_MS;
@@ -698,9 +683,9 @@ static void *net_main(void *arg)
             backoff = BACKOFF_MIN_MS;
         else
             fp_log_warn(MOD, "%s; retrying in %" PRIu64 " ms", m->last_error, backoff);
-        uint64_t until = mono_ms() + backoff;
-        while (!m->stop && mono_ms() < until)
-            wait_ms(m, until - mono_ms());
+        uint64_t until = fp_mono_ms() + backoff;
+        while (!m->stop && fp_mono_ms() < until)
+            wait_ms(m, until - fp_mono_ms());
         if (!was_connected)
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
@@ -862,7 +847,7 @@ int fpc_mqtt_publish(fpc_mqtt *m, const fpc_msg *msg)
         if (mrc == MOSQ_ERR_SUCCESS) {
             m->published++;
             m->bytes_published += msg->len;
-            observe_latency(m, wall_ms());
+            observe_latency(m, (uint64_t)fp_time_now_ms());
             rc = 0;
         } else {
             m->failed++;
@@ -873,7 +858,7 @@ int fpc_mqtt_publish(fpc_mqtt *m, const fpc_msg *msg)
     }
 
     uint64_t seq;
-    rc = fpc_queue_append(m->q, msg, wall_ms(), &seq);
+    rc = fpc_queue_append(m->q, msg, (uint64_t)fp_time_now_ms(), &seq);
     pthread_mutex_lock(&m->mu);
     if (rc == 0) {
         pump(m);
@@ -980,11 +965,11 @@ void fpc_mqtt_free(fpc_mqtt *m, int flush_ms)
         return;
     pthread_mutex_lock(&m->mu);
     if (m->started) {
-        uint64_t deadline = mono_ms() + (flush_ms > 0 ? (uint64_t)flush_ms : 0);
+        uint64_t deadline = fp_mono_ms() + (flush_ms > 0 ? (uint64_t)flush_ms : 0);
         fpc_queue_stats qs;
         for (;;) {
             fpc_queue_get_stats(m->q, &qs);
-            uint64_t now = mono_ms();
+            uint64_t now = fp_mono_ms();
             if (!m->connected || qs.count == 0 || now >= deadline)
                 break;
             wait_ms(m, deadline - now < 50 ? deadline - now : 50);

@@ -31,6 +31,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 
 #define MOD "queue"
 #define NONE_LEN 0xffffffffu
@@ -338,21 +339,13 @@ static size_t ring_lower(fpc_queue *q, uint64_t from)
 
 /* ---- the acked marker ---------------------------------------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void ack_write(fpc_queue *q)
 {
     unsigned char slot[ACK_SLOT] = {0};
 
     if (q->ack_fd < 0)
         return;
-    q->ack_saved_ms = mono_ms();
+    q->ack_saved_ms = fp_mono_ms();
     q->ack_gen++;
     put32(slot, ACK_MAGIC);
     put64(slot + 4, q->ack_gen);
@@ -492,7 +485,7 @@ static void advance_head(fpc_queue *q)
     }
     q->head = q->ring_n > 0 ? ring_at(q, 0)->seq : q->next_seq;
     if (q->head != q->head_saved && (q->ack_delay_ms == 0 || q->ack_saved_ms == 0 ||
-                                     mono_ms() - q->ack_saved_ms >= q->ack_delay_ms))
+                                     fp_mono_ms() - q->ack_saved_ms >= q->ack_delay_ms))
         save_head(q);
 }
 

@@ -22,6 +22,7 @@
 #include "fp_alloc.h"
 #include "fp_log.h"
 #include "fp_model.h"
+#include "fp_time.h"
 #include "rt_internal.h"
 
 #define MOD "actions"
@@ -69,13 +70,6 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static struct rt_actions *g_A;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void req_free(fp_action_req *r)
 {
     fp_free(r->payload);
@@ -118,8 +112,8 @@ static void send_response(fp_action_req *r, int status, const char *status_msg, 
     fpc_prop props[4];
     fpc_msg m = {0};
 
-    rt_uuid4(id);
-    rt_now_iso(now);
+    fp_uuid4(id);
+    fp_time_now_rfc3339(now);
     snprintf(st, sizeof st, "%d", status);
     props[0] = (fpc_prop){"status", st};
     props[1] = (fpc_prop){"statusMessage", status_msg ? status_msg : ""};
@@ -334,8 +328,8 @@ static void on_request_locked(struct rt_actions *A, topic_sub *ts, const fpc_msg
                                : NULL;
             r->ac = ac;
             r->deadline_ms =
-                mono_ms() + 1000LL * (ac->pub.timeout_s > 0 ? ac->pub.timeout_s
-                                                            : FP_MODEL_ACTION_TIMEOUT_DEFAULT_S);
+                fp_mono_ms() + 1000LL * (ac->pub.timeout_s > 0 ? ac->pub.timeout_s
+                                                               : FP_MODEL_ACTION_TIMEOUT_DEFAULT_S);
             r->next = A->pending;
             A->pending = r;
             /* Posted under the lock so unsubscribe (which takes it) cannot slip between. */
@@ -366,7 +360,7 @@ static void *timer_main(void *arg)
 
     pthread_mutex_lock(&A->mu);
     while (!A->stop) {
-        int64_t now = mono_ms(), next = now + 1000;
+        int64_t now = fp_mono_ms(), next = now + 1000;
         fp_action_req *expired = NULL;
         struct timespec ts;
 

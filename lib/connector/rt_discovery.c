@@ -17,6 +17,7 @@
 #include "fp_log.h"
 #include "fp_model.h"
 #include "fp_sha256.h"
+#include "fp_time.h"
 #include "rt_internal.h"
 
 #define MOD "discovery"
@@ -47,13 +48,6 @@ struct rt_discovery {
     report *queue;
     known *known; /* touched by the writer thread only */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The registry's own rules (lib/model): a name it would refuse is refused here, at the
  * call, with the same words, rather than retried in the background for ever. */
@@ -216,7 +210,7 @@ static void *discovery_main(void *arg)
 
     pthread_mutex_lock(&D->mu);
     for (;;) {
-        int64_t now = mono_ms(), next = now + 1000;
+        int64_t now = fp_mono_ms(), next = now + 1000;
         report *r = NULL;
         bool final = D->stop;
 
@@ -266,7 +260,7 @@ static void *discovery_main(void *arg)
         r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
         if (r->backoff_ms > BACKOFF_MAX_MS)
             r->backoff_ms = BACKOFF_MAX_MS;
-        r->next_try_ms = mono_ms() + r->backoff_ms;
+        r->next_try_ms = fp_mono_ms() + r->backoff_ms;
         r->next = D->queue;
         D->queue = r;
     }

@@ -38,6 +38,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "rt_internal.h"
 
 typedef struct rt_item {
@@ -141,13 +142,6 @@ struct rt_exec {
     pthread_t tthread;
 };
 
-uint64_t rt_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* A condition variable on the monotonic clock, so timed waits ignore wall clock jumps. */
 static void cond_init_mono(pthread_cond_t *c)
 {
@@ -169,7 +163,7 @@ static void abs_mono(struct timespec *ts, uint64_t at_ms)
 static void ready_push(struct rt_exec *ex, rt_strand *s)
 {
     s->next_ready = NULL;
-    s->ready_ms = rt_mono_ms();
+    s->ready_ms = fp_mono_ms();
     if (ex->ready_tail)
         ex->ready_tail->next_ready = s;
     else
@@ -241,7 +235,7 @@ static void *worker_main(void *arg)
             ex->n_idle++;
             if (ex->n_threads > ex->base) {
                 struct timespec ts;
-                abs_mono(&ts, rt_mono_ms() + IDLE_EXIT_MS);
+                abs_mono(&ts, fp_mono_ms() + IDLE_EXIT_MS);
                 int rc = pthread_cond_timedwait(&ex->work, &ex->lock, &ts);
                 ex->n_idle--;
                 if (rc == ETIMEDOUT && !ex->ready_head && ex->n_threads > ex->base)
@@ -362,7 +356,7 @@ static void *monitor_main(void *arg)
             ex->mwaiting = false;
             continue;
         }
-        uint64_t now = rt_mono_ms();
+        uint64_t now = fp_mono_ms();
         int blocked = count_blocked_locked(ex, now);
         ex->last_blocked = blocked;
         /* Strands wait, no worker is free, and too few workers are left to run: a thread
@@ -725,7 +719,7 @@ static void *timer_main(void *arg)
             pthread_cond_wait(&ex->tcond, &ex->tlock);
             continue;
         }
-        uint64_t now = rt_mono_ms();
+        uint64_t now = fp_mono_ms();
         if (t->due_ms > now) {
             struct timespec ts;
             abs_mono(&ts, t->due_ms);
@@ -775,7 +769,7 @@ static fp_timer *timer_new(rt_strand *s, fp_asset *as, fp_endpoint *ep, uint64_t
     t->fn = fn;
     t->arg = arg;
     t->refs = 1;
-    t->due_ms = rt_mono_ms() + first_ms;
+    t->due_ms = fp_mono_ms() + first_ms;
     pthread_mutex_lock(&ex->tlock);
     if (heap_reserve_locked(ex) != 0) {
         pthread_mutex_unlock(&ex->tlock);
@@ -1202,7 +1196,7 @@ bool fp_task_sleep(fp_task *t, uint64_t ms)
     if (!t)
         return true;
     struct timespec ts;
-    abs_mono(&ts, rt_mono_ms() + ms);
+    abs_mono(&ts, fp_mono_ms() + ms);
     pthread_mutex_lock(&t->lock);
     while (!atomic_load(&t->stopping)) {
         if (pthread_cond_timedwait(&t->cond, &t->lock, &ts) == ETIMEDOUT)

@@ -268,8 +268,6 @@ bool rt_strand_current(const rt_strand *s);
 /* A one-shot timer: fn(arg) on strand s after ms (not tied to an asset). Cancel it with
  * fp_timer_cancel(), also from fn itself (it is not freed before that). */
 fp_timer *rt_timer_after(rt_strand *s, uint64_t ms, void (*fn)(void *arg), void *arg);
-/* Milliseconds of a monotonic clock. */
-uint64_t rt_mono_ms(void);
 /* The runtime's sampling timer of a dataset: fn(arg) on the asset's strand now and every
  * interval_ms; a tick that finds the previous one not yet run is skipped and counted in
  * *skips. Belongs to the asset like fp_timer_every's. */
@@ -307,8 +305,6 @@ int rt_schema_flush_count(fp_rt *rt);
 size_t rt_ce_props(fpc_prop props[8], const char *id, const char *time_iso, const char *type,
                    const char *source, const char *subject, const char *dataschema,
                    const char *content_type);
-/* A random UUID version 4 (RAND_bytes), "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". */
-void rt_uuid4(char out[37]);
 
 /* ---- rt_status.c ----------------------------------------------------------------------------- */
 int rt_status_start(fp_rt *rt); /* the writer thread */
@@ -523,8 +519,6 @@ json_t *rt_jref(const json_t *v);
 #define RT_DEFAULT_ACTION_TIMEOUT_S 100
 
 /* ---- helpers shared by the files (rt_model.c) ------------------------------------------------ */
-/* Current time as RFC 3339 with milliseconds, UTC. */
-void rt_now_iso(char out[40]);
 /* Endpoint and asset of any object. */
 rt_endpoint *rt_endpoint_of(fp_endpoint *ep);
 rt_asset *rt_asset_of(fp_asset *as);

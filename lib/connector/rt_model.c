@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "fp_json.h"
 #include "fp_alloc.h"
@@ -38,17 +37,6 @@
 
 /* ---- small helpers ----------------------------------------------------------------------------
  */
-
-void rt_now_iso(char out[40])
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    int ms = (int)(ts.tv_nsec / 1000000L) % 1000;
-    snprintf(out + n, 40 - n, ".%03dZ", ms);
-}
 
 rt_endpoint *rt_endpoint_of(fp_endpoint *ep)
 {

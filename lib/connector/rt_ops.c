@@ -42,6 +42,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "rt_internal.h"
 
 #define MOD "ops"
@@ -430,14 +431,6 @@ incomplete:
 
 /* ---- answers -------------------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *status_text(int status)
 {
     switch (status) {
@@ -605,7 +598,7 @@ static void conn_answer(ops_conn *c, bool built)
     fp_free(c->in);
     c->in = NULL;
     c->phase = PH_WRITE;
-    c->deadline_ms = now_ms() + OPS_WRITE_MS;
+    c->deadline_ms = fp_mono_ms() + OPS_WRITE_MS;
     conn_write(c); /* usually all of it fits in the socket buffer at once */
 }
 
@@ -641,7 +634,7 @@ static void conn_write(ops_conn *c)
     body_release(c);
     shutdown(c->fd, SHUT_WR);
     c->phase = PH_DRAIN;
-    c->deadline_ms = now_ms() + OPS_DRAIN_MS;
+    c->deadline_ms = fp_mono_ms() + OPS_DRAIN_MS;
 }
 
 static void conn_drain(ops_conn *c)
@@ -726,7 +719,7 @@ static void accept_some(struct rt_ops *ops)
             /* Out of descriptors or memory: the connection stays in the backlog, and polling
              * the listening socket again at once would spin. */
             fp_log_warn(MOD, "cannot accept a connection: %s; pausing for 200 ms", strerror(errno));
-            ops->accept_pause_until_ms = now_ms() + 200;
+            ops->accept_pause_until_ms = fp_mono_ms() + 200;
             return;
         }
         c->in = fp_malloc(OPS_MAX_HEAD);
@@ -737,7 +730,7 @@ static void accept_some(struct rt_ops *ops)
         c->fd = fd;
         c->in_len = 0;
         c->phase = PH_READ;
-        c->deadline_ms = now_ms() + OPS_READ_MS;
+        c->deadline_ms = fp_mono_ms() + OPS_READ_MS;
     }
 }
 
@@ -748,7 +741,7 @@ static void *ops_main(void *arg)
     int slot[2 + OPS_MAX_CONN];
 
     while (!atomic_load(&ops->stop)) {
-        int64_t now = now_ms();
+        int64_t now = fp_mono_ms();
         int n = 0, busy = 0, lidx = -1, timeout = -1, r;
 
         for (int i = 0; i < OPS_MAX_CONN; i++)

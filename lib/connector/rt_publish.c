@@ -27,14 +27,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/random.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fp_alloc.h"
 #include "fp_log.h"
 #include "fp_model.h"
+#include "fp_time.h"
 #include "rt_internal.h"
 
 #define MOD "publish"
@@ -325,62 +324,6 @@ size_t rt_ce_props(fpc_prop props[8], const char *id, const char *time_iso, cons
     return n;
 }
 
-/* Random bytes for the message ids, drawn from the kernel's CSPRNG (getrandom) 1 KiB at
- * a time per thread: one system call per 64 ids. Not OpenSSL's RAND_bytes: its first call
- * initialises the libcrypto providers (about 2 MB of memory) for nothing else. */
-static int uuid_random(unsigned char b[16])
-{
-    static _Thread_local unsigned char pool[1024];
-    static _Thread_local size_t used = sizeof pool;
-
-    if (used + 16 > sizeof pool) {
-        size_t got = 0;
-        while (got < sizeof pool) {
-            ssize_t n = getrandom(pool + got, sizeof pool - got, 0);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return -1;
-            got += (size_t)n;
-        }
-        used = 0;
-    }
-    memcpy(b, pool + used, 16);
-    memset(pool + used, 0, 16); /* an id's bytes are never handed out twice */
-    used += 16;
-    return 0;
-}
-
-void rt_uuid4(char out[37])
-{
-    unsigned char b[16];
-
-    if (uuid_random(b) != 0) {
-        /* The CSPRNG failing is near impossible; an id unique to this process still
-         * beats none. */
-        static atomic_ullong ctr;
-        struct timespec ts;
-        unsigned long long c = atomic_fetch_add(&ctr, 1);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        for (int i = 0; i < 8; i++) {
-            b[i] = (unsigned char)((unsigned long long)ts.tv_nsec >> (i * 8));
-            b[8 + i] = (unsigned char)((c ^ (unsigned long long)ts.tv_sec) >> (i * 8));
-        }
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    /* 8-4-4-4-12 lowercase hex, as "%02x..." would print it. */
-    static const char hex[] = "0123456789abcdef";
-    char *o = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *o++ = '-';
-        *o++ = hex[b[i] >> 4];
-        *o++ = hex[b[i] & 15];
-    }
-    *o = '\0';
-}
-
 /* ---- Storage -------------------------------------------------------------------------------- */
 
 /* mkdir -p of the directory part of path. */
@@ -510,9 +453,9 @@ static int out_publish(rt_out *out, rt_asset *as, rt_endpoint *ep, const char *p
     }
     schema_learn(out, payload, len);
 
-    rt_uuid4(id);
+    fp_uuid4(id);
     if (!time_iso || !*time_iso) {
-        rt_now_iso(now);
+        fp_time_now_rfc3339(now);
         time_iso = now;
     }
     pthread_mutex_lock(&out->lock);

@@ -30,6 +30,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "fp_time.h"
 #include "rt_internal.h"
 
 #define MOD "status"
@@ -77,13 +78,6 @@ struct rt_status {
     int64_t below_since_ms;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void abstime_in(struct timespec *ts, int64_t ms)
 {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -110,7 +104,7 @@ void rt_health_set(rt_health *h, bool available, const char *reason, const char 
     h->available = available;
     snprintf(h->reason, sizeof h->reason, "%s", reason);
     snprintf(h->message, sizeof h->message, "%s", message);
-    rt_now_iso(h->time);
+    fp_time_now_rfc3339(h->time);
     h->version++;
 }
 
@@ -601,7 +595,7 @@ static job *collect_jobs(struct rt_status *st, bool final)
 {
     fp_rt *rt = st->rt;
     job *jobs = NULL, **tail = &jobs;
-    int64_t now = mono_ms();
+    int64_t now = fp_mono_ms();
     bool all = atomic_exchange(&st->kick_all, false);
 
     pthread_mutex_lock(&rt->lock);
@@ -654,7 +648,7 @@ static job *collect_jobs(struct rt_status *st, bool final)
                 w->cfg_version = as->version;
                 snprintf(w->cfg_code, sizeof w->cfg_code, "%s",
                          as->config_error.set ? as->config_error.code : "");
-                rt_now_iso(w->transition);
+                fp_time_now_rfc3339(w->transition);
             }
             char transition[40] = "";
             if (w)
@@ -732,7 +726,7 @@ static void run_job(struct rt_status *st, job *j)
     bool forgotten = j->as ? j->as->status_forgotten : j->ep->status_forgotten;
     w = (!skip && !forgotten) ? written_get(st, j->key, true) : NULL;
     if (w) {
-        int64_t now = mono_ms();
+        int64_t now = fp_mono_ms();
         w->last_ms = now;
         if (ok) {
             fp_free(w->body);
@@ -777,7 +771,7 @@ static void watch_queue(struct rt_status *st)
     fp_rt *rt = st->rt;
     fpc_mqtt_stats s;
     uint64_t max;
-    int64_t now = mono_ms();
+    int64_t now = fp_mono_ms();
 
     if (!rt->mqtt)
         return;
@@ -845,8 +839,8 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&st->mu);
         if (stop)
             break;
-        if (mono_ms() - last_queue >= 1000) {
-            last_queue = mono_ms();
+        if (fp_mono_ms() - last_queue >= 1000) {
+            last_queue = fp_mono_ms();
             watch_queue(st);
         }
         write_dirty(st, false);
@@ -866,7 +860,7 @@ void rt_schema_wake(fp_rt *rt)
         return;
     pthread_mutex_lock(&st->smu);
     st->swake = true;
-    st->swake_ms = mono_ms();
+    st->swake_ms = fp_mono_ms();
     pthread_cond_signal(&st->scv);
     pthread_mutex_unlock(&st->smu);
 }
@@ -879,7 +873,7 @@ static void *registrar_main(void *arg)
     pthread_mutex_lock(&st->smu);
     while (!st->sstop) {
         struct timespec ts;
-        int64_t now = mono_ms();
+        int64_t now = fp_mono_ms();
 
         if (st->swake && now - st->swake_ms >= SCHEMA_QUIET_MS) {
             st->swake = false;
@@ -895,7 +889,7 @@ static void *registrar_main(void *arg)
         }
         pthread_mutex_unlock(&st->smu);
         if (rt_schema_flush_count(st->rt) > 0)
-            retry_at = mono_ms() + SCHEMA_RETRY_MS;
+            retry_at = fp_mono_ms() + SCHEMA_RETRY_MS;
         /* Registrations come in rounds (the first messages of every dataset after a start
          * or a reconfiguration): what the round and the start-up before it left free goes
          * back to the system. */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fp_alloc.h"
+#include "fp_time.h"
 #include "opcua/ua_client.h"
 
 #define UA_LOOP_BATCH 64
@@ -47,11 +48,11 @@ struct ua_loop {
     bool in_timers;      /* run_timers is firing: it arms once when done */
 };
 
+/* The tree's one monotonic clock; the loop's timerfd is armed on the same clock
+ * (CLOCK_MONOTONIC), so a deadline computed from it fires when it says. */
 uint64_t ua_loop_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return fp_mono_ms();
 }
 
 ua_loop *ua_loop_new(void)

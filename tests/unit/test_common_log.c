@@ -40,15 +40,18 @@ static char *capture(void (*fn)(void))
 
 static void log_escapes(void)
 {
-    fp_log(FP_LOG_WARN, "t", "a \"quoted\" \\ line\nand a tab\t.");
+    fp_log(FP_LOG_WARN, "t", "a \"quoted\" \\ line\nand a tab\t, an \x1b escape, a bad \xff byte.");
 }
 
+/* Messages go through fp_json_escape: short escapes where JSON has them, \u00XX for the other
+ * control characters, U+FFFD for a byte that is not UTF-8. */
 static void test_escaping(void **state)
 {
     (void)state;
     char *s = capture(log_escapes);
-    assert_non_null(
-        strstr(s, " level=warn mod=t msg=\"a \\\"quoted\\\" \\\\ line\\nand a tab\\u0009.\"\n"));
+    assert_non_null(strstr(s,
+                           " level=warn mod=t msg=\"a \\\"quoted\\\" \\\\ line\\nand a tab\\t, an "
+                           "\\u001b escape, a bad \xEF\xBF\xBD byte.\"\n"));
     assert_int_equal(strchr(s, '\n') - s + 1, (long)strlen(s)); /* one line */
     free(s);
 }
@@ -72,6 +75,32 @@ static void test_long_message_is_cut_whole(void **state)
     /* The cut never splits an escape: the text before "..." is whole \" pairs. */
     const char *m = strstr(s, "msg=\"") + 5;
     assert_int_equal((s + n - 5 - m) % 2, 0);
+    free(s);
+}
+
+static void log_long_utf8(void)
+{
+    char big[2001];
+    for (size_t i = 0; i + 3 <= sizeof big - 1; i += 3)
+        memcpy(big + i, "\x01\xC3\xA9", 3); /* a control character (6 bytes escaped), U+00E9 */
+    big[sizeof big - 1 - (sizeof big - 1) % 3] = 0;
+    fp_log(FP_LOG_ERROR, "t", "%s", big);
+}
+
+/* Cut in the middle of multi-byte text, the line is still valid UTF-8: what comes before
+ * "..." is whole units of \u0001 and U+00E9, never half an escape or half a character. */
+static void test_long_utf8_is_cut_between_characters(void **state)
+{
+    (void)state;
+    char *s = capture(log_long_utf8);
+    size_t n = strlen(s);
+    assert_true(n <= 4096);
+    assert_memory_equal(s + n - 5, "...\"\n", 5);
+    const char *m = strstr(s, "msg=\"") + 5;
+    size_t kept = (size_t)(s + n - 5 - m);
+    for (size_t i = 0; i + 8 <= kept; i += 8)
+        assert_memory_equal(m + i, "\\u0001\xC3\xA9", 8);
+    assert_true(kept % 8 == 0 || (kept % 8 == 6 && memcmp(m + kept - 6, "\\u0001", 6) == 0));
     free(s);
 }
 
@@ -161,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_long_message_is_cut_whole),
+        cmocka_unit_test(test_long_utf8_is_cut_between_characters),
         cmocka_unit_test(test_lines_do_not_interleave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -245,7 +245,7 @@ static void test_timer_skips_and_asset_cancel(void **state)
     fake_init(&f);
     /* 5 ms period, 50 ms per tick: at most one tick per 50 ms runs, not every 5 ms queued ones.
      * The bound is taken from the time that really passed, so a loaded machine cannot fail it. */
-    uint64_t t0 = rt_mono_ms();
+    uint64_t t0 = fp_mono_ms();
     tick_state t;
     memset(&t, 0, sizeof t);
     t.sleep_ms = 50;
@@ -258,7 +258,7 @@ static void test_timer_skips_and_asset_cancel(void **state)
         sleep_ms(10);
     /* Going away with the asset: both timers stop (they are freed too: ASan checks). */
     rt_timers_cancel_asset(&f.as.pub);
-    int elapsed = (int)(rt_mono_ms() - t0);
+    int elapsed = (int)(fp_mono_ms() - t0);
     int n = atomic_load(&t.ticks), n2 = atomic_load(&t2.ticks);
     assert_true(n >= 1 && n <= elapsed / 50 + 2); /* elapsed/5 if ticks queued up */
     assert_true(n2 >= 1 && n2 <= n + 1);          /* same strand: it waits behind the slow one */
@@ -330,7 +330,7 @@ typedef struct lat {
 static void lat_fn(void *arg)
 {
     lat *l = arg;
-    atomic_store(&l->ran_ms, now_ms());
+    atomic_store(&l->ran_ms, fp_mono_ms());
 }
 
 /* Two workers, five strands blocked on their devices: a sixth strand's items still run
@@ -348,10 +348,10 @@ static void test_pool_grows_for_blocked_work(void **state)
     rt_strand *quick = rt_strand_new(&g_rt);
     uint64_t worst = 0;
     for (int i = 0; i < N_QUICK; i++) {
-        lat l = {.posted_ms = now_ms()};
+        lat l = {.posted_ms = fp_mono_ms()};
         atomic_init(&l.ran_ms, 0);
         assert_int_equal(rt_strand_post(quick, lat_fn, &l), 0);
-        while (!atomic_load(&l.ran_ms) && now_ms() - l.posted_ms < 5000)
+        while (!atomic_load(&l.ran_ms) && fp_mono_ms() - l.posted_ms < 5000)
             sleep_ms(1);
         if (!atomic_load(&l.ran_ms)) { /* did not run at all while 5 strands block */
             worst = UINT64_MAX;
@@ -383,10 +383,10 @@ static void test_pool_grows_for_blocked_work(void **state)
 
 static void spin_fn(void *arg)
 {
-    uint64_t until = now_ms() + 300;
+    uint64_t until = fp_mono_ms() + 300;
     volatile uint64_t x = 0;
     (void)arg;
-    while (now_ms() < until)
+    while (fp_mono_ms() < until)
         x++;
 }
 
@@ -526,9 +526,9 @@ static void test_task_stop_is_fast(void **state)
     assert_non_null(t);
     for (int i = 0; i < 100 && atomic_load(&loops) == 0; i++)
         sleep_ms(5);
-    uint64_t t0 = rt_mono_ms();
+    uint64_t t0 = fp_mono_ms();
     fp_task_stop(t);
-    assert_true(rt_mono_ms() - t0 < 1000);
+    assert_true(fp_mono_ms() - t0 < 1000);
     assert_int_equal(atomic_load(&loops), 1);
     fp_task_stop(NULL);
 }

@@ -30,6 +30,7 @@
 
 /* An internal header of the library, not on its public include path. */
 #include "../../lib/connector/fpc_http.h"
+#include "fp_time.h"
 
 /* ---------------------------------------------------------------------------
  * The scripted server: one thread per connection; every request takes the next step.
@@ -239,13 +240,6 @@ static fpc_http *client(void)
     return h;
 }
 
-static int64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 #define ONE(s) ((const char *const[]){s, NULL})
 
 /* ---------------------------------------------------------------------------
@@ -411,17 +405,17 @@ static void test_stream_stop(void **state)
     /* A stop from outside while the stream is quiet ends it within the poll period. */
     static const char *const quiet[] = {"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{", NULL};
     pthread_t t;
-    int64_t t0;
+    uint64_t t0;
     atomic_store(&stop, 0);
     add_step(quiet, 0, HANG);
     s.len = 0;
-    t0 = ms_now();
+    t0 = fp_mono_ms();
     pthread_create(&t, NULL, stop_later, &stop);
     run(h, &req, &r);
     pthread_join(t, NULL);
     assert_int_equal(r.st, FP_OK);
     assert_true(r.stopped);
-    assert_true(ms_now() - t0 < 300 + 400);
+    assert_true(fp_mono_ms() - t0 < 300 + 400);
     assert_int_equal(s.len, 1);
 
     /* The callback refusing ends the request with its status. */
@@ -536,15 +530,15 @@ static void test_timeouts(void **state)
     fpc_http_req req = {.method = "GET", .target = "/t", .total_timeout_ms = 300};
     fpc_http *h = client();
     result r;
-    int64_t t0;
+    uint64_t t0;
     (void)state;
 
     add_step(NULL, 0, HANG);
-    t0 = ms_now();
+    t0 = fp_mono_ms();
     run(h, &req, &r);
     assert_int_equal(r.st, FP_ERR_UNAVAILABLE);
     assert_non_null(strstr(r.err, "timed out after 300 ms"));
-    assert_true(ms_now() - t0 >= 290 && ms_now() - t0 < 2000);
+    assert_true(fp_mono_ms() - t0 >= 290 && fp_mono_ms() - t0 < 2000);
     fp_buf_clear(&r.body);
 
     /* Silence on a stream: the idle timeout. */

@@ -87,9 +87,9 @@ static void broker_start(void)
         execl(MOSQUITTO_BIN, "mosquitto", "-c", conf, (char *)NULL);
         _exit(127);
     }
-    uint64_t until = now_ms() + 5000;
+    uint64_t until = fp_mono_ms() + 5000;
     while (!port_open(g_port)) {
-        if (now_ms() > until)
+        if (fp_mono_ms() > until)
             fail_msg("mosquitto did not start on port %d (see %s)", g_port, log);
         sleep_ms(20);
     }
@@ -151,13 +151,13 @@ static fpc_mqtt *new_client(const char *id, const char *qdir, uint64_t max_bytes
 static bool wait_connected(fpc_mqtt *m, int ms)
 {
     fpc_mqtt_stats st;
-    uint64_t until = now_ms() + (uint64_t)ms;
+    uint64_t until = fp_mono_ms() + (uint64_t)ms;
     do {
         fpc_mqtt_get_stats(m, &st);
         if (st.connected)
             return true;
         sleep_ms(10);
-    } while (now_ms() < until);
+    } while (fp_mono_ms() < until);
     return false;
 }
 
@@ -205,9 +205,9 @@ static size_t inbox_count(inbox *b)
 
 static bool inbox_wait(inbox *b, size_t n, int ms)
 {
-    uint64_t until = now_ms() + (uint64_t)ms;
+    uint64_t until = fp_mono_ms() + (uint64_t)ms;
     while (inbox_count(b) < n) {
-        if (now_ms() > until)
+        if (fp_mono_ms() > until)
             return false;
         sleep_ms(10);
     }
@@ -254,7 +254,7 @@ static void subscribe_ready(fpc_mqtt *sub, fpc_mqtt *pub, const char *filter, in
     assert_int_equal(fpc_mqtt_subscribe(sub, "probe", on_msg, b), 0);
     assert_true(wait_connected(sub, 5000));
     assert_true(wait_connected(pub, 5000));
-    uint64_t until = now_ms() + 5000;
+    uint64_t until = fp_mono_ms() + 5000;
     for (;;) {
         fpc_msg p = {.topic = "probe", .payload = "p", .len = 1, .qos = 0};
         fpc_mqtt_publish(pub, &p);
@@ -264,7 +264,7 @@ static void subscribe_ready(fpc_mqtt *sub, fpc_mqtt *pub, const char *filter, in
         pthread_mutex_unlock(&b->mu);
         if (got)
             break;
-        if (now_ms() > until)
+        if (fp_mono_ms() > until)
             fail_msg("the subscription never received a probe");
     }
 }
@@ -327,11 +327,11 @@ static void test_properties_and_order(void **state)
     fpc_msg keep = {.topic = "state/kept", .payload = "on", .len = 2, .qos = 1, .retain = true};
     assert_int_equal(fpc_mqtt_publish(pub, &keep), 0);
     fpc_mqtt_stats st;
-    uint64_t until = now_ms() + 5000;
+    uint64_t until = fp_mono_ms() + 5000;
     do {
         sleep_ms(10);
         fpc_mqtt_get_stats(pub, &st);
-    } while (st.queued > 0 && now_ms() < until);
+    } while (st.queued > 0 && fp_mono_ms() < until);
     assert_int_equal(st.queued, 0);
     size_t before = inbox_count(&b);
     assert_int_equal(fpc_mqtt_subscribe(sub, "state/#", on_msg, &b), 0);
@@ -455,7 +455,7 @@ static void test_broker_restart(void **state)
     assert_true(wait_connected(pub, 5000));
     sleep_ms(200); /* the raw subscriber's SUBACK */
 
-    uint64_t t0 = now_ms();
+    uint64_t t0 = fp_mono_ms();
     fpc_mqtt_stats st;
     for (int i = 0; i < n; i++) {
         char payload[16];
@@ -466,24 +466,24 @@ static void test_broker_restart(void **state)
             fpc_mqtt_get_stats(pub, &st);
             print_message("queued when the broker stops: %llu\n", (unsigned long long)st.queued);
             broker_stop();
-            t0 = now_ms();
+            t0 = fp_mono_ms();
         }
-        if (i > 600 && g_broker < 0 && now_ms() - t0 >= 2000)
+        if (i > 600 && g_broker < 0 && fp_mono_ms() - t0 >= 2000)
             broker_start(); /* same port, same persistence file */
         /* A burst first, so that many are in flight when the broker goes. */
         if (i >= 600)
             sleep_ms(1);
     }
     if (g_broker < 0) {
-        while (now_ms() - t0 < 2000)
+        while (fp_mono_ms() - t0 < 2000)
             sleep_ms(10);
         broker_start();
     }
-    uint64_t until = now_ms() + 15000;
+    uint64_t until = fp_mono_ms() + 15000;
     do {
         sleep_ms(50);
         fpc_mqtt_get_stats(pub, &st);
-    } while ((st.queued > 0 || raw_count(&s) < (size_t)n) && now_ms() < until);
+    } while ((st.queued > 0 || raw_count(&s) < (size_t)n) && fp_mono_ms() < until);
     sleep_ms(300); /* late duplicates */
     mosquitto_disconnect(sub);
     mosquitto_loop_stop(sub, false);
@@ -599,22 +599,22 @@ static void crash_child(int go_fd)
             _exit(4);
         if (i != 299)
             continue;
-        uint64_t until = now_ms() + 10000;
+        uint64_t until = fp_mono_ms() + 10000;
         do {
             sleep_ms(5);
             fpc_mqtt_get_stats(pub, &st);
-        } while (st.published < 300 && now_ms() < until);
+        } while (st.published < 300 && fp_mono_ms() < until);
         if (st.published < 300)
             _exit(5);
         sleep_ms(600); /* quiet: the network thread writes the marker */
         if (marker_head("qcrash") != 301)
             _exit(6);
     }
-    uint64_t until = now_ms() + 10000;
+    uint64_t until = fp_mono_ms() + 10000;
     do {
         sleep_ms(1);
         fpc_mqtt_get_stats(pub, &st);
-    } while (st.published < 400 && now_ms() < until);
+    } while (st.published < 400 && fp_mono_ms() < until);
     if (st.published < 400)
         _exit(7);
     _exit(0);
@@ -720,13 +720,13 @@ static void test_queue_full(void **state)
 static bool wait_published(fpc_mqtt *m, uint64_t n, int ms)
 {
     fpc_mqtt_stats st;
-    uint64_t until = now_ms() + (uint64_t)ms;
+    uint64_t until = fp_mono_ms() + (uint64_t)ms;
     do {
         fpc_mqtt_get_stats(m, &st);
         if (st.published >= n)
             return true;
         sleep_ms(10);
-    } while (now_ms() < until);
+    } while (fp_mono_ms() < until);
     return false;
 }
 
@@ -769,11 +769,11 @@ static void test_auth_and_tls(void **state)
     fpc_mqtt *m = fpc_mqtt_new(&o, err, sizeof err);
     assert_non_null(m);
     assert_int_equal(fpc_mqtt_start(m), 0);
-    uint64_t until = now_ms() + 5000;
+    uint64_t until = fp_mono_ms() + 5000;
     do {
         sleep_ms(20);
         fpc_mqtt_get_stats(m, &st);
-    } while (!strstr(st.last_error, "refused") && now_ms() < until);
+    } while (!strstr(st.last_error, "refused") && fp_mono_ms() < until);
     print_message("wrong password: %s\n", st.last_error);
     assert_non_null(strstr(st.last_error, "refused"));
     assert_false(st.connected);

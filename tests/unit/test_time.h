@@ -1,6 +1,6 @@
 /*
  * test_time.h - the clock and sleep helpers the unit tests share (header only: each test is
- * its own program).
+ * its own program). The clock is the tree's own, fp_mono_ms from fp_time.h.
  */
 #ifndef FP_TEST_TIME_H
 #define FP_TEST_TIME_H
@@ -9,13 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Milliseconds on the monotonic clock. */
-static inline uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "fp_time.h"
 
 /* Sleep ms milliseconds, also across signals. */
 static inline void sleep_ms(int ms)

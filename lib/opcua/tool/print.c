@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "fp_time.h"
 #include "opcua/ua_nodeid.h"
 #include "tool.h"
 
@@ -95,23 +96,21 @@ static void print_double(fp_buf *b, double d, int digits)
     fp_buf_append_str(b, tmp);
 }
 
+/* RFC 3339 with milliseconds; an instant with no four-digit year (a raw value far outside
+ * what a server means) as its number of 100 ns ticks, not as a clamped date. */
 static void print_datetime(fp_buf *b, ua_datetime t)
 {
-    int64_t since_unix = t - UA_DATETIME_UNIX_EPOCH;
-    int64_t secs = since_unix / 10000000;
-    int64_t rem = since_unix % 10000000;
-    if (rem < 0) {
-        rem += 10000000;
-        secs--;
-    }
-    time_t tt = (time_t)secs;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm)) {
+    /* Milliseconds since 1970, rounded down; the epoch is a whole number of them, so no
+     * value of t overflows on the way. */
+    int64_t ms = t / 10000 - (t % 10000 < 0) - UA_DATETIME_UNIX_EPOCH / 10000;
+    char text[FP_RFC3339_LEN];
+
+    if (ms < FP_RFC3339_MIN_MS || ms > FP_RFC3339_MAX_MS) {
         fp_buf_printf(b, "%" PRId64, t);
         return;
     }
-    fp_buf_printf(b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 10000));
+    fp_time_rfc3339(text, ms);
+    fp_buf_append_str(b, text);
 }
 
 static void print_bytes_hex(fp_buf *b, const ua_string *s)
