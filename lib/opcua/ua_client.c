@@ -20,6 +20,14 @@
 
 /* ------------------------------------------------------------------------ life cycle */
 
+double ua_client_server_ms(double server_ms, double fallback_ms, double max_ms)
+{
+    /* A double out of an integer's range converted to one is undefined behaviour, and the
+     * callers turn these into timers: so the value is bounded here, where it comes in. */
+    double ms = server_ms > 0 ? server_ms : fallback_ms; /* NaN compares false too */
+    return ms > max_ms ? max_ms : ms;
+}
+
 static char *dup_or_null(const char *z)
 {
     return z ? fp_strdup(z) : NULL;
@@ -510,7 +518,8 @@ static void create_session_cb(ua_client *c, ua_status status, void *response, vo
         }
     }
     if (!st) {
-        c->revised_session_timeout_ms = r->revised_session_timeout;
+        c->revised_session_timeout_ms = ua_client_server_ms(
+            r->revised_session_timeout, c->cfg.session_timeout_ms, UA_CLIENT_MAX_SERVER_MS);
         st = send_activate(c);
     }
     if (st)

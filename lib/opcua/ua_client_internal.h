@@ -19,6 +19,12 @@
  * client grow without bound. */
 #define UA_CLIENT_MAX_PENDING 4096u
 
+/* The longest time a server may set for the client (a revised publishing interval, keep-alive
+ * period or session timeout), in milliseconds: a day is longer than any server in the field
+ * uses, and keeps the timer arithmetic on it (x 1.5, x 2, + 5000) far from the range of a
+ * uint64_t. */
+#define UA_CLIENT_MAX_SERVER_MS 86400000.0
+
 /* One outstanding service call. */
 typedef struct ua_pending {
     struct ua_pending *next;
@@ -105,6 +111,12 @@ ua_status ua_session_client_signature(ua_client *c, ua_signature_data *out);
 ua_status ua_session_identity_token(ua_client *c, const ua_user_token_policy *tp,
                                     ua_extension_object *token, ua_signature_data *sig);
 void ua_session_security_free(ua_client *c);
+
+/* ua_client.c: a time in milliseconds that a server sent (a revised interval or timeout), made
+ * safe to compute timers with. It is untrusted input: NaN, zero or negative gives fallback_ms
+ * (what the client asked for, which must be above zero), anything above max_ms (infinity,
+ * 1e300) gives max_ms. */
+double ua_client_server_ms(double server_ms, double fallback_ms, double max_ms);
 
 /* ua_client.c: treat the connection as lost (close it; reconnect when configured). */
 void ua_client_connection_lost(ua_client *c, ua_status why);

@@ -296,9 +296,30 @@ static void keepalive_timeout_cb(void *ctx)
     ua_client_connection_lost(s->client, UA_STATUS_BAD_TIMEOUT);
 }
 
+/* The server's keep-alive period: it answers a Publish at least once per (max keep-alive count
+ * + 1) publishing intervals. Both factors come from the server, so the product is computed in
+ * double and capped (a count of 4e9 times an interval of a day would be 3.7e17 ms). */
+static uint64_t keepalive_period_ms(const ua_subscription *s)
+{
+    double ms = s->interval_ms * ((double)s->keepalive_count + 1);
+    return ms < UA_CLIENT_MAX_SERVER_MS ? (uint64_t)ms : (uint64_t)UA_CLIENT_MAX_SERVER_MS;
+}
+
+/* Set the interval and keep-alive count the server revised (CreateSubscription,
+ * ModifySubscription), keeping the current ones for what it left at zero. Only bounded values
+ * are kept: a server's interval of NaN, -1 or 5.8e234 ms would otherwise reach the integer
+ * timers of arm_keepalive and publish_send (an undefined conversion, then a timer that fires at
+ * once or never). */
+static void set_revised(ua_subscription *s, double interval_ms, uint32_t keepalive_count)
+{
+    s->interval_ms = ua_client_server_ms(interval_ms, s->interval_ms, UA_CLIENT_MAX_SERVER_MS);
+    if (keepalive_count)
+        s->keepalive_count = keepalive_count;
+}
+
 static void arm_keepalive(ua_subscription *s)
 {
-    uint64_t ms = (uint64_t)(s->interval_ms * (s->keepalive_count + 1) * 1.5) + 5000;
+    uint64_t ms = keepalive_period_ms(s) * 3 / 2 + 5000;
     ua_loop_timer_start(s->client->loop, &s->keepalive_timer, ms);
 }
 
@@ -353,7 +374,7 @@ static void publish_send(ua_client *c)
         return;
     uint32_t timeout_ms = c->cfg.request_timeout_ms;
     for (ua_subscription *s = st->list; s; s = s->next) {
-        uint64_t ka = (uint64_t)(s->interval_ms * (s->keepalive_count + 1)) * 2 + 5000;
+        uint64_t ka = keepalive_period_ms(s) * 2 + 5000;
         if (ka > timeout_ms)
             timeout_ms = ka > 3600000 ? 3600000 : (uint32_t)ka;
     }
@@ -389,7 +410,7 @@ ua_status ua_subscription_create_sync(ua_client *c, const ua_subscription_params
     s->client = c;
     s->ready = true;
     s->params = *p;
-    if (s->params.publishing_interval_ms <= 0)
+    if (!(s->params.publishing_interval_ms > 0)) /* NaN too */
         s->params.publishing_interval_ms = 500;
     if (!s->params.max_keepalive_count)
         s->params.max_keepalive_count = 10;
@@ -411,9 +432,9 @@ ua_status ua_subscription_create_sync(ua_client *c, const ua_subscription_params
         return rc;
     }
     s->id = resp.subscription_id;
-    s->interval_ms = resp.revised_publishing_interval > 0 ? resp.revised_publishing_interval
-                                                          : s->params.publishing_interval_ms;
-    s->keepalive_count = resp.revised_max_keep_alive_count ? resp.revised_max_keep_alive_count : 10;
+    s->interval_ms = s->params.publishing_interval_ms;
+    s->keepalive_count = 10;
+    set_revised(s, resp.revised_publishing_interval, resp.revised_max_keep_alive_count);
     ua_create_subscription_response_clear(&resp);
     ua_loop_timer_init(&s->keepalive_timer, keepalive_timeout_cb, s);
     s->next = st->list;
@@ -780,9 +801,9 @@ static void recreate_sub_cb(ua_client *c, ua_status status, void *response, void
         return;
     }
     s->id = r->subscription_id;
-    s->interval_ms = r->revised_publishing_interval > 0 ? r->revised_publishing_interval
-                                                        : s->params.publishing_interval_ms;
-    s->keepalive_count = r->revised_max_keep_alive_count ? r->revised_max_keep_alive_count : 10;
+    s->interval_ms = s->params.publishing_interval_ms;
+    s->keepalive_count = 10;
+    set_revised(s, r->revised_publishing_interval, r->revised_max_keep_alive_count);
     s->have_seq = false;
     s->stats.recreated++;
     arm_keepalive(s);
@@ -888,10 +909,7 @@ ua_status ua_subscription_modify_sync(ua_subscription *s, double publishing_inte
         s->params.publishing_interval_ms = req.requested_publishing_interval;
         s->params.max_keepalive_count = req.requested_max_keep_alive_count;
         s->params.lifetime_count = req.requested_lifetime_count;
-        if (resp.revised_publishing_interval > 0)
-            s->interval_ms = resp.revised_publishing_interval;
-        if (resp.revised_max_keep_alive_count)
-            s->keepalive_count = resp.revised_max_keep_alive_count;
+        set_revised(s, resp.revised_publishing_interval, resp.revised_max_keep_alive_count);
         arm_keepalive(s);
     }
     ua_modify_subscription_response_clear(&resp);

@@ -43,6 +43,10 @@ struct ua_fake {
                        size_t len);
     void (*on_turn)(ua_fake *f);
     void *ctx;
+    /* The RevisedSessionTimeout CreateSession answers with when set (a test of what the client
+     * makes of a hostile one); else 60000. */
+    bool set_session_timeout;
+    double session_timeout;
 };
 
 static inline void fake_put32(uint8_t *p, uint32_t v)
@@ -166,7 +170,7 @@ static void answer_create_session(ua_fake *s, uint32_t request_id)
     ep.user_identity_tokens_count = 1;
     r.session_id = ua_node_id_numeric(1, 1001);
     r.authentication_token = ua_node_id_numeric(1, 2002);
-    r.revised_session_timeout = 60000;
+    r.revised_session_timeout = s->set_session_timeout ? s->session_timeout : 60000;
     r.server_endpoints = &ep;
     r.server_endpoints_count = 1;
     ua_fake_send_response(s, request_id, &r, UA_TYPE(CREATE_SESSION_RESPONSE));

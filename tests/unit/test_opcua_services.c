@@ -3,11 +3,14 @@
  * of test_opcua_fake.h: requests split by small OperationLimits (Read, Browse, Call,
  * TranslateBrowsePaths, RegisterNodes) with results back in order, and the subscription
  * services ModifySubscription, ModifyMonitoredItems, SetMonitoringMode and the deletion of
- * single items, checked on the requests the server receives and on what reaches the caller.
+ * single items, checked on the requests the server receives and on what reaches the caller;
+ * and revised times a hostile server may send (NaN, infinite, negative, 5.8e234 ms), which the
+ * client keeps bounded before it makes timers of them.
  *
  * The server allows 2 operations per call and answers a larger request with a ServiceFault
  * BadTooManyOperations, so an unsplit request fails the test.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +40,10 @@ typedef struct server_state {
     uint32_t deleted_ids[MAX_HANDLES];
     size_t n_deleted;
     uint32_t handle_of[MAX_HANDLES]; /* server id - 100 -> client handle */
+    /* When set, CreateSubscription and ModifySubscription answer with these revised values. */
+    bool revise;
+    double revised_interval;
+    uint32_t revised_keepalive;
 } server_state;
 
 static server_state srv;
@@ -148,6 +155,10 @@ static void answer_subscription(ua_fake *f, uint32_t rid, const ua_type *t, cons
         r.revised_publishing_interval = rq->requested_publishing_interval;
         r.revised_lifetime_count = rq->requested_lifetime_count;
         r.revised_max_keep_alive_count = rq->requested_max_keep_alive_count;
+        if (srv.revise) {
+            r.revised_publishing_interval = srv.revised_interval;
+            r.revised_max_keep_alive_count = srv.revised_keepalive;
+        }
         ua_fake_send_response(f, rid, &r, UA_TYPE(CREATE_SUBSCRIPTION_RESPONSE));
     } else if (t == UA_TYPE(MODIFY_SUBSCRIPTION_REQUEST)) {
         const ua_modify_subscription_request *rq = msg;
@@ -157,6 +168,10 @@ static void answer_subscription(ua_fake *f, uint32_t rid, const ua_type *t, cons
         srv.modify_interval = rq->requested_publishing_interval;
         r.revised_publishing_interval = rq->requested_publishing_interval * 2;
         r.revised_max_keep_alive_count = rq->requested_max_keep_alive_count;
+        if (srv.revise) {
+            r.revised_publishing_interval = srv.revised_interval;
+            r.revised_max_keep_alive_count = srv.revised_keepalive;
+        }
         ua_fake_send_response(f, rid, &r, UA_TYPE(MODIFY_SUBSCRIPTION_RESPONSE));
     } else if (t == UA_TYPE(CREATE_MONITORED_ITEMS_REQUEST)) {
         const ua_create_monitored_items_request *rq = msg;
@@ -285,10 +300,14 @@ typedef struct fixture {
     ua_fake f;
 } fixture;
 
-static void start(fixture *x)
+/* Connect to the fake server; with set_timeout, it answers CreateSession with a
+ * RevisedSessionTimeout of session_timeout. */
+static void start_with(fixture *x, bool set_timeout, double session_timeout)
 {
     memset(&srv, 0, sizeof(srv));
     memset(x, 0, sizeof(*x));
+    x->f.set_session_timeout = set_timeout;
+    x->f.session_timeout = session_timeout;
     x->loop = ua_loop_new();
     assert_non_null(x->loop);
     ua_client_config cfg;
@@ -299,6 +318,11 @@ static void start(fixture *x)
     x->f.on_request = on_request;
     assert_int_equal(ua_fake_start(&x->f, x->loop, x->c), 0);
     assert_int_equal(ua_client_connect_sync(x->c, "opc.tcp://fake.invalid:4840/"), UA_STATUS_GOOD);
+}
+
+static void start(fixture *x)
+{
+    start_with(x, false, 0);
 }
 
 static void stop(fixture *x)
@@ -484,11 +508,68 @@ static void test_subscription_services(void **state)
     stop(&x);
 }
 
+/* What a server revises is untrusted: a publishing interval of 5.8e234 ms (found by
+ * fuzz_opcua_client), infinite, NaN or negative, with a keep-alive count of 2^32 - 1, must
+ * neither reach the integer timers unbounded (UBSan's float-cast-overflow aborts the test then)
+ * nor be kept as the subscription's interval. NaN, zero and negative keep what the client asked
+ * for; more than a day is a day (UA_CLIENT_MAX_SERVER_MS). The same for the session timeout. */
+static void test_revised_times_bounded(void **state)
+{
+    static const struct {
+        double revised;
+        uint32_t keepalive;
+        double want; /* the interval kept, asked for: 100 */
+    } cases[] = {
+        {5.81282e+234, 10, UA_CLIENT_MAX_SERVER_MS},
+        {INFINITY, 10, UA_CLIENT_MAX_SERVER_MS},
+        {1e300, UINT32_MAX, UA_CLIENT_MAX_SERVER_MS},
+        {NAN, 10, 100},
+        {-INFINITY, 10, 100},
+        {-250, 10, 100},
+        {0, 0, 100},
+        {250, UINT32_MAX, 250},
+        {1e-300, 10, 1e-300},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fixture x;
+        start_with(&x, true, cases[i].revised);
+        double session_ms = x.c->revised_session_timeout_ms;
+        assert_true(session_ms > 0 && session_ms <= UA_CLIENT_MAX_SERVER_MS);
+        if (!(cases[i].revised > 0))
+            assert_true(session_ms == 60000); /* what the client asked for */
+
+        srv.revise = true;
+        srv.revised_interval = cases[i].revised;
+        srv.revised_keepalive = cases[i].keepalive;
+        seen z = {{0}, 0};
+        ua_subscription *s = NULL;
+        ua_subscription_params sp = {100, 10, 0, 0, on_data, NULL, &z};
+        assert_int_equal(ua_subscription_create_sync(x.c, &sp, &s), UA_STATUS_GOOD);
+        ua_subscription_stats st;
+        ua_subscription_get_stats(s, &st);
+        if (st.revised_publishing_interval_ms != cases[i].want)
+            fail_msg("case %zu: revised %g kept as %g, want %g", i, cases[i].revised,
+                     st.revised_publishing_interval_ms, cases[i].want);
+        /* The publish loop runs with the timers made of it. */
+        for (int turn = 0; turn < 20; turn++)
+            ua_loop_run_once(x.loop, 1);
+        /* ModifySubscription answered the same way keeps the bounded interval it had. */
+        assert_int_equal(ua_subscription_modify_sync(s, 200, 0), UA_STATUS_GOOD);
+        ua_subscription_get_stats(s, &st);
+        if (st.revised_publishing_interval_ms != cases[i].want)
+            fail_msg("case %zu after modify: kept as %g, want %g", i,
+                     st.revised_publishing_interval_ms, cases[i].want);
+        stop(&x);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_by_operation_limits),
         cmocka_unit_test(test_subscription_services),
+        cmocka_unit_test(test_revised_times_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

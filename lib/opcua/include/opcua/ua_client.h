@@ -330,6 +330,8 @@ typedef struct ua_subscription_stats {
     uint64_t lost;        /* sequence numbers the server could no longer republish */
     uint32_t recreated;   /* times recreated on a new session after a reconnect */
     uint32_t transferred; /* times moved to a new session with TransferSubscriptions */
+    /* As the server revised it, bounded: NaN, zero or negative keeps what was asked, more than
+     * a day (infinity too) counts as a day. */
     double revised_publishing_interval_ms;
 } ua_subscription_stats;
 void ua_subscription_get_stats(const ua_subscription *s, ua_subscription_stats *out);
