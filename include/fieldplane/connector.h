@@ -43,7 +43,9 @@
 extern "C" {
 #endif
 
-#define FP_CONNECTOR_ABI 1
+/* 2: fp_config_key grew `choices`, so a table of rows built against version 1 has rows of
+ * another size; fp_connector grew sampling_key and dataset_sample at its end. */
+#define FP_CONNECTOR_ABI 2
 
 typedef struct fp_rt fp_rt; /* the runtime of one connector process */
 typedef struct fp_endpoint fp_endpoint;
