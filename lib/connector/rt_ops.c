@@ -210,22 +210,29 @@ void rt_ops_metrics_exec_text(fp_buf *b, const char *connector, const rt_exec_st
                  "finished (a slow or hung device)",
                  connector, skipped, eps, n_eps, offsetof(rt_ep_count, samples_skipped));
 
-    head(b, "fieldplane_connector_worker_threads", "gauge",
+    /* The pool's own figures: one row each. */
+    const struct {
+        const char *name, *type, *help;
+        uint64_t v;
+    } pool[] = {
+        {"fieldplane_connector_worker_threads", "gauge",
          "Worker threads serving the endpoints' strands now (--workers kept, more while devices "
-         "block workers).");
-    sample(b, "fieldplane_connector_worker_threads", connector, NULL, x->threads);
-    head(b, "fieldplane_connector_worker_threads_peak", "gauge",
-         "The most worker threads there were at once since the start.");
-    sample(b, "fieldplane_connector_worker_threads_peak", connector, NULL, x->peak_threads);
-    head(b, "fieldplane_connector_worker_threads_blocked", "gauge",
-         "Workers whose current callback waits on a device (seen at the pool's last look).");
-    sample(b, "fieldplane_connector_worker_threads_blocked", connector, NULL, x->blocked);
-    head(b, "fieldplane_connector_worker_threads_max", "gauge",
-         "The most worker threads the pool may grow to (--max-threads).");
-    sample(b, "fieldplane_connector_worker_threads_max", connector, NULL, x->max_threads);
-    head(b, "fieldplane_connector_worker_threads_added_total", "counter",
-         "Worker threads added because every running worker was blocked by a device.");
-    sample(b, "fieldplane_connector_worker_threads_added_total", connector, NULL, x->grown);
+         "block workers).",
+         x->threads},
+        {"fieldplane_connector_worker_threads_peak", "gauge",
+         "The most worker threads there were at once since the start.", x->peak_threads},
+        {"fieldplane_connector_worker_threads_blocked", "gauge",
+         "Workers whose current callback waits on a device (seen at the pool's last look).",
+         x->blocked},
+        {"fieldplane_connector_worker_threads_max", "gauge",
+         "The most worker threads the pool may grow to (--max-threads).", x->max_threads},
+        {"fieldplane_connector_worker_threads_added_total", "counter",
+         "Worker threads added because every running worker was blocked by a device.", x->grown},
+    };
+    for (size_t i = 0; i < sizeof pool / sizeof pool[0]; i++) {
+        head(b, pool[i].name, pool[i].type, pool[i].help);
+        sample(b, pool[i].name, connector, NULL, pool[i].v);
+    }
 }
 
 /* Snapshot of the endpoints' counters (labels copied, so no lock is held while
