@@ -27,8 +27,8 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync, openSync,
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
 import { HungServer } from '../../tests/peers/hung/server.mjs';
+import { sleep, freePort, until } from './lib.mjs';
 
 const SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -55,25 +55,6 @@ const PEER = join(SOURCE, 'tests/peers/http/server.mjs');
 for (const f of [BIN, CONN, PEER, '/usr/sbin/mosquitto', '/usr/bin/mosquitto_sub'])
   if (!existsSync(f)) throw new Error(`missing ${f}${f.startsWith(BUILD) ? `: build ${BUILD} first` : ''}`);
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function freePort() {
-  const srv = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => srv.once('listening', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-async function until(fn, what, ms = 60000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`timed out: ${what}`);
-}
 const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 // utime + stime of pid, in seconds.
 function cpuSeconds(pid) {

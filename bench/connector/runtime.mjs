@@ -12,7 +12,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import net from 'node:net';
+import { sleep, freePort, until } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const BUILD = resolve(args[0] ?? 'build/release');
@@ -28,25 +28,6 @@ const BIN = join(BUILD, 'cli/fieldplane');
 const CONN = join(BUILD, 'examples/connector-counter/fieldplane-connector-counter');
 for (const f of [BIN, CONN]) if (!existsSync(f)) throw new Error(`missing ${f}: build ${BUILD} first`);
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function freePort() {
-  const srv = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => srv.once('listening', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-async function until(fn, what, ms = 60000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch {}
-    await sleep(50);
-  }
-  throw new Error(`timed out: ${what}`);
-}
 const ticks = () => Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 const HZ = ticks();
 function procStat(pid) {
