@@ -71,7 +71,8 @@ export async function api(method, path, opts = {}) {
         if (s) url += (url.includes('?') ? '&' : '?') + s;
     }
     const headers = { Accept: 'application/json' };
-    if (session.token) headers.Authorization = `Bearer ${session.token}`;
+    const sentToken = session.token;
+    if (sentToken) headers.Authorization = `Bearer ${sentToken}`;
     if (opts.ifMatch) headers['If-Match'] = opts.ifMatch;
     if (opts.ifNoneMatch) headers['If-None-Match'] = opts.ifNoneMatch;
     let body;
@@ -97,7 +98,11 @@ export async function api(method, path, opts = {}) {
     }
     if (res.status >= 400) {
         const err = new ApiError(res.status, data, typeof data === 'string' ? data : null);
-        if (res.status === 401 && session.onUnauthorized && !opts.noAuthRedirect)
+        // Only a refusal of the token still in use sends the user to sign in: a
+        // page left behind at sign-out (or before a new sign-in) must not carry
+        // the new session off to where the old one was.
+        if (res.status === 401 && session.onUnauthorized && !opts.noAuthRedirect
+            && sentToken && sentToken === session.token)
             session.onUnauthorized(err);
         throw err;
     }
