@@ -1,7 +1,7 @@
 // Helpers for the fieldplane command's system tests: run the real binary
 // against a real registry (tests/system/lib/registry.mjs) with a private HOME,
 // and compare outputs with golden files in tests/fixtures/cli/golden/
-// (FP_UPDATE_GOLDEN=1 rewrites them).
+// (FP_UPDATE_GOLDEN=1 rewrites them; a missing one fails the test).
 import { spawnSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,15 +73,21 @@ export function mask(text, tokenId) {
   return t;
 }
 
-// Compare text with tests/fixtures/cli/golden/NAME (or write it).
+// Compare text with tests/fixtures/cli/golden/NAME, or write it when FP_UPDATE_GOLDEN is set.
+// A missing file is a failure, not a file to write: written on the spot it would match
+// whatever the command printed, and the test could not fail.
 export function golden(name, text) {
   const file = join(FIXTURES, 'golden', name);
-  if (process.env.FP_UPDATE_GOLDEN || !existsSync(file)) {
+  if (process.env.FP_UPDATE_GOLDEN) {
     mkdirSync(join(FIXTURES, 'golden'), { recursive: true });
     writeFileSync(file, text);
     return;
   }
-  assert.equal(text, readFileSync(file, 'utf8'), `golden output ${name} differs`);
+  assert.ok(
+    existsSync(file),
+    `golden file ${file} is missing: run the test with FP_UPDATE_GOLDEN=1 to write it, then review and commit it`,
+  );
+  assert.equal(text, readFileSync(file, 'utf8'), `golden output ${name} differs (FP_UPDATE_GOLDEN=1 rewrites it)`);
 }
 
 // The token id inside an fpt_<id>_<secret> token.

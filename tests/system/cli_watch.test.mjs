@@ -95,9 +95,7 @@ test('a watch resumed after the history was compacted says so and goes on', asyn
 });
 
 // The registry ends a stream that falls behind its history with an ERROR
-// event; the command says so and goes on. Skipped: the registry deadlocks
-// there (registry/api_watch.c watch_row calls fp_store_revision from inside
-// fp_store_changes, which holds the store's mutex), so the event never comes.
+// event; the command says so and goes on.
 test('a watch that falls behind while connected says so and goes on', async () => {
   const w = cli.spawn(['watch', '--namespace', 'plant-c', '--kinds', 'Device', '-o', 'json']);
   try {

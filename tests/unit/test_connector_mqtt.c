@@ -871,9 +871,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth_and_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_certificate, setup, teardown),
     };
+    /* The broker is what these tests talk to: without it they fail, naming it, rather than
+     * pass having checked nothing. */
     if (access(MOSQUITTO_BIN, X_OK) != 0) {
-        fprintf(stderr, "skipping: %s is not installed\n", MOSQUITTO_BIN);
-        return 0;
+        fprintf(stderr,
+                "FAIL: %s is not installed (Debian package mosquitto; "
+                "scripts/bootstrap installs it)\n",
+                MOSQUITTO_BIN);
+        return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
