@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_model.h"
 #include "fp_sha256.h"
@@ -225,18 +226,9 @@ static void *discovery_main(void *arg)
                 next = (*pp)->next_try_ms;
         }
         if (!r) {
-            struct timespec ts;
-            int64_t wait = next - now;
             if (final)
                 break;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&D->cv, &D->mu, &ts);
+            fp_cond_wait_until(&D->cv, &D->mu, (uint64_t)next);
             continue;
         }
         pthread_mutex_unlock(&D->mu);
@@ -344,7 +336,7 @@ int rt_discovery_start(fp_rt *rt)
         return -1;
     D->rt = rt;
     pthread_mutex_init(&D->mu, NULL);
-    pthread_cond_init(&D->cv, NULL);
+    fp_cond_init(&D->cv);
     if (pthread_create(&D->thread, NULL, discovery_main, D) != 0) {
         pthread_mutex_destroy(&D->mu);
         pthread_cond_destroy(&D->cv);
