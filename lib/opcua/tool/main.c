@@ -24,6 +24,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "opcua/ua_crypto.h"
 #include "opcua/ua_nodeid.h"
 #include "opcua/ua_nodeids.h"
 #include "tool.h"
@@ -41,7 +42,8 @@ typedef struct tool_opts {
     bool verbose;
 } tool_opts;
 
-static const char usage_text[] =
+/* The text up to the --security-policy line; the policies come from lib/opcua's table. */
+static const char usage_head[] =
     "usage: fieldplane-opcua COMMAND URL [ARGS...] [OPTIONS]\n"
     "commands:\n"
     "  endpoints URL                       list the server's endpoints\n"
@@ -51,8 +53,9 @@ static const char usage_text[] =
     "  call URL OBJECTID METHODID [ARG...] call a method, print its output arguments\n"
     "  translate URL PATH...               resolve START/ns:Name/... browse paths to node ids\n"
     "  subscribe URL NODEID...             print one line per data change\n"
-    "options:\n"
-    "  --security-policy P   None|Basic256Sha256|Aes128_Sha256_RsaOaep|Aes256_Sha256_RsaPss\n"
+    "options:\n";
+
+static const char usage_tail[] =
     "  --security-mode M     None|Sign|SignAndEncrypt\n"
     "  --user U --password P UserName identity\n"
     "  --cert F --key F      application instance certificate and key (DER/PEM)\n"
@@ -77,7 +80,12 @@ static const char usage_text[] =
 
 static void usage(void)
 {
-    fputs(usage_text, stderr);
+    fputs(usage_head, stderr);
+    fputs("  --security-policy P   ", stderr);
+    for (int i = 0; ua_policy_uris[i]; i++)
+        fprintf(stderr, "%s%s", i ? "|" : "", strrchr(ua_policy_uris[i], '#') + 1);
+    fputs("\n", stderr);
+    fputs(usage_tail, stderr);
 }
 
 static volatile sig_atomic_t stop_requested;
