@@ -1,0 +1,227 @@
+#!/bin/sh
+# Install, run, upgrade, remove and purge the packages (ctest package/install), without
+# touching this machine: dpkg installs into a root of its own (dpkg --root, with an empty
+# dpkg database made here) and runs the maintainer scripts outside a chroot
+# (--force-script-chrootless, which the scripts support by prefixing every path with
+# $DPKG_ROOT). Dependencies are not installed into that root (--force-depends): the programs
+# run on this machine's libraries, which are the ones the packages depend on.
+#
+#   1. the previous version (tests/package/build.sh) installs: the user fieldplane, the data
+#      directory, the database with the first admin token (root only), a token per connector,
+#      the units enabled;
+#   2. the installed programs run; the registry starts as the service would (its ExecStart=
+#      with /etc/fieldplane/registry.conf, as the user fieldplane, on a loopback port chosen
+#      here), answers /healthz, takes a namespace, a device and an asset, and each connector's
+#      token is accepted; the SDK package builds the example connector with pkg-config;
+#   3. the current version installs over it with an edited conffile; the postinst migrates
+#      the database; the registry still has the device and the asset, the tokens still work,
+#      the edit is kept;
+#   4. remove keeps the data and the configuration; purge deletes them.
+#
+# Needs root, as dpkg and the maintainer scripts change owners. Usage: install.sh WORK
+set -eu
+[ $# -eq 1 ] || { echo "usage: $0 WORK" >&2; exit 2; }
+WORK=$1
+. "$(dirname "$0")/lib/common.sh"
+need_tools dpkg dpkg-deb setpriv curl pkg-config cc
+[ "$(id -u)" = 0 ] || fail "needs root: dpkg --root runs the maintainer scripts, which chown"
+
+R=$WORK/install/root
+fresh_dir "$WORK/install"
+fresh_dir "$R"
+mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/triggers" "$R/etc"
+: >"$R/var/lib/dpkg/status"
+: >"$R/var/lib/dpkg/available"
+pid=""
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi' EXIT
+
+dpkg_root()
+{
+    dpkg --root="$R" --force-script-chrootless --force-depends --log=/dev/null "$@"
+}
+
+# Install one version: fieldplane first, then the rest, in the order apt configures them
+# (--force-depends would otherwise let dpkg configure a connector before its dependency).
+install_version()
+{
+    set -- $(debs "$1")
+    first=""
+    rest=""
+    for deb in "$@"; do
+        case "${deb##*/}" in
+        fieldplane_*) first=$deb ;;
+        *) rest="$rest $deb" ;;
+        esac
+    done
+    [ -n "$first" ] || fail "no fieldplane package among $*"
+    dpkg_root -i "$first" && dpkg_root -i $rest
+}
+
+installed()
+{
+    dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' 2>/dev/null
+}
+
+owner()
+{
+    stat -c '%u:%g %a' "$1"
+}
+
+# Start the registry the way fieldplane-registry.service does: the unit's ExecStart= with
+# the variables of /etc/fieldplane/registry.conf, as the user fieldplane; only the listen
+# address is replaced, by a free loopback port.
+start_registry()
+{
+    rm -f "$data/registry.url"
+    exec_start=$(sed -n 's/^ExecStart=//p' "$R/usr/lib/systemd/system/fieldplane-registry.service")
+    set -a
+    . "$R/etc/fieldplane/registry.conf"
+    set +a
+    FIELDPLANE_LISTEN=127.0.0.1:0
+    FIELDPLANE_DATA=$data
+    FIELDPLANE_BROKER=""
+    # ${NAME} is one argument, $NAME is split on white space, as systemd does.
+    set -- $(echo "$exec_start" | sed -e "s|^/usr/bin/|$R/usr/bin/|" -e 's/\${FIELDPLANE_[A-Z]*}/@&@/g')
+    argv=""
+    for a in "$@"; do
+        case "$a" in
+        '@${FIELDPLANE_DATA}@') a=$FIELDPLANE_DATA ;;
+        '@${FIELDPLANE_LISTEN}@') a=$FIELDPLANE_LISTEN ;;
+        '@${FIELDPLANE_BROKER}@') a=$FIELDPLANE_BROKER ;;
+        '$FIELDPLANE_REGISTRY_ARGS')
+            for w in $FIELDPLANE_REGISTRY_ARGS; do argv="$argv '$w'"; done
+            continue
+            ;;
+        '$'* | *'${'*) fail "ExecStart= uses $a, which this test does not know" ;;
+        esac
+        argv="$argv '$a'"
+    done
+    eval "set -- $argv"
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@" >"$WORK/install/registry.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        [ -s "$data/registry.url" ] && break
+        kill -0 "$pid" 2>/dev/null || { cat "$WORK/install/registry.log" >&2; fail "the registry exited"; }
+        sleep 0.1
+    done
+    [ -s "$data/registry.url" ] || fail "the registry did not start within 10 s"
+    url=$(cat "$data/registry.url")
+    curl -fsS "$url/healthz" | grep -q '"status":"ok"' || fail "$url/healthz does not answer ok"
+    echo "ok: the registry runs as fieldplane at $url and answers /healthz"
+}
+
+stop_registry()
+{
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    pid=""
+    [ "$rc" = 0 ] || { cat "$WORK/install/registry.log" >&2; fail "the registry exited $rc on SIGTERM"; }
+}
+
+api()
+{
+    curl -fsS -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' "$@"
+}
+
+# --- 1. install the previous version ----------------------------------------------------------
+install_version previous >"$WORK/install/dpkg.log" 2>&1 ||
+    { cat "$WORK/install/dpkg.log" >&2; fail "dpkg -i of the previous version failed"; }
+installed
+data=$R/var/lib/fieldplane
+uid=$(awk -F: '$1 == "fieldplane" { print $3 }' "$R/etc/passwd")
+gid=$(awk -F: '$1 == "fieldplane" { print $3 }' "$R/etc/group")
+[ -n "$uid" ] && [ -n "$gid" ] || fail "the postinst made no user fieldplane in $R/etc/passwd"
+[ "$(owner "$data")" = "$uid:$gid 700" ] || fail "$data is $(owner "$data"), not $uid:$gid 700"
+[ -f "$data/registry.db" ] || fail "the postinst made no database"
+[ "$(owner "$data/admin.token")" = "0:0 600" ] ||
+    fail "admin.token is $(owner "$data/admin.token"), not root's alone (0:0 600)"
+[ -L "$R/etc/systemd/system/multi-user.target.wants/fieldplane-registry.service" ] ||
+    fail "fieldplane-registry.service is not enabled"
+connectors=""
+for exe in "$R"/usr/bin/fieldplane-connector-*; do
+    name=${exe##*/fieldplane-connector-}
+    connectors="$connectors $name"
+    tok=$data/connectors/$name.token
+    [ "$(owner "$tok")" = "$uid:$gid 600" ] || fail "$tok is $(owner "$tok" 2>&1), not $uid:$gid 600"
+    [ -L "$R/etc/systemd/system/multi-user.target.wants/fieldplane-connector@$name.service" ] ||
+        fail "fieldplane-connector@$name.service is not enabled"
+done
+[ -n "$connectors" ] || fail "no connector was installed"
+echo "ok: installed: user $uid:$gid, data directory, database, tokens, units enabled"
+
+# --- 2. the programs run ----------------------------------------------------------------------
+"$R/usr/bin/fieldplane" --version | grep -q '^fieldplane ' || fail "fieldplane --version"
+for name in $connectors; do
+    "$R/usr/bin/fieldplane-connector-$name" --version >/dev/null ||
+        fail "fieldplane-connector-$name --version"
+done
+admin=$(cat "$data/admin.token")
+start_registry
+api -X PUT "$url/api/v1/namespaces/plant-a" -d '{"properties":{}}' >/dev/null ||
+    fail "PUT namespace"
+api -X PUT "$url/api/v1/namespaces/plant-a/devices/plc-1" -d '{"properties":{"endpoints":{"inbound":{"web":{"endpointType":"Microsoft.Http","address":"http://127.0.0.1:9/"}}}}}' >/dev/null ||
+    fail "PUT device"
+api -X PUT "$url/api/v1/namespaces/plant-a/assets/oven-1" -d '{"properties":{"deviceRef":{"deviceName":"plc-1","endpointName":"web"},"datasets":[{"name":"temps","dataPoints":[{"name":"zone1","dataSource":"/zone1"}]}]}}' >/dev/null ||
+    fail "PUT asset"
+for name in $connectors; do
+    curl -fsS -H "Authorization: Bearer $(cat "$data/connectors/$name.token")" \
+        "$url/api/v1/namespaces/plant-a/devices" >/dev/null ||
+        fail "the registry refuses connector $name's token"
+done
+echo "ok: a namespace, a device and an asset stored; every connector's token accepted"
+stop_registry
+
+# The SDK package: the example connector builds with pkg-config alone and runs.
+pc=$(dirname "$(find "$R/usr/lib" -name fieldplane-connector.pc)")
+[ -d "$pc" ] || fail "libfieldplane-connector-dev has no fieldplane-connector.pc"
+# shellcheck disable=SC2046
+cc -o "$WORK/install/counter" "$R/usr/share/doc/libfieldplane-connector-dev/counter.c" \
+    $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs fieldplane-connector) ||
+    fail "the example connector does not build against libfieldplane-connector-dev"
+"$WORK/install/counter" --version >/dev/null || fail "the example connector does not run"
+echo "ok: the example connector builds against the installed SDK"
+
+# --- 3. upgrade to the current version --------------------------------------------------------
+echo "# edited by the administrator" >>"$R/etc/fieldplane/registry.conf"
+tokens_before=$(cat "$data"/connectors/*.token | sha256sum)
+install_version current >"$WORK/install/dpkg.log" 2>&1 ||
+    { cat "$WORK/install/dpkg.log" >&2; fail "the upgrade to the current version failed"; }
+grep -E '^Setting up|migrat|database' "$WORK/install/dpkg.log"
+installed
+version=$(dpkg-deb -f $(debs current | cut -d' ' -f1) Version)
+installed | grep -v " $version ii" && fail "a package is not at $version, installed (ii)"
+grep -q '^# edited by the administrator' "$R/etc/fieldplane/registry.conf" ||
+    fail "the upgrade lost the edit of the conffile registry.conf"
+[ "$(cat "$data"/connectors/*.token | sha256sum)" = "$tokens_before" ] ||
+    fail "the upgrade changed the connectors' tokens"
+[ "$(owner "$data/admin.token")" = "0:0 600" ] || fail "admin.token changed owner on upgrade"
+start_registry
+api "$url/api/v1/namespaces/plant-a/devices/plc-1" | grep -q '"Microsoft.Http"' ||
+    fail "the device is gone after the upgrade"
+api "$url/api/v1/namespaces/plant-a/assets/oven-1" | grep -q '"zone1"' ||
+    fail "the asset is gone after the upgrade"
+stop_registry
+echo "ok: upgraded from the previous version; the device, the asset and the tokens are kept"
+
+# --- 4. remove, then purge --------------------------------------------------------------------
+pkgs=$(installed | cut -d' ' -f1)
+# shellcheck disable=SC2086
+dpkg_root -r $pkgs || fail "dpkg -r failed"
+[ ! -e "$R/usr/bin/fieldplane" ] || fail "dpkg -r left /usr/bin/fieldplane"
+[ -f "$data/registry.db" ] && [ -f "$data/admin.token" ] || fail "dpkg -r deleted the data"
+[ -f "$R/etc/fieldplane/registry.conf" ] || fail "dpkg -r deleted the configuration"
+for name in $connectors; do
+    [ ! -e "$R/etc/systemd/system/multi-user.target.wants/fieldplane-connector@$name.service" ] ||
+        fail "dpkg -r left fieldplane-connector@$name.service enabled"
+done
+echo "ok: removed; data and configuration kept"
+# shellcheck disable=SC2086
+dpkg_root -P $pkgs || fail "dpkg -P failed"
+[ ! -e "$data" ] || fail "dpkg -P left $data"
+[ ! -e "$R/etc/fieldplane" ] || fail "dpkg -P left /etc/fieldplane"
+[ ! -e "$R/etc/mosquitto/conf.d/fieldplane.conf" ] || fail "dpkg -P left mosquitto's drop-in"
+[ -z "$(find "$R/etc/systemd" -name 'fieldplane*' 2>/dev/null)" ] ||
+    fail "dpkg -P left units enabled: $(find "$R/etc/systemd" -name 'fieldplane*')"
+[ -z "$(installed | grep -v ' un$' || true)" ] || fail "dpkg -P left packages: $(installed)"
+echo "ok: purged; nothing of fieldplane left in the root"
