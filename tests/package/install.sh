@@ -9,10 +9,12 @@
 #   1. the previous version (tests/package/build.sh) installs: the user fieldplane, the data
 #      directory, the database with the first admin token (root only), a token per connector,
 #      the units enabled;
-#   2. the installed programs run; the registry starts as the service would (its ExecStart=
-#      with /etc/fieldplane/registry.conf, as the user fieldplane, on a loopback port chosen
-#      here), answers /healthz, takes a namespace, a device and an asset, and each connector's
-#      token is accepted; the SDK package builds the example connector with pkg-config;
+#   2. the installed programs run: mosquitto takes the package's drop-in; the registry starts
+#      as its unit would (ExecStart= with /etc/fieldplane/registry.conf, as the user
+#      fieldplane, on a loopback port chosen here), answers /healthz and takes a namespace, a
+#      device and an asset; each connector's token is accepted; the HTTP connector, started as
+#      fieldplane-connector@http.service would, polls the asset's device and its message
+#      reaches the broker; the SDK package builds the example connector with pkg-config;
 #   3. the current version installs over it with an edited conffile; the postinst migrates
 #      the database; the registry still has the device and the asset, the tokens still work,
 #      the edit is kept;
@@ -23,7 +25,8 @@ set -eu
 [ $# -eq 1 ] || { echo "usage: $0 WORK" >&2; exit 2; }
 WORK=$1
 . "$(dirname "$0")/lib/common.sh"
-need_tools dpkg dpkg-deb setpriv curl pkg-config cc
+need_tools dpkg dpkg-deb setpriv curl pkg-config cc node mosquitto_pub mosquitto_sub
+[ -x /usr/sbin/mosquitto ] || fail "/usr/sbin/mosquitto not found (scripts/bootstrap installs it)"
 [ "$(id -u)" = 0 ] || fail "needs root: dpkg --root runs the maintainer scripts, which chown"
 
 R=$WORK/install/root
@@ -33,7 +36,9 @@ mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/lib/dpkg/trigg
 : >"$R/var/lib/dpkg/status"
 : >"$R/var/lib/dpkg/available"
 pid=""
-trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi' EXIT
+mqtt_pid=""
+conn_pid=""
+trap 'for p in $pid $mqtt_pid $conn_pid; do kill "$p" 2>/dev/null || true; done' EXIT
 
 dpkg_root()
 {
@@ -67,36 +72,48 @@ owner()
     stat -c '%u:%g %a' "$1"
 }
 
-# Start the registry the way fieldplane-registry.service does: the unit's ExecStart= with
-# the variables of /etc/fieldplane/registry.conf, as the user fieldplane; only the listen
-# address is replaced, by a free loopback port.
+# The command line of a unit's ExecStart= as systemd makes it: %i is the instance, ${NAME}
+# one argument, $NAME split on white space (none when empty), with the variables of this
+# shell (the caller reads the unit's EnvironmentFile= first). Paths the unit names itself
+# are moved into the root. Leaves the words, quoted for eval, in $cmd.
+unit_cmd()
+{
+    line=$(sed -n 's/^ExecStart=//p' "$R/usr/lib/systemd/system/$1" | sed "s/%i/$2/g")
+    [ -n "$line" ] || fail "$1 has no ExecStart="
+    cmd=""
+    for a in $line; do
+        case "$a" in
+        '${'*'}')
+            name=${a#??}
+            name=${name%?}
+            eval "a=\${$name-}"
+            cmd="$cmd '$a'"
+            ;;
+        '$'*)
+            eval "words=\${${a#?}-}"
+            for w in $words; do cmd="$cmd '$w'"; done
+            ;;
+        *'$'*) fail "$1: ExecStart= word $a is more than this test expands" ;;
+        /usr/* | /var/*) cmd="$cmd '$R$a'" ;;
+        *) cmd="$cmd '$a'" ;;
+        esac
+    done
+}
+
+# Start the registry the way fieldplane-registry.service does: its ExecStart= with the
+# variables of /etc/fieldplane/registry.conf, as the user fieldplane; only the listen address
+# (a free loopback port), the data directory (in the root) and the broker (the test's) differ.
 start_registry()
 {
     rm -f "$data/registry.url"
-    exec_start=$(sed -n 's/^ExecStart=//p' "$R/usr/lib/systemd/system/fieldplane-registry.service")
     set -a
     . "$R/etc/fieldplane/registry.conf"
     set +a
     FIELDPLANE_LISTEN=127.0.0.1:0
     FIELDPLANE_DATA=$data
-    FIELDPLANE_BROKER=""
-    # ${NAME} is one argument, $NAME is split on white space, as systemd does.
-    set -- $(echo "$exec_start" | sed -e "s|^/usr/bin/|$R/usr/bin/|" -e 's/\${FIELDPLANE_[A-Z]*}/@&@/g')
-    argv=""
-    for a in "$@"; do
-        case "$a" in
-        '@${FIELDPLANE_DATA}@') a=$FIELDPLANE_DATA ;;
-        '@${FIELDPLANE_LISTEN}@') a=$FIELDPLANE_LISTEN ;;
-        '@${FIELDPLANE_BROKER}@') a=$FIELDPLANE_BROKER ;;
-        '$FIELDPLANE_REGISTRY_ARGS')
-            for w in $FIELDPLANE_REGISTRY_ARGS; do argv="$argv '$w'"; done
-            continue
-            ;;
-        '$'* | *'${'*) fail "ExecStart= uses $a, which this test does not know" ;;
-        esac
-        argv="$argv '$a'"
-    done
-    eval "set -- $argv"
+    FIELDPLANE_BROKER=mqtt://127.0.0.1:$mqtt_port
+    unit_cmd fieldplane-registry.service ""
+    eval "set -- $cmd"
     setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@" >"$WORK/install/registry.log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
@@ -108,6 +125,29 @@ start_registry()
     url=$(cat "$data/registry.url")
     curl -fsS "$url/healthz" | grep -q '"status":"ok"' || fail "$url/healthz does not answer ok"
     echo "ok: the registry runs as fieldplane at $url and answers /healthz"
+}
+
+# mosquitto with the package's drop-in as its whole configuration, on a free port instead of
+# 1883 (which this machine may use), as the user fieldplane (mosquitto keeps the user it is
+# started as when that is not root).
+start_mosquitto()
+{
+    mqtt_port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+    drop_in=$R/etc/mosquitto/conf.d/fieldplane.conf
+    grep -q '^listener 1883 127.0.0.1$' "$drop_in" || fail "$drop_in: no listener 1883 on loopback"
+    sed "s/^listener 1883 /listener $mqtt_port /" "$drop_in" >"$WORK/install/mosquitto.conf"
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups /usr/sbin/mosquitto \
+        -c "$WORK/install/mosquitto.conf" >"$WORK/install/mosquitto.log" 2>&1 &
+    mqtt_pid=$!
+    for _ in $(seq 50); do
+        mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -t probe -m x 2>/dev/null && break
+        kill -0 "$mqtt_pid" 2>/dev/null ||
+            { cat "$WORK/install/mosquitto.log" >&2; fail "mosquitto refuses the drop-in"; }
+        sleep 0.1
+    done
+    mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -t probe -m x ||
+        fail "mosquitto with the drop-in takes no anonymous client on loopback"
+    echo "ok: mosquitto runs with the package's drop-in"
 }
 
 stop_registry()
@@ -157,12 +197,14 @@ for name in $connectors; do
         fail "fieldplane-connector-$name --version"
 done
 admin=$(cat "$data/admin.token")
+start_mosquitto
 start_registry
+# The device is the registry itself: its /healthz is JSON the HTTP connector can poll.
 api -X PUT "$url/api/v1/namespaces/plant-a" -d '{"properties":{}}' >/dev/null ||
     fail "PUT namespace"
-api -X PUT "$url/api/v1/namespaces/plant-a/devices/plc-1" -d '{"properties":{"endpoints":{"inbound":{"web":{"endpointType":"Microsoft.Http","address":"http://127.0.0.1:9/"}}}}}' >/dev/null ||
+api -X PUT "$url/api/v1/namespaces/plant-a/devices/plc-1" -d '{"properties":{"endpoints":{"inbound":{"web":{"endpointType":"Microsoft.Http","address":"'"$url"'/"}}}}}' >/dev/null ||
     fail "PUT device"
-api -X PUT "$url/api/v1/namespaces/plant-a/assets/oven-1" -d '{"properties":{"deviceRef":{"deviceName":"plc-1","endpointName":"web"},"datasets":[{"name":"temps","dataPoints":[{"name":"zone1","dataSource":"/zone1"}]}]}}' >/dev/null ||
+api -X PUT "$url/api/v1/namespaces/plant-a/assets/oven-1" -d '{"properties":{"deviceRef":{"deviceName":"plc-1","endpointName":"web"},"datasets":[{"name":"health","dataSource":"/healthz","datasetConfiguration":"{\"samplingIntervalInMilliseconds\": 200}","dataPoints":[{"name":"state","dataSource":"$.status"}],"destinations":[{"target":"Mqtt","configuration":{"topic":"plant-a/oven-1/health","qos":"Qos1"}}]}]}}' >/dev/null ||
     fail "PUT asset"
 for name in $connectors; do
     curl -fsS -H "Authorization: Bearer $(cat "$data/connectors/$name.token")" \
@@ -170,6 +212,31 @@ for name in $connectors; do
         fail "the registry refuses connector $name's token"
 done
 echo "ok: a namespace, a device and an asset stored; every connector's token accepted"
+
+# The HTTP connector as fieldplane-connector@http.service starts it (the template's
+# ExecStart= with /etc/fieldplane/connector.conf): its data reach the broker.
+case " $connectors " in
+*" http "*) ;;
+*) fail "no package fieldplane-connector-http to run the connector test with" ;;
+esac
+set -a
+. "$R/etc/fieldplane/connector.conf"
+set +a
+FIELDPLANE_REGISTRY=$url
+FIELDPLANE_BROKER=mqtt://127.0.0.1:$mqtt_port
+unit_cmd fieldplane-connector@.service http
+eval "set -- $cmd"
+setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@" >"$WORK/install/connector.log" 2>&1 &
+conn_pid=$!
+msg=$(mosquitto_sub -h 127.0.0.1 -p "$mqtt_port" -t 'plant-a/#' -C 1 -W 20 2>&1 || true)
+echo "$msg" | grep -q '"state":"ok"' ||
+    { cat "$WORK/install/connector.log" >&2; fail "no message from the connector on the broker (got: $msg)"; }
+kill -TERM "$conn_pid"
+rc=0
+wait "$conn_pid" || rc=$?
+conn_pid=""
+[ "$rc" = 0 ] || { cat "$WORK/install/connector.log" >&2; fail "the connector exited $rc on SIGTERM"; }
+echo "ok: fieldplane-connector-http, started as its unit does, publishes: $msg"
 stop_registry
 
 # The SDK package: the example connector builds with pkg-config alone and runs.
@@ -196,12 +263,16 @@ grep -q '^# edited by the administrator' "$R/etc/fieldplane/registry.conf" ||
 [ "$(cat "$data"/connectors/*.token | sha256sum)" = "$tokens_before" ] ||
     fail "the upgrade changed the connectors' tokens"
 [ "$(owner "$data/admin.token")" = "0:0 600" ] || fail "admin.token changed owner on upgrade"
+[ -d "$data/connectors/http/queue" ] || fail "the upgrade lost the HTTP connector's queue"
 start_registry
 api "$url/api/v1/namespaces/plant-a/devices/plc-1" | grep -q '"Microsoft.Http"' ||
     fail "the device is gone after the upgrade"
-api "$url/api/v1/namespaces/plant-a/assets/oven-1" | grep -q '"zone1"' ||
+api "$url/api/v1/namespaces/plant-a/assets/oven-1" | grep -q '"dataSource":"/healthz"' ||
     fail "the asset is gone after the upgrade"
 stop_registry
+kill "$mqtt_pid"
+wait "$mqtt_pid" 2>/dev/null || true
+mqtt_pid=""
 echo "ok: upgraded from the previous version; the device, the asset and the tokens are kept"
 
 # --- 4. remove, then purge --------------------------------------------------------------------
