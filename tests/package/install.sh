@@ -18,6 +18,7 @@
 #   3. the current version installs over it with an edited conffile; the postinst migrates
 #      the database; the registry still has the device and the asset, the tokens still work,
 #      the edit is kept;
+#      a database it cannot migrate (one from a newer version) fails the postinst unchanged;
 #   4. remove keeps the data and the configuration; purge deletes them.
 #
 # Needs root, as dpkg and the maintainer scripts change owners. Usage: install.sh WORK
@@ -25,7 +26,7 @@ set -eu
 [ $# -eq 1 ] || { echo "usage: $0 WORK" >&2; exit 2; }
 WORK=$1
 . "$(dirname "$0")/lib/common.sh"
-need_tools dpkg dpkg-deb setpriv curl pkg-config cc node mosquitto_pub mosquitto_sub
+need_tools dpkg dpkg-deb setpriv curl pkg-config cc node mosquitto_pub mosquitto_sub sqlite3
 [ -x /usr/sbin/mosquitto ] || fail "/usr/sbin/mosquitto not found (scripts/bootstrap installs it)"
 [ "$(id -u)" = 0 ] || fail "needs root: dpkg --root runs the maintainer scripts, which chown"
 
@@ -254,7 +255,8 @@ echo "# edited by the administrator" >>"$R/etc/fieldplane/registry.conf"
 tokens_before=$(cat "$data"/connectors/*.token | sha256sum)
 install_version current >"$WORK/install/dpkg.log" 2>&1 ||
     { cat "$WORK/install/dpkg.log" >&2; fail "the upgrade to the current version failed"; }
-grep -E '^Setting up|migrat|database' "$WORK/install/dpkg.log"
+grep -q "the database in $data is up to date" "$WORK/install/dpkg.log" ||
+    fail "the upgrade's postinst did not migrate the database (fieldplane registry --migrate)"
 installed
 version=$(dpkg-deb -f $(debs current | cut -d' ' -f1) Version)
 installed | grep -v " $version ii" && fail "a package is not at $version, installed (ii)"
@@ -274,6 +276,21 @@ kill "$mqtt_pid"
 wait "$mqtt_pid" 2>/dev/null || true
 mqtt_pid=""
 echo "ok: upgraded from the previous version; the device, the asset and the tokens are kept"
+
+# A database the installed fieldplane cannot migrate (here: one from a newer version, as after
+# a downgrade) fails the postinst, so that dpkg reports it, and is left as it was.
+schema=$(sqlite3 "$data/registry.db" "SELECT value FROM meta WHERE key = 'schema_version'")
+sqlite3 "$data/registry.db" "UPDATE meta SET value = 99 WHERE key = 'schema_version'"
+dpkg_root -i "$(ls "$WORK"/debs/current/fieldplane_*.deb)" >"$WORK/install/dpkg.log" 2>&1 &&
+    fail "the postinst accepted a database of schema version 99"
+grep -q "newer than this fieldplane" "$WORK/install/dpkg.log" ||
+    { cat "$WORK/install/dpkg.log" >&2; fail "the failed postinst does not say why"; }
+[ "$(sqlite3 "$data/registry.db" "SELECT value FROM meta WHERE key = 'schema_version'")" = 99 ] ||
+    fail "the failed migration changed the database"
+sqlite3 "$data/registry.db" "UPDATE meta SET value = $schema WHERE key = 'schema_version'"
+dpkg_root --configure fieldplane >"$WORK/install/dpkg.log" 2>&1 ||
+    { cat "$WORK/install/dpkg.log" >&2; fail "dpkg --configure after the repair failed"; }
+echo "ok: a database the postinst cannot migrate fails the installation and is left as it was"
 
 # --- 4. remove, then purge --------------------------------------------------------------------
 pkgs=$(installed | cut -d' ' -f1)
