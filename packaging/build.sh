@@ -38,13 +38,26 @@ cflags="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)"
 ldflags=$(dpkg-buildflags --get LDFLAGS)
 jobs=${JOBS:-$(nproc)}
 
-cmake --preset package -DCMAKE_C_FLAGS="$cflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags" >/dev/null
-cmake --build --preset package -j "$jobs" >/dev/null
+# Quiet unless a step fails: then its whole output says why.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+quiet()
+{
+    "$@" >"$log" 2>&1 || {
+        cat "$log" >&2
+        echo "packaging/build.sh: failed: $*" >&2
+        exit 1
+    }
+}
+
+quiet cmake --preset package -DCMAKE_C_FLAGS="$cflags" -DCMAKE_EXE_LINKER_FLAGS="$ldflags"
+quiet cmake --build --preset package -j "$jobs"
 [ "$build_only" = 1 ] && exit 0
 
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 rm -f "$out"/*.deb
 # fakeroot: the files in the packages belong to root whoever builds them.
-(cd build/package && fakeroot cpack -G DEB -B "$out" ${version:+-D CPACK_PACKAGE_VERSION="$version"} >/dev/null)
+cd build/package
+quiet fakeroot cpack -G DEB -B "$out" ${version:+-D CPACK_PACKAGE_VERSION="$version"}
 ls "$out"/*.deb
