@@ -30,6 +30,16 @@ need_tools dpkg dpkg-deb setpriv curl pkg-config cc node mosquitto_pub mosquitto
 [ -x /usr/sbin/mosquitto ] || fail "/usr/sbin/mosquitto not found (scripts/bootstrap installs it)"
 [ "$(id -u)" = 0 ] || fail "needs root: dpkg --root runs the maintainer scripts, which chown"
 
+# What the maintainer scripts would change on this machine if they missed $DPKG_ROOT; compared
+# at the end.
+host_state()
+{
+    cat /etc/passwd /etc/group
+    ls -la /etc/systemd/system /etc/systemd/system/multi-user.target.wants 2>/dev/null
+    ls -d /etc/fieldplane /var/lib/fieldplane /etc/mosquitto/conf.d/fieldplane.conf 2>/dev/null
+}
+host_before=$(host_state | sha256sum)
+
 R=$WORK/install/root
 fresh_dir "$WORK/install"
 fresh_dir "$R"
@@ -313,3 +323,6 @@ dpkg_root -P $pkgs || fail "dpkg -P failed"
     fail "dpkg -P left units enabled: $(find "$R/etc/systemd" -name 'fieldplane*')"
 [ -z "$(installed | grep -v ' un$' || true)" ] || fail "dpkg -P left packages: $(installed)"
 echo "ok: purged; nothing of fieldplane left in the root"
+[ "$(host_state | sha256sum)" = "$host_before" ] ||
+    fail "the maintainer scripts changed this machine (users, units or /etc/fieldplane)"
+echo "ok: this machine's users, units and /etc are as they were"
