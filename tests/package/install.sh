@@ -16,9 +16,9 @@
 #      fieldplane-connector@http.service would, polls the asset's device and its message
 #      reaches the broker; the SDK package builds the example connector with pkg-config;
 #   3. the current version installs over it with an edited conffile; the postinst migrates
-#      the database; the registry still has the device and the asset, the tokens still work,
-#      the edit is kept;
-#      a database it cannot migrate (one from a newer version) fails the postinst unchanged;
+#      the database; the registry still has the device and the asset, the tokens and the
+#      connector's queue are kept, so is the edit; a database the postinst cannot migrate
+#      (one from a newer version) fails the installation and is left as it was;
 #   4. remove keeps the data and the configuration; purge deletes them.
 #
 # Needs root, as dpkg and the maintainer scripts change owners. Usage: install.sh WORK
