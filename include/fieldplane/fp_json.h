@@ -42,6 +42,8 @@ fp_status fp_json_quote_buf(fp_buf *b, const char *p, size_t n);
 fp_status fp_json_dump_compact(fp_buf *out, const json_t *v);
 /* One real number as fp_json_dump_compact writes it (non-finite: null). Returns out->err. */
 fp_status fp_json_dump_real(fp_buf *out, double d);
+/* A float32 in the shortest form that reads back as the same float (non-finite: null). */
+fp_status fp_json_dump_real32(fp_buf *out, float f);
 
 #ifdef __cplusplus
 }

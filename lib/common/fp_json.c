@@ -174,6 +174,26 @@ fp_status fp_json_dump_real(fp_buf *out, double d)
     return out->err;
 }
 
+/* The same for a single-precision value: the shortest text that reads back as the same
+ * float (1.1f is "1.1", not the double 1.100000023841858), for protocols that carry
+ * float32 (Modbus registers). */
+fp_status fp_json_dump_real32(fp_buf *out, float f)
+{
+    char num[40];
+
+    if (!isfinite(f))
+        return fp_buf_append(out, "null", 4);
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(num, sizeof num, "%.*g", prec, (double)f);
+        if (strtof(num, NULL) == f)
+            break;
+    }
+    fp_buf_append_str(out, num);
+    if (!strpbrk(num, ".eEni"))
+        fp_buf_append(out, ".0", 2);
+    return out->err;
+}
+
 fp_status fp_json_dump_compact(fp_buf *out, const json_t *v)
 {
     switch (json_typeof(v)) {
