@@ -196,6 +196,7 @@ typedef struct mb_ep {
     int64_t timeout_ms, delay_ms, retries;
     mb_limits limits;
     uint64_t next_request_ms; /* monotonic: the inter-request delay's end */
+    char conn_error[128];     /* why the last connect failed */
     /* discovery */
     fp_timer *scan_timer;
     int scan_next, scan_last, scan_found;
@@ -282,8 +283,9 @@ static int ep_connect(mb_ep *e)
     set_timeout(e, e->timeout_ms);
     if (modbus_connect(e->ctx) != 0) {
         int err = errno;
+        snprintf(e->conn_error, sizeof e->conn_error, "%s", modbus_strerror(err));
         fp_endpoint_health(e->ep, false, "Unreachable", "cannot connect to %s: %s", e->where,
-                           modbus_strerror(err));
+                           e->conn_error);
         ep_close(e);
         return -1;
     }
@@ -316,7 +318,7 @@ static enum read_result exchange(mb_ep *e, int unit, int (*op)(modbus_t *, void 
     snprintf(why, why_len, "not sent");
     for (int64_t attempt = 0; attempt <= e->retries; attempt++) {
         if (ep_connect(e)) {
-            snprintf(why, why_len, "cannot connect to %s", e->where);
+            snprintf(why, why_len, "cannot connect: %s", e->conn_error);
             return READ_FAILED;
         }
         pace(e);
