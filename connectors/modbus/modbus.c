@@ -28,7 +28,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,13 +196,23 @@ typedef struct mb_ep {
     mb_limits limits;
     uint64_t next_request_ms; /* monotonic: the inter-request delay's end */
     char conn_error[128];     /* why the last connect failed */
+    unsigned gen;             /* +1 on each change: datasets re-plan with the new settings */
     /* discovery */
     fp_timer *scan_timer;
     int scan_next, scan_last, scan_found;
     int64_t scan_timeout_ms;
-    /* figures for /metrics and the log */
-    atomic_ullong requests, timeouts, exceptions;
 } mb_ep;
+
+/* The connector's own counters in /metrics (fp_endpoint_count), per endpoint. */
+enum { CNT_REQUESTS = 0, CNT_TIMEOUTS, CNT_EXCEPTIONS, CNT_CONNECT_FAILURES };
+static const fp_counter_def k_counters[] = {
+    [CNT_REQUESTS] = {"modbus_requests", "Modbus requests sent (reads, writes, probes, retries)"},
+    [CNT_TIMEOUTS] = {"modbus_timeouts", "Modbus requests that got no answer within the timeout"},
+    [CNT_EXCEPTIONS] = {"modbus_exceptions", "Modbus requests answered with an exception code"},
+    [CNT_CONNECT_FAILURES] = {"modbus_connect_failures",
+                              "Connections (TCP or serial line) that could not be opened"},
+    {NULL, NULL},
+};
 
 /* What one read request of a sample found out. */
 enum read_result { READ_OK = 0, READ_EXCEPTION, READ_TIMEOUT, READ_FAILED };
@@ -222,6 +231,7 @@ typedef struct mb_dp {
 typedef struct mb_ds {
     fp_dataset *ds;
     mb_ep *ep;
+    unsigned gen; /* the endpoint's gen the plan was made with */
     int unit_id;
     mb_dp *dps;
     size_t n_dps;
@@ -239,7 +249,7 @@ typedef struct mb_ac {
     bool usable;
     char error[768];
     mb_point pt;
-    int unit_id;
+    int unit_id; /* 0: the endpoint's (as it is when a request comes) */
 } mb_ac;
 
 /* ---- the connection -------------------------------------------------------------------- */
@@ -284,6 +294,7 @@ static int ep_connect(mb_ep *e)
     if (modbus_connect(e->ctx) != 0) {
         int err = errno;
         snprintf(e->conn_error, sizeof e->conn_error, "%s", modbus_strerror(err));
+        fp_endpoint_count(e->ep, CNT_CONNECT_FAILURES, 1);
         fp_endpoint_health(e->ep, false, "Unreachable", "cannot connect to %s: %s", e->where,
                            e->conn_error);
         ep_close(e);
@@ -323,7 +334,7 @@ static enum read_result exchange(mb_ep *e, int unit, int (*op)(modbus_t *, void 
         }
         pace(e);
         modbus_set_slave(e->ctx, unit);
-        atomic_fetch_add(&e->requests, 1);
+        fp_endpoint_count(e->ep, CNT_REQUESTS, 1);
         int rc = op(e->ctx, arg);
         int err = errno;
         e->next_request_ms = fp_mono_ms() + (uint64_t)e->delay_ms;
@@ -332,11 +343,11 @@ static enum read_result exchange(mb_ep *e, int unit, int (*op)(modbus_t *, void 
         if (err > MODBUS_ENOBASE && err <= EMBXGTAR) {
             /* The device answered: the connection is fine, the request is not. */
             *exc = err - MODBUS_ENOBASE;
-            atomic_fetch_add(&e->exceptions, 1);
+            fp_endpoint_count(e->ep, CNT_EXCEPTIONS, 1);
             return READ_EXCEPTION;
         }
         if (err == ETIMEDOUT) {
-            atomic_fetch_add(&e->timeouts, 1);
+            fp_endpoint_count(e->ep, CNT_TIMEOUTS, 1);
             snprintf(why, why_len, "unit %d did not answer within %lld ms", unit,
                      (long long)e->timeout_ms);
             res = READ_TIMEOUT;
@@ -414,6 +425,7 @@ static int load_endpoint(fp_endpoint *ep, mb_ep *e)
     e->limits.max_bits = (uint16_t)c->max_bits;
     e->limits.gap_regs = (uint16_t)c->gap_regs;
     e->limits.gap_bits = (uint16_t)c->gap_bits;
+    e->gen++;
     fp_timer_cancel(e->scan_timer);
     e->scan_timer = NULL;
     if (c->scan) {
@@ -527,16 +539,25 @@ static void scan_tick(void *arg)
 
 /* ---- datasets -------------------------------------------------------------------------- */
 
-static void ds_free(mb_ds *d)
+/* Free what ds_build made, keeping d. */
+static void ds_reset(mb_ds *d)
 {
-    if (!d)
-        return;
     mb_plan_clear(&d->plan);
     fp_free(d->dps);
     fp_free(d->spans);
     fp_free(d->span_dp);
     fp_free(d->split);
     fp_free(d->regs);
+    mb_ep *e = d->ep;
+    memset(d, 0, sizeof *d);
+    d->ep = e;
+}
+
+static void ds_free(mb_ds *d)
+{
+    if (!d)
+        return;
+    ds_reset(d);
     fp_free(d);
 }
 
@@ -555,6 +576,7 @@ static int ds_build(mb_ds *d, fp_dataset *ds)
     size_t n = ds->n_points;
 
     d->ds = ds;
+    d->gen = d->ep->gen;
     d->unit_id = dc && dc->unit_id ? (int)dc->unit_id : d->ep->unit_id;
     d->dps = fp_calloc(n ? n : 1, sizeof *d->dps);
     d->spans = fp_calloc(n ? n : 1, sizeof *d->spans);
@@ -705,6 +727,14 @@ static int modbus_sample(fp_dataset *ds, fp_payload *p)
 
     if (!d)
         return -1;
+    if (d->gen != d->ep->gen) {
+        /* The endpoint changed (unit id, limits): plan again on the strand, before reading. */
+        ds_reset(d);
+        if (ds_build(d, ds)) {
+            fp_dataset_health(ds, false, "OutOfMemory", "out of memory planning the requests");
+            return -1;
+        }
+    }
     if (d->n_spans == 0) {
         fp_dataset_health(ds, false, "BadConfiguration",
                           "none of the %zu data points has a usable configuration", ds->n_points);
@@ -770,7 +800,7 @@ static int modbus_action_add(fp_action *ac)
     if (!a)
         return -1;
     ac->user = a;
-    a->unit_id = c && c->unit_id ? (int)c->unit_id : e ? e->unit_id : 1;
+    a->unit_id = c ? (int)c->unit_id : 0;
     char err[300];
     if (strcasecmp(ac->action_type, "Write") && strcasecmp(ac->action_type, "Read"))
         snprintf(a->error, sizeof a->error,
@@ -786,7 +816,10 @@ static int modbus_action_add(fp_action *ac)
     else
         fp_action_health(ac, true, "Ok", "%s %s:%u (%s) of unit %d", ac->action_type,
                          mb_table_short(a->pt.table), (unsigned)a->pt.address,
-                         mb_type_name(a->pt.type), a->unit_id);
+                         mb_type_name(a->pt.type),
+                         a->unit_id ? a->unit_id
+                         : e        ? e->unit_id
+                                    : 1);
     return 0;
 }
 
@@ -881,9 +914,10 @@ static void modbus_action_call(fp_action *ac, fp_action_req *req)
         fp_action_fail(req, 400, "BadConfiguration", "%s", a->error);
         return;
     }
+    int unit = a->unit_id ? a->unit_id : e->unit_id;
     if (!strcasecmp(ac->action_type, "Read")) {
         read_op op = {a->pt.table, a->pt.address, a->pt.count, regs, bits};
-        res = exchange(e, a->unit_id, do_read, &op, &exc, why, sizeof why);
+        res = exchange(e, unit, do_read, &op, &exc, why, sizeof why);
         if (res != READ_OK)
             act_fail(req, res, exc, why);
         else
@@ -915,7 +949,7 @@ static void modbus_action_call(fp_action *ac, fp_action_req *req)
         return;
     }
     json_decref(doc);
-    res = exchange(e, a->unit_id, do_write, &w, &exc, why, sizeof why);
+    res = exchange(e, unit, do_write, &w, &exc, why, sizeof why);
     if (res != READ_OK) {
         act_fail(req, res, exc, why);
         return;
@@ -950,6 +984,7 @@ static const fp_connector k_modbus = {
     .action_call = modbus_action_call,
     .sampling_key = "samplingIntervalInMilliseconds",
     .dataset_sample = modbus_sample,
+    .counters = k_counters,
 };
 
 int main(int argc, char **argv)

@@ -8,8 +8,9 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry, Mosquitto, freePort, waitFor } from './lib/registry.mjs';
-import { Connector, MqttSub, mqttPub } from './lib/connector.mjs';
+import { Connector, MqttSub, mqttPub, metric } from './lib/connector.mjs';
 import { ModbusPeer } from '../peers/modbus/peer.mjs';
+import { HungServer } from '../peers/hung/server.mjs';
 
 const cleanups = [];
 after(async () => {
@@ -268,6 +269,67 @@ test('a server killed and started again: the endpoint reconnects and health foll
   await waitFor(async () => (await health())?.status === 'Available', explain('the endpoint Available again'));
   await waitFor(async () => (await statusOf(`/api/v1/namespaces/${ns}/assets/tank`)).datasets?.[0]?.health?.status === 'Available',
     explain('the dataset Available again'));
+  const failures = metric(await conn.metrics(), 'fieldplane_connector_modbus_connect_failures_total', `endpoint="${ns}/plc/main"`);
+  assert.ok(failures >= 1, `connect failures counted in /metrics: ${failures}`);
+});
+
+test('devices that never answer: timeouts in status and /metrics, and a healthy device keeps its rate', async (t) => {
+  // More hung devices than the connector's 4 workers: a blocked read must not hold a worker
+  // that the healthy device needs (one device never delays another).
+  const ns = 'mb-e';
+  const HUNG = 6;
+  const TIMEOUT = 1000;
+  await namespace(ns);
+  const port = await freePort();
+  const srv = await peer({ port });
+  await srv.set('hr', 0, [5]);
+  const hung = await new HungServer().start();
+  cleanups.push(() => hung.stop());
+  const asset = (dev) => ({
+    properties: {
+      deviceRef: { deviceName: dev, endpointName: 'main' },
+      datasets: [
+        {
+          name: 'fast',
+          datasetConfiguration: '{"samplingIntervalInMilliseconds": 200}',
+          dataPoints: [{ name: 'v', dataSource: 'hr:0' }],
+          destinations: [{ target: 'Mqtt', configuration: { topic: `${ns}/${dev}`, qos: 'Qos1' } }],
+        },
+      ],
+    },
+  });
+  const sub = await new MqttSub(mq.port, `${ns}/#`).start();
+  cleanups.push(() => sub.stop());
+  const names = Array.from({ length: HUNG }, (_, i) => `hung-${i}`);
+  for (const n of names) {
+    await put(`/api/v1/namespaces/${ns}/devices/${n}`, device(hung.port, { timeoutMilliseconds: TIMEOUT, retries: 1 }));
+    await put(`/api/v1/namespaces/${ns}/assets/${n}`, asset(n));
+  }
+  await put(`/api/v1/namespaces/${ns}/devices/healthy`, device(port));
+  await put(`/api/v1/namespaces/${ns}/assets/healthy`, asset('healthy'));
+  const first = await sub.waitFor((x) => x.topic === `${ns}/healthy`, explain('a first message of the healthy device'));
+  const WINDOW = 5000;
+  await new Promise((r) => setTimeout(r, WINDOW + 300));
+  const count = sub.messages.filter((m) => m.topic === `${ns}/healthy` && m.at >= first.at && m.at < first.at + WINDOW).length;
+  t.diagnostic(`healthy: ${count} of ${WINDOW / 200} messages in ${WINDOW / 1000} s next to ${HUNG} hung devices`);
+  assert.ok(count >= (WINDOW / 200) * 0.9, explain(`the healthy device published ${count} messages in ${WINDOW / 1000} s`));
+  assert.equal(sub.messages.filter((m) => m.topic.startsWith(`${ns}/hung-`)).length, 0);
+
+  for (const n of names) {
+    await waitFor(async () => {
+      const h = (await statusOf(`/api/v1/namespaces/${ns}/devices/${n}`)).endpoints?.inbound?.main?.health;
+      return h?.status === 'Unavailable' && h.reasonCode === 'Timeout' && h.message.includes(`did not answer within ${TIMEOUT} ms`);
+    }, explain(`${n} Unavailable with its timeout`));
+  }
+  const text = await conn.metrics();
+  const timeouts = metric(text, 'fieldplane_connector_modbus_timeouts_total', `endpoint="${ns}/hung-0/main"`);
+  // Each sample of a hung device is one request and its retry, each ending in a timeout.
+  assert.ok(timeouts >= 2, `modbus timeouts of hung-0 in /metrics: ${timeouts}\n${text}`);
+  assert.equal(metric(text, 'fieldplane_connector_modbus_timeouts_total', `endpoint="${ns}/healthy/main"`), 0);
+  assert.ok(metric(text, 'fieldplane_connector_modbus_requests_total', `endpoint="${ns}/healthy/main"`) >= 20);
+  // Stop the hung devices first, so no read is left waiting for its timeout.
+  for (const n of names) await reg.req('DELETE', `/api/v1/namespaces/${ns}/assets/${n}`);
+  await hung.stop();
 });
 
 test('writes and reads as management actions round-trip over MQTT 5 request/response', async () => {
