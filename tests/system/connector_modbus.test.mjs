@@ -7,7 +7,10 @@
 // and answer over MQTT 5 request/response; a unit id scan reports the units that answer.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry, Mosquitto, freePort, waitFor } from './lib/registry.mjs';
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry, Mosquitto, freePort, waitFor, tempDir } from './lib/registry.mjs';
 import { Connector, MqttSub, mqttPub, metric } from './lib/connector.mjs';
 import { ModbusPeer } from '../peers/modbus/peer.mjs';
 import { HungServer } from '../peers/hung/server.mjs';
@@ -444,6 +447,75 @@ test('a unit id scan reports the units that answer as discovered devices', async
   assert.equal(ep.endpointType, 'Fieldplane.Modbus');
   assert.equal(ep.address, `modbus-tcp://127.0.0.1:${port}`);
   assert.deepEqual(JSON.parse(ep.additionalConfiguration), { unitId: 3 });
+});
+
+test('Modbus RTU over a pseudo-terminal pair made by socat: reads and a write', async () => {
+  const ns = 'mb-f';
+  await namespace(ns);
+  const dir = tempDir('fp-mb-rtu-');
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const [ours, theirs] = [join(dir, 'plc'), join(dir, 'server')];
+  // Two linked pseudo-terminals: what one end writes, the other reads, as on a serial line.
+  const socat = spawn('socat', [`pty,raw,echo=0,link=${ours}`, `pty,raw,echo=0,link=${theirs}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let socatLog = '';
+  socat.stderr.on('data', (d) => (socatLog += d));
+  const socatExit = new Promise((r) => socat.once('exit', r));
+  socat.once('error', (e) => (socatLog += `socat: ${e.message}`));
+  cleanups.push(async () => {
+    if (socat.exitCode === null) socat.kill('SIGTERM');
+    await socatExit;
+  });
+  await waitFor(() => existsSync(ours) && existsSync(theirs), `socat's pseudo-terminals (${socatLog})`);
+  const srv = await peer({ serial: theirs, units: [7] });
+  await srv.set('hr', 3, registers('float32', 42.75, 'CDAB'), 7);
+  await srv.set('co', 1, [1], 7);
+  await put(`/api/v1/namespaces/${ns}/devices/rtu-plc`, {
+    properties: {
+      endpoints: {
+        inbound: {
+          main: {
+            endpointType: 'Fieldplane.Modbus',
+            address: `modbus-rtu://${ours}?baud=19200&parity=E&data=8&stop=1`,
+            authentication: { method: 'Anonymous' },
+            additionalConfiguration: JSON.stringify({ unitId: 7, timeoutMilliseconds: 1000, interRequestDelayMilliseconds: 5 }),
+          },
+        },
+      },
+    },
+  });
+  const sub = await new MqttSub(mq.port, `${ns}/#`).start();
+  cleanups.push(() => sub.stop());
+  await put(`/api/v1/namespaces/${ns}/assets/oven`, {
+    properties: {
+      deviceRef: { deviceName: 'rtu-plc', endpointName: 'main' },
+      datasets: [
+        {
+          name: 'state',
+          datasetConfiguration: '{"samplingIntervalInMilliseconds": 300}',
+          dataPoints: [
+            { name: 'temp', dataSource: 'hr:3', dataPointConfiguration: '{"type": "float32", "byteOrder": "CDAB"}' },
+            { name: 'door', dataSource: 'coil:1' },
+          ],
+          destinations: [{ target: 'Mqtt', configuration: { topic: `${ns}/state`, qos: 'Qos1' } }],
+        },
+      ],
+      managementGroups: [
+        { name: 'ops', actions: [{ name: 'setpoint', targetUri: 'hr:10', actionType: 'Write', topic: `${ns}/oven/setpoint`, actionConfiguration: '{"type": "uint32"}' }] },
+      ],
+    },
+  });
+  const m = await sub.waitFor((x) => x.topic === `${ns}/state`, explain(`a message over RTU (socat: ${socatLog})`));
+  assert.deepEqual(m.json, { temp: 42.75, door: true });
+  // A write over the serial line.
+  const replies = await new MqttSub(mq.port, `${ns}/replies/#`).start();
+  cleanups.push(() => replies.stop());
+  await waitFor(async () => {
+    mqttPub(mq.port, `${ns}/oven/setpoint`, '123456', ['-D', 'publish', 'response-topic', `${ns}/replies/1`, '-D', 'publish', 'correlation-data', 'x']);
+    return await waitFor(() => replies.messages.find((x) => x.topic === `${ns}/replies/1`), 'a reply', 2000).catch(() => null);
+  }, explain('a reply to the write over RTU'), 20000);
+  const reply = replies.messages.find((x) => x.topic === `${ns}/replies/1`);
+  assert.equal(reply.props.status, '200', reply.payload);
+  assert.deepEqual(await srv.get('hr', 10, 2, 7), registers('uint32', 123456, 'ABCD'));
 });
 
 test('the connector stops cleanly', async () => {

@@ -77,10 +77,16 @@ async def main():
     }
     context = ModbusServerContext(slaves=slaves, single=False)
     if args.serial:
+        # Parity "N": a pseudo-terminal refuses parity settings (EINVAL from tcsetattr) and
+        # carries bytes without framing anyway, so the client's even parity meets no check.
         server = ModbusSerialServer(
-            context, ModbusRtuFramer, port=args.serial, baudrate=args.baud, parity="E"
+            context, ModbusRtuFramer, port=args.serial, baudrate=args.baud, parity="N"
         )
         await server.start()
+        if getattr(server, "transport", None) is None:
+            # pymodbus logs the failure and goes on without a line: a peer that serves
+            # nothing must not say it is ready.
+            sys.exit(f"cannot open the serial device {args.serial}")
         port = 0
     else:
         server = ModbusTcpServer(
