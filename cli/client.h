@@ -219,9 +219,6 @@ int fp_exit_for_http(long status);
  * Returns a string to free with fp_free, or NULL on allocation failure. */
 char *fp_api_path(const char *ns, const char *coll, const char *name, const char *suffix);
 
-/* Append z to b with every byte outside [A-Za-z0-9._~-] percent-encoded. */
-void fp_buf_append_escaped(fp_buf *b, const char *z);
-
 /* The context's client, made from the config on first use. */
 fp_client *fp_ctx_client(fp_ctx *ctx);
 

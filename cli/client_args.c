@@ -550,6 +550,11 @@ static void doc_flags(fp_buf *b, const fp_cli_cmd *cmd, const fp_flag *table)
             fp_buf_printf(b, ", `-%c`", p->short_name);
         fp_buf_append_str(b, " | ");
         append_cell(b, flag_help(cmd, p, text, sizeof text));
+        /* A flag that sets a connector's configuration key names it, so that the docs say
+         * which row of `--help-config` it is (config_docs.test.mjs checks the two agree). */
+        const char *key = p->target ? strstr(p->target, "Configuration#") : NULL;
+        if (key)
+            fp_buf_printf(b, "; sets `%s`", key + strlen("Configuration#"));
         fp_buf_append_str(b, " |\n");
     }
 }

@@ -459,18 +459,6 @@ int fp_client_list(fp_client *c, const char *path, json_t **items_out, long long
     return rc;
 }
 
-void fp_buf_append_escaped(fp_buf *b, const char *z)
-{
-    for (; *z; z++) {
-        unsigned char ch = (unsigned char)*z;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '.' || ch == '_' || ch == '~' || ch == '-')
-            fp_buf_append(b, z, 1);
-        else
-            fp_buf_printf(b, "%%%02X", ch);
-    }
-}
-
 char *fp_api_path(const char *ns, const char *coll, const char *name, const char *suffix)
 {
     fp_buf b;
@@ -479,7 +467,7 @@ char *fp_api_path(const char *ns, const char *coll, const char *name, const char
     fp_buf_append_str(&b, "/api/v1/namespaces");
     if (ns) {
         fp_buf_append_str(&b, "/");
-        fp_buf_append_escaped(&b, ns);
+        fp_buf_append_pct(&b, ns);
     }
     if (coll) {
         fp_buf_append_str(&b, "/");
@@ -487,7 +475,7 @@ char *fp_api_path(const char *ns, const char *coll, const char *name, const char
     }
     if (name) {
         fp_buf_append_str(&b, "/");
-        fp_buf_append_escaped(&b, name);
+        fp_buf_append_pct(&b, name);
     }
     if (suffix)
         fp_buf_append_str(&b, suffix);

@@ -160,7 +160,7 @@ void fp_list_query(fp_ctx *ctx, fp_buf *b)
             continue;
         for (int j = 0; j < a->n_val; j++) {
             fp_buf_printf(b, "%c%s=", sep, a->flag->target + 1);
-            fp_buf_append_escaped(b, a->vals[j]);
+            fp_buf_append_pct(b, a->vals[j]);
             sep = '&';
         }
     }

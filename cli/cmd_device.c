@@ -10,6 +10,7 @@
 
 #include "client.h"
 #include "fp_alloc.h"
+#include "fp_model.h"
 
 static const fp_col dev_cols[] = {
     {"NAME", "name", FP_COL_VALUE},
@@ -305,7 +306,7 @@ static int ep_add_fn(fp_ctx *ctx, json_t *doc, void *arg)
     if (type)
         json_object_set_new(ep, "endpointType", json_string(type));
     rc = fp_apply_flags(ctx, ep);
-    if (!rc && type && !strcmp(type, "Microsoft.OpcUa"))
+    if (!rc && type && !strcmp(type, FP_ENDPOINT_OPCUA))
         rc = fix_opcua(ctx, ep);
     if (!rc)
         rc = fix_auth(ctx, ep);
@@ -408,20 +409,20 @@ static const fp_cli_cmd ep_add_cmds[] = {
      EP_EXAMPLE("opcua", "opc.tcp://10.0.0.5:4840 --security-policy Basic256Sha256 "
                          "--security-mode signAndEncrypt --user-ref opc-user --password-ref "
                          "opc-pass"),
-     ep_opcua_flags, NULL, ep_add, NULL, "Microsoft.OpcUa", FP_OP_ADD, NULL},
+     ep_opcua_flags, NULL, ep_add, NULL, FP_ENDPOINT_OPCUA, FP_OP_ADD, NULL},
     {"rest", "Add an HTTP (REST) endpoint", EP_EXAMPLE("rest", "http://10.0.0.7/api"),
-     ep_plain_flags, NULL, ep_add, NULL, "Microsoft.Http", FP_OP_ADD, NULL},
+     ep_plain_flags, NULL, ep_add, NULL, FP_ENDPOINT_HTTP, FP_OP_ADD, NULL},
     {"sse", "Add a server-sent events endpoint", EP_EXAMPLE("sse", "http://10.0.0.7/events"),
-     ep_plain_flags, NULL, ep_add, NULL, "Microsoft.SSEHttp", FP_OP_ADD, NULL},
+     ep_plain_flags, NULL, ep_add, NULL, FP_ENDPOINT_SSE, FP_OP_ADD, NULL},
     {"onvif", "Add an ONVIF camera endpoint",
      EP_EXAMPLE("onvif", "http://10.0.0.9/onvif/device_service --accept-invalid-certs"),
-     ep_onvif_flags, NULL, ep_add, NULL, "Microsoft.Onvif", FP_OP_ADD, NULL},
+     ep_onvif_flags, NULL, ep_add, NULL, FP_ENDPOINT_ONVIF, FP_OP_ADD, NULL},
     {"media", "Add a media (RTSP, snapshots) endpoint",
      EP_EXAMPLE("media", "rtsp://10.0.0.9:554/stream1"), ep_plain_flags, NULL, ep_add, NULL,
-     "Microsoft.Media", FP_OP_ADD, NULL},
+     FP_ENDPOINT_MEDIA, FP_OP_ADD, NULL},
     {"mqtt", "Add an MQTT broker endpoint",
      EP_EXAMPLE("mqtt", "mqtt://10.0.0.3:1883 --topic-filter 'plc/#'"), ep_mqtt_flags, NULL, ep_add,
-     NULL, "Microsoft.Mqtt", FP_OP_ADD, NULL},
+     NULL, FP_ENDPOINT_MQTT, FP_OP_ADD, NULL},
     {"custom", "Add an endpoint of a custom connector's type",
      EP_EXAMPLE("custom", "tcp://10.0.0.4:502 --endpoint-type Contoso.Modbus "
                           "--config '{\"unitId\":1}'"),

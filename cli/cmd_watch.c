@@ -124,7 +124,7 @@ static char *watch_path(fp_ctx *ctx, long long rev)
     sep = '?';
     if (fp_arg_str(ctx, "namespace")) {
         fp_buf_append_str(&b, "?namespace=");
-        fp_buf_append_escaped(&b, fp_arg_str(ctx, "namespace"));
+        fp_buf_append_pct(&b, fp_arg_str(ctx, "namespace"));
         sep = '&';
     }
     if (rev >= 0)
@@ -138,7 +138,7 @@ static char *watch_path(fp_ctx *ctx, long long rev)
         for (int i = 0; i < fp_arg_count(ctx, "kinds"); i++) {
             if (i)
                 fp_buf_append_str(&b, ",");
-            fp_buf_append_escaped(&b, fp_arg_at(ctx, "kinds", i));
+            fp_buf_append_pct(&b, fp_arg_at(ctx, "kinds", i));
         }
     }
     return fp_buf_take(&b, NULL);

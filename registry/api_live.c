@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_time.h"
 
@@ -218,7 +219,7 @@ fp_status fp_live_start(fp_registry *reg)
         return FP_ERR_INVALID;
     }
     pthread_mutex_init(&ls->lock, NULL);
-    pthread_cond_init(&ls->cond, NULL);
+    fp_cond_init(&ls->cond);
     mosquitto_lib_init();
     ls->mosq = mosquitto_new(NULL, true, ls);
     if (!ls->mosq) {
@@ -356,14 +357,12 @@ static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     live_viewer *v = cls;
     live_state *ls = v->ls;
-    struct timespec deadline;
+    uint64_t deadline = fp_mono_ms() + 15000;
     ssize_t n = 0;
 
     pthread_mutex_lock(&ls->lock);
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 15;
     while (v->off >= v->queue.len && !ls->stopping) {
-        if (pthread_cond_timedwait(&ls->cond, &ls->lock, &deadline) != 0)
+        if (fp_cond_wait_until(&ls->cond, &ls->lock, deadline) != 0)
             break;
     }
     if (v->n_dropped && v->off >= v->queue.len && !ls->stopping) {

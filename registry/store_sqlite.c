@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_time.h"
 
@@ -217,7 +218,7 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
         return FP_ERR_NOMEM;
     }
     pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->changed, NULL);
+    fp_cond_init(&st->changed);
     st->history = opts && opts->history > 0 ? opts->history : 100000;
     flags =
         opts && opts->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -742,19 +743,12 @@ fp_status fp_store_audit(fp_store *st, const fp_audit_query *q, fp_change_cb cb,
 
 int64_t fp_store_wait(fp_store *st, int64_t rev, int timeout_ms)
 {
-    struct timespec deadline;
+    uint64_t deadline = fp_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     int64_t now_rev;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&st->lock);
     while (st->revision <= rev && !st->closing) {
-        if (pthread_cond_timedwait(&st->changed, &st->lock, &deadline) != 0)
+        if (fp_cond_wait_until(&st->changed, &st->lock, deadline) != 0)
             break;
     }
     now_rev = st->revision;

@@ -26,6 +26,7 @@
 
 #include "fp_buf.h"
 #include "fp_log.h"
+#include "fp_model.h"
 #include "client.h"
 #include "up.h"
 
@@ -82,9 +83,9 @@ int up_demo_setup(const char *registry_url, const char *admin_token, int sim_por
     if (http != 412 && (http < 200 || http >= 300))
         goto out;
     endpoints = json_pack("{s:{s:s,s:s,s:{s:s}},s:{s:s,s:s,s:{s:s}}}", "rest", "endpointType",
-                          "Microsoft.Http", "address", addr, "authentication", "method",
-                          "Anonymous", "events", "endpointType", "Microsoft.SSEHttp", "address",
-                          addr, "authentication", "method", "Anonymous");
+                          FP_ENDPOINT_HTTP, "address", addr, "authentication", "method",
+                          "Anonymous", "events", "endpointType", FP_ENDPOINT_SSE, "address", addr,
+                          "authentication", "method", "Anonymous");
     http = demo_request(client, "PUT", "/api/v1/namespaces/demo/devices/demo-sim",
                         json_pack("{s:{s:b,s:s,s:s,s:{s:O}}}", "properties", "enabled", 1,
                                   "manufacturer", "Fieldplane", "model", "simulator", "endpoints",

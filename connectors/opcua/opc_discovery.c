@@ -52,7 +52,6 @@
 #define BROWSE_BATCH 100     /* nodes per Browse request (halved on BadTooManyOperations) */
 #define BROWSE_NEXT_BATCH 50 /* continuation points per BrowseNext */
 #define MAX_REFS_PER_NODE 1000
-#define NAME_MAX_LEN 63
 #define SERVER_RETRY_MS 30000 /* a failed server discovery is retried this soon */
 
 /* ---- state ------------------------------------------------------------------------- */
@@ -161,64 +160,6 @@ static uint32_t fnv1a(const char *z)
         h *= 16777619u;
     }
     return h;
-}
-
-/* Append z to out as a DNS label part: lowercase letters and digits, anything else one
- * '-', never two in a row. */
-static void label_append(char *out, size_t cap, const char *z)
-{
-    size_t len = strlen(out);
-    for (; z && *z && len + 1 < cap; z++) {
-        unsigned char c = (unsigned char)*z;
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-            out[len++] = (char)c;
-        } else if (len > 0 && out[len - 1] != '-') {
-            out[len++] = '-';
-        }
-    }
-    out[len] = '\0';
-}
-
-/* A DNS label (3..63 characters of [a-z0-9-], no '-' at either end) from prefix and
- * name; with suffix_hash (or when the label would be too long or too short) it ends in
- * -<6 hex digits of the hash of key>, so that it stays unique. */
-static void make_label(char out[NAME_MAX_LEN + 1], const char *prefix, const char *name,
-                       const char *key, bool suffix_hash)
-{
-    char buf[512] = "";
-    char hash[8];
-    size_t len;
-
-    label_append(buf, sizeof buf, prefix);
-    if (name && *name) {
-        if (buf[0] && buf[strlen(buf) - 1] != '-')
-            label_append(buf, sizeof buf, "-");
-        label_append(buf, sizeof buf, name);
-    }
-    len = strlen(buf);
-    while (len > 0 && buf[len - 1] == '-')
-        buf[--len] = '\0';
-    if (len < 3 || len > NAME_MAX_LEN)
-        suffix_hash = true;
-    if (suffix_hash) {
-        snprintf(hash, sizeof hash, "%06x", fnv1a(key ? key : "") & 0xffffffu);
-        if (len > NAME_MAX_LEN - 7)
-            len = NAME_MAX_LEN - 7;
-        buf[len] = '\0';
-        while (len > 0 && buf[len - 1] == '-')
-            buf[--len] = '\0';
-        if (len > 0)
-            buf[len++] = '-';
-        memcpy(buf + len, hash, 7);
-    }
-    const char *p = buf;
-    while (*p == '-')
-        p++;
-    len = strnlen(p, NAME_MAX_LEN);
-    memcpy(out, p, len);
-    out[len] = '\0';
 }
 
 /* The node id in its string form, with the namespace URI (nsu=) when the namespace is
@@ -850,7 +791,7 @@ static void walk_report(opc_disc *d)
 {
     fp_endpoint *pub = d->ep->pub;
     size_t n_assets = 0, n_failed = 0;
-    char(*names)[NAME_MAX_LEN + 1] = NULL;
+    char(*names)[FP_DISCOVERED_NAME_BUF] = NULL;
 
     d->walking = false;
     if (d->n_objs > 0)
@@ -859,7 +800,8 @@ static void walk_report(opc_disc *d)
      * node id, so that which one came first in the walk does not matter. */
     for (size_t i = 0; names && i < d->n_objs; i++)
         if (d->objs[i].n_vars > 0)
-            make_label(names[i], pub->device, d->objs[i].browse_name, d->objs[i].source, false);
+            fp_discovered_name(names[i], pub->device, d->objs[i].browse_name, d->objs[i].source,
+                               false);
     for (size_t i = 0; names && i < d->n_objs; i++) {
         bool clash = false;
         if (d->objs[i].n_vars == 0)
@@ -867,7 +809,8 @@ static void walk_report(opc_disc *d)
         for (size_t k = 0; k < d->n_objs && !clash; k++)
             clash = k != i && d->objs[k].n_vars > 0 && !strcmp(names[i], names[k]);
         if (clash)
-            make_label(names[i], pub->device, d->objs[i].browse_name, d->objs[i].source, true);
+            fp_discovered_name(names[i], pub->device, d->objs[i].browse_name, d->objs[i].source,
+                               true);
     }
     for (size_t i = 0; names && i < d->n_objs; i++) {
         const disc_obj *o = &d->objs[i];
@@ -1001,7 +944,7 @@ static void srv_report(opc_disc *d, const ua_application_description *app_in,
                        const ua_get_endpoints_response *r)
 {
     const ua_application_description *app = app_in;
-    char name[NAME_MAX_LEN + 1], *uri, *app_name, *product_uri;
+    char name[FP_DISCOVERED_NAME_BUF], *uri, *app_name, *product_uri;
     json_t *inbound = json_object(), *props, *attrs = json_object();
     size_t n_endpoints = 0;
 
@@ -1017,7 +960,7 @@ static void srv_report(opc_disc *d, const ua_application_description *app_in,
         const char *base = key;
         if (!strncmp(base, "urn:", 4))
             base += 4;
-        make_label(name, "", base, key, false);
+        fp_discovered_name(name, "", base, key, false);
     }
     for (size_t i = 0; i < d->n_reported; i++)
         if (!strcmp(d->reported[i], name))
@@ -1028,7 +971,7 @@ static void srv_report(opc_disc *d, const ua_application_description *app_in,
         const char *mode = mode_name(e->security_mode);
         char *policy = dup_ua(&e->security_policy_uri), *url = dup_ua(&e->endpoint_url);
         const char *shortp;
-        char ep_name[NAME_MAX_LEN + 1], key[NAME_MAX_LEN + 16];
+        char ep_name[FP_DISCOVERED_NAME_BUF], key[FP_DISCOVERED_NAME_BUF + 16];
         json_t *auth = json_array(), *cfg;
         char *cfg_text;
 
@@ -1039,12 +982,10 @@ static void srv_report(opc_disc *d, const ua_application_description *app_in,
             continue;
         }
         shortp = strchr(policy, '#') ? strchr(policy, '#') + 1 : policy;
-        ep_name[0] = '\0';
-        label_append(ep_name, sizeof ep_name, shortp);
-        if (strcmp(mode, "none") || strcasecmp(shortp, "None")) {
-            label_append(ep_name, sizeof ep_name, "-");
-            label_append(ep_name, sizeof ep_name, mode);
-        }
+        /* "none", "basic256sha256-signandencrypt": the name folded as resource names are. */
+        fp_discovered_name(ep_name, shortp,
+                           strcmp(mode, "none") || strcasecmp(shortp, "None") ? mode : NULL, shortp,
+                           false);
         snprintf(key, sizeof key, "%s", ep_name);
         for (int k = 2; json_object_get(inbound, key); k++)
             snprintf(key, sizeof key, "%.60s-%d", ep_name, k % 1000);

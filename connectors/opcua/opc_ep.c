@@ -44,6 +44,7 @@
 #include <fieldplane/fp_alloc.h>
 #include <fieldplane/fp_log.h>
 #include "opc_internal.h"
+#include "opcua/ua_crypto.h"
 #include "opcua/ua_nodeid.h"
 #include "opcua/ua_nodeids.h"
 
@@ -106,8 +107,8 @@ static void settings_clear(ep_settings *s)
  * short name, the part after '#', in any case; the canonical short name, or NULL. */
 static const char *policy_name(const char *z)
 {
-    for (size_t i = 0; opc_security_policies[i]; i++) {
-        const char *uri = opc_security_policies[i];
+    for (size_t i = 0; ua_policy_uris[i]; i++) {
+        const char *uri = ua_policy_uris[i];
         const char *name = strrchr(uri, '#') + 1;
         if (!strcasecmp(z, uri) || !strcasecmp(z, name))
             return name;
@@ -141,7 +142,7 @@ static int settings_load(const fp_endpoint *pub, ep_settings *s, char *err, size
     if (cfg && cfg->security_policy && cfg->security_policy[0]) {
         policy = policy_name(cfg->security_policy);
         if (!policy) {
-            fp_choices_text(opc_security_policies, names, sizeof names);
+            fp_choices_text(ua_policy_uris, names, sizeof names);
             fp_set_err(err, err_len,
                        "security.securityPolicy \"%s\" is not one of %s (or the name after "
                        "'#')",

@@ -81,11 +81,11 @@ typedef struct opc_ev_cfg {
     json_t *event_filter;  /* eventFilter {typeDefinitionId, selectClauses[]} (borrowed) */
 } opc_ev_cfg;
 
-/* The values security.securityPolicy and security.securityMode take (NULL-terminated): the
- * rows in opcua.c offer them and settings_load in opc_ep.c accepts exactly these, in any case
- * (a policy also by the name after its URI's '#'). The modes are in the order of OPC UA's
- * MessageSecurityMode: index + 1 is its value (1 None, 2 Sign, 3 SignAndEncrypt). */
-extern const char *const opc_security_policies[];
+/* The values security.securityMode takes (NULL-terminated): the rows in opcua.c offer them and
+ * settings_load in opc_ep.c accepts exactly these, in any case. They are in the order of OPC
+ * UA's MessageSecurityMode: index + 1 is its value (1 None, 2 Sign, 3 SignAndEncrypt). The
+ * policies are lib/opcua's own list, ua_policy_uris (URIs, as Azure IoT Operations writes
+ * them; a policy is accepted by the name after '#' too). */
 extern const char *const opc_security_modes[];
 
 /* ---- the endpoint -------------------------------------------------------------------- */

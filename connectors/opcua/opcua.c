@@ -23,16 +23,12 @@ extern char **environ;
 
 #include <fieldplane/fp_log.h>
 #include "opc_internal.h"
+#include "opcua/ua_crypto.h"
 #include "opcua/ua_pki.h"
 
 #define LOG_MOD "opcua"
 #define DAY_MS 86400000
 
-/* URIs, as Azure IoT Operations writes them, so documents move between the two unchanged. */
-#define OPC_POLICY_URI "http://opcfoundation.org/UA/SecurityPolicy#"
-const char *const opc_security_policies[] = {OPC_POLICY_URI "None", OPC_POLICY_URI "Basic256Sha256",
-                                             OPC_POLICY_URI "Aes128_Sha256_RsaOaep",
-                                             OPC_POLICY_URI "Aes256_Sha256_RsaPss", NULL};
 const char *const opc_security_modes[] = {"none", "sign", "signAndEncrypt", NULL};
 
 static const fp_config_key k_config[] = {
@@ -75,8 +71,7 @@ static const fp_config_key k_config[] = {
      "Trust an unknown server certificate (and store it in the trust list)"},
     {FP_CFG_ENDPOINT, FP_CFG_STRING, "security.securityPolicy", NULL,
      offsetof(opc_ep_cfg, security_policy), 0, 0,
-     "Security policy: its URI or the name after '#', in any case (unset: None)",
-     opc_security_policies},
+     "Security policy: its URI or the name after '#', in any case (unset: None)", ua_policy_uris},
     {FP_CFG_ENDPOINT, FP_CFG_STRING, "security.securityMode", NULL,
      offsetof(opc_ep_cfg, security_mode), 0, 0,
      "Message security mode (unset: signAndEncrypt with a policy, else none)", opc_security_modes},

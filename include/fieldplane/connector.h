@@ -524,6 +524,21 @@ int fp_discovered_device_report(fp_rt *rt, const char *ns, const char *name,
 int fp_discovered_asset_report(fp_rt *rt, const char *ns, const char *name,
                                const json_t *properties);
 
+/* A buffer of FP_DISCOVERED_NAME_BUF bytes holds any name fp_discovered_name makes. */
+#define FP_DISCOVERED_NAME_BUF 64
+
+/*
+ * Make a discovered device or asset name that the registry accepts from what a protocol
+ * calls the thing: prefix and text ("press-1", "Temperature Sensor #2") lowercased, every
+ * run of other characters one '-', no '-' at either end. With with_hash, or when the result
+ * would be too short or too long for the rule, it ends in '-' and 6 hex digits of a hash of
+ * key (the thing's stable identity: a node id, a unit id, a serial number), so that two
+ * things whose text folds to the same name stay apart. Writes a NUL-terminated name into out
+ * (FP_DISCOVERED_NAME_BUF bytes). The rule is the registry's (lib/model), not a copy.
+ */
+void fp_discovered_name(char out[FP_DISCOVERED_NAME_BUF], const char *prefix, const char *text,
+                        const char *key, bool with_hash);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,6 +36,10 @@ void fp_buf_reset(fp_buf *b); /* length to zero, keeps the memory and max */
 fp_status fp_buf_append(fp_buf *b, const void *p, size_t len);
 fp_status fp_buf_append_str(fp_buf *b, const char *z);
 fp_status fp_buf_printf(fp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append the string z with every byte outside RFC 3986's unreserved set (letters, digits,
+ * '-', '.', '_', '~') percent-encoded, so that any name is one URL path segment or one query
+ * value. Returns as fp_buf_append. */
+fp_status fp_buf_append_pct(fp_buf *b, const char *z);
 /* Hand the content to the caller (free with fp_free); the buffer is left empty. */
 char *fp_buf_take(fp_buf *b, size_t *len_out);
 

@@ -116,3 +116,20 @@ char *fp_buf_take(fp_buf *b, size_t *len_out)
     b->len = b->cap = 0;
     return p;
 }
+
+fp_status fp_buf_append_pct(fp_buf *b, const char *z)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *z && !b->err; z++) {
+        unsigned char c = (unsigned char)*z;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            fp_buf_append(b, z, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            fp_buf_append(b, e, 3);
+        }
+    }
+    return b->err;
+}

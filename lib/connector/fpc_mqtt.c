@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_time.h"
 #include "fpc_queue.h"
@@ -153,21 +154,6 @@ static void wake_net(fpc_mqtt *m)
 
     if (m->wake_fd >= 0 && write(m->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
         fp_log_debug(MOD, "cannot wake the network thread: %s", strerror(errno));
-}
-
-/* Wait on m->cv for up to ms (m->mu held). */
-static void wait_ms(fpc_mqtt *m, uint64_t ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&m->cv, &m->mu, &ts);
 }
 
 static void observe_latency(fpc_mqtt *m, uint64_t enq_ms)
@@ -685,7 +671,7 @@ static void *net_main(void *arg)
             fp_log_warn(MOD, "%s; retrying in %" PRIu64 " ms", m->last_error, backoff);
         uint64_t until = fp_mono_ms() + backoff;
         while (!m->stop && fp_mono_ms() < until)
-            wait_ms(m, until - fp_mono_ms());
+            fp_cond_wait_until(&m->cv, &m->mu, until);
         if (!was_connected)
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
@@ -706,7 +692,6 @@ static int dup_opt(char **dst, const char *src)
 fpc_mqtt *fpc_mqtt_new(const fpc_mqtt_opts *opts, char *err, size_t err_len)
 {
     fpc_mqtt *m = NULL;
-    pthread_condattr_t ca;
 
     if (!opts || !opts->host || !*opts->host) {
         snprintf(err, err_len, "MQTT broker host is missing");
@@ -741,10 +726,7 @@ fpc_mqtt *fpc_mqtt_new(const fpc_mqtt_opts *opts, char *err, size_t err_len)
         snprintf(err, err_len, "cannot create an eventfd for the MQTT thread: %s", strerror(errno));
         goto out_free;
     }
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    fp_cond_init(&m->cv);
     fpc_queue_item_init(&m->item);
     m->port = opts->port;
     m->keepalive_s = opts->keepalive_s ? opts->keepalive_s : 30;
@@ -972,7 +954,7 @@ void fpc_mqtt_free(fpc_mqtt *m, int flush_ms)
             uint64_t now = fp_mono_ms();
             if (!m->connected || qs.count == 0 || now >= deadline)
                 break;
-            wait_ms(m, deadline - now < 50 ? deadline - now : 50);
+            fp_cond_wait_ms(&m->cv, &m->mu, deadline - now < 50 ? deadline - now : 50);
         }
         if (qs.count)
             fp_log_info(MOD, "%" PRIu64 " messages stay queued in the disk queue", qs.count);

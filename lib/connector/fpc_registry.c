@@ -99,24 +99,6 @@ void fpc_reg_free(fpc_reg *reg)
  * Helpers
  * ------------------------------------------------------------------------- */
 
-/* Append z with every byte outside RFC 3986's unreserved set percent-encoded, so a
- * name can be one path segment (or one query value) whatever it holds. */
-static void append_escaped(fp_buf *b, const char *z)
-{
-    static const char hex[] = "0123456789ABCDEF";
-
-    for (; *z; z++) {
-        unsigned char c = (unsigned char)*z;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            fp_buf_append(b, z, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            fp_buf_append(b, e, 3);
-        }
-    }
-}
-
 /* The fp_status that stands for a non-2xx HTTP answer. */
 static fp_status status_from_http(long http)
 {
@@ -526,7 +508,7 @@ fp_status fpc_reg_watch(fpc_reg *reg, int64_t since, const char *kinds,
                 ub.err = FP_ERR_NOMEM;
                 break;
             }
-            append_escaped(&ub, one);
+            fp_buf_append_pct(&ub, one);
             fp_free(one);
             k += len;
             if (*k == ',') {
@@ -631,9 +613,9 @@ fp_status fpc_reg_secret(fpc_reg *reg, const char *ns, const char *ref, char **v
     }
     fp_buf_init(&path, 4096);
     fp_buf_append_str(&path, "/api/v1/namespaces/");
-    append_escaped(&path, ns);
+    fp_buf_append_pct(&path, ns);
     fp_buf_append_str(&path, "/secrets/");
-    append_escaped(&path, name);
+    fp_buf_append_pct(&path, name);
     fp_buf_append_str(&path, "/value");
     if (path.err) {
         fp_buf_clear(&path);
@@ -720,9 +702,9 @@ static char *schema_path(const char *ns, const char *name, const char *suffix)
 
     fp_buf_init(&b, 4096);
     fp_buf_append_str(&b, "/api/v1/namespaces/");
-    append_escaped(&b, ns);
+    fp_buf_append_pct(&b, ns);
     fp_buf_append_str(&b, "/schemas/");
-    append_escaped(&b, name);
+    fp_buf_append_pct(&b, name);
     if (suffix)
         fp_buf_append_str(&b, suffix);
     return fp_buf_take(&b, NULL);

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_model.h"
 #include "fp_time.h"
@@ -362,7 +363,6 @@ static void *timer_main(void *arg)
     while (!A->stop) {
         int64_t now = fp_mono_ms(), next = now + 1000;
         fp_action_req *expired = NULL;
-        struct timespec ts;
 
         for (fp_action_req **pp = &A->pending; *pp;) {
             fp_action_req *r = *pp;
@@ -391,17 +391,7 @@ static void *timer_main(void *arg)
             pthread_mutex_lock(&A->mu);
             continue;
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        {
-            int64_t wait = next - now;
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-        }
-        pthread_cond_timedwait(&A->cv, &A->mu, &ts);
+        fp_cond_wait_until(&A->cv, &A->mu, (uint64_t)next);
     }
     pthread_mutex_unlock(&A->mu);
     return NULL;
@@ -537,7 +527,7 @@ int rt_actions_start(fp_rt *rt)
         return -1;
     A->rt = rt;
     pthread_mutex_init(&A->mu, NULL);
-    pthread_cond_init(&A->cv, NULL);
+    fp_cond_init(&A->cv);
     if (pthread_create(&A->timer, NULL, timer_main, A) != 0) {
         pthread_mutex_destroy(&A->mu);
         pthread_cond_destroy(&A->cv);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_model.h"
 #include "fp_sha256.h"
@@ -225,18 +226,9 @@ static void *discovery_main(void *arg)
                 next = (*pp)->next_try_ms;
         }
         if (!r) {
-            struct timespec ts;
-            int64_t wait = next - now;
             if (final)
                 break;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&D->cv, &D->mu, &ts);
+            fp_cond_wait_until(&D->cv, &D->mu, (uint64_t)next);
             continue;
         }
         pthread_mutex_unlock(&D->mu);
@@ -336,6 +328,77 @@ int fp_discovered_asset_report(fp_rt *rt, const char *ns, const char *name,
     return report_queue(rt, true, ns, name, properties);
 }
 
+/* ---- names ----------------------------------------------------------------------------------- */
+
+/* Append z to out as part of a name: lowercase letters and digits, any other run one '-'. */
+static void name_append(char *out, size_t cap, const char *z)
+{
+    size_t len = strlen(out);
+    for (; z && *z && len + 1 < cap; z++) {
+        unsigned char c = (unsigned char)*z;
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            out[len++] = (char)c;
+        else if (len > 0 && out[len - 1] != '-')
+            out[len++] = '-';
+    }
+    out[len] = '\0';
+}
+
+/* FNV-1a: a stable hash of a thing's identity, the same in every release. */
+static uint32_t name_hash(const char *z)
+{
+    uint32_t h = 2166136261u;
+    for (; z && *z; z++)
+        h = (h ^ (unsigned char)*z) * 16777619u;
+    return h;
+}
+
+void fp_discovered_name(char out[FP_DISCOVERED_NAME_BUF], const char *prefix, const char *text,
+                        const char *key, bool with_hash)
+{
+    /* Discovered devices and assets share one rule; a name that fits both fits either. */
+    const fp_name_rule *a = fp_model_name_rule(FP_KIND_DISCOVERED_ASSET);
+    const fp_name_rule *d = fp_model_name_rule(FP_KIND_DISCOVERED_DEVICE);
+    size_t max = a->max_len < d->max_len ? a->max_len : d->max_len;
+    size_t min = a->min_len > d->min_len ? a->min_len : d->min_len;
+    char buf[512] = "";
+    size_t len;
+
+    if (max > FP_DISCOVERED_NAME_BUF - 1)
+        max = FP_DISCOVERED_NAME_BUF - 1;
+    name_append(buf, sizeof buf, prefix);
+    if (text && *text) {
+        if (buf[0])
+            name_append(buf, sizeof buf, "-");
+        name_append(buf, sizeof buf, text);
+    }
+    len = strlen(buf);
+    while (len > 0 && buf[len - 1] == '-')
+        buf[--len] = '\0';
+    if (len < min || len > max)
+        with_hash = true;
+    if (with_hash) {
+        char hash[8];
+        snprintf(hash, sizeof hash, "%06x", (unsigned)(name_hash(key) & 0xffffffu));
+        if (len > max - 7)
+            len = max - 7;
+        buf[len] = '\0';
+        while (len > 0 && buf[len - 1] == '-')
+            buf[--len] = '\0';
+        if (len > 0)
+            buf[len++] = '-';
+        memcpy(buf + len, hash, 7);
+    }
+    const char *p = buf;
+    while (*p == '-')
+        p++;
+    len = strnlen(p, max);
+    memcpy(out, p, len);
+    out[len] = '\0';
+}
+
 int rt_discovery_start(fp_rt *rt)
 {
     struct rt_discovery *D = fp_calloc(1, sizeof *D);
@@ -344,7 +407,7 @@ int rt_discovery_start(fp_rt *rt)
         return -1;
     D->rt = rt;
     pthread_mutex_init(&D->mu, NULL);
-    pthread_cond_init(&D->cv, NULL);
+    fp_cond_init(&D->cv);
     if (pthread_create(&D->thread, NULL, discovery_main, D) != 0) {
         pthread_mutex_destroy(&D->mu);
         pthread_cond_destroy(&D->cv);

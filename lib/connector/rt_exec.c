@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_time.h"
 #include "rt_internal.h"
@@ -142,22 +143,6 @@ struct rt_exec {
     pthread_t tthread;
 };
 
-/* A condition variable on the monotonic clock, so timed waits ignore wall clock jumps. */
-static void cond_init_mono(pthread_cond_t *c)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(c, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
-static void abs_mono(struct timespec *ts, uint64_t at_ms)
-{
-    ts->tv_sec = (time_t)(at_ms / 1000u);
-    ts->tv_nsec = (long)(at_ms % 1000u) * 1000000L;
-}
-
 /* ---- strands and the growing pool ------------------------------------------------------- */
 
 static void ready_push(struct rt_exec *ex, rt_strand *s)
@@ -234,9 +219,7 @@ static void *worker_main(void *arg)
         while (!ex->ready_head && !ex->stop) {
             ex->n_idle++;
             if (ex->n_threads > ex->base) {
-                struct timespec ts;
-                abs_mono(&ts, fp_mono_ms() + IDLE_EXIT_MS);
-                int rc = pthread_cond_timedwait(&ex->work, &ex->lock, &ts);
+                int rc = fp_cond_wait_ms(&ex->work, &ex->lock, IDLE_EXIT_MS);
                 ex->n_idle--;
                 if (rc == ETIMEDOUT && !ex->ready_head && ex->n_threads > ex->base)
                     goto out; /* grown for blocked work that is over */
@@ -366,9 +349,7 @@ static void *monitor_main(void *arg)
             while (need-- > 0 && ex->n_threads < ex->max_threads && worker_spawn_locked(ex) == 0)
                 ex->grown++;
         }
-        struct timespec ts;
-        abs_mono(&ts, now + MONITOR_PERIOD_MS);
-        pthread_cond_timedwait(&ex->mcond, &ex->lock, &ts);
+        fp_cond_wait_until(&ex->mcond, &ex->lock, now + MONITOR_PERIOD_MS);
     }
     pthread_mutex_unlock(&ex->lock);
     return NULL;
@@ -389,12 +370,12 @@ int rt_exec_start(fp_rt *rt, int workers)
         ex->max_threads = workers;
     ex->epfd = -1;
     pthread_mutex_init(&ex->lock, NULL);
-    cond_init_mono(&ex->work);
+    fp_cond_init(&ex->work);
     pthread_cond_init(&ex->idle, NULL);
     pthread_cond_init(&ex->gone, NULL);
-    cond_init_mono(&ex->mcond);
+    fp_cond_init(&ex->mcond);
     pthread_mutex_init(&ex->tlock, NULL);
-    cond_init_mono(&ex->tcond);
+    fp_cond_init(&ex->tcond);
     pthread_cond_init(&ex->tdone, NULL);
     pthread_mutex_init(&ex->wlock, NULL);
     pthread_cond_init(&ex->wdone, NULL);
@@ -721,9 +702,7 @@ static void *timer_main(void *arg)
         }
         uint64_t now = fp_mono_ms();
         if (t->due_ms > now) {
-            struct timespec ts;
-            abs_mono(&ts, t->due_ms);
-            pthread_cond_timedwait(&ex->tcond, &ex->tlock, &ts);
+            fp_cond_wait_until(&ex->tcond, &ex->tlock, t->due_ms);
             continue;
         }
         timer_unlink_locked(ex, t);
@@ -1172,7 +1151,7 @@ fp_task *fp_task_start(const char *name, void (*fn)(fp_task *t, void *arg), void
     t->fn = fn;
     t->arg = arg;
     pthread_mutex_init(&t->lock, NULL);
-    cond_init_mono(&t->cond);
+    fp_cond_init(&t->cond);
     atomic_init(&t->stopping, false);
     if (pthread_create(&t->thread, NULL, task_main, t) != 0) {
         fp_log_error("runtime", "cannot start task %s", t->name);
@@ -1195,11 +1174,10 @@ bool fp_task_sleep(fp_task *t, uint64_t ms)
 {
     if (!t)
         return true;
-    struct timespec ts;
-    abs_mono(&ts, fp_mono_ms() + ms);
+    uint64_t deadline = fp_mono_ms() + ms;
     pthread_mutex_lock(&t->lock);
     while (!atomic_load(&t->stopping)) {
-        if (pthread_cond_timedwait(&t->cond, &t->lock, &ts) == ETIMEDOUT)
+        if (fp_cond_wait_until(&t->cond, &t->lock, deadline) == ETIMEDOUT)
             break;
     }
     bool stop = atomic_load(&t->stopping);

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "fp_alloc.h"
+#include "fp_cond.h"
 #include "fp_log.h"
 #include "fp_time.h"
 #include "rt_internal.h"
@@ -77,17 +78,6 @@ struct rt_status {
     bool queue_full;
     int64_t below_since_ms;
 };
-
-static void abstime_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
 
 /* ---- health and errors ---------------------------------------------------------------------- */
 
@@ -827,13 +817,11 @@ static void *writer_main(void *arg)
     int64_t last_queue = 0;
 
     for (;;) {
-        struct timespec ts;
         bool stop;
 
         pthread_mutex_lock(&st->mu);
         if (!st->stop) {
-            abstime_in(&ts, TICK_MS);
-            pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+            fp_cond_wait_ms(&st->cv, &st->mu, TICK_MS);
         }
         stop = st->stop;
         pthread_mutex_unlock(&st->mu);
@@ -872,7 +860,6 @@ static void *registrar_main(void *arg)
 
     pthread_mutex_lock(&st->smu);
     while (!st->sstop) {
-        struct timespec ts;
         int64_t now = fp_mono_ms();
 
         if (st->swake && now - st->swake_ms >= SCHEMA_QUIET_MS) {
@@ -883,8 +870,7 @@ static void *registrar_main(void *arg)
             int64_t wait = st->swake  ? SCHEMA_QUIET_MS - (now - st->swake_ms)
                            : retry_at ? retry_at - now
                                       : 1000;
-            abstime_in(&ts, wait > 0 ? wait : 1);
-            pthread_cond_timedwait(&st->scv, &st->smu, &ts);
+            fp_cond_wait_ms(&st->scv, &st->smu, wait > 0 ? (uint64_t)wait : 1);
             continue;
         }
         pthread_mutex_unlock(&st->smu);
@@ -910,10 +896,10 @@ int rt_status_start(fp_rt *rt)
         return -1;
     st->rt = rt;
     pthread_mutex_init(&st->mu, NULL);
-    pthread_cond_init(&st->cv, NULL);
-    pthread_cond_init(&st->done_cv, NULL);
+    fp_cond_init(&st->cv);
+    fp_cond_init(&st->done_cv);
     pthread_mutex_init(&st->smu, NULL);
-    pthread_cond_init(&st->scv, NULL);
+    fp_cond_init(&st->scv);
     if (rt->mqtt) {
         fpc_mqtt_stats s;
         fpc_mqtt_get_stats(rt->mqtt, &s);

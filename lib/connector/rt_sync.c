@@ -76,24 +76,6 @@ static bool enabled(const json_t *doc)
     return !json_is_false(json_object_get(json_object_get(doc, "properties"), "enabled"));
 }
 
-/* Percent-encode a query value. */
-static void url_encode(char *out, size_t len, const char *in)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p && n + 4 < len; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
-            out[n++] = (char)*p;
-        } else {
-            out[n++] = '%';
-            out[n++] = hex[*p >> 4];
-            out[n++] = hex[*p & 15];
-        }
-    }
-    out[n] = '\0';
-}
-
 /* ---- reconciling ------------------------------------------------------------------------------
  */
 
@@ -352,6 +334,21 @@ static fp_status list_into(fp_rt *rt, const char *path, const char *ns, json_t *
     return FP_OK;
 }
 
+/* "/api/v1/namespaces/NS/" + what + the query value arg, escaped, into path. */
+static fp_status ns_path(fp_buf *path, const char *ns, const char *what, const char *arg, char *err,
+                         size_t err_len)
+{
+    fp_buf_reset(path);
+    fp_buf_append_str(path, "/api/v1/namespaces/");
+    fp_buf_append_pct(path, ns);
+    fp_buf_printf(path, "/%s", what);
+    if (arg)
+        fp_buf_append_pct(path, arg);
+    if (path->err)
+        snprintf(err, err_len, "the path for namespace %.64s: %s", ns, fp_status_name(path->err));
+    return path->err;
+}
+
 /* List into fresh maps. On failure err says why. */
 static fp_status list_all(sync_state *s, json_t **devices, json_t **assets, int64_t *revision,
                           char *err, size_t err_len)
@@ -360,8 +357,9 @@ static fp_status list_all(sync_state *s, json_t **devices, json_t **assets, int6
     json_t *devs = json_object(), *ass = json_object(), *nss = NULL;
     int64_t rev = INT64_MAX, r = 0;
     fp_status st = FP_OK;
-    char path[1024];
+    fp_buf path;
 
+    fp_buf_init(&path, 4096);
     if (rt->opt.namespace_only) {
         nss = json_pack("[{s:s}]", "name", rt->opt.namespace_only);
     } else {
@@ -377,27 +375,25 @@ static fp_status list_all(sync_state *s, json_t **devices, json_t **assets, int6
         const char *ns = json_string_value(json_object_get(nsdoc, "name"));
         if (!ns)
             continue;
-        char ns_enc[300];
-        url_encode(ns_enc, sizeof ns_enc, ns);
         for (const char *const *t = rt->conn->endpoint_types; t && *t; t++) {
-            char type_enc[300];
-            url_encode(type_enc, sizeof type_enc, *t);
-            snprintf(path, sizeof path, "/api/v1/namespaces/%s/devices?endpointType=%s", ns_enc,
-                     type_enc);
-            st = list_into(rt, path, ns, devs, &rev, err, err_len);
+            st = ns_path(&path, ns, "devices?endpointType=", *t, err, err_len);
+            if (!st)
+                st = list_into(rt, path.data, ns, devs, &rev, err, err_len);
             if (st == FP_ERR_NOT_FOUND)
                 continue; /* --namespace names one that does not exist (yet) */
             if (st)
                 goto out_fail;
         }
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s/assets", ns_enc);
-        st = list_into(rt, path, ns, ass, &rev, err, err_len);
+        st = ns_path(&path, ns, "assets", NULL, err, err_len);
+        if (!st)
+            st = list_into(rt, path.data, ns, ass, &rev, err, err_len);
         if (st == FP_ERR_NOT_FOUND)
             continue;
         if (st)
             goto out_fail;
     }
     json_decref(nss);
+    fp_buf_clear(&path);
     if (rev == INT64_MAX)
         rev = 0; /* --namespace that does not exist: watch from now */
     *devices = devs;
@@ -406,6 +402,7 @@ static fp_status list_all(sync_state *s, json_t **devices, json_t **assets, int6
     return FP_OK;
 
 out_fail:
+    fp_buf_clear(&path);
     json_decref(nss);
     json_decref(devs);
     json_decref(ass);

@@ -343,3 +343,30 @@ fp_status fp_model_secret_ref_check(const char *ref, char *why, size_t why_len)
     }
     return FP_OK;
 }
+
+/* ---------------------------------------------------------------------------
+ * Endpoint types
+ * ------------------------------------------------------------------------- */
+
+static const fp_endpoint_type k_endpoint_types[] = {
+    {FP_ENDPOINT_OPCUA, "OPC UA", "opc.tcp://192.168.1.20:4840"},
+    {FP_ENDPOINT_ONVIF, "ONVIF camera", "http://192.168.1.30/onvif/device_service"},
+    {FP_ENDPOINT_MEDIA, "Media (RTSP, snapshots)", "rtsp://192.168.1.30:554/stream1"},
+    {FP_ENDPOINT_HTTP, "REST (HTTP)", "http://192.168.1.40:8080"},
+    {FP_ENDPOINT_SSE, "Server-sent events", "http://192.168.1.40:8080/events"},
+    {FP_ENDPOINT_MQTT, "MQTT", "mqtt://192.168.1.50:1883"},
+};
+
+const fp_endpoint_type *fp_endpoint_types(size_t *n_out)
+{
+    *n_out = sizeof k_endpoint_types / sizeof k_endpoint_types[0];
+    return k_endpoint_types;
+}
+
+const fp_endpoint_type *fp_endpoint_type_find(const char *type)
+{
+    for (size_t i = 0; type && i < sizeof k_endpoint_types / sizeof k_endpoint_types[0]; i++)
+        if (strcasecmp(k_endpoint_types[i].type, type) == 0)
+            return &k_endpoint_types[i];
+    return NULL;
+}

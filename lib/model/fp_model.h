@@ -110,4 +110,30 @@ fp_status fp_model_name_check(fp_kind kind, const char *name, char *why, size_t 
  */
 fp_status fp_model_secret_ref_check(const char *ref, char *why, size_t why_len);
 
+/* ---------------------------------------------------------------------------
+ * Endpoint types
+ * ------------------------------------------------------------------------- */
+
+/* The endpoint types Fieldplane knows by name. The registry takes any endpointType (a
+ * custom connector brings its own); these are the ones the CLI has a command for
+ * (cli/cmd_device.c) and the UI a label and an address example for (through /ui/model.js). Each
+ * name is written here once. */
+#define FP_ENDPOINT_OPCUA "Microsoft.OpcUa"
+#define FP_ENDPOINT_ONVIF "Microsoft.Onvif"
+#define FP_ENDPOINT_MEDIA "Microsoft.Media"
+#define FP_ENDPOINT_HTTP "Microsoft.Http"
+#define FP_ENDPOINT_SSE "Microsoft.SSEHttp"
+#define FP_ENDPOINT_MQTT "Microsoft.Mqtt"
+
+typedef struct fp_endpoint_type {
+    const char *type;    /* endpointType as documents write it: FP_ENDPOINT_OPCUA */
+    const char *label;   /* for people: "OPC UA", "ONVIF camera" */
+    const char *example; /* an address of this type: "opc.tcp://192.168.1.20:4840" */
+} fp_endpoint_type;
+
+/* The known endpoint types in the order forms list them; *n_out gets their number. */
+const fp_endpoint_type *fp_endpoint_types(size_t *n_out);
+/* The row of type (compared case-insensitively, as connectors compare), or NULL. */
+const fp_endpoint_type *fp_endpoint_type_find(const char *type);
+
 #endif

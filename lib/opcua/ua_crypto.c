@@ -754,6 +754,10 @@ out:
 /* ------------------------------------------------------------------------ */
 
 #define POLICY_URI_PREFIX "http://opcfoundation.org/UA/SecurityPolicy#"
+#define POLICY_URI_NONE POLICY_URI_PREFIX "None"
+#define POLICY_URI_BASIC256SHA256 POLICY_URI_PREFIX "Basic256Sha256"
+#define POLICY_URI_AES128 POLICY_URI_PREFIX "Aes128_Sha256_RsaOaep"
+#define POLICY_URI_AES256 POLICY_URI_PREFIX "Aes256_Sha256_RsaPss"
 #define URI_RSA_SHA256 "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 #define URI_RSA_PSS_SHA256 "http://opcfoundation.org/UA/security/rsa-pss-sha2-256"
 #define URI_RSA_OAEP "http://www.w3.org/2001/04/xmlenc#rsa-oaep"
@@ -764,15 +768,15 @@ static const ua_security_policy policies[UA_POLICY_COUNT] = {
         {
             .version = UA_SECURITY_POLICY_VERSION,
             .id = UA_POLICY_NONE,
-            .uri = POLICY_URI_PREFIX "None",
-            .name = "None",
+            .uri = POLICY_URI_NONE,
+            .name = POLICY_URI_NONE + sizeof POLICY_URI_PREFIX - 1,
         },
     [UA_POLICY_BASIC256SHA256] =
         {
             .version = UA_SECURITY_POLICY_VERSION,
             .id = UA_POLICY_BASIC256SHA256,
-            .uri = POLICY_URI_PREFIX "Basic256Sha256",
-            .name = "Basic256Sha256",
+            .uri = POLICY_URI_BASIC256SHA256,
+            .name = POLICY_URI_BASIC256SHA256 + sizeof POLICY_URI_PREFIX - 1,
             .asym_sig_uri = URI_RSA_SHA256,
             .asym_enc_uri = URI_RSA_OAEP,
             .asym_enc_overhead = 42,
@@ -798,8 +802,8 @@ static const ua_security_policy policies[UA_POLICY_COUNT] = {
         {
             .version = UA_SECURITY_POLICY_VERSION,
             .id = UA_POLICY_AES128_SHA256_RSAOAEP,
-            .uri = POLICY_URI_PREFIX "Aes128_Sha256_RsaOaep",
-            .name = "Aes128_Sha256_RsaOaep",
+            .uri = POLICY_URI_AES128,
+            .name = POLICY_URI_AES128 + sizeof POLICY_URI_PREFIX - 1,
             .asym_sig_uri = URI_RSA_SHA256,
             .asym_enc_uri = URI_RSA_OAEP,
             .asym_enc_overhead = 42,
@@ -825,8 +829,8 @@ static const ua_security_policy policies[UA_POLICY_COUNT] = {
         {
             .version = UA_SECURITY_POLICY_VERSION,
             .id = UA_POLICY_AES256_SHA256_RSAPSS,
-            .uri = POLICY_URI_PREFIX "Aes256_Sha256_RsaPss",
-            .name = "Aes256_Sha256_RsaPss",
+            .uri = POLICY_URI_AES256,
+            .name = POLICY_URI_AES256 + sizeof POLICY_URI_PREFIX - 1,
             .asym_sig_uri = URI_RSA_PSS_SHA256,
             .asym_enc_uri = URI_RSA_OAEP_SHA256,
             .asym_enc_overhead = 66,
@@ -848,6 +852,17 @@ static const ua_security_policy policies[UA_POLICY_COUNT] = {
             .sym_decrypt = aes256_decrypt,
             .prf = ua_p_sha256,
         },
+};
+
+/* The same URIs as a NULL-terminated list, in the order of the table, for those who offer the
+ * choice (a connector's configuration row, a tool's usage); test_opcua_crypto checks that the
+ * two agree. */
+const char *const ua_policy_uris[UA_POLICY_COUNT + 1] = {
+    [UA_POLICY_NONE] = POLICY_URI_NONE,
+    [UA_POLICY_BASIC256SHA256] = POLICY_URI_BASIC256SHA256,
+    [UA_POLICY_AES128_SHA256_RSAOAEP] = POLICY_URI_AES128,
+    [UA_POLICY_AES256_SHA256_RSAPSS] = POLICY_URI_AES256,
+    [UA_POLICY_COUNT] = NULL,
 };
 
 const ua_security_policy *ua_policy_by_id(ua_policy_id id)

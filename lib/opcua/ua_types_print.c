@@ -1,334 +1,300 @@
 /*
- * ua_types_print.c - text form of any OPC UA value, through the type descriptors, for
- * tools and logs (ua_print). Output is bounded by the caller's buffer; the full length is
- * returned like snprintf so callers can size a second attempt.
+ * ua_types_print.c - the one text form of OPC UA values, through the type descriptors.
+ *
+ * Any value the codec decodes has a text form, used by the fieldplane-opcua tool's output,
+ * by logs and by tests: built-in types as users expect them (numbers that read back as the
+ * same value, RFC 3339 times, node ids in their string form, status codes and enumeration
+ * values by name), arrays comma separated, structures as {Member=value,...}. There is no
+ * second printer: the tool prints with ua_print_append, a log line with ua_print.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "fp_buf.h"
+#include "fp_time.h"
 #include "opcua/ua_nodeid.h"
 #include "opcua/ua_types.h"
 
-typedef struct out {
-    char *buf;
-    size_t cap;
-    size_t len;
-} out;
-
-static void put(out *o, const char *z, size_t n)
+/* The shortest text that reads back as the same float (digits 9) or double (digits 17). */
+static void print_double(fp_buf *b, double d, int digits)
 {
-    for (size_t i = 0; i < n; i++, o->len++)
-        if (o->len + 1 < o->cap)
-            o->buf[o->len] = z[i];
-}
+    char tmp[64];
 
-static void puts_z(out *o, const char *z)
-{
-    put(o, z, strlen(z));
-}
-
-static void put_fmt_u64(out *o, uint64_t v)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    put(o, tmp, (size_t)n);
-}
-
-static void put_fmt_i64(out *o, int64_t v)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    put(o, tmp, (size_t)n);
-}
-
-static void put_double(out *o, double v)
-{
-    char tmp[40];
-    int n = snprintf(tmp, sizeof tmp, "%.17g", v);
-    /* integral values as integers; otherwise the shortest form that reads back the same */
-    if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v) {
-        put_fmt_i64(o, (int64_t)v);
+    if (isnan(d)) {
+        fp_buf_append_str(b, "NaN");
         return;
     }
-    for (int prec = 1; prec < 17; prec++) {
-        char t2[40];
-        int m = snprintf(t2, sizeof t2, "%.*g", prec, v);
-        double back;
-        if (sscanf(t2, "%lf", &back) == 1 && back == v) {
-            memcpy(tmp, t2, (size_t)m + 1);
-            n = m;
+    if (isinf(d)) {
+        fp_buf_append_str(b, d > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    /* From digits - 2 (15 for a double, 7 for a float), which every value with that many
+     * significant digits or fewer reads back from: %g drops the trailing zeros. */
+    for (int prec = digits - 2; prec <= digits; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (digits <= 9 ? (float)strtod(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
             break;
+    }
+    fp_buf_append_str(b, tmp);
+}
+
+/* RFC 3339 with milliseconds; an instant with no four-digit year (a raw value far outside
+ * what a server means) as its number of 100 ns ticks, not as a clamped date. */
+static void print_datetime(fp_buf *b, ua_datetime t)
+{
+    /* Milliseconds since 1970, rounded down; the epoch is a whole number of them, so no
+     * value of t overflows on the way. */
+    int64_t ms = t / 10000 - (t % 10000 < 0) - UA_DATETIME_UNIX_EPOCH / 10000;
+    char text[FP_RFC3339_LEN];
+
+    if (ms < FP_RFC3339_MIN_MS || ms > FP_RFC3339_MAX_MS) {
+        fp_buf_printf(b, "%" PRId64, t);
+        return;
+    }
+    fp_time_rfc3339(text, ms);
+    fp_buf_append_str(b, text);
+}
+
+static void print_text(fp_buf *b, const ua_string *s)
+{
+    if (s->data && s->length)
+        fp_buf_append(b, s->data, s->length);
+}
+
+static void print_bytes_hex(fp_buf *b, const ua_string *s)
+{
+    if (!s->data) {
+        fp_buf_append_str(b, "null");
+        return;
+    }
+    fp_buf_append_str(b, "0x");
+    for (size_t i = 0; i < s->length; i++)
+        fp_buf_printf(b, "%02x", s->data[i]);
+}
+
+/* A node id by ua_node_id_print or ua_expanded_node_id_print: the string form a user types
+ * back (lib/opcua/ua_nodeid.c is the one place that writes it). */
+static void print_node_id(fp_buf *b, const void *p, bool expanded)
+{
+    char small[128];
+    size_t n = expanded ? ua_expanded_node_id_print(p, small, sizeof small)
+                        : ua_node_id_print(p, small, sizeof small);
+    if (n < sizeof small) {
+        fp_buf_append(b, small, n);
+        return;
+    }
+    char *big = malloc(n + 1);
+    if (!big) {
+        fp_buf_append_str(b, "?");
+        return;
+    }
+    if (expanded)
+        ua_expanded_node_id_print(p, big, n + 1);
+    else
+        ua_node_id_print(p, big, n + 1);
+    fp_buf_append(b, big, n);
+    free(big);
+}
+
+static void print_items(fp_buf *b, const void *items, size_t n, const ua_type *t)
+{
+    const uint8_t *q = items;
+    for (size_t i = 0; i < n && q && q != UA_EMPTY_ARRAY; i++) {
+        if (i)
+            fp_buf_append_str(b, ",");
+        ua_print_append(b, q + i * t->size, t);
+    }
+}
+
+static void print_structure(fp_buf *b, const void *p, const ua_type *t)
+{
+    fp_buf_append_str(b, "{");
+    for (uint16_t i = 0; i < t->member_count; i++) {
+        const ua_member *m = &t->members[i];
+        const uint8_t *q = (const uint8_t *)p + m->offset;
+        if (i)
+            fp_buf_append_str(b, ",");
+        fp_buf_printf(b, "%s=", m->name);
+        if (m->is_array) {
+            size_t n;
+            void *items;
+            memcpy(&n, q, sizeof n);
+            memcpy(&items, q + sizeof(size_t), sizeof items);
+            fp_buf_append_str(b, "[");
+            print_items(b, items, n, m->type);
+            fp_buf_append_str(b, "]");
+        } else {
+            ua_print_append(b, q, m->type);
         }
     }
-    put(o, tmp, (size_t)n);
+    fp_buf_append_str(b, "}");
 }
 
-static void put_datetime(out *o, int64_t dt)
+void ua_print_append(fp_buf *b, const void *p, const ua_type *t)
 {
-    /* civil date from days since 1970-01-01 (proleptic Gregorian, H. Hinnant's method) */
-    if (dt < 0)
-        dt = 0;
-    int64_t t = dt - UA_DATETIME_UNIX_EPOCH; /* 100 ns since 1970, may be negative */
-    int64_t secs = t >= 0 ? t / 10000000 : -((-t + 9999999) / 10000000);
-    int64_t frac_ms = (t - secs * 10000000) / 10000;
-    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-    int64_t rem = secs - days * 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2)
-        y++;
-    char tmp[64];
-    int n = snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, (int)m, (int)d,
-                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), (int)frac_ms);
-    put(o, tmp, (size_t)n);
-}
-
-static void print_value(out *o, const void *p, const ua_type *t);
-
-static void print_items(out *o, const void *items, size_t n, const ua_type *t)
-{
-    if (items == NULL) {
-        puts_z(o, "null");
-        return;
-    }
-    const uint8_t *q = items;
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            puts_z(o, ", ");
-        print_value(o, q + i * t->size, t);
-    }
-}
-
-static void print_string(out *o, const ua_string *s)
-{
-    if (s->data == NULL)
-        puts_z(o, "null");
-    else
-        put(o, (const char *)s->data, s->length);
-}
-
-static void print_value(out *o, const void *p, const ua_type *t)
-{
-    char tmp[96];
     switch (t->kind) {
     case UA_KIND_BOOLEAN:
-        puts_z(o, *(const bool *)p ? "true" : "false");
+        fp_buf_append_str(b, *(const bool *)p ? "true" : "false");
         break;
     case UA_KIND_SBYTE:
-        put_fmt_i64(o, *(const int8_t *)p);
+        fp_buf_printf(b, "%d", *(const int8_t *)p);
         break;
     case UA_KIND_BYTE:
-        put_fmt_u64(o, *(const uint8_t *)p);
+        fp_buf_printf(b, "%u", *(const uint8_t *)p);
         break;
     case UA_KIND_INT16:
-        put_fmt_i64(o, *(const int16_t *)p);
+        fp_buf_printf(b, "%d", *(const int16_t *)p);
         break;
     case UA_KIND_UINT16:
-        put_fmt_u64(o, *(const uint16_t *)p);
+        fp_buf_printf(b, "%u", *(const uint16_t *)p);
         break;
     case UA_KIND_ENUM: {
         const char *name = ua_enum_name(t, *(const int32_t *)p);
-        if (name != NULL)
-            puts_z(o, name);
+        if (name)
+            fp_buf_append_str(b, name);
         else
-            put_fmt_i64(o, *(const int32_t *)p);
+            fp_buf_printf(b, "%" PRId32, *(const int32_t *)p);
         break;
     }
     case UA_KIND_INT32:
-        put_fmt_i64(o, *(const int32_t *)p);
+        fp_buf_printf(b, "%" PRId32, *(const int32_t *)p);
         break;
     case UA_KIND_UINT32:
-        put_fmt_u64(o, *(const uint32_t *)p);
+        fp_buf_printf(b, "%" PRIu32, *(const uint32_t *)p);
         break;
     case UA_KIND_INT64:
-        put_fmt_i64(o, *(const int64_t *)p);
+        fp_buf_printf(b, "%" PRId64, *(const int64_t *)p);
         break;
     case UA_KIND_UINT64:
-        put_fmt_u64(o, *(const uint64_t *)p);
+        fp_buf_printf(b, "%" PRIu64, *(const uint64_t *)p);
         break;
     case UA_KIND_FLOAT:
-        put_double(o, *(const float *)p);
+        print_double(b, *(const float *)p, 9);
         break;
     case UA_KIND_DOUBLE:
-        put_double(o, *(const double *)p);
+        print_double(b, *(const double *)p, 17);
         break;
     case UA_KIND_STRING:
     case UA_KIND_XMLELEMENT:
-        print_string(o, p);
+        print_text(b, p);
+        break;
+    case UA_KIND_BYTESTRING:
+        print_bytes_hex(b, p);
         break;
     case UA_KIND_DATETIME:
-        put_datetime(o, *(const int64_t *)p);
+        print_datetime(b, *(const ua_datetime *)p);
         break;
     case UA_KIND_GUID: {
         ua_node_id n;
+        char tmp[64];
         memset(&n, 0, sizeof n);
         n.id_type = UA_NODEID_GUID;
         n.id.guid = *(const ua_guid *)p;
         size_t k = ua_node_id_print(&n, tmp, sizeof tmp);
         if (k > 2 && k < sizeof tmp)
-            put(o, tmp + 2, k - 2); /* without "g=" */
+            fp_buf_append(b, tmp + 2, k - 2); /* without "g=" */
         break;
     }
-    case UA_KIND_BYTESTRING: {
-        const ua_string *b = p;
-        if (b->data == NULL) {
-            puts_z(o, "null");
-            break;
-        }
-        for (size_t i = 0; i < b->length; i += 3) {
-            char q[5];
-            ua_base64_encode(b->data + i, b->length - i < 3 ? b->length - i : 3, q, sizeof q);
-            put(o, q, 4);
-        }
+    case UA_KIND_NODEID:
+        print_node_id(b, p, false);
         break;
-    }
-    case UA_KIND_NODEID: {
-        size_t k = ua_node_id_print(p, NULL, 0);
-        if (k < sizeof tmp) {
-            ua_node_id_print(p, tmp, sizeof tmp);
-            put(o, tmp, k);
-        } else {
-            const ua_node_id *n = p;
-            if (n->ns) {
-                puts_z(o, "ns=");
-                put_fmt_u64(o, n->ns);
-                puts_z(o, ";");
-            }
-            puts_z(o, n->id_type == UA_NODEID_STRING ? "s=" : "b=");
-            if (n->id_type == UA_NODEID_STRING)
-                print_string(o, &n->id.string);
-            else
-                print_value(o, &n->id.string, UA_TYPE(BYTESTRING));
-        }
+    case UA_KIND_EXPANDEDNODEID:
+        print_node_id(b, p, true);
         break;
-    }
-    case UA_KIND_EXPANDEDNODEID: {
-        const ua_expanded_node_id *x = p;
-        if (x->server_index) {
-            puts_z(o, "svr=");
-            put_fmt_u64(o, x->server_index);
-            puts_z(o, ";");
-        }
-        if (x->namespace_uri.data) {
-            puts_z(o, "nsu=");
-            print_string(o, &x->namespace_uri);
-            puts_z(o, ";");
-            ua_node_id n = x->node_id;
-            n.ns = 0;
-            print_value(o, &n, UA_TYPE(NODE_ID));
-        } else {
-            print_value(o, &x->node_id, UA_TYPE(NODE_ID));
-        }
-        break;
-    }
     case UA_KIND_STATUSCODE:
-        puts_z(o, ua_status_name(*(const uint32_t *)p));
+        fp_buf_append_str(b, ua_status_name(*(const ua_status_code *)p));
         break;
     case UA_KIND_QUALIFIEDNAME: {
         const ua_qualified_name *q = p;
-        if (q->ns) {
-            put_fmt_u64(o, q->ns);
-            puts_z(o, ":");
-        }
-        print_string(o, &q->name);
+        if (q->ns)
+            fp_buf_printf(b, "%u:", q->ns);
+        print_text(b, &q->name);
         break;
     }
     case UA_KIND_LOCALIZEDTEXT:
-        print_string(o, &((const ua_localized_text *)p)->text);
+        print_text(b, &((const ua_localized_text *)p)->text);
         break;
     case UA_KIND_EXTENSIONOBJECT: {
         const ua_extension_object *eo = p;
         if (eo->encoding == UA_EO_DECODED && eo->type && eo->data) {
-            print_value(o, eo->data, eo->type);
+            fp_buf_append_str(b, eo->type->name);
+            if (eo->type->kind == UA_KIND_STRUCTURE)
+                print_structure(b, eo->data, eo->type);
+            else
+                ua_print_append(b, eo->data, eo->type);
         } else if (eo->encoding == UA_EO_NONE) {
-            puts_z(o, "null");
+            fp_buf_append_str(b, "null");
         } else {
-            puts_z(o, "<");
-            print_value(o, &eo->type_id, UA_TYPE(NODE_ID));
-            puts_z(o, ", ");
-            put_fmt_u64(o, eo->body.length);
-            puts_z(o, " bytes>");
+            fp_buf_append_str(b, "ExtensionObject(");
+            print_node_id(b, &eo->type_id, false);
+            fp_buf_printf(b, ",%zu bytes)", eo->body.length);
         }
         break;
     }
     case UA_KIND_DATAVALUE: {
+        /* A bad value is its status; an uncertain one is its value with the status after. */
         const ua_data_value *dv = p;
-        if (dv->has & UA_DV_VALUE)
-            print_value(o, &dv->value, UA_TYPE(VARIANT));
-        else
-            puts_z(o, "null");
-        if ((dv->has & UA_DV_STATUS) && dv->status != 0) {
-            puts_z(o, " (");
-            puts_z(o, ua_status_name(dv->status));
-            puts_z(o, ")");
+        bool has_status = (dv->has & UA_DV_STATUS) && dv->status != 0;
+        if (has_status && ua_status_is_bad(dv->status)) {
+            fp_buf_append_str(b, ua_status_name(dv->status));
+            break;
         }
+        if (dv->has & UA_DV_VALUE)
+            ua_print_append(b, &dv->value, UA_TYPE(VARIANT));
+        else
+            fp_buf_append_str(b, "null");
+        if (has_status)
+            fp_buf_printf(b, " (%s)", ua_status_name(dv->status));
         break;
     }
     case UA_KIND_VARIANT: {
         const ua_variant *v = p;
-        if (v->type == NULL)
-            puts_z(o, "null");
+        if (!v->type)
+            fp_buf_append_str(b, "null");
         else if (v->is_array)
-            print_items(o, v->data, v->array_length, v->type);
+            print_items(b, v->data, v->array_length, v->type);
         else
-            print_value(o, ua_variant_data(v), v->type);
+            ua_print_append(b, ua_variant_data(v), v->type);
         break;
     }
     case UA_KIND_DIAGNOSTICINFO: {
         const ua_diagnostic_info *di = p;
-        puts_z(o, "{");
+        fp_buf_append_str(b, "DiagnosticInfo{");
         if (di->has & UA_DI_ADDITIONAL_INFO)
-            print_string(o, &di->additional_info);
-        if (di->has & UA_DI_INNER_STATUS_CODE) {
-            puts_z(o, " ");
-            puts_z(o, ua_status_name(di->inner_status_code));
-        }
-        puts_z(o, "}");
+            print_text(b, &di->additional_info);
+        if (di->has & UA_DI_INNER_STATUS_CODE)
+            fp_buf_printf(b, "%s%s", (di->has & UA_DI_ADDITIONAL_INFO) ? "," : "",
+                          ua_status_name(di->inner_status_code));
+        fp_buf_append_str(b, "}");
         break;
     }
     case UA_KIND_STRUCTURE:
-        puts_z(o, "{");
-        for (unsigned i = 0; i < t->member_count; i++) {
-            const ua_member *m = &t->members[i];
-            const uint8_t *mp = (const uint8_t *)p + m->offset;
-            if (i)
-                puts_z(o, ", ");
-            puts_z(o, m->name);
-            puts_z(o, "=");
-            if (m->is_array) {
-                size_t n;
-                const void *items;
-                memcpy(&n, mp, sizeof n);
-                memcpy(&items, mp + sizeof(size_t), sizeof items);
-                puts_z(o, "[");
-                print_items(o, items, n, m->type);
-                puts_z(o, "]");
-            } else {
-                print_value(o, mp, m->type);
-            }
-        }
-        puts_z(o, "}");
+        print_structure(b, p, t);
         break;
     default:
-        puts_z(o, "?");
+        fp_buf_append_str(b, "?");
     }
 }
 
 size_t ua_print(const void *p, const ua_type *t, char *buf, size_t cap)
 {
-    out o = {buf, cap, 0};
-    print_value(&o, p, t);
-    if (cap > 0)
-        buf[o.len < cap ? o.len : cap - 1] = '\0';
-    return o.len;
+    fp_buf b;
+    size_t len;
+
+    fp_buf_init(&b, (size_t)1 << 24);
+    ua_print_append(&b, p, t);
+    len = b.err ? 0 : b.len;
+    if (cap > 0) {
+        size_t n = len < cap ? len : cap - 1;
+        if (n)
+            memcpy(buf, b.data, n);
+        buf[n] = '\0';
+    }
+    fp_buf_clear(&b);
+    return len;
 }
 
 void *ua_variant_struct(const ua_variant *v, const ua_type *t)

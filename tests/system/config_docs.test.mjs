@@ -216,3 +216,69 @@ test('typeText and defaultText write what the docs tables hold', () => {
     assert.equal(defaultText({ default: false }), '`false`');
     assert.equal(defaultText({ default: 'i=85' }), '`i=85`');
 });
+
+// The CLI's typed flags that set a connector's configuration key (docs/cli.md,
+// made from the CLI's flag tables, says "sets `key`"), against the rows: the key
+// is one the connector reads, a default the help states in "(N)" is the row's,
+// and a key with allowed values names each of them (a URI by what follows '#').
+// One problem per line; the sections of commands whose type no connector of the
+// tree serves yet (ONVIF, MQTT endpoints, media streams) are left out.
+function checkCli(exports, text) {
+    const problems = [];
+    let section = null;
+    text.split('\n').forEach((line, i) => {
+        const h = /^#{2,3} `fieldplane ([^`]+)`/.exec(line);
+        if (h) {
+            section = h[1];
+            return;
+        }
+        const m = /^\| `--([a-z0-9-]+)[^|]*\| (.*); sets `([^`]+)` \|$/.exec(line);
+        if (!m || !section) return;
+        const [, flag, help, key] = m;
+        const where = `docs/cli.md:${i + 1}: fieldplane ${section} --${flag}`;
+        const ep = /^device endpoint inbound (?:add|update) (\S+)/.exec(section);
+        let rows;
+        if (ep) {
+            const word = ep[1] === 'rest' ? 'http' : ep[1];
+            if (!exports.has(word)) return;
+            rows = exports.get(word).keys.filter((k) => k.scope === 'endpoint' && k.key === key);
+            if (!rows.length) problems.push(`${where} sets ${key}, which fieldplane-connector-${word} does not read (no endpoint row)`);
+        } else {
+            const all = [...exports.values()].flatMap((e) => e.keys);
+            if (/^asset stream /.test(section) && !all.some((k) => k.scope === 'stream')) return; // the media connector's
+            rows = all.filter((k) => k.scope !== 'endpoint' && k.key === key);
+            if (!rows.length) problems.push(`${where} sets ${key}, which no connector reads`);
+        }
+        for (const k of rows) {
+            const d = /\((-?\d+)\)/.exec(help);
+            if (d && String(k.default) !== d[1]) problems.push(`${where} says the default is ${d[1]}, the ${key} row says ${k.default}`);
+            for (const v of k.enum || []) {
+                const shown = v.includes('#') ? v.slice(v.indexOf('#') + 1) : v;
+                if (!new RegExp(`\\b${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`).test(help)) {
+                    problems.push(`${where} does not offer ${shown}, which the ${key} row accepts`);
+                }
+            }
+        }
+    });
+    return problems;
+}
+
+test('the CLI\'s typed configuration flags agree with the connectors\' rows', () => {
+    const exports = new Map(connectorNames().map((n) => [n, exportOf(n)]));
+    const text = fs.readFileSync(path.join(DOCS, 'cli.md'), 'utf8');
+    assert.ok((text.match(/; sets `/g) || []).length >= 20, 'docs/cli.md names the keys its flags set');
+    const problems = checkCli(exports, text);
+    if (problems.length) assert.fail(`${problems.length} disagreement(s):\n${problems.join('\n')}\n`);
+    // The checker itself: a wrong default, a key no connector reads, a missing choice.
+    const line = (s) => `### \`fieldplane device endpoint inbound add opcua\`\n${s}`;
+    const cases = [
+        [line('| `--keep-alive MS` | keep-alive (9999); sets `keepAliveMilliseconds` |'), /default is 9999/],
+        [line('| `--x N` | x; sets `session.enableTracingHeaders` |'), /does not read/],
+        [line('| `--security-policy P` | None or Basic256Sha256; sets `security.securityPolicy` |'), /does not offer Aes256_Sha256_RsaPss/],
+        ['### `fieldplane asset create`\n| `--x N` | x; sets `noSuchKey` |', /which no connector reads/],
+    ];
+    for (const [doc, want] of cases) {
+        const p = checkCli(exports, doc);
+        assert.ok(p.some((x) => want.test(x)), `${want} not among:\n${p.join('\n')}`);
+    }
+});

@@ -60,7 +60,7 @@ test("read prints scalars of every built-in type", async () => {
         Double: "3.14159",
         String: "hello fieldplane",
         DateTime: "2024-01-02T03:04:05.678Z",
-        Guid: "72962B91-FA75-4AE6-8D28-B404DC7DAF63",
+        Guid: "72962b91-fa75-4ae6-8d28-b404dc7daf63",
         ByteString: "0xdeadbeef",
         XmlElement: "<a>b</a>",
         NodeId: "ns=1;s=Scalar.Int32",

@@ -220,6 +220,16 @@ test('create a device with an OPC UA endpoint', async () => {
     await field('properties.manufacturer').fill('Contoso');
     const ep = 'properties.endpoints.inbound.opcua';
     await field(`${ep}.address`).fill('opc.tcp://127.0.0.1:4840');
+    // The endpoint types are lib/model's table (served in /ui/model.js, as the CLI's commands
+    // use it); the types no connector of this build serves come last and say so.
+    const model = await (await fetch(`${url}/ui/model.js`)).text();
+    const known = JSON.parse(model.match(/export const endpointTypes = (\[[\s\S]*?\]);/)[1]);
+    const labels = await field(`${ep}.endpointType`).locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(labels.map(([v]) => v).sort(), known.map((k) => k.type).sort());
+    const served = ['Microsoft.OpcUa', 'Microsoft.Http', 'Microsoft.SSEHttp'];
+    for (const [v, l] of labels) assert.equal(/no connector in this build/.test(l), !served.includes(v), `${v}: ${l}`);
+    assert.deepEqual(labels.slice(0, served.length).map(([v]) => v).sort(), [...served].sort());
+    assert.equal(await field(`${ep}.address`).getAttribute('placeholder'), known.find((k) => k.type === 'Microsoft.OpcUa').example);
     // The form is the OPC UA connector's endpoint rows, in their order: the keys it
     // reads (discovery.* too) and no other (no session.enableTracingHeaders), and for
     // the security policy the values it accepts (no Basic256, no Basic128Rsa15).

@@ -113,6 +113,23 @@ static void test_jansson_build_every_failure(void **state)
     assert_true(done);
 }
 
+/* fp_buf_append_pct: unreserved bytes as they are, every other byte as %XX (upper case), UTF-8
+ * byte by byte; a buffer at its maximum fails as any append does. */
+static void test_buf_append_pct(void **state)
+{
+    (void)state;
+    fp_buf b;
+    fp_buf_init(&b, 64);
+    assert_int_equal(fp_buf_append_pct(&b, "a-Z_0.~"), FP_OK);
+    assert_int_equal(fp_buf_append_pct(&b, " /?&=%#\xc3\xa9"), FP_OK);
+    assert_string_equal(b.data, "a-Z_0.~%20%2F%3F%26%3D%25%23%C3%A9");
+    fp_buf_clear(&b);
+    fp_buf_init(&b, 8);
+    assert_int_equal(fp_buf_append_pct(&b, "////"), FP_ERR_TOO_LARGE);
+    assert_int_equal(b.err, FP_ERR_TOO_LARGE);
+    fp_buf_clear(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +137,7 @@ int main(void)
         cmocka_unit_test(test_jansson_uses_fp_alloc),
         cmocka_unit_test(test_jansson_parse_every_failure),
         cmocka_unit_test(test_jansson_build_every_failure),
+        cmocka_unit_test(test_buf_append_pct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fp_cond.h"
 #include "fp_time.h"
 
 static void expect_rfc3339(int64_t unix_ms, const char *want)
@@ -221,6 +223,54 @@ static void test_uuid4_fork(void **state)
     assert_string_not_equal(parent, child);
 }
 
+/* fp_cond: a timed wait times out after (not before) its time on the monotonic clock, a
+ * signal ends it early, and a deadline already passed returns at once. */
+typedef struct cond_case {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int flag;
+} cond_case;
+
+static void *signal_later(void *arg)
+{
+    cond_case *c = arg;
+    usleep(20 * 1000);
+    pthread_mutex_lock(&c->mu);
+    c->flag = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void test_cond_waits(void **state)
+{
+    (void)state;
+    cond_case c = {.flag = 0};
+    pthread_mutex_init(&c.mu, NULL);
+    assert_int_equal(fp_cond_init(&c.cv), 0);
+
+    pthread_mutex_lock(&c.mu);
+    uint64_t t0 = fp_mono_ms();
+    assert_int_equal(fp_cond_wait_ms(&c.cv, &c.mu, 40), ETIMEDOUT);
+    assert_true(fp_mono_ms() - t0 >= 40);
+    t0 = fp_mono_ms();
+    assert_int_equal(fp_cond_wait_until(&c.cv, &c.mu, t0 - 1), ETIMEDOUT);
+    assert_true(fp_mono_ms() - t0 < 1000);
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, signal_later, &c), 0);
+    t0 = fp_mono_ms();
+    while (!c.flag)
+        if (fp_cond_wait_ms(&c.cv, &c.mu, 60000) == ETIMEDOUT)
+            break;
+    assert_int_equal(c.flag, 1);
+    assert_true(fp_mono_ms() - t0 < 30000);
+    pthread_mutex_unlock(&c.mu);
+    pthread_join(th, NULL);
+    pthread_cond_destroy(&c.cv);
+    pthread_mutex_destroy(&c.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_monotonic_clock),
         cmocka_unit_test(test_uuid4_form_and_distinct),
         cmocka_unit_test(test_uuid4_threads),
+        cmocka_unit_test(test_cond_waits),
         cmocka_unit_test(test_uuid4_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 /* Internal headers of the library, not on its public include path. */
+#include "fp_model.h"
 #include "../../lib/connector/rt_internal.h"
 #include "test_time.h"
 
@@ -542,6 +543,38 @@ static void test_discovery_refuses_registry_invalid_names(void **state)
     pthread_mutex_destroy(&rt.lock);
 }
 
+/* fp_discovered_name: whatever a protocol calls a thing, the name passes the registry's rule;
+ * a hash of the key keeps apart things whose text folds to the same name, and is stable. */
+static void test_discovered_names(void **state)
+{
+    (void)state;
+    char out[FP_DISCOVERED_NAME_BUF], again[FP_DISCOVERED_NAME_BUF], why[160];
+    const char *texts[] = {"Temperature Sensor #2",
+                           "--",
+                           "",
+                           "x",
+                           "ÄÖÜ über",
+                           "A very long browse name that goes on and on past any limit a name has",
+                           "plc-1"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        for (int h = 0; h < 2; h++) {
+            fp_discovered_name(out, i % 2 ? "press-1" : "", texts[i], texts[i], h);
+            assert_int_equal(fp_model_name_check(FP_KIND_DISCOVERED_ASSET, out, why, sizeof why),
+                             FP_OK);
+            assert_int_equal(fp_model_name_check(FP_KIND_DISCOVERED_DEVICE, out, why, sizeof why),
+                             FP_OK);
+        }
+    }
+    fp_discovered_name(out, "press-1", "Temperature Sensor #2", "ns=2;s=T2", false);
+    assert_string_equal(out, "press-1-temperature-sensor-2");
+    fp_discovered_name(out, "press-1", "Temperature Sensor #2", "ns=2;s=T2", true);
+    fp_discovered_name(again, "press-1", "Temperature Sensor #2", "ns=2;s=T2", true);
+    assert_string_equal(out, again);
+    assert_int_equal(strlen(out), strlen("press-1-temperature-sensor-2") + 7);
+    fp_discovered_name(again, "press-1", "Temperature Sensor #2", "ns=2;s=T3", true);
+    assert_string_not_equal(out, again);
+}
+
 static void test_actions_thread(void **state)
 {
     (void)state;
@@ -574,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_status_threads),
         cmocka_unit_test(test_discovery_thread),
         cmocka_unit_test(test_discovery_refuses_registry_invalid_names),
+        cmocka_unit_test(test_discovered_names),
         cmocka_unit_test(test_actions_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

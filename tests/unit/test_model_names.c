@@ -17,6 +17,7 @@
 #include <regex.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fp_model.h"
 
@@ -306,12 +307,33 @@ static void test_patterns_agree(void **state)
     }
 }
 
+/* The endpoint types: found case-insensitively (as connectors compare), each with a label and
+ * an example address, no type twice; an unknown or NULL type is not found. */
+static void test_endpoint_types(void **state)
+{
+    (void)state;
+    size_t n;
+    const fp_endpoint_type *t = fp_endpoint_types(&n);
+    assert_true(n >= 5);
+    for (size_t i = 0; i < n; i++) {
+        assert_ptr_equal(fp_endpoint_type_find(t[i].type), &t[i]);
+        assert_true(t[i].label[0] && strstr(t[i].example, "://"));
+        for (size_t j = 0; j < i; j++)
+            assert_true(strcasecmp(t[i].type, t[j].type) != 0);
+    }
+    assert_ptr_equal(fp_endpoint_type_find("microsoft.opcua"),
+                     fp_endpoint_type_find(FP_ENDPOINT_OPCUA));
+    assert_string_equal(fp_endpoint_type_find("MICROSOFT.SSEHTTP")->type, FP_ENDPOINT_SSE);
+    assert_null(fp_endpoint_type_find("Contoso.Modbus"));
+    assert_null(fp_endpoint_type_find(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kinds),          cmocka_unit_test(test_name_table),
         cmocka_unit_test(test_name_edges),     cmocka_unit_test(test_secret_refs),
-        cmocka_unit_test(test_patterns_agree),
+        cmocka_unit_test(test_patterns_agree), cmocka_unit_test(test_endpoint_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -724,7 +725,7 @@ static void test_print(void **state)
     expect_print(&l, UA_TYPE(LOCALIZED_TEXT), "Hi");
     uint8_t raw[2] = {1, 2};
     ua_bytestring bs = {2, raw};
-    expect_print(&bs, UA_TYPE(BYTESTRING), "AQI=");
+    expect_print(&bs, UA_TYPE(BYTESTRING), "0x0102");
     ua_node_id n = {3, UA_NODEID_STRING, {.string = ua_string_view("Tag")}};
     expect_print(&n, UA_TYPE(NODE_ID), "ns=3;s=Tag");
 
@@ -733,7 +734,7 @@ static void test_print(void **state)
     expect_print(&v, UA_TYPE(VARIANT), "null");
     double arr[3] = {1.5, 2, -3};
     assert_int_equal(ua_variant_set_array_copy(&v, arr, 3, UA_TYPE(DOUBLE)), UA_STATUS_GOOD);
-    expect_print(&v, UA_TYPE(VARIANT), "1.5, 2, -3");
+    expect_print(&v, UA_TYPE(VARIANT), "1.5,2,-3");
     ua_range r = {0, 100};
     ua_extension_object eo;
     memset(&eo, 0, sizeof eo);
@@ -741,7 +742,7 @@ static void test_print(void **state)
     assert_int_equal(ua_variant_set_scalar_copy(&v, &eo, UA_TYPE(EXTENSION_OBJECT)),
                      UA_STATUS_GOOD);
     ua_extension_object_clear(&eo);
-    expect_print(&v, UA_TYPE(VARIANT), "{Low=0, High=100}");
+    expect_print(&v, UA_TYPE(VARIANT), "Range{Low=0,High=100}");
     ua_range *rp = ua_variant_struct(&v, UA_TYPE(RANGE));
     assert_non_null(rp);
     assert_true(rp->high == 100.0);
@@ -752,7 +753,19 @@ static void test_print(void **state)
     memset(&dv, 0, sizeof dv);
     dv.has = UA_DV_STATUS;
     dv.status = UA_STATUS_BAD_NODE_ID_UNKNOWN;
-    expect_print(&dv, UA_TYPE(DATA_VALUE), "null (BadNodeIdUnknown)");
+    expect_print(&dv, UA_TYPE(DATA_VALUE), "BadNodeIdUnknown");
+    dv.has = UA_DV_STATUS | UA_DV_VALUE;
+    dv.status = UA_STATUS_UNCERTAIN_LAST_USABLE_VALUE;
+    double last = 21.5;
+    assert_int_equal(ua_variant_set_scalar_copy(&dv.value, &last, UA_TYPE(DOUBLE)), UA_STATUS_GOOD);
+    expect_print(&dv, UA_TYPE(DATA_VALUE), "21.5 (UncertainLastUsableValue)");
+    ua_variant_clear(&dv.value);
+    float nan = NAN, inf = -INFINITY, tenth = 0.1f;
+    expect_print(&nan, UA_TYPE(FLOAT), "NaN");
+    expect_print(&inf, UA_TYPE(FLOAT), "-Infinity");
+    expect_print(&tenth, UA_TYPE(FLOAT), "0.1");
+    ua_datetime far = INT64_MAX;
+    expect_print(&far, UA_TYPE(DATETIME), "9223372036854775807");
 
     ua_node_class nc = UA_NODE_CLASS_VARIABLE;
     expect_print(&nc, UA_TYPE(NODE_CLASS), "Variable");
@@ -765,7 +778,7 @@ static void test_print(void **state)
     rv.node_id = ua_node_id_numeric(0, 2258);
     rv.attribute_id = 13;
     expect_print(&rv, UA_TYPE(READ_VALUE_ID),
-                 "{NodeId=i=2258, AttributeId=13, IndexRange=null, DataEncoding=null}");
+                 "{NodeId=i=2258,AttributeId=13,IndexRange=,DataEncoding=}");
 
     /* truncation reports the full length */
     char small[4];

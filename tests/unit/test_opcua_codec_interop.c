@@ -179,9 +179,9 @@ static void test_read_response(void **state)
     ua_print(&r[5].value, UA_TYPE(VARIANT), buf, sizeof buf);
     assert_string_equal(buf, "72962b91-fa75-4ae6-8d28-b404dc7daf63");
     ua_print(&r[6].value, UA_TYPE(VARIANT), buf, sizeof buf);
-    assert_string_equal(buf, "AQID");
+    assert_string_equal(buf, "0x010203");
     ua_print(&r[7].value, UA_TYPE(VARIANT), buf, sizeof buf);
-    assert_string_equal(buf, "true, false");
+    assert_string_equal(buf, "true,false");
     assert_int_equal(r[8].has, UA_DV_STATUS);
     assert_string_equal(ua_status_name(r[8].status), "BadNodeIdUnknown");
     ua_print(&r[9].value, UA_TYPE(VARIANT), buf, sizeof buf);
@@ -196,7 +196,7 @@ static void test_read_response(void **state)
     assert_string_equal(buf, "1:Q");
     assert_int_equal(*(uint64_t *)ua_variant_data(&r[13].value), 0x0102030405060708ull);
     ua_print(&r[14].value, UA_TYPE(VARIANT), buf, sizeof buf);
-    assert_string_equal(buf, "1.5, -6.5");
+    assert_string_equal(buf, "1.5,-6.5");
     ua_delete(rr, UA_TYPE(READ_RESPONSE));
 }
 

@@ -138,6 +138,14 @@ static void test_policy_table(void **state)
     assert_string_equal(p->asym_sig_uri, "http://opcfoundation.org/UA/security/rsa-pss-sha2-256");
     assert_string_equal(p->asym_enc_uri, "http://opcfoundation.org/UA/security/rsa-oaep-sha2-256");
 
+    /* The list offered to users is the table's URIs, in order; a name is what follows '#'. */
+    for (int i = 0; i < UA_POLICY_COUNT; i++) {
+        p = ua_policy_by_id((ua_policy_id)i);
+        assert_ptr_equal(ua_policy_uris[i], p->uri);
+        assert_string_equal(strrchr(p->uri, '#') + 1, p->name);
+    }
+    assert_null(ua_policy_uris[UA_POLICY_COUNT]);
+
     assert_null(ua_policy_by_name("Basic128Rsa15"));
     assert_null(ua_policy_by_uri("http://opcfoundation.org/UA/SecurityPolicy#Basic256"));
     assert_null(ua_policy_by_uri_len("http://opcfoundation.org/UA/SecurityPolicy#None", 10));

@@ -10,30 +10,29 @@ import { saveResource, editorHead, detailText, reportError } from './editor.js';
 import { nsHref, go, hasError, trackDirty } from './app.js';
 import { takeDraft } from './discovery.js';
 import { nameHelp } from './names.js';
-import { loadConnectors, configSpec } from './connectors.js';
+import { endpointTypes } from './model.js';
+import { loadConnectors, configSpec, connectorFor } from './connectors.js';
 
-export const ENDPOINT_TYPES = [
-    ['Microsoft.OpcUa', 'OPC UA'],
-    ['Microsoft.Onvif', 'ONVIF camera'],
-    ['Microsoft.Media', 'Media (RTSP, snapshots)'],
-    ['Microsoft.Http', 'REST (HTTP)'],
-    ['Microsoft.SSEHttp', 'Server-sent events'],
-    ['Microsoft.Mqtt', 'MQTT'],
-];
+// The endpoint types known by name, from lib/model through /ui/model.js: the
+// same labels and address examples as the CLI's commands.
+const TYPES = endpointTypes.map((e) => [e.type, e.label]);
+const typeRow = (t) => endpointTypes.find((e) => e.type.toLowerCase() === String(t || '').toLowerCase());
 
 export function typeLabel(t) {
-    const f = ENDPOINT_TYPES.find(([v]) => v.toLowerCase() === String(t || '').toLowerCase());
-    return f ? f[1] : t || 'unknown';
+    const f = typeRow(t);
+    return f ? f.label : t || 'unknown';
 }
 
-const ADDRESS_HINT = {
-    'microsoft.opcua': 'opc.tcp://192.168.1.20:4840',
-    'microsoft.onvif': 'http://192.168.1.30/onvif/device_service',
-    'microsoft.media': 'rtsp://192.168.1.30:554/stream1',
-    'microsoft.http': 'http://192.168.1.40:8080',
-    'microsoft.ssehttp': 'http://192.168.1.40:8080/events',
-    'microsoft.mqtt': 'mqtt://192.168.1.50:1883',
-};
+// The types a form offers: those a connector of this build serves first, then the
+// others (devices of those types are kept, moved and exported, but nothing reads
+// them until a connector for the type runs), and a type the document already has.
+function typeOptions(current) {
+    const served = TYPES.filter(([v]) => connectorFor(v));
+    const other = TYPES.filter(([v]) => !connectorFor(v)).map(([v, l]) => [v, `${l} (no connector in this build)`]);
+    const all = [...served, ...other];
+    if (current && !typeRow(current)) all.push([current, connectorFor(current) ? current : `${current} (no connector in this build)`]);
+    return all;
+}
 
 // The health of a device for the list: errors first, then disabled.
 function deviceState(d) {
@@ -63,7 +62,7 @@ export async function devicesPage(root, { ns }) {
     const fid = newId('f');
     const search = h('input', { id: sid, type: 'search', placeholder: 'Name starts with…', autocomplete: 'off' });
     const typeSel = h('select', { id: tid }, h('option', { value: '' }, 'All types'),
-        ENDPOINT_TYPES.map(([v, l]) => h('option', { value: v }, l)));
+        TYPES.map(([v, l]) => h('option', { value: v }, l)));
     const stateSel = h('select', { id: fid }, h('option', { value: '' }, 'Any state'),
         h('option', { value: 'error' }, 'With errors'), h('option', { value: 'warn' }, 'Unavailable'),
         h('option', { value: 'ok' }, 'Enabled'), h('option', { value: 'muted' }, 'Disabled'));
@@ -334,16 +333,14 @@ function endpointForm(doc, epName, ep, { readonly, secretList, rerender }) {
         doc.properties.endpoints.inbound = rebuilt;
         rerender();
     });
-    const typeOptions = ENDPOINT_TYPES.slice();
-    if (ep.endpointType && !typeOptions.some(([v]) => v.toLowerCase() === t)) typeOptions.push([ep.endpointType, ep.endpointType]);
     return h('fieldset.endpoint', h('legend', `Endpoint ${epName}`),
         h('div.grid',
             h('div.field', h('label', { for: nameId }, 'Endpoint name'), nameIn),
             field(doc, `${base}.endpointType`, {
-                label: 'Endpoint type', type: 'select', required: true, readonly, options: typeOptions,
+                label: 'Endpoint type', type: 'select', required: true, readonly, options: typeOptions(ep.endpointType),
                 onChange: () => rerender(),
             }),
-            field(doc, `${base}.address`, { label: 'Address', required: true, readonly, placeholder: ADDRESS_HINT[t] || 'scheme://host:port' }),
+            field(doc, `${base}.address`, { label: 'Address', required: true, readonly, placeholder: typeRow(t)?.example || 'scheme://host:port' }),
             field(doc, `${base}.version`, { label: 'Protocol version', readonly })),
         h('fieldset.auth', h('legend', 'Authentication'),
             h('div.grid',

@@ -24,6 +24,7 @@
 
 #include "fp_alloc.h"
 #include "fp_log.h"
+#include "opcua/ua_crypto.h"
 #include "opcua/ua_nodeid.h"
 #include "opcua/ua_nodeids.h"
 #include "tool.h"
@@ -41,7 +42,8 @@ typedef struct tool_opts {
     bool verbose;
 } tool_opts;
 
-static const char usage_text[] =
+/* The text up to the --security-policy line; the policies come from lib/opcua's table. */
+static const char usage_head[] =
     "usage: fieldplane-opcua COMMAND URL [ARGS...] [OPTIONS]\n"
     "commands:\n"
     "  endpoints URL                       list the server's endpoints\n"
@@ -51,8 +53,9 @@ static const char usage_text[] =
     "  call URL OBJECTID METHODID [ARG...] call a method, print its output arguments\n"
     "  translate URL PATH...               resolve START/ns:Name/... browse paths to node ids\n"
     "  subscribe URL NODEID...             print one line per data change\n"
-    "options:\n"
-    "  --security-policy P   None|Basic256Sha256|Aes128_Sha256_RsaOaep|Aes256_Sha256_RsaPss\n"
+    "options:\n";
+
+static const char usage_tail[] =
     "  --security-mode M     None|Sign|SignAndEncrypt\n"
     "  --user U --password P UserName identity\n"
     "  --cert F --key F      application instance certificate and key (DER/PEM)\n"
@@ -77,7 +80,12 @@ static const char usage_text[] =
 
 static void usage(void)
 {
-    fputs(usage_text, stderr);
+    fputs(usage_head, stderr);
+    fputs("  --security-policy P   ", stderr);
+    for (int i = 0; ua_policy_uris[i]; i++)
+        fprintf(stderr, "%s%s", i ? "|" : "", strrchr(ua_policy_uris[i], '#') + 1);
+    fputs("\n", stderr);
+    fputs(usage_tail, stderr);
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -170,17 +178,17 @@ static int cmd_servers(ua_client *c)
     fp_buf_init(&b, 1u << 20);
     for (size_t i = 0; i < resp.servers_count; i++) {
         const ua_application_description *d = &resp.servers[i];
-        tool_print_value(&b, &d->application_uri, UA_TYPE(STRING));
+        ua_print_append(&b, &d->application_uri, UA_TYPE(STRING));
         fp_buf_printf(&b, " %s ",
                       d->application_type >= 0 && d->application_type <= 3
                           ? types[d->application_type]
                           : "?");
-        tool_print_value(&b, &d->application_name, UA_TYPE(LOCALIZED_TEXT));
+        ua_print_append(&b, &d->application_name, UA_TYPE(LOCALIZED_TEXT));
         fp_buf_append_str(&b, " ");
         for (size_t k = 0; k < d->discovery_urls_count; k++) {
             if (k)
                 fp_buf_append_str(&b, ",");
-            tool_print_value(&b, &d->discovery_urls[k], UA_TYPE(STRING));
+            ua_print_append(&b, &d->discovery_urls[k], UA_TYPE(STRING));
         }
         emit(&b);
     }
@@ -307,7 +315,7 @@ static int cmd_read(ua_client *c, tool_opts *o, char **args, size_t n)
                 fp_buf_append_str(&b, ua_status_name(dv->status));
                 rc = EXIT_FAILED;
             } else {
-                tool_print_variant(&b, &dv->value);
+                ua_print_append(&b, &dv->value, UA_TYPE(VARIANT));
             }
             emit(&b);
         }
@@ -356,9 +364,9 @@ static void print_references(fp_buf *b, const ua_browse_result *r, size_t *left)
         if (*left != SIZE_MAX)
             (*left)--;
         const ua_reference_description *ref = &r->references[k];
-        tool_print_value(b, &ref->node_id, UA_TYPE(EXPANDED_NODE_ID));
+        ua_print_append(b, &ref->node_id, UA_TYPE(EXPANDED_NODE_ID));
         fp_buf_append_str(b, " ");
-        tool_print_value(b, &ref->browse_name, UA_TYPE(QUALIFIED_NAME));
+        ua_print_append(b, &ref->browse_name, UA_TYPE(QUALIFIED_NAME));
         fp_buf_printf(b, " %s", node_class_name(ref->node_class));
         emit(b);
     }
@@ -732,7 +740,7 @@ static int cmd_call(ua_client *c, char **args, size_t n)
             fp_buf b;
             fp_buf_init(&b, 64u << 20);
             for (size_t i = 0; i < resp.results[0].output_arguments_count; i++) {
-                tool_print_variant(&b, &resp.results[0].output_arguments[i]);
+                ua_print_append(&b, &resp.results[0].output_arguments[i], UA_TYPE(VARIANT));
                 emit(&b);
             }
             fp_buf_clear(&b);

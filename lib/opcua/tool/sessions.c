@@ -57,7 +57,7 @@ static void read_cb(ua_client *c, ua_status status, void *response, void *ctx)
         if ((dv->has & UA_DV_STATUS) && ua_status_is_bad(dv->status))
             fp_buf_append_str(&run->line, ua_status_name(dv->status));
         else
-            tool_print_variant(&run->line, &dv->value);
+            ua_print_append(&run->line, &dv->value, UA_TYPE(VARIANT));
         if (!run->line.err)
             printf("%s\n", run->line.data);
         fp_buf_reset(&run->line);

@@ -35,7 +35,7 @@ static void on_change(ua_subscription *s, uint32_t handle, void *item_ctx,
     if ((value->has & UA_DV_STATUS) && ua_status_is_bad(value->status))
         fp_buf_append_str(&run->line, ua_status_name(value->status));
     else
-        tool_print_variant(&run->line, &value->value);
+        ua_print_append(&run->line, &value->value, UA_TYPE(VARIANT));
     emit_line(&run->line);
     run->seen++;
 }
@@ -49,7 +49,7 @@ static void on_event(ua_subscription *s, uint32_t handle, void *item_ctx, const 
     for (size_t k = 0; k < n_fields; k++) {
         if (k)
             fp_buf_append_str(&run->line, ",");
-        tool_print_variant(&run->line, &fields[k]);
+        ua_print_append(&run->line, &fields[k], UA_TYPE(VARIANT));
     }
     emit_line(&run->line);
     run->seen++;

@@ -13,17 +13,9 @@
 #include "opcua/ua_status.h"
 #include "opcua/ua_types.h"
 
-/* Append the text form of one value of type t at p to b (arrays of a Variant comma
- * separated). */
-void tool_print_value(fp_buf *b, const void *p, const ua_type *t);
-void tool_print_variant(fp_buf *b, const ua_variant *v);
-
 /* Parse text into a Variant of the built-in type kind (scalar, or an array when is_array:
  * comma separated). Returns Good or BadTypeMismatch / BadOutOfMemory. */
 ua_status tool_parse_variant(ua_variant *v, const char *z, const ua_type *t, bool is_array);
-
-/* Print a node id in its string form (i=, s=, g=, b=, with ns=). */
-void tool_node_id_print(fp_buf *b, const ua_node_id *n);
 
 /* Options of the subscribe command. */
 typedef struct tool_sub_opts {

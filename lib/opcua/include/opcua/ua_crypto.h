@@ -196,6 +196,10 @@ typedef struct ua_security_policy {
                     uint8_t *out, size_t out_len);
 } ua_security_policy;
 
+/* The URIs of the policies above, in ua_policy_id order, NULL-terminated: the list to offer
+ * (a policy's short name is what follows '#'). */
+extern const char *const ua_policy_uris[UA_POLICY_COUNT + 1];
+
 /* Look a policy up by its full URI or by its short name ("Basic256Sha256");
  * NULL when unknown. Comparison is exact. */
 const ua_security_policy *ua_policy_by_uri(const char *uri);

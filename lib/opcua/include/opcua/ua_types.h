@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fp_buf.h"
 #include "opcua/ua_status.h"
 
 #ifdef __cplusplus
@@ -360,12 +361,19 @@ const char *ua_enum_name(const ua_type *t, int64_t v);
  * ExtensionObject decoded as t. Borrowed (owned by v); NULL otherwise. */
 void *ua_variant_struct(const ua_variant *v, const ua_type *t);
 
-/* Print *p of type t as text into buf (cap bytes, NUL-terminated when cap > 0), the way
- * a command-line tool shows a value: numbers in C form, strings as they are, DateTime in
- * ISO 8601 UTC, StatusCode and enumeration values by name, NodeId in its string form, LocalizedText
- * as its text, QualifiedName as ns:name, ByteString in base64, arrays comma-separated, structures
- * as {Name=value, ...}, opaque ExtensionObjects as <type id, n bytes>. Returns the length of the
- * full text like snprintf (>= cap means truncated). */
+/* Append the text form of *p of type t to b: the one way the tree prints OPC UA values (the
+ * fieldplane-opcua tool, logs, tests). Numbers in the shortest form that reads back as the
+ * same value (NaN, Infinity), strings as they are, DateTime in RFC 3339 UTC (ticks when the
+ * year has no four digits), StatusCode and enumeration values by name, NodeId and
+ * ExpandedNodeId in their string form, Guid without "g=", LocalizedText as its text,
+ * QualifiedName as ns:name, ByteString as 0x and hex, arrays comma separated, structures as
+ * {Name=value,...} (TypeName{...} inside an ExtensionObject), opaque ExtensionObjects as
+ * ExtensionObject(type id,n bytes), a DataValue as its value, or its status when bad. Errors
+ * are b's (fp_buf). */
+void ua_print_append(fp_buf *b, const void *p, const ua_type *t);
+
+/* ua_print_append into buf (cap bytes, NUL-terminated when cap > 0). Returns the length of
+ * the full text like snprintf (>= cap means truncated), 0 when it cannot be made. */
 size_t ua_print(const void *p, const ua_type *t, char *buf, size_t cap);
 
 /* Put a copy of the structure *p of type t into an ExtensionObject (decoded form). */
