@@ -484,11 +484,14 @@ static void modbus_endpoint_remove(fp_endpoint *ep)
 static void report_unit(mb_ep *e, int unit)
 {
     fp_endpoint *ep = e->ep;
-    char name[64], cfg[32], unit_text[8];
+    char name[FP_DISCOVERED_NAME_BUF], text[16], key[600], cfg[32], unit_text[8];
     json_t *props;
 
-    /* <device>-unit-<id>, cut so that it stays within the 63 characters of a name. */
-    snprintf(name, sizeof name, "%.50s-unit-%d", ep->device, unit);
+    /* <device>-unit-<id> on the registry's rule; a device name too long for it ends in a
+     * hash of the endpoint and the unit id, so each unit keeps its own name. */
+    snprintf(text, sizeof text, "unit-%d", unit);
+    snprintf(key, sizeof key, "%s/%s/%s#%d", ep->ns, ep->device, ep->name, unit);
+    fp_discovered_name(name, ep->device, text, key, false);
     snprintf(cfg, sizeof cfg, "{\"unitId\": %d}", unit);
     snprintf(unit_text, sizeof unit_text, "%d", unit);
     props = json_pack("{s:{s:{s:{s:s,s:s,s:s}}},s:{s:s,s:s,s:s}}", "endpoints", "inbound", ep->name,
