@@ -46,6 +46,7 @@ typedef enum mb_order { MB_ABCD = 0, MB_CDAB, MB_BADC, MB_DCBA } mb_order;
 /* The protocol's limits per request (Modbus application protocol 1.1b3, 6.1 to 6.4). */
 #define MB_MAX_READ_REGS 125
 #define MB_MAX_READ_BITS 2000
+#define MB_MAX_WRITE_REGS 123 /* function 16 */
 
 typedef struct mb_point {
     mb_table table;

@@ -812,6 +812,10 @@ static int modbus_action_add(fp_action *ac)
     else if (!c || !parse_point(ac->target_uri, c, &a->pt, err, sizeof err))
         snprintf(a->error, sizeof a->error, "action \"%.64s\": targetUri \"%.64s\": %s", ac->name,
                  ac->target_uri, c ? err : "no configuration");
+    else if (!strcasecmp(ac->action_type, "Write") && a->pt.count > MB_MAX_WRITE_REGS)
+        snprintf(a->error, sizeof a->error,
+                 "action \"%.64s\": a write carries at most %d registers, the %s is %u", ac->name,
+                 MB_MAX_WRITE_REGS, mb_type_name(a->pt.type), (unsigned)a->pt.count);
     else
         a->usable = true;
     if (!a->usable)
