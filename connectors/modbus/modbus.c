@@ -484,7 +484,7 @@ static void modbus_endpoint_remove(fp_endpoint *ep)
 static void report_unit(mb_ep *e, int unit)
 {
     fp_endpoint *ep = e->ep;
-    char name[FP_DISCOVERED_NAME_BUF], text[16], key[600], cfg[32], unit_text[8];
+    char name[FP_DISCOVERED_NAME_BUF], text[24], key[600], cfg[32], unit_text[12];
     json_t *props;
 
     /* <device>-unit-<id> on the registry's rule; a device name too long for it ends in a

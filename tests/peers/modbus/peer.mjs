@@ -62,6 +62,11 @@ export class ModbusPeer {
     return (await this.ask({ op: 'get', unit, table, address, count })).values;
   }
 
+  // Modbus requests the server has served (reads and writes, exceptions included).
+  async requests() {
+    return (await this.ask({ op: 'stats' })).requests;
+  }
+
   async kill() {
     if (this.proc && this.proc.exitCode === null && !this.proc.signalCode) this.proc.kill('SIGKILL');
     await this.exited;

@@ -11,6 +11,7 @@ GatewayTargetDeviceFailedToRespond, as a gateway does).
 Control: one JSON object per line on stdin, one JSON answer per line on stdout:
   {"op": "set", "unit": 1, "table": "hr", "address": 0, "values": [1, 2]}  -> {"ok": true}
   {"op": "get", "unit": 1, "table": "hr", "address": 0, "count": 2}      -> {"values": [1, 2]}
+  {"op": "stats"}                      -> {"requests": N} (Modbus requests served so far)
 Tables: "co", "di", "ir", "hr". The first line on stdout is {"ready": true, "port": N}.
 
 Run with /usr/bin/python3: Debian's pymodbus is installed for the system interpreter.
@@ -32,6 +33,17 @@ from pymodbus.transaction import ModbusRtuFramer, ModbusSocketFramer
 # pymodbus' function codes for each table (getValues/setValues are keyed by them).
 FC = {"co": 1, "di": 2, "ir": 4, "hr": 3}
 
+REQUESTS = [0]  # Modbus requests served (a list: the server's thread and the control's share it)
+
+
+class CountingSlaveContext(ModbusSlaveContext):
+    """pymodbus validates every read and write request against the store once, and the
+    control lines below never do: counting validate() counts requests on the wire."""
+
+    def validate(self, fc_as_hex, address, count=1):
+        REQUESTS[0] += 1
+        return super().validate(fc_as_hex, address, count)
+
 
 def control(context, out):
     """Serve the control lines of stdin (a thread: pymodbus' loop serves the wire)."""
@@ -41,6 +53,10 @@ def control(context, out):
             continue
         try:
             req = json.loads(line)
+            if req["op"] == "stats":
+                out.write(json.dumps({"requests": REQUESTS[0]}) + "\n")
+                out.flush()
+                continue
             slave = context[int(req.get("unit", 1))]
             fc = FC[req["table"]]
             if req["op"] == "set":
@@ -70,7 +86,7 @@ async def main():
         return ModbusSequentialDataBlock(0, [value] * args.size)
 
     slaves = {
-        int(u): ModbusSlaveContext(
+        int(u): CountingSlaveContext(
             co=block(False), di=block(False), ir=block(0), hr=block(0), zero_mode=True
         )
         for u in args.units.split(",")
