@@ -242,6 +242,7 @@ typedef struct mb_ds {
     bool *split;    /* per request: read its points one by one (an exception answered it) */
     uint16_t *regs; /* value area: every point's registers (or bits, one per uint16_t) */
     size_t n_regs;
+    int64_t last_ok_ms; /* wall clock of the last sample that read a point; 0: none yet */
 } mb_ds;
 
 /* Per action (fp_action.user). */
@@ -552,8 +553,10 @@ static void ds_reset(mb_ds *d)
     fp_free(d->split);
     fp_free(d->regs);
     mb_ep *e = d->ep;
+    int64_t last_ok_ms = d->last_ok_ms;
     memset(d, 0, sizeof *d);
     d->ep = e;
+    d->last_ok_ms = last_ok_ms;
 }
 
 static void ds_free(mb_ds *d)
@@ -770,6 +773,13 @@ static int modbus_sample(fp_dataset *ds, fp_payload *p)
         ok++;
     }
     const char *dead_reason = dead == READ_TIMEOUT ? "Timeout" : "Unreachable";
+    /* A failure says since when: health's own time is that of the failure. */
+    char since[FP_RFC3339_LEN + 32] = "";
+    if (d->last_ok_ms) {
+        char t[FP_RFC3339_LEN];
+        fp_time_rfc3339(t, d->last_ok_ms);
+        snprintf(since, sizeof since, "; last successful read %s", t);
+    }
     if (dead) {
         fp_endpoint_health(ds->asset->endpoint, false, dead_reason, "%s: %s", d->ep->where, why);
     } else {
@@ -781,12 +791,13 @@ static int modbus_sample(fp_dataset *ds, fp_payload *p)
     }
     if (ok == 0) {
         if (dead)
-            fp_dataset_health(ds, false, dead_reason, "%s: %s", d->ep->where, why);
+            fp_dataset_health(ds, false, dead_reason, "%s: %s%s", d->ep->where, why, since);
         else
             fp_dataset_health(ds, false, first_exc ? exc_name(first_exc) : "NoData",
-                              "none of the %zu data points could be read", d->n_spans);
+                              "none of the %zu data points could be read%s", d->n_spans, since);
         return -1;
     }
+    d->last_ok_ms = fp_time_now_ms();
     fp_dataset_health(ds, true, "Ok", "%zu of %zu data points in %zu requests", ok, ds->n_points,
                       sent);
     return 0;

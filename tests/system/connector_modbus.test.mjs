@@ -263,8 +263,13 @@ test('a server killed and started again: the endpoint reconnects and health foll
     return h?.status === 'Unavailable' ? h : null;
   }, explain('the endpoint Unavailable after the server was killed'));
   assert.match(down.reasonCode, /Unreachable|Timeout/);
-  await waitFor(async () => (await statusOf(`/api/v1/namespaces/${ns}/assets/tank`)).datasets?.[0]?.health?.status === 'Unavailable',
-    explain('the dataset Unavailable after the server was killed'));
+  const dsDown = await waitFor(async () => {
+    const h = (await statusOf(`/api/v1/namespaces/${ns}/assets/tank`)).datasets?.[0]?.health;
+    return h?.status === 'Unavailable' ? h : null;
+  }, explain('the dataset Unavailable after the server was killed'));
+  // Health's own time is the failure's; the message says when the last good read was.
+  const lastOk = Date.parse(dsDown.message.match(/last successful read (\S+)$/)?.[1]);
+  assert.ok(lastOk > Date.now() - 60000 && lastOk <= Date.parse(dsDown.lastUpdateTime), dsDown.message);
 
   srv = await peer({ port });
   await srv.set('hr', 5, [12]);
