@@ -340,6 +340,46 @@ test('devices that never answer: timeouts in status and /metrics, and a healthy 
   await hung.stop();
 });
 
+test('the inter-request delay spaces the requests of an endpoint', async () => {
+  // Three requests per sample (three tables), 300 ms between two requests: a sample takes at
+  // least 600 ms, so a 100 ms sampling interval gives at most about two samples a second, and
+  // the servers' request count grows by three per message.
+  const ns = 'mb-g';
+  await namespace(ns);
+  const port = await freePort();
+  const srv = await peer({ port });
+  await put(`/api/v1/namespaces/${ns}/devices/slow`, device(port, { interRequestDelayMilliseconds: 300 }));
+  const sub = await new MqttSub(mq.port, `${ns}/#`).start();
+  cleanups.push(() => sub.stop());
+  await put(`/api/v1/namespaces/${ns}/assets/slow`, {
+    properties: {
+      deviceRef: { deviceName: 'slow', endpointName: 'main' },
+      datasets: [
+        {
+          name: 'three',
+          datasetConfiguration: '{"samplingIntervalInMilliseconds": 100}',
+          dataPoints: [
+            { name: 'h', dataSource: 'hr:1' },
+            { name: 'i', dataSource: 'ir:1' },
+            { name: 'c', dataSource: 'coil:1' },
+          ],
+          destinations: [{ target: 'Mqtt', configuration: { topic: `${ns}/three`, qos: 'Qos1' } }],
+        },
+      ],
+    },
+  });
+  const first = await sub.waitFor((x) => x.topic === `${ns}/three`, explain('a first message'));
+  const r0 = await srv.requests();
+  await new Promise((r) => setTimeout(r, 3000));
+  const r1 = await srv.requests();
+  const n = sub.messages.filter((m) => m.topic === `${ns}/three` && m.at > first.at).length;
+  assert.ok(n >= 2 && n <= 6, `${n} messages in 3 s with 3 requests 300 ms apart per sample`);
+  // 3 s at one request per 300 ms at most (and the delay before the first one).
+  assert.ok(r1 - r0 <= 11, `${r1 - r0} requests in 3 s with a delay of 300 ms between them`);
+  assert.ok(r1 - r0 >= 6, `${r1 - r0} requests in 3 s`);
+  await reg.req('DELETE', `/api/v1/namespaces/${ns}/assets/slow`);
+});
+
 test('writes and reads as management actions round-trip over MQTT 5 request/response', async () => {
   const ns = 'mb-c';
   await namespace(ns);
