@@ -7,7 +7,7 @@ LISTEN      ?= 127.0.0.1:8080
 UP_ARGS     ?=
 JOBS        ?= $(shell nproc)
 
-.PHONY: all build bootstrap run test fuzz bench format format-check clean
+.PHONY: all build bootstrap run test package fuzz bench format format-check clean
 
 all: build
 
@@ -31,16 +31,23 @@ run: bootstrap
 # the suite ("fieldplane: N unit, M system, ..."); a missing test dependency stops it.
 FUZZ_SECONDS ?= 10
 
+# The package tests (tests/package/) make the Debian packages from the package preset's tree,
+# which is built first so that they only package.
 test: bootstrap
 	@scripts/bootstrap --tests
 	@cmake --preset $(PRESET_TEST) >/dev/null
 	@cmake --build --preset $(PRESET_TEST) -j $(JOBS)
+	@JOBS=$(JOBS) packaging/build.sh --build-only
 	@cd build/$(PRESET_TEST) && ctest --output-on-failure -j $(JOBS) --timeout 900
 	@cmake --preset $(PRESET_RUN) >/dev/null
 	@cmake --build --preset $(PRESET_RUN) -j $(JOBS)
 	@cmake --preset fuzz -DFP_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 	@cd build/fuzz && ctest --output-on-failure -j $(JOBS) -L fuzz --timeout 300
+
+# Debian packages (packaging/, docs/install.md) into build/package/packages/.
+package: bootstrap
+	@JOBS=$(JOBS) packaging/build.sh
 
 fuzz: bootstrap
 	@cmake --preset fuzz >/dev/null

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "client.h"
+#include "fp_model_doc.h"
 #include "fp_alloc.h"
 
 #define K8S_API_VERSION "namespaces.deviceregistry.microsoft.com/v1"
@@ -441,48 +442,19 @@ static void names_from_id(const char *id, char *ns, size_t ns_len)
     }
 }
 
-/* An old (2025-07-01-preview) flat events[] with eventNotifier becomes one event
- * group per notifier. */
+/* An older (2025-07-01-preview) flat events[] moved into eventGroups[] exactly as the
+ * registry stores it (lib/model), so that `apply` compares like with like. A malformed one is
+ * left as it is: the registry's answer names what is wrong. */
 static void map_old_events(json_t *props)
 {
-    json_t *events = json_object_get(props, "events");
-    json_t *groups;
-    size_t i;
-    json_t *e;
+    fp_model_err e;
+    json_t *copy = json_deep_copy(props);
 
-    if (!json_is_array(events) || json_object_get(props, "eventGroups"))
-        return;
-    groups = json_array();
-    json_array_foreach(events, i, e)
-    {
-        const char *notifier = json_string_value(json_object_get(e, "eventNotifier"));
-        const char *gname = notifier ? notifier : "default";
-        int gi = -1;
-        size_t j;
-        json_t *g, *ev = json_deep_copy(e);
-        json_array_foreach(groups, j, g)
-        {
-            const char *ds = json_string_value(json_object_get(g, "dataSource"));
-            if (ds && !strcmp(ds, gname))
-                gi = (int)j;
-        }
-        if (gi < 0) {
-            char gn[256];
-            size_t k = 0;
-            for (const char *q = gname; *q && k + 1 < sizeof gn; q++)
-                gn[k++] = isalnum((unsigned char)*q) ? (char)tolower((unsigned char)*q) : '-';
-            gn[k] = '\0';
-            g = json_pack("{s:s,s:s,s:[]}", "name", gn, "dataSource", gname, "events");
-            json_array_append_new(groups, g);
-            gi = (int)json_array_size(groups) - 1;
-        }
-        json_object_del(ev, "eventNotifier");
-        if (notifier)
-            json_object_set(ev, "dataSource", json_object_get(e, "eventNotifier"));
-        json_array_append_new(json_object_get(json_array_get(groups, (size_t)gi), "events"), ev);
+    if (copy && fp_model_legacy_events(copy, &e) == FP_OK) {
+        json_object_update(props, copy);
+        json_object_del(props, "events");
     }
-    json_object_set_new(props, "eventGroups", groups);
-    json_object_del(props, "events");
+    json_decref(copy);
 }
 
 /* ARM envelope fields and the annotations that carry them in Kubernetes form. */

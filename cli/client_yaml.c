@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "client.h"
+#include "fp_json.h"
 #include "fp_alloc.h"
 
 /* ---------------------------------------------------------------------------
@@ -566,7 +567,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return emit_scalar(em, num, strlen(num), YAML_PLAIN_SCALAR_STYLE);
     case JSON_REAL:
-        snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        fp_real_text(num, json_real_value(v), false);
         if (!strpbrk(num, ".eE"))
             strcat(num, ".0");
         return emit_scalar(em, num, strlen(num), YAML_PLAIN_SCALAR_STYLE);

@@ -9,8 +9,10 @@
 #
 # so that a connector outside this tree builds with
 #   cc counter.c $(pkg-config --cflags --libs fieldplane-connector)
-# (docs/connector-sdk.md; tests/sdk/ checks it against a staged install). Components: "sdk"
-# for the first three, "runtime" for the programs.
+# (docs/connector-sdk.md; tests/sdk/ checks it against a staged install). Components, which
+# are also the Debian packages (packaging/CMakeLists.txt): "sdk" for the first three
+# (libfieldplane-connector-dev), "fieldplane" for the fieldplane command, "connector_<name>"
+# for each connector (fieldplane-connector-<name>; the OPC UA one also has fieldplane-opcua).
 include(GNUInstallDirs)
 
 if(TARGET fpconnector)
@@ -28,13 +30,18 @@ if(TARGET fpconnector)
           DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT sdk)
 endif()
 
-install(TARGETS fieldplane RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+install(TARGETS fieldplane RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT fieldplane)
 # One folder per connector, each building fieldplane-connector-<folder> (connectors/CMakeLists.txt).
 file(GLOB FP_INSTALL_CONNECTOR_DIRS LIST_DIRECTORIES true ${CMAKE_SOURCE_DIR}/connectors/*)
 foreach(dir ${FP_INSTALL_CONNECTOR_DIRS})
   get_filename_component(name ${dir} NAME)
   if(TARGET fieldplane-connector-${name})
     install(TARGETS fieldplane-connector-${name} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
-            COMPONENT runtime)
+            COMPONENT connector_${name})
   endif()
 endforeach()
+# The OPC UA client tool goes with the OPC UA connector, whose users debug servers with it.
+if(TARGET fieldplane-opcua AND TARGET fieldplane-connector-opcua)
+  install(TARGETS fieldplane-opcua RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+          COMPONENT connector_opcua)
+endif()

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fp_model_doc.h"
 #include "model.h"
 #include "model_internal.h"
 
@@ -39,91 +40,13 @@ static fp_status nomem(fp_verr *err)
     return fp_verr_set(err, FP_ERR_NOMEM, "OutOfMemory", "", "Out of memory.");
 }
 
-/*
- * One legacy event becomes one event group of the same name whose dataSource
- * is the event's notifier, holding the event itself (without eventNotifier).
- * A group per event keeps every name and setting and needs no invented names.
- */
-static fp_status map_legacy_event(const json_t *ev, size_t i, json_t *groups, fp_verr *err)
-{
-    const json_t *name, *notifier;
-    json_t *group, *event, *events;
-    char target[64];
-
-    if (!json_is_object(ev)) {
-        snprintf(target, sizeof target, "properties.events[%zu]", i);
-        return fp_verr_set(err, FP_ERR_INVALID, "InvalidField", target, "%s must be an object.",
-                           target);
-    }
-    name = json_object_get(ev, "name");
-    if (!json_is_string(name)) {
-        snprintf(target, sizeof target, "properties.events[%zu].name", i);
-        return fp_verr_set(err, FP_ERR_INVALID, name ? "InvalidField" : "MissingField", target,
-                           name ? "%s must be a string." : "%s is required.", target);
-    }
-    notifier = json_object_get(ev, "eventNotifier");
-    if (notifier && !json_is_null(notifier) && !json_is_string(notifier)) {
-        snprintf(target, sizeof target, "properties.events[%zu].eventNotifier", i);
-        return fp_verr_set(err, FP_ERR_INVALID, "InvalidField", target, "%s must be a string.",
-                           target);
-    }
-    event = json_copy((json_t *)ev);
-    group = json_object();
-    events = json_array();
-    if (!event || !group || !events)
-        goto out_nomem;
-    json_object_del(event, "eventNotifier");
-    if (json_object_set(group, "name", (json_t *)name) ||
-        (json_is_string(notifier) && json_object_set(group, "dataSource", (json_t *)notifier)) ||
-        json_array_append(events, event) || json_object_set(group, "events", events) ||
-        json_array_append(groups, group))
-        goto out_nomem;
-    json_decref(event);
-    json_decref(events);
-    json_decref(group);
-    return FP_OK;
-
-out_nomem:
-    json_decref(event);
-    json_decref(events);
-    json_decref(group);
-    return nomem(err);
-}
-
+/* The older flat events[] moved into eventGroups[] by lib/model, as the CLI does too. */
 static fp_status map_legacy_events(json_t *props, fp_verr *err)
 {
-    json_t *events = json_object_get(props, "events");
-    json_t *groups;
-    size_t i;
-    json_t *ev;
-    fp_status rc;
+    fp_model_err e = {"", "", ""};
+    fp_status rc = fp_model_legacy_events(props, &e);
 
-    if (!events)
-        return FP_OK;
-    if (json_is_null(events)) {
-        json_object_del(props, "events");
-        return FP_OK;
-    }
-    if (!json_is_array(events))
-        return fp_verr_set(err, FP_ERR_INVALID, "InvalidField", "properties.events",
-                           "properties.events must be an array.");
-    groups = json_object_get(props, "eventGroups");
-    if (!groups || json_is_null(groups)) {
-        groups = json_array();
-        if (!groups || json_object_set_new(props, "eventGroups", groups))
-            return nomem(err);
-    } else if (!json_is_array(groups)) {
-        return fp_verr_set(err, FP_ERR_INVALID, "InvalidField", "properties.eventGroups",
-                           "properties.eventGroups must be an array.");
-    }
-    json_array_foreach(events, i, ev)
-    {
-        rc = map_legacy_event(ev, i, groups, err);
-        if (rc)
-            return rc;
-    }
-    json_object_del(props, "events");
-    return FP_OK;
+    return rc ? fp_verr_set(err, rc, e.code, e.target, "%s", e.message) : FP_OK;
 }
 
 /* True when obj has no usable value under key (absent or null). */

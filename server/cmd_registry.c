@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ static void usage(FILE *f)
                "                      commit: survives power loss)\n"
                "  --keepalive SEC     watch keep-alive interval (default 15)\n"
                "  --log-level LEVEL   error, warn, info (default) or debug\n"
+               "  --migrate           create or migrate the database in DIR (and the first\n"
+               "                      admin token), then exit without serving\n"
                "  -h, --help          this help\n\n"
                "The URL is printed on stdout and written to DIR/registry.url.\n\n"
                "Example:\n"
@@ -47,6 +50,7 @@ int fp_cmd_registry(int argc, char **argv)
         {"sync", required_argument, NULL, 's'},
         {"keepalive", required_argument, NULL, 'k'},
         {"log-level", required_argument, NULL, 'v'},
+        {"migrate", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -54,6 +58,7 @@ int fp_cmd_registry(int argc, char **argv)
     fp_registry *reg;
     sigset_t set;
     int c, sig;
+    bool migrate_only = false;
     char path[1200];
     FILE *f;
 
@@ -101,6 +106,9 @@ int fp_cmd_registry(int argc, char **argv)
             }
             fp_log_set_level((fp_log_level)fp_log_parse_level(optarg));
             break;
+        case 'M':
+            migrate_only = true;
+            break;
         case 'h':
             usage(stdout);
             return FP_EXIT_OK;
@@ -119,6 +127,18 @@ int fp_cmd_registry(int argc, char **argv)
         fprintf(stderr, "fieldplane registry: --data DIR is required\n");
         usage(stderr);
         return FP_EXIT_USAGE;
+    }
+
+    /* Opening the store applies the pending schema migrations in one transaction. The Debian
+     * package runs this on upgrade with the service stopped, so that a failed migration fails
+     * the upgrade where the administrator sees it rather than in a restart loop. */
+    if (migrate_only) {
+        bool created;
+        if (fp_registry_ensure_admin_token(opts.data_dir, &created) != FP_OK)
+            return FP_EXIT_ERROR;
+        printf("fieldplane registry: the database in %s is up to date%s\n", opts.data_dir,
+               created ? "; the first admin token is in admin.token" : "");
+        return FP_EXIT_OK;
     }
 
     /* Block the stop signals before any thread starts, then wait for them here. */

@@ -6,7 +6,7 @@
 # and fewer tests than files is an error. The same check runs twice:
 #   - at configure time (tests/CMakeLists.txt includes this file and calls fp_suite_check with
 #     what it registered), which also prints the line to read, e.g.
-#       fieldplane: 35 unit, 26 system, 20 fuzz-replay, 2 sdk tests
+#       fieldplane: 35 unit, 26 system, 20 fuzz-replay, 2 sdk, 4 package tests
 #   - at test time as the ctest test suite/count (cmake -P on this file), which reads the list
 #     ctest itself knows (ctest -N), so a build tree that was not reconfigured after a test
 #     file was added fails too.
@@ -25,11 +25,12 @@ function(fp_suite_files source_dir fuzz prefix)
     list(LENGTH files count)
     set(${prefix}_fuzz ${count} PARENT_SCOPE)
   else()
-    set(kinds unit system fuzz-replay sdk)
+    set(kinds unit system fuzz-replay sdk package)
     set(glob_unit ${tests}/unit/test_*.c)
     set(glob_system ${tests}/system/*.test.mjs)
     set(glob_fuzz-replay ${tests}/fuzz/fuzz_*.c)
     set(glob_sdk ${tests}/sdk/*.sh)
+    set(glob_package ${tests}/package/*.sh)
     foreach(kind ${kinds})
       file(GLOB files ${glob_${kind}})
       list(LENGTH files count)

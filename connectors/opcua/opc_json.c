@@ -121,56 +121,19 @@ static void put_u64(jw *w, uint64_t v)
     put(w, tmp, (size_t)n);
 }
 
-/* The shortest %g form of a finite v that reads back as the same value: from the
- * precision that always suffices for short decimals (6 for Float, 15 for Double) up to the
- * one that always round-trips (9, 17). Returns its length. */
-static int fmt_real(char *tmp, size_t cap, double v, bool is_float)
-{
-    int n = 0;
-    /* Integral values below 10^6 (Float) or 10^15 (Double), the common case of counters
-     * and setpoints, print as their digits: exactly what %.6g / %.15g print for them, at a
-     * fraction of the cost of snprintf + strtod. -0 keeps the general path ("-0"). */
-    double lim = is_float ? 1e6 : 1e15;
-    if (v > -lim && v < lim && v == (double)(int64_t)v && !(v == 0 && signbit(v))) {
-        char digits[24];
-        int64_t i = (int64_t)v;
-        uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
-        int k = (int)sizeof digits;
-        do {
-            digits[--k] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (i < 0)
-            digits[--k] = '-';
-        n = (int)sizeof digits - k;
-        if ((size_t)n < cap) {
-            memcpy(tmp, digits + k, (size_t)n);
-            tmp[n] = '\0';
-            return n;
-        }
-    }
-    for (int prec = is_float ? 6 : 15; prec <= (is_float ? 9 : 17); prec++) {
-        n = snprintf(tmp, cap, "%.*g", prec, v);
-        if (is_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
-            break;
-    }
-    return n;
-}
-
 /* Non-finite values as the strings "NaN", "Infinity", "-Infinity" (JSON has no such
  * numbers). */
 static void put_real(jw *w, double v, bool is_float)
 {
-    char tmp[40];
-    if (isnan(v)) {
-        put_z(w, "\"NaN\"");
+    char tmp[FP_REAL_TEXT_LEN];
+    size_t n = fp_real_text(tmp, v, is_float);
+    if (!isfinite(v)) {
+        put(w, "\"", 1);
+        put(w, tmp, n);
+        put(w, "\"", 1);
         return;
     }
-    if (isinf(v)) {
-        put_z(w, v < 0 ? "\"-Infinity\"" : "\"Infinity\"");
-        return;
-    }
-    put(w, tmp, (size_t)fmt_real(tmp, sizeof tmp, v, is_float));
+    put(w, tmp, n);
 }
 
 /* Base64 of n bytes, in slices through a stack buffer. */
@@ -659,7 +622,9 @@ static const char *json_show(const json_t *j, char *tmp, size_t cap)
     if (json_is_integer(j)) {
         snprintf(tmp, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
     } else if (json_is_real(j)) {
-        fmt_real(tmp, cap, json_real_value(j), false);
+        char num[FP_REAL_TEXT_LEN];
+        fp_real_text(num, json_real_value(j), false);
+        snprintf(tmp, cap, "%s", num);
     } else if (json_is_string(j)) {
         z = json_string_value(j);
         int n = utf8_prefix(z, 40);

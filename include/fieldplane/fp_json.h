@@ -8,6 +8,7 @@
 #define FP_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,14 @@ fp_status fp_json_quote_buf(fp_buf *b, const char *p, size_t n);
  * double (21.1 stays "21.1", not "21.100000000000001"), so that a value is published as the
  * device sent it. Returns out->err. */
 fp_status fp_json_dump_compact(fp_buf *out, const json_t *v);
+/* A buffer of FP_REAL_TEXT_LEN bytes holds any text fp_real_text writes. */
+#define FP_REAL_TEXT_LEN 32
+/* The shortest text of v that reads back as the same double (is_float: as the same float, for
+ * a value that was a float): "21.1", "-3", "1e+100"; non-finite values as "NaN", "Infinity",
+ * "-Infinity". Integral values print as their digits without a decimal point. Writes a
+ * NUL-terminated text into out and returns its length. The one number formatter of the tree:
+ * JSON payloads, OPC UA values in messages and tools, YAML. */
+size_t fp_real_text(char out[FP_REAL_TEXT_LEN], double v, bool is_float);
 /* One real number as fp_json_dump_compact writes it (non-finite: null). Returns out->err. */
 fp_status fp_json_dump_real(fp_buf *out, double d);
 /* A float32 in the shortest form that reads back as the same float (non-finite: null). */

@@ -14,31 +14,16 @@
 #include <string.h>
 
 #include "fp_buf.h"
+#include "fp_json.h"
 #include "fp_time.h"
 #include "opcua/ua_nodeid.h"
 #include "opcua/ua_types.h"
 
-/* The shortest text that reads back as the same float (digits 9) or double (digits 17). */
-static void print_double(fp_buf *b, double d, int digits)
+/* The shortest text that reads back as the same value (lib/common's one formatter). */
+static void print_double(fp_buf *b, double d, bool is_float)
 {
-    char tmp[64];
-
-    if (isnan(d)) {
-        fp_buf_append_str(b, "NaN");
-        return;
-    }
-    if (isinf(d)) {
-        fp_buf_append_str(b, d > 0 ? "Infinity" : "-Infinity");
-        return;
-    }
-    /* From digits - 2 (15 for a double, 7 for a float), which every value with that many
-     * significant digits or fewer reads back from: %g drops the trailing zeros. */
-    for (int prec = digits - 2; prec <= digits; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (digits <= 9 ? (float)strtod(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
-            break;
-    }
-    fp_buf_append_str(b, tmp);
+    char tmp[FP_REAL_TEXT_LEN];
+    fp_buf_append(b, tmp, fp_real_text(tmp, d, is_float));
 }
 
 /* RFC 3339 with milliseconds; an instant with no four-digit year (a raw value far outside
@@ -172,10 +157,10 @@ void ua_print_append(fp_buf *b, const void *p, const ua_type *t)
         fp_buf_printf(b, "%" PRIu64, *(const uint64_t *)p);
         break;
     case UA_KIND_FLOAT:
-        print_double(b, *(const float *)p, 9);
+        print_double(b, *(const float *)p, true);
         break;
     case UA_KIND_DOUBLE:
-        print_double(b, *(const double *)p, 17);
+        print_double(b, *(const double *)p, false);
         break;
     case UA_KIND_STRING:
     case UA_KIND_XMLELEMENT:

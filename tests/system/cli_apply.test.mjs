@@ -69,6 +69,32 @@ test('--dry-run changes nothing; an ARM template applies in order', () => {
   assert.equal(cli.ok(['device', 'show', 'plc-c01', ...NS]).json().properties.model, 'PLC-1500');
 });
 
+test('an older flat events[] applies unchanged the second time (the CLI moves it as the registry does)', () => {
+  // Two events on one notifier: the registry makes a group per event; a client that grouped
+  // by notifier would find a difference on every apply and write the asset again.
+  const doc = {
+    type: 'Microsoft.DeviceRegistry/namespaces/assets', name: 'old-events', location: 'plant3',
+    properties: {
+      deviceRef: { deviceName: 'plc-c01', endpointName: 'plc' },
+      events: [
+        { name: 'doorOpened', eventNotifier: 'ns=3;s=Door' },
+        { name: 'doorClosed', eventNotifier: 'ns=3;s=Door' },
+      ],
+    },
+  };
+  const file = join(cli.home, 'old-events.json');
+  writeFileSync(file, JSON.stringify(doc));
+  let r = cli.ok(['apply', '-f', file, ...NS]);
+  assert.deepEqual(r.json().map((x) => x.result), ['created']);
+  const a = cli.ok(['asset', 'show', 'old-events', ...NS]).json();
+  assert.deepEqual(a.properties.eventGroups.map((g) => [g.name, g.dataSource, g.events.map((e) => e.name)]),
+    [['doorOpened', 'ns=3;s=Door', ['doorOpened']], ['doorClosed', 'ns=3;s=Door', ['doorClosed']]]);
+  r = cli.ok(['apply', '-f', file, ...NS]);
+  assert.deepEqual(r.json().map((x) => x.result), ['unchanged']);
+  assert.equal(cli.ok(['asset', 'show', 'old-events', ...NS]).json().properties.version, a.properties.version);
+  cli.ok(['asset', 'delete', 'old-events', ...NS]); // the round trip below counts the assets
+});
+
 test('an Azure-exported ARM document applies unchanged', () => {
   const r = cli.ok(['apply', '-f', join(SOURCE_DIR, 'tests/fixtures/model/asset-exported.json')]);
   assert.deepEqual(r.json().map((x) => [x.kind, x.namespace, x.name, x.result]), [['Asset', 'plant3', 'oven-1', 'created']]);

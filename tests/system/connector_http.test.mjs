@@ -8,13 +8,11 @@ import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry, Mosquitto, tempDir, waitFor, sleep } from './lib/registry.mjs';
-import { connectorBin } from './lib/connector.mjs';
+import { Connector } from './lib/connector.mjs';
 import { DeviceServer } from '../peers/http/server.mjs';
 
-// A connector that is not built fails this file, naming the missing executable; it is never
-// a reason to skip the tests.
-const HTTP_BIN = connectorBin('http');
-const SSE_BIN = connectorBin('sse');
+// A connector that is not built fails this file, naming the missing executable (lib/connector.mjs);
+// it is never a reason to skip the tests.
 const NS = '/api/v1/namespaces/plant';
 const cleanups = [];
 after(async () => {
@@ -42,30 +40,11 @@ function subscribe(port, filter) {
   return msgs;
 }
 
-// Start a connector process against reg and mqtt; its output is kept for failures.
-function startConnector(bin, reg, mqtt, dir) {
-  const tokenFile = join(dir, 'connector.token');
-  writeFileSync(tokenFile, `${reg.tokenFor('connector')}\n`);
-  const p = spawn(
-    bin,
-    ['--registry', reg.url, '--token-file', tokenFile, '--broker', mqtt.url, '--data', join(dir, 'data')],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const h = { proc: p, log: '' };
-  p.stdout.on('data', (d) => (h.log += d));
-  p.stderr.on('data', (d) => (h.log += d));
-  h.exited = new Promise((r) => p.once('exit', (code, sig) => r({ code, sig })));
-  // A clean stop exits 0 (under the sanitizers: no leak, no error).
-  h.stopClean = async () => {
-    p.kill('SIGTERM');
-    const { code, sig } = await h.exited;
-    assert.equal(code, 0, `connector exited with ${code ?? sig}: ${h.log.slice(-3000)}`);
-  };
-  cleanups.push(async () => {
-    if (p.exitCode === null && !p.signalCode) p.kill('SIGTERM');
-    await h.exited;
-  });
-  return h;
+// Start a connector process (tests/system/lib/connector.mjs) against reg and mqtt.
+async function startConnector(name, reg, mqtt) {
+  const c = new Connector({ name, registry: reg, broker: mqtt });
+  cleanups.push(() => c.cleanup());
+  return await c.start();
 }
 
 async function setup() {
@@ -127,7 +106,7 @@ test('HTTP: selected values arrive, errors show in status and clear', async () =
   });
   assert.equal(a.status, 201, a.text);
   const msgs = subscribe(mqtt.port, 'plant/oven/#');
-  const conn = startConnector(HTTP_BIN, reg, mqtt, dir);
+  const conn = await startConnector('http', reg, mqtt);
   const first = await waitFor(() => msgs.find((m) => m.topic === 'plant/oven/telemetry'), `a message (log: ${conn.log.slice(-2000)})`, 20000);
   assert.deepEqual(JSON.parse(first.payload), { temperature: 182.5, pressure: 1.02, running: true, lastAxis: 12.5 });
   assert.ok(dev.requests.some((r) => r.headers.authorization === `Basic ${Buffer.from('op:pw').toString('base64')}`));
@@ -181,7 +160,7 @@ test('SSE: events arrive on their topics, a quiet stream stays open, and the str
   });
   assert.equal(a.status, 201, a.text);
   const msgs = subscribe(mqtt.port, 'plant/sse/#');
-  const conn = startConnector(SSE_BIN, reg, mqtt, dir);
+  const conn = await startConnector('sse', reg, mqtt);
   await waitFor(() => msgs.find((m) => m.topic === 'plant/sse/alarm'), `the alarm (log: ${conn.log.slice(-2000)})`, 20000);
   assert.deepEqual(JSON.parse(msgs.find((m) => m.topic === 'plant/sse/alarm').payload), { code: 'OVERTEMP' });
   // The timeout ends the wait for the headers only: an accepted stream that stays silent
@@ -267,7 +246,7 @@ test('HTTP over TLS: the device trust list and a client certificate', async () =
   });
   assert.equal(a.status, 201, a.text);
   const msgs = subscribe(mqtt.port, 'plant/tls');
-  const conn = startConnector(HTTP_BIN, reg, mqtt, dir);
+  const conn = await startConnector('http', reg, mqtt);
   await waitFor(async () => (await statusText(reg, `${NS}/devices/tls`)).includes('TlsError'), `TlsError in status (log: ${conn.log.slice(-2000)})`, 20000);
   assert.equal(msgs.length, 0);
   // The endpoint changes (trust list added): applied without a restart.

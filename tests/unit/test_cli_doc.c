@@ -158,10 +158,16 @@ static void test_old_events(void **state)
 
     assert_int_equal(fp_doc_normalize(in, "ns", &ad, err, sizeof err), 0);
     assert_null(fp_json_get(ad.doc, "properties.events"));
+    /* As the registry stores it (lib/model's fp_model_legacy_events): a group per event, of
+     * the event's name, with the notifier as its dataSource. */
     groups = fp_json_get(ad.doc, "properties.eventGroups");
-    assert_int_equal(json_array_size(groups), 2);
-    assert_int_equal(json_array_size(json_object_get(json_array_get(groups, 0), "events")), 2);
-    assert_string_equal(fp_json_str(json_array_get(groups, 1), "dataSource"), "i=2253");
+    assert_int_equal(json_array_size(groups), 3);
+    assert_string_equal(fp_json_str(json_array_get(groups, 1), "name"), "e2");
+    assert_string_equal(fp_json_str(json_array_get(groups, 1), "dataSource"), "ns=3;s=N1");
+    assert_int_equal(json_array_size(json_object_get(json_array_get(groups, 0), "events")), 1);
+    assert_null(fp_json_get(json_array_get(json_object_get(json_array_get(groups, 0), "events"), 0),
+                            "eventNotifier"));
+    assert_string_equal(fp_json_str(json_array_get(groups, 2), "dataSource"), "i=2253");
     json_decref(ad.doc);
     json_decref(in);
 }

@@ -5,7 +5,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, waitFor, BIN } from './registry.mjs';
+import { tempDir, waitFor, BIN, TestProcess } from './registry.mjs';
 
 export const BUILD_DIR = process.env.FP_BUILD_DIR;
 
@@ -20,15 +20,14 @@ export function connectorBin(name) {
 }
 
 // A connector process. start() resolves once its /healthz answers.
-export class Connector {
+export class Connector extends TestProcess {
   constructor({ name, registry, broker, dataDir, args = [], port }) {
+    super(`connector ${name}`, dataDir ?? tempDir(`fp-conn-${name}-`));
     this.bin = connectorBin(name);
     this.registry = registry;
     this.broker = broker;
-    this.dataDir = dataDir ?? tempDir(`fp-conn-${name}-`);
     this.args = args;
     this.port = port;
-    this.log = '';
   }
 
   tokenFile() {
@@ -50,13 +49,10 @@ export class Connector {
       '--listen', `127.0.0.1:${this.port}`,
       ...this.args,
     ];
-    this.proc = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout.on('data', (d) => (this.log += d));
-    this.proc.stderr.on('data', (d) => (this.log += d));
-    this.exited = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));
+    this.spawn(this.bin, args);
     this.url = `http://127.0.0.1:${this.port}`;
     await waitFor(async () => {
-      if (this.proc.exitCode !== null) throw new Error(`connector exited: ${this.log.slice(-3000)}`);
+      this.checkRunning();
       const r = await fetch(`${this.url}/healthz`).catch(() => null);
       return r !== null;
     }, 'the connector to serve /healthz', 30000);
@@ -66,22 +62,6 @@ export class Connector {
   async metrics() {
     const r = await fetch(`${this.url}/metrics`);
     return await r.text();
-  }
-
-  async stop(signal = 'SIGTERM') {
-    if (!this.proc) return undefined;
-    if (this.proc.exitCode === null && !this.proc.signalCode) this.proc.kill(signal);
-    return await this.exited;
-  }
-
-  async stopClean() {
-    const { code, signal } = await this.stop('SIGTERM');
-    if (code !== 0) throw new Error(`connector exited with ${code ?? signal}: ${this.log.slice(-4000)}`);
-  }
-
-  async cleanup() {
-    await this.stop('SIGKILL');
-    rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
 

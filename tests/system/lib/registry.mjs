@@ -33,50 +33,65 @@ export function tempDir(prefix = 'fp-test-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-// A running registry process. start() resolves once it serves.
-export class Registry {
-  constructor({ dataDir, args = [] } = {}) {
-    this.dataDir = dataDir ?? tempDir();
-    this.args = args;
+// A process of ours under test (the registry, a connector): its output kept in log for
+// failure messages, a clean stop checked (under the sanitizers a leak or error makes the
+// exit non-zero), and its data directory removed at the end. what names it in errors.
+export class TestProcess {
+  constructor(what, dataDir) {
+    this.what = what;
+    this.dataDir = dataDir;
     this.proc = null;
     this.log = '';
   }
 
-  async start() {
-    const urlFile = join(this.dataDir, 'registry.url');
-    if (existsSync(urlFile)) unlinkSync(urlFile);
-    this.proc = spawn(BIN, ['registry', '--data', this.dataDir, '--listen', '127.0.0.1:0', ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  spawn(bin, args) {
+    this.proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => (this.log += d));
     this.proc.stderr.on('data', (d) => (this.log += d));
-    const exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
-    this.exited = exited;
-    this.url = await waitFor(() => {
-      if (this.proc.exitCode !== null) throw new Error(`registry exited: ${this.log}`);
-      return existsSync(urlFile) && readFileSync(urlFile, 'utf8').trim();
-    }, 'the registry to serve');
-    this.token = readFileSync(join(this.dataDir, 'admin.token'), 'utf8').trim();
-    return this;
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
   }
 
-  // Stop with a signal and wait for the exit; returns the exit code or signal.
-  // A clean stop exits 0; under the sanitizers a leak or error makes it non-zero.
+  // Fail when the process has already exited (while waiting for it to serve).
+  checkRunning() {
+    if (this.proc.exitCode !== null) throw new Error(`${this.what} exited: ${this.log.slice(-3000)}`);
+  }
+
+  // Stop with a signal and wait for the exit; returns {code, signal}.
   async stop(signal = 'SIGTERM') {
     if (!this.proc) return undefined;
     if (this.proc.exitCode === null && !this.proc.signalCode) this.proc.kill(signal);
     return await this.exited;
   }
 
-  // Stop with SIGTERM and fail unless the registry exited cleanly.
+  // Stop with SIGTERM and fail unless the process exited cleanly.
   async stopClean() {
     const { code, signal } = await this.stop('SIGTERM');
-    if (code !== 0) throw new Error(`registry exited with ${code ?? signal}: ${this.log.slice(-4000)}`);
+    if (code !== 0) throw new Error(`${this.what} exited with ${code ?? signal}: ${this.log.slice(-4000)}`);
   }
 
   async cleanup() {
     await this.stop('SIGKILL');
     rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+// A running registry process. start() resolves once it serves.
+export class Registry extends TestProcess {
+  constructor({ dataDir, args = [] } = {}) {
+    super('registry', dataDir ?? tempDir());
+    this.args = args;
+  }
+
+  async start() {
+    const urlFile = join(this.dataDir, 'registry.url');
+    if (existsSync(urlFile)) unlinkSync(urlFile);
+    this.spawn(BIN, ['registry', '--data', this.dataDir, '--listen', '127.0.0.1:0', ...this.args]);
+    this.url = await waitFor(() => {
+      this.checkRunning();
+      return existsSync(urlFile) && readFileSync(urlFile, 'utf8').trim();
+    }, 'the registry to serve');
+    this.token = readFileSync(join(this.dataDir, 'admin.token'), 'utf8').trim();
+    return this;
   }
 
   // Create a token of role (optionally limited to a namespace) with the CLI.
