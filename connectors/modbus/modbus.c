@@ -325,10 +325,12 @@ static enum read_result exchange(mb_ep *e, int unit, int (*op)(modbus_t *, void 
                                  int *exc, char *why, size_t why_len)
 {
     enum read_result res = READ_FAILED;
+    bool resent = false;
 
     *exc = 0;
     snprintf(why, why_len, "not sent");
     for (int64_t attempt = 0; attempt <= e->retries; attempt++) {
+        bool was_connected = e->connected;
         if (ep_connect(e)) {
             snprintf(why, why_len, "cannot connect: %s", e->conn_error);
             return READ_FAILED;
@@ -361,6 +363,14 @@ static enum read_result exchange(mb_ep *e, int unit, int (*op)(modbus_t *, void 
             snprintf(why, why_len, "%s", modbus_strerror(err));
             res = READ_FAILED;
             ep_close(e);
+            /* A device (or a gateway) that closed the connection while it was idle fails the
+             * first request on it, which it never saw: that one is sent again at once on a
+             * new connection, without counting as a retry. The function codes used are
+             * idempotent, so a request that did arrive does no harm sent twice. */
+            if (was_connected && !resent) {
+                resent = true;
+                attempt--;
+            }
         }
     }
     return res;
