@@ -94,9 +94,8 @@ typedef struct mb_pt_conf {
      offsetof(mb_pt_conf, type),                                                                   \
      0,                                                                                            \
      0,                                                                                            \
-     "How the registers are read: bool, int16, uint16, int32, uint32, int64, uint64, float32, "    \
-     "float64, string (length registers), bit (one bit of a register); unset: bool for coils "     \
-     "and discrete inputs, uint16 for registers",                                                  \
+     "How the registers are read (a string spans length registers, a bit is one bit of a "         \
+     "register); unset: bool for coils and discrete inputs, uint16 for registers",                 \
      mb_type_names},                                                                               \
         {scope,                                                                                    \
          FP_CFG_STRING,                                                                            \
