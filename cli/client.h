@@ -336,7 +336,7 @@ typedef enum fp_rkind {
     FP_RK_NAMESPACE = FP_KIND_NAMESPACE,
     FP_RK_DEVICE = FP_KIND_DEVICE,
     FP_RK_ASSET = FP_KIND_ASSET,
-    FP_RK_UNKNOWN = FP_KIND_COUNT, /* fp_kind_* answer "Unknown" and "" for it */
+    FP_RK_UNKNOWN = -1, /* outside the model's kinds: fp_kind_* answer "Unknown" and "" */
 } fp_rkind;
 
 /* fp_kind_name, fp_kind_collection and fp_kind_arm_type of lib/model: "Namespace",
@@ -376,9 +376,8 @@ json_t *fp_doc_from_discovered(const json_t *disc, fp_rkind kind, const char *di
 
 /* Descriptor of a top-level resource kind (cmd->data of its commands). */
 typedef struct fp_res_desc {
-    fp_rkind kind;
-    const char *what;   /* "device" for messages */
-    const char *coll;   /* collection segment; "namespaces" for namespaces */
+    fp_rkind kind;      /* how documents of it are written (FP_RK_UNKNOWN: not declaratively) */
+    fp_kind model;      /* its kind in lib/model: the noun for messages and the collection */
     const fp_col *cols; /* table columns */
 } fp_res_desc;
 

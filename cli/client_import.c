@@ -573,7 +573,8 @@ static int run_import(fp_ctx *ctx, const char *dataset)
         return FP_EXIT_ERROR;
     }
     fp_client_set_progress(ctx->client, fp_ctx_interactive(ctx));
-    path = fp_api_path(fp_arg_str(ctx, "namespace"), "assets", fp_arg_str(ctx, "asset"), NULL);
+    path = fp_api_path(fp_arg_str(ctx, "namespace"), fp_kind_collection(FP_KIND_ASSET),
+                       fp_arg_str(ctx, "asset"), NULL);
     snprintf(what, sizeof what, "asset '%s'", fp_arg_str(ctx, "asset"));
     rc = fp_res_modify(ctx, path, what, import_fn, &op, NULL);
     fp_client_set_progress(ctx->client, false);
@@ -639,7 +640,8 @@ static int run_export(fp_ctx *ctx, const char *dataset)
         return FP_EXIT_USAGE;
     if (!c)
         return FP_EXIT_ERROR;
-    path = fp_api_path(fp_arg_str(ctx, "namespace"), "assets", fp_arg_str(ctx, "asset"), NULL);
+    path = fp_api_path(fp_arg_str(ctx, "namespace"), fp_kind_collection(FP_KIND_ASSET),
+                       fp_arg_str(ctx, "asset"), NULL);
     rc = fp_client_send(c, "GET", path, NULL, NULL, NULL, &r);
     fp_free(path);
     snprintf(what, sizeof what, "asset '%s'", fp_arg_str(ctx, "asset"));

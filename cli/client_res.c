@@ -19,7 +19,7 @@ char *fp_res_path(fp_ctx *ctx, const fp_res_desc *desc, const char *name)
 {
     if (desc->kind == FP_RK_NAMESPACE)
         return fp_api_path(name, NULL, NULL, NULL);
-    return fp_api_path(fp_arg_str(ctx, "namespace"), desc->coll, name, NULL);
+    return fp_api_path(fp_arg_str(ctx, "namespace"), fp_kind_collection(desc->model), name, NULL);
 }
 
 /* "device 'pump-1'" for messages, into buf. */
@@ -114,7 +114,7 @@ int fp_res_create(fp_ctx *ctx)
     }
     path = fp_res_path(ctx, desc, name);
     rc = fp_client_send(c, "PUT", path, doc, NULL, "*", &r);
-    label(what, sizeof what, desc->what, name);
+    label(what, sizeof what, fp_kind_noun(desc->model), name);
     if (rc == FP_EXIT_CONFLICT && r.status == 412) {
         fp_errorf(ctx, "%s exists already (use update)", what);
     } else if (rc) {
@@ -142,7 +142,7 @@ int fp_res_show(fp_ctx *ctx)
     path = fp_res_path(ctx, desc, name);
     rc = fp_client_send(c, "GET", path, NULL, NULL, NULL, &r);
     if (rc)
-        fp_report(ctx, rc, &r, label(what, sizeof what, desc->what, name));
+        fp_report(ctx, rc, &r, label(what, sizeof what, fp_kind_noun(desc->model), name));
     else
         fp_print(ctx, r.body, desc->cols);
     fp_resp_clear(&r);
@@ -197,9 +197,9 @@ int fp_res_list(fp_ctx *ctx)
 
     if (!c)
         return FP_EXIT_ERROR;
-    path = desc->kind == FP_RK_NAMESPACE
-               ? fp_api_path(NULL, NULL, NULL, NULL)
-               : fp_api_path(fp_arg_str(ctx, "namespace"), desc->coll, NULL, NULL);
+    path = desc->kind == FP_RK_NAMESPACE ? fp_api_path(NULL, NULL, NULL, NULL)
+                                         : fp_api_path(fp_arg_str(ctx, "namespace"),
+                                                       fp_kind_collection(desc->model), NULL, NULL);
     fp_buf_init(&b, 1 << 16);
     fp_buf_append_str(&b, path);
     fp_list_query(ctx, &b);
@@ -209,7 +209,7 @@ int fp_res_list(fp_ctx *ctx)
     rc = fp_client_list(c, b.data, &items, NULL, &r);
     fp_buf_clear(&b);
     if (rc) {
-        fp_report(ctx, rc, &r, desc->what);
+        fp_report(ctx, rc, &r, fp_kind_noun(desc->model));
         fp_resp_clear(&r);
         return rc;
     }
@@ -252,8 +252,8 @@ int fp_res_update(fp_ctx *ctx)
         return FP_EXIT_USAGE;
     }
     path = fp_res_path(ctx, desc, name);
-    rc = fp_res_modify(ctx, path, label(what, sizeof what, desc->what, name), apply_flags_fn, NULL,
-                       &out);
+    rc = fp_res_modify(ctx, path, label(what, sizeof what, fp_kind_noun(desc->model), name),
+                       apply_flags_fn, NULL, &out);
     if (!rc && out)
         fp_print(ctx, out, desc->cols);
     json_decref(out);
@@ -272,7 +272,7 @@ int fp_res_delete(fp_ctx *ctx)
 
     if (!c)
         return FP_EXIT_ERROR;
-    label(what, sizeof what, desc->what, name);
+    label(what, sizeof what, fp_kind_noun(desc->model), name);
     if (!fp_confirm(ctx, what)) {
         fp_errorf(ctx, "not deleted");
         return FP_EXIT_ERROR;
@@ -378,7 +378,8 @@ static int sub_modify_fn(fp_ctx *ctx, json_t *doc, void *arg)
 
 static char *asset_path(fp_ctx *ctx)
 {
-    return fp_api_path(fp_arg_str(ctx, "namespace"), "assets", fp_arg_str(ctx, "asset"), NULL);
+    return fp_api_path(fp_arg_str(ctx, "namespace"), fp_kind_collection(FP_KIND_ASSET),
+                       fp_arg_str(ctx, "asset"), NULL);
 }
 
 /* add (0), update (1), remove (2) of one item. */

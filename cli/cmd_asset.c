@@ -21,7 +21,7 @@ static const fp_col asset_cols[] = {
     {0},
 };
 
-static const fp_res_desc asset_desc = {FP_RK_ASSET, "asset", "assets", asset_cols};
+static const fp_res_desc asset_desc = {FP_RK_ASSET, FP_KIND_ASSET, asset_cols};
 
 #define A_NS                                                                                       \
     {                                                                                              \

@@ -22,7 +22,7 @@ static const fp_col dev_cols[] = {
     {0},
 };
 
-static const fp_res_desc dev_desc = {FP_RK_DEVICE, "device", "devices", dev_cols};
+static const fp_res_desc dev_desc = {FP_RK_DEVICE, FP_KIND_DEVICE, dev_cols};
 
 #define DEV_NS                                                                                     \
     {                                                                                              \
@@ -337,7 +337,8 @@ static int ep_add_fn(fp_ctx *ctx, json_t *doc, void *arg)
 
 static char *device_path(fp_ctx *ctx)
 {
-    return fp_api_path(fp_arg_str(ctx, "namespace"), "devices", fp_arg_str(ctx, "device"), NULL);
+    return fp_api_path(fp_arg_str(ctx, "namespace"), fp_kind_collection(FP_KIND_DEVICE),
+                       fp_arg_str(ctx, "device"), NULL);
 }
 
 static int ep_add(fp_ctx *ctx)

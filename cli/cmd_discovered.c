@@ -27,10 +27,8 @@ static const fp_col dasset_cols[] = {
     {0},
 };
 
-static const fp_res_desc ddev_desc = {FP_RK_DEVICE, "discovered device", "discoveredDevices",
-                                      ddev_cols};
-static const fp_res_desc dasset_desc = {FP_RK_ASSET, "discovered asset", "discoveredAssets",
-                                        dasset_cols};
+static const fp_res_desc ddev_desc = {FP_RK_DEVICE, FP_KIND_DISCOVERED_DEVICE, ddev_cols};
+static const fp_res_desc dasset_desc = {FP_RK_ASSET, FP_KIND_DISCOVERED_ASSET, dasset_cols};
 
 #define D_NS                                                                                       \
     {                                                                                              \
@@ -72,8 +70,8 @@ static int onboard(fp_ctx *ctx)
 
     if (!c)
         return FP_EXIT_ERROR;
-    snprintf(what, sizeof what, "%s '%s'", desc->what, name);
-    path = fp_api_path(ns, desc->coll, name, NULL);
+    snprintf(what, sizeof what, "%s '%s'", fp_kind_noun(desc->model), name);
+    path = fp_api_path(ns, fp_kind_collection(desc->model), name, NULL);
     rc = fp_client_send(c, "GET", path, NULL, NULL, NULL, &r);
     fp_free(path);
     if (rc) {

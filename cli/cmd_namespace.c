@@ -14,7 +14,7 @@ static const fp_col ns_cols[] = {
     {0},
 };
 
-static const fp_res_desc ns_desc = {FP_RK_NAMESPACE, "namespace", "namespaces", ns_cols};
+static const fp_res_desc ns_desc = {FP_RK_NAMESPACE, FP_KIND_NAMESPACE, ns_cols};
 
 #define NS_NAME                                                                                    \
     {                                                                                              \

@@ -24,7 +24,7 @@ static const fp_col version_cols[] = {
     {0},
 };
 
-static const fp_res_desc schema_desc = {FP_RK_UNKNOWN, "schema", "schemas", schema_cols};
+static const fp_res_desc schema_desc = {FP_RK_UNKNOWN, FP_KIND_SCHEMA, schema_cols};
 
 #define S_NS                                                                                       \
     {                                                                                              \
@@ -126,7 +126,8 @@ static char *version_path(fp_ctx *ctx, bool with_version)
 
     snprintf(suffix, sizeof suffix, "/versions%s%s", with_version ? "/" : "",
              with_version ? fp_arg_str(ctx, "version") : "");
-    return fp_api_path(fp_arg_str(ctx, "namespace"), "schemas", fp_arg_str(ctx, "schema"), suffix);
+    return fp_api_path(fp_arg_str(ctx, "namespace"), fp_kind_collection(FP_KIND_SCHEMA),
+                       fp_arg_str(ctx, "schema"), suffix);
 }
 
 static int version_send(fp_ctx *ctx, const char *method, const json_t *body, bool print)

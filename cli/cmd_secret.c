@@ -19,7 +19,7 @@ static const fp_col secret_cols[] = {
     {0},
 };
 
-static const fp_res_desc secret_desc = {FP_RK_UNKNOWN, "secret", "secrets", secret_cols};
+static const fp_res_desc secret_desc = {FP_RK_UNKNOWN, FP_KIND_SECRET, secret_cols};
 
 #define SE_NS                                                                                      \
     {                                                                                              \
@@ -126,7 +126,8 @@ static int secret_set(fp_ctx *ctx)
         json_object_set_new(data, fp_arg_str(ctx, "key") ? fp_arg_str(ctx, "key") : "value", s);
     }
     body = json_pack("{s:o}", "data", data);
-    path = fp_api_path(fp_arg_str(ctx, "namespace"), "secrets", fp_arg_str(ctx, "name"), NULL);
+    path = fp_api_path(fp_arg_str(ctx, "namespace"), fp_kind_collection(FP_KIND_SECRET),
+                       fp_arg_str(ctx, "name"), NULL);
     rc = fp_client_send(c, "PUT", path, body, NULL, NULL, &r);
     snprintf(what, sizeof what, "secret '%s'", fp_arg_str(ctx, "name"));
     if (rc)

@@ -108,6 +108,8 @@ const char *fp_kind_name(fp_kind kind)
 /* See fp_model.h. */
 const char *fp_kind_collection(fp_kind kind)
 {
+    if (kind == FP_KIND_SECRET)
+        return "secrets";
     return known(kind) ? k_kinds[kind].collection : "";
 }
 

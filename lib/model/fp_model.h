@@ -48,7 +48,8 @@ typedef enum fp_kind {
  * outside the enum. */
 const char *fp_kind_name(fp_kind kind);
 /* The URL segment of the collection: "namespaces", "devices", "assets",
- * "discoveredDevices", "discoveredAssets", "schemas", "versions"; "" outside the enum. */
+ * "discoveredDevices", "discoveredAssets", "schemas", "versions", and "secrets" for
+ * FP_KIND_SECRET; "" outside the enum. */
 const char *fp_kind_collection(fp_kind kind);
 /* ARM type, e.g. "Microsoft.DeviceRegistry/namespaces/assets"; "" outside the enum. */
 const char *fp_kind_arm_type(fp_kind kind);

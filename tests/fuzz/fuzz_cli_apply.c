@@ -29,7 +29,7 @@ static void check_doc(const json_t *in, const char *ns)
             abort(); /* nothing is handed out on failure */
         return;
     }
-    if (!d.doc || d.kind >= FP_RK_UNKNOWN || !json_is_object(d.doc))
+    if (!d.doc || d.kind == FP_RK_UNKNOWN || !json_is_object(d.doc))
         abort();
     if (ns && d.kind != FP_RK_NAMESPACE && strcmp(d.ns, ns))
         abort(); /* --namespace wins */

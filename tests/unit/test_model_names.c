@@ -50,7 +50,8 @@ static void test_kinds(void **state)
     /* Secrets have a rule but are not a kind of the ARM model. */
     assert_false(fp_kind_parse("secrets", &k));
     assert_string_equal(fp_kind_name(FP_KIND_SECRET), "Unknown");
-    assert_string_equal(fp_kind_collection(FP_KIND_SECRET), "");
+    assert_string_equal(fp_kind_collection(FP_KIND_SECRET),
+                        "secrets"); /* a collection all the same */
     assert_false(fp_kind_namespaced(FP_KIND_SECRET));
     assert_non_null(fp_model_name_rule(FP_KIND_SECRET));
     assert_null(fp_model_name_rule((fp_kind)99));
