@@ -340,6 +340,44 @@ test('devices that never answer: timeouts in status and /metrics, and a healthy 
   await hung.stop();
 });
 
+test('a unit id per asset: two assets on one endpoint read and write their own unit', async () => {
+  const ns = 'mb-h';
+  await namespace(ns);
+  const port = await freePort();
+  const srv = await peer({ port, units: [1, 2] });
+  await srv.set('hr', 0, [111], 1);
+  await srv.set('hr', 0, [222], 2);
+  await put(`/api/v1/namespaces/${ns}/devices/gateway`, device(port));
+  const sub = await new MqttSub(mq.port, `${ns}/#`).start();
+  cleanups.push(() => sub.stop());
+  const asset = (name, unit) => ({
+    properties: {
+      deviceRef: { deviceName: 'gateway', endpointName: 'main' },
+      ...(unit ? { defaultDatasetsConfiguration: JSON.stringify({ unitId: unit }), defaultManagementGroupsConfiguration: JSON.stringify({ unitId: unit }) } : {}),
+      datasets: [
+        {
+          name: 'd',
+          datasetConfiguration: '{"samplingIntervalInMilliseconds": 200}',
+          dataPoints: [{ name: 'v', dataSource: 'hr:0' }],
+          destinations: [{ target: 'Mqtt', configuration: { topic: `${ns}/${name}`, qos: 'Qos1' } }],
+        },
+      ],
+      managementGroups: [{ name: 'ops', actions: [{ name: 'set', targetUri: 'hr:1', actionType: 'Write', topic: `${ns}/${name}/set` }] }],
+    },
+  });
+  await put(`/api/v1/namespaces/${ns}/assets/first`, asset('first'));
+  await put(`/api/v1/namespaces/${ns}/assets/second`, asset('second', 2));
+  await sub.waitFor((x) => x.topic === `${ns}/first` && x.json?.v === 111, explain('unit 1 through the endpoint\'s unit id'));
+  await sub.waitFor((x) => x.topic === `${ns}/second` && x.json?.v === 222, explain('unit 2 through the asset\'s unit id'));
+  // The asset's write goes to its unit too.
+  await waitFor(async () => {
+    mqttPub(mq.port, `${ns}/second/set`, '77', ['-D', 'publish', 'response-topic', `${ns}/replies/w`, '-D', 'publish', 'correlation-data', 'w']);
+    await new Promise((r) => setTimeout(r, 500));
+    return (await srv.get('hr', 1, 1, 2))[0] === 77;
+  }, explain('the write of the second asset in unit 2'));
+  assert.deepEqual(await srv.get('hr', 1, 1, 1), [0], 'unit 1 untouched');
+});
+
 test('the inter-request delay spaces the requests of an endpoint', async () => {
   // Three requests per sample (three tables), 300 ms between two requests: a sample takes at
   // least 600 ms, so a 100 ms sampling interval gives at most about two samples a second, and
