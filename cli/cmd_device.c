@@ -220,6 +220,20 @@ static const fp_flag ep_mqtt_flags[] = {
     {0},
 };
 
+static const fp_flag ep_modbus_flags[] = {
+    EP_COMMON_FLAGS,
+    {"unit-id", 0, FP_FLAG_INT, 0, "additionalConfiguration#unitId", "ID",
+     "unit id (slave address), 1..247 (1)"},
+    {"timeout", 0, FP_FLAG_INT, 0, "additionalConfiguration#timeoutMilliseconds", "MS",
+     "time allowed for one answer (1000)"},
+    {"inter-request-delay", 0, FP_FLAG_INT, 0,
+     "additionalConfiguration#interRequestDelayMilliseconds", "MS",
+     "pause between two requests (0)"},
+    {"retries", 0, FP_FLAG_INT, 0, "additionalConfiguration#retries", "N",
+     "tries after the first without an answer (1)"},
+    {0},
+};
+
 static const fp_flag ep_plain_flags[] = {EP_COMMON_FLAGS, {0}};
 
 static const fp_flag ep_custom_flags[] = {
@@ -424,9 +438,12 @@ static const fp_cli_cmd ep_add_cmds[] = {
     {"mqtt", "Add an MQTT broker endpoint",
      EP_EXAMPLE("mqtt", "mqtt://10.0.0.3:1883 --topic-filter 'plc/#'"), ep_mqtt_flags, NULL, ep_add,
      NULL, FP_ENDPOINT_MQTT, FP_OP_ADD, NULL},
+    {"modbus", "Add a Modbus TCP or RTU endpoint",
+     EP_EXAMPLE("modbus", "modbus-tcp://10.0.0.4:502 --unit-id 3 --timeout 500"), ep_modbus_flags,
+     NULL, ep_add, NULL, FP_ENDPOINT_MODBUS, FP_OP_ADD, NULL},
     {"custom", "Add an endpoint of a custom connector's type",
-     EP_EXAMPLE("custom", "tcp://10.0.0.4:502 --endpoint-type Contoso.Modbus "
-                          "--config '{\"unitId\":1}'"),
+     EP_EXAMPLE("custom", "tcp://10.0.0.4:47808 --endpoint-type Contoso.Bacnet "
+                          "--config '{\"deviceInstance\":1}'"),
      ep_custom_flags, NULL, ep_add, NULL, NULL, FP_OP_ADD, NULL},
     {0},
 };

@@ -89,7 +89,7 @@ static void scan_connectors_dir(const char *dir, found_connector *list, int *n)
  * the build tree (<bin dir>/../connectors/<name>/). */
 int up_find_connectors(const char *extra_dir, found_connector *list)
 {
-    static const char *const k_ours[] = {"http", "sse", "opcua"};
+    static const char *const k_ours[] = {"http", "sse", "opcua", "modbus"};
     char self[PATH_MAX], path[PATH_MAX + 200];
     const char *bin_dir;
     int n = 0;

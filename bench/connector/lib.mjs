@@ -1,6 +1,9 @@
-// Helpers the connector benchmarks share (runtime.mjs, hung.mjs): a pause, a free loopback
-// port chosen at run time, and waiting for a condition with a deadline.
+// Helpers the connector benchmarks share (runtime.mjs, hung.mjs, ../modbus/bench.mjs): a
+// pause, a free loopback port chosen at run time, waiting for a condition with a deadline, and
+// a process's CPU time and memory from /proc.
 import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,4 +26,19 @@ export async function until(fn, what, ms = 60000) {
     await sleep(50);
   }
   throw new Error(`timed out: ${what}`);
+}
+
+const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+// utime + stime of a live process, in seconds.
+export function cpuSeconds(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / HZ;
+}
+
+// VmRSS and VmHWM of a live process, in MB.
+export function procMem(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const g = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm')) ?? [])[1] ?? 0);
+  return { rss: g('VmRSS') / 1024, hwm: g('VmHWM') / 1024 };
 }

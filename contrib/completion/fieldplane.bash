@@ -18,13 +18,14 @@ _fieldplane_words() {
     "device endpoint") echo "list inbound" ;;
     "device endpoint list") echo "--namespace --device --output --server --help" ;;
     "device endpoint inbound") echo "add list remove" ;;
-    "device endpoint inbound add") echo "opcua rest sse onvif media mqtt custom" ;;
+    "device endpoint inbound add") echo "opcua rest sse onvif media mqtt modbus custom" ;;
     "device endpoint inbound add opcua") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --app --keep-alive --publishing-interval --sampling-interval --queue-size --key-frame-count --session-timeout --session-keep-alive --session-reconnect-period --session-reconnect-backoff --subscription-max-items --subscription-life-time --security-policy --security-mode --accept-untrusted-certs --run-asset-discovery --output --server --help" ;;
     "device endpoint inbound add rest") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --output --server --help" ;;
     "device endpoint inbound add sse") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --output --server --help" ;;
     "device endpoint inbound add onvif") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --accept-invalid-hostnames --accept-invalid-certs --output --server --help" ;;
     "device endpoint inbound add media") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --output --server --help" ;;
     "device endpoint inbound add mqtt") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --topic-filter --topic-mapping-prefix --output --server --help" ;;
+    "device endpoint inbound add modbus") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --unit-id --timeout --inter-request-delay --retries --output --server --help" ;;
     "device endpoint inbound add custom") echo "--namespace --device --name --address --user-ref --password-ref --cert-ref --key-ref --intermediate-certs-ref --trust-list --config --replace --endpoint-type --output --server --help" ;;
     "device endpoint inbound list") echo "--namespace --device --output --server --help" ;;
     "device endpoint inbound remove") echo "--namespace --device --name --output --server --help" ;;

@@ -44,8 +44,9 @@ extern "C" {
 #endif
 
 /* 2: fp_config_key grew `choices`, so a table of rows built against version 1 has rows of
- * another size; fp_connector grew sampling_key and dataset_sample at its end. */
-#define FP_CONNECTOR_ABI 2
+ * another size; fp_connector grew sampling_key and dataset_sample at its end.
+ * 3: fp_connector grew `counters` at its end. */
+#define FP_CONNECTOR_ABI 3
 
 typedef struct fp_rt fp_rt; /* the runtime of one connector process */
 typedef struct fp_endpoint fp_endpoint;
@@ -123,6 +124,23 @@ typedef struct fp_config_key {
      * policy's URI); keep the list in one place that both the row and the check name. */
     const char *const *choices;
 } fp_config_key;
+
+/* ---------------------------------------------------------------------------------------
+ * Counters of the connector's own
+ *
+ * A connector names the figures it counts per endpoint (requests that timed out, exceptions
+ * a device answered) as rows, as it names its configuration keys; the runtime keeps one
+ * atomic counter per row and endpoint and shows each in /metrics as
+ * fieldplane_connector_<name>_total{connector,endpoint}, with every endpoint's together
+ * without the endpoint label. fp_endpoint_count() adds to one, from any thread.
+ * ------------------------------------------------------------------------------------ */
+
+#define FP_MAX_COUNTERS 8
+
+typedef struct fp_counter_def {
+    const char *name; /* "modbus_timeouts": lowercase letters, digits and '_' */
+    const char *help; /* one line, for the # HELP line */
+} fp_counter_def;
 
 /* ---------------------------------------------------------------------------------------
  * The objects the runtime hands to callbacks (read-only for the connector, except
@@ -311,6 +329,10 @@ typedef struct fp_connector {
      * It may block up to the device's timeout. */
     const char *sampling_key;
     int (*dataset_sample)(fp_dataset *ds, fp_payload *p);
+
+    /* The connector's own per-endpoint counters (see fp_counter_def), ended by a row whose
+     * name is NULL; at most FP_MAX_COUNTERS. NULL: none. */
+    const fp_counter_def *counters;
 } fp_connector;
 
 /* Parse the command line (see --help), connect to the registry and the broker, run until
@@ -419,6 +441,10 @@ void fp_action_health(fp_action *ac, bool available, const char *reason_code, co
  * the dataset's status by the point's name; NULL fmt clears it. */
 void fp_datapoint_error(fp_datapoint *dp, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Add n to the endpoint's counter `counter` (an index into the connector's counters rows;
+ * FP_MAX_COUNTERS or more is ignored). Thread-safe, lock-free. */
+void fp_endpoint_count(fp_endpoint *ep, unsigned counter, uint64_t n);
 
 /* ---------------------------------------------------------------------------------------
  * Timers and tasks

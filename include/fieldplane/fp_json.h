@@ -51,6 +51,8 @@ fp_status fp_json_dump_compact(fp_buf *out, const json_t *v);
 size_t fp_real_text(char out[FP_REAL_TEXT_LEN], double v, bool is_float);
 /* One real number as fp_json_dump_compact writes it (non-finite: null). Returns out->err. */
 fp_status fp_json_dump_real(fp_buf *out, double d);
+/* A float32 in the shortest form that reads back as the same float (non-finite: null). */
+fp_status fp_json_dump_real32(fp_buf *out, float f);
 
 #ifdef __cplusplus
 }

@@ -209,6 +209,23 @@ fp_status fp_json_dump_real(fp_buf *out, double d)
     return out->err;
 }
 
+/* The same for a single-precision value: the shortest text that reads back as the same
+ * float (1.1f is "1.1", not the double 1.100000023841858), for protocols that carry
+ * float32 (Modbus registers). */
+fp_status fp_json_dump_real32(fp_buf *out, float f)
+{
+    char num[FP_REAL_TEXT_LEN];
+    size_t n;
+
+    if (!isfinite(f))
+        return fp_buf_append(out, "null", 4);
+    n = fp_real_text(num, f, true);
+    fp_buf_append(out, num, n);
+    if (!strpbrk(num, ".eEni"))
+        fp_buf_append(out, ".0", 2);
+    return out->err;
+}
+
 fp_status fp_json_dump_compact(fp_buf *out, const json_t *v)
 {
     switch (json_typeof(v)) {

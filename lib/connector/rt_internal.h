@@ -201,8 +201,9 @@ struct rt_endpoint {
     fp_timer *retry_timer;       /* pending retry of failed adds (on the strand), or NULL */
     atomic_bool closing;         /* being removed: fp_endpoint_post refuses */
     struct fp_fd_watch *watches; /* its descriptor watches (the exec's wlock) */
-    atomic_ullong samples, samples_skipped; /* its datasets' sample calls, skipped ticks */
-    uint64_t retry_ms;                      /* back-off of the next retry: 5 s doubling to 60 s */
+    atomic_ullong samples, samples_skipped;  /* its datasets' sample calls, skipped ticks */
+    atomic_ullong counters[FP_MAX_COUNTERS]; /* the connector's own (fp_endpoint_count) */
+    uint64_t retry_ms;                       /* back-off of the next retry: 5 s doubling to 60 s */
 };
 
 /* ---- the runtime -------------------------------------------------------------------------- */
@@ -361,8 +362,12 @@ int rt_ops_port(fp_rt *rt);
 typedef struct rt_ep_count {
     const char *label; /* "<ns>/<device>/<endpoint>" */
     uint64_t published, failed;
-    uint64_t samples, samples_skipped; /* the runtime's sample calls, ticks skipped */
+    uint64_t samples, samples_skipped;  /* the runtime's sample calls, ticks skipped */
+    uint64_t counters[FP_MAX_COUNTERS]; /* the connector's own rows */
 } rt_ep_count;
+/* The connector's own counters (conn->counters) into b, after the other parts. */
+void rt_ops_metrics_counters_text(fp_buf *b, const char *connector, const fp_counter_def *defs,
+                                  const rt_ep_count *eps, size_t n_eps);
 /* The worker pool's part of /metrics into b (after rt_ops_metrics_text). */
 void rt_ops_metrics_exec_text(fp_buf *b, const char *connector, const rt_exec_stats *x,
                               const rt_ep_count *eps, size_t n_eps);

@@ -779,6 +779,18 @@ int fp_connector_main(const fp_connector *conn, int argc, char **argv)
                 conn->dataset_sample ? "sampling_key" : "dataset_sample");
         return 1;
     }
+    for (size_t c = 0; conn->counters && conn->counters[c].name; c++) {
+        const char *n = conn->counters[c].name;
+        if (c >= FP_MAX_COUNTERS || !*n ||
+            strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(n) ||
+            !conn->counters[c].help) {
+            fprintf(stderr,
+                    "error: the connector table's counters: at most %d rows, each with a name "
+                    "of lowercase letters, digits and '_' and a help line (row %zu)\n",
+                    FP_MAX_COUNTERS, c);
+            return 1;
+        }
+    }
     if (conn->sampling_key) {
         const fp_config_key *k = conn->config;
         while (k && k->key &&

@@ -235,6 +235,26 @@ void rt_ops_metrics_exec_text(fp_buf *b, const char *connector, const rt_exec_st
     }
 }
 
+void rt_ops_metrics_counters_text(fp_buf *b, const char *connector, const fp_counter_def *defs,
+                                  const rt_ep_count *eps, size_t n_eps)
+{
+    for (size_t c = 0; defs && c < FP_MAX_COUNTERS && defs[c].name; c++) {
+        char name[128];
+        uint64_t total = 0;
+        snprintf(name, sizeof name, "fieldplane_connector_%s_total", defs[c].name);
+        for (size_t i = 0; i < n_eps; i++)
+            total += eps[i].counters[c];
+        per_endpoint(b, name, defs[c].help, connector, total, eps, n_eps,
+                     offsetof(rt_ep_count, counters) + c * sizeof(uint64_t));
+    }
+}
+
+void fp_endpoint_count(fp_endpoint *ep, unsigned counter, uint64_t n)
+{
+    if (ep && counter < FP_MAX_COUNTERS)
+        atomic_fetch_add(&RT_OF(ep, rt_endpoint, pub)->counters[counter], n);
+}
+
 /* Snapshot of the endpoints' counters (labels copied, so no lock is held while
  * formatting). */
 static rt_ep_count *snapshot_endpoints(fp_rt *rt, size_t *n_out, char **labels_out)
@@ -265,6 +285,8 @@ static rt_ep_count *snapshot_endpoints(fp_rt *rt, size_t *n_out, char **labels_o
         eps[i].failed = __atomic_load_n(&ep->failed, __ATOMIC_RELAXED);
         eps[i].samples = atomic_load(&ep->samples);
         eps[i].samples_skipped = atomic_load(&ep->samples_skipped);
+        for (size_t c = 0; c < FP_MAX_COUNTERS; c++)
+            eps[i].counters[c] = atomic_load(&ep->counters[c]);
     }
     pthread_mutex_unlock(&rt->lock);
     *n_out = i;
@@ -567,6 +589,7 @@ static bool answer_request(struct rt_ops *ops, ops_conn *c, const rt_ops_request
         rt_exec_stats xs;
         rt_exec_stats_get(rt, &xs);
         rt_ops_metrics_exec_text(&b, name, &xs, eps, n_eps);
+        rt_ops_metrics_counters_text(&b, name, rt->conn ? rt->conn->counters : NULL, eps, n_eps);
         fp_free(eps);
         fp_free(labels);
         if (b.err) {

@@ -357,6 +357,7 @@ static const fp_endpoint_type k_endpoint_types[] = {
     {FP_ENDPOINT_HTTP, "REST (HTTP)", "http://192.168.1.40:8080"},
     {FP_ENDPOINT_SSE, "Server-sent events", "http://192.168.1.40:8080/events"},
     {FP_ENDPOINT_MQTT, "MQTT", "mqtt://192.168.1.50:1883"},
+    {FP_ENDPOINT_MODBUS, "Modbus (TCP, RTU)", "modbus-tcp://192.168.1.60:502"},
 };
 
 const fp_endpoint_type *fp_endpoint_types(size_t *n_out)

@@ -125,6 +125,7 @@ fp_status fp_model_secret_ref_check(const char *ref, char *why, size_t why_len);
 #define FP_ENDPOINT_HTTP "Microsoft.Http"
 #define FP_ENDPOINT_SSE "Microsoft.SSEHttp"
 #define FP_ENDPOINT_MQTT "Microsoft.Mqtt"
+#define FP_ENDPOINT_MODBUS "Fieldplane.Modbus"
 
 typedef struct fp_endpoint_type {
     const char *type;    /* endpointType as documents write it: FP_ENDPOINT_OPCUA */

@@ -109,6 +109,7 @@ test('device commands and every inbound endpoint type', () => {
     ['onvif', 'http://10.0.0.9/onvif', 'Microsoft.Onvif', ['--accept-invalid-certs']],
     ['media', 'rtsp://10.0.0.9:554/s1', 'Microsoft.Media', []],
     ['mqtt', 'mqtt://10.0.0.3:1883', 'Microsoft.Mqtt', ['--topic-filter', 'plc/#']],
+    ['modbus', 'modbus-tcp://10.0.0.4:502', 'Fieldplane.Modbus', ['--unit-id', '3', '--timeout', '500']],
     ['custom', 'tcp://10.0.0.4:502', 'Contoso.Modbus', ['--endpoint-type', 'Contoso.Modbus', '--config', '{"unitId":1}']],
   ];
   for (const [type, addr, want, extra] of more) {
@@ -118,8 +119,9 @@ test('device commands and every inbound endpoint type', () => {
     assert.equal(ep.authentication.method, 'Anonymous');
   }
   const list = cli.ok(['device', 'endpoint', 'list', ...NS, '--device', 'press-1']).json();
-  assert.equal(list.length, 7);
+  assert.equal(list.length, 8);
   assert.equal(JSON.parse(list.find((e) => e.name === 'ep-mqtt').additionalConfiguration).topicFilter, 'plc/#');
+  assert.deepEqual(JSON.parse(list.find((e) => e.name === 'ep-modbus').additionalConfiguration), { unitId: 3, timeoutMilliseconds: 500 });
   // Adding the same name again conflicts; --replace replaces it.
   assert.equal(cli.run(['device', 'endpoint', 'inbound', 'add', 'rest', ...NS, '--device', 'press-1', '--name', 'ep-rest',
     '--address', 'http://x']).code, 4);
@@ -136,7 +138,7 @@ test('device commands and every inbound endpoint type', () => {
   assert.equal(upd.properties.model, 'P2');
   assert.equal(upd.properties.enabled, false);
   assert.equal(upd.properties.attributes?.line, undefined);
-  assert.equal(Object.keys(upd.properties.endpoints.inbound).length, 6);
+  assert.equal(Object.keys(upd.properties.endpoints.inbound).length, 7);
   // Create-only fields are not offered by update.
   assert.equal(cli.run(['device', 'update', 'press-1', ...NS, '--os', 'x']).code, 2);
 

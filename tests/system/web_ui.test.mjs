@@ -226,7 +226,7 @@ test('create a device with an OPC UA endpoint', async () => {
     const known = JSON.parse(model.match(/export const endpointTypes = (\[[\s\S]*?\]);/)[1]);
     const labels = await field(`${ep}.endpointType`).locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
     assert.deepEqual(labels.map(([v]) => v).sort(), known.map((k) => k.type).sort());
-    const served = ['Microsoft.OpcUa', 'Microsoft.Http', 'Microsoft.SSEHttp'];
+    const served = ['Microsoft.OpcUa', 'Microsoft.Http', 'Microsoft.SSEHttp', 'Fieldplane.Modbus'];
     for (const [v, l] of labels) assert.equal(/no connector in this build/.test(l), !served.includes(v), `${v}: ${l}`);
     assert.deepEqual(labels.slice(0, served.length).map(([v]) => v).sort(), [...served].sort());
     assert.equal(await field(`${ep}.address`).getAttribute('placeholder'), known.find((k) => k.type === 'Microsoft.OpcUa').example);

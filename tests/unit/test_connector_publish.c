@@ -618,6 +618,35 @@ static void test_metrics_text(void **state)
         l = e + 1;
     }
     fp_buf_clear(&b);
+
+    /* The connector's own counters: one family per row, summed and per endpoint; rows end at
+     * the NULL name. */
+    static const fp_counter_def defs[] = {{"modbus_timeouts", "Requests without an answer"},
+                                          {"modbus_exceptions", "Exception answers"},
+                                          {NULL, NULL}};
+    eps[0].counters[0] = 4;
+    eps[1].counters[0] = 3;
+    eps[1].counters[1] = 2;
+    eps[0].counters[2] = 99; /* no row: not shown */
+    fp_buf_init(&b, 1 << 20);
+    rt_ops_metrics_counters_text(&b, "modbus", defs, eps, 2);
+    assert_int_equal(b.err, FP_OK);
+    t = b.data;
+    assert_non_null(strstr(t, "# HELP fieldplane_connector_modbus_timeouts_total Requests without "
+                              "an answer; without the endpoint label, every endpoint's together.\n"
+                              "# TYPE fieldplane_connector_modbus_timeouts_total counter\n"));
+    assert_non_null(
+        strstr(t, "fieldplane_connector_modbus_timeouts_total{connector=\"modbus\"} 7\n"));
+    assert_non_null(strstr(t, "fieldplane_connector_modbus_timeouts_total{connector=\"modbus\","
+                              "endpoint=\"plant/dev1/rest\"} 4\n"));
+    assert_non_null(strstr(t, "fieldplane_connector_modbus_exceptions_total{connector=\"modbus\","
+                              "endpoint=\"plant/dev\\\"2/sse\"} 2\n"));
+    assert_null(strstr(t, "99"));
+    fp_buf_clear(&b);
+    fp_buf_init(&b, 1 << 20);
+    rt_ops_metrics_counters_text(&b, "modbus", NULL, eps, 2);
+    assert_int_equal(b.len, 0);
+    fp_buf_clear(&b);
 }
 
 int main(void)
