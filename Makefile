@@ -7,6 +7,10 @@ LISTEN      ?= 127.0.0.1:8080
 UP_ARGS     ?=
 JOBS        ?= $(shell nproc)
 
+# CMake's own Makefiles run as sub-makes of this one; without this each of them prints
+# "make[3]: Entering directory ..." around its lines.
+MAKEFLAGS   += --no-print-directory
+
 .PHONY: all build bootstrap run test package fuzz bench format format-check clean
 
 all: build
