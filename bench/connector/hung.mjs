@@ -28,7 +28,7 @@ import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HungServer } from '../../tests/peers/hung/server.mjs';
-import { sleep, freePort, until } from './lib.mjs';
+import { sleep, freePort, until, cpuSeconds, procMem, loadavg } from './lib.mjs';
 
 const SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -55,18 +55,6 @@ const PEER = join(SOURCE, 'tests/peers/http/server.mjs');
 for (const f of [BIN, CONN, PEER, '/usr/sbin/mosquitto', '/usr/bin/mosquitto_sub'])
   if (!existsSync(f)) throw new Error(`missing ${f}${f.startsWith(BUILD) ? `: build ${BUILD} first` : ''}`);
 
-const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-// utime + stime of pid, in seconds.
-function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / HZ;
-}
-// Threads, VmRSS and VmHWM (MB) of pid.
-function procStatus(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const g = (k) => Number(s.match(new RegExp(`${k}:\\s+(\\d+)`))[1]);
-  return { threads: g('Threads'), rss: g('VmRSS') / 1024, hwm: g('VmHWM') / 1024 };
-}
 function metric(text, name) {
   for (const l of text.split('\n')) if (l.startsWith(name) && !l.includes('endpoint=')) return Number(l.split(' ').pop());
   return NaN;
@@ -85,7 +73,7 @@ console.log(`date: ${new Date().toISOString()}`);
 console.log(`machine: nproc ${cpus().length}, ${cpus()[0].model}, RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB`);
 console.log(`connector: ${CONN} ${PASS.join(' ')}${flag('cpus') ? ` (taskset -c ${flag('cpus')})` : ''}`);
 console.log(`workload: ${ENDPOINTS} HTTP endpoints x 1 asset x 1 dataset every ${INTERVAL} ms: ${HEALTHY} healthy (${SERVERS} device servers), ${HUNG} hung (${HUNG_HOSTS} hosts, timeout ${TIMEOUT} ms)`);
-console.log(`load average before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+console.log(`load average before: ${loadavg()}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'fp-bench-hung-'));
 const procs = [];
@@ -207,7 +195,7 @@ try {
   const w0 = Date.now();
   const s = { tmin: Infinity, tmax: 0, rmin: Infinity, rmax: 0, hmin: Infinity, hmax: 0 };
   while (Date.now() < w0 + SECONDS * 1000) {
-    const st = procStatus(conn.pid);
+    const st = procMem(conn.pid);
     const open = hungHosts.reduce((n, h) => n + h.open, 0);
     s.tmin = Math.min(s.tmin, st.threads);
     s.tmax = Math.max(s.tmax, st.threads);
@@ -220,7 +208,7 @@ try {
   const w1 = Date.now();
   const c1 = cpuSeconds(conn.pid);
   const m1 = await metrics();
-  const end = procStatus(conn.pid);
+  const end = procMem(conn.pid);
   const wall = (w1 - w0) / 1000;
 
   // Healthy messages in the window, per dataset, and each one's longest silence.
@@ -260,7 +248,7 @@ try {
   const offered = (nHealthy * 1000) / INTERVAL;
   const rate = delivered / wall;
   console.log(`created in ${createS.toFixed(1)} s; first healthy message ${firstS.toFixed(1)} s after start; settle ${SETTLE} s; window ${wall.toFixed(1)} s`);
-  console.log(`load average after: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  console.log(`load average after: ${loadavg()}`);
   console.log('');
   console.log(`healthy messages/s:        ${rate.toFixed(1)} of ${offered.toFixed(1)} offered (${((rate / offered) * 100).toFixed(1)} %); handed to the runtime ${(published / wall).toFixed(1)}/s`);
   console.log(`healthy datasets heard:    ${heardN} of ${nHealthy}; longest silence of one ${(worstGap / 1000).toFixed(1)} s (interval ${INTERVAL / 1000} s)`);

@@ -30,15 +30,20 @@ export async function until(fn, what, ms = 60000) {
 
 const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 
-// utime + stime of a live process, in seconds.
+// utime + stime of a live process, in seconds (the benchmarks' one CPU reading). The
+// command name may hold ") ", so the fields are counted from the last one.
 export function cpuSeconds(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / HZ;
 }
 
-// VmRSS and VmHWM of a live process, in MB.
+// VmRSS and VmHWM of a live process in MB, and its thread count.
 export function procMem(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const g = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm')) ?? [])[1] ?? 0);
-  return { rss: g('VmRSS') / 1024, hwm: g('VmHWM') / 1024 };
+  return { rss: g('VmRSS') / 1024, hwm: g('VmHWM') / 1024, threads: g('Threads') };
 }
+
+// The load average, for the lines a benchmark prints before and after its run.
+export const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

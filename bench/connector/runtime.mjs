@@ -12,7 +12,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { sleep, freePort, until } from './lib.mjs';
+import { sleep, freePort, until, cpuSeconds, procMem, loadavg } from './lib.mjs';
 
 const args = process.argv.slice(2);
 const BUILD = resolve(args[0] ?? 'build/release');
@@ -28,17 +28,6 @@ const BIN = join(BUILD, 'cli/fieldplane');
 const CONN = join(BUILD, 'examples/connector-counter/fieldplane-connector-counter');
 for (const f of [BIN, CONN]) if (!existsSync(f)) throw new Error(`missing ${f}: build ${BUILD} first`);
 
-const ticks = () => Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-const HZ = ticks();
-function procStat(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / HZ; // utime + stime, seconds
-}
-function procRss(pid) {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const g = (k) => Number(s.match(new RegExp(`${k}:\\s+(\\d+)`))[1]) / 1024;
-  return { rss: g('VmRSS'), hwm: g('VmHWM') };
-}
 function metric(text, name) {
   for (const l of text.split('\n')) if (l.startsWith(name + '{') && !l.includes('endpoint=')) return Number(l.split(' ').pop());
   return NaN;
@@ -92,15 +81,15 @@ async function runMode(mode) {
     const startupS = (Date.now() - t0) / 1000;
     await sleep(3000);
     const m0 = await metrics();
-    const c0 = procStat(conn.pid);
+    const c0 = cpuSeconds(conn.pid);
     const w0 = Date.now();
     await sleep(SECONDS * 1000);
     const m1 = await metrics();
-    const c1 = procStat(conn.pid);
+    const c1 = cpuSeconds(conn.pid);
     const wall = (Date.now() - w0) / 1000;
     const acked = (metric(m1, 'fieldplane_connector_messages_acknowledged_total') - metric(m0, 'fieldplane_connector_messages_acknowledged_total')) / wall;
     const handed = (metric(m1, 'fieldplane_connector_messages_published_total') - metric(m0, 'fieldplane_connector_messages_published_total')) / wall;
-    const mem = procRss(conn.pid);
+    const mem = procMem(conn.pid);
     return {
       mode: mode.name, offered: (ASSETS * 1000) / INTERVAL, published: handed, delivered: acked,
       cpu: ((c1 - c0) / wall) * 100, rss: mem.rss, hwm: mem.hwm, queued: metric(m1, 'fieldplane_connector_messages_queued'),
@@ -121,7 +110,7 @@ const modes = [
 console.log(`date: ${new Date().toISOString()}`);
 console.log(`machine: nproc ${cpus().length}, ${cpus()[0].model}, RAM ${(totalmem() / 2 ** 30).toFixed(1)} GiB`);
 console.log(`workload: ${ASSETS} assets x 1 dataset x ${POINTS} data points every ${INTERVAL} ms; connector pinned to core 0; ${SECONDS} s measured`);
-console.log(`load average before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+console.log(`load average before: ${loadavg()}`);
 console.log('| mode | offered msg/s | handed to the runtime msg/s | acknowledged/sent msg/s | connector CPU % of a core | RSS MB (peak) | queued at end | dropped | start to all assets publishing (s) |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const m of modes) {
@@ -129,4 +118,4 @@ for (const m of modes) {
   const r = await runMode(m);
   console.log(`| ${r.mode} | ${r.offered.toFixed(0)} | ${r.published.toFixed(0)} | ${r.delivered.toFixed(0)} | ${r.cpu.toFixed(1)} | ${r.rss.toFixed(1)} (${r.hwm.toFixed(1)}) | ${r.queued} | ${r.dropped} | ${r.startupS.toFixed(1)} |`);
 }
-console.log(`load average after: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+console.log(`load average after: ${loadavg()}`);

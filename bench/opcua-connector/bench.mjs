@@ -15,6 +15,7 @@
 // Everything started here listens on 127.0.0.1, on ports chosen at run time, and is stopped
 // on exit. run.sh is the entry point; `node bench.mjs --help` lists the options.
 import { spawn, execFileSync } from "node:child_process";
+import { cpuSeconds, procMem, loadavg } from "../connector/lib.mjs";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -25,7 +26,6 @@ import { fileURLToPath } from "node:url";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SRC = path.resolve(HERE, "../..");
 const PEER = path.join(SRC, "tests/peers/opcua/server.js");
-const CLK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 const USAGE = `usage: node bench.mjs --build BUILD_DIR [options]
   --only LIST        parts, comma separated: ours,nodered,diy,scale (default ours,nodered,diy,scale)
@@ -201,19 +201,6 @@ function canConnect(port) {
     });
 }
 
-// utime + stime in seconds, VmRSS and VmHWM in kB, of a live process.
-function cpuSeconds(pid) {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK;
-}
-function memKb(pid) {
-    const s = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    const get = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+)`, "m")) ?? [])[1] ?? 0);
-    return { rss: get("VmRSS"), hwm: get("VmHWM") };
-}
-const loadavg = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-
 // ---- the peer ------------------------------------------------------------------------------
 
 async function startPeer(name, items, ms) {
@@ -311,7 +298,7 @@ async function measure(procs, counter, seconds) {
     const end = t0 + seconds * 1000;
     while (performance.now() < end) {
         await sleep(Math.min(1000, end - performance.now()));
-        procs.forEach((p, i) => (sums[i] += memKb(p.pid).rss));
+        procs.forEach((p, i) => (sums[i] += procMem(p.pid).rss * 1024));
         n++;
     }
     const c1 = await counter.snapshot();
@@ -320,7 +307,7 @@ async function measure(procs, counter, seconds) {
         name: p.name,
         cpu: (100 * (cpuSeconds(p.pid) - cpu0[i])) / wall,
         rss: sums[i] / n / 1024,
-        hwm: memKb(p.pid).hwm / 1024,
+        hwm: procMem(p.pid).hwm,
     }));
     const d = (k) => c1[k] - c0[k];
     return { wall, rows, values: d("values"), msgs: d("msgs"), gaps: d("gaps"), dups: d("dups"), produced: d("produced"),
