@@ -469,7 +469,41 @@ test('status with schema reference, schemas, secrets, audit, the delete conflict
     });
     assert.equal(st2.status, 200, JSON.stringify(st2.data));
     await page.getByText('tag017: the node does not exist').waitFor();
+    // Each data point an error names shows with its own reason, not only the count.
+    const st3 = await rest('PATCH', `/api/v1/namespaces/${NS}/assets/oven-1/status`, {
+        datasets: [{ name: 'measurements', messageSchemaReference: { schemaRegistryNamespace: NS, schemaName: 'oven-1-measurements', schemaVersion: '1' },
+            error: { code: 'DataPointError', message: '2 of 2 data points have errors',
+            details: [{ code: 'BadNodeIdInvalid', message: 'ns=3;Oven.Zone2 is not a node id', target: 'tag001' },
+                { code: 'BadNodeIdUnknown', message: 'the node does not exist', target: 'tag002' }] } }],
+    });
+    assert.equal(st3.status, 200, JSON.stringify(st3.data));
+    await page.locator('ul.points li', { hasText: 'tag001: ns=3;Oven.Zone2 is not a node id' }).waitFor();
+    await page.locator('ul.points li', { hasText: 'BadNodeIdUnknown' }).waitFor();
     await shot('asset-status');
+    // A device whose endpoint the connector reports Unavailable: the reason is on its page
+    // (never "OK"), in the device list and in the overview's "Failing now".
+    const when = new Date().toISOString();
+    const ds = await rest('PUT', `/api/v1/namespaces/${NS}/devices/oven-plc/status`, {
+        config: { version: 1, lastTransitionTime: when },
+        endpoints: { inbound: { opcua: { health: { version: 1, status: 'Unavailable', lastUpdateTime: when,
+            reasonCode: 'BadCommunicationError', message: 'connect to 127.0.0.1:4840 refused' } } } },
+    });
+    assert.equal(ds.status, 200, JSON.stringify(ds.data));
+    await page.goto(`${url}/#/ns/${NS}/devices/oven-plc`);
+    const panel = page.locator('section.status-panel');
+    await panel.getByText('connect to 127.0.0.1:4840 refused').waitFor();
+    assert.equal(await panel.getByText('OK', { exact: true }).count(), 0);
+    assert.match(await panel.textContent(), /Endpoint opcua: Unavailable connect to 127\.0\.0\.1:4840 refused BadCommunicationError/);
+    await page.goto(`${url}/#/ns/${NS}/devices`);
+    await page.getByText('Endpoint opcua: connect to 127.0.0.1:4840 refused (BadCommunicationError)').first().waitFor();
+    await page.goto(`${url}/#/ns/${NS}`);
+    const failing = page.locator('section.failing');
+    await failing.getByText('Endpoint opcua: connect to 127.0.0.1:4840 refused (BadCommunicationError)').waitFor();
+    await failing.getByText(/Dataset measurements \/ Data point tag001: ns=3;Oven\.Zone2 is not a node id \(BadNodeIdInvalid\)/).waitFor();
+    await shot('overview-failing');
+    await rest('PUT', `/api/v1/namespaces/${NS}/devices/oven-plc/status`, {});
+    await page.goto(`${url}/#/ns/${NS}/assets/oven-1?tab=status`);
+    await page.getByRole('heading', { name: 'Status reported by the connector' }).waitFor();
     await page.getByRole('link', { name: 'oven-1-measurements:1' }).click();
     await page.getByRole('heading', { name: 'Schema oven-1-measurements' }).waitFor();
     await page.locator('pre.schema', { hasText: '"type": "object"' }).waitFor();

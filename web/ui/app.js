@@ -277,7 +277,7 @@ async function overviewPage(root, { ns }) {
             listPage(`/api/v1/namespaces/${encodeURIComponent(ns)}/discoveredAssets`, { top: 1000 }).catch(() => ({ items: [] })),
         ]);
         const count = (p) => `${p.items.length}${p.nextLink ? '+' : ''}`;
-        const errs = (items) => items.filter((x) => hasError(x)).length;
+        const errs = (items) => items.filter((x) => problems(x).length).length;
         root.replaceChildren(h('div.page-head', h('h1', `Namespace ${ns}`)));
         if (!dev.items.length) {
             root.append(h('section.empty.hero',
@@ -293,6 +293,19 @@ async function overviewPage(root, { ns }) {
             tile('Devices', count(dev), errs(dev.items), nsHref(ns, 'devices')),
             tile('Assets', count(ast), errs(ast.items), nsHref(ns, 'assets')),
             tile('Discovered', String(dd.items.length + da.items.length), 0, nsHref(ns, 'discovery'))));
+        // What is failing now, newest first, with the reason: what an operator looks for.
+        const failing = [];
+        for (const [kind, list] of [['devices', dev.items], ['assets', ast.items]]) {
+            for (const x of list) for (const p of problems(x)) failing.push({ kind, name: x.name, p });
+        }
+        failing.sort((a, b) => String(b.p.time).localeCompare(String(a.p.time)));
+        if (failing.length) {
+            root.append(h('section.card.failing', h('h2', 'Failing now'),
+                h('ul.errors', failing.slice(0, 20).map(({ kind, name, p }) => h('li',
+                    h('a', { href: nsHref(ns, kind, name) }, name), ' · ', problemText(p),
+                    p.time ? [' · ', timeEl(p.time)] : null))),
+                failing.length > 20 ? h('p.muted', `and ${failing.length - 20} more`) : null));
+        }
         if (!ast.items.length && can('write')) {
             root.append(h('section.empty', h('h2', 'No assets yet'),
                 h('p', 'An asset is the machine behind a device endpoint, with the datasets and events to collect.'),
@@ -305,7 +318,54 @@ async function overviewPage(root, { ns }) {
 
 function tile(label, n, errors, href) {
     return h('a.tile', { href }, h('span.tile-n', n), h('span.tile-label', label),
-        errors ? h('span.badge.error', `${errors} with errors`) : null);
+        errors ? h('span.badge.error', `${errors} failing`) : null);
+}
+
+// What is wrong with a resource now, from the status its connector wrote: every error
+// (with the data points an error names in its details) and every health that is
+// Unavailable, each with where it is ("Endpoint opcua", "Dataset telemetry / Data point
+// temperature"), its message and code and when it was reported; newest first.
+const STATUS_NOUN = {
+    inbound: 'Endpoint', outbound: 'Endpoint', datasets: 'Dataset', eventGroups: 'Event group',
+    events: 'Event', streams: 'Stream', managementGroups: 'Management group', actions: 'Action',
+    config: 'Configuration',
+};
+export function problems(doc) {
+    const st = doc && doc.properties && doc.properties.status;
+    const out = [];
+    const walk = (o, where) => {
+        if (!o || typeof o !== 'object') return;
+        const e = o.error;
+        const hl = o.health || o.runtimeHealth;
+        const when = (hl && hl.lastUpdateTime) || o.lastTransitionTime || '';
+        if (e && (e.code || e.message)) {
+            const details = Array.isArray(e.details) ? e.details.filter((d) => d && (d.code || d.message)) : [];
+            if (details.length) {
+                for (const d of details) {
+                    out.push({ where: [...where, d.target ? `Data point ${d.target}` : null].filter(Boolean), kind: 'error', code: d.code, message: d.message || d.code, time: when });
+                }
+            } else {
+                out.push({ where, kind: 'error', code: e.code, message: e.message || e.code, time: when });
+            }
+        }
+        if (hl && hl.status === 'Unavailable') {
+            out.push({ where, kind: 'unavailable', code: hl.reasonCode, message: hl.message || 'Unavailable', time: hl.lastUpdateTime || '' });
+        }
+        for (const [k, v] of Object.entries(o)) {
+            if (k === 'error' || k === 'health' || k === 'runtimeHealth' || !v || typeof v !== 'object') continue;
+            if (Array.isArray(v)) v.forEach((x) => walk(x, [...where, `${STATUS_NOUN[k] || k} ${(x && x.name) || ''}`.trim()]));
+            else if (k === 'inbound' || k === 'outbound') for (const [n, x] of Object.entries(v)) walk(x, [...where, `${STATUS_NOUN[k]} ${n}`]);
+            else walk(v, STATUS_NOUN[k] ? [...where, STATUS_NOUN[k]] : where);
+        }
+    };
+    walk(st, []);
+    out.sort((a, b) => String(b.time).localeCompare(String(a.time)));
+    return out.map((p) => ({ ...p, where: p.where.join(' / ') || 'Resource' }));
+}
+
+// A problem as one line: "Endpoint opcua: Connection refused (BadCommunicationError)".
+export function problemText(p) {
+    return `${p.where}: ${p.message}${p.code && p.code !== p.message ? ` (${p.code})` : ''}`;
 }
 
 // Any error anywhere in a status object.

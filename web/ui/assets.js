@@ -667,8 +667,13 @@ function schemaLink(ns, ref) {
         `${ref.schemaName}:${ref.schemaVersion || '?'}`);
 }
 
+// An error, with each data point it names in its details and that point's own error.
 function errCell(e) {
-    return e && (e.code || e.message) ? h('span.error-text', `${e.message || ''} `, e.code ? h('code', e.code) : null) : h('span.badge.ok', 'OK');
+    if (!e || !(e.code || e.message)) return h('span.badge.ok', 'OK');
+    const details = Array.isArray(e.details) ? e.details.filter((d) => d && (d.code || d.message)) : [];
+    return h('span.error-text', `${e.message || ''} `, e.code ? h('code', e.code) : null,
+        details.length ? h('ul.errors.points', details.map((d) => h('li', d.target ? h('strong', `${d.target}: `) : null,
+            `${d.message || ''} `, d.code ? h('code', d.code) : null))) : null);
 }
 
 function healthCell(o) {

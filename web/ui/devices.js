@@ -7,7 +7,7 @@ import { api, nsPath, listPage, listAll, can } from './api.js';
 import { h, clear, banner, toast, explain, dialog, confirmDialog, newId, timeEl, fmtTime } from './dom.js';
 import { field, configEditor, mapEditor } from './form.js';
 import { saveResource, editorHead, detailText, reportError } from './editor.js';
-import { nsHref, go, hasError, trackDirty } from './app.js';
+import { nsHref, go, hasError, problems, problemText, trackDirty } from './app.js';
 import { takeDraft } from './discovery.js';
 import { nameHelp } from './names.js';
 import { endpointTypes } from './model.js';
@@ -44,12 +44,10 @@ function deviceState(d) {
     return ['ok', 'Enabled'];
 }
 
+// The newest problem of a device, as one line for the list ("" when none).
 function firstError(d) {
-    const st = (d.properties && d.properties.status) || {};
-    if (st.config && st.config.error) return st.config.error.message || st.config.error.code;
-    const inb = (st.endpoints && st.endpoints.inbound) || {};
-    for (const [name, e] of Object.entries(inb)) if (e && e.error) return `${name}: ${e.error.message || e.error.code}`;
-    return '';
+    const p = problems(d);
+    return p.length ? problemText(p[0]) : '';
 }
 
 // ---------------------------------------------------------------------------
@@ -302,15 +300,17 @@ function validateName(form, statusBox) {
     reportError(r, { status: 400, target: 'name', message: 'A name is required.', details: [] });
 }
 
+// The device's status: every error and every unavailable endpoint with its reason, newest
+// first; "OK" only when the connector applied the configuration and nothing is failing.
 function statusPanel(doc) {
     const st = (doc.properties && doc.properties.status) || {};
-    const errs = [];
-    if (st.config && st.config.error) errs.push(['Configuration', st.config.error]);
-    for (const [n, e] of Object.entries((st.endpoints && st.endpoints.inbound) || {})) if (e && e.error) errs.push([`Endpoint ${n}`, e.error]);
     const cfg = st.config || {};
+    const list = problems(doc);
     return h('section.card.status-panel', h('h2', 'Status'),
         !Object.keys(st).length ? h('p.muted', 'No connector has reported on this device yet.')
-            : errs.length ? h('ul.errors', errs.map(([w, e]) => h('li', h('strong', `${w}: `), `${e.message || ''} `, e.code ? h('code', e.code) : null)))
+            : list.length ? h('ul.errors', list.map((p) => h('li', h('strong', `${p.where}: `),
+                p.kind === 'unavailable' ? h('span.badge.warn', 'Unavailable') : null, p.kind === 'unavailable' ? ' ' : null,
+                `${p.message || ''} `, p.code ? h('code', p.code) : null, p.time ? [' · ', timeEl(p.time)] : null)))
                 : h('p', h('span.badge.ok', 'OK'), ` Connector applied version ${cfg.version ?? '—'}`, cfg.lastTransitionTime ? [' at ', timeEl(cfg.lastTransitionTime)] : null));
 }
 
