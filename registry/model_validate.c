@@ -317,6 +317,8 @@ static const field k_trust_rows[] = {
 };
 static const shape k_trust = SHAPE(k_trust_rows);
 
+static fp_status check_inbound(vctx *c, const json_t *obj);
+
 static const field k_inbound_rows[] = {
     {"endpointType", FT_ENDPOINT_TYPE, F_REQUIRED, NULL, NULL, 0, 0},
     {"address", FT_STRING, F_REQUIRED | F_NONEMPTY, NULL, NULL, 0, 0},
@@ -325,7 +327,7 @@ static const field k_inbound_rows[] = {
     {"trustSettings", FT_OBJECT, 0, &k_trust, NULL, 0, 0},
     {"additionalConfiguration", FT_CONFIG, 0, NULL, NULL, 0, 0},
 };
-static const shape k_inbound = SHAPE(k_inbound_rows);
+static const shape k_inbound = {k_inbound_rows, N_OF(k_inbound_rows), check_inbound};
 
 static const field k_outbound_endpoint_rows[] = {
     {"address", FT_STRING, F_REQUIRED | F_NONEMPTY, NULL, NULL, 0, 0},
@@ -796,6 +798,20 @@ static fp_status check_authentication(vctx *c, const json_t *obj)
     if (method && strcmp(method, "UsernamePassword") == 0 && (!cred || json_is_null(cred)))
         return fail(c, "MissingField", "usernamePasswordCredentials",
                     "is required when method is UsernamePassword");
+    return FP_OK;
+}
+
+/* A device's inbound endpoint: an address the type's connector can open (lib/model's table),
+ * refused now rather than saved and reported Unavailable later. Discovered endpoints are
+ * reported as found and not checked. */
+static fp_status check_inbound(vctx *c, const json_t *obj)
+{
+    const char *type = json_string_value(json_object_get(obj, "endpointType"));
+    const char *address = json_string_value(json_object_get(obj, "address"));
+    char why[256];
+
+    if (type && address && fp_endpoint_address_check(type, address, why, sizeof why) != FP_OK)
+        return fail(c, "InvalidField", "address", "%s", why);
     return FP_OK;
 }
 

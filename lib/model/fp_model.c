@@ -351,13 +351,15 @@ fp_status fp_model_secret_ref_check(const char *ref, char *why, size_t why_len)
  * ------------------------------------------------------------------------- */
 
 static const fp_endpoint_type k_endpoint_types[] = {
-    {FP_ENDPOINT_OPCUA, "OPC UA", "opc.tcp://192.168.1.20:4840"},
-    {FP_ENDPOINT_ONVIF, "ONVIF camera", "http://192.168.1.30/onvif/device_service"},
-    {FP_ENDPOINT_MEDIA, "Media (RTSP, snapshots)", "rtsp://192.168.1.30:554/stream1"},
-    {FP_ENDPOINT_HTTP, "REST (HTTP)", "http://192.168.1.40:8080"},
-    {FP_ENDPOINT_SSE, "Server-sent events", "http://192.168.1.40:8080/events"},
-    {FP_ENDPOINT_MQTT, "MQTT", "mqtt://192.168.1.50:1883"},
-    {FP_ENDPOINT_MODBUS, "Modbus (TCP, RTU)", "modbus-tcp://192.168.1.60:502"},
+    {FP_ENDPOINT_OPCUA, "OPC UA", "opc.tcp://192.168.1.20:4840", "opc.tcp"},
+    {FP_ENDPOINT_ONVIF, "ONVIF camera", "http://192.168.1.30/onvif/device_service", "http https"},
+    {FP_ENDPOINT_MEDIA, "Media (RTSP, snapshots)", "rtsp://192.168.1.30:554/stream1",
+     "rtsp rtsps http https"},
+    {FP_ENDPOINT_HTTP, "REST (HTTP)", "http://192.168.1.40:8080", "http https"},
+    {FP_ENDPOINT_SSE, "Server-sent events", "http://192.168.1.40:8080/events", "http https"},
+    {FP_ENDPOINT_MQTT, "MQTT", "mqtt://192.168.1.50:1883", "mqtt mqtts tcp ssl ws wss"},
+    {FP_ENDPOINT_MODBUS, "Modbus (TCP, RTU)", "modbus-tcp://192.168.1.60:502",
+     "modbus-tcp modbus-rtu"},
 };
 
 const fp_endpoint_type *fp_endpoint_types(size_t *n_out)
@@ -372,4 +374,40 @@ const fp_endpoint_type *fp_endpoint_type_find(const char *type)
         if (strcasecmp(k_endpoint_types[i].type, type) == 0)
             return &k_endpoint_types[i];
     return NULL;
+}
+
+fp_status fp_endpoint_address_check(const char *type, const char *address, char *why,
+                                    size_t why_len)
+{
+    const fp_endpoint_type *t = fp_endpoint_type_find(type);
+    const char *sep = address ? strstr(address, "://") : NULL;
+    char shown[QUOTE_MAX + 4], list[96] = "";
+    size_t n = 0;
+
+    if (!t)
+        return FP_OK;
+    if (sep && sep[3]) {
+        size_t len = (size_t)(sep - address);
+        for (const char *p = t->schemes; *p;) {
+            size_t k = strcspn(p, " ");
+            if (k == len && strncasecmp(p, address, len) == 0)
+                return FP_OK;
+            p += k;
+            p += *p == ' ';
+        }
+    }
+    /* "an opc.tcp://", "an http:// or https://": the schemes as the message lists them. */
+    for (const char *p = t->schemes; *p && n < sizeof list;) {
+        size_t k = strcspn(p, " ");
+        int w = snprintf(list + n, sizeof list - n, "%s%.*s://", n ? (p[k] ? ", " : " or ") : "",
+                         (int)k, p);
+        n += w > 0 ? (size_t)w : 0;
+        p += k;
+        p += *p == ' ';
+    }
+    quote(address ? address : "", address ? strlen(address) : 0, shown);
+    if (why && why_len)
+        snprintf(why, why_len, "must be a URL starting %s for endpoint type %s, not \"%s\"", list,
+                 t->type, shown);
+    return FP_ERR_INVALID;
 }

@@ -131,11 +131,22 @@ typedef struct fp_endpoint_type {
     const char *type;    /* endpointType as documents write it: FP_ENDPOINT_OPCUA */
     const char *label;   /* for people: "OPC UA", "ONVIF camera" */
     const char *example; /* an address of this type: "opc.tcp://192.168.1.20:4840" */
+    const char *schemes; /* the URL schemes its address may have, space separated: "http https" */
 } fp_endpoint_type;
 
 /* The known endpoint types in the order forms list them; *n_out gets their number. */
 const fp_endpoint_type *fp_endpoint_types(size_t *n_out);
 /* The row of type (compared case-insensitively, as connectors compare), or NULL. */
 const fp_endpoint_type *fp_endpoint_type_find(const char *type);
+
+/*
+ * Check an inbound endpoint's address against its type: for a type of the table, a URL of one
+ * of its schemes (compared case-insensitively) with something after "://"; any address for
+ * another type (a custom connector knows its own). Returns FP_OK, or FP_ERR_INVALID with what
+ * is wrong in why, to follow the field's name (NUL-terminated, truncated to why_len):
+ *   must be a URL starting opc.tcp:// for endpoint type Microsoft.OpcUa, not "http//nonsense"
+ */
+fp_status fp_endpoint_address_check(const char *type, const char *address, char *why,
+                                    size_t why_len);
 
 #endif

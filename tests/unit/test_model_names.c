@@ -327,6 +327,27 @@ static void test_endpoint_types(void **state)
     assert_string_equal(fp_endpoint_type_find("MICROSOFT.SSEHTTP")->type, FP_ENDPOINT_SSE);
     assert_null(fp_endpoint_type_find("Contoso.Modbus"));
     assert_null(fp_endpoint_type_find(NULL));
+
+    /* Addresses: each example passes its own type; a wrong or missing scheme is named. */
+    char why[200];
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(fp_endpoint_address_check(t[i].type, t[i].example, why, sizeof why),
+                         FP_OK);
+    assert_int_equal(fp_endpoint_address_check(FP_ENDPOINT_OPCUA, "OPC.TCP://plc:4840", why, 200),
+                     FP_OK);
+    assert_int_equal(fp_endpoint_address_check(FP_ENDPOINT_OPCUA, "http//nonsense", why, 200),
+                     FP_ERR_INVALID);
+    assert_string_equal(why, "must be a URL starting opc.tcp:// for endpoint type Microsoft.OpcUa, "
+                             "not \"http//nonsense\"");
+    assert_int_equal(fp_endpoint_address_check(FP_ENDPOINT_HTTP, "ftp://x", why, 200),
+                     FP_ERR_INVALID);
+    assert_string_equal(why, "must be a URL starting http:// or https:// for endpoint type "
+                             "Microsoft.Http, not \"ftp://x\"");
+    assert_int_equal(fp_endpoint_address_check(FP_ENDPOINT_HTTP, "http://", why, 200),
+                     FP_ERR_INVALID);
+    assert_int_equal(fp_endpoint_address_check(FP_ENDPOINT_MQTT, "mqtt://b:1883", why, 200), FP_OK);
+    assert_int_equal(fp_endpoint_address_check("Contoso.Modbus", "tcp://10.0.0.4:502", why, 200),
+                     FP_OK);
 }
 
 int main(void)

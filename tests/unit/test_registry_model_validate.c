@@ -306,6 +306,20 @@ static const vcase k_cases[] = {
      "\"targetUri\":\"x\",\"topic\":\"#\"}]}]}}",
      "InvalidField", "properties.managementGroups[0].actions[0].topic"},
 
+    /* devices: an address the endpoint type's connector can open (lib/model's schemes) */
+    {D, "{\"properties\":{\"endpoints\":{\"inbound\":{\"opc\":{\"address\":\"http//nonsense\"}}}}}",
+     "InvalidField", "properties.endpoints.inbound.opc.address"},
+    {D, "{\"properties\":{\"endpoints\":{\"inbound\":{\"opc\":{\"address\":\"OPC.TCP://plc\"}}}}}",
+     NULL, NULL},
+    {D,
+     "{\"properties\":{\"endpoints\":{\"inbound\":{\"opc\":{\"endpointType\":\"Contoso.Modbus\","
+     "\"address\":\"10.0.0.4:502\"}}}}}",
+     NULL, NULL},
+    {DD,
+     "{\"properties\":{\"endpoints\":{\"inbound\":{\"opc\":{\"endpointType\":\"Microsoft.OpcUa\","
+     "\"address\":\"10.0.0.4\"}}}}}",
+     NULL, NULL},
+
     /* devices */
     {D, "{\"properties\":{\"enabled\":1}}", "InvalidField", "properties.enabled"},
     {D, "{\"properties\":{\"attributes\":\"x\"}}", "InvalidField", "properties.attributes"},
