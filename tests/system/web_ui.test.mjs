@@ -549,6 +549,18 @@ test('status with schema reference, schemas, secrets, audit, the delete conflict
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.locator('#nav').getByRole('link', { name: 'Discovery' }).waitFor();
     await shot('assets-narrow');
+    // Below 1024 px the sidebar folds behind Menu, and the health column is next to the name,
+    // in view without scrolling the table.
+    await page.setViewportSize({ width: 1000, height: 800 });
+    await page.goto(`${url}/#/ns/${NS}/devices`);
+    await page.locator('tr[data-name="oven-plc"]').waitFor();
+    assert.ok(!(await page.locator('#nav').isVisible()), 'the sidebar is folded at 1000 px');
+    assert.ok(await page.getByRole('button', { name: 'Menu' }).isVisible());
+    const heads = await page.locator('table.data thead th').allTextContents();
+    assert.deepEqual(heads.slice(0, 2), ['Name', 'State']);
+    const cell = await page.locator('tr[data-name="oven-plc"] td').first().boundingBox();
+    assert.ok(cell && cell.x + cell.width <= 1000, `the state column is in view: ${JSON.stringify(cell)}`);
+    await shot('devices-1000px');
     await page.setViewportSize({ width: 1400, height: 900 });
 });
 

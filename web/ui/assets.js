@@ -82,7 +82,7 @@ export async function assetsPage(root, { ns, device }) {
         status, summary,
         h('div.table-wrap', h('table.data',
             h('caption.sr-only', 'Assets'),
-            h('thead', h('tr', ['Name', 'Device endpoint', 'Contents', 'Health', 'Changed', ''].map((c) => h('th', { scope: 'col' }, c)))),
+            h('thead', h('tr', ['Name', 'Health', 'Device endpoint', 'Contents', 'Changed', ''].map((c) => h('th', { scope: 'col' }, c)))),
             tbody)),
         more);
 
@@ -98,9 +98,9 @@ export async function assetsPage(root, { ns, device }) {
         return h('tr', { dataset: { name: a.name } },
             h('th', { scope: 'row' }, h('a', { href: nsHref(ns, 'assets', a.name) }, a.name),
                 p.displayName ? h('div.muted', p.displayName) : null),
+            h('td', h(`span.badge.${cls}`, label)), // next to the name, as in the device list
             h('td', ref.deviceName ? [h('a', { href: nsHref(ns, 'devices', ref.deviceName) }, ref.deviceName), ` / ${ref.endpointName || ''}`] : '—'),
             h('td', countOf(a)),
-            h('td', h(`span.badge.${cls}`, label)),
             h('td', timeEl(a.systemData && a.systemData.lastModifiedAt)),
             h('td.row-actions', can('write') ? h('button.danger.small', {
                 type: 'button',

@@ -81,7 +81,7 @@ export async function devicesPage(root, { ns }) {
         status, summary,
         h('div.table-wrap', h('table.data',
             h('caption.sr-only', 'Devices'),
-            h('thead', h('tr', ['Name', 'Endpoints', 'Manufacturer / model', 'State', 'Changed', ''].map((c) => h('th', { scope: 'col' }, c)))),
+            h('thead', h('tr', ['Name', 'State', 'Endpoints', 'Manufacturer / model', 'Changed', ''].map((c) => h('th', { scope: 'col' }, c)))),
             tbody)),
         more);
 
@@ -97,10 +97,11 @@ export async function devicesPage(root, { ns }) {
         const err = firstError(d);
         return h('tr', { dataset: { name: d.name } },
             h('th', { scope: 'row' }, h('a', { href: nsHref(ns, 'devices', d.name) }, d.name)),
+            // Health next to the name: on a narrow window it is never the column cut off.
+            h('td', h(`span.badge.${cls}`, label), err ? h('p.error-text', err) : null),
             h('td', eps.length ? h('ul.plain', eps.map(([n, e]) => h('li', h('span.badge', typeLabel(e.endpointType)), ' ', n, ' ',
                 h('span.muted.addr', e.address || '')))) : h('span.muted', 'no endpoint')),
             h('td', [p.manufacturer, p.model].filter(Boolean).join(' · ') || h('span.muted', '—')),
-            h('td', h(`span.badge.${cls}`, label), err ? h('p.error-text', err) : null),
             h('td', timeEl(d.systemData && d.systemData.lastModifiedAt)),
             h('td.row-actions', can('write') ? [
                 h('button.secondary.small', {
