@@ -373,9 +373,19 @@ int fp_cmd_up(int argc, char **argv)
                     : "(admin.token was removed: create one with fieldplane token "
                       "create --data DIR --role admin)",
            path, url);
-    for (int i = n_base; i < n_kids; i++)
-        if (strncmp(kids[i].name, "connector-", 10) == 0)
-            printf("Connector %-14s %s\n", kids[i].name + 10, kids[i].argv[0]);
+    /* Each connector's /metrics and /healthz: it picks its port at start and writes it to
+     * DATA/connectors/NAME/ops.url; wait a little for each, as for the simulator. */
+    for (int i = n_base; i < n_kids; i++) {
+        char ops_url[256] = "";
+        double until = fp_mono_s() + 5;
+        if (strncmp(kids[i].name, "connector-", 10) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/connectors/%s/ops.url", abs_data, kids[i].name + 10);
+        while (!up_read_line_file(path, ops_url, sizeof ops_url) && fp_mono_s() < until)
+            usleep(50 * 1000);
+        printf("Connector %-10s %s/metrics  (%s)\n", kids[i].name + 10,
+               ops_url[0] ? ops_url : "(not serving yet: see its log)", kids[i].argv[0]);
+    }
     if (n_found == 0 && !no_connectors)
         printf("No connectors are built (looked next to %s and in its ../connectors/).\n",
                fp_self_exe());

@@ -894,6 +894,30 @@ static void ops_free(struct rt_ops *ops)
     fp_free(ops);
 }
 
+/* DATA/ops.url: where this instance serves /metrics and /healthz, for `fieldplane up` (which
+ * lists it) and scripts, since --listen 127.0.0.1:0 picks the port at start. Written to a
+ * temporary name and renamed, so a reader never sees half a line. Failure only costs the file. */
+static void write_url_file(fp_rt *rt, const char *url)
+{
+    char path[4096], tmp[4112];
+    FILE *f;
+
+    if (!rt->opt.data_dir ||
+        (size_t)snprintf(path, sizeof path, "%s/ops.url", rt->opt.data_dir) >= sizeof path)
+        return;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f) {
+        fp_log_warn(MOD, "cannot write %s: %s", tmp, strerror(errno));
+        return;
+    }
+    fprintf(f, "%s\n", url);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fp_log_warn(MOD, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
 int rt_ops_start(fp_rt *rt, const char *where)
 {
     struct rt_ops *ops;
@@ -954,10 +978,11 @@ int rt_ops_start(fp_rt *rt, const char *where)
         goto out_free;
     }
     rt->ops = ops;
-    if (ss.ss_family == AF_INET6)
-        fp_log_info(MOD, "serving http://[%s]:%d/metrics and /healthz", host, ops->port);
-    else
-        fp_log_info(MOD, "serving http://%s:%d/metrics and /healthz", host, ops->port);
+    char url[INET6_ADDRSTRLEN + 32];
+    snprintf(url, sizeof url, ss.ss_family == AF_INET6 ? "http://[%s]:%d" : "http://%s:%d", host,
+             ops->port);
+    fp_log_info(MOD, "serving %s/metrics and /healthz", url);
+    write_url_file(rt, url);
     return 0;
 
 out_free:

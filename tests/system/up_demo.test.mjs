@@ -192,7 +192,11 @@ test('up --demo registers the demo device and its data reaches the broker', asyn
     await t.test('a message arrives on demo/oven/telemetry', async () => {
       const built = ['http', 'sse'].map((n) => join(BUILD_DIR, 'connectors', n, `fieldplane-connector-${n}`));
       for (const exe of built) assert.ok(existsSync(exe), `${exe} is not built: the demo needs the connectors`);
-      assert.match(up.out, /Connector http /);
+      // up lists each connector's /metrics (its port is chosen at start: DATA/connectors/NAME/ops.url).
+      const m = /Connector http +(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(up.out);
+      assert.ok(m, `up lists the HTTP connector's /metrics:\n${up.out}`);
+      assert.equal(readFileSync(join(data, 'connectors', 'http', 'ops.url'), 'utf8').trim(), m[1]);
+      assert.match(await (await fetch(`${m[1]}/metrics`)).text(), /^fieldplane_connector_/m);
       const tok = join(data, 'connectors', 'http.token');
       assert.equal(statSync(tok).mode & 0o777, 0o600);
       // Both topics; -C 2 ends after the first message of each kind we wait for.
