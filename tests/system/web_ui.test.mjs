@@ -243,7 +243,14 @@ test('create a device with an OPC UA endpoint', async () => {
     const policies = await policy.locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
     assert.deepEqual(policies, endpointKeys.find((k) => k.key === 'security.securityPolicy').enum);
     assert.ok(!policies.some((p) => /#(Basic256|Basic128Rsa15)$/.test(p)), policies.join(' '));
+    // Without a policy the endpoint would talk in clear: the form says so until one is chosen.
+    const insecure = page.locator('fieldset.endpoint .banner.insecure');
+    assert.ok(await insecure.isVisible(), 'the no-security warning shows on a new OPC UA endpoint');
     await policy.selectOption('http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256');
+    await page.getByLabel('security.securityMode', { exact: true }).selectOption('sign');
+    assert.ok(!(await insecure.isVisible()), 'the warning goes once a policy and mode are set');
+    await page.getByLabel('security.securityMode', { exact: true }).selectOption('none');
+    assert.ok(await insecure.isVisible(), 'mode none is no security either');
     await page.getByLabel('security.securityMode', { exact: true }).selectOption('sign');
     // The OPC UA defaults and ranges are shown where nothing is set.
     const publishing = page.getByLabel('defaults.publishingIntervalMilliseconds', { exact: true });

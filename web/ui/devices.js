@@ -315,6 +315,22 @@ function statusPanel(doc) {
                 : h('p', h('span.badge.ok', 'OK'), ` Connector applied version ${cfg.version ?? '—'}`, cfg.lastTransitionTime ? [' at ', timeEl(cfg.lastTransitionTime)] : null));
 }
 
+// An OPC UA endpoint without message security: what the connector does when the settings
+// leave the policy unset or None, or set the mode to none (its rows' defaults).
+function opcuaInsecure(ep) {
+    if (String(ep.endpointType || '').toLowerCase() !== 'microsoft.opcua') return false;
+    let cfg = {};
+    try {
+        cfg = JSON.parse(ep.additionalConfiguration || '{}') || {};
+    } catch {
+        return false; /* the JSON editor says what is wrong with it */
+    }
+    const sec = cfg.security || {};
+    const policy = String(sec.securityPolicy ?? cfg['security.securityPolicy'] ?? '');
+    const mode = String(sec.securityMode ?? cfg['security.securityMode'] ?? '');
+    return !policy || /(^|#)None$/i.test(policy) || mode.toLowerCase() === 'none';
+}
+
 function endpointForm(doc, epName, ep, { readonly, secretList, rerender }) {
     const base = `properties.endpoints.inbound.${epName}`;
     const t = String(ep.endpointType || '').toLowerCase();
@@ -334,7 +350,12 @@ function endpointForm(doc, epName, ep, { readonly, secretList, rerender }) {
         doc.properties.endpoints.inbound = rebuilt;
         rerender();
     });
-    return h('fieldset.endpoint', h('legend', `Endpoint ${epName}`),
+    // Shown while the settings leave the connection without security, and kept up to date as
+    // they are edited.
+    const insecure = banner('warn', 'This OPC UA endpoint uses no security: values, and the password of a UsernamePassword identity, cross the network in clear and can be changed on the way. Choose a security policy (Basic256Sha256 or newer) and the mode sign or signAndEncrypt below.');
+    insecure.classList.add('insecure');
+    insecure.hidden = !opcuaInsecure(ep);
+    const fs = h('fieldset.endpoint', h('legend', `Endpoint ${epName}`),
         h('div.grid',
             h('div.field', h('label', { for: nameId }, 'Endpoint name'), nameIn),
             field(doc, `${base}.endpointType`, {
@@ -360,6 +381,7 @@ function endpointForm(doc, epName, ep, { readonly, secretList, rerender }) {
                     field(doc, `${base}.authentication.x509Credentials.intermediateCertificatesSecretName`, { label: 'Intermediate certificates secret', readonly, list: secretList }),
                 ] : null,
                 field(doc, `${base}.trustSettings.trustList`, { label: 'Trust list (secret)', readonly, list: secretList }))),
+        insecure,
         configEditor(doc, `${base}.additionalConfiguration`, configSpec(ep.endpointType, ['endpoint']), {
             legend: `${typeLabel(ep.endpointType)} settings`, readonly,
         }),
@@ -370,4 +392,8 @@ function endpointForm(doc, epName, ep, { readonly, secretList, rerender }) {
                 rerender();
             },
         }, `Remove endpoint ${epName}`));
+    const recheck = () => { insecure.hidden = !opcuaInsecure(doc.properties.endpoints.inbound[epName] || {}); };
+    fs.addEventListener('change', recheck);
+    fs.addEventListener('input', recheck);
+    return fs;
 }
