@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry, Mosquitto, freePort, waitFor, tempDir } from './lib/registry.mjs';
-import { Connector, MqttSub, mqttPub, metric } from './lib/connector.mjs';
+import { Connector, MqttSub, mqttPub, mqttRequest, metric } from './lib/connector.mjs';
 import { ModbusPeer } from '../peers/modbus/peer.mjs';
 import { HungServer } from '../peers/hung/server.mjs';
 
@@ -452,27 +452,8 @@ test('writes and reads as management actions round-trip over MQTT 5 request/resp
   cleanups.push(() => replies.stop());
   let n = 0;
   // Send a request; resolves to the reply (sent again while the action is not subscribed yet).
-  const ask = async (action, payload) => {
-    const id = `c${++n}`;
-    const topic = `${ns}/replies/${id}`;
-    const send = () => mqttPub(mq.port, t(action), payload, ['-D', 'publish', 'response-topic', topic, '-D', 'publish', 'correlation-data', id]);
-    send();
-    const end = Date.now() + 30000;
-    let next = Date.now() + 2000;
-    while (Date.now() < end) {
-      const m = replies.messages.find((x) => x.topic === topic);
-      if (m) {
-        assert.equal(m.correlation, id);
-        return m;
-      }
-      if (Date.now() > next) {
-        send();
-        next = Date.now() + 2000;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(explain(`no reply to ${action} ${payload}`));
-  };
+  const ask = (action, payload) =>
+    mqttRequest({ port: mq.port, replies, topic: t(action), payload, replyPrefix: `${ns}/replies`, id: `c${++n}`, explain });
 
   const w = await ask('setpoint', '{"Value": 12.5}');
   assert.equal(w.props.status, '200', w.payload);

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry, Mosquitto, waitFor } from './lib/registry.mjs';
-import { Connector, MqttSub, mqttPub } from './lib/connector.mjs';
+import { Connector, MqttSub, mqttPub, mqttRequest } from './lib/connector.mjs';
 import { startPeer } from '../peers/opcua/harness.mjs';
 
 let reg;
@@ -240,28 +240,8 @@ test('Call, Read and Write actions over MQTT 5 request/response', async () => {
     });
     let n = 0;
     // Send a request; resolves to the reply (retries while the action is not subscribed yet).
-    const ask = async (action, payload, timeoutMs = 30000) => {
-      const id = `c${++n}`;
-      const topic = `uaev-b/replies/${id}`;
-      const send = () =>
-        mqttPub(mq.port, t(action), payload, ['-D', 'publish', 'response-topic', topic, '-D', 'publish', 'correlation-data', id]);
-      send();
-      const end = Date.now() + timeoutMs;
-      let next = Date.now() + 2000;
-      while (Date.now() < end) {
-        const m = replies.messages.find((x) => x.topic === topic);
-        if (m) {
-          assert.equal(m.correlation, id);
-          return m;
-        }
-        if (Date.now() > next) {
-          send();
-          next = Date.now() + 2000;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(explain(`no reply to ${action} ${payload}`));
-    };
+    const ask = (action, payload, timeoutMs = 30000) =>
+      mqttRequest({ port: mq.port, replies, topic: t(action), payload, replyPrefix: 'uaev-b/replies', id: `c${++n}`, timeoutMs, explain });
 
     const add = await ask('add', JSON.stringify({ a: 2, b: 3 }));
     assert.equal(add.props.status, '200', add.payload);

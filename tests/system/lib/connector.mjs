@@ -160,4 +160,30 @@ export function mqttPub(port, topic, message, args = []) {
   execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-V', '5', '-q', '1', '-t', topic, '-m', message, ...args]);
 }
 
+// A management action request as a client sends it (MQTT 5 request/response): published on
+// topic with a response topic (replyPrefix/id) and correlation data id, sent again every 2 s
+// while no answer came (the connector may not have subscribed yet). Resolves to the answer
+// from replies (an MqttSub on replyPrefix/#), whose correlation data must be id; throws
+// explain(...) when none came within timeoutMs.
+export async function mqttRequest({ port, replies, topic, payload, replyPrefix, id, timeoutMs = 30000, explain = (w) => w }) {
+  const responseTopic = `${replyPrefix}/${id}`;
+  const send = () => mqttPub(port, topic, payload, ['-D', 'publish', 'response-topic', responseTopic, '-D', 'publish', 'correlation-data', id]);
+  send();
+  const end = Date.now() + timeoutMs;
+  let next = Date.now() + 2000;
+  while (Date.now() < end) {
+    const m = replies.messages.find((x) => x.topic === responseTopic);
+    if (m) {
+      if (m.correlation !== id) throw new Error(explain(`the answer on ${responseTopic} carries correlation data ${m.correlation}, not ${id}`));
+      return m;
+    }
+    if (Date.now() > next) {
+      send();
+      next = Date.now() + 2000;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(explain(`no reply to ${topic} ${payload}`));
+}
+
 export { BIN };
