@@ -5,7 +5,9 @@
  * A watcher lists, then watches from the list's revision; after a disconnect or
  * a registry restart it resumes from the last revision it saw. Events come from
  * the store's change table, so nothing is lost across restarts; a revision
- * whose documents were compacted away answers 410 with the current revision.
+ * whose documents were compacted away answers 410 with the current revision, and so
+ * does a revision newer than the registry's (its database was restored from a backup:
+ * resuming there would skip the changes in between without a word).
  *
  * Each stream runs on its connection's own thread (libmicrohttpd thread per
  * connection) and sleeps on the store's condition variable between commits.
@@ -198,6 +200,22 @@ void fp_api_watch(fp_req *q, fp_resp *r)
                       "unknown kind '%s' (Namespace, Device, Asset, DiscoveredDevice, "
                       "DiscoveredAsset, Schema, SchemaVersion, Secret)",
                       bad);
+        return;
+    }
+    /* A revision the registry has not reached comes from a client that saw a newer
+     * history: the database was restored from a backup (or replaced). Streaming from
+     * here would skip every change up to that revision, so the client must relist. */
+    if (since > current) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "revision %lld is newer than the registry's revision %lld (was its database "
+                 "restored from a backup?); list again and watch from the list's revision",
+                 (long long)since, (long long)current);
+        fp_free(w);
+        fp_resp_json(r, 410,
+                     json_pack("{s:{s:s, s:s, s:I, s:I, s:[]}}", "error", "code", "Gone", "message",
+                               msg, "currentRevision", (json_int_t)current, "oldestRevision",
+                               (json_int_t)fp_store_oldest_resumable(st), "details"));
         return;
     }
     oldest = fp_store_oldest_resumable(st);
