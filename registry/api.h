@@ -66,6 +66,7 @@ typedef struct fp_req {
     bool body_too_large;
     fp_token tok;
     bool authed;
+    bool answered; /* a response is queued: later calls only drain the body */
     fp_route route;
     double t_start;
 } fp_req;
@@ -78,6 +79,7 @@ typedef struct fp_resp {
     const char *content_type;
     char etag[40];
     char location[1024];
+    bool close;                  /* close the connection after this answer (sent before the body) */
     struct MHD_Response *stream; /* a prepared streaming response instead of body */
 } fp_resp;
 

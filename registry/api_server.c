@@ -3,6 +3,11 @@
  * reading with a body limit, authentication, routing, responses, metrics, and
  * the open endpoints (/healthz, the web UI's files).
  *
+ * A request is authenticated on its headers, before its body is read: no or an
+ * unknown token answers 401 and a Content-Length over the limit 413 at once, and
+ * only an authenticated request's body is kept, so a client without a token
+ * cannot make the registry hold bodies in memory.
+ *
  * libmicrohttpd runs one thread per connection, so a handler may block (the
  * watch stream waits on the store) without holding up other clients, and a
  * keep-alive client gets its requests served on one warm thread.
@@ -609,7 +614,7 @@ static void dispatch(fp_req *q, fp_resp *r)
         serve_web(q, r);
         return;
     }
-    if (!authenticate(q, r))
+    if (!q->authed && !authenticate(q, r))
         return;
     if (q->body_too_large) {
         fp_resp_error(r, 413, "PayloadTooLarge", NULL, NULL,
@@ -676,6 +681,8 @@ static enum MHD_Result send_resp(fp_req *q, fp_resp *r)
     if (r->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"fieldplane\"");
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (q->route == FP_ROUTE_WEB)
         MHD_add_response_header(resp, "Content-Security-Policy",
@@ -688,6 +695,54 @@ static enum MHD_Result send_resp(fp_req *q, fp_resp *r)
     return ret;
 }
 
+/* Send r as the answer to q, count it and log it. */
+static enum MHD_Result answer(fp_req *q, fp_resp *r)
+{
+    enum MHD_Result ret;
+
+    if (!r->status)
+        fp_resp_error(r, 500, "InternalError", NULL, NULL, "no response was produced");
+    ret = send_resp(q, r);
+    metrics_count(q->route, r->status, fp_mono_s() - q->t_start);
+    if (r->status >= 500)
+        fp_log_warn("api", "%s %s -> %d", q->method, q->url, r->status);
+    else
+        fp_log_debug("api", "%s %s -> %d", q->method, q->url, r->status);
+    return ret;
+}
+
+/*
+ * Decide on the headers alone whether the request may send a body: a request to an
+ * authenticated route with no or an unknown token answers 401, and a declared
+ * Content-Length over --max-body 413, before a byte of the body is read. Otherwise
+ * anyone who can connect pins a body's worth of memory per connection. Returns true
+ * when r holds that early answer.
+ */
+static bool answer_on_headers(fp_req *q, fp_resp *r)
+{
+    const char *zlen;
+
+    if (q->route == FP_ROUTE_HEALTHZ || q->route == FP_ROUTE_WEB)
+        return false; /* open routes: their bodies are never kept (see on_request) */
+    if (q->n_seg > FP_MAX_SEGMENTS)
+        return false; /* 404 from dispatch, body discarded */
+    if (!authenticate(q, r))
+        return true;
+    zlen = fp_req_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (zlen) {
+        char *end;
+        unsigned long long n = strtoull(zlen, &end, 10);
+        if (end != zlen && n > q->reg->opts.max_body) {
+            fp_resp_error(r, 413, "PayloadTooLarge", NULL, NULL,
+                          "the request body (Content-Length %llu) is larger than the limit of "
+                          "%zu bytes",
+                          n, q->reg->opts.max_body);
+            return true;
+        }
+    }
+    return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **ctx)
@@ -695,7 +750,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     fp_registry *reg = cls;
     fp_req *q = *ctx;
     fp_resp r;
-    enum MHD_Result ret;
 
     if (!q) {
         q = fp_calloc(1, sizeof *q);
@@ -710,26 +764,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         split_path(q);
         q->route = q->path_copy ? classify(q) : FP_ROUTE_OTHER;
         *ctx = q;
-        return MHD_YES;
+        memset(&r, 0, sizeof r);
+        if (!answer_on_headers(q, &r))
+            return MHD_YES;
+        /* Answered before the body: the connection closes after the answer, as the
+         * unread body would otherwise be taken for the next request. */
+        q->answered = true;
+        r.close = true;
+        return answer(q, &r);
     }
     if (*upload_data_size) {
-        if (!q->body_too_large &&
+        /* Only an authenticated request keeps its body; an open route never uses one. */
+        if (q->authed && !q->answered && !q->body_too_large &&
             fp_buf_append(&q->body, upload_data, *upload_data_size) == FP_ERR_TOO_LARGE)
             q->body_too_large = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (q->answered)
+        return MHD_YES;
     memset(&r, 0, sizeof r);
     dispatch(q, &r);
-    if (!r.status)
-        fp_resp_error(&r, 500, "InternalError", NULL, NULL, "no response was produced");
-    ret = send_resp(q, &r);
-    metrics_count(q->route, r.status, fp_mono_s() - q->t_start);
-    if (r.status >= 500)
-        fp_log_warn("api", "%s %s -> %d", method, url, r.status);
-    else
-        fp_log_debug("api", "%s %s -> %d", method, url, r.status);
-    return ret;
+    q->answered = true;
+    return answer(q, &r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,

@@ -1,0 +1,128 @@
+// The registry against hostile clients on its network (issue 13), on loopback with raw
+// sockets where HTTP clients would tidy the request up:
+//  - a request is authenticated on its headers: no or an unknown token answers 401, and a
+//    Content-Length over --max-body 413, before a byte of the body is read (else each
+//    connection pins a body's worth of memory for anyone who can connect); 200 such
+//    connections with 2 MiB bodies leave its memory as it was.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { Registry } from './lib/registry.mjs';
+
+let reg;
+let port;
+
+before(async () => {
+  reg = await new Registry().start();
+  port = Number(new URL(reg.url).port);
+});
+
+after(async () => {
+  if (reg) {
+    await reg.stopClean();
+    await reg.cleanup();
+  }
+});
+
+// Send text on a fresh connection and collect what comes back until the registry closes
+// the connection or timeoutMs passes. Resolves {status, text, closed}: status is the
+// first response's code (0 for none), closed whether the registry closed the connection.
+function raw(text, { timeoutMs = 3000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    let closed = false;
+    const finish = () => {
+      clearTimeout(timer);
+      s.destroy();
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(got);
+      resolve({ status: m ? Number(m[1]) : 0, text: got, closed });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    s.on('data', (d) => (got += d));
+    s.on('end', () => {
+      closed = true;
+      finish();
+    });
+    s.on('error', (e) => (got ? finish() : reject(e)));
+    s.write(text);
+  });
+}
+
+// Wait for the first response only (the connection may stay open); resolves as raw().
+function firstResponse(text, timeoutMs = 3000) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = (status) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ status, text: got });
+    };
+    const timer = setTimeout(() => done(0), timeoutMs);
+    s.on('data', (d) => {
+      got += d;
+      const m = /^HTTP\/1\.[01] (\d{3})[^]*?\r\n\r\n/.exec(got);
+      if (m) done(Number(m[1]));
+    });
+    s.on('error', reject);
+    s.write(text);
+  });
+}
+
+const NS = '/api/v1/namespaces/hostile';
+
+test('no token, or an unknown one, answers 401 before the body is sent', async () => {
+  for (const auth of ['', 'Authorization: Bearer fpt_0000_nosuchtoken\r\n']) {
+    const r = await firstResponse(
+      `PUT ${NS} HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n`,
+    );
+    assert.equal(r.status, 401, `answered before the 3 MB body (auth '${auth.trim()}'): ${r.text}`);
+  }
+  // The connection closes after that answer: a body sent anyway never runs as a request.
+  const inner = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  const r = await raw(`PUT ${NS} HTTP/1.1\r\nHost: x\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`);
+  assert.equal(r.status, 401, r.text);
+  assert.ok(r.closed, 'the registry closed the connection');
+  assert.equal(r.text.match(/HTTP\/1\.1 /g).length, 1, `one response only: ${r.text}`);
+});
+
+// The registry's resident memory in MiB (its own process, from /proc).
+function rssMiB() {
+  const status = readFileSync(`/proc/${reg.proc.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+test('200 unauthenticated 2 MiB bodies leave the registry\'s memory as it was', async () => {
+  const before = rssMiB();
+  const body = Buffer.alloc(2 << 20, 'x');
+  const conns = [];
+  for (let i = 0; i < 200; i++) {
+    conns.push(
+      new Promise((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+        s.write(`PUT ${NS}/devices/d${i} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length + 1}\r\n\r\n`);
+        s.write(body);
+        // One byte short of the declared length: a server that reads bodies holds this one.
+        setTimeout(() => s.destroy(), 4000);
+      }),
+    );
+  }
+  await Promise.all(conns);
+  const grown = rssMiB() - before;
+  assert.ok(grown < 64, `the registry grew by ${grown.toFixed(0)} MiB`);
+});
+
+test('a Content-Length over the limit answers 413 before the body is sent', async () => {
+  const r = await firstResponse(
+    `PUT ${NS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${reg.token}\r\nContent-Type: application/json\r\nContent-Length: ${5 << 20}\r\n\r\n`,
+  );
+  assert.equal(r.status, 413, r.text);
+  assert.match(r.text, /PayloadTooLarge/);
+  // A body within the limit is still read and served.
+  const ok = await reg.req('PUT', NS, { properties: {} });
+  assert.equal(ok.status, 201, ok.text);
+});
