@@ -4,9 +4,9 @@
  * the open endpoints (/healthz, the web UI's files).
  *
  * A request is authenticated on its headers, before its body is read: no or an
- * unknown token answers 401 and a Content-Length over the limit 413 at once, and
- * only an authenticated request's body is kept, so a client without a token
- * cannot make the registry hold bodies in memory.
+ * unknown token answers 401 at once, a Content-Length over the limit is never
+ * held, and only an authenticated request's body is kept, so a client without a
+ * token cannot make the registry hold bodies in memory.
  *
  * libmicrohttpd runs one thread per connection, so a handler may block (the
  * watch stream waits on the store) without holding up other clients, and a
@@ -712,15 +712,20 @@ static enum MHD_Result answer(fp_req *q, fp_resp *r)
 }
 
 /*
- * Decide on the headers alone whether the request may send a body: a request to an
- * authenticated route with no or an unknown token answers 401, and a declared
- * Content-Length over --max-body 413, before a byte of the body is read. Otherwise
- * anyone who can connect pins a body's worth of memory per connection. Returns true
- * when r holds that early answer.
+ * Decide on the headers alone what becomes of the request's body. A request to an
+ * authenticated route with no or an unknown token answers 401 at once, before a byte
+ * of its body is read: otherwise anyone who can connect pins a body's worth of memory
+ * per connection. With a valid token, a declared Content-Length over --max-body marks
+ * the body to be discarded as it arrives; a client that waits for "100 Continue"
+ * (curl, so the CLI) gets the 413 at once and never sends it, while one that sends
+ * straight on gets it after the body, as answering early would make it fail on a
+ * broken pipe without seeing the answer. Returns true when r holds an early answer.
  */
 static bool answer_on_headers(fp_req *q, fp_resp *r)
 {
-    const char *zlen;
+    const char *zlen, *zexpect;
+    unsigned long long n;
+    char *end;
 
     if (q->route == FP_ROUTE_HEALTHZ || q->route == FP_ROUTE_WEB)
         return false; /* open routes: their bodies are never kept (see on_request) */
@@ -729,18 +734,19 @@ static bool answer_on_headers(fp_req *q, fp_resp *r)
     if (!authenticate(q, r))
         return true;
     zlen = fp_req_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (zlen) {
-        char *end;
-        unsigned long long n = strtoull(zlen, &end, 10);
-        if (end != zlen && n > q->reg->opts.max_body) {
-            fp_resp_error(r, 413, "PayloadTooLarge", NULL, NULL,
-                          "the request body (Content-Length %llu) is larger than the limit of "
-                          "%zu bytes",
-                          n, q->reg->opts.max_body);
-            return true;
-        }
-    }
-    return false;
+    if (!zlen)
+        return false;
+    n = strtoull(zlen, &end, 10);
+    if (end == zlen || n <= q->reg->opts.max_body)
+        return false;
+    q->body_too_large = true;
+    zexpect = fp_req_header(q, MHD_HTTP_HEADER_EXPECT);
+    if (!zexpect || strcasecmp(zexpect, "100-continue") != 0)
+        return false;
+    fp_resp_error(r, 413, "PayloadTooLarge", NULL, NULL,
+                  "the request body (Content-Length %llu) is larger than the limit of %zu bytes", n,
+                  q->reg->opts.max_body);
+    return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -864,6 +870,18 @@ static fp_status first_admin_token(fp_store *st, const char *data_dir, bool *cre
     return rc;
 }
 
+/* Make an existing data directory and its admin token private as new ones are: other
+ * local users must not list or open what is in it (the database files are made 0600 by
+ * the store). */
+static void private_dir(const char *data_dir)
+{
+    char path[1100];
+
+    fp_path_make_private(data_dir);
+    snprintf(path, sizeof path, "%s/admin.token", data_dir);
+    fp_path_make_private(path);
+}
+
 /* Create the data directory and open (creating or migrating) its database. */
 static fp_status open_data_dir(const char *data_dir, const fp_store_opts *sopts, fp_store **out)
 {
@@ -874,6 +892,7 @@ static fp_status open_data_dir(const char *data_dir, const fp_store_opts *sopts,
         fp_log_error("registry", "cannot create data directory %s: %s", data_dir, strerror(errno));
         return FP_ERR_IO;
     }
+    private_dir(data_dir);
     fp_registry_db_path(data_dir, db, sizeof db);
     rc = fp_store_open(db, sopts, out, err, sizeof err);
     if (rc)

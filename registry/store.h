@@ -59,11 +59,17 @@ typedef struct fp_rec {
 
 void fp_rec_clear(fp_rec *rec);
 
-/* Open (creating and migrating) the database file at path. On failure returns
+/* Open (creating and migrating) the database file at path. The database and its -wal
+ * and -shm files are made 0600 (created so, tightened when looser). On failure returns
  * FP_ERR_IO with a message in errmsg. */
 fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **out, char *errmsg,
                         size_t errmsg_len);
 void fp_store_close(fp_store *st);
+
+/* Take group and other permissions off the file or directory at path, if it has any
+ * (what is in the data directory holds secrets); a path that cannot be changed (not
+ * ours) is named in a warning, as it does not stop the registry. */
+void fp_path_make_private(const char *path);
 
 /* The last committed revision. */
 int64_t fp_store_revision(fp_store *st);

@@ -12,6 +12,8 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -21,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fp_alloc.h"
 #include "fp_cond.h"
@@ -205,6 +209,43 @@ fail:
     return FP_ERR_IO;
 }
 
+void fp_path_make_private(const char *path)
+{
+    struct stat sb;
+
+    if (stat(path, &sb) != 0 || !(sb.st_mode & 077))
+        return;
+    if (chmod(path, sb.st_mode & 0700) != 0)
+        fp_log_warn("store", "%s is open to other users (mode %03o) and cannot be made %03o: %s",
+                    path, (unsigned)(sb.st_mode & 0777), (unsigned)(sb.st_mode & 0700),
+                    strerror(errno));
+    else
+        fp_log_info("store", "tightened %s from mode %03o to %03o", path,
+                    (unsigned)(sb.st_mode & 0777), (unsigned)(sb.st_mode & 0700));
+}
+
+/*
+ * Keep the database files private (0600): they hold secrets' values and token hashes.
+ * SQLite creates the database with 0644 less the umask, and the -wal and -shm files with
+ * the database's mode, so the database is created 0600 before SQLite opens it, and files
+ * left looser by an older registry or by hand are tightened.
+ */
+static void private_files(const char *path, bool create)
+{
+    static const char *const k_suffix[] = {"", "-wal", "-shm"};
+    char file[1200];
+
+    if (create) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd); /* an empty file is an empty database; a failure is SQLite's to report */
+    }
+    for (size_t i = 0; i < sizeof k_suffix / sizeof k_suffix[0]; i++) {
+        snprintf(file, sizeof file, "%s%s", path, k_suffix[i]);
+        fp_path_make_private(file);
+    }
+}
+
 fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **out, char *errmsg,
                         size_t errmsg_len)
 {
@@ -222,6 +263,7 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
     st->history = opts && opts->history > 0 ? opts->history : 100000;
     flags =
         opts && opts->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    private_files(path, !(opts && opts->read_only));
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "cannot open database %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");

@@ -1,13 +1,17 @@
 // The registry against hostile clients on its network (issue 13), on loopback with raw
 // sockets where HTTP clients would tidy the request up:
 //  - a request is authenticated on its headers: no or an unknown token answers 401, and a
-//    Content-Length over --max-body 413, before a byte of the body is read (else each
+//    Content-Length over --max-body 413 to a client waiting for "100 Continue", before a
+//    byte of the body is read (a client that sends straight on has it discarded; else each
 //    connection pins a body's worth of memory for anyone who can connect); 200 such
-//    connections with 2 MiB bodies leave its memory as it was.
+//    connections with 2 MiB bodies leave its memory as it was;
+//  - another local user reads nothing: the database files (registry.db, -wal, -shm) and
+//    admin.token are 0600 and the data directory 0700, also when they were looser before.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, chmodSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry } from './lib/registry.mjs';
 
 let reg;
@@ -117,12 +121,43 @@ test('200 unauthenticated 2 MiB bodies leave the registry\'s memory as it was', 
 });
 
 test('a Content-Length over the limit answers 413 before the body is sent', async () => {
+  // A client that waits for "100 Continue" (curl does for large bodies) gets 413 instead.
   const r = await firstResponse(
-    `PUT ${NS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${reg.token}\r\nContent-Type: application/json\r\nContent-Length: ${5 << 20}\r\n\r\n`,
+    `PUT ${NS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${reg.token}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${5 << 20}\r\n\r\n`,
   );
   assert.equal(r.status, 413, r.text);
   assert.match(r.text, /PayloadTooLarge/);
   // A body within the limit is still read and served.
   const ok = await reg.req('PUT', NS, { properties: {} });
   assert.equal(ok.status, 201, ok.text);
+});
+
+// The permission bits of each file of the data directory that must stay private.
+function modes(dir) {
+  const out = { '.': statSync(dir).mode & 0o777 };
+  for (const f of ['registry.db', 'registry.db-wal', 'registry.db-shm', 'admin.token']) {
+    const p = join(dir, f);
+    if (existsSync(p)) out[f] = statSync(p).mode & 0o777;
+  }
+  return out;
+}
+
+const PRIVATE = { '.': 0o700, 'registry.db': 0o600, 'registry.db-wal': 0o600, 'registry.db-shm': 0o600, 'admin.token': 0o600 };
+
+test('the data directory is 0700 and its database files 0600, existing ones tightened', async () => {
+  const r = await new Registry().start();
+  try {
+    await r.req('PUT', '/api/v1/namespaces/modes', { properties: {} });
+    assert.deepEqual(modes(r.dataDir), PRIVATE, 'a new data directory');
+    await r.stopClean();
+    // A data directory made by hand (or by an older registry) with looser modes.
+    chmodSync(r.dataDir, 0o755);
+    for (const f of Object.keys(PRIVATE)) if (f !== '.' && existsSync(join(r.dataDir, f))) chmodSync(join(r.dataDir, f), 0o644);
+    await r.start();
+    await r.req('PUT', '/api/v1/namespaces/modes2', { properties: {} });
+    assert.deepEqual(modes(r.dataDir), PRIVATE, 'an existing data directory');
+    await r.stopClean();
+  } finally {
+    await r.cleanup();
+  }
 });
