@@ -695,6 +695,55 @@ static enum MHD_Result send_resp(fp_req *q, fp_resp *r)
     return ret;
 }
 
+/* What the framing headers of a request say, gathered by framing_header(). */
+typedef struct framing {
+    const char *content_length; /* the first Content-Length */
+    bool lengths_differ;        /* another Content-Length with a different value */
+    bool transfer_encoding;
+} framing;
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (!f->content_length)
+            f->content_length = value;
+        else if (strcmp(f->content_length, value) != 0)
+            f->lengths_differ = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding = true;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Refuse a request whose length two parties could read differently (RFC 9112, 6.3):
+ * two Content-Length headers that disagree, or Content-Length beside
+ * Transfer-Encoding. libmicrohttpd 0.9.75 takes one of them and runs what is left as
+ * the next request, and a proxy in front may take the other: a request smuggled past
+ * the proxy. Returns true with 400 in r; the caller closes the connection.
+ */
+static bool framing_is_ambiguous(fp_req *q, fp_resp *r)
+{
+    framing f = {0};
+
+    MHD_get_connection_values(q->conn, MHD_HEADER_KIND, framing_header, &f);
+    if (f.lengths_differ) {
+        fp_resp_error(r, 400, "InvalidRequest", NULL, NULL,
+                      "the request has two Content-Length headers with different values");
+        return true;
+    }
+    if (f.content_length && f.transfer_encoding) {
+        fp_resp_error(r, 400, "InvalidRequest", NULL, NULL,
+                      "the request has both Content-Length and Transfer-Encoding; send one");
+        return true;
+    }
+    return false;
+}
+
 /* Send r as the answer to q, count it and log it. */
 static enum MHD_Result answer(fp_req *q, fp_resp *r)
 {
@@ -771,7 +820,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         q->route = q->path_copy ? classify(q) : FP_ROUTE_OTHER;
         *ctx = q;
         memset(&r, 0, sizeof r);
-        if (!answer_on_headers(q, &r))
+        if (!framing_is_ambiguous(q, &r) && !answer_on_headers(q, &r))
             return MHD_YES;
         /* Answered before the body: the connection closes after the answer, as the
          * unread body would otherwise be taken for the next request. */

@@ -5,6 +5,8 @@
 //    byte of the body is read (a client that sends straight on has it discarded; else each
 //    connection pins a body's worth of memory for anyone who can connect); 200 such
 //    connections with 2 MiB bodies leave its memory as it was;
+//  - framing is strict: two different Content-Length headers, or Content-Length with
+//    Transfer-Encoding, answer 400 and close, so no leftover runs as a second request;
 //  - another local user reads nothing: the database files (registry.db, -wal, -shm) and
 //    admin.token are 0600 and the data directory 0700, also when they were looser before.
 import { test, before, after } from 'node:test';
@@ -160,4 +162,26 @@ test('the data directory is 0700 and its database files 0600, existing ones tigh
   } finally {
     await r.cleanup();
   }
+});
+
+// Requests whose length is ambiguous: a front proxy and the registry could split them
+// differently, and what one takes for body the other runs as a request (smuggling).
+test('ambiguous framing answers 400 and closes; the leftover never runs', async () => {
+  const inner = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+  const auth = `Authorization: Bearer ${reg.token}\r\n`;
+  const cases = {
+    'two Content-Length': `GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`,
+    'Content-Length with Transfer-Encoding': `PUT ${NS}/devices/smuggled HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n${inner}`,
+    'Transfer-Encoding with Content-Length': `PUT ${NS}/devices/smuggled HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2\r\n{}\r\n0\r\n\r\n${inner}`,
+  };
+  for (const [what, text] of Object.entries(cases)) {
+    const r = await raw(text);
+    assert.equal(r.status, 400, `${what}: ${r.text}`);
+    assert.match(r.text, /InvalidRequest/, what);
+    assert.ok(r.closed, `${what}: the registry closed the connection`);
+    assert.equal(r.text.match(/HTTP\/1\.1 \d/g).length, 1, `${what}: one response only: ${r.text}`);
+  }
+  // The same Content-Length twice is one length (RFC 9112, 6.3): served.
+  const same = await raw(`GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  assert.equal(same.status, 200, same.text);
 });
