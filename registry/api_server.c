@@ -592,6 +592,23 @@ static bool authenticate(fp_req *q, fp_resp *r)
     return true;
 }
 
+void fp_token_hold_init(fp_token_hold *h, const fp_req *q)
+{
+    h->store = q->reg->store;
+    snprintf(h->id, sizeof h->id, "%s", q->tok.id);
+    h->checked_ms = fp_mono_ms();
+}
+
+bool fp_token_hold_revoked(fp_token_hold *h)
+{
+    uint64_t now = fp_mono_ms();
+
+    if (now - h->checked_ms < FP_TOKEN_RECHECK_MS)
+        return false;
+    h->checked_ms = now;
+    return !fp_store_token_live(h->store, h->id);
+}
+
 /* Route an authenticated or open request to its handler. */
 static void dispatch(fp_req *q, fp_resp *r)
 {

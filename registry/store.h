@@ -221,5 +221,9 @@ typedef bool (*fp_token_cb)(void *ctx, const fp_token *tok);
 fp_status fp_store_token_list(fp_store *st, fp_token_cb cb, void *ctx);
 /* Check a presented token; FP_ERR_UNAUTHORIZED if unknown, malformed or revoked. */
 fp_status fp_store_token_check(fp_store *st, const char *text, fp_token *out);
+/* Whether the token with this id (checked before) is still there and not revoked, for
+ * streams that outlive their request. A database error answers true: a busy store
+ * must not cut off every stream. */
+bool fp_store_token_live(fp_store *st, const char *id);
 
 #endif

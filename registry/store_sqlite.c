@@ -1064,3 +1064,22 @@ fp_status fp_store_token_check(fp_store *st, const char *text, fp_token *out)
     leave(st, locked);
     return rc;
 }
+
+bool fp_store_token_live(fp_store *st, const char *id)
+{
+    sqlite3_stmt *s = st->stmt[STMT_TOKEN_GET];
+    bool live = true, locked;
+    int step;
+
+    enter(st, &locked);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        live = sqlite3_column_int(s, 5) == 0;
+    else if (step == SQLITE_DONE)
+        live = false; /* deleted */
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    leave(st, locked);
+    return live;
+}

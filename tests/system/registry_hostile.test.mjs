@@ -7,6 +7,7 @@
 //    connections with 2 MiB bodies leave its memory as it was;
 //  - framing is strict: two different Content-Length headers, or Content-Length with
 //    Transfer-Encoding, answer 400 and close, so no leftover runs as a second request;
+//  - a revoked token's open watch ends within a second of `fieldplane token revoke`;
 //  - another local user reads nothing: the database files (registry.db, -wal, -shm) and
 //    admin.token are 0600 and the data directory 0700, also when they were looser before.
 import { test, before, after } from 'node:test';
@@ -14,7 +15,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { readFileSync, statSync, chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Registry } from './lib/registry.mjs';
+import { execFileSync } from 'node:child_process';
+import { Registry, BIN } from './lib/registry.mjs';
 
 let reg;
 let port;
@@ -184,4 +186,41 @@ test('ambiguous framing answers 400 and closes; the leftover never runs', async 
   // The same Content-Length twice is one length (RFC 9112, 6.3): served.
   const same = await raw(`GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   assert.equal(same.status, 200, same.text);
+});
+
+test('a revoked token\'s open watch ends within a second', async () => {
+  const tok = reg.tokenFor('viewer');
+  const id = /^fpt_([0-9a-f]+)_/.exec(tok)[1];
+  const res = await fetch(`${reg.url}/api/v1/watch?keepaliveSeconds=60`, { headers: { authorization: `Bearer ${tok}` } });
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  let text = '';
+  await reader.read().then(({ value }) => (text += Buffer.from(value).toString()));
+  assert.match(text, /BOOKMARK/);
+  // Revoked offline on the data directory, as an operator does while the registry runs.
+  execFileSync(BIN, ['token', 'revoke', '--data', reg.dataDir, id]);
+  const revokedAt = Date.now();
+  let ended = false;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel();
+  }, 5000);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        ended = !timedOut;
+        break;
+      }
+      text += Buffer.from(value).toString();
+    }
+  } catch {
+    // cancelled by the timer: not ended
+  }
+  clearTimeout(timer);
+  const took = Date.now() - revokedAt;
+  assert.ok(ended && took <= 1000, `the watch ended ${ended ? `after ${took} ms` : 'not within 5 s'}`);
+  assert.match(text, /"type":"ERROR","error":\{"code":"Unauthorized"/);
+  assert.equal((await fetch(`${reg.url}/api/v1/watch`, { headers: { authorization: `Bearer ${tok}` } })).status, 401);
 });
