@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fp_alloc.h"
+#include "fp_json.h"
 #include "fp_log.h"
 #include "fp_time.h"
 #include "web_assets.h"
@@ -108,6 +109,21 @@ static void metrics_count(fp_route route, int code, double seconds)
     atomic_fetch_add(&g_hist_sum_us[route], (unsigned long long)(seconds * 1e6));
 }
 
+/* Resource counts by kind that the token may see: all of them, or for a token limited
+ * to a namespace that namespace's only, without the count of namespaces (-1), as the
+ * token may not learn what else the registry holds. */
+static fp_status metrics_counts(const fp_req *q, int64_t counts[FP_KIND_COUNT])
+{
+    if (!q->tok.ns[0])
+        return fp_store_count_all(q->reg->store, counts);
+    for (int k = 0; k < FP_KIND_COUNT; k++) {
+        counts[k] = -1;
+        if (k != FP_KIND_NAMESPACE && fp_store_count(q->reg->store, k, q->tok.ns, &counts[k]))
+            return FP_ERR_IO;
+    }
+    return FP_OK;
+}
+
 void fp_api_metrics(fp_req *q, fp_resp *r)
 {
     fp_buf b;
@@ -149,12 +165,13 @@ void fp_api_metrics(fp_req *q, fp_resp *r)
                       k_route_name[rt], total, k_route_name[rt],
                       (double)atomic_load(&g_hist_sum_us[rt]) / 1e6, k_route_name[rt], total);
     }
-    if (fp_store_count_all(q->reg->store, counts) == FP_OK) {
+    if (metrics_counts(q, counts) == FP_OK) {
         fp_buf_append_str(&b, "# HELP fieldplane_resources Stored resources by kind.\n"
                               "# TYPE fieldplane_resources gauge\n");
         for (int k = 0; k < FP_KIND_COUNT; k++)
-            fp_buf_printf(&b, "fieldplane_resources{kind=\"%s\"} %lld\n", fp_kind_name((fp_kind)k),
-                          (long long)counts[k]);
+            if (counts[k] >= 0)
+                fp_buf_printf(&b, "fieldplane_resources{kind=\"%s\"} %lld\n",
+                              fp_kind_name((fp_kind)k), (long long)counts[k]);
     }
     fp_buf_printf(&b,
                   "# HELP fieldplane_watch_clients Open watch streams.\n"
@@ -190,6 +207,23 @@ void fp_resp_buf(fp_resp *r, int http, fp_buf *b, const char *content_type)
     r->content_type = content_type;
 }
 
+/* A JSON string of z. Messages quote what the client sent (a path, a name), which may be
+ * any bytes, and jansson refuses text that is not UTF-8 (the body would be empty): such
+ * text goes through the one escaper, which puts U+FFFD for each stray byte. */
+static json_t *json_text(const char *z)
+{
+    json_t *j = json_string(z);
+    fp_buf b;
+
+    if (j)
+        return j;
+    fp_buf_init(&b, 1 << 16);
+    if (fp_json_quote_buf(&b, z, strlen(z)) == FP_OK)
+        j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+    fp_buf_clear(&b);
+    return j ? j : json_string("(unprintable)");
+}
+
 /* Fill the error body from a va_list message. */
 static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
                     const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
@@ -201,9 +235,9 @@ static void error_v(fp_resp *r, int http, const char *code, const char *target, 
     json_t *err;
 
     vsnprintf(msg, sizeof msg, fmt, ap);
-    err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    err = json_pack("{s:s, s:o}", "code", code, "message", json_text(msg));
     if (target && *target)
-        json_object_set_new(err, "target", json_string(target));
+        json_object_set_new(err, "target", json_text(target));
     json_object_set_new(err, "details", details ? details : json_array());
     fp_free(r->body);
     r->body = NULL;
@@ -566,6 +600,21 @@ static void handle_openapi(fp_req *q, fp_resp *r)
     r->content_type = "application/json";
 }
 
+/*
+ * libmicrohttpd decodes the path and the query in place, so "%00" would become a NUL
+ * and cut a name short without a word ("a%00b" served as "a"). Text holding "%00" is
+ * left as it was sent instead: the path is refused on it (on_request), and a query
+ * value keeps the three characters, which no name or number accepts.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *z)
+{
+    (void)cls;
+    (void)conn;
+    if (strstr(z, "%00"))
+        return strlen(z);
+    return MHD_http_unescape(z);
+}
+
 /* Authenticate from "Authorization: Bearer" (or ?access_token= for streams). */
 static bool authenticate(fp_req *q, fp_resp *r)
 {
@@ -837,7 +886,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         q->route = q->path_copy ? classify(q) : FP_ROUTE_OTHER;
         *ctx = q;
         memset(&r, 0, sizeof r);
-        if (!framing_is_ambiguous(q, &r) && !answer_on_headers(q, &r))
+        if (strstr(url, "%00"))
+            fp_resp_error(&r, 400, "InvalidRequest", NULL, NULL,
+                          "the path holds %%00 (a NUL byte), which no name may contain");
+        else if (!framing_is_ambiguous(q, &r) && !answer_on_headers(q, &r))
             return MHD_YES;
         /* Answered before the body: the connection closes after the answer, as the
          * unread body would otherwise be taken for the next request. */
@@ -1045,13 +1097,13 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
         return rc;
     }
     fp_live_start(reg);
-    reg->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                    MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-                                0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                reg, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256, MHD_OPTION_END);
+    reg->mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+            MHD_USE_TURBO,
+        0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, reg, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256, MHD_OPTION_END);
     if (!reg->mhd) {
         fp_log_error("registry",
                      "cannot listen on %s (address in use, or not an address of "

@@ -8,6 +8,9 @@
 //  - framing is strict: two different Content-Length headers, or Content-Length with
 //    Transfer-Encoding, answer 400 and close, so no leftover runs as a second request;
 //  - a revoked token's open watch ends within a second of `fieldplane token revoke`;
+//  - small ones: a malformed audit skipToken is 400; an error message quoting invalid
+//    UTF-8 is still a JSON body; %00 in a path is refused, not cut; /metrics shows a
+//    namespace-scoped token only its namespace's counts;
 //  - another local user reads nothing: the database files (registry.db, -wal, -shm) and
 //    admin.token are 0600 and the data directory 0700, also when they were looser before.
 import { test, before, after } from 'node:test';
@@ -223,4 +226,52 @@ test('a revoked token\'s open watch ends within a second', async () => {
   assert.ok(ended && took <= 1000, `the watch ended ${ended ? `after ${took} ms` : 'not within 5 s'}`);
   assert.match(text, /"type":"ERROR","error":\{"code":"Unauthorized"/);
   assert.equal((await fetch(`${reg.url}/api/v1/watch`, { headers: { authorization: `Bearer ${tok}` } })).status, 401);
+});
+
+test('a malformed audit skipToken answers 400, not the newest page', async () => {
+  for (const bad of ['abc', '12x', '-5', '']) {
+    const r = await reg.req('GET', `/api/v1/audit?top=1&skipToken=${bad}`);
+    assert.equal(r.status, 400, `skipToken '${bad}': ${r.text}`);
+    assert.equal(r.body.error.code, 'InvalidQuery');
+    assert.equal(r.body.error.target, 'skipToken');
+  }
+  const page = await reg.req('GET', '/api/v1/audit?top=1');
+  assert.equal(page.status, 200);
+  if (page.body.nextLink) assert.equal((await reg.req('GET', page.body.nextLink)).status, 200);
+});
+
+test('an error message quoting invalid UTF-8 is still a JSON body', async () => {
+  // %FF%FE decode to bytes that are not UTF-8, and the 404 message quotes the path.
+  const res = await new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    sock.on('error', reject);
+    sock.write('GET /no-such-page-%FF%FE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+  const body = res.slice(res.indexOf('\r\n\r\n') + 4);
+  assert.match(res, /^HTTP\/1\.1 404/);
+  const err = JSON.parse(body).error;
+  assert.equal(err.code, 'NotFound');
+  assert.match(err.message, /no-such-page-\uFFFD\uFFFD/);
+});
+
+test('%00 in a path is refused with 400, not cut at the NUL', async () => {
+  const r = await reg.req('PUT', '/api/v1/namespaces/cut%00tail', { properties: {} });
+  assert.equal(r.status, 400, r.text);
+  assert.equal((await reg.req('GET', '/api/v1/namespaces/cut')).status, 404);
+});
+
+test('/metrics shows a namespace-scoped token only its namespace\'s counts', async () => {
+  for (const ns of ['metrics-a', 'metrics-b']) await reg.req('PUT', `/api/v1/namespaces/${ns}`, { properties: {} });
+  for (let i = 0; i < 3; i++) assert.equal((await reg.req('PUT', `/api/v1/namespaces/metrics-b/devices/dev-${i}`, { properties: { endpoints: { inbound: { ep: { endpointType: 'Microsoft.Http', address: 'http://10.0.0.1/' } } } } })).status, 201);
+  await reg.req('PUT', '/api/v1/namespaces/metrics-a/devices/only', { properties: { endpoints: { inbound: { ep: { endpointType: 'Microsoft.Http', address: 'http://10.0.0.1/' } } } } });
+  const scoped = reg.tokenFor('viewer', 'metrics-a');
+  const m = await reg.req('GET', '/metrics', undefined, { token: scoped });
+  assert.equal(m.status, 200);
+  assert.match(m.text, /fieldplane_resources\{kind="Device"\} 1\n/);
+  assert.doesNotMatch(m.text, /fieldplane_resources\{kind="Namespace"\}/);
+  const all = await reg.req('GET', '/metrics');
+  assert.match(all.text, /fieldplane_resources\{kind="Device"\} 4\n/);
 });
