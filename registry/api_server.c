@@ -1097,9 +1097,10 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
         return rc;
     }
     fp_live_start(reg);
+    /* With no_listen the address is only where connections seem to come from. */
     reg->mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-            MHD_USE_TURBO,
+            MHD_USE_TURBO | (opts->no_listen ? MHD_USE_NO_LISTEN_SOCKET : 0),
         0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, reg, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
         NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_CONNECTION_LIMIT,
@@ -1124,6 +1125,16 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
     fp_log_info("registry", "serving %s (data %s, revision %lld)", reg->url, reg->data_dir,
                 (long long)fp_store_revision(reg->store));
     *out = reg;
+    return FP_OK;
+}
+
+fp_status fp_registry_serve_fd(fp_registry *reg, int fd)
+{
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+    /* libmicrohttpd closes fd itself when it refuses it. */
+    if (MHD_add_connection(reg->mhd, fd, (const struct sockaddr *)&peer, sizeof peer) != MHD_YES)
+        return FP_ERR_IO;
     return FP_OK;
 }
 
