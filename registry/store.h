@@ -210,6 +210,7 @@ typedef struct fp_token {
     char created[40];
     char description[128];
     bool revoked;
+    char expires[40]; /* RFC 3339 UTC; "" = never */
 } fp_token;
 
 /* Create a token; the secret text to hand out (fpt_<id>_<secret>) goes to out_text. */
@@ -217,11 +218,14 @@ fp_status fp_store_token_create(fp_store *st, const char *role, const char *ns,
                                 const char *description, char *out_text, size_t out_len,
                                 fp_token *out);
 fp_status fp_store_token_revoke(fp_store *st, const char *id);
+/* Make a token expire at `expires` (fp_time_rfc3339 text, "" for never): from then on it
+ * is refused as a revoked one is. FP_ERR_NOT_FOUND for an unknown id. */
+fp_status fp_store_token_expire_at(fp_store *st, const char *id, const char *expires);
 typedef bool (*fp_token_cb)(void *ctx, const fp_token *tok);
 fp_status fp_store_token_list(fp_store *st, fp_token_cb cb, void *ctx);
 /* Check a presented token; FP_ERR_UNAUTHORIZED if unknown, malformed or revoked. */
 fp_status fp_store_token_check(fp_store *st, const char *text, fp_token *out);
-/* Whether the token with this id (checked before) is still there and not revoked, for
+/* Whether the token with this id (checked before) is still there, not revoked nor expired, for
  * streams that outlive their request. A database error answers true: a busy store
  * must not cut off every stream. */
 bool fp_store_token_live(fp_store *st, const char *id);

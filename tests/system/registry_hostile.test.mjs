@@ -7,7 +7,8 @@
 //    connections with 2 MiB bodies leave its memory as it was;
 //  - framing is strict: two different Content-Length headers, or Content-Length with
 //    Transfer-Encoding, answer 400 and close, so no leftover runs as a second request;
-//  - a revoked token's open watch ends within a second of `fieldplane token revoke`;
+//  - a revoked token's open watch ends within a second of `fieldplane token revoke`, and an
+//    expiring token's (`token create --expires`) within a second of its expiry;
 //  - small ones: a malformed audit skipToken is 400; an error message quoting invalid
 //    UTF-8 is still a JSON body; %00 in a path is refused, not cut; /metrics shows a
 //    namespace-scoped token only its namespace's counts;
@@ -274,4 +275,38 @@ test('/metrics shows a namespace-scoped token only its namespace\'s counts', asy
   assert.doesNotMatch(m.text, /fieldplane_resources\{kind="Namespace"\}/);
   const all = await reg.req('GET', '/metrics');
   assert.match(all.text, /fieldplane_resources\{kind="Device"\} 4\n/);
+});
+
+test('a token with an expiry is refused after it, and its open watch ends within a second', async () => {
+  const made = Date.now();
+  const out = execFileSync(BIN, ['token', 'create', '--data', reg.dataDir, '--role', 'viewer', '--expires', '3s'], { encoding: 'utf8' });
+  const tok = out.trim().split('\n').at(-1);
+  assert.match(out, /expires \d{4}-\d\d-\d\dT/);
+  assert.equal((await reg.req('GET', '/api/v1/whoami', undefined, { token: tok })).status, 200);
+  const res = await fetch(`${reg.url}/api/v1/watch?keepaliveSeconds=60`, { headers: { authorization: `Bearer ${tok}` } });
+  assert.equal(res.status, 200);
+  const reader = res.body.getReader();
+  let text = '';
+  const timer = setTimeout(() => reader.cancel(), 8000);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+  }
+  clearTimeout(timer);
+  const took = Date.now() - made;
+  assert.ok(took >= 2500 && took <= 4200, `the watch ended ${took} ms after the 3 s token was made`);
+  assert.match(text, /"code":"Unauthorized"/);
+  assert.equal((await reg.req('GET', '/api/v1/whoami', undefined, { token: tok })).status, 401);
+  const list = execFileSync(BIN, ['token', 'list', '--data', reg.dataDir], { encoding: 'utf8' });
+  assert.match(list, /expired \d{4}-/);
+  // A malformed duration is a usage error that says what is accepted.
+  let bad;
+  try {
+    execFileSync(BIN, ['token', 'create', '--data', reg.dataDir, '--role', 'viewer', '--expires', 'soon'], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    bad = e;
+  }
+  assert.equal(bad?.status, 2);
+  assert.match(String(bad.stderr), /--expires 'soon'/);
 });
