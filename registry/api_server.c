@@ -810,6 +810,16 @@ static bool framing_is_ambiguous(fp_req *q, fp_resp *r)
     return false;
 }
 
+/* Whether the request says a body follows (a non-zero Content-Length, or chunks). */
+static bool has_body(const fp_req *q)
+{
+    const char *zlen = fp_req_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    if (fp_req_header(q, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return true;
+    return zlen && strspn(zlen, "0 ") != strlen(zlen);
+}
+
 /* Send r as the answer to q, count it and log it. */
 static enum MHD_Result answer(fp_req *q, fp_resp *r)
 {
@@ -889,8 +899,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (strstr(url, "%00"))
             fp_resp_error(&r, 400, "InvalidRequest", NULL, NULL,
                           "the path holds %%00 (a NUL byte), which no name may contain");
-        else if (!framing_is_ambiguous(q, &r) && !answer_on_headers(q, &r))
-            return MHD_YES;
+        else if (!framing_is_ambiguous(q, &r)) {
+            /* Without a body there is nothing to protect: such a request is answered
+             * as usual, and keeps its connection (an early answer closes it). */
+            if (!has_body(q) || !answer_on_headers(q, &r))
+                return MHD_YES;
+        }
         /* Answered before the body: the connection closes after the answer, as the
          * unread body would otherwise be taken for the next request. */
         q->answered = true;

@@ -98,6 +98,9 @@ test('no token, or an unknown one, answers 401 before the body is sent', async (
   assert.equal(r.status, 401, r.text);
   assert.ok(r.closed, 'the registry closed the connection');
   assert.equal(r.text.match(/HTTP\/1\.1 /g).length, 1, `one response only: ${r.text}`);
+  // A request without a body keeps its connection: the next request on it is served.
+  const two = await raw(`GET /api/v1/whoami HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  assert.deepEqual(two.text.match(/HTTP\/1\.1 \d+/g), ['HTTP/1.1 401', 'HTTP/1.1 200'], two.text);
 });
 
 // The registry's resident memory in MiB (its own process, from /proc).
