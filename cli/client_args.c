@@ -613,7 +613,7 @@ fp_status fp_cli_docs(fp_buf *b)
            "| 1 | any other error |\n"
            "| 2 | usage error: unknown command or flag, missing or bad value, unreadable file |\n"
            "| 3 | not found: the named resource (or namespace) does not exist, or (watch --since) "
-           "the revision is no longer kept |\n"
+           "the revision is no longer kept or is newer than the registry's |\n"
            "| 4 | conflict: it exists already, is still referenced, or changed meanwhile |\n"
            "| 5 | unauthorized: no or unknown token (401), or not allowed (403) |\n"
            "| 6 | the server could not be reached |\n"

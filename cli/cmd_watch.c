@@ -9,7 +9,8 @@
  * behind, or was away while more changes than --history were made; the stream
  * ends with an ERROR event, or the resume answers 410) some changes are lost:
  * the command says so on stderr, with the revisions, and goes on from the
- * current revision. With --since REV older than the history it exits with
+ * current revision. With --since REV older than the history, or newer than the
+ * registry's revision (its database was restored from a backup), it exits with
  * FP_EXIT_NOT_FOUND before printing anything, so a script can list again.
  */
 #include <string.h>
@@ -31,15 +32,24 @@ static const fp_flag watch_flags[] = {
 
 typedef fp_watch_state watch_state;
 
-/* Say that changes after `after` are lost and go on from `current`. */
+/* Say that changes after `after` are lost and go on from `current`. A current revision
+ * below `after` means the registry went back in time (its database was restored from a
+ * backup): the changes it made since are not those this watch saw. */
 static void compacted(watch_state *w, long long after, long long current)
 {
     w->gaps++;
-    fp_errorf(w->ctx,
-              "watch: the registry's history was compacted past this watch: changes after "
-              "revision %lld are no longer kept and some were missed; going on from revision "
-              "%lld (list again for the current state)",
-              after, current);
+    if (current < after)
+        fp_errorf(w->ctx,
+                  "watch: the registry is at revision %lld, behind this watch's %lld (was its "
+                  "database restored from a backup?); going on from revision %lld (list again "
+                  "for the current state)",
+                  current, after, current);
+    else
+        fp_errorf(w->ctx,
+                  "watch: the registry's history was compacted past this watch: changes after "
+                  "revision %lld are no longer kept and some were missed; going on from "
+                  "revision %lld (list again for the current state)",
+                  after, current);
     w->last = current;
 }
 
@@ -185,12 +195,22 @@ static int watch_run(fp_ctx *ctx)
         if (r.status == 410 && w.last < 0) {
             /* --since is older than what the registry keeps. */
             json_t *cur = json_object_get(json_object_get(r.body, "error"), "currentRevision");
-            fp_errorf(ctx,
-                      "watch: revision %s is no longer kept: the registry's history was "
-                      "compacted. List again and watch from the list's revision (the current "
-                      "revision is %" JSON_INTEGER_FORMAT ")",
-                      fp_arg_str(ctx, "since") ? fp_arg_str(ctx, "since") : "?",
-                      json_integer_value(cur));
+            long long since = -1;
+            if (fp_arg_str(ctx, "since"))
+                fp_parse_long(fp_arg_str(ctx, "since"), &since);
+            if (json_is_integer(cur) && since > json_integer_value(cur))
+                fp_errorf(ctx,
+                          "watch: revision %lld is newer than the registry's (was its database "
+                          "restored from a backup?). List again and watch from the list's "
+                          "revision (the current revision is %" JSON_INTEGER_FORMAT ")",
+                          since, json_integer_value(cur));
+            else
+                fp_errorf(ctx,
+                          "watch: revision %s is no longer kept: the registry's history was "
+                          "compacted. List again and watch from the list's revision (the "
+                          "current revision is %" JSON_INTEGER_FORMAT ")",
+                          fp_arg_str(ctx, "since") ? fp_arg_str(ctx, "since") : "?",
+                          json_integer_value(cur));
             fp_resp_clear(&r);
             return FP_EXIT_NOT_FOUND;
         }
@@ -222,5 +242,6 @@ const fp_cli_cmd fp_cli_watch = {
     "a watch that falls further behind (or whose registry was away meanwhile) has missed "
     "changes; it says so on stderr (\"the registry's history was compacted past this watch\"), "
     "JSON output passes the registry's ERROR event on, and it goes on from the current "
-    "revision. --since REV older than that history exits with code 3 before printing anything: "
-    "list again and watch from the list's revision."};
+    "revision. --since REV older than that history, or newer than the registry's revision (its "
+    "database was restored from a backup), exits with code 3 before printing anything: list "
+    "again and watch from the list's revision."};

@@ -66,6 +66,7 @@ typedef struct fp_req {
     bool body_too_large;
     fp_token tok;
     bool authed;
+    bool answered; /* a response is queued: later calls only drain the body */
     fp_route route;
     double t_start;
 } fp_req;
@@ -78,6 +79,7 @@ typedef struct fp_resp {
     const char *content_type;
     char etag[40];
     char location[1024];
+    bool close;                  /* close the connection after this answer (sent before the body) */
     struct MHD_Response *stream; /* a prepared streaming response instead of body */
 } fp_resp;
 
@@ -104,6 +106,25 @@ const char *fp_req_header(const fp_req *q, const char *key);
 /* Parse the body as JSON; on failure fills r with 400 InvalidJson (line, column). */
 json_t *fp_req_json(const fp_req *q, fp_resp *r);
 bool fp_req_can(const fp_req *q, const char *action, const char *ns, fp_resp *r);
+
+/* ---- streams ---- */
+
+/* How often an open stream checks that its token still holds: tokens are revoked
+ * offline on the data directory (by another process, so no signal reaches the
+ * registry), and a revoked token's streams end within a second. */
+#define FP_TOKEN_RECHECK_MS 250
+
+/* A stream's hold on the token it was opened with (a copy: the request is gone). */
+typedef struct fp_token_hold {
+    fp_store *store;
+    char id[32];
+    uint64_t checked_ms; /* fp_mono_ms() of the last check */
+} fp_token_hold;
+
+void fp_token_hold_init(fp_token_hold *h, const fp_req *q);
+/* True once the token was revoked (or deleted); checks the store at most every
+ * FP_TOKEN_RECHECK_MS, so a stream may call it on every wake-up. */
+bool fp_token_hold_revoked(fp_token_hold *h);
 
 /* ---- handlers ---- */
 void fp_api_resource(fp_req *q, fp_resp *r); /* api_resources.c */

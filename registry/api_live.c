@@ -50,6 +50,8 @@ typedef struct live_viewer {
     fp_buf queue;
     size_t off;
     unsigned long n_dropped; /* messages not queued because the viewer lagged */
+    fp_token_hold hold;      /* the viewer's token, rechecked while the stream is open */
+    bool revoked;            /* it was revoked: the error event is the last one */
     struct live_viewer *next;
 } live_viewer;
 
@@ -132,6 +134,10 @@ static void queue_event(live_viewer *v, char *ev)
 {
     if (!ev)
         return;
+    if (v->revoked) {
+        fp_free(ev);
+        return;
+    }
     if (v->queue.len + strlen(ev) > v->queue.max_len || fp_buf_append_str(&v->queue, ev) != FP_OK) {
         if (v->queue.err) /* the buffer freed itself: start it again, empty */
             fp_buf_init(&v->queue, LIVE_MAX_QUEUE), v->off = 0;
@@ -353,17 +359,48 @@ static void asset_topics(live_viewer *v, const json_t *props)
  * The stream
  * ------------------------------------------------------------------------- */
 
+/* End the viewer's stream with an error event: its token was revoked. Under ls->lock. */
+static void live_revoke(live_viewer *v)
+{
+    fp_buf_reset(&v->queue);
+    v->off = 0;
+    v->n_dropped = 0;
+    fp_buf_append_str(&v->queue,
+                      "event: error\ndata: {\"code\":\"Unauthorized\",\"message\":\"the token "
+                      "of this stream was revoked\"}\n\n");
+    v->revoked = true;
+}
+
+/*
+ * Wait for something to send, a keep-alive at most 15 s on. The wait is cut into
+ * FP_TOKEN_RECHECK_MS slices to recheck the viewer's token (outside ls->lock, as the
+ * store has its own), so a revoked token's stream ends within a second.
+ */
 static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     live_viewer *v = cls;
     live_state *ls = v->ls;
-    uint64_t deadline = fp_mono_ms() + 15000;
+    uint64_t keepalive_at = fp_mono_ms() + 15000;
     ssize_t n = 0;
 
     pthread_mutex_lock(&ls->lock);
-    while (v->off >= v->queue.len && !ls->stopping) {
-        if (fp_cond_wait_until(&ls->cond, &ls->lock, deadline) != 0)
+    for (;;) {
+        uint64_t now, until;
+        if (!v->revoked) {
+            bool revoked;
+            pthread_mutex_unlock(&ls->lock);
+            revoked = fp_token_hold_revoked(&v->hold);
+            pthread_mutex_lock(&ls->lock);
+            if (revoked)
+                live_revoke(v);
+        }
+        if (v->off < v->queue.len || ls->stopping || v->revoked)
             break;
+        now = fp_mono_ms();
+        if (now >= keepalive_at)
+            break;
+        until = now + FP_TOKEN_RECHECK_MS < keepalive_at ? now + FP_TOKEN_RECHECK_MS : keepalive_at;
+        fp_cond_wait_until(&ls->cond, &ls->lock, until);
     }
     if (v->n_dropped && v->off >= v->queue.len && !ls->stopping) {
         /* Tell the page it missed messages because it read too slowly. */
@@ -372,7 +409,7 @@ static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
         fp_buf_printf(&v->queue, "event: dropped\ndata: {\"count\":%lu}\n\n", v->n_dropped);
         v->n_dropped = 0;
     }
-    if (ls->stopping) {
+    if (ls->stopping || (v->revoked && v->off >= v->queue.len)) {
         n = MHD_CONTENT_READER_END_OF_STREAM;
     } else if (v->off < v->queue.len) {
         size_t len = v->queue.len - v->off;
@@ -464,6 +501,7 @@ void fp_api_live(fp_req *q, fp_resp *r)
         return;
     }
     v->ls = ls;
+    fp_token_hold_init(&v->hold, q);
     fp_buf_init(&v->queue, LIVE_MAX_QUEUE);
     asset_topics(v, json_object_get(doc, "properties"));
     json_decref(doc);

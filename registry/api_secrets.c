@@ -384,7 +384,19 @@ void fp_api_audit(fp_req *q, fp_resp *r)
     }
     aq.token_id = fp_req_arg(q, "tokenId");
     aq.action = fp_req_arg(q, "action");
-    aq.before = skip ? atoll(skip) : 0;
+    if (skip) {
+        /* A token from nextLink is a revision; anything else would read as 0 and restart
+         * silently at the newest record, so a client would page the same records forever. */
+        char *end;
+        long long before = strtoll(skip, &end, 10);
+        if (!*skip || *end || before <= 0) {
+            fp_resp_error(r, 400, "InvalidQuery", "skipToken", NULL,
+                          "skipToken must be the one from the previous page's nextLink (a "
+                          "positive revision)");
+            return;
+        }
+        aq.before = before;
+    }
     if (!page_size(q, r, &c.want))
         return;
     aq.limit = c.want + 1;

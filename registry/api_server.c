@@ -3,6 +3,11 @@
  * reading with a body limit, authentication, routing, responses, metrics, and
  * the open endpoints (/healthz, the web UI's files).
  *
+ * A request is authenticated on its headers, before its body is read: no or an
+ * unknown token answers 401 at once, a Content-Length over the limit is never
+ * held, and only an authenticated request's body is kept, so a client without a
+ * token cannot make the registry hold bodies in memory.
+ *
  * libmicrohttpd runs one thread per connection, so a handler may block (the
  * watch stream waits on the store) without holding up other clients, and a
  * keep-alive client gets its requests served on one warm thread.
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include "fp_alloc.h"
+#include "fp_json.h"
 #include "fp_log.h"
 #include "fp_time.h"
 #include "web_assets.h"
@@ -103,6 +109,21 @@ static void metrics_count(fp_route route, int code, double seconds)
     atomic_fetch_add(&g_hist_sum_us[route], (unsigned long long)(seconds * 1e6));
 }
 
+/* Resource counts by kind that the token may see: all of them, or for a token limited
+ * to a namespace that namespace's only, without the count of namespaces (-1), as the
+ * token may not learn what else the registry holds. */
+static fp_status metrics_counts(const fp_req *q, int64_t counts[FP_KIND_COUNT])
+{
+    if (!q->tok.ns[0])
+        return fp_store_count_all(q->reg->store, counts);
+    for (int k = 0; k < FP_KIND_COUNT; k++) {
+        counts[k] = -1;
+        if (k != FP_KIND_NAMESPACE && fp_store_count(q->reg->store, k, q->tok.ns, &counts[k]))
+            return FP_ERR_IO;
+    }
+    return FP_OK;
+}
+
 void fp_api_metrics(fp_req *q, fp_resp *r)
 {
     fp_buf b;
@@ -144,12 +165,13 @@ void fp_api_metrics(fp_req *q, fp_resp *r)
                       k_route_name[rt], total, k_route_name[rt],
                       (double)atomic_load(&g_hist_sum_us[rt]) / 1e6, k_route_name[rt], total);
     }
-    if (fp_store_count_all(q->reg->store, counts) == FP_OK) {
+    if (metrics_counts(q, counts) == FP_OK) {
         fp_buf_append_str(&b, "# HELP fieldplane_resources Stored resources by kind.\n"
                               "# TYPE fieldplane_resources gauge\n");
         for (int k = 0; k < FP_KIND_COUNT; k++)
-            fp_buf_printf(&b, "fieldplane_resources{kind=\"%s\"} %lld\n", fp_kind_name((fp_kind)k),
-                          (long long)counts[k]);
+            if (counts[k] >= 0)
+                fp_buf_printf(&b, "fieldplane_resources{kind=\"%s\"} %lld\n",
+                              fp_kind_name((fp_kind)k), (long long)counts[k]);
     }
     fp_buf_printf(&b,
                   "# HELP fieldplane_watch_clients Open watch streams.\n"
@@ -185,6 +207,23 @@ void fp_resp_buf(fp_resp *r, int http, fp_buf *b, const char *content_type)
     r->content_type = content_type;
 }
 
+/* A JSON string of z. Messages quote what the client sent (a path, a name), which may be
+ * any bytes, and jansson refuses text that is not UTF-8 (the body would be empty): such
+ * text goes through the one escaper, which puts U+FFFD for each stray byte. */
+static json_t *json_text(const char *z)
+{
+    json_t *j = json_string(z);
+    fp_buf b;
+
+    if (j)
+        return j;
+    fp_buf_init(&b, 1 << 16);
+    if (fp_json_quote_buf(&b, z, strlen(z)) == FP_OK)
+        j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+    fp_buf_clear(&b);
+    return j ? j : json_string("(unprintable)");
+}
+
 /* Fill the error body from a va_list message. */
 static void error_v(fp_resp *r, int http, const char *code, const char *target, json_t *details,
                     const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
@@ -196,9 +235,9 @@ static void error_v(fp_resp *r, int http, const char *code, const char *target, 
     json_t *err;
 
     vsnprintf(msg, sizeof msg, fmt, ap);
-    err = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    err = json_pack("{s:s, s:o}", "code", code, "message", json_text(msg));
     if (target && *target)
-        json_object_set_new(err, "target", json_string(target));
+        json_object_set_new(err, "target", json_text(target));
     json_object_set_new(err, "details", details ? details : json_array());
     fp_free(r->body);
     r->body = NULL;
@@ -561,6 +600,21 @@ static void handle_openapi(fp_req *q, fp_resp *r)
     r->content_type = "application/json";
 }
 
+/*
+ * libmicrohttpd decodes the path and the query in place, so "%00" would become a NUL
+ * and cut a name short without a word ("a%00b" served as "a"). Text holding "%00" is
+ * left as it was sent instead: the path is refused on it (on_request), and a query
+ * value keeps the three characters, which no name or number accepts.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *z)
+{
+    (void)cls;
+    (void)conn;
+    if (strstr(z, "%00"))
+        return strlen(z);
+    return MHD_http_unescape(z);
+}
+
 /* Authenticate from "Authorization: Bearer" (or ?access_token= for streams). */
 static bool authenticate(fp_req *q, fp_resp *r)
 {
@@ -587,6 +641,23 @@ static bool authenticate(fp_req *q, fp_resp *r)
     return true;
 }
 
+void fp_token_hold_init(fp_token_hold *h, const fp_req *q)
+{
+    h->store = q->reg->store;
+    snprintf(h->id, sizeof h->id, "%s", q->tok.id);
+    h->checked_ms = fp_mono_ms();
+}
+
+bool fp_token_hold_revoked(fp_token_hold *h)
+{
+    uint64_t now = fp_mono_ms();
+
+    if (now - h->checked_ms < FP_TOKEN_RECHECK_MS)
+        return false;
+    h->checked_ms = now;
+    return !fp_store_token_live(h->store, h->id);
+}
+
 /* Route an authenticated or open request to its handler. */
 static void dispatch(fp_req *q, fp_resp *r)
 {
@@ -609,7 +680,7 @@ static void dispatch(fp_req *q, fp_resp *r)
         serve_web(q, r);
         return;
     }
-    if (!authenticate(q, r))
+    if (!q->authed && !authenticate(q, r))
         return;
     if (q->body_too_large) {
         fp_resp_error(r, 413, "PayloadTooLarge", NULL, NULL,
@@ -676,6 +747,8 @@ static enum MHD_Result send_resp(fp_req *q, fp_resp *r)
     if (r->status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"fieldplane\"");
+    if (r->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (q->route == FP_ROUTE_WEB)
         MHD_add_response_header(resp, "Content-Security-Policy",
@@ -688,6 +761,119 @@ static enum MHD_Result send_resp(fp_req *q, fp_resp *r)
     return ret;
 }
 
+/* What the framing headers of a request say, gathered by framing_header(). */
+typedef struct framing {
+    const char *content_length; /* the first Content-Length */
+    bool lengths_differ;        /* another Content-Length with a different value */
+    bool transfer_encoding;
+} framing;
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    framing *f = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (!f->content_length)
+            f->content_length = value;
+        else if (strcmp(f->content_length, value) != 0)
+            f->lengths_differ = true;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encoding = true;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Refuse a request whose length two parties could read differently (RFC 9112, 6.3):
+ * two Content-Length headers that disagree, or Content-Length beside
+ * Transfer-Encoding. libmicrohttpd 0.9.75 takes one of them and runs what is left as
+ * the next request, and a proxy in front may take the other: a request smuggled past
+ * the proxy. Returns true with 400 in r; the caller closes the connection.
+ */
+static bool framing_is_ambiguous(fp_req *q, fp_resp *r)
+{
+    framing f = {0};
+
+    MHD_get_connection_values(q->conn, MHD_HEADER_KIND, framing_header, &f);
+    if (f.lengths_differ) {
+        fp_resp_error(r, 400, "InvalidRequest", NULL, NULL,
+                      "the request has two Content-Length headers with different values");
+        return true;
+    }
+    if (f.content_length && f.transfer_encoding) {
+        fp_resp_error(r, 400, "InvalidRequest", NULL, NULL,
+                      "the request has both Content-Length and Transfer-Encoding; send one");
+        return true;
+    }
+    return false;
+}
+
+/* Whether the request says a body follows (a non-zero Content-Length, or chunks). */
+static bool has_body(const fp_req *q)
+{
+    const char *zlen = fp_req_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    if (fp_req_header(q, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return true;
+    return zlen && strspn(zlen, "0 ") != strlen(zlen);
+}
+
+/* Send r as the answer to q, count it and log it. */
+static enum MHD_Result answer(fp_req *q, fp_resp *r)
+{
+    enum MHD_Result ret;
+
+    if (!r->status)
+        fp_resp_error(r, 500, "InternalError", NULL, NULL, "no response was produced");
+    ret = send_resp(q, r);
+    metrics_count(q->route, r->status, fp_mono_s() - q->t_start);
+    if (r->status >= 500)
+        fp_log_warn("api", "%s %s -> %d", q->method, q->url, r->status);
+    else
+        fp_log_debug("api", "%s %s -> %d", q->method, q->url, r->status);
+    return ret;
+}
+
+/*
+ * Decide on the headers alone what becomes of the request's body. A request to an
+ * authenticated route with no or an unknown token answers 401 at once, before a byte
+ * of its body is read: otherwise anyone who can connect pins a body's worth of memory
+ * per connection. With a valid token, a declared Content-Length over --max-body marks
+ * the body to be discarded as it arrives; a client that waits for "100 Continue"
+ * (curl, so the CLI) gets the 413 at once and never sends it, while one that sends
+ * straight on gets it after the body, as answering early would make it fail on a
+ * broken pipe without seeing the answer. Returns true when r holds an early answer.
+ */
+static bool answer_on_headers(fp_req *q, fp_resp *r)
+{
+    const char *zlen, *zexpect;
+    unsigned long long n;
+    char *end;
+
+    if (q->route == FP_ROUTE_HEALTHZ || q->route == FP_ROUTE_WEB)
+        return false; /* open routes: their bodies are never kept (see on_request) */
+    if (q->n_seg > FP_MAX_SEGMENTS)
+        return false; /* 404 from dispatch, body discarded */
+    if (!authenticate(q, r))
+        return true;
+    zlen = fp_req_header(q, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!zlen)
+        return false;
+    n = strtoull(zlen, &end, 10);
+    if (end == zlen || n <= q->reg->opts.max_body)
+        return false;
+    q->body_too_large = true;
+    zexpect = fp_req_header(q, MHD_HTTP_HEADER_EXPECT);
+    if (!zexpect || strcasecmp(zexpect, "100-continue") != 0)
+        return false;
+    fp_resp_error(r, 413, "PayloadTooLarge", NULL, NULL,
+                  "the request body (Content-Length %llu) is larger than the limit of %zu bytes", n,
+                  q->reg->opts.max_body);
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **ctx)
@@ -695,7 +881,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     fp_registry *reg = cls;
     fp_req *q = *ctx;
     fp_resp r;
-    enum MHD_Result ret;
 
     if (!q) {
         q = fp_calloc(1, sizeof *q);
@@ -710,26 +895,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         split_path(q);
         q->route = q->path_copy ? classify(q) : FP_ROUTE_OTHER;
         *ctx = q;
-        return MHD_YES;
+        memset(&r, 0, sizeof r);
+        if (strstr(url, "%00"))
+            fp_resp_error(&r, 400, "InvalidRequest", NULL, NULL,
+                          "the path holds %%00 (a NUL byte), which no name may contain");
+        else if (!framing_is_ambiguous(q, &r)) {
+            /* Without a body there is nothing to protect: such a request is answered
+             * as usual, and keeps its connection (an early answer closes it). */
+            if (!has_body(q) || !answer_on_headers(q, &r))
+                return MHD_YES;
+        }
+        /* Answered before the body: the connection closes after the answer, as the
+         * unread body would otherwise be taken for the next request. */
+        q->answered = true;
+        r.close = true;
+        return answer(q, &r);
     }
     if (*upload_data_size) {
-        if (!q->body_too_large &&
+        /* Only an authenticated request keeps its body; an open route never uses one. */
+        if (q->authed && !q->answered && !q->body_too_large &&
             fp_buf_append(&q->body, upload_data, *upload_data_size) == FP_ERR_TOO_LARGE)
             q->body_too_large = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (q->answered)
+        return MHD_YES;
     memset(&r, 0, sizeof r);
     dispatch(q, &r);
-    if (!r.status)
-        fp_resp_error(&r, 500, "InternalError", NULL, NULL, "no response was produced");
-    ret = send_resp(q, &r);
-    metrics_count(q->route, r.status, fp_mono_s() - q->t_start);
-    if (r.status >= 500)
-        fp_log_warn("api", "%s %s -> %d", method, url, r.status);
-    else
-        fp_log_debug("api", "%s %s -> %d", method, url, r.status);
-    return ret;
+    q->answered = true;
+    return answer(q, &r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
@@ -807,6 +1002,18 @@ static fp_status first_admin_token(fp_store *st, const char *data_dir, bool *cre
     return rc;
 }
 
+/* Make an existing data directory and its admin token private as new ones are: other
+ * local users must not list or open what is in it (the database files are made 0600 by
+ * the store). */
+static void private_dir(const char *data_dir)
+{
+    char path[1100];
+
+    fp_path_make_private(data_dir);
+    snprintf(path, sizeof path, "%s/admin.token", data_dir);
+    fp_path_make_private(path);
+}
+
 /* Create the data directory and open (creating or migrating) its database. */
 static fp_status open_data_dir(const char *data_dir, const fp_store_opts *sopts, fp_store **out)
 {
@@ -817,6 +1024,7 @@ static fp_status open_data_dir(const char *data_dir, const fp_store_opts *sopts,
         fp_log_error("registry", "cannot create data directory %s: %s", data_dir, strerror(errno));
         return FP_ERR_IO;
     }
+    private_dir(data_dir);
     fp_registry_db_path(data_dir, db, sizeof db);
     rc = fp_store_open(db, sopts, out, err, sizeof err);
     if (rc)
@@ -903,13 +1111,14 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
         return rc;
     }
     fp_live_start(reg);
-    reg->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                    MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-                                0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                reg, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000,
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256, MHD_OPTION_END);
+    /* With no_listen the address is only where connections seem to come from. */
+    reg->mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+            MHD_USE_TURBO | (opts->no_listen ? MHD_USE_NO_LISTEN_SOCKET : 0),
+        0, NULL, NULL, on_request, reg, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, reg, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)1000, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)256, MHD_OPTION_END);
     if (!reg->mhd) {
         fp_log_error("registry",
                      "cannot listen on %s (address in use, or not an address of "
@@ -930,6 +1139,16 @@ fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out)
     fp_log_info("registry", "serving %s (data %s, revision %lld)", reg->url, reg->data_dir,
                 (long long)fp_store_revision(reg->store));
     *out = reg;
+    return FP_OK;
+}
+
+fp_status fp_registry_serve_fd(fp_registry *reg, int fd)
+{
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+    /* libmicrohttpd closes fd itself when it refuses it. */
+    if (MHD_add_connection(reg->mhd, fd, (const struct sockaddr *)&peer, sizeof peer) != MHD_YES)
+        return FP_ERR_IO;
     return FP_OK;
 }
 

@@ -5,10 +5,14 @@
  * A watcher lists, then watches from the list's revision; after a disconnect or
  * a registry restart it resumes from the last revision it saw. Events come from
  * the store's change table, so nothing is lost across restarts; a revision
- * whose documents were compacted away answers 410 with the current revision.
+ * whose documents were compacted away answers 410 with the current revision, and so
+ * does a revision newer than the registry's (its database was restored from a backup:
+ * resuming there would skip the changes in between without a word).
  *
  * Each stream runs on its connection's own thread (libmicrohttpd thread per
- * connection) and sleeps on the store's condition variable between commits.
+ * connection) and sleeps on the store's condition variable between commits, in
+ * short waits between which it rechecks its token: a revoked token's watch ends
+ * with an ERROR line (code Unauthorized) within a second.
  */
 #include "api.h"
 
@@ -31,6 +35,7 @@ typedef struct watch {
     fp_buf pending;
     size_t off;
     uint64_t last_write_ms; /* fp_mono_ms() when bytes last went out */
+    fp_token_hold hold;     /* the watcher's token, rechecked while the stream is open */
     bool ended;
 } watch;
 
@@ -103,7 +108,17 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
         w->off = 0;
         if (w->ended || w->reg->stopping)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (fp_store_changes(st, w->since, WATCH_BATCH, watch_row, w)) {
+        if (fp_token_hold_revoked(&w->hold)) {
+            fp_buf_append_str(&w->pending,
+                              "{\"type\":\"ERROR\",\"error\":{\"code\":\"Unauthorized\","
+                              "\"message\":\"the token of this watch was revoked\"}}\n");
+            w->ended = true;
+            continue;
+        }
+        /* Nothing committed since the last row: no query (streams wake every
+         * FP_TOKEN_RECHECK_MS, and a thousand of them must not query the store). */
+        if (fp_store_revision(st) > w->since &&
+            fp_store_changes(st, w->since, WATCH_BATCH, watch_row, w)) {
             w->ended = true;
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
@@ -122,7 +137,9 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
                                                                            : w->since));
                 continue;
             }
-            rev = fp_store_wait(st, w->since, (int)(left > 1000 ? 1000 : left));
+            /* Short waits: the token is rechecked between them (FP_TOKEN_RECHECK_MS). */
+            rev = fp_store_wait(st, w->since,
+                                (int)(left > FP_TOKEN_RECHECK_MS ? FP_TOKEN_RECHECK_MS : left));
             (void)rev;
         }
     }
@@ -200,6 +217,22 @@ void fp_api_watch(fp_req *q, fp_resp *r)
                       bad);
         return;
     }
+    /* A revision the registry has not reached comes from a client that saw a newer
+     * history: the database was restored from a backup (or replaced). Streaming from
+     * here would skip every change up to that revision, so the client must relist. */
+    if (since > current) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "revision %lld is newer than the registry's revision %lld (was its database "
+                 "restored from a backup?); list again and watch from the list's revision",
+                 (long long)since, (long long)current);
+        fp_free(w);
+        fp_resp_json(r, 410,
+                     json_pack("{s:{s:s, s:s, s:I, s:I, s:[]}}", "error", "code", "Gone", "message",
+                               msg, "currentRevision", (json_int_t)current, "oldestRevision",
+                               (json_int_t)fp_store_oldest_resumable(st), "details"));
+        return;
+    }
     oldest = fp_store_oldest_resumable(st);
     if (since < oldest) {
         fp_free(w);
@@ -212,6 +245,7 @@ void fp_api_watch(fp_req *q, fp_resp *r)
         return;
     }
     w->reg = q->reg;
+    fp_token_hold_init(&w->hold, q);
     w->since = since;
     w->keepalive_ms = 1000 * q->reg->opts.keepalive_s;
     if (zka) {

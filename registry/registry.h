@@ -19,6 +19,8 @@ typedef struct fp_registry_opts {
     bool sync_full;         /* fsync each commit */
     const char *broker_url; /* mqtt://host:port for live data, or NULL */
     int keepalive_s;        /* default watch keep-alive (15) */
+    bool no_listen;         /* no listening socket: connections come from fp_registry_serve_fd
+                               (the request-path fuzz harness); listen is ignored */
 } fp_registry_opts;
 
 typedef struct fp_registry fp_registry;
@@ -28,6 +30,10 @@ typedef struct fp_registry fp_registry;
 fp_status fp_registry_start(const fp_registry_opts *opts, fp_registry **out);
 /* "http://127.0.0.1:PORT" */
 const char *fp_registry_url(const fp_registry *reg);
+/* Serve one connected stream socket (a socketpair's end) as a client connection, as
+ * if accepted on the listener; the registry owns fd from here, also on failure. For a
+ * registry started with no_listen. Returns FP_ERR_IO if it was refused. */
+fp_status fp_registry_serve_fd(fp_registry *reg, int fd);
 /* Stop serving (ends watch streams), close the store, free. */
 void fp_registry_stop(fp_registry *reg);
 

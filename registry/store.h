@@ -59,11 +59,17 @@ typedef struct fp_rec {
 
 void fp_rec_clear(fp_rec *rec);
 
-/* Open (creating and migrating) the database file at path. On failure returns
+/* Open (creating and migrating) the database file at path. The database and its -wal
+ * and -shm files are made 0600 (created so, tightened when looser). On failure returns
  * FP_ERR_IO with a message in errmsg. */
 fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **out, char *errmsg,
                         size_t errmsg_len);
 void fp_store_close(fp_store *st);
+
+/* Take group and other permissions off the file or directory at path, if it has any
+ * (what is in the data directory holds secrets); a path that cannot be changed (not
+ * ours) is named in a warning, as it does not stop the registry. */
+void fp_path_make_private(const char *path);
 
 /* The last committed revision. */
 int64_t fp_store_revision(fp_store *st);
@@ -204,6 +210,7 @@ typedef struct fp_token {
     char created[40];
     char description[128];
     bool revoked;
+    char expires[40]; /* RFC 3339 UTC; "" = never */
 } fp_token;
 
 /* Create a token; the secret text to hand out (fpt_<id>_<secret>) goes to out_text. */
@@ -211,9 +218,16 @@ fp_status fp_store_token_create(fp_store *st, const char *role, const char *ns,
                                 const char *description, char *out_text, size_t out_len,
                                 fp_token *out);
 fp_status fp_store_token_revoke(fp_store *st, const char *id);
+/* Make a token expire at `expires` (fp_time_rfc3339 text, "" for never): from then on it
+ * is refused as a revoked one is. FP_ERR_NOT_FOUND for an unknown id. */
+fp_status fp_store_token_expire_at(fp_store *st, const char *id, const char *expires);
 typedef bool (*fp_token_cb)(void *ctx, const fp_token *tok);
 fp_status fp_store_token_list(fp_store *st, fp_token_cb cb, void *ctx);
 /* Check a presented token; FP_ERR_UNAUTHORIZED if unknown, malformed or revoked. */
 fp_status fp_store_token_check(fp_store *st, const char *text, fp_token *out);
+/* Whether the token with this id (checked before) is still there, not revoked nor expired, for
+ * streams that outlive their request. A database error answers true: a busy store
+ * must not cut off every stream. */
+bool fp_store_token_live(fp_store *st, const char *id);
 
 #endif

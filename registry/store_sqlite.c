@@ -12,6 +12,8 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -21,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fp_alloc.h"
 #include "fp_cond.h"
@@ -68,7 +72,7 @@ static const char *const k_stmt_sql[STMT_COUNT] = {
     [STMT_SECRET_DEL] = "DELETE FROM secrets WHERE ns=?1 AND name=?2",
     [STMT_SECRET_GET] = "SELECT data, created, modified FROM secrets WHERE ns=?1 AND name=?2",
     [STMT_TOKEN_GET] =
-        "SELECT hash, role, ns, created, description, revoked FROM tokens WHERE id=?1",
+        "SELECT hash, role, ns, created, description, revoked, expires FROM tokens WHERE id=?1",
     /* Compaction keeps the documents that are some resource's current one. */
     [STMT_COMPACT] = "UPDATE changes SET doc=NULL WHERE rev > ?1 AND rev <= ?2 AND doc IS NOT NULL "
                      "AND rev NOT IN (SELECT mod_rev FROM resources WHERE mod_rev > ?1 AND "
@@ -114,6 +118,8 @@ static const char *const k_migrations[] = {
     " WHERE rev IN (SELECT mod_rev FROM resources);"
     "ALTER TABLE resources DROP COLUMN doc;"
     "CREATE INDEX resources_mod_rev ON resources(mod_rev);",
+    /* 4: tokens may expire (RFC 3339 UTC, '' for never). */
+    "ALTER TABLE tokens ADD COLUMN expires TEXT NOT NULL DEFAULT '';",
 };
 
 struct fp_store {
@@ -205,6 +211,43 @@ fail:
     return FP_ERR_IO;
 }
 
+void fp_path_make_private(const char *path)
+{
+    struct stat sb;
+
+    if (stat(path, &sb) != 0 || !(sb.st_mode & 077))
+        return;
+    if (chmod(path, sb.st_mode & 0700) != 0)
+        fp_log_warn("store", "%s is open to other users (mode %03o) and cannot be made %03o: %s",
+                    path, (unsigned)(sb.st_mode & 0777), (unsigned)(sb.st_mode & 0700),
+                    strerror(errno));
+    else
+        fp_log_info("store", "tightened %s from mode %03o to %03o", path,
+                    (unsigned)(sb.st_mode & 0777), (unsigned)(sb.st_mode & 0700));
+}
+
+/*
+ * Keep the database files private (0600): they hold secrets' values and token hashes.
+ * SQLite creates the database with 0644 less the umask, and the -wal and -shm files with
+ * the database's mode, so the database is created 0600 before SQLite opens it, and files
+ * left looser by an older registry or by hand are tightened.
+ */
+static void private_files(const char *path, bool create)
+{
+    static const char *const k_suffix[] = {"", "-wal", "-shm"};
+    char file[1200];
+
+    if (create) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd); /* an empty file is an empty database; a failure is SQLite's to report */
+    }
+    for (size_t i = 0; i < sizeof k_suffix / sizeof k_suffix[0]; i++) {
+        snprintf(file, sizeof file, "%s%s", path, k_suffix[i]);
+        fp_path_make_private(file);
+    }
+}
+
 fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **out, char *errmsg,
                         size_t errmsg_len)
 {
@@ -222,6 +265,7 @@ fp_status fp_store_open(const char *path, const fp_store_opts *opts, fp_store **
     st->history = opts && opts->history > 0 ? opts->history : 100000;
     flags =
         opts && opts->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    private_files(path, !(opts && opts->read_only));
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(errmsg, errmsg_len, "cannot open database %s: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -960,6 +1004,41 @@ static void row_token(sqlite3_stmt *s, fp_token *tok)
     snprintf(tok->description, sizeof tok->description, "%s",
              (const char *)sqlite3_column_text(s, 4));
     tok->revoked = sqlite3_column_int(s, 5) != 0;
+    snprintf(tok->expires, sizeof tok->expires, "%s", (const char *)sqlite3_column_text(s, 6));
+}
+
+/* Whether an expiry ("" for never) has passed. Both sides are fp_time_rfc3339 text (UTC,
+ * fixed width), so they compare as strings. */
+static bool expired(const char *expires)
+{
+    char now[FP_RFC3339_LEN];
+
+    if (!expires || !expires[0])
+        return false;
+    fp_time_now_rfc3339(now);
+    return strcmp(expires, now) <= 0;
+}
+
+fp_status fp_store_token_expire_at(fp_store *st, const char *id, const char *expires)
+{
+    sqlite3_stmt *s;
+    fp_status rc = FP_OK;
+
+    pthread_mutex_lock(&st->lock);
+    if (sqlite3_prepare_v2(st->db, "UPDATE tokens SET expires=?2 WHERE id=?1", -1, &s, NULL) !=
+        SQLITE_OK) {
+        pthread_mutex_unlock(&st->lock);
+        return db_fail(st, "token expiry");
+    }
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, expires, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = db_fail(st, "token expiry");
+    else if (sqlite3_changes(st->db) == 0)
+        rc = FP_ERR_NOT_FOUND;
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
 }
 
 fp_status fp_store_token_list(fp_store *st, fp_token_cb cb, void *ctx)
@@ -968,7 +1047,8 @@ fp_status fp_store_token_list(fp_store *st, fp_token_cb cb, void *ctx)
 
     pthread_mutex_lock(&st->lock);
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT id, role, ns, created, description, revoked FROM tokens "
+                           "SELECT id, role, ns, created, description, revoked, expires FROM "
+                           "tokens "
                            "ORDER BY created, id",
                            -1, &s, NULL) != SQLITE_OK) {
         pthread_mutex_unlock(&st->lock);
@@ -1007,7 +1087,7 @@ fp_status fp_store_token_check(fp_store *st, const char *text, fp_token *out)
     if (sqlite3_step(s) == SQLITE_ROW) {
         const char *want = (const char *)sqlite3_column_text(s, 0);
         if (want && strlen(want) == 64 && CRYPTO_memcmp(want, hash, 64) == 0 &&
-            sqlite3_column_int(s, 5) == 0) {
+            sqlite3_column_int(s, 5) == 0 && !expired((const char *)sqlite3_column_text(s, 6))) {
             memset(out, 0, sizeof *out);
             snprintf(out->id, sizeof out->id, "%s", id);
             snprintf(out->role, sizeof out->role, "%s", (const char *)sqlite3_column_text(s, 1));
@@ -1021,4 +1101,23 @@ fp_status fp_store_token_check(fp_store *st, const char *text, fp_token *out)
     sqlite3_clear_bindings(s);
     leave(st, locked);
     return rc;
+}
+
+bool fp_store_token_live(fp_store *st, const char *id)
+{
+    sqlite3_stmt *s = st->stmt[STMT_TOKEN_GET];
+    bool live = true, locked;
+    int step;
+
+    enter(st, &locked);
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        live = sqlite3_column_int(s, 5) == 0 && !expired((const char *)sqlite3_column_text(s, 6));
+    else if (step == SQLITE_DONE)
+        live = false; /* deleted */
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    leave(st, locked);
+    return live;
 }

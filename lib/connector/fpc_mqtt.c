@@ -928,6 +928,8 @@ void fpc_mqtt_get_stats(fpc_mqtt *m, fpc_mqtt_stats *out)
     out->published = m->published;
     out->failed = m->failed;
     out->dropped = qs.dropped;
+    out->write_failed = qs.write_failed;
+    out->write_errno = qs.write_errno;
     out->expired = m->expired;
     out->queued = qs.count;
     out->queued_bytes = qs.bytes;

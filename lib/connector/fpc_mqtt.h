@@ -80,8 +80,10 @@ typedef struct fpc_mqtt_stats {
     uint64_t latency_buckets[9];
     double latency_sum_s;
     uint64_t latency_count;
-    char last_error[256]; /* last connection error, "" when none */
-    uint64_t expired;     /* QoS 1 messages whose expiry passed while queued (not sent) */
+    char last_error[256];  /* last connection error, "" when none */
+    uint64_t expired;      /* QoS 1 messages whose expiry passed while queued (not sent) */
+    uint64_t write_failed; /* messages the disk queue could not write (disk full, I/O) */
+    int write_errno;       /* errno of the last of them, 0 once the queue is written again */
 } fpc_mqtt_stats;
 
 extern const double fpc_mqtt_latency_bounds[8];

@@ -36,6 +36,7 @@
 #define MOD "queue"
 #define NONE_LEN 0xffffffffu
 #define MAX_RECORD (256u * 1024u * 1024u) /* hard cap on one record, whatever max_bytes */
+#define ERR_LOG_INTERVAL_MS 10000         /* at most one error line per queue this often */
 #define BODY_FIXED 24u
 #define ACK_SLOT 32u
 #define ACK_MAGIC 0x4b415046u /* "FPAK" */
@@ -88,6 +89,10 @@ struct fpc_queue {
     unsigned char *rbuf; /* record being read back */
     size_t rcap;
     char last_err[256];
+    uint64_t write_failed;  /* appends that could not be written (disk full, I/O error) */
+    int write_errno;        /* errno of the last failed write, 0 once one succeeds again */
+    uint64_t err_logged_ms; /* fp_mono_ms() of the last error line, 0 for none yet */
+    uint64_t err_unlogged;  /* errors since then that were not logged */
 };
 
 /* ---- little helpers ---------------------------------------------------------------------- */
@@ -175,14 +180,35 @@ static int grow(unsigned char **buf, size_t *cap, size_t need)
 }
 
 static void set_err(fpc_queue *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Record an error and log it, at most one line per ERR_LOG_INTERVAL_MS: on a full disk
+ * every publish fails the same way, and a line per message would fill what is left of the
+ * disk with the log. The next line says how many were not logged. */
 static void set_err(fpc_queue *q, const char *fmt, ...)
 {
     va_list ap;
+    uint64_t now = fp_mono_ms();
 
     va_start(ap, fmt);
     vsnprintf(q->last_err, sizeof q->last_err, fmt, ap);
     va_end(ap);
-    fp_log_error(MOD, "%s", q->last_err);
+    if (q->err_logged_ms && now - q->err_logged_ms < ERR_LOG_INTERVAL_MS) {
+        q->err_unlogged++;
+        return;
+    }
+    if (q->err_unlogged)
+        fp_log_error(MOD, "%s (and %" PRIu64 " more errors not logged in the last %d s)",
+                     q->last_err, q->err_unlogged, ERR_LOG_INTERVAL_MS / 1000);
+    else
+        fp_log_error(MOD, "%s", q->last_err);
+    q->err_logged_ms = now ? now : 1;
+    q->err_unlogged = 0;
+}
+
+/* An append could not be written: count it and keep its errno for the health. */
+static void write_failed(fpc_queue *q, int err)
+{
+    q->write_failed++;
+    q->write_errno = err ? err : EIO;
 }
 
 /* Write all of len bytes at off; -1 with errno on failure. */
@@ -954,19 +980,23 @@ int fpc_queue_append(fpc_queue *q, const fpc_msg *msg, uint64_t enq_ms, uint64_t
     qseg *s = q->n_segs ? q->segs[q->n_segs - 1] : NULL;
     if (!s || s->size >= q->seg_bytes) {
         s = seg_create(q, seq);
-        if (!s)
+        if (!s) {
+            write_failed(q, errno);
             goto out;
+        }
         segs_trim(q);
     }
     if (pwrite_all(s->fd, q->wbuf, size, s->size) != 0) {
-        set_err(q, "cannot write %s: %s", s->path, strerror(errno));
+        write_failed(q, errno);
+        set_err(q, "cannot write %s: %s", s->path, strerror(q->write_errno));
         /* Leave no partial record behind (ENOSPC may have written part of it). */
         if (ftruncate(s->fd, (off_t)s->size) != 0)
             fp_log_error(MOD, "cannot truncate %s: %s", s->path, strerror(errno));
         goto out;
     }
     if (q->sync && fdatasync(s->fd) != 0) {
-        set_err(q, "cannot sync %s: %s", s->path, strerror(errno));
+        write_failed(q, errno);
+        set_err(q, "cannot sync %s: %s", s->path, strerror(q->write_errno));
         goto out;
     }
     qent e = {.seq = seq, .off = s->size, .size = (uint32_t)size, .seg = s};
@@ -987,6 +1017,11 @@ int fpc_queue_append(fpc_queue *q, const fpc_msg *msg, uint64_t enq_ms, uint64_t
         q->head = seq;
     if (seq_out)
         *seq_out = seq;
+    if (q->write_errno) {
+        fp_log_info(MOD, "the disk queue is written again (%" PRIu64 " appends failed)",
+                    q->write_failed);
+        q->write_errno = 0;
+    }
     rc = 0;
 out:
     pthread_mutex_unlock(&q->mu);
@@ -1096,6 +1131,8 @@ void fpc_queue_get_stats(fpc_queue *q, fpc_queue_stats *out)
     out->recovered_drop = q->recovered_drop;
     out->unreadable = q->unreadable;
     out->segments = q->n_segs;
+    out->write_failed = q->write_failed;
+    out->write_errno = q->write_errno;
     pthread_mutex_unlock(&q->mu);
 }
 

@@ -50,6 +50,9 @@ typedef struct fpc_queue_stats {
     uint64_t recovered_drop; /* bytes cut from torn or corrupt segment tails at open */
     uint64_t unreadable;     /* records that could not be read back later (skipped) */
     uint64_t segments;       /* segment files */
+    uint64_t write_failed;   /* appends that could not be written (disk full, I/O error) */
+    int write_errno;         /* errno of the last of them (ENOSPC: disk full), 0 once an
+                                append is written again */
 } fpc_queue_stats;
 
 /* A message read back from the queue. The msg fields point into the item's own buffers,

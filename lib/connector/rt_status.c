@@ -23,6 +23,7 @@
  * a full queue, every endpoint shows runtime health Unavailable "QueueFull" (instead of
  * the connector's own) until the queue has stayed below 90 % of its size for 10 s.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,8 @@ struct rt_status {
     int64_t swake_ms;
     /* queue watch */
     uint64_t last_dropped;
+    uint64_t last_write_failed; /* the queue's failed appends when last seen */
+    bool disk_error;            /* endpoints say the disk queue cannot be written */
     bool queue_full;
     int64_t below_since_ms;
 };
@@ -755,6 +758,46 @@ static void write_dirty(struct rt_status *st, bool final)
     }
 }
 
+/* Set the runtime health of every endpoint (Unavailable with reason and msg), or clear it
+ * when reason is NULL. */
+static void endpoints_health(fp_rt *rt, const char *reason, const char *msg)
+{
+    pthread_mutex_lock(&rt->lock);
+    for (rt_endpoint *ep = rt->endpoints; ep; ep = ep->next) {
+        pthread_mutex_lock(&ep->lock);
+        if (reason)
+            rt_health_set(&ep->runtime_health, false, reason, msg);
+        else
+            ep->runtime_health.set = false;
+        pthread_mutex_unlock(&ep->lock);
+        rt_status_endpoint_dirty(ep);
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+/* Runtime health on every endpoint while the disk queue cannot be written (DiskFull on
+ * ENOSPC or EDQUOT, QueueWriteFailed on other errors): messages are lost then, and the
+ * queue logs it only once in a while. */
+static bool watch_disk(struct rt_status *st, const fpc_mqtt_stats *s)
+{
+    if (s->write_failed > st->last_write_failed && s->write_errno) {
+        bool full = s->write_errno == ENOSPC || s->write_errno == EDQUOT;
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s: the disk queue cannot be written (%s); %llu messages lost",
+                 full ? "disk full" : "disk error", strerror(s->write_errno),
+                 (unsigned long long)s->write_failed);
+        st->last_write_failed = s->write_failed;
+        st->disk_error = true;
+        endpoints_health(st->rt, full ? "DiskFull" : "QueueWriteFailed", msg);
+        return true;
+    }
+    if (st->disk_error && !s->write_errno) {
+        st->disk_error = false;
+        endpoints_health(st->rt, NULL, NULL);
+    }
+    return st->disk_error;
+}
+
 /* Runtime health QueueFull on every endpoint while the disk queue drops messages. */
 static void watch_queue(struct rt_status *st)
 {
@@ -766,6 +809,8 @@ static void watch_queue(struct rt_status *st)
     if (!rt->mqtt)
         return;
     fpc_mqtt_get_stats(rt->mqtt, &s);
+    if (watch_disk(st, &s))
+        return;
     max = rt->opt.mqtt.queue_max_bytes ? rt->opt.mqtt.queue_max_bytes : 64ull << 20;
     if (s.dropped > st->last_dropped) {
         char msg[160];
@@ -774,14 +819,7 @@ static void watch_queue(struct rt_status *st)
         st->last_dropped = s.dropped;
         st->queue_full = true;
         st->below_since_ms = 0;
-        pthread_mutex_lock(&rt->lock);
-        for (rt_endpoint *ep = rt->endpoints; ep; ep = ep->next) {
-            pthread_mutex_lock(&ep->lock);
-            rt_health_set(&ep->runtime_health, false, "QueueFull", msg);
-            pthread_mutex_unlock(&ep->lock);
-            rt_status_endpoint_dirty(ep);
-        }
-        pthread_mutex_unlock(&rt->lock);
+        endpoints_health(rt, "QueueFull", msg);
         fp_log_warn(MOD, "%s", msg);
         return;
     }
@@ -799,14 +837,7 @@ static void watch_queue(struct rt_status *st)
         return;
     st->queue_full = false;
     st->below_since_ms = 0;
-    pthread_mutex_lock(&rt->lock);
-    for (rt_endpoint *ep = rt->endpoints; ep; ep = ep->next) {
-        pthread_mutex_lock(&ep->lock);
-        ep->runtime_health.set = false;
-        pthread_mutex_unlock(&ep->lock);
-        rt_status_endpoint_dirty(ep);
-    }
-    pthread_mutex_unlock(&rt->lock);
+    endpoints_health(rt, NULL, NULL);
     fp_log_info(MOD, "disk queue has room again (%llu of %llu bytes)",
                 (unsigned long long)s.queued_bytes, (unsigned long long)max);
 }

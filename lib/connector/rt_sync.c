@@ -7,7 +7,8 @@
  * maps and reconciles only what the event touches (one device's endpoints, one asset, the
  * endpoints naming a secret). After a disconnect it resumes from the last revision it saw,
  * so nothing is missed and nothing is applied twice in effect (reconciling is idempotent).
- * When the registry answers that the revision was compacted away (410, or an ERROR line),
+ * When the registry answers that the revision was compacted away (410, or an ERROR line), or
+ * that it is newer than the registry's own (410: its database was restored from a backup),
  * it lists again and reconciles everything against the fresh state.
  *
  * Our own status writes come back as MODIFIED events; the spec's `version` does not change
@@ -546,7 +547,9 @@ void rt_sync_run(fp_rt *rt)
         if (s.got_event)
             backoff = BACKOFF_FIRST_MS;
         if (st == FP_ERR_GONE) {
-            fp_log_info("runtime", "watch from revision %lld is gone (compacted); listing again",
+            fp_log_info("runtime",
+                        "watch from revision %lld is gone (compacted, or the registry's "
+                        "database was restored to an older revision); listing again",
                         (long long)s.revision);
             need_list = true;
             continue;

@@ -1,7 +1,8 @@
 // System test of `fieldplane watch` against a registry whose history is
 // compacted (--history 10; compaction runs every 1024 changes):
-//  - `watch --since REV` with REV no longer kept exits 3 before printing
-//    anything and says to list again (docs/cli.md, exit codes);
+//  - `watch --since REV` with REV no longer kept, or newer than the registry's
+//    (a restored backup), exits 3 before printing anything and says to list
+//    again (docs/cli.md, exit codes);
 //  - a watch whose resume answers 410 (it was stopped while its registry
 //    restarted and made more than 1100 changes) says so on stderr and goes on
 //    from the current revision, so later changes still arrive;
@@ -139,4 +140,16 @@ test('watch --since a compacted revision exits 3 and says to list again', async 
   const r = await w.done;
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out.trim()).name, 'relisted');
+});
+
+test('watch --since a revision newer than the registry\'s exits 3 and says why', async () => {
+  const cur = (await reg.req('GET', '/healthz')).body.revision;
+  // Spawned with a deadline: a registry that streams from there would keep it waiting.
+  const w = cli.spawn(['watch', '--since', String(cur + 1000), '--count', '1']);
+  const timer = setTimeout(() => w.proc.kill('SIGTERM'), 10000);
+  const r = await w.done;
+  clearTimeout(timer);
+  assert.equal(r.code, 3, r.err);
+  assert.equal(r.out, '');
+  assert.match(r.err, new RegExp(`revision ${cur + 1000} is newer than the registry's \\(was its database restored from a backup\\?\\)\\. List again`));
 });

@@ -1,8 +1,10 @@
 // Live data: the registry subscribes to an asset's destination topics on a real
-// mosquitto and streams what arrives as server-sent events.
+// mosquitto and streams what arrives as server-sent events; a viewer whose token is
+// revoked is cut off within a second.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry, Mosquitto, readFixture, readSse, waitFor } from './lib/registry.mjs';
+import { execFileSync } from 'node:child_process';
+import { Registry, Mosquitto, readFixture, readSse, waitFor, sleep, BIN } from './lib/registry.mjs';
 
 let reg, mq;
 after(async () => {
@@ -56,6 +58,20 @@ test('live values of an asset arrive as server-sent events', async () => {
   await waitFor(() => ev2.some((e) => e.event === 'message'), 'the replayed last value');
   ac2.abort();
   await done2;
+
+  // A viewer whose token is revoked (offline, on the data directory) is cut off within 1 s.
+  const tok = reg.tokenFor('viewer');
+  const res3 = await fetch(`${reg.url}${NS}/assets/press/live?access_token=${tok}`);
+  assert.equal(res3.status, 200);
+  const ev3 = [];
+  let ended3 = 0;
+  const done3 = readSse(res3, ev3).then(() => (ended3 = Date.now()));
+  await waitFor(() => ev3.some((e) => e.event === 'topics'), 'the revoked viewer\'s topics event');
+  execFileSync(BIN, ['token', 'revoke', '--data', reg.dataDir, /^fpt_([0-9a-f]+)_/.exec(tok)[1]]);
+  const revokedAt = Date.now();
+  await Promise.race([done3, sleep(5000)]);
+  assert.ok(ended3 && ended3 - revokedAt <= 1000, `the live stream ended ${ended3 ? `after ${ended3 - revokedAt} ms` : 'not within 5 s'}`);
+  assert.ok(ev3.some((e) => e.event === 'error' && e.data.code === 'Unauthorized'), JSON.stringify(ev3));
 
   assert.equal((await reg.req('GET', `${NS}/assets/ghost/live`)).status, 404);
   // Without the token the stream is refused.

@@ -1,8 +1,11 @@
 // The watch stream: list, then watch from the list's revision; events in
 // revision order as they commit; resume after a disconnect and after a
-// registry restart without missing anything; 410 for compacted revisions.
+// registry restart without missing anything; 410 for compacted revisions and for
+// revisions newer than the registry's (a database restored from a backup).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry, readFixture, waitFor } from './lib/registry.mjs';
 
 const NS = '/api/v1/namespaces/plant-w';
@@ -127,4 +130,41 @@ test('a watch that is far behind gets 410 with the current revision', async () =
   assert.equal(bad.status, 400);
   const badKind = await reg.req('GET', '/api/v1/watch?kinds=Gadget');
   assert.equal(badKind.status, 400);
+});
+
+test('a watch from a revision newer than the registry\'s gets 410 (restored backup)', async () => {
+  const reg = await new Registry().start();
+  regs.push(reg);
+  await reg.req('PUT', NS, { properties: {} });
+  await reg.req('PUT', `${NS}/devices/kept`, device(1));
+  // The documented backup: the database file of a stopped registry.
+  await reg.stopClean();
+  const db = join(reg.dataDir, 'registry.db');
+  copyFileSync(db, `${db}.bak`);
+  await reg.start();
+  for (let i = 0; i < 5; i++) await reg.req('PUT', `${NS}/devices/lost-${i}`, device(i));
+  const newer = (await reg.req('GET', `${NS}/devices`)).body.revision;
+  await reg.stopClean();
+  // Restore: the file back as registry.db, without the newer WAL.
+  copyFileSync(`${db}.bak`, db);
+  rmSync(`${db}-wal`, { force: true });
+  rmSync(`${db}-shm`, { force: true });
+  await reg.start();
+  const current = (await reg.req('GET', '/healthz')).body.revision;
+  assert.ok(current < newer, `restored revision ${current} is older than ${newer}`);
+  // A changed device after the restore must not be skipped by a watcher at `newer`.
+  await reg.req('PUT', `${NS}/devices/after-restore`, device(7));
+  const w = openWatch(reg, `since=${newer}`);
+  await waitFor(() => w.status !== null, 'the watch to answer');
+  if (w.status === 200) await w.close(); // an open stream: the failure below
+  await w.done;
+  assert.equal(w.status, 410, JSON.stringify(w.body ?? w.events));
+  assert.equal(w.body.error.code, 'Gone');
+  assert.equal(w.body.error.currentRevision, current + 1);
+  assert.match(w.body.error.message, new RegExp(`revision ${newer} is newer than the registry's revision ${current + 1}`));
+  // The current revision itself is fine: nothing to skip.
+  const w2 = openWatch(reg, `since=${current + 1}`);
+  await waitFor(() => w2.events.length >= 1, 'the first bookmark');
+  assert.equal(w2.status, 200);
+  await w2.close();
 });

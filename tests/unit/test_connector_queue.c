@@ -4,7 +4,8 @@
  * record, both policies when full, order across segments, and the directory lock; the
  * record just appended read back from memory (and the file when it was overwritten
  * there); acks held back by an ack delay: persisted by flush and close, and sent again
- * after a crash that came before them (never lost, segments kept until then).
+ * after a crash that came before them (never lost, segments kept until then); appends
+ * that cannot be written counted with their errno and logged once in a while.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +17,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -361,6 +364,56 @@ static void test_full_drop_newest(void **state)
     fpc_queue_item_clear(&it);
 }
 
+/* Appends that cannot be written (here past RLIMIT_FSIZE, as on a full disk) are counted
+ * with their errno for the connector's health, and logged once in a while, not per message
+ * (a full disk would otherwise fill up with the log of its own errors). */
+static void test_write_failure(void **state)
+{
+    (void)state;
+    fpc_queue *q = open_q(0, false);
+    fpc_queue_stats st;
+    struct rlimit old, tiny = {.rlim_cur = 1, .rlim_max = RLIM_INFINITY};
+    int pipefd[2], saved_err;
+    char log[16384];
+    ssize_t n;
+    int lines = 0;
+
+    append_n(q, 1, 10); /* the segment file exists */
+    assert_int_equal(pipe(pipefd), 0);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    saved_err = dup(2);
+    dup2(pipefd[1], 2);
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    tiny.rlim_max = old.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    for (int i = 0; i < 50; i++) {
+        fpc_msg m = {.topic = "t/disk", .payload = "x", .len = 1, .qos = 1};
+        assert_int_equal(fpc_queue_append(q, &m, 0, NULL), -1);
+    }
+    setrlimit(RLIMIT_FSIZE, &old);
+    dup2(saved_err, 2);
+    close(saved_err);
+    close(pipefd[1]);
+    n = read(pipefd[0], log, sizeof log - 1);
+    close(pipefd[0]);
+    log[n > 0 ? n : 0] = '\0';
+    for (const char *p = log; (p = strstr(p, "cannot write")); p++)
+        lines++;
+    assert_int_equal(lines, 1);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.write_failed, 50);
+    assert_int_equal(st.write_errno, EFBIG);
+    assert_int_equal(st.count, 1);
+    /* Written again: the errno clears, the count stays. */
+    append_n(q, 2, 10);
+    fpc_queue_get_stats(q, &st);
+    assert_int_equal(st.write_errno, 0);
+    assert_int_equal(st.write_failed, 50);
+    assert_int_equal(st.count, 2);
+    fpc_queue_close(q);
+}
+
 static void test_full_drop_oldest(void **state)
 {
     (void)state;
@@ -674,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crc_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_drop_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_drop_oldest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_mode, setup, teardown),
