@@ -1,6 +1,7 @@
 // admin.js - schemas (list, versions, content), secrets (names and keys only;
 // set and replace values, never shown) and the audit log (filterable, paged).
 
+import { nameRules } from './model.js';
 import { api, nsPath, listPage, can } from './api.js';
 import { h, clear, banner, toast, explain, confirmDialog, dialog, newId, timeEl } from './dom.js';
 import { detailText } from './editor.js';
@@ -182,7 +183,8 @@ export async function auditPage(root, params) {
         let input;
         if (k === 'kind') {
             input = h('select', { id }, h('option', { value: '' }, 'Any kind'),
-                ['Namespace', 'Device', 'Asset', 'DiscoveredDevice', 'DiscoveredAsset', 'Schema', 'SchemaVersion', 'Secret'].map((x) => h('option', { value: x }, x)));
+                // The kinds of lib/model (and Secret), as the registry names them in its records.
+                Object.keys(nameRules).map((x) => h('option', { value: x }, x)));
         } else if (k === 'action') {
             input = h('select', { id }, h('option', { value: '' }, 'Any action'),
                 ['create', 'replace', 'update', 'delete', 'status', 'secret-set', 'secret-delete'].map((x) => h('option', { value: x }, x)));
