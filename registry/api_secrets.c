@@ -384,6 +384,7 @@ void fp_api_audit(fp_req *q, fp_resp *r)
     }
     aq.token_id = fp_req_arg(q, "tokenId");
     aq.action = fp_req_arg(q, "action");
+    aq.exclude_action = fp_req_arg(q, "excludeAction");
     if (skip) {
         /* A token from nextLink is a revision; anything else would read as 0 and restart
          * silently at the newest record, so a client would page the same records forever. */
@@ -408,7 +409,8 @@ void fp_api_audit(fp_req *q, fp_resp *r)
     }
     out = json_pack("{s:o}", "value", c.arr);
     if (c.more) {
-        static const char *const k_keys[] = {"namespace", "kind", "name", "tokenId", "action"};
+        static const char *const k_keys[] = {"namespace", "kind",   "name",
+                                             "tokenId",   "action", "excludeAction"};
         fp_buf link;
         fp_buf_init(&link, 8192);
         fp_buf_printf(&link, "/api/v1/audit?top=%d&skipToken=%lld", c.want, (long long)c.last);

@@ -170,7 +170,8 @@ fp_status fp_store_changes(fp_store *st, int64_t since, int limit, fp_change_cb 
 
 typedef struct fp_audit_query {
     const char *ns, *kind, *name, *token_id, *action;
-    int64_t before; /* revisions strictly below (paging), 0 = from newest */
+    const char *exclude_action; /* leave out records of this action ("status": connector writes) */
+    int64_t before;             /* revisions strictly below (paging), 0 = from newest */
     int limit;
 } fp_audit_query;
 

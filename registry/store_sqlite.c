@@ -742,10 +742,11 @@ fp_status fp_store_audit(fp_store *st, const fp_audit_query *q, fp_change_cb cb,
 
     snprintf(sql, sizeof sql,
              "SELECT rev, type, kind, ns, name, NULL, time, token_id, action FROM changes "
-             "WHERE 1%s%s%s%s%s%s ORDER BY rev DESC LIMIT ?1",
+             "WHERE 1%s%s%s%s%s%s%s ORDER BY rev DESC LIMIT ?1",
              q->ns ? " AND ns=?2" : "", q->kind ? " AND kind=?3" : "",
              q->name ? " AND name=?4" : "", q->token_id ? " AND token_id=?5" : "",
-             q->action ? " AND action=?6" : "", q->before > 0 ? " AND rev < ?7" : "");
+             q->action ? " AND action=?6" : "", q->before > 0 ? " AND rev < ?7" : "",
+             q->exclude_action ? " AND action IS NOT ?8" : "");
     enter(st, &locked);
     if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
         rc = db_fail(st, "audit");
@@ -772,6 +773,8 @@ fp_status fp_store_audit(fp_store *st, const fp_audit_query *q, fp_change_cb cb,
         sqlite3_bind_text(s, 6, q->action, -1, SQLITE_STATIC);
     if (q->before > 0)
         sqlite3_bind_int64(s, 7, q->before);
+    if (q->exclude_action)
+        sqlite3_bind_text(s, 8, q->exclude_action, -1, SQLITE_STATIC);
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         fp_change ch;
         row_change(s, &ch);

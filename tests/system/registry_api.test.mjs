@@ -340,6 +340,10 @@ test('the audit log records who changed what', async () => {
   for (const e of r.body.value) {
     assert.ok(e.tokenId && e.time && e.revision);
   }
+  // excludeAction leaves out the connectors' status writes, and nothing else.
+  const people = await reg.req('GET', '/api/v1/audit?namespace=plant-a&kind=Asset&name=press&excludeAction=status');
+  assert.equal(people.status, 200);
+  assert.deepEqual(people.body.value.map((e) => e.action), actions.filter((a) => a !== 'status'));
   const s = await reg.req('GET', '/api/v1/audit?kind=Secret&top=2');
   assert.equal(s.body.value.length, 2);
   assert.ok(s.body.nextLink);

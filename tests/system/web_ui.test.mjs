@@ -532,6 +532,11 @@ test('status with schema reference, schemas, secrets, audit, the delete conflict
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.getByRole('cell', { name: 'replace' }).first().waitFor();
     assert.equal(await page.getByRole('cell', { name: 'create' }).count(), 1);
+    // The status this test wrote (as a connector would) is left out unless asked for.
+    assert.equal(await page.getByRole('cell', { name: 'status', exact: true }).count(), 0);
+    await page.getByLabel('Show connector status writes').check();
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByRole('cell', { name: 'status', exact: true }).first().waitFor();
     await shot('audit');
 
     await page.getByRole('link', { name: 'Devices', exact: true }).click();

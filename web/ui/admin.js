@@ -193,6 +193,11 @@ export async function auditPage(root, params) {
         inputs[k] = input;
         form.append(h('div.field', h('label', { for: id }, label), input));
     }
+    // Connectors write status all the time; people's changes are what an audit is read for.
+    const sid = newId('au');
+    const showStatus = h('input', { id: sid, type: 'checkbox' });
+    showStatus.checked = params.status === 'show';
+    form.append(h('div.field.check', showStatus, h('label', { for: sid }, 'Show connector status writes')));
     form.append(h('div.field', h('button.primary', { type: 'submit' }, 'Filter')));
     const t = pagedTable('Audit log', ['Time', 'Action', 'Kind', 'Resource', 'Token', 'Revision'], (e) => h('tr',
         h('td', timeEl(e.time)), h('td', h(`span.badge.${e.action === 'delete' || e.action === 'secret-delete' ? 'error' : 'plain'}`, e.action)),
@@ -203,6 +208,7 @@ export async function auditPage(root, params) {
     const load = () => {
         const q = { top: 100 };
         for (const [k] of fields) q[k] = inputs[k].value.trim();
+        if (!showStatus.checked && !q.action) q.excludeAction = 'status';
         return t.load(() => listPage('/api/v1/audit', q));
     };
     form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
