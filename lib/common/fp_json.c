@@ -194,19 +194,25 @@ size_t fp_real_text(char out[FP_REAL_TEXT_LEN], double v, bool is_float)
     return (size_t)n;
 }
 
-/* The shortest form of d that reads back as d, kept recognisable as a real. */
-fp_status fp_json_dump_real(fp_buf *out, double d)
+/* The shortest form of v that reads back as v (as a float with is_float), kept recognisable
+ * as a real; null when not finite. */
+static fp_status dump_real(fp_buf *out, double v, bool is_float)
 {
     char num[FP_REAL_TEXT_LEN];
     size_t n;
 
-    if (!isfinite(d))
+    if (!isfinite(v))
         return fp_buf_append(out, "null", 4);
-    n = fp_real_text(num, d, false);
+    n = fp_real_text(num, v, is_float);
     fp_buf_append(out, num, n);
     if (!strpbrk(num, ".eEni"))
         fp_buf_append(out, ".0", 2);
     return out->err;
+}
+
+fp_status fp_json_dump_real(fp_buf *out, double d)
+{
+    return dump_real(out, d, false);
 }
 
 /* The same for a single-precision value: the shortest text that reads back as the same
@@ -214,16 +220,7 @@ fp_status fp_json_dump_real(fp_buf *out, double d)
  * float32 (Modbus registers). */
 fp_status fp_json_dump_real32(fp_buf *out, float f)
 {
-    char num[FP_REAL_TEXT_LEN];
-    size_t n;
-
-    if (!isfinite(f))
-        return fp_buf_append(out, "null", 4);
-    n = fp_real_text(num, f, true);
-    fp_buf_append(out, num, n);
-    if (!strpbrk(num, ".eEni"))
-        fp_buf_append(out, ".0", 2);
-    return out->err;
+    return dump_real(out, f, true);
 }
 
 fp_status fp_json_dump_compact(fp_buf *out, const json_t *v)
